@@ -1,0 +1,44 @@
+# ehlo — build, run and test. `make help` lists the targets.
+GO        ?= go
+BIN       ?= bin/ehlo
+FUZZTIME  ?= 60s
+BENCHTIME ?= 1s
+PKGS      := ./...
+
+.PHONY: help build run test interop fuzz fuzz-ci bench lint cover clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+build: ## build bin/ehlo
+	$(GO) build -o $(BIN) .
+
+run: build ## the TUI against the embedded sandbox
+	./$(BIN)
+
+test: ## unit, scripted-server and CLI tests (no external servers needed)
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 $(PKGS)
+
+interop: build ## start real MTAs on loopback and talk to each (needs root; installs them)
+	bash testdata/interop/run.sh
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	bash testdata/fuzz.sh $(FUZZTIME)
+
+fuzz-ci: ## every fuzz target for 20s (what CI runs)
+	bash testdata/fuzz.sh 20s
+
+bench: ## Go benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
+
+lint: ## gofmt, go vet, staticcheck
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $(PKGS)
+
+cover: ## coverage of the protocol package
+	$(GO) test -count=1 -coverprofile=coverage.out ./protocol && $(GO) tool cover -func=coverage.out | tail -1
+
+clean:
+	rm -rf bin coverage.out

@@ -1,0 +1,23 @@
+// Package protocol is ehlo's SMTP, ESMTP and LMTP client: a Go rendering of
+// Python's smtplib that keeps its semantics and leaves out its open bugs and
+// insecure defaults.
+//
+// A Client is one conversation with one server. It owns the connection, reads
+// replies with hard limits (8192-byte lines, a cap per reply, one deadline per
+// reply), remembers what EHLO advertised, and enforces smtplib's rules: EHLO
+// then HELO when a command needs a greeting, all EHLO knowledge forgotten after
+// STARTTLS, RSET after a failed transaction, close on 421, the AUTH 334 loop,
+// the envelope taken from headers by SendMessage with Bcc never transmitted.
+//
+// Every byte written and read, every state change and the TLS handshake are
+// reported to a Tracer, with the byte ranges that carry credentials marked,
+// so that a debugger can show and record a session without leaking secrets.
+//
+// Errors are typed, one per smtplib exception (ServerDisconnectedError,
+// ResponseError, SenderRefusedError, RecipientsRefusedError, DataError,
+// ConnectError, HeloError, NotSupportedError, AuthenticationError), and all of
+// them match ErrSMTP with errors.Is. Where ehlo departs from smtplib the
+// departure is listed in docs/smtplib-differences.md.
+//
+// The package uses the standard library only.
+package protocol
