@@ -4,6 +4,6 @@ package protocol
 // the text of each line (after the code and separator, trimmed as smtplib
 // trims it) is joined with "\n", as smtplib joins them.
 type Reply struct {
-	Code    int
-	Message string
+	Code    int    `json:"code"`
+	Message string `json:"message"`
 }

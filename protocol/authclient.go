@@ -1,0 +1,174 @@
+package protocol
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Auth runs one SASL exchange (RFC 4954) with a, smtplib's auth(). It does
+// not greet first, as smtplib does not. With initialResponseOK the
+// mechanism's initial response goes on the AUTH line. Each 334 challenge is
+// base64-decoded and answered; a challenge that is not base64, or an
+// Authenticator returning ErrCancelAuth, makes the client send "*". After
+// MaxChallenge rounds the exchange is abandoned as an infinite loop. 235
+// and 503 (already authenticated) are success; anything else is an
+// *AuthenticationError. Every client line of the exchange is marked secret.
+//
+// Credentials are refused on a connection without TLS unless the client was
+// created with AllowCleartextAuth; nothing is sent in that case.
+func (c *Client) Auth(mech string, a Authenticator, initialResponseOK bool) (Reply, error) {
+	if err := c.checkCleartextAuth(); err != nil {
+		return Reply{}, err
+	}
+	mech = strings.ToUpper(mech)
+	var ir []byte
+	if initialResponseOK {
+		resp, err := a.Respond(nil, true)
+		if err != nil {
+			return Reply{}, err
+		}
+		ir = resp
+	}
+	var (
+		r     Reply
+		err   error
+		count int
+	)
+	if ir != nil {
+		// RFC 4954: an empty initial response is sent as "=" (smtplib sends
+		// a trailing space instead).
+		enc := "="
+		if len(ir) > 0 {
+			enc = base64.StdEncoding.EncodeToString(ir)
+		}
+		line := "AUTH " + mech + " " + enc
+		start := len(line) - len(enc)
+		if err = c.putLine(line, []Span{{Start: start, End: len(line)}}); err != nil {
+			return Reply{}, err
+		}
+		count = 1
+	} else if err = c.putLine("AUTH "+mech, nil); err != nil {
+		return Reply{}, err
+	}
+	if r, err = c.GetReply(); err != nil {
+		return r, err
+	}
+	for r.Code == 334 {
+		count++
+		challenge, derr := base64.StdEncoding.DecodeString(r.Message)
+		if derr != nil {
+			return c.cancelAuth(fmt.Sprintf("challenge is not valid base64: %v", derr))
+		}
+		resp, rerr := a.Respond(challenge, false)
+		if errors.Is(rerr, ErrCancelAuth) {
+			return c.cancelAuth("the mechanism cancelled the exchange")
+		}
+		if rerr != nil {
+			if _, cerr := c.cancelAuth(rerr.Error()); cerr != nil {
+				var ae *AuthenticationError
+				if !errors.As(cerr, &ae) {
+					return Reply{}, cerr
+				}
+			}
+			return Reply{}, rerr
+		}
+		enc := base64.StdEncoding.EncodeToString(resp)
+		if err = c.putLine(enc, []Span{{Start: 0, End: len(enc)}}); err != nil {
+			return Reply{}, err
+		}
+		if r, err = c.GetReply(); err != nil {
+			return r, err
+		}
+		if count > MaxChallenge && r.Code == 334 {
+			// smtplib raises here even when the reply is 235; ehlo only
+			// gives up while the server is still challenging, and cancels
+			// so the connection stays in step.
+			c.cancelAuth("infinite loop")
+			return r, &Exception{Msg: fmt.Sprintf("Server AUTH mechanism infinite loop. Last response: (%d, %q)", r.Code, r.Message)}
+		}
+	}
+	if r.Code == 235 || r.Code == 503 {
+		if r.Code == 235 {
+			c.state.Authenticated = true
+			c.traceState()
+		}
+		return r, nil
+	}
+	return r, &AuthenticationError{ResponseError{Code: r.Code, Message: r.Message}}
+}
+
+// cancelAuth sends "*" (RFC 4954) and reads the server's answer, so the
+// connection leaves the AUTH exchange in step with the server.
+func (c *Client) cancelAuth(why string) (Reply, error) {
+	c.note("cancelling AUTH: " + why)
+	if err := c.putLine("*", nil); err != nil {
+		return Reply{}, err
+	}
+	r, err := c.GetReply()
+	if err != nil {
+		return r, err
+	}
+	return r, &AuthenticationError{ResponseError{Code: r.Code, Message: fmt.Sprintf("%s (AUTH cancelled: %s)", r.Message, why)}}
+}
+
+// ErrCleartextAuth is the reason credentials were not sent.
+var ErrCleartextAuth = errors.New("refusing to send credentials over an unencrypted connection (use implicit TLS or STARTTLS, or opt in to cleartext authentication explicitly)")
+
+func (c *Client) checkCleartextAuth() error {
+	if c.tlsOn || c.opts.AllowCleartextAuth {
+		return nil
+	}
+	return &NotSupportedError{Msg: ErrCleartextAuth.Error()}
+}
+
+// loginPreference is smtplib's order for login(): strongest first.
+var loginPreference = []string{"CRAM-MD5", "PLAIN", "LOGIN"}
+
+// Login authenticates with the first mechanism in smtplib's preference order
+// (CRAM-MD5, PLAIN, LOGIN) that the server advertises, trying the next one
+// when the server refuses, and returns the last refusal if all fail. The
+// comparison with the advertised names is case-sensitive, as in smtplib.
+func (c *Client) Login(user, password string, initialResponseOK bool) (Reply, error) {
+	if err := c.EhloOrHeloIfNeeded(); err != nil {
+		return Reply{}, err
+	}
+	if !c.HasExtn("auth") {
+		return Reply{}, &NotSupportedError{Msg: "SMTP AUTH extension not supported by server."}
+	}
+	if err := c.checkCleartextAuth(); err != nil {
+		return Reply{}, err
+	}
+	advertised := strings.Fields(c.features["auth"])
+	var mechs []string
+	for _, m := range loginPreference {
+		for _, a := range advertised {
+			if a == m {
+				mechs = append(mechs, m)
+				break
+			}
+		}
+	}
+	if len(mechs) == 0 {
+		return Reply{}, &Exception{Msg: "No suitable authentication method found."}
+	}
+	c.user, c.password = user, password
+	var last error
+	for _, m := range mechs {
+		a, err := NewAuthenticator(m, user, password)
+		if err != nil {
+			return Reply{}, err
+		}
+		r, err := c.Auth(m, a, initialResponseOK)
+		if err == nil {
+			return r, nil
+		}
+		var ae *AuthenticationError
+		if !errors.As(err, &ae) {
+			return r, err
+		}
+		last = err
+	}
+	return Reply{}, last
+}

@@ -1,0 +1,672 @@
+package protocol
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Kind is the flavour of connection, one per smtplib class.
+type Kind int
+
+const (
+	SMTP  Kind = iota // smtplib.SMTP: plain TCP, STARTTLS on request; port 25
+	SMTPS             // smtplib.SMTP_SSL: implicit TLS; port 465
+	LMTP              // smtplib.LMTP: LHLO, one reply per recipient; port 2003, or a Unix socket
+)
+
+func (k Kind) String() string {
+	return [...]string{"smtp", "smtps", "lmtp"}[k]
+}
+
+// DefaultPort is the port a Kind connects to when none is given.
+func (k Kind) DefaultPort() int {
+	switch k {
+	case SMTPS:
+		return SMTPSSLPort
+	case LMTP:
+		return LMTPPort
+	}
+	return SMTPPort
+}
+
+// Options configure a Client. Timeout must be set: zero is an error, as in
+// smtplib (it would mean a non-blocking socket), not "no timeout".
+type Options struct {
+	// LocalHostname is the name sent with HELO/EHLO; empty means the
+	// machine's FQDN, or a domain literal of its address as smtplib does.
+	LocalHostname string
+	// Timeout bounds connecting, each write and each whole reply.
+	Timeout time.Duration
+	// SourceAddress is the local "host" or "host:port" to bind.
+	SourceAddress string
+	// TLSConfig is used for implicit TLS and as StartTLS's default.
+	// Certificates are verified unless it says InsecureSkipVerify; an empty
+	// ServerName is filled with the host connected to.
+	TLSConfig *tls.Config
+	// Tracer sees every byte, the TLS handshake and every state change.
+	Tracer Tracer
+	// AllowCleartextAuth is the one explicit opt-in to send credentials on
+	// a connection without TLS. There is no localhost exception.
+	AllowCleartextAuth bool
+}
+
+// Client is one conversation with one SMTP, ESMTP or LMTP server, the
+// counterpart of an smtplib.SMTP object. It is not safe for concurrent use.
+type Client struct {
+	kind Kind
+	opts Options
+
+	host string   // the host connected to: the TLS server name unless TLSConfig names one
+	raw  net.Conn // the TCP or Unix connection, under any TLS
+	conn net.Conn // what commands go through: raw, or TLS on top of it
+	br   *bufio.Reader
+
+	tlsOn    bool
+	tlsState *tls.ConnectionState
+
+	// helloDone/ehloDone stand for smtplib's helo_resp and ehlo_resp not
+	// being None: they decide whether ehlo_or_helo_if_needed greets.
+	heloResp, ehloResp *string
+	doesESMTP          bool
+	features           map[string]string
+	extensions         []Extension
+
+	utf8 bool // smtplib's command_encoding is utf-8 (SMTPUTF8 accepted), until RSET
+
+	user, password string
+	state          State
+
+	pipelined  int  // replies outstanding in a pipelined group
+	lastWas421 bool // the last reply read was 421: the server is closing
+
+	accepted    []string // recipients accepted in this transaction, for LMTP's replies
+	lmtpReplies []RecipientReply
+
+	debugLevel int
+	debugOut   io.Writer
+	now        func() time.Time
+}
+
+// Extension is one advertised EHLO keyword, in the order advertised.
+type Extension struct {
+	Keyword string // as the server wrote it
+	Params  string
+}
+
+// RecipientReply is an LMTP per-recipient reply to the end of DATA.
+type RecipientReply struct {
+	Recipient string `json:"recipient"`
+	Reply
+}
+
+// NewClient returns an unconnected client.
+func NewClient(kind Kind, opts Options) *Client {
+	return &Client{kind: kind, opts: opts, features: map[string]string{}, now: time.Now, debugOut: os.Stderr}
+}
+
+// Dial connects and reads the greeting, like constructing smtplib.SMTP with
+// a host: a greeting other than 220 closes the connection and returns a
+// *ConnectError. Port 0 means the Kind's default, or the port in host.
+func Dial(kind Kind, host string, port int, opts Options) (*Client, Reply, error) {
+	c := NewClient(kind, opts)
+	r, err := c.Connect(host, port)
+	if err != nil {
+		return nil, r, err
+	}
+	if r.Code != 220 {
+		c.Close()
+		return nil, r, &ConnectError{ResponseError{Code: r.Code, Message: r.Message}}
+	}
+	return c, r, nil
+}
+
+// Kind says what flavour of client this is.
+func (c *Client) Kind() Kind { return c.kind }
+
+// State is the client's current position in the protocol.
+func (c *Client) State() State { return c.state }
+
+// TLSConnectionState returns the TLS state when the connection is encrypted.
+func (c *Client) TLSConnectionState() (tls.ConnectionState, bool) {
+	if c.tlsState == nil {
+		return tls.ConnectionState{}, false
+	}
+	return *c.tlsState, true
+}
+
+// Connected says whether there is a connection.
+func (c *Client) Connected() bool { return c.conn != nil }
+
+// SplitHostPort parses a server string as smtplib's connect() does, plus the
+// bracketed "[v6]:port" form: "host:port" is split only when port is 0 and
+// the host has exactly one colon, so "::1" stays a host.
+func SplitHostPort(host string, port int) (string, int, error) {
+	if port != 0 {
+		return host, port, nil
+	}
+	if strings.HasPrefix(host, "[") {
+		if end := strings.Index(host, "]"); end > 0 {
+			rest := host[end+1:]
+			h := host[1:end]
+			if rest == "" {
+				return h, 0, nil
+			}
+			if !strings.HasPrefix(rest, ":") {
+				return "", 0, &ValueError{Msg: fmt.Sprintf("unexpected %q after ']'", rest)}
+			}
+			p, err := strconv.Atoi(rest[1:])
+			if err != nil || p <= 0 || p > 65535 {
+				return "", 0, &ValueError{Msg: "nonnumeric port"}
+			}
+			return h, p, nil
+		}
+	}
+	i, j := strings.Index(host, ":"), strings.LastIndex(host, ":")
+	if i >= 0 && i == j {
+		p, err := strconv.Atoi(host[i+1:])
+		if err != nil || p < 0 || p > 65535 {
+			return "", 0, &ValueError{Msg: "nonnumeric port"}
+		}
+		return host[:i], p, nil
+	}
+	return host, 0, nil
+}
+
+// Connect opens the connection and reads the greeting. Like smtplib's
+// connect() it returns whatever the server greeted with; only Dial treats a
+// greeting other than 220 as an error. It does not forget earlier EHLO
+// knowledge (smtplib gh-85642): use Quit, or a new Client, for a clean start.
+func (c *Client) Connect(host string, port int) (Reply, error) {
+	if c.conn != nil {
+		c.Close()
+	}
+	network := "tcp"
+	var addr string
+	if strings.HasPrefix(host, "/") {
+		network, addr = "unix", host
+	} else {
+		h, p, err := SplitHostPort(host, port)
+		if err != nil {
+			return Reply{}, err
+		}
+		if h == "" {
+			h = "localhost"
+		}
+		if p == 0 {
+			p = c.kind.DefaultPort()
+		}
+		host = h
+		addr = net.JoinHostPort(h, strconv.Itoa(p))
+	}
+	c.trace(Event{Kind: EventConnect, Network: network, Addr: addr})
+	if c.opts.Timeout <= 0 {
+		return Reply{}, &ValueError{Msg: ErrTimeoutZero.Error()}
+	}
+	c.debugf("connect: to %s %s", pyAddr(addr, network), pySource(c.opts.SourceAddress))
+	d := net.Dialer{Timeout: c.opts.Timeout}
+	if c.opts.SourceAddress != "" && network == "tcp" {
+		la, err := resolveSource(c.opts.SourceAddress)
+		if err != nil {
+			return Reply{}, err
+		}
+		d.LocalAddr = la
+	}
+	conn, err := d.Dial(network, addr)
+	if err != nil {
+		if network == "unix" {
+			c.debugf("connect fail: %s", addr)
+		}
+		return Reply{}, err
+	}
+	c.host = host
+	c.raw, c.conn = conn, conn
+	c.br = bufio.NewReaderSize(conn, 4096)
+	c.tlsOn, c.tlsState = false, nil
+	c.setPhase(PhaseConnected)
+	if c.kind == SMTPS {
+		if err := c.handshake(c.tlsConfig(nil)); err != nil {
+			return Reply{}, err
+		}
+	}
+	r, err := c.GetReply()
+	if err != nil {
+		return r, err
+	}
+	c.debugf("connect: %s", pyRepr([]byte(r.Message), true))
+	if r.Code == 220 {
+		c.setPhase(PhaseGreeted)
+	}
+	return r, nil
+}
+
+func resolveSource(s string) (net.Addr, error) {
+	h, p, err := net.SplitHostPort(s)
+	if err != nil {
+		h, p = s, "0"
+	}
+	return net.ResolveTCPAddr("tcp", net.JoinHostPort(h, p))
+}
+
+// Close closes the connection without sending anything; it is idempotent.
+func (c *Client) Close() error {
+	c.closeConn()
+	return nil
+}
+
+func (c *Client) closeConn() {
+	if c.conn == nil {
+		return
+	}
+	c.conn.Close()
+	if c.raw != nil && c.raw != c.conn {
+		c.raw.Close()
+	}
+	c.conn, c.raw, c.br = nil, nil, nil
+	c.pipelined = 0
+	c.state = State{Phase: PhaseDisconnected}
+	c.trace(Event{Kind: EventClose})
+}
+
+// Putcmd sends one command line. CR, LF or NUL anywhere in it is refused
+// before anything is written: this is the one choke point every command
+// passes through, raw lines included.
+func (c *Client) Putcmd(cmd, args string) error {
+	line := cmd
+	if args != "" {
+		line = cmd + " " + args
+	}
+	return c.putLine(line, nil)
+}
+
+func (c *Client) putLine(line string, secrets []Span) error {
+	if err := ValidateLine(line); err != nil {
+		return err
+	}
+	if !c.utf8 && !isASCII(line) {
+		return &ValueError{Msg: "command contains non-ASCII characters; they need the SMTPUTF8 option"}
+	}
+	b := []byte(line + CRLF)
+	c.debugf("send: %s", pyRepr(redactSpans(b, secrets), false))
+	return c.send(b, secrets)
+}
+
+// Docmd sends a command and returns the reply: the raw "type a line" primitive.
+func (c *Client) Docmd(cmd, args string) (Reply, error) {
+	if err := c.Putcmd(cmd, args); err != nil {
+		return Reply{}, err
+	}
+	return c.GetReply()
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// LocalHostname is the name HELO and EHLO send by default.
+func (c *Client) LocalHostname() string {
+	if c.opts.LocalHostname != "" {
+		return c.opts.LocalHostname
+	}
+	c.opts.LocalHostname = defaultLocalHostname()
+	return c.opts.LocalHostname
+}
+
+// defaultLocalHostname follows smtplib: the FQDN if it has a dot,
+// otherwise a domain literal of the host's address, else [127.0.0.1].
+func defaultLocalHostname() string {
+	name, err := os.Hostname()
+	if err == nil && strings.Contains(name, ".") {
+		return name
+	}
+	if err == nil {
+		if cname, err := net.LookupCNAME(name); err == nil {
+			cname = strings.TrimSuffix(cname, ".")
+			if strings.Contains(cname, ".") {
+				return cname
+			}
+		}
+		if addrs, err := net.LookupHost(name); err == nil {
+			for _, a := range addrs {
+				if ip := net.ParseIP(a); ip != nil && ip.To4() != nil {
+					return "[" + a + "]"
+				}
+			}
+		}
+	}
+	return "[127.0.0.1]"
+}
+
+// Helo sends HELO and remembers the reply whatever its code.
+func (c *Client) Helo(name string) (Reply, error) {
+	if name == "" {
+		name = c.LocalHostname()
+	}
+	r, err := c.Docmd("helo", name)
+	if err != nil {
+		return r, err
+	}
+	msg := r.Message
+	c.heloResp = &msg
+	if r.Code/100 == 2 {
+		c.setPhase(PhaseHello)
+	}
+	return r, nil
+}
+
+// Ehlo sends EHLO (LHLO for LMTP) and parses the advertised extensions
+// exactly as smtplib does when the reply is 250.
+func (c *Client) Ehlo(name string) (Reply, error) {
+	if name == "" {
+		name = c.LocalHostname()
+	}
+	c.features = map[string]string{}
+	c.extensions = nil
+	verb := "ehlo"
+	if c.kind == LMTP {
+		verb = "lhlo"
+	}
+	r, err := c.Docmd(verb, name)
+	if err != nil {
+		return r, err
+	}
+	msg := r.Message
+	c.ehloResp = &msg
+	if r.Code != 250 {
+		return r, nil
+	}
+	c.doesESMTP = true
+	c.features, c.extensions = ParseEHLO(r.Message)
+	if c.tlsOn {
+		if _, ok := c.features["starttls"]; ok {
+			c.note("server re-advertised STARTTLS inside TLS (RFC 3207 violation); ignored")
+		}
+	}
+	c.setPhase(PhaseHello)
+	return r, nil
+}
+
+// ParseEHLO parses the text of a 250 EHLO reply as smtplib does: the first
+// line (the server's name) is skipped; keywords are lower-cased; a later
+// duplicate overwrites an earlier one, except AUTH, whose parameters
+// accumulate, old-style "AUTH=" lines included. It also returns the
+// extensions in advertised order for display.
+func ParseEHLO(msg string) (map[string]string, []Extension) {
+	features := map[string]string{}
+	var exts []Extension
+	lines := strings.Split(msg, "\n")
+	for _, line := range lines[1:] {
+		if len(line) >= 5 && strings.EqualFold(line[:5], "auth=") {
+			features["auth"] = features["auth"] + " " + line[5:]
+			exts = append(exts, Extension{Keyword: line[:4], Params: line[5:]})
+			continue
+		}
+		n := 0
+		for n < len(line) && (isAlnum(line[n]) || (n > 0 && line[n] == '-')) {
+			n++
+		}
+		if n == 0 {
+			continue
+		}
+		key := strings.ToLower(line[:n])
+		rest := line[n:]
+		if strings.HasPrefix(rest, " ") {
+			rest = rest[1:]
+		}
+		params := strings.TrimSpace(rest)
+		if key == "auth" {
+			features[key] = features[key] + " " + params
+		} else {
+			features[key] = params
+		}
+		exts = append(exts, Extension{Keyword: line[:n], Params: params})
+	}
+	return features, exts
+}
+
+func isAlnum(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
+}
+
+// EhloOrHeloIfNeeded greets the server unless this connection already has:
+// EHLO, and HELO if EHLO is not answered 2xx. Both refused is a *HeloError.
+func (c *Client) EhloOrHeloIfNeeded() error {
+	if c.heloResp != nil || c.ehloResp != nil {
+		return nil
+	}
+	r, err := c.Ehlo("")
+	if err != nil {
+		return err
+	}
+	if r.Code/100 == 2 {
+		return nil
+	}
+	r, err = c.Helo("")
+	if err != nil {
+		return err
+	}
+	if r.Code/100 != 2 {
+		return &HeloError{ResponseError{Code: r.Code, Message: r.Message}}
+	}
+	return nil
+}
+
+// HasExtn says whether the server advertised the extension (case-insensitive).
+func (c *Client) HasExtn(name string) bool {
+	_, ok := c.features[strings.ToLower(name)]
+	return ok
+}
+
+// Extn returns the parameters of an advertised extension.
+func (c *Client) Extn(name string) (string, bool) {
+	v, ok := c.features[strings.ToLower(name)]
+	return v, ok
+}
+
+// Features returns a copy of smtplib's esmtp_features.
+func (c *Client) Features() map[string]string {
+	m := make(map[string]string, len(c.features))
+	for k, v := range c.features {
+		m[k] = v
+	}
+	return m
+}
+
+// Extensions returns the advertised extensions in the server's order.
+func (c *Client) Extensions() []Extension { return append([]Extension(nil), c.extensions...) }
+
+// DoesESMTP says whether the last EHLO was answered 250.
+func (c *Client) DoesESMTP() bool { return c.doesESMTP }
+
+// EhloResp returns the text of the last EHLO reply, if EHLO was sent.
+func (c *Client) EhloResp() (string, bool) {
+	if c.ehloResp == nil {
+		return "", false
+	}
+	return *c.ehloResp, true
+}
+
+// HeloResp returns the text of the last HELO reply, if HELO was sent.
+func (c *Client) HeloResp() (string, bool) {
+	if c.heloResp == nil {
+		return "", false
+	}
+	return *c.heloResp, true
+}
+
+func (c *Client) forgetGreeting() {
+	c.heloResp, c.ehloResp = nil, nil
+	c.features = map[string]string{}
+	c.extensions = nil
+	c.doesESMTP = false
+}
+
+// Help sends HELP and returns the text of the reply only, as smtplib does.
+func (c *Client) Help(args string) (string, error) {
+	r, err := c.Docmd("help", args)
+	return r.Message, err
+}
+
+// Rset sends RSET; it also returns the command encoding to ASCII.
+func (c *Client) Rset() (Reply, error) {
+	c.utf8 = false
+	r, err := c.Docmd("rset", "")
+	if err == nil && r.Code == 250 {
+		c.endTransaction()
+	}
+	return r, err
+}
+
+// rsetQuietly is smtplib's _rset: a disconnect here is swallowed so the
+// caller reports the error that made it reset, and the disconnect surfaces
+// on the next command.
+func (c *Client) rsetQuietly() {
+	if _, err := c.Rset(); err != nil {
+		var sd *ServerDisconnectedError
+		if !errors.As(err, &sd) {
+			c.note("RSET after a failed transaction: " + err.Error())
+		}
+	}
+}
+
+// Noop sends NOOP.
+func (c *Client) Noop() (Reply, error) { return c.Docmd("noop", "") }
+
+// Verify sends VRFY with the address part of addr.
+func (c *Client) Verify(addr string) (Reply, error) { return c.Docmd("vrfy", AddrOnly(addr)) }
+
+// Expn sends EXPN with the address part of addr.
+func (c *Client) Expn(addr string) (Reply, error) { return c.Docmd("expn", AddrOnly(addr)) }
+
+// Quit sends QUIT, forgets the greeting and closes. The reply is returned
+// whatever its code.
+func (c *Client) Quit() (Reply, error) {
+	r, err := c.Docmd("quit", "")
+	if err != nil {
+		c.closeConn()
+		return r, err
+	}
+	c.forgetGreeting()
+	c.closeConn()
+	return r, nil
+}
+
+// Exit is what leaving smtplib's with-block does: QUIT, an error unless the
+// reply is 221, a server already gone is no error, and always close.
+func (c *Client) Exit() error {
+	defer c.closeConn()
+	r, err := c.Docmd("QUIT", "")
+	if err != nil {
+		var sd *ServerDisconnectedError
+		if errors.As(err, &sd) {
+			return nil
+		}
+		return err
+	}
+	if r.Code != 221 {
+		return &ResponseError{Code: r.Code, Message: r.Message}
+	}
+	return nil
+}
+
+// Mail sends MAIL FROM. Options go out only when the server spoke ESMTP, as
+// in smtplib; SMTPUTF8 among them needs the server's SMTPUTF8 and switches
+// commands to UTF-8 until RSET.
+func (c *Client) Mail(from string, opts ...string) (Reply, error) {
+	if err := ValidateAddress(from); err != nil {
+		return Reply{}, err
+	}
+	for _, o := range opts {
+		if err := ValidateESMTPParam(o); err != nil {
+			return Reply{}, err
+		}
+	}
+	optStr := ""
+	if len(opts) > 0 && c.doesESMTP {
+		for _, o := range opts {
+			if strings.EqualFold(o, "smtputf8") {
+				if !c.HasExtn("smtputf8") {
+					return Reply{}, &NotSupportedError{Msg: "SMTPUTF8 not supported by server"}
+				}
+				c.utf8 = true
+			}
+		}
+		optStr = " " + strings.Join(opts, " ")
+	}
+	r, err := c.Docmd("mail", "FROM:"+QuoteAddr(from)+optStr)
+	if err == nil && r.Code == 250 {
+		c.state.Phase, c.state.Recipients = PhaseMail, 0
+		c.accepted = c.accepted[:0]
+		c.traceState()
+	}
+	return r, err
+}
+
+// Rcpt sends RCPT TO; options only when the server spoke ESMTP.
+func (c *Client) Rcpt(to string, opts ...string) (Reply, error) {
+	if err := ValidateAddress(to); err != nil {
+		return Reply{}, err
+	}
+	for _, o := range opts {
+		if err := ValidateESMTPParam(o); err != nil {
+			return Reply{}, err
+		}
+	}
+	optStr := ""
+	if len(opts) > 0 && c.doesESMTP {
+		optStr = " " + strings.Join(opts, " ")
+	}
+	r, err := c.Docmd("rcpt", "TO:"+QuoteAddr(to)+optStr)
+	if err == nil && (r.Code == 250 || r.Code == 251) {
+		c.accepted = append(c.accepted, to)
+		c.state.Phase = PhaseRcpt
+		c.state.Recipients++
+		c.traceState()
+	}
+	return r, err
+}
+
+func (c *Client) setPhase(p Phase) {
+	c.state.Phase = p
+	c.state.TLS = c.tlsOn
+	if p <= PhaseGreeted {
+		c.state.Recipients = 0
+	}
+	c.traceState()
+}
+
+func (c *Client) endTransaction() {
+	if c.state.Phase > PhaseHello {
+		c.state.Phase, c.state.Recipients = PhaseHello, 0
+		c.traceState()
+	}
+}
+
+func (c *Client) traceState() {
+	c.trace(Event{Kind: EventState, State: c.state})
+}
+
+func (c *Client) trace(e Event) {
+	if e.Time.IsZero() {
+		e.Time = c.now()
+	}
+	if c.opts.Tracer != nil {
+		c.opts.Tracer.Trace(e)
+	}
+}
+
+func (c *Client) note(text string) {
+	c.trace(Event{Kind: EventNote, Text: text})
+}

@@ -1,0 +1,304 @@
+package protocol
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+)
+
+// Limits of the reply reader. MaxLine is smtplib's _MAXLINE: a reply line of
+// exactly 8192 bytes including its line ending is accepted, one byte more is
+// an error. smtplib has no cap per reply; ehlo adds one so that a server
+// that never stops sending continuation lines cannot exhaust memory.
+const (
+	MaxLine         = 8192
+	MaxReplyLines   = 1000
+	MaxReplyBytes   = 1 << 20
+	MaxChallenge    = 5 // smtplib's _MAXCHALLENGE: AUTH 334 rounds before giving up
+	CRLF            = "\r\n"
+	DefaultTimeout  = 30 * time.Second
+	SMTPPort        = 25
+	SMTPSSLPort     = 465
+	LMTPPort        = 2003
+)
+
+// send writes b to the server after the unsolicited-data check, tracing it
+// with the given secret spans. It is the only path by which command bytes
+// reach the connection.
+func (c *Client) send(b []byte, secrets []Span) error {
+	if c.conn == nil {
+		return &ServerDisconnectedError{Msg: "please run connect() first"}
+	}
+	if err := c.checkUnsolicited(); err != nil {
+		return err
+	}
+	return c.write(b, secrets)
+}
+
+// write puts b on the wire with a write deadline and traces what was
+// written, after the write returned, with the count actually written.
+func (c *Client) write(b []byte, secrets []Span) error {
+	if c.conn == nil {
+		return &ServerDisconnectedError{Msg: "please run connect() first"}
+	}
+	_ = c.conn.SetWriteDeadline(time.Now().Add(c.opts.Timeout))
+	n, err := c.conn.Write(b)
+	if n > 0 {
+		c.trace(Event{Kind: EventSend, Data: b[:n], Secrets: clipSpans(secrets, n), TLS: c.tlsOn})
+	}
+	if err != nil {
+		c.closeConn()
+		return &ServerDisconnectedError{Msg: "Server not connected", Err: err}
+	}
+	return nil
+}
+
+func clipSpans(spans []Span, n int) []Span {
+	if len(spans) == 0 {
+		return nil
+	}
+	out := make([]Span, 0, len(spans))
+	for _, s := range spans {
+		if s.Start >= n {
+			continue
+		}
+		if s.End > n {
+			s.End = n
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// checkUnsolicited refuses to write a command while the server has sent
+// bytes nobody asked for: smtplib would take them as the reply to the next
+// command and desynchronise (security-anchors F15, F16). A buffered 421 is
+// the server shutting down; anything else is a protocol violation. Either
+// way the connection is closed.
+func (c *Client) checkUnsolicited() error {
+	return c.CheckUnsolicited()
+}
+
+// CheckUnsolicited returns a *ProtocolError (or the *ResponseError of an
+// unsolicited 421) and closes the connection if the server has sent bytes
+// that no command asked for, such as a reply pipelined after the greeting.
+func (c *Client) CheckUnsolicited() error {
+	if c.br == nil || c.br.Buffered() == 0 || c.pipelined > 0 {
+		return nil
+	}
+	pending, _ := c.br.Peek(c.br.Buffered())
+	pending = append([]byte(nil), pending...)
+	c.note(fmt.Sprintf("server sent %d bytes before the client's command: %s", len(pending), preview(pending, 64)))
+	if len(pending) >= 4 && bytes.HasPrefix(pending, []byte("421")) {
+		r, err := c.GetReply()
+		if err == nil {
+			c.closeConn()
+			return &ResponseError{Code: r.Code, Message: r.Message}
+		}
+	}
+	c.closeConn()
+	return &ProtocolError{Msg: "server sent data before the client's command", Line: pending}
+}
+
+// GetReply reads one reply, multi-line or not, under one deadline for the
+// whole reply: a server that drips a byte a second cannot stretch it.
+//
+// The grammar is RFC 5321's, strictly: three digits, the first 2 to 5 and the
+// second 0 to 5; then '-', a space or the end of the line; every line of a
+// reply carries the same code. A code alone ("250") is accepted, as the RFC
+// asks. A bare LF line ending is accepted and noted. Anything else is a
+// ProtocolError and the connection is closed, because what follows a
+// malformed line cannot be trusted (smtplib desynchronises instead).
+func (c *Client) GetReply() (Reply, error) {
+	if c.conn == nil || c.br == nil {
+		return Reply{}, &ServerDisconnectedError{Msg: "please run connect() first"}
+	}
+	_ = c.conn.SetReadDeadline(time.Now().Add(c.opts.Timeout))
+	defer func() {
+		if c.conn != nil {
+			_ = c.conn.SetReadDeadline(time.Time{})
+		}
+	}()
+	var (
+		texts []string
+		code  int
+		total int
+		lines int
+		bare  bool
+	)
+	for {
+		line, err := c.readLine()
+		if len(line) > 0 {
+			c.trace(Event{Kind: EventRecv, Data: line, TLS: c.tlsOn})
+			c.debugf("reply: %s", pyRepr(line, true))
+		}
+		if err != nil {
+			return Reply{}, err
+		}
+		lines++
+		total += len(line)
+		if lines > MaxReplyLines || total > MaxReplyBytes {
+			c.closeConn()
+			return Reply{}, &ProtocolError{Msg: fmt.Sprintf("reply exceeds %d lines or %d bytes", MaxReplyLines, MaxReplyBytes)}
+		}
+		lc, sep, text, perr := parseReplyLine(line)
+		if perr != nil {
+			c.closeConn()
+			return Reply{}, perr
+		}
+		if lines > 1 && lc != code {
+			c.closeConn()
+			return Reply{}, &ProtocolError{Msg: fmt.Sprintf("inconsistent reply codes (%d, %d)", code, lc), Line: line}
+		}
+		code = lc
+		if !bytes.HasSuffix(line, []byte("\r\n")) {
+			bare = true
+		}
+		texts = append(texts, text)
+		if sep != '-' {
+			break
+		}
+	}
+	if bare {
+		c.note("reply line ended with a bare LF instead of CRLF")
+	}
+	msg := joinLines(texts)
+	c.debugf("reply: retcode (%d); Msg: %s", code, pyRepr([]byte(msg), true))
+	r := Reply{Code: code, Message: msg}
+	if code == 421 {
+		c.lastWas421 = true
+	}
+	return r, nil
+}
+
+func joinLines(texts []string) string {
+	if len(texts) == 1 {
+		return texts[0]
+	}
+	n := len(texts) - 1
+	for _, t := range texts {
+		n += len(t)
+	}
+	b := make([]byte, 0, n)
+	for i, t := range texts {
+		if i > 0 {
+			b = append(b, '\n')
+		}
+		b = append(b, t...)
+	}
+	return string(b)
+}
+
+// parseReplyLine splits one reply line into its code, separator ('-', ' '
+// or 0 for a code alone) and text (trimmed of spaces, tabs, CR and LF at
+// both ends, as smtplib trims it).
+func parseReplyLine(line []byte) (code int, sep byte, text string, err error) {
+	body := line
+	body = bytes.TrimSuffix(body, []byte("\n"))
+	body = bytes.TrimSuffix(body, []byte("\r"))
+	if len(body) < 3 {
+		return 0, 0, "", &ProtocolError{Msg: fmt.Sprintf("reply line too short for a reply code: %s", preview(line, 40)), Line: line}
+	}
+	d0, d1, d2 := body[0], body[1], body[2]
+	if d0 < '2' || d0 > '5' || d1 < '0' || d1 > '5' || d2 < '0' || d2 > '9' {
+		return 0, 0, "", &ProtocolError{Msg: fmt.Sprintf("malformed reply code in %s", preview(line, 40)), Line: line}
+	}
+	code = int(d0-'0')*100 + int(d1-'0')*10 + int(d2-'0')
+	if len(body) == 3 {
+		return code, 0, "", nil
+	}
+	sep = body[3]
+	if sep != '-' && sep != ' ' {
+		return 0, 0, "", &ProtocolError{Msg: fmt.Sprintf("unexpected %s after reply code %d", preview([]byte{sep}, 8), code), Line: line}
+	}
+	text = string(bytes.Trim(body[4:], " \t\r\n"))
+	return code, sep, text, nil
+}
+
+// readLine reads up to and including '\n', with a hard cap of MaxLine
+// bytes. It never allocates more than the cap, whatever the server sends.
+func (c *Client) readLine() ([]byte, error) {
+	var line []byte
+	for {
+		frag, err := c.br.ReadSlice('\n')
+		if len(line)+len(frag) > MaxLine {
+			seen := len(line) + len(frag)
+			c.closeConn()
+			c.note(fmt.Sprintf("reply line longer than %d bytes (%d+ bytes seen)", MaxLine, seen))
+			return nil, &ResponseError{Code: 500, Message: "Line too long."}
+		}
+		line = append(line, frag...)
+		if err == nil {
+			return line, nil
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		c.closeConn()
+		if errors.Is(err, io.EOF) {
+			if len(line) > 0 {
+				return line, &ServerDisconnectedError{Msg: "Connection unexpectedly closed in the middle of a reply", Err: io.ErrUnexpectedEOF}
+			}
+			return nil, &ServerDisconnectedError{Msg: "Connection unexpectedly closed", Err: err}
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return line, &ServerDisconnectedError{Msg: fmt.Sprintf("Connection unexpectedly closed: no reply within %s", c.opts.Timeout), Err: err}
+		}
+		return line, &ServerDisconnectedError{Msg: "Connection unexpectedly closed: " + err.Error(), Err: err}
+	}
+}
+
+// preview renders at most n bytes of b with controls escaped, for error
+// messages and notes.
+func preview(b []byte, n int) string {
+	more := ""
+	if len(b) > n {
+		b = b[:n]
+		more = "…"
+	}
+	return escapeBytes(b) + more
+}
+
+// escapeBytes shows b as Go-quoted text without the quotes: printable ASCII
+// as is, everything else escaped, so no server byte reaches a terminal raw.
+func escapeBytes(b []byte) string {
+	var out []byte
+	for _, ch := range b {
+		switch {
+		case ch == '\\':
+			out = append(out, '\\', '\\')
+		case ch == '\r':
+			out = append(out, '\\', 'r')
+		case ch == '\n':
+			out = append(out, '\\', 'n')
+		case ch == '\t':
+			out = append(out, '\\', 't')
+		case ch >= 0x20 && ch < 0x7f:
+			out = append(out, ch)
+		default:
+			out = append(out, fmt.Sprintf("\\x%02x", ch)...)
+		}
+	}
+	return string(out)
+}
+
+// tlsVersionName names a TLS version as people write it.
+func tlsVersionName(v uint16) string {
+	switch v {
+	case tls.VersionTLS10:
+		return "TLSv1.0"
+	case tls.VersionTLS11:
+		return "TLSv1.1"
+	case tls.VersionTLS12:
+		return "TLSv1.2"
+	case tls.VersionTLS13:
+		return "TLSv1.3"
+	}
+	return fmt.Sprintf("0x%04x", v)
+}

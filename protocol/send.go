@@ -1,0 +1,562 @@
+package protocol
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"strings"
+)
+
+// Data sends DATA and, after 354, the message: line endings normalised to
+// CRLF and dot-stuffed as it streams, so no input can end the data early
+// (SMTP smuggling), and ended with CRLF "." CRLF. A NUL byte, or an error
+// reading msg, aborts: the connection is closed without the terminating
+// dot, so the server discards the partial message.
+//
+// A refusal of the DATA command itself is a *DataError (421 also closes the
+// connection, where smtplib leaves it open: gh-132796). In LMTP mode one
+// reply is read per accepted recipient (RFC 2033); the first is returned and
+// all of them are available from LMTPReplies.
+func (c *Client) Data(msg io.Reader) (Reply, error) {
+	r, err := c.Docmd("data", "")
+	if err != nil {
+		return r, err
+	}
+	c.debugf("data: (%d, %s)", r.Code, pyRepr([]byte(r.Message), true))
+	if r.Code != 354 {
+		if r.Code == 421 {
+			c.closeConn()
+		}
+		return r, &DataError{ResponseError{Code: r.Code, Message: r.Message}}
+	}
+	c.setPhase(PhaseData)
+	if err := c.writeData(msg); err != nil {
+		return Reply{}, err
+	}
+	if c.kind == LMTP {
+		return c.readLMTPReplies()
+	}
+	r, err = c.GetReply()
+	if err != nil {
+		return r, err
+	}
+	c.debugf("data: (%d, %s)", r.Code, pyRepr([]byte(r.Message), true))
+	c.endTransaction()
+	return r, nil
+}
+
+// ErrMessageAborted reports that the message could not be read to its end,
+// so it was not sent: the connection was closed without ending DATA.
+var ErrMessageAborted = errors.New("message aborted; not sent")
+
+// AbortError says why the message was aborted and how much had been sent.
+type AbortError struct {
+	Err  error
+	Sent int64 // bytes of the message (normalised) sent before the abort
+}
+
+func (e *AbortError) Error() string {
+	return fmt.Sprintf("%v after %d bytes: %v", ErrMessageAborted, e.Sent, e.Err)
+}
+func (e *AbortError) Unwrap() []error { return []error{ErrMessageAborted, e.Err} }
+
+type dataWriter struct {
+	c   *Client
+	err error
+}
+
+func (w *dataWriter) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	w.c.debugf("send: %s", pyRepr(p, true))
+	if err := w.c.write(p, nil); err != nil {
+		w.err = err
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (c *Client) writeData(msg io.Reader) error {
+	dw := &dataWriter{c: c}
+	enc := NewDataEncoder(dw)
+	_, err := io.Copy(enc, msg)
+	if err == nil {
+		err = enc.Close()
+	}
+	if err != nil {
+		enc.Abort()
+		if dw.err != nil {
+			// The server went away mid-message: say how far it got.
+			c.note(fmt.Sprintf("connection lost after %d bytes of DATA", enc.Size()))
+			return dw.err
+		}
+		c.closeConn()
+		return &AbortError{Err: err, Sent: enc.Size()}
+	}
+	if n := enc.LongLines(); n > 0 {
+		c.note(fmt.Sprintf("%d message line(s) longer than RFC 5321's 1000-octet limit were sent unfolded", n))
+	}
+	return nil
+}
+
+// readLMTPReplies reads one reply per recipient accepted in this
+// transaction, in RCPT order (RFC 2033 §4.2).
+func (c *Client) readLMTPReplies() (Reply, error) {
+	c.lmtpReplies = c.lmtpReplies[:0]
+	var first Reply
+	for i, rcpt := range c.accepted {
+		r, err := c.GetReply()
+		if err != nil {
+			var sd *ServerDisconnectedError
+			if errors.As(err, &sd) {
+				sd.Msg = fmt.Sprintf("%s (no delivery status for %s)", sd.Msg, rcpt)
+			}
+			return first, err
+		}
+		c.debugf("data: (%d, %s)", r.Code, pyRepr([]byte(r.Message), true))
+		c.lmtpReplies = append(c.lmtpReplies, RecipientReply{Recipient: rcpt, Reply: r})
+		if i == 0 {
+			first = r
+		}
+	}
+	c.endTransaction()
+	return first, nil
+}
+
+// LMTPReplies returns the per-recipient replies of the last LMTP DATA.
+func (c *Client) LMTPReplies() []RecipientReply {
+	return append([]RecipientReply(nil), c.lmtpReplies...)
+}
+
+// normalizedSizer is implemented by messages that know their size after
+// line-ending normalisation, which is what SIZE= announces.
+type normalizedSizer interface {
+	NormalizedSize() (int64, error)
+}
+
+// messageSize finds the size SIZE= announces and refuses a NUL before
+// anything of the transaction is sent. A message that cannot be read twice
+// (stdin) has no known size; its NUL check happens while streaming.
+func messageSize(msg io.Reader) (int64, bool, error) {
+	if s, ok := msg.(normalizedSizer); ok {
+		n, err := s.NormalizedSize()
+		if errors.Is(err, errUnknownSize) {
+			return 0, false, nil
+		}
+		return n, err == nil, err
+	}
+	rs, ok := msg.(io.ReadSeeker)
+	if !ok {
+		return 0, false, nil
+	}
+	pos, err := rs.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, false, nil
+	}
+	n, err := NormalizedSize(rs)
+	if _, serr := rs.Seek(pos, io.SeekStart); serr != nil && err == nil {
+		err = serr
+	}
+	return n, err == nil, err
+}
+
+// Sendmail sends one message, smtplib's sendmail(): greet if needed, MAIL
+// with SIZE (when advertised and known) and the caller's options (only when
+// the server speaks ESMTP), one RCPT per recipient, DATA. It returns the
+// recipients the server refused; all refused is a *RecipientsRefusedError.
+// After a refusal RSET is sent, except after 421, which closes. The
+// connection stays open for further transactions.
+//
+// Every address and option is checked before anything is sent. In LMTP
+// mode a recipient refused at delivery is in the returned map too, and if
+// none was delivered the error is a *DataError.
+func (c *Client) Sendmail(from string, to []string, msg io.Reader, mailOpts, rcptOpts []string) (map[string]Reply, error) {
+	for _, a := range append([]string{from}, to...) {
+		if err := ValidateAddress(a); err != nil {
+			return nil, err
+		}
+	}
+	for _, o := range append(append([]string(nil), mailOpts...), rcptOpts...) {
+		if err := ValidateESMTPParam(o); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.EhloOrHeloIfNeeded(); err != nil {
+		return nil, err
+	}
+	if !allASCII(from, to) && !c.HasExtn("smtputf8") {
+		return nil, &NotSupportedError{Msg: "One or more source or delivery addresses require internationalized email support, but the server does not advertise the required SMTPUTF8 capability"}
+	}
+	size, known, err := messageSize(msg)
+	if err != nil {
+		return nil, err
+	}
+	var opts []string
+	if c.doesESMTP {
+		if c.HasExtn("size") && known {
+			opts = append(opts, fmt.Sprintf("size=%d", size))
+		}
+		opts = append(opts, mailOpts...)
+	}
+	r, err := c.Mail(from, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if r.Code != 250 {
+		if r.Code == 421 {
+			c.closeConn()
+		} else {
+			c.rsetQuietly()
+		}
+		return nil, &SenderRefusedError{ResponseError{Code: r.Code, Message: r.Message}, from}
+	}
+	refused := map[string]Reply{}
+	for _, rcpt := range to {
+		r, err := c.Rcpt(rcpt, rcptOpts...)
+		if err != nil {
+			return refused, err
+		}
+		if r.Code == 250 || r.Code == 251 {
+			continue
+		}
+		refused[rcpt] = r
+		if r.Code == 421 {
+			c.closeConn()
+			return refused, &RecipientsRefusedError{Recipients: refused}
+		}
+	}
+	if len(refused) == len(to) {
+		c.rsetQuietly()
+		return refused, &RecipientsRefusedError{Recipients: refused}
+	}
+	r, err = c.Data(msg)
+	if err != nil {
+		return refused, err
+	}
+	if c.kind == LMTP {
+		delivered := 0
+		var last Reply
+		for _, rr := range c.lmtpReplies {
+			if rr.Code == 250 {
+				delivered++
+				continue
+			}
+			refused[rr.Recipient] = rr.Reply
+			last = rr.Reply
+		}
+		if delivered == 0 {
+			return refused, &DataError{ResponseError{Code: last.Code, Message: last.Message}}
+		}
+		return refused, nil
+	}
+	if r.Code != 250 {
+		if r.Code == 421 {
+			c.closeConn()
+		} else {
+			c.rsetQuietly()
+		}
+		return refused, &DataError{ResponseError{Code: r.Code, Message: r.Message}}
+	}
+	return refused, nil
+}
+
+// hasOption says whether opts has the keyword of o (case-insensitive).
+func hasOption(opts []string, o string) bool {
+	key, _, _ := strings.Cut(o, "=")
+	for _, x := range opts {
+		k, _, _ := strings.Cut(x, "=")
+		if strings.EqualFold(k, key) {
+			return true
+		}
+	}
+	return false
+}
+
+func allASCII(from string, to []string) bool {
+	if !isASCII(from) {
+		return false
+	}
+	for _, t := range to {
+		if !isASCII(t) {
+			return false
+		}
+	}
+	return true
+}
+
+// Envelope overrides the addresses SendMessage would take from the
+// message's headers. A nil From, or a nil To, takes that part from the
+// headers.
+type Envelope struct {
+	From *string
+	To   []string
+}
+
+// maxHeaderBytes bounds the header block SendMessage parses in memory;
+// the body is streamed.
+const maxHeaderBytes = 4 << 20
+
+// SendMessage sends an RFC 5322 message as smtplib's send_message() does:
+// the envelope sender from Sender, else From (or the Resent- versions when
+// the message has one Resent- block); the recipients from To, Bcc and Cc in
+// that order; Bcc and Resent-Bcc removed (every folded line of them) before
+// transmission; SMTPUTF8 and BODY=8BITMIME added when an address is not
+// ASCII. The header block is read into memory, the body streamed.
+func (c *Client) SendMessage(msg io.Reader, env *Envelope, mailOpts, rcptOpts []string) (map[string]Reply, error) {
+	if err := c.EhloOrHeloIfNeeded(); err != nil {
+		return nil, err
+	}
+	m, err := parseMessage(msg)
+	if err != nil {
+		return nil, err
+	}
+	prefix := ""
+	switch n := m.count("Resent-Date"); {
+	case n == 1:
+		prefix = "Resent-"
+	case n > 1:
+		return nil, &ValueError{Msg: "message has more than one 'Resent-' header block"}
+	}
+	var from string
+	if env != nil && env.From != nil {
+		from = *env.From
+	} else {
+		field := prefix + "Sender"
+		if m.count(field) == 0 {
+			field = prefix + "From"
+		}
+		addrs, err := m.addresses(field)
+		if err != nil {
+			return nil, err
+		}
+		if len(addrs) == 0 || addrs[0] == "" {
+			// smtplib would send MAIL FROM:<None> here.
+			return nil, &ValueError{Msg: "message has no " + prefix + "From or " + prefix + "Sender address and no envelope sender was given"}
+		}
+		from = addrs[0]
+	}
+	var to []string
+	if env != nil && env.To != nil {
+		to = env.To
+	} else {
+		for _, field := range []string{prefix + "To", prefix + "Bcc", prefix + "Cc"} {
+			addrs, err := m.addresses(field)
+			if err != nil {
+				return nil, err
+			}
+			to = append(to, addrs...)
+		}
+	}
+	opts := append([]string(nil), mailOpts...)
+	if !allASCII(from, to) {
+		if !c.HasExtn("smtputf8") {
+			return nil, &NotSupportedError{Msg: "One or more source or delivery addresses require internationalized email support, but the server does not advertise the required SMTPUTF8 capability"}
+		}
+		for _, o := range []string{"SMTPUTF8", "BODY=8BITMIME"} {
+			if !hasOption(opts, o) {
+				opts = append(opts, o)
+			}
+		}
+	}
+	return c.Sendmail(from, to, m.transmitted(), opts, rcptOpts)
+}
+
+// parsedMessage is a message's header fields, raw, and its body still to
+// be read.
+type parsedMessage struct {
+	fields  []headerField
+	header  []byte // the raw header block, blank line included
+	body    io.Reader
+	bodyLen func() (int64, error) // normalised size of the body, when it can be known
+}
+
+type headerField struct {
+	name string
+	raw  []byte // every line of the field, folded lines included, as received
+}
+
+func (m *parsedMessage) count(name string) int {
+	n := 0
+	for _, f := range m.fields {
+		if strings.EqualFold(f.name, name) {
+			n++
+		}
+	}
+	return n
+}
+
+// addresses returns the addresses of every field with that name, display
+// names dropped. An empty group ("undisclosed-recipients:;") yields one
+// empty address, which smtplib sends as RCPT TO:<>.
+func (m *parsedMessage) addresses(name string) ([]string, error) {
+	var out []string
+	for _, f := range m.fields {
+		if !strings.EqualFold(f.name, name) {
+			continue
+		}
+		v := string(f.raw[len(f.name)+1:])
+		v = strings.NewReplacer("\r\n", "", "\n", "", "\r", "").Replace(v)
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		list, err := (&mail.AddressParser{}).ParseList(v)
+		if err != nil {
+			return nil, &ValueError{Msg: fmt.Sprintf("cannot parse the %s header: %v", f.name, err)}
+		}
+		if len(list) == 0 {
+			out = append(out, "")
+		}
+		for _, a := range list {
+			if err := ValidateAddress(a.Address); err != nil {
+				return nil, &ValueError{Msg: fmt.Sprintf("%s header: %v", f.name, err)}
+			}
+			out = append(out, a.Address)
+		}
+	}
+	return out, nil
+}
+
+// transmitted is the message as it goes on the wire: the header without
+// any Bcc or Resent-Bcc line, then the body.
+func (m *parsedMessage) transmitted() io.Reader {
+	var hdr bytes.Buffer
+	for _, f := range m.fields {
+		if strings.EqualFold(f.name, "Bcc") || strings.EqualFold(f.name, "Resent-Bcc") {
+			continue
+		}
+		hdr.Write(f.raw)
+	}
+	hdr.Write(m.header[m.fieldsLen():])
+	out := &sizedReader{Reader: io.MultiReader(bytes.NewReader(hdr.Bytes()), m.body)}
+	if m.bodyLen != nil {
+		hb := hdr.Bytes()
+		out.size = func() (int64, error) {
+			h, err := NormalizedSize(bytes.NewReader(hb))
+			if err != nil {
+				return 0, err
+			}
+			b, err := m.bodyLen()
+			return h + b, err
+		}
+	}
+	return out
+}
+
+func (m *parsedMessage) fieldsLen() int {
+	n := 0
+	for _, f := range m.fields {
+		n += len(f.raw)
+	}
+	return n
+}
+
+type sizedReader struct {
+	io.Reader
+	size func() (int64, error)
+}
+
+// NormalizedSize makes a sizedReader a normalizedSizer when its size is
+// knowable; otherwise it reports an unknown size through messageSize.
+func (s *sizedReader) NormalizedSize() (int64, error) {
+	if s.size == nil {
+		return 0, errUnknownSize
+	}
+	return s.size()
+}
+
+var errUnknownSize = errors.New("size unknown")
+
+func parseMessage(msg io.Reader) (*parsedMessage, error) {
+	rs, seekable := msg.(io.ReadSeeker)
+	var start int64
+	if seekable {
+		var err error
+		if start, err = rs.Seek(0, io.SeekCurrent); err != nil {
+			seekable = false
+		}
+	}
+	br := bufio.NewReader(msg)
+	m := &parsedMessage{}
+	var hdr bytes.Buffer
+	for {
+		line, err := readHeaderLine(br)
+		if len(line) == 0 && err != nil {
+			if err == io.EOF {
+				break
+			}
+			return nil, err
+		}
+		if hdr.Len()+len(line) > maxHeaderBytes {
+			return nil, &ValueError{Msg: fmt.Sprintf("message header block is larger than %d bytes", maxHeaderBytes)}
+		}
+		trimmed := bytes.TrimRight(line, "\r\n")
+		if len(trimmed) == 0 {
+			hdr.Write(line)
+			break
+		}
+		if (line[0] == ' ' || line[0] == '\t') && len(m.fields) > 0 {
+			f := &m.fields[len(m.fields)-1]
+			f.raw = append(f.raw, line...)
+			hdr.Write(line)
+			continue
+		}
+		colon := bytes.IndexByte(trimmed, ':')
+		if colon <= 0 || bytes.ContainsAny(trimmed[:colon], " \t") {
+			// Not a header line: like Python's parser, the body starts here.
+			m.header = hdr.Bytes()
+			m.body = io.MultiReader(bytes.NewReader(line), br)
+			if seekable {
+				m.bodyFromSeeker(rs, start+int64(hdr.Len()))
+			}
+			return m, nil
+		}
+		m.fields = append(m.fields, headerField{name: string(trimmed[:colon]), raw: append([]byte(nil), line...)})
+		hdr.Write(line)
+		if err != nil {
+			break
+		}
+	}
+	m.header = hdr.Bytes()
+	m.body = br
+	if seekable {
+		m.bodyFromSeeker(rs, start+int64(hdr.Len()))
+	}
+	return m, nil
+}
+
+// bodyFromSeeker reads the body straight from the seekable source (past
+// the header) rather than through the header's read-ahead buffer, so its
+// size can be measured before sending.
+func (m *parsedMessage) bodyFromSeeker(rs io.ReadSeeker, off int64) {
+	if _, err := rs.Seek(off, io.SeekStart); err != nil {
+		return
+	}
+	m.body = rs
+	m.bodyLen = func() (int64, error) {
+		n, err := NormalizedSize(rs)
+		if _, serr := rs.Seek(off, io.SeekStart); serr != nil && err == nil {
+			err = serr
+		}
+		return n, err
+	}
+}
+
+func readHeaderLine(br *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		line = append(line, frag...)
+		if len(line) > maxHeaderBytes {
+			return nil, &ValueError{Msg: "message header line too long"}
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		return line, err
+	}
+}
