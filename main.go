@@ -7,15 +7,27 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
+	"github.com/charmbracelet/x/term"
+
+	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/sandbox"
+	"github.com/ehlo-dev/ehlo/session"
 )
 
 // version is set by -ldflags "-X main.version=…"; otherwise the module
@@ -42,6 +54,7 @@ func (versionCmd) Run(app *appContext) error {
 // cli is the whole command line. Each command's flags and Run method live
 // in main.go; the work is done by the packages.
 type cli struct {
+	Send    sendCmd    `cmd:"" help:"Send one message and print a swaks-style transcript."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 	Sandbox sandboxCmd `cmd:"" help:"Run the practice SMTP server in the foreground."`
 }
@@ -104,7 +117,8 @@ func runWith(app *appContext, args []string) int {
 			return 1
 		}
 		if err := kctx.Run(app); err != nil {
-			if ee, ok := err.(*exitError); ok {
+			var ee *exitError
+			if errors.As(err, &ee) {
 				if ee.err != nil {
 					fmt.Fprintf(app.stderr, "*** %v\n", ee.err)
 				}
@@ -120,6 +134,339 @@ func runWith(app *appContext, args []string) int {
 
 type kongExit struct{}
 
+// connFlags are the connection flags the TUI and `send` share (PRODUCT.md §4).
+type connFlags struct {
+	Port          int           `help:"Server port (default: 25, 465 with --tls-on-connect, 2003 with --lmtp)."`
+	TLSOnConnect  bool          `name:"tls-on-connect" help:"Implicit TLS (the default when the port is 465)."`
+	StartTLS      bool          `name:"starttls" help:"Require STARTTLS: stop if it is not offered or fails."`
+	LMTP          bool          `name:"lmtp" help:"Speak LMTP (LHLO, one reply per recipient)."`
+	Helo          string        `help:"Name for HELO/EHLO (default: this host's FQDN)."`
+	Timeout       time.Duration `default:"30s" help:"Timeout for connecting and for each reply; zero is an error."`
+	Source        string        `help:"Local address to bind, HOST[:PORT]."`
+	Insecure      bool          `help:"Accept any certificate (TLS is then NOT verified)."`
+	CA            string        `name:"ca" type:"existingfile" help:"Verify the server against the CA certificates in this PEM file."`
+	Cert          string        `type:"existingfile" help:"Client certificate (PEM), with --key."`
+	Key           string        `type:"existingfile" help:"Client certificate's key (PEM)."`
+	SNI           string        `name:"sni" help:"Server name for TLS (SNI and verification)."`
+	Record        string        `help:"Record the session to this JSON Lines file (created, never overwritten)." type:"path"`
+	RecordSecrets bool          `help:"Keep AUTH secrets in the recording (off by default)."`
+}
+
+// kind is the protocol flavour the flags ask for.
+func (f *connFlags) kind() protocol.Kind {
+	switch {
+	case f.LMTP:
+		return protocol.LMTP
+	case f.TLSOnConnect || f.Port == 465:
+		return protocol.SMTPS
+	}
+	return protocol.SMTP
+}
+
+// check refuses contradictory or unusable connection flags before anything
+// connects.
+func (f *connFlags) check() error {
+	if f.Timeout <= 0 {
+		return fmt.Errorf("--timeout must be greater than zero (zero would mean a non-blocking socket)")
+	}
+	if f.StartTLS && (f.TLSOnConnect || f.Port == 465) {
+		return fmt.Errorf("--starttls and implicit TLS (--tls-on-connect or port 465) exclude each other")
+	}
+	if (f.Cert == "") != (f.Key == "") {
+		return fmt.Errorf("--cert and --key go together")
+	}
+	if f.Helo != "" {
+		if err := protocol.ValidateHeloName(f.Helo); err != nil {
+			return fmt.Errorf("--helo: %w", err)
+		}
+	}
+	return nil
+}
+
+// tlsConfig builds the TLS configuration: verified against the system roots
+// or --ca unless --insecure.
+func (f *connFlags) tlsConfig() (*tls.Config, error) {
+	cfg := &tls.Config{ServerName: f.SNI, InsecureSkipVerify: f.Insecure, MinVersion: tls.VersionTLS12}
+	if f.CA != "" {
+		pem, err := os.ReadFile(f.CA)
+		if err != nil {
+			return nil, fmt.Errorf("--ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca %s: no PEM certificate found", f.CA)
+		}
+		cfg.RootCAs = pool
+	}
+	if f.Cert != "" {
+		kp, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+		if err != nil {
+			return nil, fmt.Errorf("--cert/--key: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{kp}
+	}
+	return cfg, nil
+}
+
+// sendCmd: `ehlo send`, swaks for people who read transcripts.
+type sendCmd struct {
+	connFlags `embed:""`
+
+	Server string `arg:"" help:"host, host:port, [v6]:port or an absolute Unix socket path."`
+
+	From    *string  `help:"Envelope sender (<> for the null sender)."`
+	To      []string `help:"Recipient (repeatable, or comma separated)."`
+	Header  []string `sep:"none" help:"Add a header, \"Name: value\" (repeatable)."`
+	Subject string   `help:"Subject (default: \"test\" and the date)."`
+	Body    string   `help:"Body: TEXT, @FILE or - for stdin."`
+	Data    string   `help:"A whole RFC 5322 message, @FILE or - for stdin (envelope from its headers unless --from/--to)."`
+	Attach  []string `sep:"none" type:"path" help:"Attach a file (repeatable)."`
+
+	Auth              string `help:"Authenticate: a mechanism (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER) or auto."`
+	AuthUser          string `help:"User name for --auth."`
+	AuthPassword      string `help:"Password or token (visible in ps; prefer EHLO_PASSWORD or the prompt)."`
+	NoInitialResponse bool   `help:"Do not send an initial response with AUTH."`
+	AuthCleartext     bool   `help:"Allow sending credentials without TLS (the one explicit opt-in)."`
+
+	MailOption []string `sep:"none" help:"ESMTP parameter for MAIL FROM, one per flag (repeatable)."`
+	RcptOption []string `sep:"none" help:"ESMTP parameter for RCPT TO, one per flag (repeatable)."`
+	SMTPUTF8   bool     `name:"smtputf8" help:"Ask for SMTPUTF8 (RFC 6531)."`
+	Notify     string   `help:"DSN: NOTIFY= for every recipient (NEVER or SUCCESS,FAILURE,DELAY)."`
+	Ret        string   `help:"DSN: RET=FULL or HDRS."`
+	Envid      string   `help:"DSN: ENVID=."`
+
+	QuitAfter string `enum:",connect,banner,helo,tls,auth,mail,rcpt" default:"" help:"Stop after this stage and QUIT: connect, banner, helo, tls, auth, mail, rcpt."`
+	Debug     int    `enum:"0,1,2" default:"0" help:"smtplib's debug output on stderr (1, or 2 with timestamps)."`
+	JSON      bool   `name:"json" help:"One JSON object with every reply and the outcome on stdout instead of the transcript."`
+	Quiet     bool   `help:"No transcript."`
+}
+
+// Validate refuses every bad input before anything connects (exit 1).
+func (s *sendCmd) Validate() error {
+	if err := s.connFlags.check(); err != nil {
+		return err
+	}
+	if s.From != nil {
+		if err := protocol.ValidateAddress(*s.From); err != nil {
+			return fmt.Errorf("--from: %w", err)
+		}
+	}
+	s.To = splitList(s.To)
+	for _, to := range s.To {
+		if err := protocol.ValidateAddress(to); err != nil {
+			return fmt.Errorf("--to: %w", err)
+		}
+	}
+	for _, h := range s.Header {
+		if _, _, err := session.ValidateHeaderLine(h); err != nil {
+			return fmt.Errorf("--header: %w", err)
+		}
+	}
+	if err := protocol.ValidateHeader("Subject", s.Subject); err != nil {
+		return fmt.Errorf("--subject: %w", err)
+	}
+	for _, o := range append(append([]string(nil), s.MailOption...), s.RcptOption...) {
+		if err := protocol.ValidateESMTPParam(o); err != nil {
+			return fmt.Errorf("--mail-option/--rcpt-option %w", err)
+		}
+	}
+	if s.Data != "" && (s.Body != "" || len(s.Attach) > 0 || len(s.Header) > 0 || s.Subject != "") {
+		return fmt.Errorf("--data is a whole message: it excludes --body, --attach, --header and --subject")
+	}
+	if s.Data != "" && s.Data != "-" && !strings.HasPrefix(s.Data, "@") {
+		return fmt.Errorf("--data takes @FILE or - (stdin)")
+	}
+	needRcpt := s.QuitAfter == "" || s.QuitAfter == "rcpt"
+	if needRcpt && len(s.To) == 0 && s.Data == "" {
+		return fmt.Errorf("--to is required")
+	}
+	if s.Auth != "" && s.AuthUser == "" {
+		return fmt.Errorf("--auth needs --auth-user")
+	}
+	if s.Auth != "" && !strings.EqualFold(s.Auth, "auto") {
+		switch strings.ToUpper(s.Auth) {
+		case "PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER":
+		default:
+			return fmt.Errorf("--auth %s: unknown mechanism (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER or auto)", s.Auth)
+		}
+	}
+	return nil
+}
+
+// splitList splits comma-separated values of a repeatable flag.
+func splitList(in []string) []string {
+	var out []string
+	for _, v := range in {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// readArg reads TEXT, @FILE or - (stdin).
+func readArg(app *appContext, v string) ([]byte, error) {
+	switch {
+	case v == "-":
+		return io.ReadAll(app.stdin)
+	case strings.HasPrefix(v, "@"):
+		return os.ReadFile(v[1:])
+	}
+	return []byte(v), nil
+}
+
+// password finds the AUTH secret: the flag (with a warning), EHLO_PASSWORD,
+// or a prompt without echo; with no terminal to prompt on it is an error.
+func (s *sendCmd) password(app *appContext) (string, error) {
+	if s.AuthPassword != "" {
+		fmt.Fprintln(app.stderr, "*** warning: --auth-password is visible in ps and shell history; prefer EHLO_PASSWORD or the prompt")
+		return s.AuthPassword, nil
+	}
+	if p, ok := os.LookupEnv("EHLO_PASSWORD"); ok {
+		return p, nil
+	}
+	f, ok := app.stdin.(*os.File)
+	if !ok || !term.IsTerminal(f.Fd()) {
+		return "", fmt.Errorf("cannot prompt for password without a terminal (use EHLO_PASSWORD)")
+	}
+	fmt.Fprintf(app.stderr, "Password for %s: ", s.AuthUser)
+	p, err := term.ReadPassword(f.Fd())
+	fmt.Fprintln(app.stderr)
+	if err != nil {
+		return "", fmt.Errorf("reading the password: %w", err)
+	}
+	return string(p), nil
+}
+
+func (s *sendCmd) Run(app *appContext) error {
+	tlsCfg, err := s.tlsConfig()
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	var secret string
+	if s.Auth != "" {
+		if secret, err = s.password(app); err != nil {
+			return &exitError{code: 1, err: err}
+		}
+		if _, err := protocol.NewAuthenticator(strings.ToUpper(s.Auth), s.AuthUser, secret); err != nil && !strings.EqualFold(s.Auth, "auto") {
+			return &exitError{code: 1, err: fmt.Errorf("--auth-user/--auth-password: %w", err)}
+		} else if strings.EqualFold(s.Auth, "auto") {
+			if _, err := protocol.PlainAuth("", s.AuthUser, secret); err != nil {
+				return &exitError{code: 1, err: fmt.Errorf("--auth-user/--auth-password: %w", err)}
+			}
+		}
+	}
+	msg, err := s.message(app)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	mailOpts := append([]string(nil), s.MailOption...)
+	rcptOpts := append([]string(nil), s.RcptOption...)
+	if s.SMTPUTF8 {
+		mailOpts = append(mailOpts, "SMTPUTF8")
+	}
+	if s.Ret != "" {
+		mailOpts = append(mailOpts, "RET="+s.Ret)
+	}
+	if s.Envid != "" {
+		mailOpts = append(mailOpts, "ENVID="+s.Envid)
+	}
+	if s.Notify != "" {
+		rcptOpts = append(rcptOpts, "NOTIFY="+s.Notify)
+	}
+	for _, o := range append(append([]string(nil), mailOpts...), rcptOpts...) {
+		if err := protocol.ValidateESMTPParam(o); err != nil {
+			return &exitError{code: 1, err: err}
+		}
+	}
+	cfg := session.SendConfig{
+		Server: s.Server, Port: s.Port, Kind: s.kind(), StartTLS: s.StartTLS,
+		Helo: s.Helo, Timeout: s.Timeout, Source: s.Source, TLSConfig: tlsCfg,
+		To: s.To, Message: msg,
+		AuthMech: s.Auth, AuthUser: s.AuthUser, AuthPassword: secret,
+		NoInitialResponse: s.NoInitialResponse, AuthCleartext: s.AuthCleartext,
+		MailOptions: mailOpts, RcptOptions: rcptOpts, QuitAfter: s.QuitAfter,
+		DebugLevel: s.Debug, DebugOut: app.stderr,
+	}
+	if s.From != nil {
+		cfg.From, cfg.HasFrom = *s.From, true
+		if cfg.From == "<>" {
+			cfg.From = ""
+		}
+	} else if s.Data == "" {
+		cfg.From, cfg.HasFrom = defaultSender(), true
+	}
+	out, err := newSendOutput(app, s, secret)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	cfg.Tracer, cfg.Info = out.tracer(), out.info
+	res := session.Send(app.ctx, cfg)
+	return out.finish(res)
+}
+
+// message builds the message: --data as given, else the default message
+// with the caller's headers, subject, body and attachments.
+func (s *sendCmd) message(app *appContext) (io.Reader, error) {
+	if s.Data != "" {
+		if s.Data == "-" {
+			return app.stdin, nil // streamed, never read whole
+		}
+		f, err := os.Open(s.Data[1:])
+		if err != nil {
+			return nil, fmt.Errorf("--data: %w", err)
+		}
+		return f, nil
+	}
+	comp := session.Composition{To: s.To, Subject: s.Subject, Headers: s.Header, Hostname: localHostname()}
+	if s.From != nil {
+		comp.From = *s.From
+	} else {
+		comp.From = defaultSender()
+	}
+	if s.Body != "" {
+		b, err := readArg(app, s.Body)
+		if err != nil {
+			return nil, fmt.Errorf("--body: %w", err)
+		}
+		comp.Body = string(b)
+	}
+	for _, path := range s.Attach {
+		a, err := session.LoadAttachment(path)
+		if err != nil {
+			return nil, err
+		}
+		comp.Attachments = append(comp.Attachments, a)
+	}
+	b, err := comp.Build()
+	if err != nil {
+		return nil, err
+	}
+	return bytes.NewReader(b), nil
+}
+
+func localHostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "localhost"
+	}
+	return h
+}
+
+// defaultSender is swaks's default: the login name at this host.
+func defaultSender() string {
+	u := os.Getenv("LOGNAME")
+	if u == "" {
+		u = os.Getenv("USER")
+	}
+	if u == "" {
+		u = "ehlo"
+	}
+	return u + "@" + localHostname()
+}
+
 // appContext is what every command's Run receives: the process's streams
 // and a context cancelled on SIGINT or SIGTERM. Tests substitute buffers.
 type appContext struct {
@@ -129,11 +476,241 @@ type appContext struct {
 	stdin  io.Reader
 }
 
-// sandboxCmd: `ehlo sandbox`. Its flags map onto sandbox.Config.
+// sandboxCmd: `ehlo sandbox`. Its flags map onto sandbox.Config. The
+// listeners default to loopback, so reaching the sandbox from another host
+// takes an explicit --listen or --tls-listen.
 type sandboxCmd struct {
-	// Flags are filled in with the sandbox package (PRODUCT.md §4).
+	Listen            string   `help:"Plain SMTP listener, STARTTLS offered; \"-\" disables it. Only an explicit address leaves loopback." default:"127.0.0.1:0" placeholder:"ADDR"`
+	TLSListen         string   `name:"tls-listen" help:"Implicit-TLS listener; \"-\" disables it." default:"127.0.0.1:0" placeholder:"ADDR"`
+	LMTP              bool     `name:"lmtp" help:"Speak LMTP (LHLO, one reply per recipient) instead of SMTP."`
+	Socket            string   `help:"Also listen on this Unix socket path." placeholder:"PATH"`
+	TLSCert           string   `name:"tls-cert" help:"PEM certificate chain (default: an in-memory self-signed certificate)." placeholder:"FILE"`
+	TLSKey            string   `name:"tls-key" help:"PEM private key for --tls-cert." placeholder:"FILE"`
+	User              []string `name:"user" sep:"none" help:"Demo user NAME:PASS (repeatable; replaces alice:alicepw and bob:bobpw)." placeholder:"NAME:PASS"`
+	Fault             []string `name:"fault" sep:"none" help:"Inject a fault, KIND[:STAGE,...][=VALUE] (repeatable; see docs/sandbox.md)." placeholder:"SPEC"`
+	Hostname          string   `help:"Name in the greeting, the EHLO reply and the certificate." default:"sandbox.ehlo.test"`
+	AllowInsecureAuth bool     `name:"allow-insecure-auth" help:"Offer and accept AUTH without TLS."`
 }
 
 func (s *sandboxCmd) Run(app *appContext) error {
-	return fmt.Errorf("sandbox: not built yet")
+	cfg := sandbox.Config{
+		Listen:            s.Listen,
+		TLSListen:         s.TLSListen,
+		LMTP:              s.LMTP,
+		Socket:            s.Socket,
+		Hostname:          s.Hostname,
+		TLSCert:           s.TLSCert,
+		TLSKey:            s.TLSKey,
+		AllowInsecureAuth: s.AllowInsecureAuth,
+	}
+	if len(s.User) > 0 {
+		cfg.Users = make(map[string]string, len(s.User))
+		for _, u := range s.User {
+			name, pass, ok := strings.Cut(u, ":")
+			if !ok || name == "" {
+				return fmt.Errorf("--user %q: want NAME:PASS", u)
+			}
+			if _, dup := cfg.Users[name]; dup {
+				return fmt.Errorf("--user %q: %s given twice", u, name)
+			}
+			cfg.Users[name] = pass
+		}
+	}
+	for _, spec := range s.Fault {
+		f, err := sandbox.ParseFault(spec)
+		if err != nil {
+			return fmt.Errorf("--fault: %w", err)
+		}
+		cfg.Faults = append(cfg.Faults, f)
+	}
+	return sandbox.Run(app.ctx, cfg, app.stdout)
+}
+
+// sendOutput is where a send's events go: the transcript (unless --quiet
+// or --json), the recording (--record), and the JSON summary (--json).
+// Every sink gets events after redaction; the recording keeps secrets only
+// with --record-secrets.
+type sendOutput struct {
+	app     *appContext
+	cmd     *sendCmd
+	capture *session.Capture
+	trans   *session.Transcript
+	rec     *session.Recorder
+	events  []session.Event
+	infos   []jsonInfo
+	scrub   *session.Scrubber
+}
+
+type jsonInfo struct {
+	Level string `json:"level"`
+	Text  string `json:"text"`
+}
+
+func newSendOutput(app *appContext, s *sendCmd, secret string) (*sendOutput, error) {
+	o := &sendOutput{app: app, cmd: s}
+	o.scrub = session.NewScrubber()
+	if secret != "" {
+		o.scrub.Add(secret)
+		o.scrub.AddPlain("", s.AuthUser, secret)
+		o.scrub.AddXOAUTH2(s.AuthUser, secret)
+	}
+	o.capture = session.NewCapture(time.Time{}, session.Redaction{Scrubber: o.scrub})
+	if !s.Quiet && !s.JSON {
+		o.trans = session.NewTranscript(app.stdout, session.TranscriptOptions{Errors: app.stderr})
+		o.capture.Add(o.trans)
+	}
+	if s.JSON {
+		o.capture.Add(session.SinkFunc(func(e session.Event) { o.events = append(o.events, e) }))
+	}
+	if s.Record != "" {
+		network := "tcp"
+		if strings.HasPrefix(s.Server, "/") {
+			network = "unix"
+		}
+		rec, err := session.Create(s.Record, session.Header{
+			Created: o.capture.Start(), Server: s.Server, Transport: s.kind().String(), Network: network,
+			EhloVersion: ehloVersion(), Secrets: s.RecordSecrets, Insecure: s.Insecure,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("--record: %w", err)
+		}
+		o.rec = rec
+		o.capture.Add(rec)
+	}
+	return o, nil
+}
+
+func (o *sendOutput) tracer() protocol.Tracer { return o.capture }
+
+// info prints ehlo's own lines: "===" information on stdout, "***"
+// warnings and errors on stderr, always sanitised and scrubbed.
+func (o *sendOutput) info(kind session.InfoKind, text string) {
+	text, _ = o.scrub.ScrubString(text)
+	text = session.SanitizeString(text)
+	level := "info"
+	if kind != session.Info {
+		level = "warning"
+		if kind == session.Failure {
+			level = "error"
+		}
+		o.capture.Note(text)
+	}
+	if o.cmd.JSON {
+		o.infos = append(o.infos, jsonInfo{Level: level, Text: text})
+		return
+	}
+	if o.trans != nil {
+		o.trans.Flush()
+	}
+	switch {
+	case kind == session.Info && o.trans != nil:
+		fmt.Fprintf(o.app.stdout, "=== %s\n", text)
+	case kind != session.Info && !o.cmd.Quiet:
+		fmt.Fprintf(o.app.stderr, "*** %s\n", text)
+	}
+}
+
+// finish reports the outcome and turns it into the exit code.
+func (o *sendOutput) finish(res *session.SendResult) error {
+	code := res.ExitCode()
+	var errText string
+	if res.Err != nil {
+		errText, _ = o.scrub.ScrubString(res.Err.Error())
+		errText = session.SanitizeString(errText)
+	}
+	if o.trans != nil {
+		o.trans.Flush()
+	}
+	if res.Err != nil && !o.cmd.JSON {
+		fmt.Fprintf(o.app.stderr, "*** %s (stage %s, exit %d)\n", errText, res.Stage, code)
+	}
+	if o.rec != nil {
+		if err := o.rec.Close(); err != nil {
+			fmt.Fprintf(o.app.stderr, "*** recording %s: %v\n", o.cmd.Record, err)
+			if code == 0 {
+				code = 1
+			}
+		}
+	}
+	if o.cmd.JSON {
+		if err := o.writeJSON(res, code, errText); err != nil {
+			return &exitError{code: 1, err: err}
+		}
+	}
+	if code != 0 {
+		return &exitError{code: code}
+	}
+	return nil
+}
+
+// jsonLine is one wire line in --json output. Text is always valid UTF-8
+// (sanitised); Raw carries the exact bytes in base64 when they were not
+// printable text, so nothing the server sent is lost.
+type jsonLine struct {
+	Offset   float64 `json:"t"`
+	Dir      string  `json:"dir"`
+	TLS      bool    `json:"tls,omitempty"`
+	Text     string  `json:"text"`
+	Raw      []byte  `json:"raw,omitempty"`
+	Redacted bool    `json:"redacted,omitempty"`
+}
+
+func (o *sendOutput) writeJSON(res *session.SendResult, code int, errText string) error {
+	out := struct {
+		Server   string                    `json:"server"`
+		ExitCode int                       `json:"exit_code"`
+		Stage    string                    `json:"stage"`
+		OK       bool                      `json:"ok"`
+		Error    string                    `json:"error,omitempty"`
+		Greeting *protocol.Reply           `json:"greeting,omitempty"`
+		Refused  map[string]protocol.Reply `json:"refused,omitempty"`
+		LMTP     []protocol.RecipientReply `json:"lmtp,omitempty"`
+		TLS      *session.TLSSummary       `json:"tls,omitempty"`
+		Lines    []jsonLine                `json:"lines"`
+		Notes    []jsonInfo                `json:"notes,omitempty"`
+	}{Server: o.cmd.Server, ExitCode: code, Stage: res.Stage.String(), OK: code == 0, Error: errText,
+		Refused: res.Refused, LMTP: res.LMTP, Notes: o.infos, Lines: []jsonLine{}}
+	if res.Greeting.Code != 0 {
+		g := res.Greeting
+		g.Message = session.SanitizeString(g.Message)
+		out.Greeting = &g
+	}
+	for k, r := range out.Refused {
+		r.Message = session.SanitizeString(r.Message)
+		out.Refused[k] = r
+	}
+	for i := range out.LMTP {
+		out.LMTP[i].Message = session.SanitizeString(out.LMTP[i].Message)
+	}
+	for _, e := range o.events {
+		switch e.Kind {
+		case session.KindClient, session.KindServer:
+			dir := "send"
+			if e.Kind == session.KindServer {
+				dir = "recv"
+			}
+			line := bytes.TrimSuffix(bytes.TrimSuffix(e.Data, []byte("\n")), []byte("\r"))
+			text := session.Sanitize(line)
+			l := jsonLine{Offset: e.Offset.Seconds(), Dir: dir, TLS: e.TLS, Text: text, Redacted: e.Redacted}
+			if !printableText(e.Data) {
+				l.Raw = e.Data
+			}
+			out.Lines = append(out.Lines, l)
+		case session.KindTLS:
+			out.TLS = e.Handshake
+		case session.KindNote:
+			out.Notes = append(out.Notes, jsonInfo{Level: "note", Text: session.SanitizeString(e.Text)})
+		}
+	}
+	enc := json.NewEncoder(o.app.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// printableText says whether b round-trips through Sanitize unchanged
+// apart from its line ending.
+func printableText(b []byte) bool {
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	b = bytes.TrimSuffix(b, []byte("\r"))
+	return session.Sanitize(b) == string(b)
 }

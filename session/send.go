@@ -1,0 +1,409 @@
+package session
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/ehlo-dev/ehlo/protocol"
+)
+
+// Stage is where a one-shot send is in swaks's sequence of stages; a
+// failure's exit code is the code of the stage it happened in.
+type Stage int
+
+const (
+	StageConnect Stage = iota
+	StageBanner
+	StageHelo
+	StageTLS
+	StageHeloAfterTLS
+	StageAuth
+	StageMail
+	StageRcpt
+	StageData
+	StageDot
+	StageQuit
+	StageDone
+)
+
+var stageNames = [...]string{"connect", "banner", "helo", "tls", "helo-after-tls", "auth", "mail", "rcpt", "data", "dot", "quit", "done"}
+
+func (s Stage) String() string { return stageNames[s] }
+
+// exitCodes are swaks's (swaks --help, "EXIT CODES").
+var exitCodes = map[Stage]int{
+	StageConnect: 2, StageBanner: 21, StageHelo: 22, StageTLS: 29, StageHeloAfterTLS: 32,
+	StageAuth: 28, StageMail: 23, StageRcpt: 24, StageData: 25, StageDot: 26, StageQuit: 27,
+}
+
+// QuitAfterStages are the stops --quit-after accepts.
+var QuitAfterStages = []string{"connect", "banner", "helo", "tls", "auth", "mail", "rcpt"}
+
+// SendConfig is everything `ehlo send` needs for one message.
+type SendConfig struct {
+	Server    string // host, host:port, [v6]:port or an absolute Unix socket path
+	Port      int
+	Kind      protocol.Kind
+	StartTLS  bool // STARTTLS is required: stop if it is not offered or fails
+	Helo      string
+	Timeout   time.Duration
+	Source    string
+	TLSConfig *tls.Config
+
+	From    string
+	HasFrom bool // From was given (it may be the null sender "")
+	To      []string
+	// Message is the whole message; Envelope decides whether From/To come
+	// from the flags (HasFrom, To) or from its headers.
+	Message io.Reader
+
+	AuthMech          string // "", "auto" or a mechanism name
+	AuthUser          string
+	AuthPassword      string
+	NoInitialResponse bool
+	AuthCleartext     bool
+
+	MailOptions, RcptOptions []string
+
+	QuitAfter string // one of QuitAfterStages, or ""
+
+	Tracer     protocol.Tracer
+	DebugLevel int
+	DebugOut   io.Writer
+	// Info receives the "===" and "***" lines of the transcript that are
+	// not wire bytes (connecting, TLS summary, per-recipient LMTP results).
+	Info func(kind InfoKind, text string)
+}
+
+// InfoKind says whether an info line is information or an error.
+type InfoKind int
+
+const (
+	Info InfoKind = iota
+	Warning
+	Failure
+)
+
+// SendResult is the outcome of a one-shot send.
+type SendResult struct {
+	Stage    Stage // where it stopped: StageDone on success
+	Err      error
+	Greeting protocol.Reply
+	Refused  map[string]protocol.Reply
+	LMTP     []protocol.RecipientReply
+	// closed: the failure was the connection closing under us, which is
+	// exit 6 unless a stage's own reply came first.
+	closed bool
+}
+
+// ExitCode is swaks's exit code for the result: 0 on success, 6 when the
+// connection closed unexpectedly, otherwise the code of the failing stage.
+func (r *SendResult) ExitCode() int {
+	if r.Err == nil {
+		return 0
+	}
+	var ve *protocol.ValueError
+	if errors.As(r.Err, &ve) && r.Stage <= StageConnect {
+		return 1
+	}
+	if r.closed {
+		return 6
+	}
+	return exitCodes[r.Stage]
+}
+
+// Send runs one transaction, stage by stage, as swaks does: connect,
+// banner, EHLO (HELO if refused), STARTTLS and EHLO again when asked, AUTH
+// when asked, then the message with send_message's rules. After a failure
+// it sends QUIT when the connection is still usable, never after a failed
+// TLS handshake.
+func Send(ctx context.Context, cfg SendConfig) *SendResult {
+	res := &SendResult{Stage: StageConnect}
+	info := cfg.Info
+	if info == nil {
+		info = func(InfoKind, string) {}
+	}
+	stages := &stageTracker{next: cfg.Tracer}
+	opts := protocol.Options{
+		LocalHostname:      cfg.Helo,
+		Timeout:            cfg.Timeout,
+		SourceAddress:      cfg.Source,
+		TLSConfig:          cfg.TLSConfig,
+		Tracer:             stages,
+		AllowCleartextAuth: cfg.AuthCleartext,
+	}
+	c := protocol.NewClient(cfg.Kind, opts)
+	if cfg.DebugLevel > 0 {
+		c.SetDebugLevel(cfg.DebugLevel, cfg.DebugOut)
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+
+	fail := func(stage Stage, err error) *SendResult {
+		res.Stage, res.Err = stage, err
+		res.closed = isClosed(err)
+		if ctx.Err() != nil {
+			res.Err = fmt.Errorf("interrupted: %w", err)
+		}
+		if c.Connected() {
+			c.Quit()
+		}
+		return res
+	}
+
+	r, err := c.Connect(cfg.Server, cfg.Port)
+	if err != nil {
+		var tlsErr *protocol.TLSError
+		switch {
+		case errors.As(err, &tlsErr):
+			return fail(StageTLS, err)
+		case c.Connected() || isClosed(err) || isTimeout(err):
+			return fail(StageBanner, hintGreeting(err, cfg))
+		}
+		return fail(StageConnect, err)
+	}
+	res.Greeting = r
+	if r.Code != 220 {
+		return fail(StageBanner, &protocol.ConnectError{ResponseError: protocol.ResponseError{Code: r.Code, Message: r.Message}})
+	}
+	if err := c.CheckUnsolicited(); err != nil {
+		return fail(StageBanner, err)
+	}
+	if stopAfter(cfg.QuitAfter, "connect", "banner") {
+		return quit(c, res)
+	}
+
+	res.Stage = StageHelo
+	if err := c.EhloOrHeloIfNeeded(); err != nil {
+		return fail(StageHelo, err)
+	}
+	if stopAfter(cfg.QuitAfter, "helo") && !cfg.StartTLS {
+		return quit(c, res)
+	}
+
+	if cfg.StartTLS {
+		res.Stage = StageTLS
+		if _, err := c.StartTLS(nil); err != nil {
+			return fail(StageTLS, err)
+		}
+		if stopAfter(cfg.QuitAfter, "tls") {
+			return quit(c, res)
+		}
+		res.Stage = StageHeloAfterTLS
+		if err := c.EhloOrHeloIfNeeded(); err != nil {
+			return fail(StageHeloAfterTLS, err)
+		}
+		if stopAfter(cfg.QuitAfter, "helo") {
+			return quit(c, res)
+		}
+	} else if stopAfter(cfg.QuitAfter, "tls") {
+		return quit(c, res)
+	}
+
+	if cfg.AuthMech != "" {
+		res.Stage = StageAuth
+		if err := authenticate(c, cfg, info); err != nil {
+			return fail(StageAuth, err)
+		}
+	}
+	if stopAfter(cfg.QuitAfter, "auth") {
+		return quit(c, res)
+	}
+
+	res.Stage = StageMail
+	if stopAfter(cfg.QuitAfter, "mail", "rcpt") {
+		return envelopeOnly(c, cfg, res, fail)
+	}
+	env := &protocol.Envelope{To: cfg.To}
+	if cfg.HasFrom {
+		from := cfg.From
+		env.From = &from
+	}
+	if len(cfg.To) == 0 {
+		env.To = nil
+	}
+	refused, err := c.SendMessage(cfg.Message, env, cfg.MailOptions, cfg.RcptOptions)
+	res.Refused = refused
+	res.LMTP = c.LMTPReplies()
+	for _, rr := range res.LMTP {
+		kind := Info
+		if rr.Code != 250 {
+			kind = Failure
+		}
+		info(kind, fmt.Sprintf("%s: %d %s", rr.Recipient, rr.Code, firstLine(rr.Message)))
+	}
+	if err != nil {
+		return fail(stages.stage(err), err)
+	}
+	if len(refused) > 0 {
+		info(Warning, fmt.Sprintf("%d of %d recipients refused", len(refused), len(cfg.To)))
+	}
+	return quit(c, res)
+}
+
+// stopAfter says whether --quit-after names one of the stages.
+func stopAfter(quitAfter string, stages ...string) bool {
+	for _, s := range stages {
+		if quitAfter == s {
+			return true
+		}
+	}
+	return false
+}
+
+// quit ends a successful session: an error reply to QUIT is exit 27.
+func quit(c *protocol.Client, res *SendResult) *SendResult {
+	r, err := c.Quit()
+	if err != nil {
+		res.Stage, res.Err, res.closed = StageQuit, err, false
+		return res
+	}
+	if r.Code != 221 {
+		res.Stage, res.Err = StageQuit, &protocol.ResponseError{Code: r.Code, Message: r.Message}
+		return res
+	}
+	res.Stage = StageDone
+	return res
+}
+
+// envelopeOnly runs MAIL (and RCPT) for --quit-after mail|rcpt.
+func envelopeOnly(c *protocol.Client, cfg SendConfig, res *SendResult, fail func(Stage, error) *SendResult) *SendResult {
+	r, err := c.Mail(cfg.From, cfg.MailOptions...)
+	if err != nil {
+		return fail(StageMail, err)
+	}
+	if r.Code != 250 {
+		return fail(StageMail, &protocol.SenderRefusedError{ResponseError: protocol.ResponseError{Code: r.Code, Message: r.Message}, Sender: cfg.From})
+	}
+	if cfg.QuitAfter == "mail" {
+		return quit(c, res)
+	}
+	res.Stage = StageRcpt
+	refused := map[string]protocol.Reply{}
+	for _, to := range cfg.To {
+		r, err := c.Rcpt(to, cfg.RcptOptions...)
+		if err != nil {
+			return fail(StageRcpt, err)
+		}
+		if r.Code != 250 && r.Code != 251 {
+			refused[to] = r
+		}
+	}
+	res.Refused = refused
+	if len(refused) == len(cfg.To) {
+		return fail(StageRcpt, &protocol.RecipientsRefusedError{Recipients: refused})
+	}
+	return quit(c, res)
+}
+
+func authenticate(c *protocol.Client, cfg SendConfig, info func(InfoKind, string)) error {
+	if !c.HasExtn("auth") {
+		return &protocol.NotSupportedError{Msg: "Host did not advertise authentication"}
+	}
+	if _, ok := c.TLSConnectionState(); !ok && cfg.AuthCleartext {
+		info(Warning, "sending credentials over an unencrypted connection (--auth-cleartext)")
+	}
+	if strings.EqualFold(cfg.AuthMech, "auto") {
+		_, err := c.Login(cfg.AuthUser, cfg.AuthPassword, !cfg.NoInitialResponse)
+		return err
+	}
+	mech := strings.ToUpper(cfg.AuthMech)
+	offered := false
+	params, _ := c.Extn("auth")
+	for _, m := range strings.Fields(params) {
+		if strings.EqualFold(m, mech) {
+			offered = true
+		}
+	}
+	if !offered {
+		return &protocol.NotSupportedError{Msg: fmt.Sprintf("Host did not advertise %s (it offers: %s)", mech, strings.TrimSpace(params))}
+	}
+	a, err := protocol.NewAuthenticator(mech, cfg.AuthUser, cfg.AuthPassword)
+	if err != nil {
+		return err
+	}
+	_, err = c.Auth(mech, a, !cfg.NoInitialResponse)
+	return err
+}
+
+// stageTracker follows the last command sent, so that an error returned
+// by SendMessage is charged to the stage it happened in. It passes every
+// event on to the next tracer.
+type stageTracker struct {
+	last Stage
+	next protocol.Tracer
+}
+
+func (s *stageTracker) Trace(e protocol.Event) {
+	switch {
+	case e.Kind == protocol.EventState && e.State.Phase == protocol.PhaseData:
+		s.last = StageDot
+	case e.Kind == protocol.EventSend && s.last != StageDot:
+		verb, _, _ := strings.Cut(string(e.Data), " ")
+		switch strings.ToUpper(strings.TrimSpace(verb)) {
+		case "MAIL":
+			s.last = StageMail
+		case "RCPT":
+			s.last = StageRcpt
+		case "DATA":
+			s.last = StageData
+		}
+	}
+	if s.next != nil {
+		s.next.Trace(e)
+	}
+}
+
+func (s *stageTracker) stage(err error) Stage {
+	var rr *protocol.RecipientsRefusedError
+	if errors.As(err, &rr) {
+		return StageRcpt
+	}
+	var sr *protocol.SenderRefusedError
+	if errors.As(err, &sr) {
+		return StageMail
+	}
+	var ns *protocol.NotSupportedError
+	if errors.As(err, &ns) {
+		return StageMail
+	}
+	var ab *protocol.AbortError
+	if errors.As(err, &ab) {
+		return StageDot
+	}
+	if s.last == 0 {
+		return StageMail
+	}
+	return s.last
+}
+
+func isClosed(err error) bool {
+	var sd *protocol.ServerDisconnectedError
+	return errors.As(err, &sd) && !isTimeout(err)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// hintGreeting adds the usual cause to a missing or broken greeting.
+func hintGreeting(err error, cfg SendConfig) error {
+	if isTimeout(err) && cfg.Kind != protocol.SMTPS {
+		return fmt.Errorf("no greeting within %s: %w (a server on port 465 expects TLS at once; try --tls-on-connect)", cfg.Timeout, err)
+	}
+	return err
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
