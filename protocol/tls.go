@@ -55,16 +55,23 @@ func (c *Client) StartTLS(cfg *tls.Config) (Reply, error) {
 		}
 		return r, &ResponseError{Code: r.Code, Message: r.Message}
 	}
+	return r, c.upgrade(conf)
+}
+
+// upgrade is what follows a 220 to STARTTLS: report and discard whatever
+// the server sent after it in clear text, hand-shake on the raw connection,
+// and forget everything EHLO said.
+func (c *Client) upgrade(conf *tls.Config) error {
 	if n := c.br.Buffered(); n > 0 {
 		pending, _ := c.br.Peek(n)
 		c.note(fmt.Sprintf("discarded %d bytes received after 220, before TLS: %s", n, preview(pending, 80)))
 	}
 	if err := c.handshake(conf); err != nil {
-		return r, err
+		return err
 	}
 	c.forgetGreeting()
 	c.setPhase(PhaseGreeted)
-	return r, nil
+	return nil
 }
 
 // handshake runs a TLS client handshake on the raw connection and replaces

@@ -1,0 +1,183 @@
+package protocol
+
+import (
+	"crypto/tls"
+	"encoding/base64"
+	"io"
+	"strings"
+)
+
+// Raw sends a line exactly as the user typed it (smtplib's docmd with the
+// line whole) and keeps the client's idea of the protocol true, so that a
+// debugger can let people type commands by hand:
+//
+//   - EHLO, LHLO and HELO record the greeting; a 250 to EHLO or LHLO is
+//     parsed for extensions, as Ehlo does.
+//   - MAIL, RCPT, RSET and QUIT move the state machine; QUIT closes.
+//   - STARTTLS answered 220 upgrades the connection at once, exactly as
+//     StartTLS does (bytes after the 220 discarded and reported, EHLO
+//     knowledge forgotten). It is refused inside TLS.
+//   - AUTH is refused without TLS unless AllowCleartextAuth, and its
+//     initial response is marked secret; a 334 reply is for the caller to
+//     answer with AuthRespond or AuthCancel.
+//   - DATA answered 354 is for the caller to follow with SendData.
+//
+// The line still goes through the CR/LF/NUL choke point. Non-ASCII is
+// allowed: the user typed it on purpose.
+func (c *Client) Raw(line string) (Reply, error) {
+	verb, args, _ := strings.Cut(line, " ")
+	verb = strings.ToUpper(verb)
+	var secrets []Span
+	switch verb {
+	case "STARTTLS":
+		if c.tlsOn {
+			return Reply{}, &NotSupportedError{Msg: "TLS is already active on this connection"}
+		}
+	case "AUTH":
+		if err := c.checkCleartextAuth(); err != nil {
+			return Reply{}, err
+		}
+		if _, ir, ok := strings.Cut(strings.TrimLeft(args, " "), " "); ok && ir != "" {
+			start := len(line) - len(ir)
+			secrets = []Span{{Start: start, End: len(line)}}
+		}
+	}
+	utf8 := c.utf8
+	c.utf8 = true
+	err := c.putLine(line, secrets)
+	c.utf8 = utf8
+	if err != nil {
+		return Reply{}, err
+	}
+	r, err := c.GetReply()
+	if err != nil {
+		return r, err
+	}
+	switch verb {
+	case "EHLO", "LHLO":
+		msg := r.Message
+		c.ehloResp = &msg
+		c.features, c.extensions = map[string]string{}, nil
+		if r.Code == 250 {
+			c.doesESMTP = true
+			c.features, c.extensions = ParseEHLO(r.Message)
+			c.setPhase(PhaseHello)
+		}
+	case "HELO":
+		msg := r.Message
+		c.heloResp = &msg
+		if r.Code/100 == 2 {
+			c.setPhase(PhaseHello)
+		}
+	case "MAIL":
+		if r.Code == 250 {
+			c.state.Phase, c.state.Recipients = PhaseMail, 0
+			c.accepted = c.accepted[:0]
+			if strings.Contains(strings.ToUpper(args), "SMTPUTF8") {
+				c.utf8 = true
+			}
+			c.traceState()
+		}
+	case "RCPT":
+		if r.Code == 250 || r.Code == 251 {
+			c.accepted = append(c.accepted, rawPath(args))
+			c.state.Phase = PhaseRcpt
+			c.state.Recipients++
+			c.traceState()
+		}
+	case "RSET":
+		if r.Code == 250 {
+			c.utf8 = false
+			c.endTransaction()
+		}
+	case "QUIT":
+		c.forgetGreeting()
+		c.closeConn()
+	case "STARTTLS":
+		if r.Code == 220 {
+			return r, c.upgrade(c.tlsConfig(nil))
+		}
+		if r.Code == 421 {
+			c.closeConn()
+		}
+	case "AUTH":
+		c.authAfter(r)
+	case "DATA":
+		if r.Code == 354 {
+			c.setPhase(PhaseData)
+		}
+	}
+	if r.Code == 421 && verb != "QUIT" {
+		c.note("server answered 421: it is closing the connection")
+	}
+	return r, nil
+}
+
+func (c *Client) authAfter(r Reply) {
+	if r.Code == 235 {
+		c.state.Authenticated = true
+		c.traceState()
+	}
+}
+
+// rawPath takes the address out of "TO:<a@b> PARAMS".
+func rawPath(args string) string {
+	if i := strings.IndexByte(args, '<'); i >= 0 {
+		if j := strings.IndexByte(args[i:], '>'); j > 0 {
+			return args[i+1 : i+j]
+		}
+	}
+	_, rest, _ := strings.Cut(args, ":")
+	return strings.TrimSpace(rest)
+}
+
+// AuthRespond answers a 334 challenge of a raw AUTH exchange with resp,
+// base64-encoded. The line is marked secret.
+func (c *Client) AuthRespond(resp []byte) (Reply, error) {
+	enc := base64.StdEncoding.EncodeToString(resp)
+	if err := c.putLine(enc, []Span{{Start: 0, End: len(enc)}}); err != nil {
+		return Reply{}, err
+	}
+	r, err := c.GetReply()
+	if err == nil {
+		c.authAfter(r)
+	}
+	return r, err
+}
+
+// AuthCancel cancels a raw AUTH exchange with "*" (RFC 4954).
+func (c *Client) AuthCancel() (Reply, error) {
+	if err := c.putLine("*", nil); err != nil {
+		return Reply{}, err
+	}
+	return c.GetReply()
+}
+
+// DecodeChallenge decodes the text of a 334 reply, for showing it.
+func DecodeChallenge(text string) ([]byte, error) {
+	return base64.StdEncoding.DecodeString(strings.TrimSpace(text))
+}
+
+// SendData sends a message after a raw DATA was answered 354, with the
+// same encoder as Data (normalised, dot-stuffed, ended with "."), and reads
+// the final reply (one per accepted recipient for LMTP).
+func (c *Client) SendData(msg io.Reader) (Reply, error) {
+	if err := c.writeData(msg); err != nil {
+		return Reply{}, err
+	}
+	if c.kind == LMTP {
+		return c.readLMTPReplies()
+	}
+	r, err := c.GetReply()
+	if err != nil {
+		return r, err
+	}
+	c.endTransaction()
+	return r, nil
+}
+
+// UpgradeTLS performs the handshake after a STARTTLS the caller sent and
+// saw answered 220 by other means; Raw does this by itself.
+func (c *Client) UpgradeTLS(cfg *tls.Config) error {
+	return c.upgrade(c.tlsConfig(cfg))
+}
