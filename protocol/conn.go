@@ -16,15 +16,15 @@ import (
 // an error. smtplib has no cap per reply; ehlo adds one so that a server
 // that never stops sending continuation lines cannot exhaust memory.
 const (
-	MaxLine         = 8192
-	MaxReplyLines   = 1000
-	MaxReplyBytes   = 1 << 20
-	MaxChallenge    = 5 // smtplib's _MAXCHALLENGE: AUTH 334 rounds before giving up
-	CRLF            = "\r\n"
-	DefaultTimeout  = 30 * time.Second
-	SMTPPort        = 25
-	SMTPSSLPort     = 465
-	LMTPPort        = 2003
+	MaxLine        = 8192
+	MaxReplyLines  = 1000
+	MaxReplyBytes  = 1 << 20
+	MaxChallenge   = 5 // smtplib's _MAXCHALLENGE: AUTH 334 rounds before giving up
+	CRLF           = "\r\n"
+	DefaultTimeout = 30 * time.Second
+	SMTPPort       = 25
+	SMTPSSLPort    = 465
+	LMTPPort       = 2003
 )
 
 // send writes b to the server after the unsolicited-data check, tracing it
