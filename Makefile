@@ -35,7 +35,7 @@ bench: ## Go benchmarks
 lint: ## gofmt, go vet, staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet $(PKGS)
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
 cover: ## coverage of the protocol package
 	$(GO) test -count=1 -coverprofile=coverage.out ./protocol && $(GO) tool cover -func=coverage.out | tail -1

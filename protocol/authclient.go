@@ -66,11 +66,12 @@ func (c *Client) Auth(mech string, a Authenticator, initialResponseOK bool) (Rep
 			return c.cancelAuth("the mechanism cancelled the exchange")
 		}
 		if rerr != nil {
-			if _, cerr := c.cancelAuth(rerr.Error()); cerr != nil {
-				var ae *AuthenticationError
-				if !errors.As(cerr, &ae) {
-					return Reply{}, cerr
-				}
+			// The mechanism's own error explains more than the server's
+			// answer to "*", unless the connection itself failed.
+			_, cerr := c.cancelAuth(rerr.Error())
+			var ae *AuthenticationError
+			if !errors.As(cerr, &ae) {
+				return Reply{}, cerr
 			}
 			return Reply{}, rerr
 		}
@@ -96,7 +97,7 @@ func (c *Client) Auth(mech string, a Authenticator, initialResponseOK bool) (Rep
 		}
 		return r, nil
 	}
-	return r, &AuthenticationError{ResponseError{Code: r.Code, Message: r.Message}}
+	return r, &AuthenticationError{ResponseError(r)}
 }
 
 // cancelAuth sends "*" (RFC 4954) and reads the server's answer, so the

@@ -123,7 +123,7 @@ func Dial(kind Kind, host string, port int, opts Options) (*Client, Reply, error
 	}
 	if r.Code != 220 {
 		c.Close()
-		return nil, r, &ConnectError{ResponseError{Code: r.Code, Message: r.Message}}
+		return nil, r, &ConnectError{ResponseError(r)}
 	}
 	return c, r, nil
 }
@@ -421,11 +421,7 @@ func ParseEHLO(msg string) (map[string]string, []Extension) {
 			continue
 		}
 		key := strings.ToLower(line[:n])
-		rest := line[n:]
-		if strings.HasPrefix(rest, " ") {
-			rest = rest[1:]
-		}
-		params := strings.TrimSpace(rest)
+		params := strings.TrimSpace(line[n:])
 		if key == "auth" {
 			features[key] = features[key] + " " + params
 		} else {
@@ -458,7 +454,7 @@ func (c *Client) EhloOrHeloIfNeeded() error {
 		return err
 	}
 	if r.Code/100 != 2 {
-		return &HeloError{ResponseError{Code: r.Code, Message: r.Message}}
+		return &HeloError{ResponseError(r)}
 	}
 	return nil
 }
@@ -576,7 +572,8 @@ func (c *Client) Exit() error {
 		return err
 	}
 	if r.Code != 221 {
-		return &ResponseError{Code: r.Code, Message: r.Message}
+		e := ResponseError(r)
+		return &e
 	}
 	return nil
 }

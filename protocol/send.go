@@ -30,7 +30,7 @@ func (c *Client) Data(msg io.Reader) (Reply, error) {
 		if r.Code == 421 {
 			c.closeConn()
 		}
-		return r, &DataError{ResponseError{Code: r.Code, Message: r.Message}}
+		return r, &DataError{ResponseError(r)}
 	}
 	c.setPhase(PhaseData)
 	if err := c.writeData(msg); err != nil {
@@ -212,7 +212,7 @@ func (c *Client) Sendmail(from string, to []string, msg io.Reader, mailOpts, rcp
 		} else {
 			c.rsetQuietly()
 		}
-		return nil, &SenderRefusedError{ResponseError{Code: r.Code, Message: r.Message}, from}
+		return nil, &SenderRefusedError{ResponseError(r), from}
 	}
 	refused := map[string]Reply{}
 	for _, rcpt := range to {
@@ -249,7 +249,7 @@ func (c *Client) Sendmail(from string, to []string, msg io.Reader, mailOpts, rcp
 			last = rr.Reply
 		}
 		if delivered == 0 {
-			return refused, &DataError{ResponseError{Code: last.Code, Message: last.Message}}
+			return refused, &DataError{ResponseError(last)}
 		}
 		return refused, nil
 	}
@@ -259,7 +259,7 @@ func (c *Client) Sendmail(from string, to []string, msg io.Reader, mailOpts, rcp
 		} else {
 			c.rsetQuietly()
 		}
-		return refused, &DataError{ResponseError{Code: r.Code, Message: r.Message}}
+		return refused, &DataError{ResponseError(r)}
 	}
 	return refused, nil
 }

@@ -170,7 +170,7 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 	}
 	res.Greeting = r
 	if r.Code != 220 {
-		return fail(StageBanner, &protocol.ConnectError{ResponseError: protocol.ResponseError{Code: r.Code, Message: r.Message}})
+		return fail(StageBanner, &protocol.ConnectError{ResponseError: protocol.ResponseError(r)})
 	}
 	if err := c.CheckUnsolicited(); err != nil {
 		return fail(StageBanner, err)
@@ -265,7 +265,8 @@ func quit(c *protocol.Client, res *SendResult) *SendResult {
 		return res
 	}
 	if r.Code != 221 {
-		res.Stage, res.Err = StageQuit, &protocol.ResponseError{Code: r.Code, Message: r.Message}
+		e := protocol.ResponseError(r)
+		res.Stage, res.Err = StageQuit, &e
 		return res
 	}
 	res.Stage = StageDone
@@ -279,7 +280,7 @@ func envelopeOnly(c *protocol.Client, cfg SendConfig, res *SendResult, fail func
 		return fail(StageMail, err)
 	}
 	if r.Code != 250 {
-		return fail(StageMail, &protocol.SenderRefusedError{ResponseError: protocol.ResponseError{Code: r.Code, Message: r.Message}, Sender: cfg.From})
+		return fail(StageMail, &protocol.SenderRefusedError{ResponseError: protocol.ResponseError(r), Sender: cfg.From})
 	}
 	if cfg.QuitAfter == "mail" {
 		return quit(c, res)
