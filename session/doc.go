@@ -1,0 +1,25 @@
+// Package session owns a conversation with a server, live or replayed, as a
+// stream of Events: what the TUI's wire log shows, what `ehlo send` prints,
+// what a recording holds and what a replay plays back.
+//
+// The flow is one way. protocol reports every byte, the TLS handshake and
+// every state change to a protocol.Tracer; a Capture is that tracer. It
+// copies each report into a self-contained, timestamped Event, removes the
+// credentials (Redaction, Scrubber) and only then hands the Event to its
+// Sinks: a Recorder (a JSON Lines file, docs/recording-format.md), a
+// Transcript (swaks-style lines), and later the TUI. Because redaction
+// happens in that one place, no sink can leak a password by forgetting to
+// redact. Read turns a recording, which may come from anyone, back into the
+// same Events; WriteTranscript prints them.
+//
+// Anything that came over the wire is shown only through Sanitize, which
+// makes every byte visible and inert on a terminal.
+//
+// The live side builds on Capture: Live runs protocol calls off the UI
+// goroutine and interprets raw lines the user types (STARTTLS, AUTH, DATA)
+// so the protocol state stays true, and everything it does reaches the
+// sinks through its Capture. Replay, exports and `replay --serve` are to
+// feed a Recording's Events to the same Sinks.
+//
+// The package imports protocol and the standard library only.
+package session

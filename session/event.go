@@ -1,0 +1,517 @@
+package session
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ehlo-dev/ehlo/protocol"
+)
+
+// Kind says what an Event reports. Its String form is the "kind" field of a
+// recording, so the names are part of the file format.
+type Kind uint8
+
+const (
+	KindConnect Kind = iota + 1 // about to dial: Network and Addr
+	KindClient                  // bytes the client wrote: Data
+	KindServer                  // one reply line as received: Data
+	KindTLS                     // a finished (or failed) TLS handshake: Handshake
+	KindState                   // a move in the SMTP state machine: State
+	KindNote                    // something the user should see: Text
+	KindClose                   // the connection (or the recording) ended
+)
+
+var kindNames = [...]string{
+	KindConnect: "connect",
+	KindClient:  "client",
+	KindServer:  "server",
+	KindTLS:     "tls",
+	KindState:   "state",
+	KindNote:    "note",
+	KindClose:   "close",
+}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) && kindNames[k] != "" {
+		return kindNames[k]
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+func parseKind(s string) (Kind, bool) {
+	for k, name := range kindNames {
+		if name != "" && name == s {
+			return Kind(k), true
+		}
+	}
+	return 0, false
+}
+
+// Event is one timestamped thing that happened in a conversation, as the
+// session keeps it: unlike a protocol.Event it owns its bytes, holds no live
+// TLS state, and is what every sink, every recording and every replay sees.
+// Sinks share one Event between them and must treat Data as read-only.
+type Event struct {
+	// Offset is the time since the session started (Capture.Start, or the
+	// Created time of a recording).
+	Offset time.Duration
+	Kind   Kind
+
+	// Data is the exact bytes, for KindClient and KindServer, after
+	// redaction unless the sink keeps secrets.
+	Data []byte
+	// TLS says the bytes went through TLS (the swaks markers ~> and <~).
+	TLS bool
+	// Redacted says Data or Text is not what went over the wire: a secret
+	// was replaced by a marker.
+	Redacted bool
+	// Secrets marks the credentials in Data: the ranges protocol marked
+	// and those the redaction rules found (see Redaction). It is set only
+	// on events for a sink that keeps secrets (--record-secrets), so that
+	// a later export can still hide them; redacted events never carry it.
+	Secrets []protocol.Span
+
+	Network, Addr string // KindConnect
+
+	Handshake *TLSSummary // KindTLS
+
+	State protocol.State // KindState
+
+	// Text is the message of a KindNote, or why a KindClose happened.
+	Text string
+}
+
+// TLSSummary is what a TLS handshake showed, kept as plain values so that it
+// can be recorded and shown long after the connection is gone.
+type TLSSummary struct {
+	Version    string `json:"version,omitempty"` // "TLSv1.3", as swaks writes it
+	Cipher     string `json:"cipher,omitempty"`  // "TLS_AES_128_GCM_SHA256"
+	ServerName string `json:"server_name,omitempty"`
+	// Complete says the handshake finished.
+	Complete bool `json:"complete"`
+	// Verified says the peer's chain was verified and nothing failed. It is
+	// false with --insecure (nothing verified) and whenever Error is set.
+	Verified bool `json:"verified"`
+	// Error is why the handshake or the verification failed.
+	Error string `json:"error,omitempty"`
+	// Chain is the peer's certificates as sent, leaf first.
+	Chain []Certificate `json:"chain,omitempty"`
+}
+
+// Certificate is what a user debugging TLS needs to see of one certificate.
+type Certificate struct {
+	Subject   string    `json:"subject"`
+	Issuer    string    `json:"issuer"`
+	SANs      []string  `json:"sans,omitempty"` // DNS names, IP addresses, e-mail addresses, URIs
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	SHA256    string    `json:"sha256"` // of the DER encoding, lower-case hex
+}
+
+func summarizeTLS(cs *tls.ConnectionState, err error) *TLSSummary {
+	s := &TLSSummary{}
+	if err != nil {
+		s.Error = err.Error()
+	}
+	if cs == nil {
+		return s
+	}
+	s.Version = tlsVersionName(cs.Version)
+	if cs.CipherSuite != 0 {
+		s.Cipher = tls.CipherSuiteName(cs.CipherSuite)
+	}
+	s.ServerName = cs.ServerName
+	s.Complete = cs.HandshakeComplete
+	s.Verified = err == nil && len(cs.VerifiedChains) > 0
+	for _, c := range cs.PeerCertificates {
+		s.Chain = append(s.Chain, summarizeCert(c))
+	}
+	return s
+}
+
+func tlsVersionName(v uint16) string {
+	switch v {
+	case 0:
+		return ""
+	case tls.VersionTLS10:
+		return "TLSv1.0"
+	case tls.VersionTLS11:
+		return "TLSv1.1"
+	case tls.VersionTLS12:
+		return "TLSv1.2"
+	case tls.VersionTLS13:
+		return "TLSv1.3"
+	}
+	return tls.VersionName(v)
+}
+
+func summarizeCert(c *x509.Certificate) Certificate {
+	sum := sha256.Sum256(c.Raw)
+	out := Certificate{
+		Subject:   c.Subject.String(),
+		Issuer:    c.Issuer.String(),
+		NotBefore: c.NotBefore.UTC(),
+		NotAfter:  c.NotAfter.UTC(),
+		SHA256:    hex.EncodeToString(sum[:]),
+	}
+	out.SANs = append(out.SANs, c.DNSNames...)
+	for _, ip := range c.IPAddresses {
+		out.SANs = append(out.SANs, ip.String())
+	}
+	out.SANs = append(out.SANs, c.EmailAddresses...)
+	for _, u := range c.URIs {
+		out.SANs = append(out.SANs, u.String())
+	}
+	return out
+}
+
+// Sink receives events in wire order. Event is called with the Capture's
+// lock held, so it must not block for long and must not call back into the
+// Capture.
+type Sink interface {
+	Event(Event)
+}
+
+// SinkFunc adapts a function to Sink.
+type SinkFunc func(Event)
+
+// Event calls f(e).
+func (f SinkFunc) Event(e Event) { f(e) }
+
+// A sink that can fail (a Recorder, a Transcript) reports it through Err; the
+// Capture then stops feeding it and tells the other sinks, so that a full
+// disk is a loud note rather than a dead session (security-anchors §4.3 rule
+// 10).
+type failingSink interface {
+	Err() error
+}
+
+// A sink that keeps secrets gets events as they went over the wire. Only a
+// Recorder whose header says secrets: true is one, so the header can never
+// claim a redacted file holds secrets, or the reverse.
+type secretKeeper interface {
+	KeepsSecrets() bool
+}
+
+// Capture turns protocol tracer callbacks into Events and hands them to its
+// sinks. It is the one place where redaction happens, before any sink sees
+// anything (security-anchors §4.3 rule 2): the wire log, the transcript, the
+// recording and the exports all read from here.
+//
+// Capture is safe for concurrent use; events are delivered one at a time in
+// the order they arrived.
+type Capture struct {
+	mu    sync.Mutex
+	start time.Time
+	now   func() time.Time
+	last  time.Duration
+	red   redactor
+	sinks []*sinkEntry
+}
+
+type sinkEntry struct {
+	s   Sink
+	raw bool
+}
+
+// NewCapture returns a Capture whose offsets count from start (the zero time
+// means now) and which redacts as r says.
+func NewCapture(start time.Time, r Redaction) *Capture {
+	c := &Capture{start: start, now: time.Now, red: redactor{Redaction: r}}
+	if c.start.IsZero() {
+		c.start = c.now()
+	}
+	return c
+}
+
+// Start is the time offsets count from; a recording's Header.Created should
+// be this.
+func (c *Capture) Start() time.Time { return c.start }
+
+// Add makes s receive every later event, and returns a function that stops
+// it. s gets redacted events unless it keeps secrets (a Recorder created
+// with Header.Secrets, for --record-secrets).
+func (c *Capture) Add(s Sink) (remove func()) {
+	e := &sinkEntry{s: s}
+	if k, ok := s.(secretKeeper); ok && k.KeepsSecrets() {
+		e.raw = true
+	}
+	c.mu.Lock()
+	c.sinks = append(c.sinks, e)
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.drop(e)
+	}
+}
+
+func (c *Capture) drop(e *sinkEntry) {
+	for i, x := range c.sinks {
+		if x == e {
+			c.sinks = append(c.sinks[:i:i], c.sinks[i+1:]...)
+			return
+		}
+	}
+}
+
+var _ protocol.Tracer = (*Capture)(nil)
+
+// Trace implements protocol.Tracer.
+func (c *Capture) Trace(pe protocol.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	raw := convert(pe)
+	raw.Offset = c.offset(pe.Time)
+	c.deliver(raw)
+}
+
+// Note reports something the session noticed (a recording that stopped, an
+// error after a call) to every sink, as a KindNote event.
+func (c *Capture) Note(text string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deliver(Event{Kind: KindNote, Text: text, Offset: c.offset(time.Time{})})
+}
+
+// offset keeps offsets non-decreasing, so that a replay never waits a
+// negative time even if the protocol's clock and ours disagree.
+func (c *Capture) offset(t time.Time) time.Duration {
+	if t.IsZero() {
+		t = c.now()
+	}
+	d := t.Sub(c.start)
+	if d < c.last {
+		d = c.last
+	}
+	c.last = d
+	return d
+}
+
+func (c *Capture) deliver(raw Event) {
+	red := c.red.apply(&raw)
+	var failed []error
+	// drop builds a new slice, so this range is not disturbed by it.
+	for _, e := range c.sinks {
+		if e.raw {
+			e.s.Event(raw)
+		} else {
+			e.s.Event(red)
+		}
+		if f, ok := e.s.(failingSink); ok {
+			if err := f.Err(); err != nil {
+				c.drop(e)
+				failed = append(failed, err)
+			}
+		}
+	}
+	for _, err := range failed {
+		c.deliver(Event{Kind: KindNote, Text: err.Error(), Offset: raw.Offset})
+	}
+}
+
+// convert copies a protocol.Event, whose Data is only valid during the
+// Trace call.
+func convert(pe protocol.Event) Event {
+	switch pe.Kind {
+	case protocol.EventConnect:
+		return Event{Kind: KindConnect, Network: pe.Network, Addr: pe.Addr}
+	case protocol.EventSend:
+		data := bytes.Clone(pe.Data)
+		if data == nil {
+			data = []byte{}
+		}
+		return Event{Kind: KindClient, Data: data, TLS: pe.TLS, Secrets: cleanSpans(pe.Secrets, len(data))}
+	case protocol.EventRecv:
+		data := bytes.Clone(pe.Data)
+		if data == nil {
+			data = []byte{}
+		}
+		return Event{Kind: KindServer, Data: data, TLS: pe.TLS}
+	case protocol.EventTLS:
+		return Event{Kind: KindTLS, Handshake: summarizeTLS(pe.TLSState, pe.TLSErr)}
+	case protocol.EventState:
+		return Event{Kind: KindState, State: pe.State}
+	case protocol.EventNote:
+		return Event{Kind: KindNote, Text: pe.Text}
+	case protocol.EventClose:
+		return Event{Kind: KindClose}
+	}
+	return Event{Kind: KindNote, Text: "unknown protocol event " + pe.Kind.String()}
+}
+
+// cleanSpans clamps spans to [0, n), drops empty ones, sorts and merges
+// them: a protocol bug must widen redaction or be ignored, never panic.
+func cleanSpans(spans []protocol.Span, n int) []protocol.Span {
+	var out []protocol.Span
+	for _, s := range spans {
+		s.Start = max(0, min(s.Start, n))
+		s.End = max(0, min(s.End, n))
+		if s.Start < s.End {
+			out = append(out, s)
+		}
+	}
+	return mergeSpans(out)
+}
+
+func mergeSpans(spans []protocol.Span) []protocol.Span {
+	if len(spans) < 2 {
+		return spans
+	}
+	slices.SortFunc(spans, func(x, y protocol.Span) int { return x.Start - y.Start })
+	out := spans[:1]
+	for _, s := range spans[1:] {
+		last := &out[len(out)-1]
+		if s.Start <= last.End {
+			last.End = max(last.End, s.End)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// flow follows the client's side of the conversation just far enough to
+// tell command lines from message content: after DATA is answered 354, the
+// lines up to "." are content, and after BDAT n the next n bytes are. Both
+// the redactor (which must not take a body line "AUTH PLAIN x" for a
+// command) and the transcript (which elides long bodies) need that, from
+// live events and from recordings alike.
+//
+// It reads client bytes as they were sent, which may split a line across
+// sends (DATA is streamed in chunks); it keeps the start of the current line
+// to parse it when it completes.
+type flow struct {
+	dataPending bool  // DATA sent; a 354 starts the content
+	inData      bool  // DATA content, up to the line "."
+	bdatLeft    int64 // BDAT content bytes still to come
+	lineLen     int   // bytes of the current line already seen in earlier sends
+	cur         []byte
+}
+
+// maxCommandLine bounds what flow keeps of a line split across sends. RFC
+// 5321 allows 512 bytes for a command; a longer one is never DATA or BDAT.
+const maxCommandLine = 4096
+
+// piece is one line, or the part of one line, within a client send.
+type piece struct {
+	start, end int    // in the send's Data, line ending included
+	line       []byte // the whole line if complete and short enough, else nil
+	payload    bool   // message content, not a command
+	complete   bool   // the line (or the BDAT chunk) ends here
+	cont       bool   // continues a line begun in an earlier send
+	last       bool   // payload: the "." ending DATA, or the end of a BDAT chunk
+	bdat       bool   // payload of a BDAT chunk
+}
+
+func (f *flow) client(data []byte, fn func(piece)) {
+	for i := 0; i < len(data); {
+		limit := len(data)
+		bdat := f.bdatLeft > 0
+		if bdat {
+			limit = i + int(min(int64(len(data)-i), f.bdatLeft))
+		}
+		end, complete := limit, false
+		if k := bytes.IndexByte(data[i:limit], '\n'); k >= 0 {
+			end, complete = i+k+1, true
+		}
+		seg := data[i:end]
+		p := piece{start: i, end: end, payload: bdat || f.inData, cont: f.lineLen > 0, bdat: bdat}
+		if bdat {
+			f.bdatLeft -= int64(len(seg))
+			if f.bdatLeft == 0 {
+				complete, p.last = true, true
+			}
+		}
+		p.complete = complete
+		if complete {
+			p.line = f.assemble(seg)
+			if !bdat {
+				f.lineDone(p.line, &p)
+			}
+			f.lineLen, f.cur = 0, f.cur[:0]
+		} else {
+			if f.lineLen+len(seg) <= maxCommandLine {
+				f.cur = append(f.cur, seg...)
+			}
+			f.lineLen += len(seg)
+		}
+		fn(p)
+		i = end
+	}
+}
+
+// assemble returns the whole line ending in seg, or nil if it was too long
+// to keep.
+func (f *flow) assemble(seg []byte) []byte {
+	if f.lineLen == 0 {
+		return seg
+	}
+	if f.lineLen+len(seg) > maxCommandLine {
+		return nil
+	}
+	return append(f.cur, seg...)
+}
+
+func (f *flow) lineDone(line []byte, p *piece) {
+	if f.inData {
+		if s := string(line); s == ".\r\n" || s == ".\n" {
+			f.inData, p.last = false, true
+		}
+		return
+	}
+	verb, arg := splitCommand(line)
+	switch verb {
+	case "DATA":
+		f.dataPending = arg == ""
+	case "BDAT":
+		f.dataPending = false
+		size, _, _ := strings.Cut(arg, " ")
+		if n, err := strconv.ParseInt(size, 10, 64); err == nil && n > 0 {
+			f.bdatLeft = n
+		}
+	default:
+		f.dataPending = false
+	}
+}
+
+func (f *flow) server(line []byte) {
+	if f.dataPending && len(line) >= 3 && string(line[:3]) == "354" && (len(line) == 3 || line[3] != '-') {
+		f.dataPending, f.inData = false, true
+	}
+}
+
+// splitCommand returns a command line's verb in upper case and the rest,
+// without the line ending.
+func splitCommand(line []byte) (verb, arg string) {
+	v, a, _ := strings.Cut(string(trimEOL(line)), " ")
+	return strings.ToUpper(v), a
+}
+
+// trimEOL drops one CRLF or LF.
+func trimEOL(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+		if n := len(b); n > 0 && b[n-1] == '\r' {
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+// replyCode returns the code of a reply line and whether it is the last line
+// of its reply.
+func replyCode(line []byte) (code string, final bool) {
+	if len(line) < 3 {
+		return string(line), true
+	}
+	return string(line[:3]), len(line) == 3 || line[3] != '-'
+}

@@ -1,0 +1,350 @@
+package session
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"errors"
+	"math/big"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ehlo-dev/ehlo/protocol"
+)
+
+// Fake protocol event streams: the session is tested against what the
+// tracer contract promises, not against the live client.
+
+func send(s string, secrets ...protocol.Span) protocol.Event {
+	return protocol.Event{Kind: protocol.EventSend, Data: []byte(s), Secrets: secrets}
+}
+
+func sendTLS(s string, secrets ...protocol.Span) protocol.Event {
+	e := send(s, secrets...)
+	e.TLS = true
+	return e
+}
+
+func recv(s string) protocol.Event {
+	return protocol.Event{Kind: protocol.EventRecv, Data: []byte(s)}
+}
+
+func recvTLS(s string) protocol.Event {
+	e := recv(s)
+	e.TLS = true
+	return e
+}
+
+func state(p protocol.Phase, tls, auth bool) protocol.Event {
+	return protocol.Event{Kind: protocol.EventState, State: protocol.State{Phase: p, TLS: tls, Authenticated: auth}}
+}
+
+// span returns the span of sub within s, as protocol would mark it.
+func span(t testing.TB, s, sub string) protocol.Span {
+	t.Helper()
+	i := strings.Index(s, sub)
+	if i < 0 {
+		t.Fatalf("%q not in %q", sub, s)
+	}
+	return protocol.Span{Start: i, End: i + len(sub)}
+}
+
+// collect is a Sink that keeps everything.
+type collect struct{ events []Event }
+
+func (c *collect) Event(e Event) { c.events = append(c.events, e) }
+
+// fakeClock steps a millisecond per call.
+func fakeClock(t0 time.Time) func() time.Time {
+	n := 0
+	return func() time.Time {
+		n++
+		return t0.Add(time.Duration(n) * time.Millisecond)
+	}
+}
+
+func newTestCapture(r Redaction) *Capture {
+	t0 := time.Date(2026, 11, 25, 22, 50, 0, 0, time.UTC)
+	c := NewCapture(t0, r)
+	c.now = fakeClock(t0)
+	return c
+}
+
+func TestCaptureCopiesAndTimestamps(t *testing.T) {
+	c := newTestCapture(Redaction{})
+	var got collect
+	c.Add(&got)
+
+	buf := []byte("EHLO client.test\r\n")
+	c.Trace(protocol.Event{Kind: protocol.EventConnect, Network: "tcp", Addr: "127.0.0.1:25"})
+	c.Trace(protocol.Event{Kind: protocol.EventSend, Data: buf, Time: c.Start().Add(5 * time.Second)})
+	copy(buf, "XXXX") // protocol may reuse its buffer once Trace returns
+	c.Trace(recv("250 ok\r\n"))
+	c.Trace(state(protocol.PhaseHello, false, false))
+	c.Trace(protocol.Event{Kind: protocol.EventNote, Text: "bare LF"})
+	c.Trace(protocol.Event{Kind: protocol.EventClose})
+
+	want := []Kind{KindConnect, KindClient, KindServer, KindState, KindNote, KindClose}
+	if len(got.events) != len(want) {
+		t.Fatalf("got %d events, want %d", len(got.events), len(want))
+	}
+	for i, e := range got.events {
+		if e.Kind != want[i] {
+			t.Errorf("event %d: kind %v, want %v", i, e.Kind, want[i])
+		}
+		if i > 0 && e.Offset < got.events[i-1].Offset {
+			t.Errorf("event %d: offset %v goes back from %v", i, e.Offset, got.events[i-1].Offset)
+		}
+	}
+	if s := string(got.events[1].Data); s != "EHLO client.test\r\n" {
+		t.Errorf("client data %q: the capture did not copy it", s)
+	}
+	if got.events[1].Offset != 5*time.Second {
+		t.Errorf("offset from the event's own time: %v, want 5s", got.events[1].Offset)
+	}
+	// The clock said 1ms, but an offset never goes back.
+	if got.events[2].Offset != 5*time.Second {
+		t.Errorf("offset after a later event: %v, want 5s (monotonic)", got.events[2].Offset)
+	}
+	if e := got.events[0]; e.Network != "tcp" || e.Addr != "127.0.0.1:25" {
+		t.Errorf("connect: %+v", e)
+	}
+	if e := got.events[3]; e.State.Phase != protocol.PhaseHello {
+		t.Errorf("state: %+v", e.State)
+	}
+	if e := got.events[4]; e.Text != "bare LF" {
+		t.Errorf("note: %+v", e)
+	}
+}
+
+func TestCaptureRemove(t *testing.T) {
+	c := newTestCapture(Redaction{})
+	var a, b collect
+	removeA := c.Add(&a)
+	c.Add(SinkFunc(b.Event)) // a func sink: removal must not compare it
+	c.Trace(recv("220 hi\r\n"))
+	removeA()
+	c.Trace(recv("250 ok\r\n"))
+	if len(a.events) != 1 || len(b.events) != 2 {
+		t.Errorf("after remove: a got %d events (want 1), b got %d (want 2)", len(a.events), len(b.events))
+	}
+}
+
+// A sink that fails is dropped, and the others hear why (security-anchors
+// §4.3 rule 10, case I9).
+type failing struct {
+	n   int
+	err error
+}
+
+func (f *failing) Event(Event) {
+	f.n++
+	if f.n == 2 {
+		f.err = errors.New("recording stopped: no space left on device")
+	}
+}
+func (f *failing) Err() error { return f.err }
+
+func TestCaptureDropsFailedSink(t *testing.T) {
+	c := newTestCapture(Redaction{})
+	f := &failing{}
+	var other collect
+	c.Add(f)
+	c.Add(&other)
+	for range 4 {
+		c.Trace(recv("250 ok\r\n"))
+	}
+	if f.n != 2 {
+		t.Errorf("failed sink got %d events, want 2 (dropped after its error)", f.n)
+	}
+	var notes []string
+	for _, e := range other.events {
+		if e.Kind == KindNote {
+			notes = append(notes, e.Text)
+		}
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "no space left on device") {
+		t.Errorf("notes to the other sinks: %q", notes)
+	}
+	if len(other.events) != 5 {
+		t.Errorf("other sink got %d events, want 4 replies and 1 note", len(other.events))
+	}
+}
+
+func TestCleanSpans(t *testing.T) {
+	sp := func(a, b int) protocol.Span { return protocol.Span{Start: a, End: b} }
+	got := cleanSpans([]protocol.Span{sp(8, 20), sp(-3, 2), sp(5, 3), sp(1, 4), sp(30, 40)}, 10)
+	want := []protocol.Span{sp(0, 4), sp(8, 10)}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("cleanSpans = %v, want %v", got, want)
+	}
+}
+
+// Wild spans from a buggy protocol never panic and never un-redact.
+func TestCaptureBadSpans(t *testing.T) {
+	c := newTestCapture(Redaction{})
+	var got collect
+	c.Add(&got)
+	c.Trace(send("AUTH PLAIN c2VjcmV0\r\n", protocol.Span{Start: 11, End: 1000}, protocol.Span{Start: -5, End: -1}))
+	if s := string(got.events[0].Data); s != "AUTH PLAIN [redacted]\r\n" {
+		t.Errorf("got %q", s)
+	}
+}
+
+func selfSigned(t testing.TB, cn string, notAfter time.Time) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: cn},
+		Issuer:       pkix.Name{CommonName: cn},
+		NotBefore:    time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		NotAfter:     notAfter,
+		DNSNames:     []string{cn},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+func TestCaptureTLSSummary(t *testing.T) {
+	cert := selfSigned(t, "mx.test", time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+	cs := &tls.ConnectionState{
+		Version:           tls.VersionTLS13,
+		CipherSuite:       tls.TLS_AES_128_GCM_SHA256,
+		HandshakeComplete: true,
+		ServerName:        "mx.test",
+		PeerCertificates:  []*x509.Certificate{cert},
+	}
+	c := newTestCapture(Redaction{})
+	var got collect
+	c.Add(&got)
+	c.Trace(protocol.Event{Kind: protocol.EventTLS, TLSState: cs, TLSErr: errors.New("x509: certificate signed by unknown authority")})
+	cs.VerifiedChains = [][]*x509.Certificate{{cert}}
+	c.Trace(protocol.Event{Kind: protocol.EventTLS, TLSState: cs})
+	c.Trace(protocol.Event{Kind: protocol.EventTLS, TLSErr: errors.New("tls: handshake failure")})
+
+	h := got.events[0].Handshake
+	sum := sha256.Sum256(cert.Raw)
+	if h.Version != "TLSv1.3" || h.Cipher != "TLS_AES_128_GCM_SHA256" || !h.Complete || h.Verified || h.ServerName != "mx.test" {
+		t.Errorf("summary: %+v", h)
+	}
+	if h.Error != "x509: certificate signed by unknown authority" {
+		t.Errorf("error: %q", h.Error)
+	}
+	if len(h.Chain) != 1 {
+		t.Fatalf("chain: %+v", h.Chain)
+	}
+	if c := h.Chain[0]; c.Subject != "CN=mx.test" || c.Issuer != "CN=mx.test" || c.SHA256 != hex.EncodeToString(sum[:]) ||
+		strings.Join(c.SANs, ",") != "mx.test,127.0.0.1" || !c.NotAfter.Equal(cert.NotAfter) {
+		t.Errorf("certificate: %+v", c)
+	}
+	if !got.events[1].Handshake.Verified {
+		t.Errorf("verified chain, no error: Verified = false")
+	}
+	if h := got.events[2].Handshake; h.Complete || h.Error != "tls: handshake failure" || len(h.Chain) != 0 {
+		t.Errorf("failed handshake: %+v", h)
+	}
+}
+
+func TestFlowDataAndBDAT(t *testing.T) {
+	var f flow
+	var kinds []string
+	feed := func(s string) {
+		f.client([]byte(s), func(p piece) {
+			k := "cmd"
+			if p.payload {
+				k = "body"
+			}
+			if p.last {
+				k += "-last"
+			}
+			if !p.complete {
+				k += "-partial"
+			}
+			kinds = append(kinds, k)
+		})
+	}
+	feed("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n")
+	f.server([]byte("250 ok\r\n"))
+	f.server([]byte("250 ok\r\n"))
+	f.server([]byte("354 go\r\n"))
+	feed("AUTH PLAIN eA==\r\nline two\r\n.")
+	feed("\r\nQUIT\r\n")
+	feed("BDAT 12 LAST\r\n0123456789\r\nRSET\r\n")
+	want := "cmd cmd cmd body body body-partial body-last cmd cmd body-last cmd"
+	if got := strings.Join(kinds, " "); got != want {
+		t.Errorf("pieces:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestFlowIgnoresUnsolicited354(t *testing.T) {
+	var f flow
+	f.server([]byte("354 go ahead\r\n")) // no DATA was sent
+	payload := false
+	f.client([]byte("AUTH PLAIN eA==\r\n"), func(p piece) { payload = payload || p.payload })
+	if payload {
+		t.Error("a 354 nobody asked for turned commands into message content")
+	}
+}
+
+// Notes come from other goroutines than the protocol's; a signal handler
+// closes the recorder while events flow. Run with -race.
+func TestCaptureConcurrent(t *testing.T) {
+	c := newTestCapture(Redaction{})
+	var buf syncBuffer
+	r, err := NewRecorder(&buf, testHeader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got collect
+	c.Add(r)
+	c.Add(&got)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 100 {
+			c.Note("from the UI")
+		}
+	}()
+	for i := range 100 {
+		c.Trace(recv("250 ok\r\n"))
+		if i == 50 {
+			go r.Close()
+		}
+	}
+	<-done
+	if len(got.events) != 200 {
+		t.Errorf("%d events, want 200", len(got.events))
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}

@@ -1,0 +1,299 @@
+package session
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/ehlo-dev/ehlo/protocol"
+)
+
+// Limits of the reader. A recording may come from a bug report, so nothing
+// in it is trusted (security-anchors §4.3 rule 9, cases I3–I5).
+const (
+	// MaxLineBytes caps one line. A DATA event of many megabytes is
+	// normal; bufio.Scanner's 64 KiB default would refuse it.
+	MaxLineBytes = 64 << 20
+	// MaxOffset is the largest offset believed; a larger one (or one that
+	// goes backwards) is set to the previous event's, so that a replay
+	// never waits for days.
+	MaxOffset = 30 * 24 * time.Hour
+	// maxProblems caps the list; the rest are counted.
+	maxProblems = 1000
+)
+
+// Recording is a recording read back.
+type Recording struct {
+	Header Header
+	Events []Event
+	// Problems are what was wrong with the file but did not stop it
+	// loading: lines skipped, offsets clamped, a last event cut off.
+	Problems []Problem
+}
+
+// Problem is one thing wrong in a recording.
+type Problem struct {
+	Line   int   // 1-based line number
+	Offset int64 // byte offset of the line's start
+	Msg    string
+}
+
+func (p Problem) String() string {
+	if p.Line == 0 {
+		return p.Msg
+	}
+	return fmt.Sprintf("line %d: %s", p.Line, p.Msg)
+}
+
+// ReadFile reads the recording at path.
+func ReadFile(path string) (*Recording, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Read(f)
+}
+
+// Read reads a recording. Only a missing or unreadable header is an error;
+// everything else wrong with the file (bad JSON, bad base64, an unknown
+// kind, an absurd offset, a line over MaxLineBytes) becomes a Problem
+// naming the line, and the event is skipped or mended. A last line cut off
+// mid-event, as a crash leaves it, is reported as "recording truncated at
+// byte X (last event incomplete)", X being where that event starts, and
+// the events before it are kept.
+//
+// If the underlying reader fails, Read returns what it read so far along
+// with the error.
+func Read(r io.Reader) (*Recording, error) {
+	return read(r, MaxLineBytes)
+}
+
+func read(r io.Reader, maxLine int) (*Recording, error) {
+	lr := &lineReader{br: bufio.NewReaderSize(r, 64<<10), max: maxLine}
+	line, complete, err := lr.next()
+	switch {
+	case err != nil && err != io.EOF:
+		return nil, fmt.Errorf("reading recording: %w", err)
+	case len(line) == 0 && !lr.tooLong && err == io.EOF:
+		return nil, errors.New("not an ehlo recording: the file is empty")
+	}
+	h, herr := parseHeader(line, lr.tooLong)
+	if herr != nil {
+		if !complete && !lr.tooLong {
+			return nil, fmt.Errorf("recording truncated at byte 0 (header incomplete): %w", herr)
+		}
+		return nil, herr
+	}
+	rec := &Recording{Header: h}
+	var (
+		prev    time.Duration
+		dropped int
+	)
+	problem := func(n int, off int64, format string, args ...any) {
+		if len(rec.Problems) < maxProblems {
+			rec.Problems = append(rec.Problems, Problem{Line: n, Offset: off, Msg: fmt.Sprintf(format, args...)})
+		} else {
+			dropped++
+		}
+	}
+	for n := 2; err == nil; n++ {
+		line, complete, err = lr.next()
+		if err != nil && err != io.EOF {
+			return rec, fmt.Errorf("reading recording: line %d: %w", n, err)
+		}
+		switch {
+		case lr.tooLong:
+			problem(n, lr.start, "event longer than %d bytes, skipped", lr.max)
+			continue
+		case len(bytes.TrimSpace(line)) == 0:
+			continue
+		}
+		e, warnings, perr := parseEvent(line)
+		if perr != nil {
+			if !complete {
+				problem(n, lr.start, "recording truncated at byte %d (last event incomplete)", lr.start)
+			} else {
+				problem(n, lr.start, "%v", perr)
+			}
+			continue
+		}
+		for _, w := range warnings {
+			problem(n, lr.start, "%s", w)
+		}
+		switch {
+		case e.Offset < 0: // already reported by parseOffset
+			e.Offset = prev
+		case e.Offset < prev:
+			problem(n, lr.start, "offset goes back in time; set to the previous event's")
+			e.Offset = prev
+		}
+		prev = e.Offset
+		rec.Events = append(rec.Events, e)
+	}
+	if dropped > 0 {
+		rec.Problems = append(rec.Problems, Problem{Msg: fmt.Sprintf("%d more problems not listed", dropped)})
+	}
+	return rec, nil
+}
+
+// lineReader reads lines of any length up to max bytes from a
+// bufio.Reader, tracking byte offsets for the messages.
+type lineReader struct {
+	br      *bufio.Reader
+	max     int // longest line kept
+	buf     []byte
+	off     int64 // bytes consumed
+	start   int64 // where the last line returned starts
+	tooLong bool  // the last line was over max and was dropped
+}
+
+// next returns the next line without its "\n", and whether the "\n" was
+// there. At the end of input it returns io.EOF, with the last line if it
+// had no "\n".
+func (lr *lineReader) next() (line []byte, complete bool, err error) {
+	lr.buf, lr.start, lr.tooLong = lr.buf[:0], lr.off, false
+	for {
+		chunk, err := lr.br.ReadSlice('\n')
+		lr.off += int64(len(chunk))
+		if !lr.tooLong {
+			if len(lr.buf)+len(chunk) > lr.max+1 {
+				lr.tooLong, lr.buf = true, lr.buf[:0]
+			} else {
+				lr.buf = append(lr.buf, chunk...)
+			}
+		}
+		switch err {
+		case nil:
+			return lr.buf[:len(lr.buf)-min(1, len(lr.buf))], true, nil
+		case bufio.ErrBufferFull:
+			continue
+		default:
+			return lr.buf, false, err
+		}
+	}
+}
+
+func parseHeader(line []byte, tooLong bool) (Header, error) {
+	var h Header
+	if tooLong {
+		return h, errors.New("not an ehlo recording: the first line is too long")
+	}
+	var probe struct {
+		Format  string      `json:"format"`
+		Version json.Number `json:"version"`
+	}
+	if err := json.Unmarshal(line, &probe); err != nil {
+		return h, fmt.Errorf("not an ehlo recording: line 1: %v", err)
+	}
+	if probe.Format != FormatName {
+		return h, fmt.Errorf("not an ehlo recording: line 1: format is %s, not %q", shortQuote(probe.Format), FormatName)
+	}
+	if probe.Version.String() != strconv.Itoa(FormatVersion) {
+		// A json.Number holds only number syntax, safe to show; cut it short.
+		v := probe.Version.String()
+		if v == "" {
+			return h, errors.New("not an ehlo recording: line 1: no version")
+		}
+		if len(v) > 20 {
+			v = v[:20] + "…"
+		}
+		return h, fmt.Errorf("unsupported recording version %s (this ehlo reads version %d)", v, FormatVersion)
+	}
+	if err := json.Unmarshal(line, &h); err != nil {
+		return h, fmt.Errorf("line 1: invalid header: %v", err)
+	}
+	return h, nil
+}
+
+// shortQuote quotes text from the file for an error message: escaped, and
+// cut so a hostile file cannot fill the screen.
+func shortQuote(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	return strconv.QuoteToASCII(s)
+}
+
+func parseEvent(line []byte) (e Event, warnings []string, err error) {
+	var j eventJSON
+	if err := json.Unmarshal(line, &j); err != nil {
+		return e, nil, fmt.Errorf("invalid JSON: %v", err)
+	}
+	kind, ok := parseKind(j.Kind)
+	if !ok {
+		return e, nil, fmt.Errorf("unknown event kind %s", shortQuote(j.Kind))
+	}
+	e = Event{Kind: kind, TLS: j.TLS, Redacted: j.Redacted, Network: j.Network, Addr: j.Addr, Text: j.Text}
+	var warn string
+	e.Offset, warn = parseOffset(j.Offset)
+	if warn != "" {
+		warnings = append(warnings, warn)
+	}
+	switch kind {
+	case KindClient, KindServer:
+		switch {
+		case j.Data != nil && j.B64 != nil:
+			return e, nil, errors.New(`both "data" and "b64"`)
+		case j.Data != nil:
+			e.Data = []byte(*j.Data)
+		case j.B64 != nil:
+			if e.Data, err = base64.StdEncoding.DecodeString(*j.B64); err != nil {
+				return e, nil, fmt.Errorf("invalid base64: %v", err)
+			}
+		default:
+			return e, nil, fmt.Errorf(`%s event without "data" or "b64"`, kind)
+		}
+		for _, s := range j.Secrets {
+			if s[0] < 0 || s[0] >= s[1] || s[1] > len(e.Data) {
+				warnings = append(warnings, fmt.Sprintf("secret span [%d,%d] outside the data, ignored", s[0], s[1]))
+				continue
+			}
+			e.Secrets = append(e.Secrets, protocol.Span{Start: s[0], End: s[1]})
+		}
+	case KindTLS:
+		if j.Handshake == nil {
+			return e, nil, errors.New(`tls event without "handshake"`)
+		}
+		e.Handshake = j.Handshake
+	case KindState:
+		if j.State == nil {
+			return e, nil, errors.New(`state event without "state"`)
+		}
+		p, ok := parsePhase(j.State.Phase)
+		if !ok {
+			return e, nil, fmt.Errorf("unknown phase %s", shortQuote(j.State.Phase))
+		}
+		e.State = protocol.State{Phase: p, TLS: j.State.TLS, Authenticated: j.State.Authenticated, Recipients: max(0, j.State.Recipients)}
+	}
+	return e, warnings, nil
+}
+
+// parseOffset reads offset_us. A value that is not a sane number of
+// microseconds comes back as -1, which Read turns into the previous
+// event's offset.
+func parseOffset(n json.Number) (time.Duration, string) {
+	if n == "" {
+		return -1, "no offset; set to the previous event's"
+	}
+	us, err := strconv.ParseInt(string(n), 10, 64)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(string(n), 64)
+		if ferr != nil || math.IsNaN(f) || f < 0 || f > float64(MaxOffset.Microseconds()) {
+			return -1, fmt.Sprintf("offset %s out of range; set to the previous event's", shortQuote(string(n)))
+		}
+		us = int64(f)
+	}
+	if us < 0 || us > MaxOffset.Microseconds() {
+		return -1, fmt.Sprintf("offset %dµs out of range; set to the previous event's", us)
+	}
+	return time.Duration(us) * time.Microsecond, ""
+}

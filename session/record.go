@@ -1,0 +1,330 @@
+package session
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ehlo-dev/ehlo/protocol"
+)
+
+// The recording format, described in docs/recording-format.md. The version
+// changes only when a reader of the old version would misread a new file;
+// new optional fields do not change it.
+const (
+	FormatName    = "ehlo-recording"
+	FormatVersion = 1
+)
+
+// Header is the first line of a recording.
+type Header struct {
+	Format  string `json:"format"`  // always FormatName; set by the writer
+	Version int    `json:"version"` // always FormatVersion; set by the writer
+	// Created is when the session started: event offsets count from it.
+	Created     time.Time `json:"created"`
+	Server      string    `json:"server"`    // as the user gave it: host, host:port or a socket path
+	Transport   string    `json:"transport"` // "smtp", "smtps" (implicit TLS) or "lmtp"
+	Network     string    `json:"network"`   // "tcp" or "unix"
+	EhloVersion string    `json:"ehlo"`      // the ehlo version that wrote the file
+	// Secrets says credentials were kept (--record-secrets): replay and
+	// export must warn before showing the file.
+	Secrets bool `json:"secrets"`
+	// Insecure says certificates were not verified (--insecure).
+	Insecure bool `json:"insecure"`
+}
+
+// Recorder writes a recording as the session runs: one Write per event,
+// nothing held in a buffer, so a crash loses at most the event in flight.
+// It is a Sink. A write error (a full disk) stops the recording for good;
+// Err reports it and the session goes on (security-anchors §4.3 rule 10).
+//
+// A Recorder is safe for concurrent use, so that a signal handler can Close
+// it while events arrive.
+type Recorder struct {
+	mu       sync.Mutex
+	w        io.Writer
+	h        Header
+	now      func() time.Time
+	err      error
+	closed   bool
+	lastKind Kind
+	last     time.Duration
+
+	f        *os.File
+	tmp, dst string // with Force: the file written, and where Close puts it
+}
+
+var _ Sink = (*Recorder)(nil)
+
+// NewRecorder writes h to w and returns a Recorder that appends events to
+// it. Format and Version are filled in, and a zero Created becomes now.
+// Closing the Recorder does not close w.
+func NewRecorder(w io.Writer, h Header) (*Recorder, error) {
+	r := &Recorder{w: w, now: time.Now}
+	h.Format, h.Version = FormatName, FormatVersion
+	if h.Created.IsZero() {
+		h.Created = r.now()
+	}
+	h.Created = h.Created.UTC()
+	r.h = h
+	line, err := marshalLine(h)
+	if err == nil {
+		err = r.writeLine(line)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("recording: %w", err)
+	}
+	return r, nil
+}
+
+// CreateOption changes how Create opens the file.
+type CreateOption func(*createOptions)
+
+type createOptions struct{ force bool }
+
+// Force lets Create replace an existing file (--force). The recording is
+// written to a temporary file in the same directory and renamed over the
+// path by Close, which replaces a symlink rather than writing through it.
+// If the process dies before Close, the path is untouched and the events so
+// far are in the temporary file (.NAME.*.tmp).
+func Force() CreateOption { return func(o *createOptions) { o.force = true } }
+
+// Create starts a recording in a new file of mode 0600 (whatever the
+// umask), refusing a path that exists, a symlink included: it opens with
+// O_CREATE|O_EXCL, so nothing can make it write over another file
+// (security-anchors §4.3 rule 7, case I2).
+func Create(path string, h Header, opts ...CreateOption) (*Recorder, error) {
+	var o createOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var f *os.File
+	var err error
+	if o.force {
+		if fi, err := os.Lstat(path); err == nil && fi.IsDir() {
+			return nil, &os.PathError{Op: "create", Path: path, Err: errors.New("is a directory")}
+		}
+		f, err = os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	} else {
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	}
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Recorder, error) {
+		f.Close()
+		os.Remove(f.Name()) // ours: O_EXCL created it
+		return nil, err
+	}
+	// The umask can only remove bits, but one that removes the owner's
+	// would leave a file its owner cannot rewrite; be exact.
+	if err := f.Chmod(0o600); err != nil {
+		return fail(err)
+	}
+	r, err := NewRecorder(f, h)
+	if err != nil {
+		return fail(err)
+	}
+	r.f = f
+	if o.force {
+		r.tmp, r.dst = f.Name(), path
+	}
+	return r, nil
+}
+
+// Header returns the header as written.
+func (r *Recorder) Header() Header { return r.h }
+
+// KeepsSecrets tells a Capture to hand this Recorder events as sent, without
+// redaction, when its header says secrets: true.
+func (r *Recorder) KeepsSecrets() bool { return r.h.Secrets }
+
+// Event appends e. After a write error or Close it does nothing.
+func (r *Recorder) Event(e Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.write(e)
+}
+
+func (r *Recorder) write(e Event) {
+	if r.err != nil || r.closed {
+		return
+	}
+	line, err := marshalLine(toJSON(e))
+	if err == nil {
+		err = r.writeLine(line)
+	}
+	if err != nil {
+		r.err = fmt.Errorf("recording stopped: %w", err)
+		return
+	}
+	r.lastKind, r.last = e.Kind, max(r.last, e.Offset)
+}
+
+func (r *Recorder) writeLine(line []byte) error {
+	n, err := r.w.Write(line)
+	if err == nil && n < len(line) {
+		err = io.ErrShortWrite
+	}
+	return err
+}
+
+// Err returns why the recording stopped, or nil.
+func (r *Recorder) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// Close ends the recording with a close event (unless the last event was
+// one), syncs and closes the file, and with Force renames it into place. It
+// returns the error that stopped the recording, if any.
+func (r *Recorder) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errors.New("recording already closed")
+	}
+	if r.lastKind != KindClose {
+		r.write(Event{Kind: KindClose, Offset: max(r.last, r.now().Sub(r.h.Created)), Text: "end of recording"})
+	}
+	r.closed = true
+	err := r.err
+	if r.f == nil {
+		return err
+	}
+	// A crash loses at most an event; power loss could lose more without
+	// this sync (security-anchors §4.3 rule 8).
+	if e := r.f.Sync(); e != nil && err == nil {
+		err = e
+	}
+	if e := r.f.Close(); e != nil && err == nil {
+		err = e
+	}
+	if r.tmp != "" {
+		if e := os.Rename(r.tmp, r.dst); e != nil {
+			os.Remove(r.tmp)
+			if err == nil {
+				err = e
+			}
+		} else if d, e := os.Open(filepath.Dir(r.dst)); e == nil {
+			d.Sync()
+			d.Close()
+		}
+	}
+	return err
+}
+
+// eventJSON is one event line. Data is either "data" (valid UTF-8 free of
+// C1 controls) or "b64" (anything else), never both, so that a replay is
+// byte-exact.
+type eventJSON struct {
+	Offset    json.Number `json:"offset_us"`
+	Kind      string      `json:"kind"`
+	Data      *string     `json:"data,omitempty"`
+	B64       *string     `json:"b64,omitempty"`
+	TLS       bool        `json:"tls,omitempty"`
+	Redacted  bool        `json:"redacted,omitempty"`
+	Secrets   [][2]int    `json:"secrets,omitempty"`
+	Network   string      `json:"network,omitempty"`
+	Addr      string      `json:"addr,omitempty"`
+	Handshake *TLSSummary `json:"handshake,omitempty"`
+	State     *stateJSON  `json:"state,omitempty"`
+	Text      string      `json:"text,omitempty"`
+}
+
+type stateJSON struct {
+	Phase         string `json:"phase"`
+	TLS           bool   `json:"tls"`
+	Authenticated bool   `json:"auth"`
+	Recipients    int    `json:"rcpts"`
+}
+
+func toJSON(e Event) eventJSON {
+	j := eventJSON{
+		Offset:   json.Number(strconv.FormatInt(max(0, e.Offset.Microseconds()), 10)),
+		Kind:     e.Kind.String(),
+		TLS:      e.TLS,
+		Redacted: e.Redacted,
+		Network:  e.Network,
+		Addr:     e.Addr,
+		Text:     e.Text,
+	}
+	switch e.Kind {
+	case KindClient, KindServer:
+		if textSafe(e.Data) {
+			s := string(e.Data)
+			j.Data = &s
+		} else {
+			s := base64.StdEncoding.EncodeToString(e.Data)
+			j.B64 = &s
+		}
+		for _, s := range e.Secrets {
+			j.Secrets = append(j.Secrets, [2]int{s.Start, s.End})
+		}
+	case KindTLS:
+		j.Handshake = e.Handshake
+	case KindState:
+		j.State = &stateJSON{
+			Phase:         phaseName(e.State.Phase),
+			TLS:           e.State.TLS,
+			Authenticated: e.State.Authenticated,
+			Recipients:    e.State.Recipients,
+		}
+	}
+	return j
+}
+
+// textSafe says data can be stored as a JSON string and read back exactly.
+// C1 controls are valid UTF-8 but go to base64 too: JSON escapes C0 and the
+// line separators, not C1, and a recording pasted to a terminal should not
+// carry a raw CSI (U+009B).
+func textSafe(data []byte) bool {
+	if !utf8.Valid(data) {
+		return false
+	}
+	for i := 0; i+1 < len(data); i++ {
+		if data[i] == 0xc2 && data[i+1] >= 0x80 && data[i+1] <= 0x9f {
+			return false
+		}
+	}
+	return true
+}
+
+// phaseName guards protocol.Phase.String, which indexes an array.
+func phaseName(p protocol.Phase) string {
+	if p < protocol.PhaseDisconnected || p > protocol.PhaseData {
+		return "phase(" + strconv.Itoa(int(p)) + ")"
+	}
+	return p.String()
+}
+
+func parsePhase(s string) (protocol.Phase, bool) {
+	for p := protocol.PhaseDisconnected; p <= protocol.PhaseData; p++ {
+		if p.String() == s {
+			return p, true
+		}
+	}
+	return 0, false
+}
+
+// marshalLine encodes v as one line. HTML escaping is off: a recording is
+// read by people and ehlo, not embedded in a page.
+func marshalLine(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}

@@ -1,0 +1,334 @@
+package session
+
+import (
+	"bytes"
+	"encoding/base64"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/ehlo-dev/ehlo/protocol"
+)
+
+// Marker replaces a secret. It is fixed, obviously fake, and the same
+// whatever the secret's length, so a redacted file does not even leak how
+// long a password is (security-anchors §4.3 rule 4).
+const Marker = "[redacted]"
+
+// Redaction says how a Capture hides credentials.
+//
+// Two nets catch them (security-anchors §4.3 rules 2 and 3). The first is
+// what the client sends: the byte ranges protocol marks as secret, and, so
+// that a raw AUTH typed in the composer is covered too, the initial response
+// on any AUTH command line and every client line after it until the server
+// ends the exchange with a reply other than 334. The server's challenges
+// play no part, so a server that labels both LOGIN challenges "Username:"
+// (case C4) changes nothing. For SCRAM the server-final message (v=) is
+// hidden as well, since with the salt it allows offline guessing (C8).
+//
+// The second net is the Scrubber: exact occurrences of the known secrets,
+// in any event, from either side (a server that quotes the PLAIN blob back
+// in its 535, case C9).
+//
+// A PLAIN or LOGIN user name stays readable, as swaks keeps it: the first
+// response of a PLAIN exchange becomes `[redacted user="alice"]` (with
+// authzid="…" first when one was sent) and the LOGIN user line becomes
+// `[redacted user="alice"]`. Every other secret becomes Marker.
+type Redaction struct {
+	// Scrubber holds the secrets the client knows; nil scrubs nothing.
+	Scrubber *Scrubber
+	// HideUser replaces the PLAIN and LOGIN user name too, since user
+	// names can be personal data.
+	HideUser bool
+}
+
+// redactor is Redaction plus what it must remember between events: where
+// an AUTH exchange is, and which client bytes are message content.
+type redactor struct {
+	Redaction
+	flow  flow
+	auth  bool   // inside an AUTH exchange
+	mech  string // its mechanism, upper case
+	nresp int    // client responses so far in it
+}
+
+// apply returns the redacted copy of e. It also sets e.Secrets to every
+// range it hid (protocol's and its own), so that a sink keeping secrets
+// records where they are and a later export can still hide them.
+func (r *redactor) apply(e *Event) Event {
+	out := *e
+	out.Secrets = nil
+	var changed bool
+	switch e.Kind {
+	case KindConnect, KindClose, KindTLS:
+		// No exchange survives a new connection or a new TLS layer; an
+		// AUTH whose reply never came must not redact the next EHLO.
+		r.auth, r.flow = false, flow{}
+	}
+	switch e.Kind {
+	case KindClient:
+		out.Data, out.Redacted, e.Secrets = r.client(e.Data, e.Secrets)
+	case KindServer:
+		out.Data, out.Redacted, e.Secrets = r.server(e.Data)
+	case KindTLS:
+		if e.Handshake != nil {
+			h := *e.Handshake
+			h.Error, changed = r.Scrubber.ScrubString(h.Error)
+			out.Handshake, out.Redacted = &h, changed
+		}
+	}
+	if e.Text != "" {
+		out.Text, changed = r.Scrubber.ScrubString(e.Text)
+		out.Redacted = out.Redacted || changed
+	}
+	return out
+}
+
+func (r *redactor) client(data []byte, marked []protocol.Span) ([]byte, bool, []protocol.Span) {
+	var secret []protocol.Span
+	for _, s := range marked {
+		// The line ending is not secret, and keeping it keeps the
+		// transcript one line per wire line.
+		for s.End > s.Start && (data[s.End-1] == '\n' || data[s.End-1] == '\r') {
+			s.End--
+		}
+		if s.Start < s.End {
+			secret = append(secret, s)
+		}
+	}
+	user := protocol.Span{Start: -1}
+	r.flow.client(data, func(p piece) {
+		if p.payload {
+			return
+		}
+		start, end := p.start, p.start+len(trimEOL(data[p.start:p.end]))
+		if !p.cont {
+			if verb, arg := splitCommand(data[start:end]); verb == "AUTH" {
+				mech, ir, _ := strings.Cut(arg, " ")
+				r.auth, r.mech, r.nresp = true, strings.ToUpper(mech), 0
+				if ir != "" && ir != "=" { // "=" is an empty initial response (RFC 4954)
+					r.nresp = 1
+					user = protocol.Span{Start: end - len(ir), End: end}
+					secret = append(secret, user)
+				}
+				return
+			}
+		}
+		if !r.auth || start == end || string(data[start:end]) == "*" {
+			return // "*" cancels; an empty line answers an XOAUTH2 error
+		}
+		s := protocol.Span{Start: start, End: end}
+		if !p.cont {
+			r.nresp++
+			if r.nresp == 1 {
+				user = s
+			}
+		}
+		secret = append(secret, s)
+	})
+	out := data
+	if secret = mergeSpans(secret); len(secret) > 0 {
+		var b bytes.Buffer
+		prev := 0
+		for _, s := range secret {
+			b.Write(data[prev:s.Start])
+			if s == user {
+				b.WriteString(r.userMarker(data[s.Start:s.End]))
+			} else {
+				b.WriteString(Marker)
+			}
+			prev = s.End
+		}
+		b.Write(data[prev:])
+		out = b.Bytes()
+	}
+	out, scrubbed := r.Scrubber.Scrub(out)
+	return out, len(secret) > 0 || scrubbed, secret
+}
+
+// userMarker keeps the user name of a PLAIN or LOGIN first response visible.
+// Anything that does not decode as the mechanism says gets the plain Marker.
+func (r *redactor) userMarker(resp []byte) string {
+	if r.HideUser || (r.mech != "PLAIN" && r.mech != "LOGIN") {
+		return Marker
+	}
+	dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(resp)))
+	if err != nil {
+		return Marker
+	}
+	if r.mech == "LOGIN" {
+		return "[redacted user=" + strconv.QuoteToASCII(string(dec)) + "]"
+	}
+	parts := bytes.Split(dec, []byte{0})
+	if len(parts) != 3 {
+		return Marker
+	}
+	var authz string
+	if len(parts[0]) > 0 {
+		authz = "authzid=" + strconv.QuoteToASCII(string(parts[0])) + " "
+	}
+	return "[redacted " + authz + "user=" + strconv.QuoteToASCII(string(parts[1])) + "]"
+}
+
+func (r *redactor) server(data []byte) ([]byte, bool, []protocol.Span) {
+	r.flow.server(data)
+	out, changed := data, false
+	var secret []protocol.Span
+	if r.auth {
+		line := trimEOL(data)
+		code, final := replyCode(line)
+		switch {
+		case code == "334" && final && strings.HasPrefix(r.mech, "SCRAM-") && len(line) > 4:
+			dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(line[4:])))
+			if err == nil && bytes.HasPrefix(dec, []byte("v=")) {
+				out = slices.Concat(data[:4], []byte(Marker), data[len(line):])
+				changed = true
+				secret = []protocol.Span{{Start: 4, End: len(line)}}
+			}
+		case final && code != "334":
+			r.auth = false
+		}
+	}
+	out, scrubbed := r.Scrubber.Scrub(out)
+	return out, changed || scrubbed, secret
+}
+
+// Scrubber replaces exact occurrences of known secrets with Marker: the
+// secret itself, its base64 at each of the three alignments it can have
+// inside a longer base64 blob, and the whole PLAIN and XOAUTH2 blobs,
+// encoded and not. It catches what marking cannot: a server that echoes the
+// credentials back, a secret pasted into a note.
+//
+// Base64 fragments shorter than four characters are not used: they would
+// match everywhere and say almost nothing about the secret. The secret
+// itself is scrubbed whatever its length.
+//
+// A Scrubber is safe for concurrent use; a nil *Scrubber scrubs nothing.
+type Scrubber struct {
+	mu      sync.RWMutex
+	needles [][]byte
+}
+
+// NewScrubber returns a Scrubber for the given secrets (passwords, tokens).
+func NewScrubber(secrets ...string) *Scrubber {
+	s := &Scrubber{}
+	s.Add(secrets...)
+	return s
+}
+
+// Add adds secrets, with their base64 fragments.
+func (s *Scrubber) Add(secrets ...string) {
+	for _, sec := range secrets {
+		if sec == "" {
+			continue
+		}
+		s.addNeedle([]byte(sec))
+		for _, f := range base64Fragments([]byte(sec)) {
+			if len(f) >= 4 {
+				s.addNeedle(f)
+			}
+		}
+	}
+}
+
+// AddPlain adds a PLAIN password and the blobs (RFC 4616) that carry it:
+// authzid\0user\0password, \0user\0password and user\0user\0password, raw and
+// base64-encoded, with and without padding.
+func (s *Scrubber) AddPlain(authzid, user, password string) {
+	s.Add(password)
+	if password == "" {
+		return
+	}
+	for _, z := range []string{authzid, "", user} {
+		s.addBlob(z + "\x00" + user + "\x00" + password)
+	}
+}
+
+// AddXOAUTH2 adds a bearer token and the XOAUTH2 blob that carries it.
+func (s *Scrubber) AddXOAUTH2(user, token string) {
+	s.Add(token)
+	if token != "" {
+		s.addBlob("user=" + user + "\x01auth=Bearer " + token + "\x01\x01")
+	}
+}
+
+func (s *Scrubber) addBlob(blob string) {
+	s.addNeedle([]byte(blob))
+	s.addNeedle([]byte(base64.StdEncoding.EncodeToString([]byte(blob))))
+	s.addNeedle([]byte(base64.RawStdEncoding.EncodeToString([]byte(blob))))
+}
+
+func (s *Scrubber) addNeedle(n []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, x := range s.needles {
+		if bytes.Equal(x, n) {
+			return
+		}
+	}
+	s.needles = append(s.needles, n)
+}
+
+// base64Fragments returns, for each alignment of secret within a base64
+// stream (preceded by 0, 1 or 2 bytes), the characters that depend on the
+// secret's bits only. Whatever surrounds the secret, its encoding contains
+// one of them.
+func base64Fragments(secret []byte) [][]byte {
+	var out [][]byte
+	for k := 0; k < 3; k++ {
+		buf := make([]byte, k+len(secret))
+		copy(buf[k:], secret)
+		enc := base64.RawStdEncoding.EncodeToString(buf)
+		// Character i covers bits [6i, 6i+6); keep those inside
+		// [8k, 8(k+len(secret))).
+		first := (8*k + 5) / 6
+		last := (8*(k+len(secret)) - 6) / 6
+		if last >= first {
+			out = append(out, []byte(enc[first:last+1]))
+		}
+	}
+	return out
+}
+
+// Scrub returns b with every known secret replaced by Marker, and whether
+// anything was. When nothing was, it returns b itself.
+func (s *Scrubber) Scrub(b []byte) ([]byte, bool) {
+	if s == nil || len(b) == 0 {
+		return b, false
+	}
+	s.mu.RLock()
+	var found []protocol.Span
+	for _, n := range s.needles {
+		for off := 0; off < len(b); {
+			i := bytes.Index(b[off:], n)
+			if i < 0 {
+				break
+			}
+			found = append(found, protocol.Span{Start: off + i, End: off + i + len(n)})
+			off += i + 1 // overlapping occurrences too
+		}
+	}
+	s.mu.RUnlock()
+	if len(found) == 0 {
+		return b, false
+	}
+	found = mergeSpans(found)
+	out := make([]byte, 0, len(b))
+	prev := 0
+	for _, f := range found {
+		out = append(out, b[prev:f.Start]...)
+		out = append(out, Marker...)
+		prev = f.End
+	}
+	return append(out, b[prev:]...), true
+}
+
+// ScrubString is Scrub for a string.
+func (s *Scrubber) ScrubString(str string) (string, bool) {
+	out, changed := s.Scrub([]byte(str))
+	if !changed {
+		return str, false
+	}
+	return string(out), true
+}

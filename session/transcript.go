@@ -1,0 +1,306 @@
+package session
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/ehlo-dev/ehlo/protocol"
+)
+
+// The swaks markers (PRODUCT §4): sysadmins read transcripts by them, and
+// colour, when there is any, only reinforces them.
+const (
+	markInfo      = "=== "
+	markError     = "*** "
+	markClient    = " -> "
+	markClientTLS = " ~> "
+	markServer    = "<-  "
+	markServerTLS = "<~  "
+)
+
+// DefaultDataLines is how many lines of a message body a Transcript shows
+// before it elides the rest with a count.
+const DefaultDataLines = 20
+
+// maxPending bounds the client line a Transcript holds while waiting for
+// its end: a body streamed in chunks may have a line of any length, and a
+// 100 MB message must not be held in memory for display.
+const maxPending = 64 << 10
+
+// TranscriptOptions changes what a Transcript prints.
+type TranscriptOptions struct {
+	// Errors receives the *** lines (warnings, notes, TLS failures); swaks
+	// writes them to stderr. Nil means the main writer.
+	Errors io.Writer
+	// DataLines is how many lines of each message body (DATA or BDAT) are
+	// shown; 0 means DefaultDataLines.
+	DataLines int
+	// Full shows every line of every body.
+	Full bool
+}
+
+// Transcript is a Sink that prints a conversation as swaks does, one line
+// per wire line, as events arrive:
+//
+//	=== information (connect, TLS summary)
+//	 -> client line       ~> client line inside TLS
+//	<-  server line      <~  server line inside TLS
+//	*** warning or error (to Options.Errors)
+//
+// Every byte shown goes through Sanitize, client bytes included, so no text
+// from the wire can move the cursor, start an escape sequence, or begin a
+// line with ehlo's own "===" or "***" (security-anchors §3.4, H1–H4).
+//
+// A Transcript is not safe for concurrent use; a Capture serialises its
+// calls.
+type Transcript struct {
+	w, errw io.Writer
+	opts    TranscriptOptions
+	err     error
+
+	flow       flow
+	addr       string
+	connected  bool
+	pending    []byte // the start of a client line not yet ended
+	pendingTLS bool
+	shown      int // body lines shown in the current DATA or BDAT
+	hidden     int // and elided
+}
+
+var _ Sink = (*Transcript)(nil)
+
+// NewTranscript returns a Transcript writing to w.
+func NewTranscript(w io.Writer, opts TranscriptOptions) *Transcript {
+	t := &Transcript{w: w, errw: opts.Errors, opts: opts}
+	if t.errw == nil {
+		t.errw = w
+	}
+	if t.opts.DataLines <= 0 {
+		t.opts.DataLines = DefaultDataLines
+	}
+	return t
+}
+
+// Err returns the first write error; after it the Transcript prints
+// nothing more.
+func (t *Transcript) Err() error { return t.err }
+
+// Event prints e.
+func (t *Transcript) Event(e Event) {
+	if e.Kind != KindClient {
+		t.Flush()
+	}
+	switch e.Kind {
+	case KindConnect:
+		t.addr, t.connected, t.flow = e.Addr, false, flow{}
+		t.info("Trying " + SanitizeString(e.Addr) + "...")
+	case KindState:
+		if e.State.Phase >= protocol.PhaseConnected && !t.connected {
+			t.connected = true
+			t.info("Connected to " + SanitizeString(t.addr) + ".")
+		}
+	case KindTLS:
+		t.handshake(e.Handshake)
+	case KindClient:
+		t.client(e)
+	case KindServer:
+		t.server(e)
+	case KindNote:
+		t.warn(e.Text)
+	case KindClose:
+		t.endBody()
+		t.connected, t.flow = false, flow{}
+		if e.Text == "" {
+			t.info("Connection closed with remote host.")
+		} else {
+			t.info(SanitizeString(e.Text) + ".")
+		}
+	}
+}
+
+// Flush prints a client line whose end has not been seen yet.
+func (t *Transcript) Flush() {
+	if len(t.pending) > 0 {
+		t.line(t.w, clientMark(t.pendingTLS), t.pending)
+		t.pending = t.pending[:0]
+	}
+}
+
+func clientMark(tls bool) string {
+	if tls {
+		return markClientTLS
+	}
+	return markClient
+}
+
+func (t *Transcript) client(e Event) {
+	mark := clientMark(e.TLS)
+	t.flow.client(e.Data, func(p piece) {
+		seg := e.Data[p.start:p.end]
+		eliding := p.payload && !t.opts.Full && t.shown >= t.opts.DataLines
+		if !p.complete {
+			if !eliding {
+				t.pending, t.pendingTLS = append(t.pending, seg...), e.TLS
+				if len(t.pending) >= maxPending {
+					t.Flush()
+				}
+			}
+			return
+		}
+		dot := p.last && !p.bdat
+		switch {
+		case !p.payload:
+			t.emit(mark, seg)
+		case dot:
+			// The terminator is always shown: it says the body ended. It
+			// may have come in two sends while the body was elided, so
+			// it is written, not joined.
+			t.pending = t.pending[:0]
+			t.endBody()
+			t.line(t.w, mark, []byte("."))
+		case eliding:
+			t.pending = t.pending[:0]
+			t.hidden++
+		default:
+			t.emit(mark, seg)
+			t.shown++
+		}
+		if p.last && p.bdat {
+			t.endBody() // the end of a BDAT chunk
+		}
+	})
+}
+
+// emit prints a complete client line, joined to what was pending.
+func (t *Transcript) emit(mark string, seg []byte) {
+	line := seg
+	if len(t.pending) > 0 {
+		line = append(t.pending, seg...)
+		t.pending = t.pending[:0]
+	}
+	t.line(t.w, mark, trimEOL(line))
+}
+
+// endBody closes the count of a body: it says how many lines were elided.
+func (t *Transcript) endBody() {
+	if t.hidden > 0 {
+		t.info(fmt.Sprintf("%d more lines of message data not shown", t.hidden))
+	}
+	t.shown, t.hidden = 0, 0
+}
+
+func (t *Transcript) server(e Event) {
+	t.flow.server(e.Data)
+	mark := markServer
+	if e.TLS {
+		mark = markServerTLS
+	}
+	// One event is one reply line; should one hold several, each still
+	// gets its own marker.
+	rest := e.Data
+	for {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			t.line(t.w, mark, rest)
+			return
+		}
+		t.line(t.w, mark, trimEOL(rest[:i+1]))
+		if rest = rest[i+1:]; len(rest) == 0 {
+			return
+		}
+	}
+}
+
+func (t *Transcript) handshake(h *TLSSummary) {
+	if h == nil {
+		return
+	}
+	if h.Complete {
+		t.info("TLS started with cipher " + SanitizeString(h.Version) + ":" + SanitizeString(h.Cipher))
+	} else {
+		t.warn("TLS handshake failed: " + h.Error)
+	}
+	for i, c := range h.Chain {
+		label, status := fmt.Sprintf("TLS chain certificate %d", i), ""
+		if i == 0 {
+			label = "TLS peer certificate"
+			switch {
+			case h.Verified:
+				status = " verified"
+			case h.Error != "":
+				status = " NOT verified"
+			default:
+				status = " not verified (verification disabled)"
+			}
+		}
+		t.info(fmt.Sprintf(`%s: subject "%s" issuer "%s"%s`, label, SanitizeString(c.Subject), SanitizeString(c.Issuer), status))
+		if i > 0 {
+			continue
+		}
+		if len(c.SANs) > 0 {
+			names := make([]string, len(c.SANs))
+			for j, n := range c.SANs {
+				names[j] = SanitizeString(n)
+			}
+			t.info("  names: " + strings.Join(names, ", "))
+		}
+		t.info("  valid: " + c.NotBefore.Format(time.RFC3339) + " to " + c.NotAfter.Format(time.RFC3339))
+		t.info("  sha256: " + SanitizeString(c.SHA256))
+	}
+	if h.Complete && h.Error != "" {
+		t.warn("TLS certificate not verified: " + h.Error)
+	}
+}
+
+// info prints an ehlo line; s must already be sanitized.
+func (t *Transcript) info(s string) {
+	t.write(t.w, markInfo+s+"\n")
+}
+
+// warn prints a *** line; s is sanitized here.
+func (t *Transcript) warn(s string) {
+	t.write(t.errw, markError+SanitizeString(s)+"\n")
+}
+
+func (t *Transcript) line(w io.Writer, mark string, b []byte) {
+	t.write(w, mark+Sanitize(b)+"\n")
+}
+
+// write issues one Write per line, so lines from the two writers never
+// interleave mid-line.
+func (t *Transcript) write(w io.Writer, s string) {
+	if t.err != nil {
+		return
+	}
+	if _, err := io.WriteString(w, s); err != nil {
+		t.err = fmt.Errorf("transcript stopped: %w", err)
+	}
+}
+
+// WriteTranscript prints a recording as `ehlo replay --print` does: a line
+// about the recording, a warning if it holds credentials, every event with
+// every body line, then what was wrong with the file. Everything goes to w.
+func WriteTranscript(w io.Writer, rec *Recording) error {
+	t := NewTranscript(w, TranscriptOptions{Full: true})
+	h := rec.Header
+	t.info(fmt.Sprintf("Recording of %s (%s over %s), started %s, written by ehlo %s",
+		SanitizeString(h.Server), SanitizeString(h.Transport), SanitizeString(h.Network),
+		h.Created.Format(time.RFC3339), SanitizeString(h.EhloVersion)))
+	if h.Secrets {
+		t.warn("this recording contains credentials (it was made with --record-secrets)")
+	}
+	if h.Insecure {
+		t.warn("certificates were not verified in this session (--insecure)")
+	}
+	for _, e := range rec.Events {
+		t.Event(e)
+	}
+	t.Flush()
+	for _, p := range rec.Problems {
+		t.warn(p.String())
+	}
+	return t.Err()
+}
