@@ -1,0 +1,142 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Defaults applied by New to zero-valued Config fields.
+const (
+	DefaultListen          = "127.0.0.1:0"
+	DefaultHostname        = "sandbox.ehlo.test"
+	DefaultBanner          = "ESMTP ehlo sandbox"
+	DefaultLMTPBanner      = "LMTP ehlo sandbox"
+	DefaultMaxMessageBytes = 10 << 20
+	DefaultMaxRecipients   = 100
+	DefaultReadTimeout     = 5 * time.Minute
+	DefaultMailboxLimit    = 1000
+)
+
+// DefaultUsers returns the demo credentials used when Config.Users is
+// empty. They are printed by Run, so they are public by design.
+func DefaultUsers() map[string]string {
+	return map[string]string{"alice": "alicepw", "bob": "bobpw"}
+}
+
+// Config describes one sandbox. The zero value is a working loopback
+// server; see the Default constants.
+type Config struct {
+	// Listen is the plain SMTP listener (STARTTLS offered). Empty means
+	// DefaultListen; "-" disables it.
+	Listen string
+	// TLSListen is the implicit-TLS listener (RFC 8314). Empty means
+	// DefaultListen; "-" disables it.
+	TLSListen string
+	// LMTP makes every listener speak LMTP (RFC 2033): LHLO instead of
+	// EHLO, and one reply per accepted recipient after the message.
+	LMTP bool
+	// Socket, when set, adds a listener on this Unix socket path. Set
+	// Listen and TLSListen to "-" to listen on the socket alone.
+	Socket string
+	// Hostname is the domain in the greeting and the EHLO reply, and a SAN
+	// of the generated certificate.
+	Hostname string
+	// Banner is the text after "220 <Hostname> ".
+	Banner string
+	// TLSCert and TLSKey are PEM files. Both empty means an in-memory
+	// self-signed ECDSA certificate valid for 24 hours with SANs localhost,
+	// 127.0.0.1, ::1 and Hostname.
+	TLSCert, TLSKey string
+	// Users maps user names to passwords for AUTH; empty means
+	// DefaultUsers. VRFY answers 250 for these names.
+	Users map[string]string
+	// AllowInsecureAuth offers and accepts AUTH on connections without
+	// TLS. Off by default: AUTH is only advertised after TLS, and an AUTH
+	// in the clear gets 538 (RFC 4954 §6).
+	AllowInsecureAuth bool
+	// MaxMessageBytes is advertised with SIZE and enforced for DATA and
+	// BDAT (552 5.3.4).
+	MaxMessageBytes int64
+	// MaxRecipients caps RCPT per transaction (452 4.5.3 above it).
+	MaxRecipients int
+	// MailboxLimit is how many messages the Mailbox keeps; older ones are
+	// dropped so a sandbox used as a load-test sink stays bounded.
+	MailboxLimit int
+	// Faults are injected into every session, in order (see ParseFault).
+	Faults []Fault
+	// Log receives one line per command, reply line and event, tagged
+	// with the session id: "[s3] C: EHLO x". nil discards.
+	Log io.Writer
+	// ReadTimeout bounds every read from a client (RFC 5321 §4.5.3.2
+	// suggests 5 minutes); when it expires the server answers 421 and
+	// closes.
+	ReadTimeout time.Duration
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.TLSListen == "" {
+		c.TLSListen = DefaultListen
+	}
+	if c.Hostname == "" {
+		c.Hostname = DefaultHostname
+	}
+	if c.Banner == "" {
+		c.Banner = DefaultBanner
+		if c.LMTP {
+			c.Banner = DefaultLMTPBanner
+		}
+	}
+	if len(c.Users) == 0 {
+		c.Users = DefaultUsers()
+	} else {
+		// Copy so the caller cannot change credentials under a running
+		// server's feet.
+		u := make(map[string]string, len(c.Users))
+		for k, v := range c.Users {
+			u[k] = v
+		}
+		c.Users = u
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.MaxRecipients <= 0 {
+		c.MaxRecipients = DefaultMaxRecipients
+	}
+	if c.MailboxLimit <= 0 {
+		c.MailboxLimit = DefaultMailboxLimit
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	if strings.ContainsAny(c.Hostname, " \t\r\n") {
+		return c, fmt.Errorf("sandbox: hostname %q contains white space", c.Hostname)
+	}
+	if strings.ContainsAny(c.Banner, "\r\n") {
+		return c, errors.New("sandbox: banner contains CR or LF")
+	}
+	for name, pass := range c.Users {
+		if name == "" || strings.ContainsAny(name, " \t\r\n\x00") {
+			return c, fmt.Errorf("sandbox: user name %q is empty or contains white space or NUL", name)
+		}
+		if strings.ContainsAny(pass, "\r\n\x00") {
+			return c, fmt.Errorf("sandbox: password of %q contains CR, LF or NUL", name)
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return c, errors.New("sandbox: TLSCert and TLSKey must be given together")
+	}
+	if c.Listen == "-" && c.TLSListen == "-" && c.Socket == "" {
+		return c, errors.New("sandbox: every listener is disabled")
+	}
+	return c, nil
+}

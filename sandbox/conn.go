@@ -1,0 +1,524 @@
+package sandbox
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+)
+
+const (
+	// maxCommandLine is generous on purpose: RFC 5321 §4.5.3.1.4 sets 512
+	// octets for a command line, but RFC 4954 §4 lets AUTH lines reach
+	// 12288, and a practice server should reject only what is absurd.
+	maxCommandLine = 16 << 10
+	// maxErrors plays Postfix's smtpd_hard_error_limit: a client that
+	// keeps sending garbage (a binary protocol on the wrong port) is shown
+	// the door with a 421 instead of an endless stream of 500s. It is
+	// above Postfix's 20 so a class making mistakes by hand is not cut off.
+	maxErrors = 50
+	// readBuffer holds many pipelined commands and whole DATA lines.
+	readBuffer = 64 << 10
+)
+
+// errClose ends a session: after QUIT, a 421, a drop fault, a failed TLS
+// handshake or a lost connection.
+var errClose = errors.New("session closed")
+
+var errLineTooLong = errors.New("line too long")
+
+// deadlineConn renews the deadline before every read and write, so
+// ReadTimeout bounds each wait for the client rather than the session.
+type deadlineConn struct {
+	net.Conn
+	d time.Duration
+}
+
+func (c deadlineConn) Read(p []byte) (int, error) {
+	_ = c.Conn.SetReadDeadline(time.Now().Add(c.d))
+	return c.Conn.Read(p)
+}
+
+func (c deadlineConn) Write(p []byte) (int, error) {
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.d))
+	return c.Conn.Write(p)
+}
+
+// conn is one client session: the state machine of RFC 5321 §4.1.4 (or
+// RFC 2033 in LMTP mode) over a buffered reader, so pipelined commands
+// (RFC 2920) are read in order and answered in order.
+type conn struct {
+	srv      *Server
+	cfg      *Config
+	id       string
+	raw      net.Conn
+	r        *bufio.Reader
+	w        *bufio.Writer
+	implicit bool
+	why      string // why the session ended, for the log
+
+	tls      bool
+	helo     string
+	esmtp    bool // EHLO or LHLO accepted: enhanced status codes are on (RFC 2034)
+	authUser string
+	errors   int
+	mute     bool // a silent fault fired: read and discard, never answer
+	msgs     int
+
+	// The mail transaction (RFC 5321 §3.3).
+	inTxn     bool
+	from      string
+	params    []string
+	body      string // BODY= value, upper case
+	utf8      bool   // SMTPUTF8 given
+	rcpts     []string
+	rcptTried bool          // some RCPT was attempted, accepted or not
+	chunks    *bytes.Buffer // non-nil once BDAT started the content
+	chunkBig  bool
+}
+
+func (s *Server) newConn(nc net.Conn, implicit bool) *conn {
+	dc := deadlineConn{nc, s.cfg.ReadTimeout}
+	return &conn{
+		srv:      s,
+		cfg:      &s.cfg,
+		id:       fmt.Sprintf("s%d", s.nextID.Add(1)),
+		raw:      nc,
+		r:        bufio.NewReaderSize(dc, readBuffer),
+		w:        bufio.NewWriterSize(dc, 8<<10),
+		implicit: implicit,
+	}
+}
+
+func (c *conn) note(format string, args ...any) {
+	c.srv.log.printf(c.id, "* "+format, args...)
+}
+
+func (c *conn) serve(busy bool) {
+	remote := c.raw.RemoteAddr().String()
+	if remote == "" || remote == "@" {
+		remote = "unix socket " + c.cfg.Socket
+	}
+	kind := "SMTP"
+	if c.cfg.LMTP {
+		kind = "LMTP"
+	}
+	if c.implicit {
+		kind += " (implicit TLS)"
+	}
+	c.note("%s connection from %s", kind, remote)
+	defer func() {
+		_ = c.w.Flush()
+		c.raw.Close()
+		if c.why == "" {
+			c.why = "connection lost"
+		}
+		c.note("closed: %s", c.why)
+	}()
+	if c.implicit {
+		if c.handshake() != nil {
+			return
+		}
+	}
+	if busy {
+		c.why = "too many sessions"
+		_ = c.direct(421, "", c.cfg.Hostname+" Too many connections, try again later")
+		return
+	}
+	if c.greet() != nil {
+		return
+	}
+	for {
+		if c.mute {
+			c.drain()
+			return
+		}
+		line, err := c.readLine()
+		switch {
+		case errors.Is(err, errLineTooLong):
+			c.srv.log.printf(c.id, "C: %s… (over %d bytes)", escape(line), maxCommandLine)
+			if c.reply(StageOther, 500, "5.5.2", "Line too long") != nil {
+				return
+			}
+			continue
+		case isTimeout(err):
+			c.why = "read timeout"
+			_ = c.direct(421, "4.4.2", c.cfg.Hostname+" Error: timeout exceeded")
+			return
+		case err != nil:
+			c.why = "client closed the connection"
+			select {
+			case <-c.srv.done:
+				c.why = "server shut down"
+			default:
+			}
+			return
+		}
+		if c.dispatch(line) != nil {
+			if c.mute {
+				// A silent fault fired inside a command (an AUTH
+				// challenge): stay connected and say nothing.
+				c.drain()
+			}
+			return
+		}
+	}
+}
+
+// lost ends a session whose client went away or went quiet in the middle
+// of DATA, BDAT or AUTH; a timeout still gets the 421 RFC 5321 §4.5.3.2
+// expects.
+func (c *conn) lost(err error, during string) error {
+	if isTimeout(err) {
+		c.why = "read timeout during " + during
+		_ = c.direct(421, "4.4.2", c.cfg.Hostname+" Error: timeout exceeded")
+		return errClose
+	}
+	c.why = "connection lost during " + during
+	return errClose
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// drain swallows everything after a silent fault so the client sees a
+// server that is connected but never answers (security-anchors G1, G2).
+func (c *conn) drain() {
+	_ = c.w.Flush()
+	_, _ = io.Copy(io.Discard, c.r)
+	c.why = "silent fault; client gone or timed out"
+}
+
+func (c *conn) greet() error {
+	text := c.cfg.Hostname + " " + c.cfg.Banner
+	if !c.hasFault(FaultPremature) {
+		return c.reply(StageGreeting, 220, "", text)
+	}
+	// An unsolicited EHLO reply in the greeting's write (Dovecot's
+	// "premature reply", security-anchors F15). The real EHLO is still
+	// answered later, so a client that consumed this one desyncs.
+	r, closeAfter, err := c.act(StageGreeting, rep{220, "", []string{text}})
+	if err != nil || c.mute {
+		return err
+	}
+	b := append(c.render(StageGreeting, r), c.render(StageEhlo, rep{250, "", c.ehloLines("premature")})...)
+	c.note("fault premature: greeting and an EHLO reply in one write")
+	if err := c.emit(StageGreeting, b); err != nil {
+		return err
+	}
+	if closeAfter {
+		return errClose
+	}
+	return nil
+}
+
+func (c *conn) hasFault(k FaultKind) bool {
+	_, ok := c.fault(k)
+	return ok
+}
+
+func (c *conn) fault(k FaultKind) (Fault, bool) {
+	for _, f := range c.cfg.Faults {
+		if f.Kind == k {
+			return f, true
+		}
+	}
+	return Fault{}, false
+}
+
+// readLine returns the next command line with its line end. Before it
+// may block it flushes pending replies: replies to a pipelined group go
+// out together, but never wait for input the client is waiting to send.
+func (c *conn) readLine() ([]byte, error) {
+	if err := c.flushIfIdle(); err != nil {
+		return nil, err
+	}
+	var line []byte
+	tooLong := false
+	for {
+		frag, err := c.r.ReadSlice('\n')
+		if !tooLong {
+			line = append(line, frag...)
+			if len(line) > maxCommandLine {
+				tooLong, line = true, line[:64]
+			}
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if tooLong {
+			return line, errLineTooLong
+		}
+		return line, nil
+	}
+}
+
+// flushIfIdle writes pending replies unless a complete command is already
+// buffered, which is how RFC 2920 §3.1 lets a server batch its replies.
+func (c *conn) flushIfIdle() error {
+	if c.w.Buffered() == 0 {
+		return nil
+	}
+	if n := c.r.Buffered(); n > 0 {
+		if b, _ := c.r.Peek(n); bytes.IndexByte(b, '\n') >= 0 {
+			return nil
+		}
+	}
+	return c.w.Flush()
+}
+
+func (c *conn) dispatch(raw []byte) error {
+	text, eol := trimEOL(raw)
+	line := string(text)
+	verb, arg, _ := strings.Cut(line, " ")
+	verb = strings.ToUpper(verb)
+	if verb == "AUTH" {
+		// Demo credentials are public, but a newcomer may type a real
+		// password; the log shows the mechanism, not the response.
+		mech, ir, _ := strings.Cut(strings.TrimSpace(arg), " ")
+		if ir != "" && ir != "*" {
+			ir = "<response hidden>"
+		}
+		c.srv.log.printf(c.id, "C: AUTH %s", escape([]byte(strings.TrimSpace(mech+" "+ir))))
+	} else {
+		c.srv.log.printf(c.id, "C: %s%s", escape(text), eol)
+	}
+	arg = strings.TrimSpace(arg)
+	switch verb {
+	case "EHLO", "HELO":
+		return c.cmdHello(verb, arg)
+	case "LHLO":
+		if !c.cfg.LMTP {
+			return c.reply(StageEhlo, 500, "5.5.2", "Command unrecognized: LHLO is for LMTP; use EHLO")
+		}
+		return c.cmdHello(verb, arg)
+	case "MAIL":
+		return c.cmdMail(arg)
+	case "RCPT":
+		return c.cmdRcpt(arg)
+	case "DATA":
+		return c.cmdData(arg)
+	case "BDAT":
+		return c.cmdBdat(arg)
+	case "RSET":
+		if arg != "" {
+			return c.reply(StageRset, 501, "5.5.4", "Syntax: RSET (no parameters)")
+		}
+		c.resetTxn()
+		return c.reply(StageRset, 250, "2.0.0", "Ok")
+	case "NOOP":
+		// RFC 5321 §4.1.1.9: a parameter is allowed and ignored.
+		return c.reply(StageNoop, 250, "2.0.0", "Ok")
+	case "QUIT":
+		if arg != "" {
+			return c.reply(StageQuit, 501, "5.5.4", "Syntax: QUIT (no parameters)")
+		}
+		c.why = "client quit"
+		if err := c.reply(StageQuit, 221, "2.0.0", c.cfg.Hostname+" Bye"); err != nil {
+			return err
+		}
+		return errClose
+	case "VRFY":
+		return c.cmdVrfy(arg)
+	case "HELP":
+		return c.cmdHelp(arg)
+	case "STARTTLS":
+		return c.cmdStartTLS(arg)
+	case "AUTH":
+		return c.cmdAuth(arg)
+	case "EXPN", "TURN", "ETRN", "ATRN", "SEND", "SOML", "SAML", "VERB", "XCLIENT", "XFORWARD":
+		// Known verbs this server does not implement: 502, not 500
+		// (RFC 5321 §4.2.4).
+		return c.reply(StageOther, 502, "5.5.1", verb+" command not implemented")
+	default:
+		return c.reply(StageOther, 500, "5.5.2", "Command unrecognized")
+	}
+}
+
+func (c *conn) resetTxn() {
+	c.inTxn = false
+	c.from = ""
+	c.params = nil
+	c.body = ""
+	c.utf8 = false
+	c.rcpts = nil
+	c.rcptTried = false
+	c.chunks = nil
+	c.chunkBig = false
+}
+
+func (c *conn) helloVerb() string {
+	if c.cfg.LMTP {
+		return "LHLO"
+	}
+	return "HELO/EHLO"
+}
+
+func (c *conn) cmdHello(verb, arg string) error {
+	if c.cfg.LMTP && verb != "LHLO" {
+		return c.reply(StageEhlo, 500, "5.5.1", "This is an LMTP server: use LHLO")
+	}
+	if arg == "" || strings.ContainsAny(arg, " \t") {
+		return c.reply(StageEhlo, 501, "5.5.4", "Syntax: "+verb+" domain")
+	}
+	// RFC 5321 §4.1.4: a greeting resets any transaction in progress.
+	c.resetTxn()
+	c.helo = arg
+	c.esmtp = verb != "HELO"
+	if verb == "HELO" {
+		return c.reply(StageEhlo, 250, "", c.cfg.Hostname+" Hello "+arg)
+	}
+	// The EHLO reply carries no enhanced codes: its lines are keywords.
+	return c.reply(StageEhlo, 250, "", c.ehloLines(arg)...)
+}
+
+func (c *conn) ehloLines(arg string) []string {
+	lines := []string{
+		c.cfg.Hostname + " Hello " + arg,
+		"PIPELINING",
+		fmt.Sprintf("SIZE %d", c.cfg.MaxMessageBytes),
+		"VRFY",
+		"HELP",
+	}
+	if !c.tls {
+		lines = append(lines, "STARTTLS")
+	}
+	if c.tls || c.cfg.AllowInsecureAuth {
+		lines = append(lines, "AUTH PLAIN LOGIN CRAM-MD5")
+	}
+	return append(lines,
+		"ENHANCEDSTATUSCODES",
+		"8BITMIME",
+		"BINARYMIME",
+		"CHUNKING",
+		"DSN",
+		"SMTPUTF8",
+	)
+}
+
+func (c *conn) cmdVrfy(arg string) error {
+	if arg == "" {
+		return c.reply(StageVrfy, 501, "5.5.4", "Syntax: VRFY user")
+	}
+	name := strings.TrimSuffix(strings.TrimPrefix(arg, "<"), ">")
+	if at := strings.LastIndexByte(name, '@'); at >= 0 {
+		name = name[:at]
+	}
+	if _, ok := c.cfg.Users[name]; ok {
+		return c.reply(StageVrfy, 250, "2.1.5", name+" <"+name+"@"+c.cfg.Hostname+">")
+	}
+	// RFC 5321 §3.5.3: 252 when the server will not confirm a user but
+	// would still accept mail for it.
+	return c.reply(StageVrfy, 252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery")
+}
+
+var helpTopics = map[string]string{
+	"HELO":     "HELO domain: greet without extensions (RFC 5321 §4.1.1.1)",
+	"EHLO":     "EHLO domain: greet and list extensions (RFC 5321 §4.1.1.1)",
+	"LHLO":     "LHLO domain: the LMTP greeting (RFC 2033 §4.1)",
+	"MAIL":     "MAIL FROM:<address> [SIZE=n BODY=7BIT|8BITMIME|BINARYMIME SMTPUTF8 RET=FULL|HDRS ENVID=x AUTH=x]",
+	"RCPT":     "RCPT TO:<address> [NOTIFY=NEVER|SUCCESS,FAILURE,DELAY ORCPT=type;address]",
+	"DATA":     "DATA: then the message, ended by a line holding only \".\"",
+	"BDAT":     "BDAT size [LAST]: then exactly size octets (RFC 3030)",
+	"RSET":     "RSET: abort the mail transaction",
+	"NOOP":     "NOOP: do nothing, answer 250",
+	"QUIT":     "QUIT: close the connection",
+	"VRFY":     "VRFY user: 250 for a demo user, 252 otherwise",
+	"HELP":     "HELP [command]",
+	"STARTTLS": "STARTTLS: switch to TLS, then EHLO again (RFC 3207)",
+	"AUTH":     "AUTH PLAIN|LOGIN|CRAM-MD5 [initial-response] (RFC 4954), after STARTTLS",
+}
+
+func (c *conn) cmdHelp(arg string) error {
+	if arg == "" {
+		return c.reply(StageHelp, 214, "2.0.0",
+			"Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH",
+			"HELP command gives its syntax; see RFC 5321",
+			"End of HELP info")
+	}
+	if t, ok := helpTopics[strings.ToUpper(arg)]; ok {
+		return c.reply(StageHelp, 214, "2.0.0", t)
+	}
+	return c.reply(StageHelp, 504, "5.5.4", "HELP topic unknown")
+}
+
+func (c *conn) cmdStartTLS(arg string) error {
+	switch {
+	case arg != "":
+		return c.reply(StageStartTLS, 501, "5.5.4", "Syntax: STARTTLS (no parameters)")
+	case c.tls:
+		return c.reply(StageStartTLS, 503, "5.5.1", "TLS already active")
+	case !c.esmtp:
+		return c.reply(StageStartTLS, 503, "5.5.1", "Send "+strings.TrimPrefix(c.helloVerb(), "HELO/")+" first")
+	}
+	if inj, ok := c.fault(FaultInjectStartTLS); ok {
+		// EAST Buffering/B_1: one write holding the 220 and replies the
+		// client must throw away (RFC 3207 §4.2).
+		r, closeAfter, err := c.act(StageStartTLS, rep{})
+		if err != nil || c.mute {
+			return err
+		}
+		if closeAfter {
+			return c.finish421(StageStartTLS, r)
+		}
+		c.note("fault %s: %d bytes after the 220, same write", inj, len(inj.Text))
+		if err := c.emit(StageStartTLS, append([]byte("220 Ready\r\n"), inj.Text...)); err != nil {
+			return err
+		}
+	} else if err := c.reply(StageStartTLS, 220, "2.0.0", "Ready to start TLS"); err != nil {
+		return err
+	}
+	if err := c.w.Flush(); err != nil {
+		return errClose
+	}
+	if f, ok := c.fault(FaultNoTLS); ok {
+		c.note("fault %s: staying in plaintext", f)
+		if err := c.emit(StageStartTLS, f.Text); err != nil {
+			return err
+		}
+		c.drain()
+		c.why = "notls fault"
+		return errClose
+	}
+	// Anything the client pipelined after STARTTLS arrived in plaintext
+	// and must not be executed inside TLS (RFC 3207 §5, CVE-2011-0411).
+	if n := c.r.Buffered(); n > 0 {
+		_, _ = c.r.Discard(n)
+		c.note("discarded %d bytes pipelined after STARTTLS", n)
+	}
+	if err := c.handshake(); err != nil {
+		return err
+	}
+	// RFC 3207 §4.2: forget everything learned before TLS.
+	c.resetTxn()
+	c.helo, c.esmtp, c.authUser = "", false, ""
+	return nil
+}
+
+func (c *conn) handshake() error {
+	tc := tls.Server(c.raw, c.srv.tlsConf)
+	_ = c.raw.SetDeadline(time.Now().Add(c.cfg.ReadTimeout))
+	if err := tc.Handshake(); err != nil {
+		c.note("TLS handshake failed: %v", err)
+		c.why = "TLS handshake failed"
+		return errClose
+	}
+	_ = c.raw.SetDeadline(time.Time{})
+	st := tc.ConnectionState()
+	c.note("TLS established: %s %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
+	dc := deadlineConn{tc, c.cfg.ReadTimeout}
+	c.r.Reset(dc)
+	c.w.Reset(dc)
+	c.tls = true
+	return nil
+}

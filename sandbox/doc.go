@@ -1,0 +1,25 @@
+// Package sandbox is ehlo's embedded practice server: an SMTP and LMTP
+// server that a workshop can start with no setup and whose every reply is
+// the one RFC 5321 (and RFC 1869, 2034, 2920, 3030, 3207, 3461, 4954, 6531,
+// 2033 for LMTP) calls for, so a teacher can point at a line and say "this
+// is what a server must answer".
+//
+// It owns:
+//   - the listeners: plain SMTP with STARTTLS, implicit TLS and a Unix
+//     socket, on loopback unless the caller names another address;
+//   - an in-memory self-signed certificate (or a PEM pair from disk) and
+//     its fingerprint, so a client can trust exactly this server;
+//   - demo users for AUTH PLAIN, LOGIN and CRAM-MD5;
+//   - an in-memory, concurrency-safe Mailbox of what was delivered;
+//   - fault injection (ParseFault): delays, drops, 421s, refusals and
+//     malformed, over-long or injected reply bytes, for demonstrations and
+//     for testing ehlo's own client against hostile servers;
+//   - a per-session, direction-tagged log ("[s3] C: …", "[s3] S: …").
+//
+// It is written on the standard library alone, not on go-smtp: the replies
+// a teaching server gives must be exact (503 for bad sequence, 555 for an
+// unknown parameter, a 421 that closes), and faults need control of every
+// byte and every write. docs/sandbox.md explains the choice. The package
+// must never import ehlo's client packages (protocol, session, tui): a
+// server that shares code with the client under test would share its bugs.
+package sandbox

@@ -1,0 +1,335 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Stage names the server reply a fault applies to: the greeting, or the
+// reply to one command. A fault with no stages applies to every reply.
+type Stage string
+
+// Stages. StageDot is the reply that accepts or refuses the message: the
+// one after DATA's final "." and the one to BDAT … LAST (in LMTP, each of
+// the per-recipient replies). StageBdat is the reply to every other BDAT.
+// StageOther covers commands with no stage of their own (EXPN, unknown
+// verbs, …).
+const (
+	StageGreeting Stage = "greeting"
+	StageEhlo     Stage = "ehlo" // also HELO and LHLO
+	StageStartTLS Stage = "starttls"
+	StageAuth     Stage = "auth"
+	StageMail     Stage = "mail"
+	StageRcpt     Stage = "rcpt"
+	StageData     Stage = "data"
+	StageDot      Stage = "dot"
+	StageBdat     Stage = "bdat"
+	StageRset     Stage = "rset"
+	StageVrfy     Stage = "vrfy"
+	StageNoop     Stage = "noop"
+	StageHelp     Stage = "help"
+	StageQuit     Stage = "quit"
+	StageOther    Stage = "other"
+)
+
+var stageNames = map[string]Stage{
+	"greeting": StageGreeting, "connect": StageGreeting, "banner": StageGreeting,
+	"ehlo": StageEhlo, "helo": StageEhlo, "lhlo": StageEhlo,
+	"starttls": StageStartTLS, "tls": StageStartTLS,
+	"auth": StageAuth, "mail": StageMail, "rcpt": StageRcpt,
+	"data": StageData, "dot": StageDot, "bdat": StageBdat,
+	"rset": StageRset, "vrfy": StageVrfy, "noop": StageNoop,
+	"help": StageHelp, "quit": StageQuit, "other": StageOther,
+}
+
+// FaultKind is what a fault does.
+type FaultKind string
+
+// Fault kinds; docs/sandbox.md gives the lesson each one teaches.
+const (
+	FaultDelay          FaultKind = "delay"           // sleep before the reply
+	FaultDrip           FaultKind = "drip"            // write the reply one byte at a time
+	FaultDrop           FaultKind = "drop"            // close the connection instead of replying
+	Fault421            FaultKind = "421"             // answer 421 and close
+	FaultSilent         FaultKind = "silent"          // never reply again (no greeting by default)
+	FaultRefuseSender   FaultKind = "refuse-sender"   // MAIL gets 550
+	FaultRefuseRcpt     FaultKind = "refuse-rcpt"     // RCPT gets 550
+	FaultRequireAuth    FaultKind = "require-auth"    // MAIL before AUTH gets 530
+	FaultMalformed      FaultKind = "malformed"       // a reply code that breaks RFC 5321 §4.2
+	FaultLongLine       FaultKind = "longline"        // pad the reply line past the limits
+	FaultCodeOnly       FaultKind = "codeonly"        // the last line is the code alone
+	FaultBareLF         FaultKind = "bare-lf"         // lines end in LF, not CRLF
+	FaultANSI           FaultKind = "ansi"            // terminal escape sequences in the text
+	FaultInjectStartTLS FaultKind = "inject-starttls" // extra bytes in the same write as the 220 to STARTTLS
+	FaultNoTLS          FaultKind = "notls"           // 220 to STARTTLS, then plaintext instead of a handshake
+	FaultPremature      FaultKind = "premature"       // greeting and an EHLO reply in one write, unasked
+)
+
+// Malformed variants (the value of a malformed fault).
+const (
+	MalformedCode  = "code"  // middle digit becomes x: "2x0 …" (security-anchors F7)
+	MalformedMixed = "mixed" // multi-line reply whose last code differs (F6)
+	MalformedSep   = "sep"   // X instead of SP or "-" after the code (F9)
+	MalformedRange = "range" // first digit 6: "650 …" (F8)
+	MalformedShort = "short" // two-digit code: "25 …" (F7)
+)
+
+// Default fault payloads.
+const (
+	// DefaultInjection is what inject-starttls sends after "220 Ready\r\n"
+	// in the same write: EAST's Buffering/B_1 case (security-anchors A6).
+	DefaultInjection = "250-evil.example\r\n250 AUTH PLAIN LOGIN\r\n"
+	// DefaultANSI clears the screen, sets the window title and writes the
+	// clipboard through OSC 52 (security-anchors H1).
+	DefaultANSI = "\x1b[2J\x1b]0;pwned\x07\x1b]52;c;ZXZpbA==\x07"
+	// DefaultNoTLS is what notls sends where a ServerHello belongs
+	// (security-anchors A10).
+	DefaultNoTLS = "250 OK\r\n"
+	// DefaultLongLine is the length of a longline reply line, CRLF
+	// included: beyond smtplib's and ehlo's 8192.
+	DefaultLongLine = 9000
+	// DefaultDrip is the pause between bytes of a drip fault.
+	DefaultDrip = time.Second
+)
+
+// Fault is one parsed --fault SPEC. Build it with ParseFault.
+type Fault struct {
+	Kind FaultKind
+	// Stages the fault applies to; empty means every reply.
+	Stages []Stage
+	// Duration is the pause of delay and drip.
+	Duration time.Duration
+	// Length is the longline line length, CRLF included.
+	Length int
+	// Variant is the malformed variant, or "space" for codeonly.
+	Variant string
+	// Addrs limits refuse-sender and refuse-rcpt; empty means every
+	// address.
+	Addrs []string
+	// Text is the byte payload of inject-starttls, ansi and notls, or the
+	// text of a 421.
+	Text []byte
+
+	spec string
+}
+
+// String returns the spec the fault was parsed from.
+func (f Fault) String() string { return f.spec }
+
+func (f Fault) applies(st Stage) bool {
+	if len(f.Stages) == 0 {
+		return true
+	}
+	for _, s := range f.Stages {
+		if s == st {
+			return true
+		}
+	}
+	return false
+}
+
+// matchesAddr reports whether a refusal fault covers addr (case-insensitive,
+// compared without angle brackets).
+func (f Fault) matchesAddr(addr string) bool {
+	if len(f.Addrs) == 0 {
+		return true
+	}
+	for _, a := range f.Addrs {
+		if strings.EqualFold(a, addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// kindRule says which parts of the grammar a kind accepts.
+type kindRule struct {
+	stages bool // takes :STAGES
+	value  int  // 0 none, 1 optional, 2 required
+}
+
+var kindRules = map[FaultKind]kindRule{
+	FaultDelay:          {stages: true, value: 2},
+	FaultDrip:           {stages: true, value: 1},
+	FaultDrop:           {stages: true},
+	Fault421:            {stages: true, value: 1},
+	FaultSilent:         {stages: true},
+	FaultRefuseSender:   {value: 1},
+	FaultRefuseRcpt:     {value: 1},
+	FaultRequireAuth:    {},
+	FaultMalformed:      {stages: true, value: 1},
+	FaultLongLine:       {stages: true, value: 1},
+	FaultCodeOnly:       {stages: true, value: 1},
+	FaultBareLF:         {stages: true},
+	FaultANSI:           {stages: true, value: 1},
+	FaultInjectStartTLS: {value: 1},
+	FaultNoTLS:          {value: 1},
+	FaultPremature:      {},
+}
+
+// ParseFault parses one fault spec:
+//
+//	KIND[:STAGE[,STAGE…]][=VALUE]
+//
+// For example "delay=5ms", "delay:rcpt=2s", "drop:mail", "421:rcpt",
+// "refuse-rcpt=bad@x.test", "malformed:ehlo=mixed", "longline:greeting",
+// "inject-starttls", "silent", "drip:greeting=10ms", "premature",
+// "codeonly:noop", "bare-lf", "ansi:greeting". Without stages a fault
+// applies to every reply, so drop, 421 and silent without stages act on
+// the greeting. Text values understand \r \n \t \e \\ and \xHH.
+// docs/sandbox.md lists every kind.
+func ParseFault(spec string) (Fault, error) {
+	f := Fault{spec: spec}
+	head, value, hasValue := strings.Cut(spec, "=")
+	kind, stages, hasStages := strings.Cut(head, ":")
+	f.Kind = FaultKind(strings.ToLower(strings.TrimSpace(kind)))
+	rule, ok := kindRules[f.Kind]
+	if !ok {
+		return f, fmt.Errorf("fault %q: unknown kind %q (known: %s)", spec, kind, knownKinds())
+	}
+	if hasStages {
+		if !rule.stages {
+			return f, fmt.Errorf("fault %q: %s takes no stage", spec, f.Kind)
+		}
+		for _, s := range strings.Split(stages, ",") {
+			s = strings.ToLower(strings.TrimSpace(s))
+			if s == "all" || s == "*" {
+				f.Stages = nil
+				break
+			}
+			st, ok := stageNames[s]
+			if !ok {
+				return f, fmt.Errorf("fault %q: unknown stage %q (known: greeting, ehlo, starttls, auth, mail, rcpt, data, dot, bdat, rset, vrfy, noop, help, quit, other, all)", spec, s)
+			}
+			f.Stages = append(f.Stages, st)
+		}
+	}
+	switch {
+	case hasValue && rule.value == 0:
+		return f, fmt.Errorf("fault %q: %s takes no value", spec, f.Kind)
+	case !hasValue && rule.value == 2:
+		return f, fmt.Errorf("fault %q: %s needs a value (%s=…)", spec, f.Kind, f.Kind)
+	}
+	var err error
+	switch f.Kind {
+	case FaultDelay, FaultDrip:
+		f.Duration = DefaultDrip
+		if hasValue {
+			f.Duration, err = time.ParseDuration(value)
+			if err != nil || f.Duration < 0 {
+				return f, fmt.Errorf("fault %q: bad duration %q", spec, value)
+			}
+		}
+	case Fault421:
+		if hasValue {
+			f.Text, err = unescape(value)
+			if err == nil && strings.ContainsAny(string(f.Text), "\r\n") {
+				err = errors.New("the text of a 421 cannot contain CR or LF")
+			}
+		}
+	case FaultRefuseSender, FaultRefuseRcpt:
+		if hasValue {
+			for _, a := range strings.Split(value, ",") {
+				a = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(a), "<"), ">")
+				if a != "" {
+					f.Addrs = append(f.Addrs, a)
+				}
+			}
+			if len(f.Addrs) == 0 {
+				err = errors.New("empty address list")
+			}
+		}
+	case FaultMalformed:
+		f.Variant = MalformedCode
+		if hasValue {
+			f.Variant = strings.ToLower(value)
+			switch f.Variant {
+			case MalformedCode, MalformedMixed, MalformedSep, MalformedRange, MalformedShort:
+			default:
+				err = fmt.Errorf("unknown variant %q (code, mixed, sep, range, short)", value)
+			}
+		}
+	case FaultLongLine:
+		f.Length = DefaultLongLine
+		if hasValue {
+			f.Length, err = strconv.Atoi(value)
+			if err == nil && (f.Length < 16 || f.Length > 1<<20) {
+				err = fmt.Errorf("length %d out of range 16..%d", f.Length, 1<<20)
+			}
+		}
+	case FaultCodeOnly:
+		if hasValue {
+			f.Variant = strings.ToLower(value)
+			if f.Variant != "space" {
+				err = fmt.Errorf("unknown variant %q (only \"space\")", value)
+			}
+		}
+	case FaultANSI:
+		f.Text = []byte(DefaultANSI)
+		if hasValue {
+			f.Text, err = unescape(value)
+		}
+	case FaultInjectStartTLS:
+		f.Text = []byte(DefaultInjection)
+		if hasValue {
+			f.Text, err = unescape(value)
+		}
+	case FaultNoTLS:
+		f.Text = []byte(DefaultNoTLS)
+		if hasValue {
+			f.Text, err = unescape(value)
+		}
+	}
+	if err != nil {
+		return f, fmt.Errorf("fault %q: %v", spec, err)
+	}
+	return f, nil
+}
+
+func knownKinds() string {
+	return "delay, drip, drop, 421, silent, refuse-sender, refuse-rcpt, require-auth, malformed, longline, codeonly, bare-lf, ansi, inject-starttls, notls, premature"
+}
+
+// unescape turns the backslash escapes of a fault value into bytes, so a
+// spec given on a command line can carry CR, LF and ESC.
+func unescape(s string) ([]byte, error) {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			out = append(out, s[i])
+			continue
+		}
+		i++
+		if i == len(s) {
+			return nil, errors.New("trailing backslash")
+		}
+		switch s[i] {
+		case 'r':
+			out = append(out, '\r')
+		case 'n':
+			out = append(out, '\n')
+		case 't':
+			out = append(out, '\t')
+		case 'e':
+			out = append(out, 0x1b)
+		case '\\':
+			out = append(out, '\\')
+		case 'x':
+			if i+3 > len(s) {
+				return nil, errors.New(`\x needs two hex digits`)
+			}
+			v, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			if err != nil {
+				return nil, fmt.Errorf(`bad escape \x%s`, s[i+1:i+3])
+			}
+			out = append(out, byte(v))
+			i += 2
+		default:
+			return nil, fmt.Errorf(`unknown escape \%c`, s[i])
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,267 @@
+package sandbox
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// rep is one reply before it is put on the wire.
+type rep struct {
+	code  int
+	enh   string // RFC 3463 enhanced status code, "" for none
+	lines []string
+}
+
+// encode renders the reply lines without line ends. Enhanced status codes
+// appear only once the client used EHLO or LHLO (RFC 2034 §3) and never on
+// 3xx intermediate replies (334, 354), which RFC 3463 gives no class.
+func (r rep) encode(esmtp bool) []string {
+	lines := r.lines
+	if len(lines) == 0 {
+		lines = []string{""}
+	}
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		sep := "-"
+		if i == len(lines)-1 {
+			sep = " "
+		}
+		if r.enh != "" && esmtp && r.code/100 != 3 {
+			l = strings.TrimSuffix(r.enh+" "+l, " ")
+		}
+		out[i] = fmt.Sprintf("%03d%s%s", r.code, sep, l)
+	}
+	return out
+}
+
+// isSequenceOrSyntax reports the codes that count towards maxErrors:
+// client mistakes, not refusals such as 550 or 535.
+func isSequenceOrSyntax(code int) bool {
+	switch code {
+	case 500, 501, 502, 503, 504, 555:
+		return true
+	}
+	return false
+}
+
+// reply sends one reply at stage st with every matching fault applied.
+func (c *conn) reply(st Stage, code int, enh string, lines ...string) error {
+	if c.mute {
+		return nil
+	}
+	r, closeAfter, err := c.act(st, rep{code, enh, lines})
+	if err != nil || c.mute {
+		return err
+	}
+	if closeAfter {
+		return c.finish421(st, r)
+	}
+	if err := c.emit(st, c.render(st, r)); err != nil {
+		return err
+	}
+	if isSequenceOrSyntax(code) {
+		c.errors++
+		if c.errors >= maxErrors {
+			c.why = "too many errors"
+			_ = c.direct(421, "4.7.0", c.cfg.Hostname+" Error: too many errors")
+			return errClose
+		}
+	}
+	return nil
+}
+
+// finish421 sends a 421 and ends the session: RFC 5321 §3.8 says a 421
+// closes the channel, which go-smtp did not do.
+func (c *conn) finish421(st Stage, r rep) error {
+	_ = c.emit(st, c.render(st, r))
+	return errClose
+}
+
+// act applies the faults that replace the reply or end the session:
+// silent, drop and 421. The first matching one wins.
+func (c *conn) act(st Stage, r rep) (rep, bool, error) {
+	for _, f := range c.cfg.Faults {
+		if !f.applies(st) {
+			continue
+		}
+		switch f.Kind {
+		case FaultSilent:
+			c.note("fault %s: not answering from now on", f)
+			c.mute = true
+			return r, false, nil
+		case FaultDrop:
+			c.note("fault %s: dropping the connection at %s", f, st)
+			c.why = "drop fault"
+			return r, false, errClose
+		case Fault421:
+			text := c.cfg.Hostname + " Service not available, closing transmission channel"
+			if f.Text != nil {
+				text = string(f.Text)
+			}
+			c.note("fault %s: answering 421 at %s and closing", f, st)
+			c.why = "421 fault"
+			return rep{421, "4.3.2", []string{text}}, true, nil
+		}
+	}
+	return r, false, nil
+}
+
+// render encodes a reply and applies the faults that bend its bytes, in
+// the order they were given.
+func (c *conn) render(st Stage, r rep) []byte {
+	lines := r.encode(c.esmtp)
+	eol := "\r\n"
+	for _, f := range c.cfg.Faults {
+		if !f.applies(st) {
+			continue
+		}
+		switch f.Kind {
+		case FaultMalformed:
+			lines = malform(lines, f.Variant, r.code)
+		case FaultLongLine:
+			last := lines[len(lines)-1]
+			if pad := f.Length - 2 - len(last); pad > 1 {
+				lines[len(lines)-1] = last + " " + strings.Repeat("x", pad-1)
+			}
+		case FaultCodeOnly:
+			last := lines[len(lines)-1]
+			if len(last) >= 3 {
+				last = last[:3]
+				if f.Variant == "space" {
+					last += " "
+				}
+				lines[len(lines)-1] = last
+			}
+		case FaultANSI:
+			if len(lines[0]) >= 4 {
+				lines[0] = lines[0][:4] + string(f.Text) + lines[0][4:]
+			}
+		case FaultBareLF:
+			eol = "\n"
+		}
+	}
+	var b bytes.Buffer
+	for _, l := range lines {
+		b.WriteString(l)
+		b.WriteString(eol)
+	}
+	return b.Bytes()
+}
+
+// malform breaks RFC 5321 §4.2's reply grammar in one of the ways the
+// security-anchors catalogue (F6–F9) says a client must reject.
+func malform(lines []string, variant string, code int) []string {
+	out := append([]string(nil), lines...)
+	switch variant {
+	case MalformedMixed:
+		other := "550"
+		if code/100 == 5 {
+			other = "250"
+		}
+		if len(out) == 1 {
+			text := ""
+			if len(out[0]) > 4 {
+				text = out[0][4:]
+			}
+			return []string{out[0][:3] + "-" + text, other + " inconsistent reply code"}
+		}
+		out[len(out)-1] = other + out[len(out)-1][3:]
+		return out
+	}
+	for i, l := range out {
+		if len(l) < 4 {
+			continue
+		}
+		switch variant {
+		case MalformedCode:
+			out[i] = l[:1] + "x" + l[2:]
+		case MalformedSep:
+			out[i] = l[:3] + "X" + l[4:]
+		case MalformedRange:
+			out[i] = "6" + l[1:]
+		case MalformedShort:
+			out[i] = l[:2] + l[3:]
+		}
+	}
+	return out
+}
+
+// emit logs and writes reply bytes, applying delay and drip. A delayed
+// or dripped reply first flushes what is pending, so the pause falls on
+// this reply and not on earlier ones.
+func (c *conn) emit(st Stage, b []byte) error {
+	var delay, drip time.Duration
+	for _, f := range c.cfg.Faults {
+		if !f.applies(st) {
+			continue
+		}
+		switch f.Kind {
+		case FaultDelay:
+			delay += f.Duration
+		case FaultDrip:
+			drip = f.Duration
+		}
+	}
+	c.logReply(b)
+	if delay > 0 || drip > 0 {
+		if c.w.Flush() != nil {
+			return errClose
+		}
+	}
+	if !c.srv.sleep(delay) {
+		c.why = "server closed"
+		return errClose
+	}
+	if drip <= 0 {
+		if _, err := c.w.Write(b); err != nil {
+			return errClose
+		}
+		return nil
+	}
+	for i := range b {
+		if i > 0 && !c.srv.sleep(drip) {
+			c.why = "server closed"
+			return errClose
+		}
+		if _, err := c.w.Write(b[i : i+1]); err != nil {
+			return errClose
+		}
+		if c.w.Flush() != nil {
+			return errClose
+		}
+	}
+	return nil
+}
+
+// direct writes a server-initiated reply (timeout, too many errors, busy)
+// with no faults applied, and flushes it.
+func (c *conn) direct(code int, enh, text string) error {
+	var b bytes.Buffer
+	for _, l := range (rep{code, enh, []string{text}}).encode(c.esmtp) {
+		b.WriteString(l + "\r\n")
+	}
+	c.logReply(b.Bytes())
+	if _, err := c.w.Write(b.Bytes()); err != nil {
+		return err
+	}
+	return c.w.Flush()
+}
+
+func (c *conn) logReply(b []byte) {
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		var line []byte
+		if i < 0 {
+			line, b = b, nil
+		} else {
+			line, b = b[:i+1], b[i+1:]
+		}
+		text, eol := trimEOL(line)
+		if i < 0 {
+			eol = " (no line end)"
+		}
+		c.srv.log.printf(c.id, "S: %s%s", escape(text), eol)
+	}
+}

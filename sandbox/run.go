@@ -1,0 +1,112 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// lockedWriter lets the ready banner and the session log share stdout
+// without interleaving inside a line.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// Run is `ehlo sandbox`: it starts the server, prints where it listens,
+// the certificate fingerprint and the demo credentials, logs every
+// session to stdout (unless cfg.Log is set) and stops when ctx is done.
+//
+// The first line is "ehlo sandbox ready"; the lines after it are
+// "key: value" pairs, so scripts can wait for the banner and pick the
+// address out of it.
+func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
+	out := &lockedWriter{w: stdout}
+	if cfg.Log == nil {
+		cfg.Log = out
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	var b strings.Builder
+	proto := "SMTP"
+	if srv.cfg.LMTP {
+		proto = "LMTP"
+	}
+	fmt.Fprintf(&b, "ehlo sandbox ready (%s)\n", proto)
+	if a := srv.Addr(); a != "" {
+		fmt.Fprintf(&b, "listen: %s (plain, STARTTLS offered)\n", a)
+	}
+	if a := srv.TLSAddr(); a != "" {
+		fmt.Fprintf(&b, "tls-listen: %s (implicit TLS)\n", a)
+	}
+	if p := srv.SocketPath(); p != "" {
+		fmt.Fprintf(&b, "socket: %s\n", p)
+	}
+	fmt.Fprintf(&b, "hostname: %s\n", srv.cfg.Hostname)
+	origin := "in-memory self-signed"
+	if srv.cfg.TLSCert != "" {
+		origin = "from " + srv.cfg.TLSCert
+	}
+	leaf := srv.cert.Leaf
+	fmt.Fprintf(&b, "certificate: SHA-256 %s (%s, subject %s, valid until %s)\n",
+		srv.Fingerprint(), origin, leaf.Subject.CommonName, leaf.NotAfter.UTC().Format("2006-01-02 15:04 MST"))
+	names := make([]string, 0, len(srv.cfg.Users))
+	for n := range srv.cfg.Users {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	creds := make([]string, len(names))
+	for i, n := range names {
+		creds[i] = n + ":" + srv.cfg.Users[n]
+	}
+	fmt.Fprintf(&b, "users: %s\n", strings.Join(creds, " "))
+	if srv.cfg.AllowInsecureAuth {
+		b.WriteString("auth: PLAIN LOGIN CRAM-MD5, also without TLS (--allow-insecure-auth)\n")
+	} else {
+		b.WriteString("auth: PLAIN LOGIN CRAM-MD5, after STARTTLS or on the implicit-TLS listener\n")
+	}
+	if len(srv.cfg.Faults) > 0 {
+		specs := make([]string, len(srv.cfg.Faults))
+		for i, f := range srv.cfg.Faults {
+			specs[i] = f.String()
+		}
+		fmt.Fprintf(&b, "faults: %s\n", strings.Join(specs, " "))
+	}
+	for _, a := range []string{srv.Addr(), srv.TLSAddr()} {
+		if a != "" && !isLoopback(a) {
+			fmt.Fprintf(&b, "warning: %s is reachable from other hosts, and the demo credentials above are public\n", a)
+		}
+	}
+	b.WriteString("stop with Ctrl+C\n")
+	if _, err := io.WriteString(out, b.String()); err != nil {
+		return err
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve() }()
+	select {
+	case <-ctx.Done():
+		srv.Close()
+		<-errc
+	case err = <-errc:
+		srv.Close()
+		if err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "ehlo sandbox stopped: %d message(s) received\n", srv.Mailbox().Total())
+	return nil
+}

@@ -1,0 +1,298 @@
+package sandbox
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// maxSessions bounds concurrent sessions; above it a client is greeted
+// with 421 and closed, as RFC 5321 §3.1 allows a busy server to do.
+const maxSessions = 256
+
+// Server is one running sandbox: its listeners, certificate, mailbox and
+// sessions. New binds; Serve (or Start) accepts; Close stops everything.
+type Server struct {
+	cfg     Config
+	cert    tls.Certificate
+	tlsConf *tls.Config
+	certPEM []byte
+	finger  string
+	mailbox *Mailbox
+	log     *logger
+
+	plain, implicit, unix net.Listener
+
+	done      chan struct{}
+	closeOnce sync.Once
+	serving   atomic.Bool
+	nextID    atomic.Int64
+	sessions  sync.WaitGroup
+
+	mu    sync.Mutex
+	conns map[*conn]struct{}
+}
+
+// New validates cfg, prepares the certificate and binds every listener,
+// so Addr, TLSAddr and SocketPath are known before Serve.
+func New(cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:     cfg,
+		mailbox: newMailbox(cfg.MailboxLimit),
+		log:     &logger{w: cfg.Log},
+		done:    make(chan struct{}),
+		conns:   make(map[*conn]struct{}),
+	}
+	if cfg.TLSCert != "" {
+		s.cert, err = loadCert(cfg.TLSCert, cfg.TLSKey)
+	} else {
+		s.cert, err = selfSigned(cfg.Hostname, time.Now())
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.tlsConf = &tls.Config{
+		Certificates: []tls.Certificate{s.cert},
+		MinVersion:   tls.VersionTLS12,
+	}
+	s.certPEM = certPEM(s.cert)
+	s.finger = fingerprint(s.cert.Certificate[0])
+
+	if cfg.Listen != "-" {
+		if s.plain, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, fmt.Errorf("sandbox: listen %s: %w", cfg.Listen, err)
+		}
+	}
+	if cfg.TLSListen != "-" {
+		if s.implicit, err = net.Listen("tcp", cfg.TLSListen); err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("sandbox: listen (TLS) %s: %w", cfg.TLSListen, err)
+		}
+	}
+	if cfg.Socket != "" {
+		if err = removeStaleSocket(cfg.Socket); err == nil {
+			s.unix, err = net.Listen("unix", cfg.Socket)
+		}
+		if err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("sandbox: listen %s: %w", cfg.Socket, err)
+		}
+	}
+	return s, nil
+}
+
+// removeStaleSocket deletes a socket file left by a sandbox that died, but
+// never a live socket or a file that is not a socket.
+func removeStaleSocket(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("%s exists and is not a socket", path)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return fmt.Errorf("%s is in use by another server", path)
+	}
+	return os.Remove(path)
+}
+
+func (s *Server) closeListeners() error {
+	var first error
+	for _, l := range []net.Listener{s.plain, s.implicit, s.unix} {
+		if l == nil {
+			continue
+		}
+		if err := l.Close(); err != nil && !errors.Is(err, net.ErrClosed) && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Serve accepts on every listener until Close, then returns nil. It may
+// be called once.
+func (s *Server) Serve() error {
+	if !s.serving.CompareAndSwap(false, true) {
+		return errors.New("sandbox: Serve called twice")
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	for _, l := range []struct {
+		l        net.Listener
+		implicit bool
+	}{{s.plain, false}, {s.implicit, true}, {s.unix, false}} {
+		if l.l == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.accept(l.l, l.implicit); err != nil {
+				errc <- err
+				s.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
+
+// Start runs Serve in the background, for callers (tests, the TUI) that
+// only need the addresses.
+func (s *Server) Start() {
+	go s.Serve() //nolint:errcheck // Serve only fails if the listener breaks; Close reports that
+}
+
+func (s *Server) accept(l net.Listener, implicit bool) error {
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			select {
+			case <-s.done:
+				return nil
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) ||
+				errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ECONNABORTED) {
+				// Out of descriptors or a client that gave up during the
+				// handshake: transient, so back off rather than stop
+				// serving a whole class.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("sandbox: accept: %w", err)
+		}
+		backoff = 0
+		c := s.newConn(nc, implicit)
+		s.mu.Lock()
+		select {
+		case <-s.done:
+			s.mu.Unlock()
+			nc.Close()
+			return nil
+		default:
+		}
+		busy := len(s.conns) >= maxSessions
+		s.conns[c] = struct{}{}
+		s.sessions.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.sessions.Done()
+			defer func() {
+				s.mu.Lock()
+				delete(s.conns, c)
+				s.mu.Unlock()
+			}()
+			c.serve(busy)
+		}()
+	}
+}
+
+// Close stops the listeners, closes every session and waits for their
+// goroutines. It is safe to call more than once.
+func (s *Server) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.done)
+		err = s.closeListeners()
+		s.mu.Lock()
+		for c := range s.conns {
+			c.raw.Close()
+		}
+		s.mu.Unlock()
+		s.sessions.Wait()
+	})
+	return err
+}
+
+// Addr is the plain listener's address, "" when disabled.
+func (s *Server) Addr() string { return addrOf(s.plain) }
+
+// TLSAddr is the implicit-TLS listener's address, "" when disabled.
+func (s *Server) TLSAddr() string { return addrOf(s.implicit) }
+
+// SocketPath is the Unix socket path, "" when none.
+func (s *Server) SocketPath() string {
+	if s.unix == nil {
+		return ""
+	}
+	return s.cfg.Socket
+}
+
+// CertPEM is the certificate chain the server presents, PEM-encoded, so a
+// client can trust exactly this server.
+func (s *Server) CertPEM() []byte { return append([]byte(nil), s.certPEM...) }
+
+// Fingerprint is the SHA-256 of the leaf certificate's DER, upper-case hex
+// with colons.
+func (s *Server) Fingerprint() string { return s.finger }
+
+// Mailbox is where delivered messages are kept.
+func (s *Server) Mailbox() *Mailbox { return s.mailbox }
+
+// Hostname is the configured (or default) hostname.
+func (s *Server) Hostname() string { return s.cfg.Hostname }
+
+// Users returns a copy of the demo credentials in effect.
+func (s *Server) Users() map[string]string {
+	u := make(map[string]string, len(s.cfg.Users))
+	for k, v := range s.cfg.Users {
+		u[k] = v
+	}
+	return u
+}
+
+func addrOf(l net.Listener) string {
+	if l == nil {
+		return ""
+	}
+	return l.Addr().String()
+}
+
+// isLoopback reports whether a listen address only reaches this host.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// sleep pauses for d unless the server closes first; false means closed.
+func (s *Server) sleep(d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.done:
+		return false
+	}
+}
