@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -93,6 +94,11 @@ type Client struct {
 	debugLevel int
 	debugOut   io.Writer
 	now        func() time.Time
+
+	// abortMu guards abortConn, the raw connection as seen by Abort, which
+	// may run on another goroutine than the one driving the client.
+	abortMu   sync.Mutex
+	abortConn net.Conn
 }
 
 // Extension is one advertised EHLO keyword, in the order advertised.
@@ -228,6 +234,9 @@ func (c *Client) Connect(host string, port int) (Reply, error) {
 	}
 	c.host = host
 	c.raw, c.conn = conn, conn
+	c.abortMu.Lock()
+	c.abortConn = conn
+	c.abortMu.Unlock()
 	c.br = bufio.NewReaderSize(conn, 4096)
 	c.tlsOn, c.tlsState = false, nil
 	c.setPhase(PhaseConnected)
@@ -261,7 +270,23 @@ func (c *Client) Close() error {
 	return nil
 }
 
+// Abort closes the network connection at once, so that a call blocked
+// on it in another goroutine returns with an error. It is the one method
+// that is safe to call concurrently; the goroutine driving the client
+// still sees the failure and does the rest of the clean-up.
+func (c *Client) Abort() error {
+	c.abortMu.Lock()
+	defer c.abortMu.Unlock()
+	if c.abortConn == nil {
+		return nil
+	}
+	return c.abortConn.Close()
+}
+
 func (c *Client) closeConn() {
+	c.abortMu.Lock()
+	c.abortConn = nil
+	c.abortMu.Unlock()
 	if c.conn == nil {
 		return
 	}

@@ -142,7 +142,7 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 	if cfg.DebugLevel > 0 {
 		c.SetDebugLevel(cfg.DebugLevel, cfg.DebugOut)
 	}
-	stop := context.AfterFunc(ctx, func() { c.Close() })
+	stop := context.AfterFunc(ctx, func() { c.Abort() })
 	defer stop()
 
 	fail := func(stage Stage, err error) *SendResult {
