@@ -57,6 +57,14 @@ type Options struct {
 	// AllowCleartextAuth is the one explicit opt-in to send credentials on
 	// a connection without TLS. There is no localhost exception.
 	AllowCleartextAuth bool
+	// Pipelining lets Sendmail send MAIL, every RCPT and DATA (or a whole
+	// one-chunk BDAT) in one write when the server offers PIPELINING
+	// (RFC 2920), saving a round trip per command.
+	Pipelining bool
+	// Chunking lets Sendmail send the message with BDAT when the server
+	// offers CHUNKING (RFC 3030): no dot-stuffing, exact chunk sizes, and
+	// the message's own bytes with BODY=BINARYMIME where offered and asked.
+	Chunking bool
 }
 
 // Client is one conversation with one SMTP, ESMTP or LMTP server, the
@@ -607,12 +615,27 @@ func (c *Client) Exit() error {
 // in smtplib; SMTPUTF8 among them needs the server's SMTPUTF8 and switches
 // commands to UTF-8 until RSET.
 func (c *Client) Mail(from string, opts ...string) (Reply, error) {
-	if err := ValidateAddress(from); err != nil {
+	line, err := c.mailLine(from, opts)
+	if err != nil {
 		return Reply{}, err
+	}
+	r, err := c.Docmd(line, "")
+	if err == nil {
+		c.afterMail(r)
+	}
+	return r, err
+}
+
+// mailLine builds MAIL FROM with smtplib's rules: options only when the
+// server spoke ESMTP; SMTPUTF8 among them needs the server's SMTPUTF8 and
+// switches commands to UTF-8 until RSET.
+func (c *Client) mailLine(from string, opts []string) (string, error) {
+	if err := ValidateAddress(from); err != nil {
+		return "", err
 	}
 	for _, o := range opts {
 		if err := ValidateESMTPParam(o); err != nil {
-			return Reply{}, err
+			return "", err
 		}
 	}
 	optStr := ""
@@ -620,44 +643,60 @@ func (c *Client) Mail(from string, opts ...string) (Reply, error) {
 		for _, o := range opts {
 			if strings.EqualFold(o, "smtputf8") {
 				if !c.HasExtn("smtputf8") {
-					return Reply{}, &NotSupportedError{Msg: "SMTPUTF8 not supported by server"}
+					return "", &NotSupportedError{Msg: "SMTPUTF8 not supported by server"}
 				}
 				c.utf8 = true
 			}
 		}
 		optStr = " " + strings.Join(opts, " ")
 	}
-	r, err := c.Docmd("mail", "FROM:"+QuoteAddr(from)+optStr)
-	if err == nil && r.Code == 250 {
+	return "mail FROM:" + QuoteAddr(from) + optStr, nil
+}
+
+func (c *Client) afterMail(r Reply) {
+	if r.Code == 250 {
 		c.state.Phase, c.state.Recipients = PhaseMail, 0
 		c.accepted = c.accepted[:0]
 		c.traceState()
 	}
-	return r, err
 }
 
 // Rcpt sends RCPT TO; options only when the server spoke ESMTP.
 func (c *Client) Rcpt(to string, opts ...string) (Reply, error) {
-	if err := ValidateAddress(to); err != nil {
+	line, err := c.rcptLine(to, opts)
+	if err != nil {
 		return Reply{}, err
+	}
+	r, err := c.Docmd(line, "")
+	if err == nil {
+		c.afterRcpt(to, r)
+	}
+	return r, err
+}
+
+func (c *Client) rcptLine(to string, opts []string) (string, error) {
+	if err := ValidateAddress(to); err != nil {
+		return "", err
 	}
 	for _, o := range opts {
 		if err := ValidateESMTPParam(o); err != nil {
-			return Reply{}, err
+			return "", err
 		}
 	}
 	optStr := ""
 	if len(opts) > 0 && c.doesESMTP {
 		optStr = " " + strings.Join(opts, " ")
 	}
-	r, err := c.Docmd("rcpt", "TO:"+QuoteAddr(to)+optStr)
-	if err == nil && (r.Code == 250 || r.Code == 251) {
+	return "rcpt TO:" + QuoteAddr(to) + optStr, nil
+}
+
+func (c *Client) afterRcpt(to string, r Reply) {
+	if r.Code == 250 || r.Code == 251 {
 		c.accepted = append(c.accepted, to)
 		c.state.Phase = PhaseRcpt
 		c.state.Recipients++
 		c.traceState()
 	}
-	return r, err
 }
 
 func (c *Client) setPhase(p Phase) {

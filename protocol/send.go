@@ -202,6 +202,11 @@ func (c *Client) Sendmail(from string, to []string, msg io.Reader, mailOpts, rcp
 		}
 		opts = append(opts, mailOpts...)
 	}
+	pipe := c.opts.Pipelining && c.doesESMTP && c.HasExtn("pipelining")
+	chunk := c.opts.Chunking && c.doesESMTP && c.HasExtn("chunking")
+	if pipe || chunk {
+		return c.sendmailFast(from, to, msg, opts, rcptOpts, pipe, chunk)
+	}
 	r, err := c.Mail(from, opts...)
 	if err != nil {
 		return nil, err
