@@ -231,6 +231,8 @@ type sendCmd struct {
 	MailOption []string `sep:"none" help:"ESMTP parameter for MAIL FROM, one per flag (repeatable)."`
 	RcptOption []string `sep:"none" help:"ESMTP parameter for RCPT TO, one per flag (repeatable)."`
 	SMTPUTF8   bool     `name:"smtputf8" help:"Ask for SMTPUTF8 (RFC 6531)."`
+	Pipeline   bool     `help:"Use PIPELINING when the server offers it: MAIL, RCPT and DATA in one write (RFC 2920)."`
+	Chunking   bool     `help:"Use CHUNKING when the server offers it: BDAT instead of DATA (RFC 3030)."`
 	Notify     string   `help:"DSN: NOTIFY= for every recipient (NEVER or SUCCESS,FAILURE,DELAY)."`
 	Ret        string   `help:"DSN: RET=FULL or HDRS."`
 	Envid      string   `help:"DSN: ENVID=."`
@@ -388,6 +390,7 @@ func (s *sendCmd) Run(app *appContext) error {
 		AuthMech: s.Auth, AuthUser: s.AuthUser, AuthPassword: secret,
 		NoInitialResponse: s.NoInitialResponse, AuthCleartext: s.AuthCleartext,
 		MailOptions: mailOpts, RcptOptions: rcptOpts, QuitAfter: s.QuitAfter,
+		Pipelining: s.Pipeline, Chunking: s.Chunking,
 		DebugLevel: s.Debug, DebugOut: app.stderr,
 	}
 	if s.From != nil {
@@ -480,8 +483,8 @@ type appContext struct {
 // listeners default to loopback, so reaching the sandbox from another host
 // takes an explicit --listen or --tls-listen.
 type sandboxCmd struct {
-	Listen            string   `help:"Plain SMTP listener, STARTTLS offered; \"-\" disables it. Only an explicit address leaves loopback." default:"127.0.0.1:0" placeholder:"ADDR"`
-	TLSListen         string   `name:"tls-listen" help:"Implicit-TLS listener; \"-\" disables it." default:"127.0.0.1:0" placeholder:"ADDR"`
+	Listen            string   `help:"Plain SMTP listener, STARTTLS offered (default: loopback, a free port); \"-\" disables it. Only an explicit address leaves loopback." default:"127.0.0.1:0" placeholder:"ADDR"`
+	TLSListen         string   `name:"tls-listen" help:"Implicit-TLS listener (default: loopback, a free port); \"-\" disables it." default:"127.0.0.1:0" placeholder:"ADDR"`
 	LMTP              bool     `name:"lmtp" help:"Speak LMTP (LHLO, one reply per recipient) instead of SMTP."`
 	Socket            string   `help:"Also listen on this Unix socket path." placeholder:"PATH"`
 	TLSCert           string   `name:"tls-cert" help:"PEM certificate chain (default: an in-memory self-signed certificate)." placeholder:"FILE"`

@@ -73,6 +73,9 @@ type SendConfig struct {
 
 	QuitAfter string // one of QuitAfterStages, or ""
 
+	Pipelining bool // use PIPELINING when offered (--pipeline)
+	Chunking   bool // use CHUNKING/BDAT when offered (--chunking)
+
 	Tracer     protocol.Tracer
 	DebugLevel int
 	DebugOut   io.Writer
@@ -137,6 +140,8 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 		TLSConfig:          cfg.TLSConfig,
 		Tracer:             stages,
 		AllowCleartextAuth: cfg.AuthCleartext,
+		Pipelining:         cfg.Pipelining,
+		Chunking:           cfg.Chunking,
 	}
 	c := protocol.NewClient(cfg.Kind, opts)
 	if cfg.DebugLevel > 0 {
