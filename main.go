@@ -233,9 +233,13 @@ type sendCmd struct {
 	SMTPUTF8   bool     `name:"smtputf8" help:"Ask for SMTPUTF8 (RFC 6531)."`
 	Pipeline   bool     `help:"Use PIPELINING when the server offers it: MAIL, RCPT and DATA in one write (RFC 2920)."`
 	Chunking   bool     `help:"Use CHUNKING when the server offers it: BDAT instead of DATA (RFC 3030)."`
-	Notify     string   `help:"DSN: NOTIFY= for every recipient (NEVER or SUCCESS,FAILURE,DELAY)."`
-	Ret        string   `help:"DSN: RET=FULL or HDRS."`
-	Envid      string   `help:"DSN: ENVID=."`
+	NoPipeline bool     `help:"With --repeat: do not pipeline (it is on by default there)."`
+
+	Repeat      int    `help:"Send N messages and report messages per second and per-stage latency (a load generator)." placeholder:"N"`
+	Connections int    `default:"1" help:"With --repeat: spread the messages over C connections." placeholder:"C"`
+	Notify      string `help:"DSN: NOTIFY= for every recipient (NEVER or SUCCESS,FAILURE,DELAY)."`
+	Ret         string `help:"DSN: RET=FULL or HDRS."`
+	Envid       string `help:"DSN: ENVID=."`
 
 	QuitAfter string `enum:",connect,banner,helo,tls,auth,mail,rcpt" default:"" help:"Stop after this stage and QUIT: connect, banner, helo, tls, auth, mail, rcpt."`
 	Debug     int    `enum:"0,1,2" default:"0" help:"smtplib's debug output on stderr (1, or 2 with timestamps)."`
@@ -274,6 +278,12 @@ func (s *sendCmd) Validate() error {
 	}
 	if s.Data != "" && (s.Body != "" || len(s.Attach) > 0 || len(s.Header) > 0 || s.Subject != "") {
 		return fmt.Errorf("--data is a whole message: it excludes --body, --attach, --header and --subject")
+	}
+	if s.Repeat < 0 || s.Connections < 1 {
+		return fmt.Errorf("--repeat and --connections take positive numbers")
+	}
+	if s.Repeat > 0 && (s.Record != "" || s.JSON || s.QuitAfter != "") {
+		return fmt.Errorf("--repeat excludes --record, --json and --quit-after")
 	}
 	if s.Data != "" && s.Data != "-" && !strings.HasPrefix(s.Data, "@") {
 		return fmt.Errorf("--data takes @FILE or - (stdin)")
@@ -400,6 +410,9 @@ func (s *sendCmd) Run(app *appContext) error {
 		}
 	} else if s.Data == "" {
 		cfg.From, cfg.HasFrom = defaultSender(), true
+	}
+	if s.Repeat > 0 {
+		return s.runRepeat(app, cfg)
 	}
 	out, err := newSendOutput(app, s, secret)
 	if err != nil {
@@ -716,4 +729,36 @@ func printableText(b []byte) bool {
 	b = bytes.TrimSuffix(b, []byte("\n"))
 	b = bytes.TrimSuffix(b, []byte("\r"))
 	return session.Sanitize(b) == string(b)
+}
+
+// runRepeat is `ehlo send --repeat N`: the message is built once and sent
+// N times; only the summary is printed.
+func (s *sendCmd) runRepeat(app *appContext, cfg session.SendConfig) error {
+	msg, err := io.ReadAll(cfg.Message)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	cfg.Pipelining = !s.NoPipeline
+	res := session.SendRepeat(app.ctx, cfg, msg, s.Repeat, s.Connections)
+	conns := "connection"
+	if res.Connections != 1 {
+		conns += "s"
+	}
+	fmt.Fprintf(app.stdout, "=== %d messages sent, %d failed, over %d %s in %.3fs: %.1f messages/s\n",
+		res.Messages, res.Failed, res.Connections, conns, res.Elapsed.Seconds(), res.PerSecond())
+	fmt.Fprintf(app.stdout, "=== %-12s %10s %10s %8s\n", "stage", "median", "p99", "count")
+	for _, st := range session.RepeatStageOrder {
+		if len(res.Stages[st]) == 0 {
+			continue
+		}
+		fmt.Fprintf(app.stdout, "=== %-12s %10s %10s %8d\n", st,
+			res.Percentile(st, 50).Round(time.Microsecond), res.Percentile(st, 99).Round(time.Microsecond), len(res.Stages[st]))
+	}
+	if res.Err != nil {
+		fmt.Fprintf(app.stderr, "*** %s\n", session.SanitizeString(res.Err.Error()))
+	}
+	if res.Failed > 0 || res.Messages == 0 {
+		return &exitError{code: 26}
+	}
+	return nil
 }

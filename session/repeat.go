@@ -1,0 +1,190 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/ehlo-dev/ehlo/protocol"
+)
+
+// RepeatResult is the outcome of a load run: how many messages went, how
+// long it took, and the latency of each stage.
+type RepeatResult struct {
+	Messages, Failed int
+	Connections      int
+	Elapsed          time.Duration
+	// Stages holds, per stage name ("connect", "ehlo", "transaction",
+	// "final-reply"), every latency measured.
+	Stages map[string][]time.Duration
+	Err    error // the first error, if any
+}
+
+// RepeatStageOrder is the order stages are reported in.
+var RepeatStageOrder = []string{"connect", "ehlo", "transaction", "final-reply"}
+
+// PerSecond is messages sent per second of wall time.
+func (r *RepeatResult) PerSecond() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Messages) / r.Elapsed.Seconds()
+}
+
+// Percentile returns the p-th percentile (0–100) of a stage's latencies.
+func (r *RepeatResult) Percentile(stage string, p float64) time.Duration {
+	d := r.Stages[stage]
+	if len(d) == 0 {
+		return 0
+	}
+	i := int(float64(len(d)-1) * p / 100)
+	return d[i]
+}
+
+// finalTimer measures the final reply's latency: from the last bytes of
+// the message written to the next reply line read.
+type finalTimer struct {
+	inData   bool
+	lastSend time.Time
+	got      time.Duration
+}
+
+func (f *finalTimer) Trace(e protocol.Event) {
+	switch e.Kind {
+	case protocol.EventState:
+		f.inData = e.State.Phase == protocol.PhaseData
+	case protocol.EventSend:
+		f.lastSend = e.Time
+	case protocol.EventRecv:
+		if f.inData && !f.lastSend.IsZero() {
+			f.got = e.Time.Sub(f.lastSend)
+			f.inData = false
+		}
+	}
+}
+
+// SendRepeat sends n copies of msg over conns connections, as Postfix's
+// smtp-source does: each connection greets once (and does STARTTLS and
+// AUTH when asked), then sends its share of messages one after another.
+// Nothing is traced per byte: a load run must not spend its time printing.
+func SendRepeat(ctx context.Context, cfg SendConfig, msg []byte, n, conns int) *RepeatResult {
+	if conns < 1 {
+		conns = 1
+	}
+	if conns > n {
+		conns = n
+	}
+	res := &RepeatResult{Connections: conns, Stages: map[string][]time.Duration{}}
+	var mu sync.Mutex
+	add := func(stage string, d time.Duration) {
+		mu.Lock()
+		res.Stages[stage] = append(res.Stages[stage], d)
+		mu.Unlock()
+	}
+	fail := func(err error) {
+		mu.Lock()
+		if res.Err == nil {
+			res.Err = err
+		}
+		mu.Unlock()
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; i < conns; i++ {
+		share := n / conns
+		if i < n%conns {
+			share++
+		}
+		wg.Add(1)
+		go func(share int) {
+			defer wg.Done()
+			sent, failed, err := repeatOne(ctx, cfg, msg, share, add)
+			mu.Lock()
+			res.Messages += sent
+			res.Failed += failed
+			mu.Unlock()
+			if err != nil {
+				fail(err)
+			}
+		}(share)
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	for _, d := range res.Stages {
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	}
+	return res
+}
+
+func repeatOne(ctx context.Context, cfg SendConfig, msg []byte, share int, add func(string, time.Duration)) (sent, failed int, err error) {
+	ft := &finalTimer{}
+	opts := protocol.Options{
+		LocalHostname: cfg.Helo, Timeout: cfg.Timeout, SourceAddress: cfg.Source, TLSConfig: cfg.TLSConfig,
+		AllowCleartextAuth: cfg.AuthCleartext, Pipelining: cfg.Pipelining, Chunking: cfg.Chunking, Tracer: ft,
+	}
+	t0 := time.Now()
+	c, r, err := protocol.Dial(cfg.Kind, cfg.Server, cfg.Port, opts)
+	if err != nil {
+		return 0, share, err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Abort() })
+	defer stop()
+	_ = r
+	add("connect", time.Since(t0))
+	t0 = time.Now()
+	if err := c.EhloOrHeloIfNeeded(); err != nil {
+		return 0, share, err
+	}
+	add("ehlo", time.Since(t0))
+	if cfg.StartTLS {
+		if _, err := c.StartTLS(nil); err != nil {
+			return 0, share, err
+		}
+		if err := c.EhloOrHeloIfNeeded(); err != nil {
+			return 0, share, err
+		}
+	}
+	if cfg.AuthMech != "" {
+		if err := authenticate(c, cfg, func(InfoKind, string) {}); err != nil {
+			return 0, share, err
+		}
+	}
+	env := &protocol.Envelope{To: cfg.To}
+	if cfg.HasFrom {
+		from := cfg.From
+		env.From = &from
+	}
+	if len(cfg.To) == 0 {
+		env.To = nil
+	}
+	for i := 0; i < share; i++ {
+		if ctx.Err() != nil {
+			return sent, failed + share - i, ctx.Err()
+		}
+		ft.got = 0
+		t0 = time.Now()
+		_, err := c.SendMessage(bytes.NewReader(msg), env, cfg.MailOptions, cfg.RcptOptions)
+		add("transaction", time.Since(t0))
+		if ft.got > 0 {
+			add("final-reply", ft.got)
+		}
+		if err != nil {
+			failed++
+			if !c.Connected() {
+				return sent, failed + share - i - 1, err
+			}
+			continue
+		}
+		sent++
+	}
+	if _, err := c.Quit(); err != nil && !errors.Is(err, io.EOF) {
+		return sent, failed, fmt.Errorf("QUIT: %w", err)
+	}
+	return sent, failed, nil
+}
