@@ -36,6 +36,13 @@ func (c *Client) Auth(mech string, a Authenticator, initialResponseOK bool) (Rep
 		err   error
 		count int
 	)
+	// RFC 4954 §4: an initial response that would make the command line
+	// longer than 512 octets is sent in answer to the first (empty)
+	// challenge instead.
+	var deferred []byte
+	if ir != nil && len("AUTH "+mech+" ")+base64.StdEncoding.EncodedLen(len(ir))+len(CRLF) > 512 {
+		deferred, ir = ir, nil
+	}
 	if ir != nil {
 		// RFC 4954: an empty initial response is sent as "=" (smtplib sends
 		// a trailing space instead).
@@ -61,7 +68,13 @@ func (c *Client) Auth(mech string, a Authenticator, initialResponseOK bool) (Rep
 		if derr != nil {
 			return c.cancelAuth(fmt.Sprintf("challenge is not valid base64: %v", derr))
 		}
-		resp, rerr := a.Respond(challenge, false)
+		var resp []byte
+		var rerr error
+		if deferred != nil {
+			resp, deferred = deferred, nil
+		} else {
+			resp, rerr = a.Respond(challenge, false)
+		}
 		if errors.Is(rerr, ErrCancelAuth) {
 			return c.cancelAuth("the mechanism cancelled the exchange")
 		}
@@ -121,7 +134,7 @@ func (c *Client) checkCleartextAuth() error {
 	if c.tlsOn || c.opts.AllowCleartextAuth {
 		return nil
 	}
-	return &NotSupportedError{Msg: ErrCleartextAuth.Error()}
+	return &NotSupportedError{Msg: ErrCleartextAuth.Error(), Err: ErrCleartextAuth}
 }
 
 // loginPreference is smtplib's order for login(): strongest first.

@@ -222,7 +222,10 @@ func (c *Client) Connect(host string, port int) (Reply, error) {
 	}
 	c.trace(Event{Kind: EventConnect, Network: network, Addr: addr})
 	if c.opts.Timeout <= 0 {
-		return Reply{}, &ValueError{Msg: ErrTimeoutZero.Error()}
+		return Reply{}, &ValueError{Msg: ErrTimeoutZero.Error(), Err: ErrTimeoutZero}
+	}
+	if c.kind == SMTPS {
+		c.debugf("connect: %s", pyAddr(addr, network))
 	}
 	c.debugf("connect: to %s %s", pyAddr(addr, network), pySource(c.opts.SourceAddress))
 	d := net.Dialer{Timeout: c.opts.Timeout}

@@ -229,7 +229,7 @@ func (c *Client) readLine() ([]byte, error) {
 		if len(line)+len(frag) > MaxLine {
 			seen := len(line) + len(frag)
 			c.closeConn()
-			c.note(fmt.Sprintf("reply line longer than %d bytes (%d+ bytes seen)", MaxLine, seen))
+			c.note(fmt.Sprintf("reply line longer than %d bytes (%d+ bytes seen), starting %s", MaxLine, seen, preview(append(line, frag...), 80)))
 			return nil, &ResponseError{Code: 500, Message: "Line too long."}
 		}
 		line = append(line, frag...)

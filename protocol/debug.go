@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -77,10 +78,16 @@ func pyRepr(b []byte, isBytes bool) string {
 			switch {
 			case r == utf8.RuneError && size == 1:
 				fmt.Fprintf(&sb, `\x%02x`, ch)
-			case r < 0xa0:
-				fmt.Fprintf(&sb, `\x%02x`, r)
-			default:
+			case unicode.IsPrint(r):
+				// Go's IsPrint is Python's str.isprintable: letters, marks,
+				// numbers, punctuation and symbols, no other spaces.
 				sb.WriteRune(r)
+			case r < 0x100:
+				fmt.Fprintf(&sb, `\x%02x`, r)
+			case r < 0x10000:
+				fmt.Fprintf(&sb, `\u%04x`, r)
+			default:
+				fmt.Fprintf(&sb, `\U%08x`, r)
 			}
 			i += size
 			continue

@@ -25,10 +25,14 @@ func (e *Exception) Is(target error) bool { return target == ErrSMTP }
 
 // NotSupportedError says the server does not advertise what the call needs
 // (STARTTLS, AUTH, SMTPUTF8).
-type NotSupportedError struct{ Msg string }
+type NotSupportedError struct {
+	Msg string
+	Err error // a sentinel such as ErrCleartextAuth, for errors.Is
+}
 
 func (e *NotSupportedError) Error() string        { return e.Msg }
 func (e *NotSupportedError) Is(target error) bool { return target == ErrSMTP }
+func (e *NotSupportedError) Unwrap() error        { return e.Err }
 
 // ServerDisconnectedError says the connection is gone: the server closed it,
 // a read or write failed or timed out, or the client was never connected.
@@ -128,9 +132,13 @@ func (e *ProtocolError) Is(target error) bool { return target == ErrSMTP }
 // ValueError is smtplib's ValueError: the caller passed something that must
 // not be sent (CR or LF in a command, a malformed address, two Resent-
 // blocks). Nothing was written when it is returned. It is not an ErrSMTP.
-type ValueError struct{ Msg string }
+type ValueError struct {
+	Msg string
+	Err error // a sentinel such as ErrTimeoutZero, for errors.Is
+}
 
 func (e *ValueError) Error() string { return e.Msg }
+func (e *ValueError) Unwrap() error { return e.Err }
 
 // TLSError wraps a failed TLS handshake or certificate verification. The
 // connection is closed: after a failed handshake its state is unknown, so not

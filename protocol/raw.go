@@ -25,21 +25,31 @@ import (
 // The line still goes through the CR/LF/NUL choke point. Non-ASCII is
 // allowed: the user typed it on purpose.
 func (c *Client) Raw(line string) (Reply, error) {
-	verb, args, _ := strings.Cut(line, " ")
-	verb = strings.ToUpper(verb)
+	// Servers split the verb on any white space, so must we: "AUTH\tPLAIN"
+	// is AUTH to them and must get AUTH's protections here.
+	words := strings.Fields(line)
+	verb, args := "", ""
+	if len(words) > 0 {
+		verb = strings.ToUpper(words[0])
+		args = strings.TrimLeft(strings.TrimLeft(line, " \t")[len(words[0]):], " \t")
+	}
 	var secrets []Span
 	switch verb {
 	case "STARTTLS":
 		if c.tlsOn {
 			return Reply{}, &NotSupportedError{Msg: "TLS is already active on this connection"}
 		}
+		if conf := c.tlsConfig(nil); conf.ServerName == "" && !conf.InsecureSkipVerify {
+			return Reply{}, &ValueError{Msg: "no server name to verify the certificate against (a Unix socket has none); set TLSConfig.ServerName or InsecureSkipVerify"}
+		}
 	case "AUTH":
 		if err := c.checkCleartextAuth(); err != nil {
 			return Reply{}, err
 		}
-		if _, ir, ok := strings.Cut(strings.TrimLeft(args, " "), " "); ok && ir != "" {
-			start := len(line) - len(ir)
-			secrets = []Span{{Start: start, End: len(line)}}
+		if len(words) >= 3 {
+			// Everything after the mechanism is the initial response.
+			rest := skipField(skipField(line))
+			secrets = []Span{{Start: len(line) - len(rest), End: len(line)}}
 		}
 	}
 	utf8 := c.utf8
@@ -118,6 +128,16 @@ func (c *Client) authAfter(r Reply) {
 		c.state.Authenticated = true
 		c.traceState()
 	}
+}
+
+// skipField drops leading white space and the first field of s, and the
+// white space after it.
+func skipField(s string) string {
+	s = strings.TrimLeft(s, " \t")
+	if i := strings.IndexAny(s, " \t"); i >= 0 {
+		return strings.TrimLeft(s[i:], " \t")
+	}
+	return ""
 }
 
 // rawPath takes the address out of "TO:<a@b> PARAMS".

@@ -32,7 +32,7 @@ import (
 // is safe to print; the arguments of an AUTH line are never echoed, because
 // they may be credentials typed into the composer.
 func ValidateLine(line string) error {
-	if strings.IndexAny(line, "\r\n\x00") < 0 {
+	if !strings.ContainsAny(line, "\r\n\x00") {
 		return nil
 	}
 	what := "prohibited newline characters"
