@@ -28,6 +28,8 @@ import (
 	"github.com/ehlo-dev/ehlo/protocol"
 	"github.com/ehlo-dev/ehlo/sandbox"
 	"github.com/ehlo-dev/ehlo/session"
+	"github.com/ehlo-dev/ehlo/themes"
+	"github.com/ehlo-dev/ehlo/tui"
 )
 
 // version is set by -ldflags "-X main.version=…"; otherwise the module
@@ -54,6 +56,7 @@ func (versionCmd) Run(app *appContext) error {
 // cli is the whole command line. Each command's flags and Run method live
 // in main.go; the work is done by the packages.
 type cli struct {
+	TUI     tuiCmd     `cmd:"" name:"tui" default:"withargs" help:"Open the TUI on SERVER, or on the embedded sandbox (the default command: ehlo [flags] [SERVER])."`
 	Send    sendCmd    `cmd:"" help:"Send one message and print a swaks-style transcript."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 	Sandbox sandboxCmd `cmd:"" help:"Run the practice SMTP server in the foreground."`
@@ -761,4 +764,84 @@ func (s *sendCmd) runRepeat(app *appContext, cfg session.SendConfig) error {
 		return &exitError{code: 26}
 	}
 	return nil
+}
+
+// tuiCmd is the default command: `ehlo [flags] [SERVER]` opens the TUI on a
+// live session; with no SERVER it starts the embedded sandbox on a free
+// loopback port and connects to it, trusting the certificate it made.
+type tuiCmd struct {
+	connFlags `embed:""`
+	Theme     string `help:"Colour theme: default, light, dark, high-contrast or mono."`
+	Server    string `arg:"" optional:"" help:"host, host:port, [v6]:port or an absolute Unix socket path; none: the embedded sandbox."`
+}
+
+func (t *tuiCmd) Run(app *appContext) error {
+	if err := t.check(); err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	if t.Theme != "" {
+		if _, err := themes.Get(t.Theme); err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("--theme: %w (choose from %s)", err, strings.Join(themes.Names(), ", "))}
+		}
+	}
+	tlsCfg, err := t.tlsConfig()
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	server, port := t.Server, t.Port
+	var mailbox func() []tui.MailItem
+	if server == "" {
+		sb, err := sandbox.New(sandbox.Config{})
+		if err != nil {
+			return fmt.Errorf("starting the sandbox: %w", err)
+		}
+		sb.Start()
+		defer sb.Close()
+		// ehlo made this certificate, so it is the one root to trust: TLS
+		// against the sandbox is verified, not --insecure.
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(sb.CertPEM())
+		tlsCfg.RootCAs = pool
+		server, port = sb.Addr(), 0
+		if t.TLSOnConnect {
+			server = sb.TLSAddr()
+		}
+		mailbox = func() []tui.MailItem {
+			var out []tui.MailItem
+			for _, m := range sb.Mailbox().Messages() {
+				out = append(out, tui.MailItem{From: m.From, To: m.To, Received: m.Received, Data: m.Data})
+			}
+			return out
+		}
+	}
+	live := session.NewLive(session.LiveConfig{
+		Server: server, Port: port, Kind: t.kind(),
+		Options: protocol.Options{LocalHostname: t.Helo, Timeout: t.Timeout, SourceAddress: t.Source, TLSConfig: tlsCfg},
+	})
+	defer live.Close()
+	var rec *session.Recorder
+	if t.Record != "" {
+		network := "tcp"
+		if strings.HasPrefix(server, "/") {
+			network = "unix"
+		}
+		rec, err = session.Create(t.Record, session.Header{
+			Created: live.Capture().Start(), Server: server, Transport: t.kind().String(), Network: network,
+			EhloVersion: ehloVersion(), Secrets: t.RecordSecrets, Insecure: t.Insecure,
+		})
+		if err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("--record: %w", err)}
+		}
+		live.Capture().Add(rec)
+	}
+	err = tui.Run(app.ctx, tui.Config{
+		Conversation: live, Connect: true, Theme: t.Theme, NoColor: themes.NoColor(os.LookupEnv),
+		Mailbox: mailbox, Recording: rec != nil, RecordPath: t.Record,
+	})
+	if rec != nil {
+		if cerr := rec.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("recording %s: %w", t.Record, cerr)
+		}
+	}
+	return err
 }

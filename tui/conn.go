@@ -1,0 +1,364 @@
+package tui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ehlo-dev/ehlo/session"
+	"github.com/ehlo-dev/ehlo/themes"
+)
+
+// Positions in the SMTP state machine, in the order protocol.Phase has
+// them. The TUI reads the phase by name so that it need not import
+// protocol (STYLE B1).
+const (
+	phaseDisconnected = iota
+	phaseConnected
+	phaseGreeted
+	phaseHello
+	phaseMail
+	phaseRcpt
+	phaseData
+)
+
+var phaseByName = map[string]int{
+	"disconnected": phaseDisconnected, "connected": phaseConnected, "greeted": phaseGreeted,
+	"hello": phaseHello, "mail": phaseMail, "rcpt": phaseRcpt, "data": phaseData,
+}
+
+// extension is one EHLO keyword and its parameters, as the server sent
+// them (raw: they are sanitized when drawn).
+type extension struct{ Keyword, Params string }
+
+// paneState is what the Connection and Extensions panes and the status bar
+// show. A live session fills it from its Snapshot; a replay computes it
+// from the events up to the cursor.
+type paneState struct {
+	Server    string
+	Transport string // "smtp", "smtps", "lmtp"
+	Connected bool
+	Phase     int
+	TLS       bool
+	Auth      bool
+	Rcpts     int
+
+	Exts        []extension
+	Stale       bool // STARTTLS since the last EHLO (RFC 3207 §4.2)
+	pendingExts bool // EHLO sent: its 250 reply replaces Exts
+
+	TLSInfo *session.TLSSummary
+	In, Out int64
+	Started time.Time
+	Offset  time.Duration // replay: the time at the cursor
+
+	Busy      bool
+	BusySince time.Time
+	Pending   string
+	Mode      inputMode
+	Challenge string
+	Secret    bool
+	DataLines int
+	LastError string
+}
+
+func fromSnapshot(s snapshot) paneState {
+	st := paneState{
+		Server:    s.Server,
+		Transport: s.Kind.String(),
+		Connected: s.Connected,
+		Phase:     phaseByName[s.State.Phase.String()],
+		TLS:       s.State.TLS,
+		Auth:      s.State.Authenticated,
+		Rcpts:     s.State.Recipients,
+		Stale:     s.ExtensionsStale,
+		TLSInfo:   s.TLS,
+		In:        s.BytesIn,
+		Out:       s.BytesOut,
+		Started:   s.Started,
+		Busy:      s.Busy,
+		BusySince: s.BusySince,
+		Pending:   s.Pending,
+		Mode:      s.Mode,
+		Challenge: s.Challenge,
+		Secret:    s.SecretInput,
+		DataLines: s.DataLines,
+		LastError: s.LastError,
+	}
+	for _, e := range s.Extensions {
+		st.Exts = append(st.Exts, extension{e.Keyword, e.Params})
+	}
+	return st
+}
+
+// applyState follows a KindState event (replay).
+func (st *paneState) applyState(e session.Event) {
+	st.Phase = phaseByName[e.State.Phase.String()]
+	st.Connected = st.Phase != phaseDisconnected
+	st.TLS = e.State.TLS
+	st.Auth = e.State.Authenticated
+	st.Rcpts = e.State.Recipients
+}
+
+// ehloLine follows one line of a 250 reply to EHLO or LHLO (replay).
+func (st *paneState) ehloLine(line []byte) {
+	if st.pendingExts {
+		// The first line names the server; the extensions follow.
+		st.pendingExts, st.Exts, st.Stale = false, nil, false
+		return
+	}
+	if len(line) < 4 {
+		return
+	}
+	kw, params, _ := strings.Cut(strings.TrimSpace(string(line[4:])), " ")
+	if kw != "" {
+		st.Exts = append(st.Exts, extension{kw, strings.TrimSpace(params)})
+	}
+}
+
+func (st *paneState) has(kw string) (params string, ok bool) {
+	for _, e := range st.Exts {
+		if strings.EqualFold(e.Keyword, kw) {
+			return e.Params, true
+		}
+	}
+	return "", false
+}
+
+// readableParams makes an extension's parameters readable: SIZE in KiB or
+// MiB, the rest as sent. The result is sanitized.
+func readableParams(e extension) string {
+	p := safe(e.Params)
+	if strings.EqualFold(e.Keyword, "SIZE") {
+		if p == "" || p == "0" {
+			return "no fixed limit"
+		}
+		if n, err := strconv.ParseInt(p, 10, 64); err == nil && n > 0 {
+			return humanBytes(n)
+		}
+	}
+	return p
+}
+
+// humanBytes writes n in B, KiB, MiB or GiB, with one decimal unless exact.
+func humanBytes(n int64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	v, u := float64(n), 0
+	for v >= 1024 && u < len(units)-1 {
+		v /= 1024
+		u++
+	}
+	if u == 0 {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	if v == float64(int64(v)) {
+		return fmt.Sprintf("%d %s", int64(v), units[u])
+	}
+	return fmt.Sprintf("%.1f %s", v, units[u])
+}
+
+// clock writes a duration as mm:ss, or h:mm:ss past an hour.
+func clock(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	s := int64(d / time.Second)
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%02d:%02d", s/60, s%60)
+}
+
+// connLines draws the Connection pane's content, most important first, so
+// that a short pane cuts the details, not the facts: where, whether the
+// channel is encrypted and verified (loudly when not: RFC 8314 §5 asks for
+// a prominent indication), where in the state machine, bytes and time, and
+// then the certificate.
+func connLines(st paneState, s themes.Styles, w int, now time.Time, replay bool) []string {
+	var out []string
+	add := func(line string) { out = append(out, line) }
+	server := safe(st.Server)
+	if server == "" {
+		server = "(no server)"
+	}
+	add(s.Bold.Render(truncate(server, w)))
+	status := "disconnected"
+	if st.Connected {
+		status = "connected"
+	}
+	tr := st.Transport
+	if tr == "" {
+		tr = "smtp"
+	}
+	add(s.Muted.Render(truncate(tr+" · "+status, w)))
+
+	switch {
+	case st.TLS && st.TLSInfo != nil:
+		add(s.Verified.Render(truncate("TLS "+safe(st.TLSInfo.Version), w)) +
+			s.Muted.Render(truncate(" "+safe(st.TLSInfo.Cipher), w-4-len(st.TLSInfo.Version))))
+	case st.TLS:
+		add(s.Verified.Render("TLS"))
+	case st.Connected:
+		add(s.Cleartext.Render(truncate("⚠ NOT ENCRYPTED (cleartext)", w)))
+	default:
+		add(s.Muted.Render(truncate("not encrypted", w)))
+	}
+	if h := st.TLSInfo; h != nil {
+		switch {
+		case !h.Complete:
+			for _, l := range wrap("✗ TLS handshake failed: "+safe(h.Error), w, 2) {
+				add(s.NotVerified.Render(l))
+			}
+		case h.Verified:
+			name := safe(h.ServerName)
+			msg := "✓ certificate verified"
+			if name != "" {
+				msg += " for " + name
+			}
+			add(s.Verified.Render(truncate(msg, w)))
+		case h.Error == "":
+			for _, l := range wrap("✗ NOT VERIFIED: --insecure, nothing checked", w, 2) {
+				add(s.NotVerified.Render(l))
+			}
+		default:
+			for _, l := range wrap("✗ NOT VERIFIED: "+safe(h.Error), w, 3) {
+				add(s.NotVerified.Render(l))
+			}
+		}
+	}
+	out = append(out, stateMachine(st, s, w)...)
+
+	var elapsed time.Duration
+	switch {
+	case replay:
+		elapsed = st.Offset
+	case !st.Started.IsZero():
+		elapsed = now.Sub(st.Started)
+	}
+	add(s.Muted.Render(truncate(fmt.Sprintf("↑%s ↓%s · %s", humanBytes(st.Out), humanBytes(st.In), clock(elapsed)), w)))
+
+	if h := st.TLSInfo; h != nil && len(h.Chain) > 0 {
+		c := h.Chain[0]
+		kv := func(k, v string) { add(s.Muted.Render(k) + s.Text.Render(truncate(v, w-len(k)))) }
+		kv("subject ", safe(c.Subject))
+		kv("issuer  ", safe(c.Issuer))
+		if len(c.SANs) > 0 {
+			names := make([]string, len(c.SANs))
+			for i, n := range c.SANs {
+				names[i] = safe(n)
+			}
+			kv("names   ", strings.Join(names, ", "))
+		}
+		valid := c.NotBefore.Format("2006-01-02") + " → " + c.NotAfter.Format("2006-01-02")
+		switch {
+		case !now.IsZero() && now.After(c.NotAfter):
+			add(s.Muted.Render("valid   ") + s.NotVerified.Render(truncate(valid+" EXPIRED", w-8)))
+		case !now.IsZero() && now.Before(c.NotBefore):
+			add(s.Muted.Render("valid   ") + s.NotVerified.Render(truncate(valid+" NOT YET VALID", w-8)))
+		default:
+			kv("valid   ", valid)
+		}
+		kv("sha256  ", safe(c.SHA256))
+	}
+	return out
+}
+
+// stateMachine draws connected → greeted → TLS → auth → MAIL → RCPT (n) →
+// DATA, wrapped to w: ● reached, ○ not yet, the current step emphasised.
+func stateMachine(st paneState, s themes.Styles, w int) []string {
+	type step struct {
+		label string
+		done  bool
+	}
+	rcpt := "RCPT"
+	if st.Rcpts > 0 {
+		rcpt = "RCPT (" + strconv.Itoa(st.Rcpts) + ")"
+	}
+	steps := []step{
+		{"connected", st.Phase >= phaseConnected},
+		{"greeted", st.Phase >= phaseGreeted},
+		{"TLS", st.TLS},
+		{"auth", st.Auth},
+		{"MAIL", st.Phase >= phaseMail},
+		{rcpt, st.Phase >= phaseRcpt},
+		{"DATA", st.Phase >= phaseData},
+	}
+	current := -1
+	for i, stp := range steps {
+		if stp.done {
+			current = i
+		}
+	}
+	var lines []string
+	var cur strings.Builder
+	curW := 0
+	for i, stp := range steps {
+		mark, style := "○ ", s.StepTodo
+		switch {
+		case i == current:
+			mark, style = "● ", s.StepCurrent
+		case stp.done:
+			mark, style = "● ", s.StepDone
+		}
+		item := mark + stp.label
+		iw := displayWidth(item)
+		sep := " › "
+		if curW > 0 && curW+len(sep)-2+iw > w {
+			lines = append(lines, cur.String())
+			cur.Reset()
+			curW = 0
+		}
+		if curW > 0 {
+			cur.WriteString(s.Muted.Render(" › "))
+			curW += 3
+		}
+		cur.WriteString(style.Render(item))
+		curW += iw
+	}
+	if curW > 0 {
+		lines = append(lines, cur.String())
+	}
+	return lines
+}
+
+// extLines draws the Extensions pane's content.
+func extLines(st paneState, s themes.Styles, w int) []string {
+	var out []string
+	if st.Stale {
+		for _, l := range wrap("stale after STARTTLS: EHLO again", w, 2) {
+			out = append(out, s.Stale.Render(l))
+		}
+	}
+	if len(st.Exts) == 0 {
+		return append(out, s.Muted.Render(truncate("none yet (EHLO lists them)", w)))
+	}
+	// Align the parameters; keywords without any do not widen the column.
+	kw := 0
+	for _, e := range st.Exts {
+		if e.Params != "" {
+			kw = max(kw, displayWidth(safe(e.Keyword)))
+		}
+	}
+	kw = min(kw, max(8, w/2))
+	for _, e := range st.Exts {
+		p := readableParams(e)
+		k := safe(e.Keyword)
+		if p != "" {
+			k = truncate(k, kw)
+			k += strings.Repeat(" ", kw-displayWidth(k))
+		} else {
+			k = truncate(k, w)
+		}
+		ks, ps := s.Keyword, s.Params
+		if st.Stale {
+			ks, ps = s.Stale, s.Stale
+		}
+		line := ks.Render(k)
+		if p != "" {
+			line += ps.Render(truncate(" "+p, w-kw))
+		}
+		out = append(out, line)
+	}
+	return out
+}

@@ -1,0 +1,204 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/ehlo-dev/ehlo/session"
+	"github.com/ehlo-dev/ehlo/themes"
+)
+
+// Replay speeds, and the longest wait between two events whatever the
+// recording says: a session that idled for an hour replays in seconds.
+var replaySpeeds = []float64{0.25, 0.5, 1, 2, 4, 8, 16, 64}
+
+const (
+	replayDefaultSpeed = 2 // 1×
+	maxReplayDelay     = 2 * time.Second
+	checkpointEvery    = 256
+	// maxBurst bounds the events applied in one tick when they come
+	// without delay, so that a long burst still lets the UI draw.
+	maxBurst = 2048
+)
+
+// replayer drives the panes from a recording. The wire log holds every
+// line of the recording, built once; the cursor says how many events have
+// happened, and so how many lines exist. The panes' state at the cursor is
+// recomputed from the nearest checkpoint, so stepping back is cheap too.
+type replayer struct {
+	rec     *session.Recording
+	pos     int   // events applied
+	lineEnd []int // lines that exist after event i
+	cps     []builder
+	cur     builder
+	playing bool
+	speed   int
+	gen     int // tick generation: a pause or a seek voids ticks in flight
+}
+
+type replayTickMsg struct{ gen int }
+
+func newReplayer(rec *session.Recording, log *wireLog) *replayer {
+	lmtp := strings.EqualFold(rec.Header.Transport, "lmtp")
+	b := newBuilder(log, lmtp)
+	b.st.Server = rec.Header.Server
+	r := &replayer{rec: rec, speed: replayDefaultSpeed, lineEnd: make([]int, len(rec.Events))}
+	for i, e := range rec.Events {
+		if i%checkpointEvery == 0 {
+			r.cps = append(r.cps, b.clone())
+		}
+		b.apply(e)
+		r.lineEnd[i] = log.Len()
+	}
+	b.flushPartial()
+	if n := len(r.lineEnd); n > 0 {
+		r.lineEnd[n-1] = log.Len()
+	}
+	if len(r.cps) == 0 {
+		r.cps = append(r.cps, b.clone())
+	}
+	r.cur = r.cps[0].clone()
+	return r
+}
+
+// lines is how many wire-log lines exist at the cursor.
+func (r *replayer) lines() int {
+	if r.pos == 0 {
+		return 0
+	}
+	return r.lineEnd[r.pos-1]
+}
+
+func (r *replayer) state() paneState {
+	st := r.cur.st
+	st.Started = r.rec.Header.Created
+	if st.Server == "" {
+		st.Server = r.rec.Header.Server
+	}
+	st.Transport = r.rec.Header.Transport
+	return st
+}
+
+func (r *replayer) total() int { return len(r.rec.Events) }
+
+// step applies the next event.
+func (r *replayer) step() bool {
+	if r.pos >= r.total() {
+		return false
+	}
+	r.cur.apply(r.rec.Events[r.pos])
+	r.pos++
+	return true
+}
+
+// seek moves the cursor to pos events, from the nearest checkpoint.
+func (r *replayer) seek(pos int) {
+	pos = min(max(pos, 0), r.total())
+	if pos >= r.pos && pos-r.pos < checkpointEvery {
+		for r.pos < pos {
+			r.step()
+		}
+		return
+	}
+	k := min(pos/checkpointEvery, len(r.cps)-1)
+	r.cur = r.cps[k].clone()
+	r.pos = k * checkpointEvery
+	for r.pos < pos {
+		r.step()
+	}
+}
+
+// delay is how long to wait before the event at the cursor, at the
+// current speed, clamped.
+func (r *replayer) delay() time.Duration {
+	if r.pos == 0 || r.pos >= r.total() {
+		return 0
+	}
+	d := r.rec.Events[r.pos].Offset - r.rec.Events[r.pos-1].Offset
+	d = time.Duration(float64(d) / replaySpeeds[r.speed])
+	return min(max(d, 0), maxReplayDelay)
+}
+
+// tick schedules the next step while playing.
+func (r *replayer) tick() tea.Cmd {
+	if !r.playing || r.pos >= r.total() {
+		r.playing = false
+		return nil
+	}
+	gen := r.gen
+	d := max(r.delay(), time.Millisecond)
+	return tea.Tick(d, func(time.Time) tea.Msg { return replayTickMsg{gen} })
+}
+
+// advance plays the event at the cursor and those that follow it without
+// delay.
+func (r *replayer) advance() {
+	for n := 0; n < maxBurst; n++ {
+		if !r.step() {
+			r.playing = false
+			return
+		}
+		if r.delay() >= time.Millisecond {
+			return
+		}
+	}
+}
+
+func (r *replayer) togglePlay() tea.Cmd {
+	r.gen++
+	if r.playing {
+		r.playing = false
+		return nil
+	}
+	if r.pos >= r.total() {
+		r.seek(0)
+	}
+	r.playing = true
+	return r.tick()
+}
+
+func (r *replayer) elapsed() time.Duration {
+	if r.pos == 0 {
+		return 0
+	}
+	return r.rec.Events[r.pos-1].Offset
+}
+
+func (r *replayer) length() time.Duration {
+	if n := r.total(); n > 0 {
+		return r.rec.Events[n-1].Offset
+	}
+	return 0
+}
+
+func speedLabel(f float64) string {
+	if f < 1 {
+		return fmt.Sprintf("%g×", f)
+	}
+	return fmt.Sprintf("%d×", int(f))
+}
+
+// controls draws the replay bar that stands where the composer is.
+func (r *replayer) controls(s themes.Styles, w int) string {
+	state := "❚❚ paused"
+	if r.playing {
+		state = "▶ playing"
+	}
+	if r.pos >= r.total() && !r.playing {
+		state = "■ end"
+	}
+	info := fmt.Sprintf("%s · %s · event %d/%d · %s / %s ", state, speedLabel(replaySpeeds[r.speed]),
+		r.pos, r.total(), stamp(r.elapsed()), stamp(r.length()))
+	barW := w - displayWidth(info)
+	if barW < 10 {
+		return truncate(s.Accent.Render(info), w)
+	}
+	done := 0
+	if r.total() > 0 {
+		done = barW * r.pos / r.total()
+	}
+	return s.Accent.Render(info) + s.StepDone.Render(strings.Repeat("━", done)) + s.StepTodo.Render(strings.Repeat("─", barW-done))
+}

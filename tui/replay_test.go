@@ -1,0 +1,193 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/ehlo-dev/ehlo/session"
+)
+
+func demoRecording() *session.Recording {
+	return &session.Recording{
+		Header: session.Header{Format: session.FormatName, Version: session.FormatVersion, Created: fixedStart,
+			Server: "mx.example.test", Transport: "smtp", Network: "tcp", EhloVersion: "test"},
+		Events: demoEvents(),
+	}
+}
+
+func newReplayModel(t testing.TB, rec *session.Recording, w, h int) *Model {
+	t.Helper()
+	m, err := New(Config{Replay: rec, ReplayName: "demo.jsonl", Theme: "dark"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	m.now = func() time.Time { return fixedStart.Add(time.Hour) }
+	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
+	return m
+}
+
+// The panes show the state at the replay position, computed from the
+// events up to the cursor, stepping forward or back.
+func TestReplayStepsState(t *testing.T) {
+	m := newReplayModel(t, demoRecording(), 120, 40)
+	if m.lines() != 0 || m.st.Connected {
+		t.Fatalf("at start: %d lines, connected %v", m.lines(), m.st.Connected)
+	}
+	check := func(pos int, want func(st paneState) string) {
+		t.Helper()
+		press(m, "home")
+		for range pos {
+			press(m, "right")
+		}
+		if m.rep.pos != pos {
+			t.Fatalf("pos %d, want %d", m.rep.pos, pos)
+		}
+		if msg := want(m.st); msg != "" {
+			t.Errorf("at %d: %s", pos, msg)
+		}
+	}
+	check(3, func(st paneState) string {
+		if st.Phase != phaseConnected || st.TLS {
+			return fmt.Sprintf("phase %d tls %v", st.Phase, st.TLS)
+		}
+		return ""
+	})
+	check(12, func(st paneState) string {
+		if st.Phase != phaseHello || len(st.Exts) != 5 || st.Exts[0].Keyword != "SIZE" || st.Stale {
+			return fmt.Sprintf("after EHLO: %+v", st)
+		}
+		return ""
+	})
+	check(16, func(st paneState) string {
+		if !st.TLS || !st.Stale || st.TLSInfo == nil || !st.TLSInfo.Verified {
+			return fmt.Sprintf("after STARTTLS: tls %v stale %v", st.TLS, st.Stale)
+		}
+		return ""
+	})
+	check(24, func(st paneState) string {
+		if st.Stale || len(st.Exts) != 5 || st.Exts[1].Keyword != "AUTH" {
+			return fmt.Sprintf("after the second EHLO: stale %v exts %v", st.Stale, st.Exts)
+		}
+		return ""
+	})
+	check(34, func(st paneState) string {
+		if st.Phase != phaseRcpt || st.Rcpts != 1 || !st.Auth {
+			return fmt.Sprintf("after RCPT: %+v", st)
+		}
+		return ""
+	})
+	// Step back from the end lands on the same state as stepping forward.
+	press(m, "end")
+	if !strings.Contains(plain(m), "■ end") || m.lines() != m.log.Len() {
+		t.Errorf("end: %d of %d lines\n%s", m.lines(), m.log.Len(), plain(m))
+	}
+	press(m, "left")
+	back := m.st
+	press(m, "home")
+	for range len(demoEvents()) - 1 {
+		press(m, "right")
+	}
+	if fmt.Sprint(back) != fmt.Sprint(m.st) {
+		t.Errorf("back %+v\nforward %+v", back, m.st)
+	}
+}
+
+// Stepping back across checkpoints recomputes the same state as replaying
+// from the start.
+func TestReplaySeekMatchesReplay(t *testing.T) {
+	var evs []session.Event
+	for i := range 3*checkpointEvery + 17 {
+		evs = append(evs, session.Event{Offset: at(i), Kind: session.KindClient, Data: []byte("NOOP\r\n")},
+			session.Event{Offset: at(i), Kind: session.KindServer, Data: []byte("250 2.0.0 Ok\r\n")})
+	}
+	rec := &session.Recording{Header: session.Header{Created: fixedStart, Transport: "smtp"}, Events: evs}
+	m := newReplayModel(t, rec, 80, 24)
+	r := m.rep
+	for _, pos := range []int{len(evs), 700, 3, 513, 256, 255, 0, 1000} {
+		r.seek(pos)
+		want := newReplayer(rec, &wireLog{})
+		for range pos {
+			want.step()
+		}
+		if fmt.Sprint(r.cur.st) != fmt.Sprint(want.cur.st) || r.lines() != pos {
+			t.Errorf("seek %d: %+v lines %d, want %+v", pos, r.cur.st, r.lines(), want.cur.st)
+		}
+	}
+}
+
+func TestReplayPlay(t *testing.T) {
+	m := newReplayModel(t, demoRecording(), 80, 24)
+	cmd := press(m, "space")
+	if !m.rep.playing || cmd == nil {
+		t.Fatal("space did not start playing")
+	}
+	// Ticks advance; a stale tick (after a pause) does nothing.
+	gen := m.rep.gen
+	m.Update(replayTickMsg{gen: gen})
+	pos := m.rep.pos
+	if pos == 0 {
+		t.Fatal("tick did not advance")
+	}
+	press(m, "space")
+	m.Update(replayTickMsg{gen: gen})
+	if m.rep.pos != pos || m.rep.playing {
+		t.Errorf("a tick after pause moved to %d", m.rep.pos)
+	}
+	press(m, "+", "+", "-")
+	if replaySpeeds[m.rep.speed] != 2 {
+		t.Errorf("speed %v", replaySpeeds[m.rep.speed])
+	}
+	// Waits are clamped.
+	m.rep.rec.Events[pos].Offset = m.rep.rec.Events[pos-1].Offset + 10*time.Hour
+	if d := m.rep.delay(); d != maxReplayDelay {
+		t.Errorf("delay %v", d)
+	}
+	// Playing to the end stops.
+	press(m, "space")
+	for i := 0; m.rep.playing && i < 1000; i++ {
+		m.Update(replayTickMsg{gen: m.rep.gen})
+	}
+	if m.rep.playing || m.rep.pos != m.rep.total() {
+		t.Errorf("end: playing %v pos %d", m.rep.playing, m.rep.pos)
+	}
+}
+
+// An LMTP recording explains each per-recipient reply after the data with
+// RFC 2033.
+func TestReplayLMTP(t *testing.T) {
+	c := func(s string) session.Event { return session.Event{Kind: session.KindClient, Data: []byte(s)} }
+	s := func(s string) session.Event { return session.Event{Kind: session.KindServer, Data: []byte(s + "\r\n")} }
+	rec := &session.Recording{Header: session.Header{Created: fixedStart, Transport: "lmtp"}, Events: []session.Event{
+		s("220 lmtp ready"), c("LHLO me\r\n"), s("250-lmtp"), s("250 PIPELINING"),
+		c("MAIL FROM:<a@x>\r\n"), s("250 ok"), c("RCPT TO:<b@x>\r\n"), s("250 ok"), c("RCPT TO:<c@x>\r\n"), s("250 ok"),
+		c("DATA\r\n"), s("354 go"), c("hi\r\n.\r\n"), s("250 2.1.5 <b@x> delivered"), s("452 4.2.2 <c@x> mailbox full"),
+		c("QUIT\r\n"), s("221 bye"),
+	}}
+	m := newReplayModel(t, rec, 80, 24)
+	press(m, "end")
+	want := map[string]string{
+		"250 2.1.5 <b@x> delivered":    "RFC 2033 §4.2",
+		"452 4.2.2 <c@x> mailbox full": "RFC 2033 §4.2",
+		"250-lmtp":                     "RFC 2033 §4.1",
+		"221 bye":                      "RFC 5321 §4.1.1.10",
+	}
+	for i := range m.log.Len() {
+		l := m.log.lines[i]
+		text := m.log.text(i)
+		if rfc, ok := want[text]; ok {
+			e := explain(text, replyContext{Verb: l.verb, LMTP: true})
+			if e.RFC != rfc {
+				t.Errorf("%q: %s, want %s (verb %d)", text, e.RFC, rfc, l.verb)
+			}
+			delete(want, text)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("lines not found: %v", want)
+	}
+}

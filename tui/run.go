@@ -1,0 +1,84 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+
+	"github.com/ehlo-dev/ehlo/session"
+)
+
+// Config is what Run needs. Exactly one of Conversation (a live session)
+// and Replay (a recording) is set.
+type Config struct {
+	// Conversation is the live session, usually a *session.Live. Run adds
+	// a Sink to its Capture and removes it on return; it does not Close
+	// the Conversation, which belongs to the caller.
+	Conversation Conversation
+	// Connect makes the TUI call Conversation.Connect once its Sink is in
+	// place, so that the wire log shows the connection from the first
+	// byte. Events the Capture delivered before Run are not shown.
+	Connect bool
+	// Replay is a recording to play back in the same panes.
+	Replay *session.Recording
+	// ReplayName names the recording in the status bar (a file name).
+	ReplayName string
+
+	// Theme is a themes name; empty means "default".
+	Theme string
+	// NoColor is NO_COLOR (themes.NoColor): the mono theme and no colour
+	// sequences at all, whatever Theme says.
+	NoColor bool
+
+	// Mailbox returns the sandbox's received messages, oldest first; nil
+	// when the server is not the sandbox (/mailbox then says so).
+	Mailbox func() []MailItem
+
+	// Recording says the session is being recorded (the red dot), to
+	// RecordPath. ToggleRecord, if set, lets /record start or stop it; it
+	// returns the new state and the file.
+	Recording    bool
+	RecordPath   string
+	ToggleRecord func() (on bool, path string, err error)
+
+	// Input and Output replace the terminal (tests); nil means the TTY
+	// and stdout.
+	Input  io.Reader
+	Output io.Writer
+	// Width and Height fix the window size instead of asking the terminal
+	// (tests).
+	Width, Height int
+}
+
+// Run runs the TUI until the user quits or ctx is done. A cancelled ctx is
+// not an error.
+func Run(ctx context.Context, cfg Config) error {
+	m, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	opts := []tea.ProgramOption{tea.WithContext(ctx)}
+	if cfg.Input != nil {
+		opts = append(opts, tea.WithInput(cfg.Input))
+	}
+	if cfg.Output != nil {
+		opts = append(opts, tea.WithOutput(cfg.Output))
+	}
+	if cfg.NoColor {
+		// Attributes (bold, reverse) only; the mono theme has no colour
+		// either, so no colour sequence is ever written.
+		opts = append(opts, tea.WithColorProfile(colorprofile.Ascii))
+	}
+	if cfg.Width > 0 && cfg.Height > 0 {
+		opts = append(opts, tea.WithWindowSize(cfg.Width, cfg.Height))
+	}
+	_, err = tea.NewProgram(m, opts...).Run()
+	if err != nil && ctx.Err() != nil && errors.Is(err, tea.ErrProgramKilled) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,585 @@
+package tui
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ehlo-dev/ehlo/session"
+)
+
+// lineKind is a wire-log line's role. Each has a swaks marker, so roles
+// survive NO_COLOR and copy-paste; colour only reinforces them.
+type lineKind uint8
+
+const (
+	lineClient lineKind = iota // what the client sent:  " -> " / " ~> "
+	lineServer                 // what the server sent:  "<-  " / "<~  "
+	lineInfo                   // ehlo's information:    "=== "
+	lineTLS                    // the TLS handshake:     "=== "
+	lineNote                   // notes and errors:      "*** "
+)
+
+const (
+	flagTLS      uint8 = 1 << iota // the bytes went through TLS
+	flagRedacted                   // a secret was replaced by a marker
+	flagPayload                    // message content (DATA or BDAT), not a command
+	flagPlain                      // printable ASCII only: shown as stored
+)
+
+// verb is the command a client line starts, or that a server line answers;
+// the explainer needs it (a 220 means something else after STARTTLS).
+type verb uint8
+
+const (
+	verbNone verb = iota
+	verbGreeting
+	verbEHLO
+	verbHELO
+	verbLHLO
+	verbSTARTTLS
+	verbAUTH
+	verbMAIL
+	verbRCPT
+	verbDATA
+	verbDataEnd // the "." ending DATA, or a BDAT chunk
+	verbBDAT
+	verbRSET
+	verbVRFY
+	verbEXPN
+	verbHELP
+	verbNOOP
+	verbQUIT
+	verbOther
+)
+
+var verbNames = map[string]verb{
+	"EHLO": verbEHLO, "HELO": verbHELO, "LHLO": verbLHLO, "STARTTLS": verbSTARTTLS,
+	"AUTH": verbAUTH, "MAIL": verbMAIL, "RCPT": verbRCPT, "DATA": verbDATA, "BDAT": verbBDAT,
+	"RSET": verbRSET, "VRFY": verbVRFY, "EXPN": verbEXPN, "HELP": verbHELP, "NOOP": verbNOOP,
+	"QUIT": verbQUIT,
+}
+
+// maxLineBytes is how much of one line the log keeps; the rest is counted
+// and shown as "[+N bytes]". A server may send a reply line of any length
+// and a message body may have lines of megabytes.
+const maxLineBytes = 4096
+
+// wireLine is one line of the wire log, kept small: a million of them is
+// 32 MB plus their text. The text is the raw bytes, in an arena; it is
+// sanitized only when the line is drawn, so only visible lines pay for it.
+type wireLine struct {
+	at    time.Duration // offset from the start of the session
+	chunk uint32        // where the text is in the arena
+	off   uint32
+	n     uint32 // bytes kept
+	cut   uint32 // bytes dropped beyond maxLineBytes
+	kind  lineKind
+	flags uint8
+	verb  verb
+}
+
+// arenaChunk is the size of one arena block. Lines never straddle blocks,
+// so a block is never reallocated and a line's bytes never move.
+const arenaChunk = 256 << 10
+
+// wireLog stores the conversation as lines. It is owned by the UI
+// goroutine; the session reaches it only through a feed.
+type wireLog struct {
+	lines  []wireLine
+	chunks [][]byte
+}
+
+func (w *wireLog) Len() int { return len(w.lines) }
+
+func (w *wireLog) add(kind lineKind, flags uint8, vb verb, at time.Duration, text []byte, dropped int) {
+	if len(text) > maxLineBytes {
+		dropped += len(text) - maxLineBytes
+		text = text[:maxLineBytes]
+	}
+	if len(w.chunks) == 0 || cap(w.chunks[len(w.chunks)-1])-len(w.chunks[len(w.chunks)-1]) < len(text) {
+		w.chunks = append(w.chunks, make([]byte, 0, arenaChunk))
+	}
+	if plainASCII(text) {
+		flags |= flagPlain
+	}
+	ci := len(w.chunks) - 1
+	c := w.chunks[ci]
+	off := len(c)
+	w.chunks[ci] = append(c, text...)
+	w.lines = append(w.lines, wireLine{
+		at: at, chunk: uint32(ci), off: uint32(off), n: uint32(len(text)), cut: uint32(dropped),
+		kind: kind, flags: flags, verb: vb,
+	})
+}
+
+// raw returns the bytes of line i as received or sent (after redaction).
+func (w *wireLog) raw(i int) []byte {
+	l := &w.lines[i]
+	return w.chunks[l.chunk][l.off : l.off+l.n : l.off+l.n]
+}
+
+// text returns line i made safe for a terminal (security-anchors §3.4):
+// every byte from the wire goes through session.Sanitize before anything
+// styles it.
+func (w *wireLog) text(i int) string {
+	s := strings.ReplaceAll(session.Sanitize(w.raw(i)), "\t", "    ")
+	if c := w.lines[i].cut; c > 0 {
+		s += " [+" + strconv.FormatUint(uint64(c), 10) + " bytes]"
+	}
+	return s
+}
+
+// marker is the swaks marker of a line.
+func (l wireLine) marker() string {
+	tls := l.flags&flagTLS != 0
+	switch l.kind {
+	case lineClient:
+		if tls {
+			return " ~> "
+		}
+		return " -> "
+	case lineServer:
+		if tls {
+			return "<~  "
+		}
+		return "<-  "
+	case lineNote:
+		return "*** "
+	}
+	return "=== "
+}
+
+// plain returns line i as it is copied to the clipboard: marker and
+// sanitized text.
+func (w *wireLog) plain(i int) string {
+	return w.lines[i].marker() + w.text(i)
+}
+
+// safe makes text from the wire fit for a pane: sanitized, and a TAB
+// (which Sanitize keeps) made a space so that widths stay exact.
+func safe(s string) string {
+	return strings.ReplaceAll(session.SanitizeString(s), "\t", " ")
+}
+
+// tabless makes a TAB a space in text that is already sanitized.
+func tabless(s string) string { return strings.ReplaceAll(s, "\t", " ") }
+
+// contains reports whether line i's shown text contains q, ignoring ASCII
+// case; q must be lower case. Plain ASCII lines are searched in place,
+// without sanitizing, so a search over a million lines allocates little.
+func (w *wireLog) contains(i int, q string) bool {
+	if w.lines[i].flags&flagPlain != 0 {
+		return indexFold(w.raw(i), q) >= 0
+	}
+	return indexFold([]byte(w.text(i)), q) >= 0
+}
+
+func plainASCII(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c >= 0x7f || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// indexFold is bytes.Index ignoring ASCII case; q is lower case. It jumps
+// from one occurrence of q's first byte (either case) to the next.
+func indexFold(b []byte, q string) int {
+	if q == "" {
+		return 0
+	}
+	n := len(q)
+	first, upper := q[0], q[0]
+	if first >= 'a' && first <= 'z' {
+		upper = first - 'a' + 'A'
+	}
+	for i := 0; i+n <= len(b); i++ {
+		j := bytes.IndexByte(b[i:len(b)-n+1], first)
+		if upper != first {
+			if k := bytes.IndexByte(b[i:len(b)-n+1], upper); k >= 0 && (j < 0 || k < j) {
+				j = k
+			}
+		}
+		if j < 0 {
+			return -1
+		}
+		i += j
+		j = 1
+		for j < n && lower(b[i+j]) == q[j] {
+			j++
+		}
+		if j == n {
+			return i
+		}
+	}
+	return -1
+}
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// feed is the Sink the TUI adds to the session's Capture. The Capture calls
+// Event with its lock held on the session's goroutine, so Event only
+// appends under a mutex and signals without blocking: the session never
+// waits for the UI. The UI drains the feed in batches (STYLE B2).
+type feed struct {
+	mu      sync.Mutex
+	pending []session.Event
+	signal  chan struct{}
+}
+
+func newFeed() *feed { return &feed{signal: make(chan struct{}, 1)} }
+
+// Event implements session.Sink.
+func (f *feed) Event(e session.Event) {
+	f.mu.Lock()
+	f.pending = append(f.pending, e)
+	f.mu.Unlock()
+	select {
+	case f.signal <- struct{}{}:
+	default:
+	}
+}
+
+// drain returns what arrived since the last drain.
+func (f *feed) drain() []session.Event {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	evs := f.pending
+	f.pending = nil
+	return evs
+}
+
+// builder turns events into wire-log lines and follows the conversation
+// just far enough to know which command each reply answers, which client
+// lines are message content, and (for replay, where there is no session
+// to ask) the state the Connection and Extensions panes show.
+type builder struct {
+	log  *wireLog // nil: follow the state only
+	lmtp bool
+
+	addr      string
+	connected bool
+
+	partial    []byte // the start of a client line not yet ended
+	partialCut int
+	partialTLS bool
+	partialAt  time.Duration
+	lastByte   byte // the last byte added to partial, to drop a CR before LF
+
+	queue       []verb // commands sent, waiting for their final reply
+	answering   verb   // what the current server reply answers
+	dataPending bool   // DATA sent, waiting for 354
+	inData      bool   // DATA content until "."
+	bdatLeft    int64  // BDAT content bytes still to come
+	authCont    bool   // the server sent 334: the next client line answers it
+
+	st paneState // replay: the state at this point
+}
+
+func (b *builder) clone() builder {
+	c := *b
+	c.log = nil
+	c.partial = bytes.Clone(b.partial)
+	c.queue = append([]verb(nil), b.queue...)
+	c.st.Exts = append([]extension(nil), b.st.Exts...)
+	return c
+}
+
+func (b *builder) line(kind lineKind, flags uint8, vb verb, at time.Duration, text []byte, cut int) {
+	if b.log != nil {
+		b.log.add(kind, flags, vb, at, text, cut)
+	}
+}
+
+func (b *builder) info(kind lineKind, at time.Duration, text string) {
+	b.line(kind, 0, verbNone, at, []byte(text), 0)
+}
+
+func newBuilder(log *wireLog, lmtp bool) *builder {
+	return &builder{log: log, lmtp: lmtp, answering: verbGreeting}
+}
+
+// apply adds one event.
+func (b *builder) apply(e session.Event) {
+	if e.Kind != session.KindClient {
+		b.flushPartial()
+	}
+	switch e.Kind {
+	case session.KindConnect:
+		b.addr, b.connected = e.Addr, false
+		b.queue, b.answering, b.inData, b.dataPending, b.bdatLeft, b.authCont = nil, verbGreeting, false, false, 0, false
+		b.st.Server = e.Addr
+		b.info(lineInfo, e.Offset, "Trying "+e.Addr+"...")
+	case session.KindState:
+		b.st.applyState(e)
+		if b.st.Phase >= phaseConnected && !b.connected {
+			b.connected = true
+			b.info(lineInfo, e.Offset, "Connected to "+b.addr+".")
+		}
+		if b.st.Phase == phaseDisconnected {
+			b.connected = false
+		}
+	case session.KindTLS:
+		b.handshake(e)
+	case session.KindClient:
+		b.st.Out += int64(len(e.Data))
+		b.client(e)
+	case session.KindServer:
+		b.st.In += int64(len(e.Data))
+		b.server(e)
+	case session.KindNote:
+		b.info(lineNote, e.Offset, e.Text)
+	case session.KindClose:
+		b.connected = false
+		b.st.Connected = false
+		b.st.Phase = phaseDisconnected
+		if e.Text == "" {
+			b.info(lineInfo, e.Offset, "Connection closed with remote host.")
+		} else {
+			b.info(lineInfo, e.Offset, e.Text+".")
+		}
+	}
+	b.st.Offset = e.Offset
+}
+
+func (b *builder) handshake(e session.Event) {
+	h := e.Handshake
+	if h == nil {
+		return
+	}
+	b.st.TLSInfo = h
+	if h.Complete {
+		// RFC 3207 §4.2: what was learnt before TLS is forgotten.
+		b.st.Stale = len(b.st.Exts) > 0
+		b.info(lineTLS, e.Offset, "TLS started with cipher "+h.Version+":"+h.Cipher)
+	} else {
+		b.info(lineNote, e.Offset, "TLS handshake failed: "+h.Error)
+	}
+	if len(h.Chain) > 0 {
+		c := h.Chain[0]
+		b.info(lineTLS, e.Offset, fmt.Sprintf(`TLS peer certificate: subject "%s" issuer "%s"`, c.Subject, c.Issuer))
+	}
+	switch {
+	case h.Complete && h.Verified:
+		b.info(lineTLS, e.Offset, "certificate verified")
+	case h.Complete && h.Error == "":
+		b.info(lineNote, e.Offset, "certificate NOT VERIFIED (verification disabled)")
+	case h.Complete:
+		b.info(lineNote, e.Offset, "certificate NOT VERIFIED: "+h.Error)
+	}
+}
+
+// client splits client bytes into lines. A DATA body is streamed in
+// chunks, so a line may span events: its start waits in partial.
+func (b *builder) client(e session.Event) {
+	data := e.Data
+	flags := uint8(0)
+	if e.TLS {
+		flags |= flagTLS
+	}
+	if e.Redacted {
+		flags |= flagRedacted
+	}
+	for len(data) > 0 {
+		if b.bdatLeft > 0 {
+			n := int(min(int64(len(data)), b.bdatLeft))
+			b.payload(data[:n], flags, e.Offset)
+			b.bdatLeft -= int64(n)
+			data = data[n:]
+			if b.bdatLeft == 0 {
+				b.flushAs(flags|flagPayload, verbBDAT)
+				b.queue = append(b.queue, verbDataEnd)
+			}
+			continue
+		}
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			b.appendPartial(data, e.TLS, e.Offset)
+			return
+		}
+		b.appendPartial(data[:i], e.TLS, e.Offset)
+		data = data[i+1:]
+		b.completeLine(flags)
+	}
+}
+
+// payload adds BDAT content, split at line ends for display.
+func (b *builder) payload(p []byte, flags uint8, at time.Duration) {
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			b.appendPartial(p, flags&flagTLS != 0, at)
+			return
+		}
+		b.appendPartial(p[:i], flags&flagTLS != 0, at)
+		p = p[i+1:]
+		line, cut, at := b.takeLine()
+		b.line(lineClient, flags|flagPayload, verbBDAT, at, line, cut)
+	}
+}
+
+// appendPartial adds bytes of a line whose end has not been seen, keeping
+// at most maxLineBytes and counting the rest.
+func (b *builder) appendPartial(p []byte, tls bool, at time.Duration) {
+	if len(b.partial) == 0 && b.partialCut == 0 {
+		b.partialAt, b.partialTLS = at, tls
+	}
+	if len(p) == 0 {
+		return
+	}
+	b.lastByte = p[len(p)-1]
+	room := max(0, maxLineBytes-len(b.partial))
+	if len(p) > room {
+		b.partialCut += len(p) - room
+		p = p[:room]
+	}
+	b.partial = append(b.partial, p...)
+}
+
+// takeLine returns the line ended by the LF just seen, without its CR.
+func (b *builder) takeLine() (line []byte, cut int, at time.Duration) {
+	line, cut, at = b.partial, b.partialCut, b.partialAt
+	if b.lastByte == '\r' {
+		if cut > 0 {
+			cut--
+		} else if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+	}
+	b.partial, b.partialCut, b.lastByte = b.partial[:0], 0, 0
+	return line, cut, at
+}
+
+// flushPartial shows a client line whose end has not come, as the
+// transcript does before any other event.
+func (b *builder) flushPartial() {
+	flags := uint8(0)
+	if b.inData || b.bdatLeft > 0 {
+		flags |= flagPayload
+	}
+	b.flushAs(flags, verbNone)
+}
+
+func (b *builder) flushAs(flags uint8, vb verb) {
+	if len(b.partial) == 0 && b.partialCut == 0 {
+		return
+	}
+	if b.partialTLS {
+		flags |= flagTLS
+	}
+	b.line(lineClient, flags, vb, b.partialAt, b.partial, b.partialCut)
+	b.partial, b.partialCut, b.lastByte = b.partial[:0], 0, 0
+}
+
+func (b *builder) completeLine(flags uint8) {
+	line, cut, at := b.takeLine()
+	if b.inData {
+		if string(line) == "." && cut == 0 {
+			b.inData = false
+			b.queue = append(b.queue, verbDataEnd)
+			b.line(lineClient, flags, verbDataEnd, at, line, 0)
+			return
+		}
+		b.line(lineClient, flags|flagPayload, verbDATA, at, line, cut)
+		return
+	}
+	vb := verbOther
+	word, rest, _ := strings.Cut(string(line[:min(len(line), 64)]), " ")
+	if b.authCont {
+		vb = verbAUTH
+		b.authCont = false
+	} else if v, ok := verbNames[strings.ToUpper(word)]; ok {
+		vb = v
+	}
+	switch vb {
+	case verbDATA:
+		b.dataPending = true
+	case verbBDAT:
+		size, _, _ := strings.Cut(rest, " ")
+		if n, err := strconv.ParseInt(size, 10, 64); err == nil && n > 0 {
+			b.bdatLeft = n
+		} else {
+			b.queue = append(b.queue, verbBDAT)
+		}
+	case verbEHLO, verbLHLO:
+		b.st.pendingExts = true
+	}
+	if vb != verbBDAT {
+		b.queue = append(b.queue, vb)
+	}
+	b.line(lineClient, flags, vb, at, line, cut)
+}
+
+// server adds one reply line (an event may hold more than one).
+func (b *builder) server(e session.Event) {
+	flags := uint8(0)
+	if e.TLS {
+		flags |= flagTLS
+	}
+	if e.Redacted {
+		flags |= flagRedacted
+	}
+	rest := e.Data
+	for len(rest) > 0 {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i+1], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		b.reply(trimEOL(line), flags, e.Offset)
+	}
+}
+
+func (b *builder) reply(line []byte, flags uint8, at time.Duration) {
+	lmtpMore := b.answering == verbDataEnd && b.lmtp && len(b.queue) > 0
+	if (b.answering == verbNone || lmtpMore) && len(b.queue) > 0 {
+		b.answering, b.queue = b.queue[0], b.queue[1:]
+	}
+	vb := b.answering
+	b.line(lineServer, flags, vb, at, line, 0)
+	final := len(line) < 4 || line[3] != '-'
+	code := ""
+	if len(line) >= 3 {
+		code = string(line[:3])
+	}
+	if (vb == verbEHLO || vb == verbLHLO) && code == "250" {
+		b.st.ehloLine(line)
+	}
+	if !final {
+		return
+	}
+	switch {
+	case vb == verbAUTH && code == "334":
+		b.authCont = true
+	case b.dataPending && code == "354":
+		b.inData = true
+	}
+	if vb == verbDATA {
+		b.dataPending = false
+	}
+	if vb == verbDataEnd && b.lmtp && len(b.queue) == 0 {
+		return // LMTP: one reply per recipient; keep answering end of data
+	}
+	b.answering = verbNone
+}
+
+func trimEOL(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+		if n := len(b); n > 0 && b[n-1] == '\r' {
+			b = b[:n-1]
+		}
+	}
+	return b
+}
