@@ -485,6 +485,12 @@ func (c *Client) EhloOrHeloIfNeeded() error {
 	if r.Code/100 == 2 {
 		return nil
 	}
+	if c.kind == LMTP {
+		// RFC 2033 §4.1: an LMTP server refuses HELO and EHLO; falling back
+		// to HELO as smtplib does could only reach a server that is not
+		// speaking LMTP.
+		return &HeloError{ResponseError(r)}
+	}
 	r, err = c.Helo("")
 	if err != nil {
 		return err

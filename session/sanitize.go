@@ -51,6 +51,21 @@ func Sanitize(b []byte) string {
 	return sb.String()
 }
 
+// SanitizeText makes ehlo's own messages (notes, errors) safe for a
+// terminal like Sanitize, but leaves backslashes alone: such messages
+// often quote server bytes already escaped ("\r\n"), and escaping them
+// again would print "\\r\\n". It is for display only; it cannot be undone.
+func SanitizeText(s string) string {
+	if !strings.Contains(s, `\`) {
+		return SanitizeString(s)
+	}
+	parts := strings.Split(s, `\`)
+	for i, p := range parts {
+		parts[i] = SanitizeString(p)
+	}
+	return strings.Join(parts, `\`)
+}
+
 // SanitizeString is Sanitize for a string.
 func SanitizeString(s string) string {
 	return Sanitize([]byte(s))

@@ -154,7 +154,11 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 		res.Stage, res.Err = stage, err
 		res.closed = isClosed(err)
 		if ctx.Err() != nil {
-			res.Err = fmt.Errorf("interrupted: %w", err)
+			res.Err = fmt.Errorf("interrupted; %w", protocol.ErrMessageAborted)
+			if stage < StageData {
+				res.Err = errors.New("interrupted")
+			}
+			res.closed = false
 		}
 		if c.Connected() {
 			c.Quit()
@@ -164,10 +168,17 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 
 	r, err := c.Connect(cfg.Server, cfg.Port)
 	if err != nil {
-		var tlsErr *protocol.TLSError
+		var (
+			tlsErr  *protocol.TLSError
+			respErr *protocol.ResponseError
+			protErr *protocol.ProtocolError
+		)
 		switch {
 		case errors.As(err, &tlsErr):
 			return fail(StageTLS, err)
+		case errors.As(err, &respErr), errors.As(err, &protErr):
+			// The greeting arrived but was over-long or malformed.
+			return fail(StageBanner, err)
 		case c.Connected() || isClosed(err) || isTimeout(err):
 			return fail(StageBanner, hintGreeting(err, cfg))
 		}
@@ -314,6 +325,8 @@ func authenticate(c *protocol.Client, cfg SendConfig, info func(InfoKind, string
 	}
 	if _, ok := c.TLSConnectionState(); !ok && cfg.AuthCleartext {
 		info(Warning, "sending credentials over an unencrypted connection (--auth-cleartext)")
+	} else if ok && cfg.TLSConfig != nil && cfg.TLSConfig.InsecureSkipVerify {
+		info(Warning, "sending credentials over TLS that was NOT VERIFIED (--insecure): anyone in the path may be the server")
 	}
 	if strings.EqualFold(cfg.AuthMech, "auto") {
 		_, err := c.Login(cfg.AuthUser, cfg.AuthPassword, !cfg.NoInitialResponse)

@@ -262,7 +262,7 @@ func (t *Transcript) info(s string) {
 
 // warn prints a *** line; s is sanitized here.
 func (t *Transcript) warn(s string) {
-	t.write(t.errw, markError+SanitizeString(s)+"\n")
+	t.write(t.errw, markError+SanitizeText(s)+"\n")
 }
 
 func (t *Transcript) line(w io.Writer, mark string, b []byte) {

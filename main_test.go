@@ -1,0 +1,1057 @@
+package main
+
+// The command-line acceptance tests: testdata/script/*.txtar run `ehlo send`
+// and `ehlo sandbox` as a user would, against servers that live in this
+// test process (STYLE.md A11, A12, B6).
+//
+// The ehlo binary is this test binary (testscript.Main installs it in $PATH
+// under the name "ehlo"), so `exec ehlo …` runs run() with coverage and the
+// race detector. The servers are in-process and loopback-only:
+//
+//	sandbox [--fault SPEC]... [--lmtp] [--socket] [--allow-insecure-auth]
+//	        [--user NAME:PASS]... [--no-plain] [--no-tls]
+//	    starts a sandbox.Server for the rest of the script (a second call
+//	    replaces the first) and sets $SANDBOX (host:port of the plain
+//	    listener), $SANDBOX_HOST, $SANDBOX_PORT, $SANDBOX_TLS and
+//	    $SANDBOX_TLS_PORT (the implicit-TLS listener), $SANDBOX_SOCK (with
+//	    --socket), and writes the server's certificate to $WORK/ca.pem.
+//	mailbox N                 the sandbox holds exactly N messages
+//	mailcontains [-n I] RE    a message's bytes match RE (the last one, or
+//	                          message I counting from 0); with !, none does
+//	mailenv FIELD RE          a field of the last message matches RE as a
+//	                          whole: from, to (comma-joined), params
+//	                          (space-joined), helo, tls, auth, chunked
+//	connections N             the sandbox accepted exactly N connections
+//	sandboxlog RE             the sandbox's session log matches RE
+//	fakeserver FILE           a scripted TCP server (see cmdFakeServer) at
+//	                          $FAKE, $FAKE_PORT
+//	fakecheck                 every connection of the fake server played its
+//	                          script to the end with no mismatch
+//	fakeconns N               the fake server accepted exactly N connections
+//	fakelog RE                what clients sent the fake server matches RE
+//	exitcode N PROG ARGS...   runs PROG like exec and wants exit status N
+//	interrupt [-close] N ARGS...
+//	                          runs ehlo ARGS with a stdin that sends part of
+//	                          a message and then stalls, sends ehlo SIGINT
+//	                          once the sandbox has answered DATA, and wants
+//	                          exit status N within 5 seconds; -close also
+//	                          closes stdin 300ms later (the writer of a
+//	                          shell pipeline gets the same Ctrl+C)
+//	freeport                  $FREEPORT: a loopback port nobody listens on
+//	sockdir                   $SOCKDIR: a short directory for Unix sockets
+//	                          ($WORK may be too long for one)
+//	waitlisten ADDR           waits until something accepts on ADDR
+//	                          (host:port or a Unix socket path)
+//	canary                    $CANARY: a random password; $CANARY_PLAIN: the
+//	                          AUTH PLAIN blob of alice and $CANARY
+//	nosecret SECRET USER FILE...
+//	                          SECRET is in none of the files (stdout and
+//	                          stderr included): neither plain, nor in base64
+//	                          at any of the three alignments, nor as the
+//	                          PLAIN or XOAUTH2 blob of USER; with !, one
+//	                          of the files holds it
+//	writebytes FILE TEXT      writes TEXT with Go escapes (\r \n \x00) undone
+//	gencert NAME              writes a self-signed NAME.pem and NAME.key
+//	filemode FILE MODE        FILE's permission bits are MODE (octal)
+//	jsonfield FILE PATH VAL   FILE (or stdout) is one JSON value whose PATH
+//	                          (a.b.0.c, or a/b.c/d for keys with dots) is
+//	                          VAL
+//	jsonraw FILE TEXT         some line's "raw" in FILE's JSON holds the
+//	                          bytes of TEXT (Go escapes undone)
+//
+// Control characters cannot be typed in a script line, so the environment
+// has $CR, $LF, $TAB, $SOH and $ESC.
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/ehlo-dev/ehlo/sandbox"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"ehlo": func() { os.Exit(run(os.Args[1:])) },
+	})
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("CR", "\r")
+			env.Setenv("LF", "\n")
+			env.Setenv("TAB", "\t")
+			env.Setenv("SOH", "\x01")
+			env.Setenv("ESC", "\x1b")
+			// The default sender is $LOGNAME@host, as swaks's.
+			env.Setenv("LOGNAME", "tester")
+			// Under -race every ehlo run would sleep a second at exit
+			// (the race runtime's atexit_sleep_ms) for goroutines still
+			// running to report; a race is still reported when it
+			// happens, and makes ehlo exit 66, which exitcode catches.
+			env.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+			env.Values[stateKey{}] = &scriptState{}
+			env.Defer(func() { env.Values[stateKey{}].(*scriptState).close() })
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"sandbox":      cmdSandbox,
+			"mailbox":      cmdMailbox,
+			"mailcontains": cmdMailContains,
+			"mailenv":      cmdMailEnv,
+			"connections":  cmdConnections,
+			"sandboxlog":   cmdSandboxLog,
+			"fakeserver":   cmdFakeServer,
+			"fakecheck":    cmdFakeCheck,
+			"fakeconns":    cmdFakeConns,
+			"fakelog":      cmdFakeLog,
+			"exitcode":     cmdExitCode,
+			"interrupt":    cmdInterrupt,
+			"freeport":     cmdFreePort,
+			"waitlisten":   cmdWaitListen,
+			"sockdir":      cmdSockDir,
+			"canary":       cmdCanary,
+			"nosecret":     cmdNoSecret,
+			"writebytes":   cmdWriteBytes,
+			"gencert":      cmdGenCert,
+			"filemode":     cmdFileMode,
+			"jsonfield":    cmdJSONField,
+			"jsonraw":      cmdJSONRaw,
+		},
+	})
+}
+
+type stateKey struct{}
+
+// scriptState is what one script's custom commands share.
+type scriptState struct {
+	srv     *sandbox.Server
+	srvLog  *syncBuffer
+	sockDir string
+	fake    *fakeServer
+}
+
+func (s *scriptState) close() {
+	if s.srv != nil {
+		s.srv.Close()
+		s.srv = nil
+	}
+	if s.sockDir != "" {
+		os.RemoveAll(s.sockDir)
+		s.sockDir = ""
+	}
+	if s.fake != nil {
+		s.fake.close()
+		s.fake = nil
+	}
+}
+
+func state(ts *testscript.TestScript) *scriptState {
+	return ts.Value(stateKey{}).(*scriptState)
+}
+
+func noNeg(ts *testscript.TestScript, neg bool, name string) {
+	if neg {
+		ts.Fatalf("%s does not support !", name)
+	}
+}
+
+// syncBuffer is the sandbox log: written by its sessions, read by the
+// script.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// ---- the sandbox ----
+
+func cmdSandbox(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "sandbox")
+	st := state(ts)
+	if st.srv != nil {
+		st.srv.Close()
+		st.srv = nil
+	}
+	cfg := sandbox.Config{}
+	socket := false
+	for i := 0; i < len(args); i++ {
+		next := func() string {
+			i++
+			if i >= len(args) {
+				ts.Fatalf("sandbox: %s needs a value", args[i-1])
+			}
+			return args[i]
+		}
+		switch args[i] {
+		case "--fault":
+			f, err := sandbox.ParseFault(next())
+			ts.Check(err)
+			cfg.Faults = append(cfg.Faults, f)
+		case "--lmtp":
+			cfg.LMTP = true
+		case "--socket":
+			socket = true
+		case "--allow-insecure-auth":
+			cfg.AllowInsecureAuth = true
+		case "--user":
+			name, pass, ok := strings.Cut(next(), ":")
+			if !ok {
+				ts.Fatalf("sandbox: --user NAME:PASS")
+			}
+			if cfg.Users == nil {
+				cfg.Users = map[string]string{}
+			}
+			cfg.Users[name] = pass
+		case "--no-plain":
+			cfg.Listen = "-"
+		case "--no-tls":
+			cfg.TLSListen = "-"
+		default:
+			ts.Fatalf("sandbox: unknown flag %q", args[i])
+		}
+	}
+	if socket {
+		cfg.Socket = filepath.Join(sockDir(ts), "sandbox.sock")
+	}
+	st.srvLog = &syncBuffer{}
+	cfg.Log = st.srvLog
+	srv, err := sandbox.New(cfg)
+	ts.Check(err)
+	srv.Start()
+	st.srv = srv
+	ts.Setenv("SANDBOX", srv.Addr())
+	if host, port, err := net.SplitHostPort(srv.Addr()); err == nil {
+		ts.Setenv("SANDBOX_HOST", host)
+		ts.Setenv("SANDBOX_PORT", port)
+	}
+	ts.Setenv("SANDBOX_TLS", srv.TLSAddr())
+	if _, port, err := net.SplitHostPort(srv.TLSAddr()); err == nil {
+		ts.Setenv("SANDBOX_TLS_PORT", port)
+	}
+	ts.Setenv("SANDBOX_SOCK", srv.SocketPath())
+	ts.Check(os.WriteFile(ts.MkAbs("ca.pem"), srv.CertPEM(), 0o644))
+}
+
+// sockDir is a short directory for Unix sockets, whose paths are limited
+// to about 108 bytes; $WORK can be longer.
+func sockDir(ts *testscript.TestScript) string {
+	st := state(ts)
+	if st.sockDir == "" {
+		dir, err := os.MkdirTemp("", "ehlo-sock")
+		ts.Check(err)
+		st.sockDir = dir
+	}
+	return st.sockDir
+}
+
+func cmdSockDir(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "sockdir")
+	ts.Setenv("SOCKDIR", sockDir(ts))
+}
+
+func sandboxOf(ts *testscript.TestScript) *sandbox.Server {
+	st := state(ts)
+	if st.srv == nil {
+		ts.Fatalf("no sandbox running (use the sandbox command first)")
+	}
+	return st.srv
+}
+
+func atoi(ts *testscript.TestScript, s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		ts.Fatalf("%q is not a number", s)
+	}
+	return n
+}
+
+func cmdMailbox(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "mailbox")
+	if len(args) != 1 {
+		ts.Fatalf("usage: mailbox N")
+	}
+	if got, want := sandboxOf(ts).Mailbox().Len(), atoi(ts, args[0]); got != want {
+		ts.Fatalf("the sandbox holds %d message(s), want %d", got, want)
+	}
+}
+
+func cmdMailContains(ts *testscript.TestScript, neg bool, args []string) {
+	idx := -1
+	if len(args) == 3 && args[0] == "-n" {
+		idx, args = atoi(ts, args[1]), args[2:]
+	}
+	if len(args) != 1 {
+		ts.Fatalf("usage: mailcontains [-n I] REGEXP")
+	}
+	re, err := regexp.Compile("(?m)" + args[0])
+	ts.Check(err)
+	msgs := sandboxOf(ts).Mailbox().Messages()
+	if len(msgs) == 0 {
+		ts.Fatalf("the sandbox holds no message")
+	}
+	if idx < 0 {
+		idx = len(msgs) - 1
+	}
+	if idx >= len(msgs) {
+		ts.Fatalf("no message %d (the sandbox holds %d)", idx, len(msgs))
+	}
+	data := msgs[idx].Data
+	ts.Logf("[message %d]\n%s", idx, data)
+	switch found := re.Match(data); {
+	case found && neg:
+		ts.Fatalf("message %d matches %q", idx, args[0])
+	case !found && !neg:
+		ts.Fatalf("message %d does not match %q", idx, args[0])
+	}
+}
+
+func cmdMailEnv(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "mailenv")
+	if len(args) != 2 {
+		ts.Fatalf("usage: mailenv from|to|params|helo|tls|auth|chunked REGEXP")
+	}
+	msgs := sandboxOf(ts).Mailbox().Messages()
+	if len(msgs) == 0 {
+		ts.Fatalf("the sandbox holds no message")
+	}
+	m := msgs[len(msgs)-1]
+	var got string
+	switch args[0] {
+	case "from":
+		got = m.From
+	case "to":
+		got = strings.Join(m.To, ",")
+	case "params":
+		got = strings.Join(m.Params, " ")
+	case "helo":
+		got = m.Helo
+	case "tls":
+		got = strconv.FormatBool(m.TLS)
+	case "auth":
+		got = m.AuthUser
+	case "chunked":
+		got = strconv.FormatBool(m.Chunked)
+	default:
+		ts.Fatalf("mailenv: unknown field %q", args[0])
+	}
+	re, err := regexp.Compile("^(?:" + args[1] + ")$")
+	ts.Check(err)
+	if !re.MatchString(got) {
+		ts.Fatalf("%s of the last message is %q, want %q", args[0], got, args[1])
+	}
+}
+
+func cmdConnections(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "connections")
+	if len(args) != 1 {
+		ts.Fatalf("usage: connections N")
+	}
+	sandboxOf(ts)
+	log := state(ts).srvLog.String()
+	if got, want := strings.Count(log, " connection from "), atoi(ts, args[0]); got != want {
+		ts.Fatalf("the sandbox accepted %d connection(s), want %d\n%s", got, want, log)
+	}
+}
+
+func cmdSandboxLog(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: sandboxlog REGEXP")
+	}
+	sandboxOf(ts)
+	re, err := regexp.Compile("(?m)" + args[0])
+	ts.Check(err)
+	log := state(ts).srvLog.String()
+	switch found := re.MatchString(log); {
+	case found && neg:
+		ts.Fatalf("the sandbox log matches %q:\n%s", args[0], log)
+	case !found && !neg:
+		ts.Fatalf("the sandbox log does not match %q:\n%s", args[0], log)
+	}
+}
+
+// ---- the scripted fake server ----
+
+// fakeStep is one step of a fake server's script.
+type fakeStep struct {
+	kind string // "send", "expect", "tls", "clienthello", "data", "sleep", "eof", "close"
+	data []byte
+	glob *regexp.Regexp
+	text string
+	dur  time.Duration
+}
+
+// fakeServer is a running scripted server and what it saw.
+type fakeServer struct {
+	ln    net.Listener
+	steps []fakeStep
+	wg    sync.WaitGroup
+
+	mu     sync.Mutex
+	conns  int
+	errs   []string
+	client []string // every client line, in order, from every connection
+	open   []net.Conn
+}
+
+func parseFakeScript(ts *testscript.TestScript, text string) []fakeStep {
+	var steps []fakeStep
+	for n, line := range strings.Split(text, "\n") {
+		line = strings.TrimSuffix(line, "\r")
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = os.Expand(line, ts.Getenv)
+		verb, arg, _ := strings.Cut(line, " ")
+		switch verb {
+		case "S:":
+			steps = append(steps, fakeStep{kind: "send", data: []byte(arg + "\r\n")})
+		case "R:":
+			steps = append(steps, fakeStep{kind: "send", data: unquote(ts, arg)})
+		case "C:":
+			pat := "(?i)^" + strings.ReplaceAll(regexp.QuoteMeta(arg), `\*`, ".*") + "$"
+			steps = append(steps, fakeStep{kind: "expect", glob: regexp.MustCompile(pat), text: arg})
+		case "sleep":
+			d, err := time.ParseDuration(arg)
+			ts.Check(err)
+			steps = append(steps, fakeStep{kind: "sleep", dur: d})
+		case "tls", "eof", "close", "clienthello", "data":
+			steps = append(steps, fakeStep{kind: verb})
+		default:
+			ts.Fatalf("fake script line %d: unknown step %q", n+1, line)
+		}
+	}
+	// Merge consecutive sends into one write.
+	var out []fakeStep
+	for _, s := range steps {
+		if s.kind == "send" && len(out) > 0 && out[len(out)-1].kind == "send" {
+			out[len(out)-1].data = append(out[len(out)-1].data, s.data...)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// cmdFakeServer starts a loopback server that plays the script in FILE on
+// every connection. Lines:
+//
+//	S: TEXT     send TEXT and CRLF
+//	R: TEXT     send TEXT with Go escapes undone (\r \n \x00), no CRLF
+//	C: GLOB     read one line; it must match GLOB (* is any run of
+//	            characters, case is ignored)
+//	tls         TLS server handshake (self-signed certificate: the client
+//	            needs --insecure)
+//	clienthello read one TLS record (the ClientHello) and ignore it
+//	data        read message lines up to and including the "." line
+//	sleep DUR   pause
+//	eof         the client must close without sending anything more
+//	close       hang up now
+//
+// Consecutive S: and R: lines go out in one write, so a greeting and an
+// unsolicited reply share a segment. $VARS are expanded from the script's
+// environment. Blank lines and lines starting with # are ignored. When the
+// script ends the server hangs up.
+func cmdFakeServer(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "fakeserver")
+	if len(args) != 1 {
+		ts.Fatalf("usage: fakeserver FILE")
+	}
+	st := state(ts)
+	if st.fake != nil {
+		st.fake.close()
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	f := &fakeServer{ln: ln, steps: parseFakeScript(ts, ts.ReadFile(args[0]))}
+	st.fake = f
+	f.wg.Add(1)
+	go f.accept()
+	ts.Setenv("FAKE", ln.Addr().String())
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	ts.Setenv("FAKE_PORT", port)
+}
+
+func (f *fakeServer) accept() {
+	defer f.wg.Done()
+	for {
+		c, err := f.ln.Accept()
+		if err != nil {
+			return
+		}
+		f.mu.Lock()
+		f.conns++
+		id := f.conns
+		f.open = append(f.open, c)
+		f.mu.Unlock()
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			defer c.Close()
+			if err := f.play(c); err != nil {
+				f.mu.Lock()
+				f.errs = append(f.errs, fmt.Sprintf("connection %d: %v", id, err))
+				f.mu.Unlock()
+			}
+		}()
+	}
+}
+
+func (f *fakeServer) record(line string) {
+	f.mu.Lock()
+	f.client = append(f.client, line)
+	f.mu.Unlock()
+}
+
+func (f *fakeServer) play(c net.Conn) error {
+	// No script may hang a test: everything is over in 20 seconds.
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	var conn net.Conn = c
+	r := bufio.NewReader(conn)
+	for i, s := range f.steps {
+		switch s.kind {
+		case "send":
+			if _, err := conn.Write(s.data); err != nil {
+				return fmt.Errorf("step %d: write: %w", i+1, err)
+			}
+		case "expect":
+			line, err := r.ReadString('\n')
+			if line != "" {
+				f.record(strings.TrimRight(line, "\r\n"))
+			}
+			if err != nil {
+				return fmt.Errorf("step %d: want a line matching %q, got %q and %v", i+1, s.text, line, err)
+			}
+			if !strings.HasSuffix(line, "\r\n") {
+				return fmt.Errorf("step %d: line %q does not end in CRLF", i+1, line)
+			}
+			if got := strings.TrimSuffix(line, "\r\n"); !s.glob.MatchString(got) {
+				return fmt.Errorf("step %d: got %q, want %q", i+1, got, s.text)
+			}
+		case "tls":
+			if n := r.Buffered(); n > 0 {
+				b, _ := r.Peek(n)
+				return fmt.Errorf("step %d: %q arrived before the TLS handshake", i+1, b)
+			}
+			cert, err := fakeCert()
+			if err != nil {
+				return err
+			}
+			tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}})
+			if err := tc.Handshake(); err != nil {
+				return fmt.Errorf("step %d: TLS handshake: %w", i+1, err)
+			}
+			conn = tc
+			r = bufio.NewReader(conn)
+		case "data":
+			for {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					return fmt.Errorf("step %d: message data: %w", i+1, err)
+				}
+				if line == ".\r\n" {
+					f.record(".")
+					break
+				}
+			}
+		case "clienthello":
+			hdr := make([]byte, 5)
+			if _, err := io.ReadFull(r, hdr); err != nil {
+				return fmt.Errorf("step %d: want a TLS record: %w", i+1, err)
+			}
+			if hdr[0] != 0x16 {
+				return fmt.Errorf("step %d: want a TLS handshake record, got %q", i+1, hdr)
+			}
+			if _, err := io.CopyN(io.Discard, r, int64(hdr[3])<<8|int64(hdr[4])); err != nil {
+				return fmt.Errorf("step %d: reading the ClientHello: %w", i+1, err)
+			}
+			f.record("<TLS ClientHello>")
+		case "sleep":
+			time.Sleep(s.dur)
+		case "eof":
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			rest, err := io.ReadAll(r)
+			if len(rest) > 0 {
+				f.record(fmt.Sprintf("<%d more bytes>", len(rest)))
+				if len(rest) > 64 {
+					rest = rest[:64]
+				}
+				return fmt.Errorf("step %d: want the client to close, got %q…", i+1, rest)
+			}
+			if err != nil {
+				return fmt.Errorf("step %d: want the client to close: %w", i+1, err)
+			}
+		case "close":
+			return nil
+		}
+	}
+	return nil
+}
+
+// wait waits for every connection to end, at most a few seconds.
+func (f *fakeServer) wait() bool {
+	f.ln.Close()
+	done := make(chan struct{})
+	go func() { f.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(10 * time.Second):
+		return false
+	}
+}
+
+func (f *fakeServer) close() {
+	f.ln.Close()
+	f.mu.Lock()
+	for _, c := range f.open {
+		c.Close()
+	}
+	f.mu.Unlock()
+	f.wg.Wait()
+}
+
+func fakeOf(ts *testscript.TestScript) *fakeServer {
+	f := state(ts).fake
+	if f == nil {
+		ts.Fatalf("no fake server running (use fakeserver first)")
+	}
+	return f
+}
+
+func cmdFakeCheck(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "fakecheck")
+	f := fakeOf(ts)
+	if !f.wait() {
+		ts.Fatalf("the fake server's connections did not end")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ts.Logf("[fake server received]\n%s", strings.Join(f.client, "\n"))
+	if len(f.errs) > 0 {
+		ts.Fatalf("fake server: %s", strings.Join(f.errs, "; "))
+	}
+}
+
+func cmdFakeConns(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "fakeconns")
+	if len(args) != 1 {
+		ts.Fatalf("usage: fakeconns N")
+	}
+	f := fakeOf(ts)
+	f.mu.Lock()
+	got := f.conns
+	f.mu.Unlock()
+	if want := atoi(ts, args[0]); got != want {
+		ts.Fatalf("the fake server accepted %d connection(s), want %d", got, want)
+	}
+}
+
+func cmdFakeLog(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: fakelog REGEXP")
+	}
+	f := fakeOf(ts)
+	f.wait()
+	re, err := regexp.Compile("(?m)" + args[0])
+	ts.Check(err)
+	f.mu.Lock()
+	log := strings.Join(f.client, "\n")
+	f.mu.Unlock()
+	switch found := re.MatchString(log); {
+	case found && neg:
+		ts.Fatalf("the client sent a line matching %q:\n%s", args[0], log)
+	case !found && !neg:
+		ts.Fatalf("the client sent no line matching %q:\n%s", args[0], log)
+	}
+}
+
+var (
+	fakeCertOnce sync.Once
+	fakeCertVal  tls.Certificate
+	fakeCertErr  error
+)
+
+// fakeCert is the fake server's self-signed certificate, made once.
+func fakeCert() (tls.Certificate, error) {
+	fakeCertOnce.Do(func() {
+		certPEM, keyPEM, err := selfSignedPEM("fake.ehlo.test")
+		if err != nil {
+			fakeCertErr = err
+			return
+		}
+		fakeCertVal, fakeCertErr = tls.X509KeyPair(certPEM, keyPEM)
+	})
+	return fakeCertVal, fakeCertErr
+}
+
+func selfSignedPEM(cn string) (certPEM, keyPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		DNSNames:     []string{cn},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), nil
+}
+
+// ---- running ehlo ----
+
+// cmdExitCode is exec with a specific exit status: swaks's codes are the
+// CLI contract, and testscript's exec only knows zero and non-zero.
+func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "exitcode")
+	if len(args) < 2 {
+		ts.Fatalf("usage: exitcode N PROG [ARGS...]")
+	}
+	want := atoi(ts, args[0])
+	err := ts.Exec(args[1], args[2:]...)
+	got := 0
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
+}
+
+// lookPath finds a program in the script's $PATH, where testscript.Main
+// installed ehlo.
+func lookPath(ts *testscript.TestScript, name string) string {
+	for _, dir := range filepath.SplitList(ts.Getenv("PATH")) {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	ts.Fatalf("%s not found in $PATH", name)
+	return ""
+}
+
+// cmdInterrupt plays security-anchors E7: the input of --data - stops in
+// the middle of the message and the user presses Ctrl+C.
+func cmdInterrupt(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "interrupt")
+	closeStdin := len(args) > 0 && args[0] == "-close"
+	if closeStdin {
+		args = args[1:]
+	}
+	if len(args) < 2 {
+		ts.Fatalf("usage: interrupt [-close] N ARGS...")
+	}
+	want := atoi(ts, args[0])
+	sandboxOf(ts)
+	log := state(ts).srvLog
+	cmd := exec.Command(lookPath(ts, "ehlo"), args[1:]...)
+	cmd.Dir = ts.MkAbs(".")
+	cmd.Env = []string{"PATH=" + ts.Getenv("PATH"), "GORACE=" + ts.Getenv("GORACE"), "LOGNAME=tester", "HOME=/no-home"}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	stdin, err := cmd.StdinPipe()
+	ts.Check(err)
+	defer stdin.Close()
+	ts.Check(cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	_, _ = io.WriteString(stdin, "From: a@x.test\r\nTo: b@x.test\r\nSubject: cut off\r\n\r\nthe first line\r\n")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(log.String(), "S: 354 ") {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			<-done
+			ts.Fatalf("the sandbox never answered DATA\n%s\n%s", stdout.String(), stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Let the client write what it has read of the message.
+	time.Sleep(200 * time.Millisecond)
+	ts.Check(cmd.Process.Signal(os.Interrupt))
+	if closeStdin {
+		// After the signal has surely arrived: an EOF that wins the race
+		// ends the message normally, and it is delivered.
+		time.Sleep(300 * time.Millisecond)
+		stdin.Close()
+	}
+	select {
+	case err = <-done:
+	case <-time.After(5 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		ts.Fatalf("ehlo did not stop within 5s of SIGINT\n%s\n%s", stdout.String(), stderr.String())
+	}
+	_, _ = ts.Stdout().Write(stdout.Bytes())
+	_, _ = ts.Stderr().Write(stderr.Bytes())
+	got := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		got = ee.ExitCode()
+	case err != nil:
+		ts.Fatalf("ehlo: %v", err)
+	}
+	if got != want {
+		ts.Fatalf("ehlo exited with %d, want %d\n%s\n%s", got, want, stdout.String(), stderr.String())
+	}
+}
+
+func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "freeport")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	ln.Close()
+	ts.Setenv("FREEPORT", port)
+}
+
+func cmdWaitListen(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "waitlisten")
+	if len(args) != 1 {
+		ts.Fatalf("usage: waitlisten ADDR")
+	}
+	network := "tcp"
+	if strings.HasPrefix(args[0], "/") {
+		network = "unix"
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout(network, args[0], time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("nothing listens on %s: %v", args[0], err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ---- secrets ----
+
+func cmdCanary(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "canary")
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	c := "Zq9!canary-" + hex.EncodeToString(b[:])
+	ts.Setenv("CANARY", c)
+	ts.Setenv("CANARY_PLAIN", base64.StdEncoding.EncodeToString([]byte("\x00alice\x00"+c)))
+}
+
+// secretForms are the ways a secret can leak: itself, its base64 at each
+// of the three alignments (the part of the encoding that depends on the
+// secret's bytes alone), and the AUTH PLAIN and XOAUTH2 blobs.
+func secretForms(secret, user string) []string {
+	forms := []string{secret}
+	for k := 0; k < 3; k++ {
+		enc := base64.StdEncoding.EncodeToString(append(make([]byte, k), secret...))
+		start := 0
+		if k > 0 {
+			start = 4 // the first group mixes the prefix in
+		}
+		end := (k + len(secret)) / 3 * 4 // whole groups only
+		if end-start >= 8 {
+			forms = append(forms, enc[start:end])
+		}
+	}
+	forms = append(forms,
+		base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+secret)),
+		base64.StdEncoding.EncodeToString([]byte("user="+user+"\x01auth=Bearer "+secret+"\x01\x01")))
+	return forms
+}
+
+func cmdNoSecret(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 3 {
+		ts.Fatalf("usage: nosecret SECRET USER FILE...")
+	}
+	forms := secretForms(args[0], args[1])
+	found := ""
+	for _, file := range args[2:] {
+		text := ts.ReadFile(file)
+		for _, f := range forms {
+			if strings.Contains(text, f) {
+				if !neg {
+					ts.Fatalf("%s holds the secret (as %q)", file, f)
+				}
+				found = file
+			}
+		}
+	}
+	if neg && found == "" {
+		ts.Fatalf("the secret is in none of %s", strings.Join(args[2:], ", "))
+	}
+}
+
+// ---- files ----
+
+// unquote undoes Go string escapes, so \x00 is one byte.
+func unquote(ts *testscript.TestScript, s string) []byte {
+	u, err := strconv.Unquote(`"` + strings.ReplaceAll(s, `"`, `\"`) + `"`)
+	if err != nil {
+		ts.Fatalf("bad escapes in %q: %v", s, err)
+	}
+	return []byte(u)
+}
+
+func cmdWriteBytes(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "writebytes")
+	if len(args) != 2 {
+		ts.Fatalf("usage: writebytes FILE TEXT")
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), unquote(ts, args[1]), 0o644))
+}
+
+func cmdGenCert(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "gencert")
+	if len(args) != 1 {
+		ts.Fatalf("usage: gencert NAME")
+	}
+	c, k, err := selfSignedPEM(args[0] + ".ehlo.test")
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]+".pem"), c, 0o644))
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]+".key"), k, 0o600))
+}
+
+func cmdFileMode(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "filemode")
+	if len(args) != 2 {
+		ts.Fatalf("usage: filemode FILE MODE")
+	}
+	fi, err := os.Stat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	want, err := strconv.ParseUint(args[1], 8, 32)
+	ts.Check(err)
+	if got := fi.Mode().Perm(); got != os.FileMode(want) {
+		ts.Fatalf("%s has mode %#o, want %#o", args[0], got, want)
+	}
+}
+
+// ---- JSON ----
+
+func readJSON(ts *testscript.TestScript, file string) any {
+	text := ts.ReadFile(file)
+	dec := json.NewDecoder(strings.NewReader(text))
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		ts.Fatalf("%s is not JSON: %v", file, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		ts.Fatalf("%s holds more than one JSON value", file)
+	}
+	return v
+}
+
+func cmdJSONField(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: jsonfield FILE PATH VALUE")
+	}
+	v := readJSON(ts, args[0])
+	sep := "."
+	if strings.Contains(args[1], "/") {
+		sep = "/" // for keys holding dots: refused/b@x.test/code
+	}
+	for _, k := range strings.Split(args[1], sep) {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[k]
+		case []any:
+			i := atoi(ts, k)
+			if i < 0 || i >= len(x) {
+				v = nil
+				break
+			}
+			v = x[i]
+		default:
+			v = nil
+		}
+	}
+	got := fmt.Sprint(v)
+	if v == nil {
+		got = "null"
+	}
+	switch {
+	case got == args[2] && neg:
+		ts.Fatalf("%s of %s is %q", args[1], args[0], got)
+	case got != args[2] && !neg:
+		ts.Fatalf("%s of %s is %q, want %q", args[1], args[0], got, args[2])
+	}
+}
+
+func cmdJSONRaw(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "jsonraw")
+	if len(args) != 2 {
+		ts.Fatalf("usage: jsonraw FILE TEXT")
+	}
+	want := unquote(ts, args[1])
+	var out struct {
+		Lines []struct {
+			Raw []byte `json:"raw"`
+		} `json:"lines"`
+	}
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &out))
+	for _, l := range out.Lines {
+		if bytes.Contains(l.Raw, want) {
+			return
+		}
+	}
+	ts.Fatalf("no line of %s has raw bytes holding %q", args[0], want)
+}
