@@ -26,6 +26,7 @@ import (
 	"github.com/charmbracelet/x/term"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/recordings"
 	"github.com/ehlo-dev/ehlo/sandbox"
 	"github.com/ehlo-dev/ehlo/session"
 	"github.com/ehlo-dev/ehlo/themes"
@@ -60,6 +61,8 @@ type cli struct {
 	Send    sendCmd    `cmd:"" help:"Send one message and print a swaks-style transcript."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 	Sandbox sandboxCmd `cmd:"" help:"Run the practice SMTP server in the foreground."`
+	Replay  replayCmd  `cmd:"" help:"Replay a recording: --print the transcript, --serve it as a fake server, --list the samples."`
+	Export  exportCmd  `cmd:"" help:"Export a recording as text, Markdown, JSON or pcap (credentials hidden)."`
 }
 
 func main() {
@@ -422,6 +425,12 @@ func (s *sendCmd) Run(app *appContext) error {
 		return &exitError{code: 1, err: err}
 	}
 	cfg.Tracer, cfg.Info = out.tracer(), out.info
+	// smtplib's debug format prints server text as received; a server that
+	// echoes credentials must not get them onto stderr.
+	cfg.DebugOut = &scrubWriter{w: app.stderr, scrub: out.scrub}
+	if s.Insecure {
+		out.info(session.Warning, "TLS NOT VERIFIED (--insecure): certificates are not checked")
+	}
 	res := session.Send(app.ctx, cfg)
 	return out.finish(res)
 }
@@ -431,10 +440,20 @@ func (s *sendCmd) Run(app *appContext) error {
 func (s *sendCmd) message(app *appContext) (io.Reader, error) {
 	if s.Data != "" {
 		if s.Data == "-" {
-			return app.stdin, nil // streamed, never read whole
+			return interruptible(app.ctx, app.stdin), nil // streamed, never read whole
 		}
 		f, err := os.Open(s.Data[1:])
 		if err != nil {
+			return nil, fmt.Errorf("--data: %w", err)
+		}
+		// A NUL byte is refused before connecting (the file is read twice:
+		// once here, once while sending).
+		if _, err := protocol.NormalizedSize(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("--data %s: %w", s.Data[1:], err)
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			f.Close()
 			return nil, fmt.Errorf("--data: %w", err)
 		}
 		return f, nil
@@ -463,7 +482,24 @@ func (s *sendCmd) message(app *appContext) (io.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := protocol.NormalizedSize(bytes.NewReader(b)); err != nil {
+		return nil, fmt.Errorf("the message: %w", err)
+	}
 	return bytes.NewReader(b), nil
+}
+
+// interruptible makes a read of r (stdin) end when ctx is cancelled, so
+// Ctrl+C aborts a message still being typed or piped instead of waiting
+// for its end. The goroutine blocked in r's Read is left to the process's
+// exit.
+func interruptible(ctx context.Context, r io.Reader) io.Reader {
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := io.Copy(pw, r)
+		pw.CloseWithError(err)
+	}()
+	context.AfterFunc(ctx, func() { pw.CloseWithError(errors.New("interrupted")) })
+	return pr
 }
 
 func localHostname() string {
@@ -601,31 +637,41 @@ func newSendOutput(app *appContext, s *sendCmd, secret string) (*sendOutput, err
 
 func (o *sendOutput) tracer() protocol.Tracer { return o.capture }
 
+// scrubWriter removes known secrets from each write (one debug line each).
+type scrubWriter struct {
+	w     io.Writer
+	scrub *session.Scrubber
+}
+
+func (s *scrubWriter) Write(p []byte) (int, error) {
+	out, _ := s.scrub.Scrub(p)
+	if _, err := s.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
 // info prints ehlo's own lines: "===" information on stdout, "***"
 // warnings and errors on stderr, always sanitised and scrubbed.
 func (o *sendOutput) info(kind session.InfoKind, text string) {
 	text, _ = o.scrub.ScrubString(text)
-	text = session.SanitizeString(text)
-	level := "info"
 	if kind != session.Info {
-		level = "warning"
-		if kind == session.Failure {
-			level = "error"
-		}
+		// A warning is a note event: the transcript prints it ("***" on
+		// stderr), the recording keeps it and --json lists it, once each.
 		o.capture.Note(text)
+		if o.trans == nil && !o.cmd.JSON {
+			fmt.Fprintf(o.app.stderr, "*** %s\n", session.SanitizeText(text))
+		}
+		return
 	}
+	text = session.SanitizeText(text)
 	if o.cmd.JSON {
-		o.infos = append(o.infos, jsonInfo{Level: level, Text: text})
+		o.infos = append(o.infos, jsonInfo{Level: "info", Text: text})
 		return
 	}
 	if o.trans != nil {
 		o.trans.Flush()
-	}
-	switch {
-	case kind == session.Info && o.trans != nil:
 		fmt.Fprintf(o.app.stdout, "=== %s\n", text)
-	case kind != session.Info && !o.cmd.Quiet:
-		fmt.Fprintf(o.app.stderr, "*** %s\n", text)
 	}
 }
 
@@ -844,4 +890,185 @@ func (t *tuiCmd) Run(app *appContext) error {
 		}
 	}
 	return err
+}
+
+// replayCmd: `ehlo replay`. A recording is a JSON Lines FILE or the NAME
+// of a sample embedded in the binary (package recordings). Every output
+// hides the credentials of a recording made with --record-secrets unless
+// --with-secrets, and warns on stderr that the file holds them
+// (security-anchors §4.3 rule 6).
+type replayCmd struct {
+	Recording   string `arg:"" optional:"" name:"recording" help:"A recording (JSON Lines file) or the NAME of an embedded sample (see --list)."`
+	List        bool   `help:"List the embedded sample recordings."`
+	Print       bool   `help:"Write the transcript to stdout instead of opening the TUI."`
+	Serve       bool   `help:"Answer any client with the recorded server side: a fake server that reproduces the session."`
+	Listen      string `default:"127.0.0.1:0" placeholder:"ADDR" help:"With --serve: where to listen (default: loopback, a free port); an absolute path is a Unix socket. Only an explicit address leaves loopback."`
+	TLSCert     string `name:"tls-cert" type:"existingfile" placeholder:"FILE" help:"With --serve: PEM certificate for STARTTLS and implicit TLS (default: an in-memory self-signed one)."`
+	TLSKey      string `name:"tls-key" type:"existingfile" placeholder:"FILE" help:"With --serve: PEM private key for --tls-cert."`
+	WithSecrets bool   `help:"Show the credentials of a recording made with --record-secrets (hidden by default)."`
+	Theme       string `help:"Colour theme for the TUI: default, light, dark, high-contrast or mono."`
+}
+
+// Validate refuses contradictory flags before anything is read.
+func (r *replayCmd) Validate() error {
+	switch {
+	case r.List && (r.Recording != "" || r.Print || r.Serve):
+		return fmt.Errorf("--list takes no recording and no --print or --serve")
+	case r.List:
+		return nil
+	case r.Recording == "":
+		return fmt.Errorf("a recording FILE or sample NAME is required (ehlo replay --list shows the samples)")
+	case r.Print && r.Serve:
+		return fmt.Errorf("--print and --serve exclude each other")
+	case (r.TLSCert == "") != (r.TLSKey == ""):
+		return fmt.Errorf("--tls-cert and --tls-key go together")
+	case r.TLSCert != "" && !r.Serve:
+		return fmt.Errorf("--tls-cert is for --serve")
+	}
+	return nil
+}
+
+func (r *replayCmd) Run(app *appContext) error {
+	if r.List {
+		for _, n := range recordings.Names() {
+			fmt.Fprintf(app.stdout, "%-26s %s\n", n, recordings.Description(n))
+		}
+		return nil
+	}
+	rec, name, err := loadRecording(r.Recording)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	warnSecrets(app, name, rec, r.WithSecrets)
+	shown := rec
+	if !r.WithSecrets {
+		shown = session.Redacted(rec)
+	}
+	switch {
+	case r.Print:
+		if n := len(rec.Problems); n > 0 {
+			fmt.Fprintf(app.stderr, "*** %s: %d problem(s) reading the recording, listed at the end of the transcript\n", session.SanitizeString(name), n)
+		}
+		return session.WriteTranscript(app.stdout, shown)
+	case r.Serve:
+		reportProblems(app, name, rec)
+		return r.serve(app, shown, name)
+	}
+	return r.tui(app, shown, name)
+}
+
+// tui opens rec in the TUI's replay mode.
+func (r *replayCmd) tui(app *appContext, rec *session.Recording, name string) error {
+	if name == "" {
+		name = r.Recording
+	}
+	return tui.Run(app.ctx, tui.Config{Replay: rec, ReplayName: name, Theme: r.Theme, NoColor: themes.NoColor(os.LookupEnv)})
+}
+
+// serve is `replay --serve`: it prints where it listens, as the sandbox
+// does, then logs each connection on stderr until Ctrl+C.
+func (r *replayCmd) serve(app *appContext, rec *session.Recording, name string) error {
+	var cert tls.Certificate
+	var err error
+	origin := "in-memory self-signed"
+	if r.TLSCert != "" {
+		cert, err = tls.LoadX509KeyPair(r.TLSCert, r.TLSKey)
+		origin = r.TLSCert
+	} else {
+		cert, err = session.NewServeCertificate(session.ServeHosts(rec.Header)...)
+	}
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("certificate: %w", err)}
+	}
+	ln, loopback, err := session.ServeListen(r.Listen)
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("--listen: %w", err)}
+	}
+	defer ln.Close()
+	fmt.Fprintf(app.stdout, "ehlo replay serving %s (%s)\n", session.SanitizeString(name), session.SanitizeString(rec.Header.Transport))
+	fmt.Fprintf(app.stdout, "listen: %s\n", ln.Addr())
+	fmt.Fprintf(app.stdout, "certificate: SHA-256 %s (%s)\n", session.CertificateFingerprint(&cert), origin)
+	if !loopback {
+		fmt.Fprintf(app.stdout, "warning: %s is not loopback: anyone who can reach it gets the recorded replies\n", ln.Addr())
+	}
+	fmt.Fprintln(app.stdout, "stop with Ctrl+C")
+	err = session.ServeWith(app.ctx, rec, ln, app.stderr, session.ServeOptions{Certificate: &cert})
+	fmt.Fprintln(app.stdout, "ehlo replay stopped")
+	return err
+}
+
+// exportCmd: `ehlo export`.
+type exportCmd struct {
+	Recording   string `arg:"" name:"recording" help:"A recording (JSON Lines file) or the NAME of an embedded sample (see ehlo replay --list)."`
+	Format      string `short:"f" enum:"text,markdown,json,pcap" default:"text" help:"text (the transcript), markdown (for a bug report), json (one document) or pcap (for Wireshark)."`
+	Output      string `short:"o" type:"path" placeholder:"OUT" help:"Write to OUT (created with mode 0600; an existing file is an error unless --force) instead of stdout."`
+	Force       bool   `help:"Replace an existing OUT (written to a temporary file, then renamed over it)."`
+	WithSecrets bool   `help:"Keep the credentials of a recording made with --record-secrets (hidden by default; Markdown of such a recording needs it)."`
+}
+
+func (x *exportCmd) Run(app *appContext) error {
+	rec, name, err := loadRecording(x.Recording)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	warnSecrets(app, name, rec, x.WithSecrets)
+	reportProblems(app, name, rec)
+	opts := session.ExportOptions{WithSecrets: x.WithSecrets}
+	if x.Format == "markdown" && rec.Header.Secrets && !x.WithSecrets {
+		return &exitError{code: 1, err: session.ErrMarkdownSecrets}
+	}
+	if x.Output == "" {
+		if f, ok := app.stdout.(*os.File); ok && x.Format == "pcap" && term.IsTerminal(f.Fd()) {
+			return &exitError{code: 1, err: fmt.Errorf("not writing a pcap to a terminal: use -o FILE or redirect stdout")}
+		}
+		return session.Export(app.stdout, rec, x.Format, opts)
+	}
+	err = session.WriteFileAtomic(app.ctx, x.Output, x.Force, func(w io.Writer) error {
+		return session.Export(w, rec, x.Format, opts)
+	})
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	fmt.Fprintf(app.stderr, "=== wrote %s (%s)\n", session.SanitizeString(x.Output), x.Format)
+	return nil
+}
+
+// loadRecording reads a recording file or, if no file has that name, the
+// embedded sample of that name. It returns a name to show for it.
+func loadRecording(arg string) (*session.Recording, string, error) {
+	if _, err := os.Stat(arg); err == nil {
+		rec, err := session.ReadFile(arg)
+		return rec, arg, err
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, "", err
+	}
+	if !recordings.Has(arg) {
+		return nil, "", fmt.Errorf("%s: no such file, and no sample of that name (ehlo replay --list shows the samples)", arg)
+	}
+	f, err := recordings.Open(arg)
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close()
+	rec, err := session.Read(f)
+	return rec, "sample " + strings.TrimSuffix(arg, ".jsonl"), err
+}
+
+// warnSecrets says on stderr that a recording holds credentials (C11).
+func warnSecrets(app *appContext, name string, rec *session.Recording, shown bool) {
+	if !rec.Header.Secrets {
+		return
+	}
+	how := "they are hidden here (--with-secrets shows them)"
+	if shown {
+		how = "--with-secrets shows them"
+	}
+	fmt.Fprintf(app.stderr, "*** warning: %s contains credentials (recorded with --record-secrets); %s\n", session.SanitizeString(name), how)
+}
+
+// reportProblems lists on stderr what was wrong with the file.
+func reportProblems(app *appContext, name string, rec *session.Recording) {
+	for _, p := range rec.Problems {
+		fmt.Fprintf(app.stderr, "*** %s: %s\n", session.SanitizeString(name), session.SanitizeString(p.String()))
+	}
 }

@@ -1,0 +1,597 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ExportFormats are the formats `ehlo export --format` takes.
+var ExportFormats = []string{"text", "markdown", "json", "pcap"}
+
+// ExportOptions change what Export writes.
+type ExportOptions struct {
+	// WithSecrets keeps the credentials of a recording made with
+	// --record-secrets (`--with-secrets`). Without it every export hides
+	// them behind Marker, as a recording made without --record-secrets
+	// would have.
+	WithSecrets bool
+}
+
+// ErrMarkdownSecrets is Export's answer to a Markdown export of a recording
+// that holds credentials, without WithSecrets: Markdown is made to be
+// pasted into a public bug report, so that takes an explicit flag
+// (security-anchors §4.3 rule 6).
+var ErrMarkdownSecrets = errors.New("the recording contains credentials (made with --record-secrets); a Markdown export is meant for pasting in public, so it takes --with-secrets (or export --format text, which hides them)")
+
+// Export writes rec in one of ExportFormats: "text" is the transcript
+// `replay --print` shows, "markdown" a heading, a summary table and the
+// transcript in a code fence, "json" one JSON document with the header, a
+// summary and every event, and "pcap" a synthetic capture (WritePcap).
+// Credentials are hidden unless opts.WithSecrets (see Redacted).
+func Export(w io.Writer, rec *Recording, format string, opts ExportOptions) error {
+	switch format {
+	case "text", "markdown", "json", "pcap":
+	default:
+		return fmt.Errorf("unknown export format %q (want %s)", format, strings.Join(ExportFormats, ", "))
+	}
+	if format == "markdown" && rec.Header.Secrets && !opts.WithSecrets {
+		return ErrMarkdownSecrets
+	}
+	if !opts.WithSecrets {
+		rec = Redacted(rec)
+	}
+	switch format {
+	case "text":
+		return WriteTranscript(w, rec)
+	case "markdown":
+		return WriteMarkdown(w, rec)
+	case "json":
+		return WriteJSON(w, rec)
+	}
+	return WritePcap(w, rec)
+}
+
+// Redacted returns a copy of rec without credentials, whose header says
+// secrets: false.
+//
+// A recording made with --record-secrets holds the bytes as sent, with
+// each event's credentials marked (Event.Secrets). Its events are run
+// through the same redaction a live session applies (Redaction), so the
+// copy is what a recording made without --record-secrets would have held:
+// the marked ranges and every AUTH response replaced, the PLAIN and LOGIN
+// user name kept visible. The secrets found that way also feed a
+// Scrubber, so a server that quoted them back (case C9) is caught too.
+//
+// A recording made without secrets is already redacted; any range still
+// marked in it is replaced by Marker all the same.
+func Redacted(rec *Recording) *Recording {
+	out := &Recording{Header: rec.Header, Problems: rec.Problems, Events: make([]Event, 0, len(rec.Events))}
+	out.Header.Secrets = false
+	if !rec.Header.Secrets {
+		for _, e := range rec.Events {
+			out.Events = append(out.Events, hideSpans(e))
+		}
+		return out
+	}
+	r := redactor{Redaction: Redaction{Scrubber: secretsScrubber(rec.Events)}}
+	for _, e := range rec.Events {
+		raw := e
+		out.Events = append(out.Events, r.apply(&raw))
+	}
+	return out
+}
+
+// hideSpans replaces the marked ranges of one event by Marker.
+func hideSpans(e Event) Event {
+	if len(e.Secrets) == 0 {
+		return e
+	}
+	spans := cleanSpans(append(e.Secrets[:0:0], e.Secrets...), len(e.Data))
+	var b bytes.Buffer
+	prev := 0
+	for _, s := range spans {
+		b.Write(e.Data[prev:s.Start])
+		b.WriteString(Marker)
+		prev = s.End
+	}
+	b.Write(e.Data[prev:])
+	e.Data, e.Secrets, e.Redacted = b.Bytes(), nil, true
+	return e
+}
+
+// secretsScrubber recovers, from what redaction hides in a recording made
+// with --record-secrets, the credentials the live session's Scrubber knew
+// (the password or token, and the user it went with): the PLAIN blob, the
+// XOAUTH2 and OAUTHBEARER blobs, the LOGIN user and password lines. It
+// adds them as `ehlo send` adds its --auth-password, so that Redacted
+// scrubs exactly what live redaction would have.
+func secretsScrubber(events []Event) *Scrubber {
+	sc := NewScrubber()
+	r := redactor{}
+	var user string
+	addSecret := func(secret string) {
+		sc.Add(secret)
+		sc.AddPlain("", user, secret)
+		sc.AddXOAUTH2(user, secret)
+	}
+	for _, e := range events {
+		raw := e
+		r.apply(&raw) // sets raw.Secrets to every range it hides
+		if e.Kind != KindClient {
+			continue
+		}
+		for _, s := range raw.Secrets {
+			resp := bytes.TrimSpace(e.Data[s.Start:s.End])
+			dec, err := base64.StdEncoding.DecodeString(string(resp))
+			if err != nil {
+				continue
+			}
+			switch {
+			case r.mech == "PLAIN" && bytes.Count(dec, []byte{0}) == 2: // authzid\0user\0password
+				parts := bytes.SplitN(dec, []byte{0}, 3)
+				user = string(parts[1])
+				addSecret(string(parts[2]))
+				sc.AddPlain(string(parts[0]), user, string(parts[2]))
+			case bytes.Contains(dec, []byte("auth=Bearer ")): // XOAUTH2, OAUTHBEARER
+				if _, u, ok := bytes.Cut(dec, []byte("user=")); ok {
+					u, _, _ = bytes.Cut(u, []byte{1})
+					user = string(u)
+				}
+				_, tok, _ := bytes.Cut(dec, []byte("auth=Bearer "))
+				tok, _, _ = bytes.Cut(tok, []byte{1})
+				addSecret(string(tok))
+			case r.mech == "LOGIN" && r.nresp == 1: // the user line
+				user = string(dec)
+			case r.mech == "LOGIN": // the password line
+				addSecret(string(dec))
+			}
+		}
+	}
+	return sc
+}
+
+// Summary is what the Markdown and JSON exports say about a recording
+// before its transcript. Every field is sanitized text.
+type Summary struct {
+	Server    string `json:"server"`
+	Transport string `json:"transport"`
+	TLS       string `json:"tls"`
+	Outcome   string `json:"outcome"`
+}
+
+// Summarize reads what happened in rec: how TLS went and how the
+// conversation ended (the message accepted or refused, an AUTH failure, a
+// refused sender or recipients, a connection that closed early).
+func Summarize(rec *Recording) Summary {
+	h := rec.Header
+	s := Summary{
+		Server:    SanitizeString(h.Server),
+		Transport: SanitizeString(h.Transport) + " over " + SanitizeString(h.Network),
+	}
+	runs := buildScript(rec.Events)
+	var tlsParts, outcomes []string
+	for _, r := range runs {
+		if t := describeTLS(r, h.Insecure); t != "" {
+			tlsParts = append(tlsParts, t)
+		}
+		outcomes = append(outcomes, runOutcome(r))
+	}
+	s.TLS = strings.Join(dedupe(tlsParts), "; ")
+	if s.TLS == "" {
+		s.TLS = "none (cleartext)"
+	}
+	if len(outcomes) == 0 {
+		outcomes = []string{"nothing was exchanged"}
+	}
+	if len(outcomes) > 1 {
+		for i := range outcomes {
+			outcomes[i] = fmt.Sprintf("connection %d: %s", i+1, outcomes[i])
+		}
+	}
+	s.Outcome = strings.Join(outcomes, "; ")
+	return s
+}
+
+func dedupe(in []string) []string {
+	var out []string
+	for i, s := range in {
+		if i == 0 || s != in[i-1] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func describeTLS(r *scriptRun, insecure bool) string {
+	if r.failed != nil && r.tls == nil {
+		return "handshake failed: " + SanitizeString(r.failed.Error)
+	}
+	if r.tls == nil {
+		return ""
+	}
+	how := "STARTTLS"
+	if r.implicitTLS {
+		how = "implicit TLS"
+	}
+	parts := []string{how, SanitizeString(r.tls.Version), SanitizeString(r.tls.Cipher)}
+	switch {
+	case r.tls.Verified:
+		parts = append(parts, "certificate verified")
+	case r.tls.Error != "":
+		parts = append(parts, "certificate NOT verified: "+SanitizeString(r.tls.Error))
+	case insecure:
+		parts = append(parts, "certificate not verified (--insecure)")
+	default:
+		parts = append(parts, "certificate not verified")
+	}
+	return strings.Join(nonEmpty(parts), ", ")
+}
+
+func nonEmpty(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// runOutcome says how one connection ended, from the replies to the turns
+// that decide it.
+func runOutcome(r *scriptRun) string {
+	first := func(reps []scriptReply) string {
+		var parts []string
+		for _, rep := range reps {
+			parts = append(parts, clipText(SanitizeString(rep.final()), 120))
+		}
+		return strings.Join(parts, "; ")
+	}
+	if len(r.greeting) > 0 && !strings.HasPrefix(r.greeting[len(r.greeting)-1].code, "2") {
+		return "greeting refused: " + first(r.greeting)
+	}
+	var msgs, notes []string
+	var lastReply string
+	rcptOK, rcptRefused := 0, 0
+	var refused []string
+	authFailed := ""
+	for i, t := range r.turns {
+		if len(t.replies) > 0 {
+			lastReply = first(t.replies[len(t.replies)-1:])
+		}
+		code := lastCode(t.replies)
+		switch {
+		case t.kind == turnBody || (t.verb == "BDAT" && strings.Contains(strings.ToUpper(t.arg), "LAST")):
+			msgs = append(msgs, bodyOutcome(t.replies, first))
+		case t.verb == "AUTH" || t.kind == turnAuth:
+			// The reply that ends the exchange decides; a later AUTH
+			// that succeeds makes an earlier failure history.
+			if end := i+1 >= len(r.turns) || r.turns[i+1].kind != turnAuth; end && code != "" && code != "334" {
+				authFailed = ""
+				if !strings.HasPrefix(code, "2") {
+					authFailed = first(t.replies)
+				}
+			}
+		case t.verb == "MAIL":
+			if code != "" && !strings.HasPrefix(code, "2") {
+				notes = append(notes, "sender refused: "+first(t.replies))
+			}
+		case t.verb == "RCPT":
+			if strings.HasPrefix(code, "2") {
+				rcptOK++
+			} else if code != "" {
+				rcptRefused++
+				refused = append(refused, first(t.replies))
+			}
+		}
+	}
+	if rcptRefused > 0 {
+		if rcptOK == 0 {
+			notes = append(notes, "no recipient accepted: "+strings.Join(refused, "; "))
+		} else {
+			notes = append(notes, fmt.Sprintf("%d of %d recipients refused: %s", rcptRefused, rcptOK+rcptRefused, strings.Join(refused, "; ")))
+		}
+	}
+	var out []string
+	if authFailed != "" {
+		out = append(out, "authentication failed: "+authFailed)
+	}
+	out = append(out, msgs...)
+	out = append(out, notes...)
+	if len(msgs) == 0 {
+		switch {
+		case r.failed != nil && r.tls == nil:
+			out = append(out, "TLS handshake failed: "+SanitizeString(r.failed.Error))
+		case len(out) == 0 && lastReply != "":
+			out = append(out, "no message sent (last reply: "+lastReply+")")
+		case len(out) == 0:
+			out = append(out, "no reply recorded")
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+func bodyOutcome(replies []scriptReply, first func([]scriptReply) string) string {
+	if len(replies) == 0 {
+		return "message sent, no reply recorded"
+	}
+	ok := 0
+	for _, rep := range replies {
+		if strings.HasPrefix(rep.code, "2") {
+			ok++
+		}
+	}
+	switch {
+	case len(replies) == 1 && ok == 1:
+		return "message accepted: " + first(replies)
+	case len(replies) == 1:
+		return "message refused: " + first(replies)
+	case ok == len(replies):
+		return fmt.Sprintf("message accepted for all %d recipients: %s", ok, first(replies))
+	}
+	return fmt.Sprintf("message accepted for %d of %d recipients: %s", ok, len(replies), first(replies))
+}
+
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && s[cut]&0xc0 == 0x80 { // not inside a UTF-8 sequence
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// WriteMarkdown writes rec for a bug report: a heading, a table with the
+// server, transport, TLS and outcome, and the transcript in a code fence.
+//
+// Everything in it came from the recording, which a hostile server could
+// have filled with Markdown or HTML (case H5). The transcript is already
+// sanitized (no control characters); the fence around it is one backtick
+// longer than the longest run of backticks inside, so no line of it can
+// close the block, and the table escapes every character that Markdown or
+// HTML would act on.
+func WriteMarkdown(w io.Writer, rec *Recording) error {
+	var tr bytes.Buffer
+	if err := WriteTranscript(&tr, rec); err != nil {
+		return err
+	}
+	sum := Summarize(rec)
+	fence := strings.Repeat("`", max(3, longestRun(tr.Bytes(), '`')+1))
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "## SMTP session with %s\n\n", mdEscape(sum.Server))
+	b.WriteString("| | |\n| --- | --- |\n")
+	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, mdEscape(v)) }
+	row("server", sum.Server)
+	row("transport", sum.Transport)
+	row("TLS", sum.TLS)
+	row("outcome", sum.Outcome)
+	row("recorded", rec.Header.Created.UTC().Format(time.RFC3339)+" by ehlo "+SanitizeString(rec.Header.EhloVersion))
+	b.WriteString("\n")
+	if rec.Header.Secrets {
+		b.WriteString("**This transcript contains credentials.**\n\n")
+	} else if anyRedacted(rec) {
+		b.WriteString("Credentials were replaced by " + mdEscape(Marker) + ".\n\n")
+	}
+	b.WriteString(fence + "text\n")
+	b.Write(tr.Bytes())
+	if tr.Len() > 0 && !bytes.HasSuffix(tr.Bytes(), []byte("\n")) {
+		b.WriteByte('\n')
+	}
+	b.WriteString(fence + "\n")
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+func anyRedacted(rec *Recording) bool {
+	for _, e := range rec.Events {
+		if e.Redacted {
+			return true
+		}
+	}
+	return false
+}
+
+// longestRun is the length of the longest run of c in b.
+func longestRun(b []byte, c byte) int {
+	best, n := 0, 0
+	for _, x := range b {
+		if x == c {
+			n++
+			best = max(best, n)
+		} else {
+			n = 0
+		}
+	}
+	return best
+}
+
+// mdEscape makes sanitized text inert in a Markdown table cell, which
+// holds inline content only: HTML's three special characters become
+// entities, and the characters that start emphasis, code, links or
+// strikethrough are backslash-escaped (CommonMark §2.4; "\|" is GFM's
+// escape for a pipe inside a table).
+func mdEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '&':
+			b.WriteString("&amp;")
+		case '\\', '`', '*', '_', '[', ']', '|', '~':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// jsonExport is the document `export --format json` writes. Events are
+// encoded as in the recording (docs/recording-format.md): bytes in "data"
+// when they are valid UTF-8 text, in "b64" otherwise, so the document is
+// valid JSON whatever the server sent and the bytes come back exactly. An
+// event in "b64" also has "display", the bytes as the transcript shows
+// them, for readers.
+type jsonExport struct {
+	Format   string            `json:"format"`
+	Version  int               `json:"version"`
+	Header   Header            `json:"header"`
+	Summary  Summary           `json:"summary"`
+	Events   []jsonExportEvent `json:"events"`
+	Problems []string          `json:"problems,omitempty"`
+}
+
+type jsonExportEvent struct {
+	eventJSON
+	Display string `json:"display,omitempty"`
+}
+
+// JSONExportFormat names the JSON export.
+const JSONExportFormat = "ehlo-export"
+
+// WriteJSON writes rec as one JSON document (see jsonExport).
+func WriteJSON(w io.Writer, rec *Recording) error {
+	doc := jsonExport{
+		Format:  JSONExportFormat,
+		Version: FormatVersion,
+		Header:  rec.Header,
+		Summary: Summarize(rec),
+		Events:  make([]jsonExportEvent, 0, len(rec.Events)),
+	}
+	doc.Header.Format, doc.Header.Version = FormatName, FormatVersion
+	for _, e := range rec.Events {
+		j := jsonExportEvent{eventJSON: toJSON(e)}
+		if j.B64 != nil {
+			j.Display = Sanitize(trimEOL(e.Data))
+		}
+		doc.Events = append(doc.Events, j)
+	}
+	for _, p := range rec.Problems {
+		doc.Problems = append(doc.Problems, p.String())
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+// WriteFileAtomic writes a file with write, so that the path either does
+// not change or holds the complete output (security-anchors §4.3 rules 7
+// and 8, cases I1, I2 and I8): the output goes to a temporary file of mode
+// 0600 in the same directory, is synced, and only then takes the path's
+// place. Without force an existing path, a symlink included, is an error
+// ("file exists") and is left alone: the temporary file is hard-linked to
+// the path, which fails if anything is there. With force it is renamed
+// over the path, which replaces a symlink rather than writing through it.
+// On any failure, or when ctx is done while writing, the temporary file is
+// removed. Only a SIGKILL can leave one (.NAME.*.tmp) behind.
+func WriteFileAtomic(ctx context.Context, path string, force bool, write func(io.Writer) error) (err error) {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.IsDir() {
+			return &os.PathError{Op: "create", Path: path, Err: errors.New("is a directory")}
+		}
+		if !force {
+			return &os.PathError{Op: "create", Path: path, Err: syscall.EEXIST}
+		}
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+		if err != nil {
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(0o600); err != nil {
+		return err
+	}
+	if err := write(&ctxWriter{ctx: ctx, w: f}); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		f = nil
+		return err
+	}
+	f = nil
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if force {
+		if err := os.Rename(tmp, path); err != nil {
+			return err
+		}
+	} else {
+		switch err := os.Link(tmp, path); {
+		case errors.Is(err, os.ErrExist):
+			return &os.PathError{Op: "create", Path: path, Err: syscall.EEXIST}
+		case err != nil:
+			// A file system without hard links: check, then rename.
+			// Only this fallback leaves a moment for a race.
+			if _, serr := os.Lstat(path); serr == nil {
+				return &os.PathError{Op: "create", Path: path, Err: syscall.EEXIST}
+			}
+			if err := os.Rename(tmp, path); err != nil {
+				return err
+			}
+		default:
+			os.Remove(tmp)
+		}
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// ctxWriter stops a write once ctx is done (Ctrl+C during an export).
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c *ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}
+
+// ParseExportFormat checks a --format value.
+func ParseExportFormat(s string) (string, error) {
+	for _, f := range ExportFormats {
+		if strings.EqualFold(s, f) {
+			return f, nil
+		}
+	}
+	if strings.EqualFold(s, "md") {
+		return "markdown", nil
+	}
+	return "", fmt.Errorf("unknown format %s (want %s)", strconv.Quote(s), strings.Join(ExportFormats, ", "))
+}
