@@ -156,6 +156,8 @@ type connFlags struct {
 	SNI           string        `name:"sni" help:"Server name for TLS (SNI and verification)."`
 	Record        string        `help:"Record the session to this JSON Lines file (created, never overwritten)." type:"path"`
 	RecordSecrets bool          `help:"Keep AUTH secrets in the recording (off by default)."`
+
+	serverArg string // the command's SERVER, for checks that depend on it
 }
 
 // kind is the protocol flavour the flags ask for.
@@ -177,6 +179,9 @@ func (f *connFlags) check() error {
 	}
 	if f.StartTLS && (f.TLSOnConnect || f.Port == 465) {
 		return fmt.Errorf("--starttls and implicit TLS (--tls-on-connect or port 465) exclude each other")
+	}
+	if strings.HasPrefix(f.server(), "/") && (f.StartTLS || f.TLSOnConnect) && f.SNI == "" && !f.Insecure {
+		return fmt.Errorf("a Unix socket has no server name to verify the certificate against: pass --sni NAME (or --insecure)")
 	}
 	if (f.Cert == "") != (f.Key == "") {
 		return fmt.Errorf("--cert and --key go together")
@@ -255,6 +260,7 @@ type sendCmd struct {
 
 // Validate refuses every bad input before anything connects (exit 1).
 func (s *sendCmd) Validate() error {
+	s.serverArg = s.Server
 	if err := s.connFlags.check(); err != nil {
 		return err
 	}
@@ -406,7 +412,7 @@ func (s *sendCmd) Run(app *appContext) error {
 		AuthMech: s.Auth, AuthUser: s.AuthUser, AuthPassword: secret,
 		NoInitialResponse: s.NoInitialResponse, AuthCleartext: s.AuthCleartext,
 		MailOptions: mailOpts, RcptOptions: rcptOpts, QuitAfter: s.QuitAfter,
-		Pipelining: s.Pipeline, Chunking: s.Chunking,
+		Pipelining: s.Pipeline, Chunking: s.Chunking, DSN: s.Notify != "" || s.Ret != "" || s.Envid != "",
 		DebugLevel: s.Debug, DebugOut: app.stderr,
 	}
 	if s.From != nil {
@@ -804,7 +810,9 @@ func (s *sendCmd) runRepeat(app *appContext, cfg session.SendConfig) error {
 			res.Percentile(st, 50).Round(time.Microsecond), res.Percentile(st, 99).Round(time.Microsecond), len(res.Stages[st]))
 	}
 	if res.Err != nil {
-		fmt.Fprintf(app.stderr, "*** %s\n", session.SanitizeString(res.Err.Error()))
+		code := session.ExitCodeFor(res.Err)
+		fmt.Fprintf(app.stderr, "*** %s (exit %d)\n", session.SanitizeText(res.Err.Error()), code)
+		return &exitError{code: code}
 	}
 	if res.Failed > 0 || res.Messages == 0 {
 		return &exitError{code: 26}
@@ -822,6 +830,7 @@ type tuiCmd struct {
 }
 
 func (t *tuiCmd) Run(app *appContext) error {
+	t.serverArg = t.Server
 	if err := t.check(); err != nil {
 		return &exitError{code: 1, err: err}
 	}
@@ -1072,3 +1081,6 @@ func reportProblems(app *appContext, name string, rec *session.Recording) {
 		fmt.Fprintf(app.stderr, "*** %s: %s\n", session.SanitizeString(name), session.SanitizeString(p.String()))
 	}
 }
+
+// server is the SERVER argument of the command the flags belong to.
+func (f *connFlags) server() string { return f.serverArg }

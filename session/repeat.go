@@ -163,6 +163,7 @@ func repeatOne(ctx context.Context, cfg SendConfig, msg []byte, share int, add f
 	if len(cfg.To) == 0 {
 		env.To = nil
 	}
+	var firstErr error
 	for i := 0; i < share; i++ {
 		if ctx.Err() != nil {
 			return sent, failed + share - i, ctx.Err()
@@ -179,12 +180,15 @@ func repeatOne(ctx context.Context, cfg SendConfig, msg []byte, share int, add f
 			if !c.Connected() {
 				return sent, failed + share - i - 1, err
 			}
+			if firstErr == nil {
+				firstErr = err
+			}
 			continue
 		}
 		sent++
 	}
-	if _, err := c.Quit(); err != nil && !errors.Is(err, io.EOF) {
+	if _, err := c.Quit(); err != nil && !errors.Is(err, io.EOF) && firstErr == nil {
 		return sent, failed, fmt.Errorf("QUIT: %w", err)
 	}
-	return sent, failed, nil
+	return sent, failed, firstErr
 }

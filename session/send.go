@@ -73,6 +73,11 @@ type SendConfig struct {
 
 	QuitAfter string // one of QuitAfterStages, or ""
 
+	// DSN says the caller asked for DSN parameters (--notify, --ret,
+	// --envid): RFC 3461 forbids them unless the server offers DSN, so the
+	// send stops before MAIL instead of collecting a 555.
+	DSN bool
+
 	Pipelining bool // use PIPELINING when offered (--pipeline)
 	Chunking   bool // use CHUNKING/BDAT when offered (--chunking)
 
@@ -233,6 +238,9 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 	}
 
 	res.Stage = StageMail
+	if cfg.DSN && !c.HasExtn("dsn") {
+		return fail(StageMail, &protocol.NotSupportedError{Msg: "DSN not supported by server (--notify, --ret and --envid need it)"})
+	}
 	if stopAfter(cfg.QuitAfter, "mail", "rcpt") {
 		return envelopeOnly(c, cfg, res, fail)
 	}
@@ -261,6 +269,43 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 		info(Warning, fmt.Sprintf("%d of %d recipients refused", len(refused), len(cfg.To)))
 	}
 	return quit(c, res)
+}
+
+// ExitCodeFor is the swaks exit code of an error seen outside Send's stage
+// tracking (a --repeat run): by the error's type.
+func ExitCodeFor(err error) int {
+	var (
+		auth *protocol.AuthenticationError
+		tlsE *protocol.TLSError
+		rcpt *protocol.RecipientsRefusedError
+		snd  *protocol.SenderRefusedError
+		data *protocol.DataError
+		helo *protocol.HeloError
+		conn *protocol.ConnectError
+	)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, protocol.ErrCleartextAuth), errors.As(err, &auth):
+		return 28
+	case errors.As(err, &tlsE):
+		return 29
+	case errors.As(err, &rcpt):
+		return 24
+	case errors.As(err, &snd):
+		return 23
+	case errors.As(err, &data):
+		return 26
+	case errors.As(err, &helo):
+		return 22
+	case errors.As(err, &conn):
+		return 21
+	case isClosed(err):
+		return 6
+	case !errors.Is(err, protocol.ErrSMTP):
+		return 2
+	}
+	return 1
 }
 
 // stopAfter says whether --quit-after names one of the stages.

@@ -20,7 +20,7 @@
 #   EHLO_INTEROP_<SERVER>_ADDR (STARTTLS listener), _SMTPS_ADDR (implicit TLS), _CA (the
 #   server's self-signed certificate, to be used as the only trusted root), _MAIL (Maildir
 #   root), and for LMTP _LMTP_ADDR / _LMTP_SOCKET; Dovecot also _SUBMISSION_ADDR,
-#   _SUBMISSIONS_ADDR and _RELAYED (the relay sink's Maildir).
+#   _SUBMISSIONS_ADDR, _RELAYED (the relay sink's Maildir) and _RELAY_ADDR (the sink itself).
 #
 # Exit status: non-zero when installing or starting a server failed or any test failed.
 # The servers are always stopped on exit (trap), also on failure and on Ctrl-C.
@@ -152,6 +152,7 @@ export EHLO_INTEROP_DOVECOT_SUBMISSIONS_ADDR=$L:${DOVECOT_SUBMISSIONS_PORT:-4653
 export EHLO_INTEROP_DOVECOT_CA=$BASE/dovecot/tls/cert.pem
 export EHLO_INTEROP_DOVECOT_MAIL=$BASE/dovecot/mail
 export EHLO_INTEROP_DOVECOT_RELAYED=$BASE/dovecot/relayed
+export EHLO_INTEROP_DOVECOT_RELAY_ADDR=$L:${DOVECOT_RELAY_PORT:-2530}   # the relay sink: SMTP without STARTTLS
 
 export EHLO_INTEROP_AIOSMTPD_ADDR=$L:${AIOSMTPD_PORT:-2528}
 export EHLO_INTEROP_AIOSMTPD_SMTPS_ADDR=$L:${AIOSMTPD_SMTPS_PORT:-4658}
