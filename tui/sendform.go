@@ -84,9 +84,7 @@ func (v *sendView) form() (sendForm, bool) {
 		Subject: v.fields[2].Value(),
 		Body:    v.body.Value(),
 	}
-	for _, a := range strings.FieldsFunc(v.fields[1].Value(), func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
-		f.To = append(f.To, a)
-	}
+	f.To = strings.FieldsFunc(v.fields[1].Value(), func(r rune) bool { return r == ',' || r == ' ' || r == ';' })
 	switch {
 	case len(f.To) == 0:
 		v.err = "at least one recipient (To)"
