@@ -891,7 +891,7 @@ func (t *tuiCmd) Run(app *appContext) error {
 		live.Capture().Add(rec)
 	}
 	err = tui.Run(app.ctx, tui.Config{
-		Conversation: live, Connect: true, Theme: t.Theme, NoColor: themes.NoColor(os.LookupEnv),
+		Conversation: live, Connect: true, StartTLS: t.StartTLS, Theme: t.Theme, NoColor: themes.NoColor(os.LookupEnv),
 		Mailbox: mailbox, Recording: rec != nil, RecordPath: t.Record,
 	})
 	if rec != nil {

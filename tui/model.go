@@ -177,6 +177,10 @@ func (m *Model) Init() tea.Cmd {
 	if m.conv != nil {
 		if m.cfg.Connect {
 			m.conv.Connect()
+			if m.cfg.StartTLS {
+				m.conv.StartTLS()
+				m.conv.Ehlo("")
+			}
 		}
 		cmds = append(cmds, m.listen(), m.clock())
 	}

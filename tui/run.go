@@ -22,6 +22,10 @@ type Config struct {
 	// place, so that the wire log shows the connection from the first
 	// byte. Events the Capture delivered before Run are not shown.
 	Connect bool
+	// StartTLS follows the connection with STARTTLS and a new EHLO
+	// (--starttls); a failure shows in the wire log and the session stays
+	// closed, never in clear text.
+	StartTLS bool
 	// Replay is a recording to play back in the same panes.
 	Replay *session.Recording
 	// ReplayName names the recording in the status bar (a file name).
