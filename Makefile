@@ -5,7 +5,7 @@ FUZZTIME  ?= 60s
 BENCHTIME ?= 1s
 PKGS      := ./...
 
-.PHONY: help build run test interop fuzz fuzz-ci bench lint cover clean
+.PHONY: help build run test interop fuzz fuzz-ci bench compare lint cover clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -31,6 +31,9 @@ fuzz-ci: ## every fuzz target for 20s (what CI runs)
 
 bench: ## Go benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
+
+compare: ## ehlo send --repeat vs smtp-source, smtplib, swaks, go-smtp on loopback (root installs them; docs/performance.md)
+	GO=$(GO) bash testdata/compare/run.sh
 
 lint: ## gofmt, go vet, staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

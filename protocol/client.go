@@ -98,6 +98,9 @@ type Client struct {
 
 	accepted    []string // recipients accepted in this transaction, for LMTP's replies
 	lmtpReplies []RecipientReply
+	encBuf      []byte // the DATA encoder's buffer, reused across messages
+	copyBuf     []byte // and the buffer the message is read through
+	chunker     *chunker
 
 	debugLevel int
 	debugOut   io.Writer
@@ -260,7 +263,9 @@ func (c *Client) Connect(host string, port int) (Reply, error) {
 	if err != nil {
 		return r, err
 	}
-	c.debugf("connect: %s", pyRepr([]byte(r.Message), true))
+	if c.debugLevel > 0 {
+		c.debugf("connect: %s", pyRepr([]byte(r.Message), true))
+	}
 	if r.Code == 220 {
 		c.setPhase(PhaseGreeted)
 	}
@@ -330,7 +335,9 @@ func (c *Client) putLine(line string, secrets []Span) error {
 		return &ValueError{Msg: "command contains non-ASCII characters; they need the SMTPUTF8 option"}
 	}
 	b := []byte(line + CRLF)
-	c.debugf("send: %s", pyRepr(redactSpans(b, secrets), false))
+	if c.debugLevel > 0 {
+		c.debugf("send: %s", pyRepr(redactSpans(b, secrets), false))
+	}
 	return c.send(b, secrets)
 }
 

@@ -135,7 +135,9 @@ func (c *Client) GetReply() (Reply, error) {
 		line, err := c.readLine()
 		if len(line) > 0 {
 			c.trace(Event{Kind: EventRecv, Data: line, TLS: c.tlsOn})
-			c.debugf("reply: %s", pyRepr(line, true))
+			if c.debugLevel > 0 {
+				c.debugf("reply: %s", pyRepr(line, true))
+			}
 		}
 		if err != nil {
 			return Reply{}, err
@@ -168,7 +170,9 @@ func (c *Client) GetReply() (Reply, error) {
 		c.note("reply line ended with a bare LF instead of CRLF")
 	}
 	msg := joinLines(texts)
-	c.debugf("reply: retcode (%d); Msg: %s", code, pyRepr([]byte(msg), true))
+	if c.debugLevel > 0 {
+		c.debugf("reply: retcode (%d); Msg: %s", code, pyRepr([]byte(msg), true))
+	}
 	r := Reply{Code: code, Message: msg}
 	if code == 421 {
 		c.lastWas421 = true

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // This file is the DATA payload encoder (RFC 5321 §4.1.1.4, §4.5.2).
@@ -176,8 +177,16 @@ var _ io.WriteCloser = (*DataEncoder)(nil)
 
 // NewDataEncoder returns an encoder that writes the DATA payload to w.
 func NewDataEncoder(w io.Writer) *DataEncoder {
-	return &DataEncoder{w: w, buf: make([]byte, 0, encBuf), st: encState{lineStart: true}}
+	return newDataEncoderBuf(w, make([]byte, 0, encBuf))
 }
+
+// newDataEncoderBuf reuses buf (a Client's) so that sending many messages
+// does not allocate an encoder buffer each.
+func newDataEncoderBuf(w io.Writer, buf []byte) *DataEncoder {
+	return &DataEncoder{w: w, buf: buf[:0], st: encState{lineStart: true}}
+}
+
+var scanBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // Write encodes p. A NUL byte in p is refused with a *NULError giving its
 // offset in the whole input; the bytes before it are consumed and the
@@ -299,7 +308,11 @@ func (e *DataEncoder) LongLines() int { return e.st.long }
 // It counts instead of encoding: every lone CR and lone LF grows by one
 // octet, CRLF stays two, everything else is copied.
 func NormalizedSize(r io.Reader) (int64, error) {
-	buf := make([]byte, 32<<10)
+	// The scan buffer is pooled, so that a load run does not allocate
+	// 32 KiB per message.
+	bp := scanBufs.Get().(*[]byte)
+	defer scanBufs.Put(bp)
+	buf := *bp
 	var size, off int64
 	prevCR := false
 	for {

@@ -23,7 +23,12 @@ func (c *Client) sendmailFast(from string, to []string, msg io.Reader, opts, rcp
 	binary := chunk && c.HasExtn("binarymime") && hasOptionValue(opts, "BODY", "BINARYMIME")
 	var body *chunker
 	if chunk {
-		body = newChunker(msg, binary)
+		// One chunker per client: its buffers serve every message.
+		if c.chunker == nil {
+			c.chunker = &chunker{raw: make([]byte, 32<<10)}
+		}
+		body = c.chunker
+		body.reset(msg, binary)
 	}
 	if !pipe {
 		r, err := c.Mail(from, opts...)
@@ -92,7 +97,9 @@ func (c *Client) sendmailFast(from string, to []string, msg io.Reader, opts, rcp
 	if err := c.checkUnsolicited(); err != nil {
 		return nil, err
 	}
-	c.debugf("send: %s", pyRepr(wire.Bytes(), false))
+	if c.debugLevel > 0 {
+		c.debugf("send: %s", pyRepr(wire.Bytes(), false))
+	}
 	expect := len(group)
 	if !closer {
 		expect++
@@ -171,7 +178,9 @@ func (c *Client) sendmailFast(from string, to []string, msg io.Reader, opts, rcp
 	case single:
 		return c.judgeFinal(refused, endR)
 	}
-	c.debugf("data: (%d, %s)", endR.Code, pyRepr([]byte(endR.Message), true))
+	if c.debugLevel > 0 {
+		c.debugf("data: (%d, %s)", endR.Code, pyRepr([]byte(endR.Message), true))
+	}
 	if endR.Code != 354 {
 		if endR.Code == 421 {
 			c.closeConn()
@@ -256,7 +265,9 @@ func (c *Client) bdat(refused map[string]Reply, body *chunker) (map[string]Reply
 			}
 		}
 		wire := append([]byte(body.command()), body.cur...)
-		c.debugf("send: %s", pyRepr([]byte(body.command()), false))
+		if c.debugLevel > 0 {
+			c.debugf("send: %s", pyRepr([]byte(body.command()), false))
+		}
 		if err := c.write(wire, nil); err != nil {
 			return refused, err
 		}
@@ -306,8 +317,9 @@ type chunker struct {
 	raw     []byte
 }
 
-func newChunker(r io.Reader, binary bool) *chunker {
-	return &chunker{r: r, binary: binary, raw: make([]byte, 32<<10)}
+// reset prepares the chunker for a new message, keeping its buffers.
+func (k *chunker) reset(r io.Reader, binary bool) {
+	*k = chunker{r: r, binary: binary, raw: k.raw, bufs: k.bufs, pending: k.pending[:0]}
 }
 
 // command is the BDAT line for cur.

@@ -25,7 +25,9 @@ func (c *Client) Data(msg io.Reader) (Reply, error) {
 	if err != nil {
 		return r, err
 	}
-	c.debugf("data: (%d, %s)", r.Code, pyRepr([]byte(r.Message), true))
+	if c.debugLevel > 0 {
+		c.debugf("data: (%d, %s)", r.Code, pyRepr([]byte(r.Message), true))
+	}
 	if r.Code != 354 {
 		if r.Code == 421 {
 			c.closeConn()
@@ -43,7 +45,9 @@ func (c *Client) Data(msg io.Reader) (Reply, error) {
 	if err != nil {
 		return r, err
 	}
-	c.debugf("data: (%d, %s)", r.Code, pyRepr([]byte(r.Message), true))
+	if c.debugLevel > 0 {
+		c.debugf("data: (%d, %s)", r.Code, pyRepr([]byte(r.Message), true))
+	}
 	c.endTransaction()
 	return r, nil
 }
@@ -72,7 +76,9 @@ func (w *dataWriter) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
-	w.c.debugf("send: %s", pyRepr(p, true))
+	if w.c.debugLevel > 0 {
+		w.c.debugf("send: %s", pyRepr(p, true))
+	}
 	if err := w.c.write(p, nil); err != nil {
 		w.err = err
 		return 0, err
@@ -82,8 +88,14 @@ func (w *dataWriter) Write(p []byte) (int, error) {
 
 func (c *Client) writeData(msg io.Reader) error {
 	dw := &dataWriter{c: c}
-	enc := NewDataEncoder(dw)
-	_, err := io.Copy(enc, msg)
+	if c.encBuf == nil {
+		c.encBuf = make([]byte, 0, encBuf)
+	}
+	enc := newDataEncoderBuf(dw, c.encBuf)
+	if c.copyBuf == nil {
+		c.copyBuf = make([]byte, 32<<10)
+	}
+	_, err := io.CopyBuffer(enc, msg, c.copyBuf)
 	if err == nil {
 		err = enc.Close()
 	}
@@ -117,7 +129,9 @@ func (c *Client) readLMTPReplies() (Reply, error) {
 			}
 			return first, err
 		}
-		c.debugf("data: (%d, %s)", r.Code, pyRepr([]byte(r.Message), true))
+		if c.debugLevel > 0 {
+			c.debugf("data: (%d, %s)", r.Code, pyRepr([]byte(r.Message), true))
+		}
 		c.lmtpReplies = append(c.lmtpReplies, RecipientReply{Recipient: rcpt, Reply: r})
 		if i == 0 {
 			first = r
