@@ -140,6 +140,9 @@ func (c *Client) GetReply() (Reply, error) {
 			}
 		}
 		if err != nil {
+			// Closed only now, so that the partial line is traced before
+			// the close: a wire log must show the server's last bytes first.
+			c.closeConn()
 			return Reply{}, err
 		}
 		lines++
@@ -243,7 +246,6 @@ func (c *Client) readLine() ([]byte, error) {
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		c.closeConn()
 		if errors.Is(err, io.EOF) {
 			if len(line) > 0 {
 				return line, &ServerDisconnectedError{Msg: "Connection unexpectedly closed in the middle of a reply", Err: io.ErrUnexpectedEOF}

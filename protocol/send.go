@@ -431,13 +431,32 @@ func (m *parsedMessage) addresses(name string) ([]string, error) {
 			out = append(out, "")
 		}
 		for _, a := range list {
-			if err := ValidateAddress(a.Address); err != nil {
+			addr := requoteLocal(a.Address)
+			if err := ValidateAddress(addr); err != nil {
 				return nil, &ValueError{Msg: fmt.Sprintf("%s header: %v", f.name, err)}
 			}
-			out = append(out, a.Address)
+			out = append(out, addr)
 		}
 	}
 	return out, nil
+}
+
+// requoteLocal puts back the quotes net/mail takes off a quoted local part
+// ("john doe"@y comes back as john doe@y), so the envelope carries the
+// address the header named.
+func requoteLocal(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 {
+		return addr
+	}
+	local := addr[:at]
+	if !strings.ContainsAny(local, " \t\"\\(),:;<>@[]") {
+		return addr
+	}
+	// Only '"' and '\\' are escaped (RFC 5321 quoted-pair); a control
+	// character stays raw so that ValidateAddress refuses it.
+	q := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(local)
+	return `"` + q + `"` + addr[at:]
 }
 
 // transmitted is the message as it goes on the wire: the header without

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -110,6 +111,13 @@ func (c *Client) handshake(conf *tls.Config) error {
 // explainTLS adds the hint a person needs to the handshake errors that
 // have a usual cause.
 func explainTLS(err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "protocol version not supported"):
+		return fmt.Errorf("%w: the server offers only TLS 1.1 or older; ehlo requires TLS 1.2 or later", err)
+	case strings.Contains(msg, "certificate required"), strings.Contains(msg, "bad certificate"):
+		return fmt.Errorf("%w: the server wants a client certificate (--cert and --key)", err)
+	}
 	var rh tls.RecordHeaderError
 	if errors.As(err, &rh) {
 		return fmt.Errorf("server did not start TLS (first record looks like %q): %w; if it speaks plaintext, try STARTTLS instead of implicit TLS", escapeBytes(rh.RecordHeader[:]), err)

@@ -191,6 +191,8 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 	}
 	res.Greeting = r
 	if r.Code != 220 {
+		// As smtplib's constructor: close without QUIT (docs/security.md, F17).
+		c.Close()
 		return fail(StageBanner, &protocol.ConnectError{ResponseError: protocol.ResponseError(r)})
 	}
 	if err := c.CheckUnsolicited(); err != nil {
@@ -218,6 +220,12 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 		}
 		res.Stage = StageHeloAfterTLS
 		if err := c.EhloOrHeloIfNeeded(); err != nil {
+			// With TLS 1.3 a server refusing the client's certificate says
+			// so with an alert in place of the first reply.
+			var alert tls.AlertError
+			if errors.As(err, &alert) || strings.Contains(err.Error(), "remote error: tls:") {
+				return fail(StageTLS, fmt.Errorf("TLS: %w (the server may want a client certificate: --cert and --key)", err))
+			}
 			return fail(StageHeloAfterTLS, err)
 		}
 		if stopAfter(cfg.QuitAfter, "helo") {
@@ -400,23 +408,36 @@ func authenticate(c *protocol.Client, cfg SendConfig, info func(InfoKind, string
 // by SendMessage is charged to the stage it happened in. It passes every
 // event on to the next tracer.
 type stageTracker struct {
-	last Stage
-	next protocol.Tracer
+	last    Stage
+	waiting []Stage // commands of a pipelined write still awaiting replies
+	next    protocol.Tracer
 }
 
 func (s *stageTracker) Trace(e protocol.Event) {
 	switch {
 	case e.Kind == protocol.EventState && e.State.Phase == protocol.PhaseData:
-		s.last = StageDot
+		s.last, s.waiting = StageDot, nil
 	case e.Kind == protocol.EventSend && s.last != StageDot:
-		verb, _, _ := strings.Cut(string(e.Data), " ")
-		switch strings.ToUpper(strings.TrimSpace(verb)) {
-		case "MAIL":
-			s.last = StageMail
-		case "RCPT":
-			s.last = StageRcpt
-		case "DATA":
-			s.last = StageData
+		s.waiting = s.waiting[:0]
+		for _, line := range strings.Split(string(e.Data), "\r\n") {
+			verb, _, _ := strings.Cut(line, " ")
+			st, ok := map[string]Stage{"MAIL": StageMail, "RCPT": StageRcpt, "DATA": StageData, "BDAT": StageDot}[strings.ToUpper(verb)]
+			if !ok {
+				continue
+			}
+			s.waiting = append(s.waiting, st)
+			if st == StageDot {
+				break // the rest of the write is message content
+			}
+		}
+		if len(s.waiting) > 0 {
+			s.last = s.waiting[0]
+		}
+	case e.Kind == protocol.EventRecv && len(e.Data) > 3 && e.Data[3] != '-' && len(s.waiting) > 0:
+		// A reply is complete: the next pipelined command is the one waiting.
+		s.waiting = s.waiting[1:]
+		if len(s.waiting) > 0 {
+			s.last = s.waiting[0]
 		}
 	}
 	if s.next != nil {
