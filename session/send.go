@@ -224,7 +224,8 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 			// so with an alert in place of the first reply.
 			var alert tls.AlertError
 			if errors.As(err, &alert) || strings.Contains(err.Error(), "remote error: tls:") {
-				return fail(StageTLS, fmt.Errorf("TLS: %w (the server may want a client certificate: --cert and --key)", err))
+				// Not a plain disconnect (exit 6): the handshake's outcome.
+				return fail(StageTLS, &protocol.TLSError{Err: fmt.Errorf("%s (the server may want a client certificate: --cert and --key)", err)})
 			}
 			return fail(StageHeloAfterTLS, err)
 		}
