@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -875,29 +876,25 @@ func (t *tuiCmd) Run(app *appContext) error {
 		Options: protocol.Options{LocalHostname: t.Helo, Timeout: t.Timeout, SourceAddress: t.Source, TLSConfig: tlsCfg},
 	})
 	defer live.Close()
-	var rec *session.Recorder
+	network := "tcp"
+	if strings.HasPrefix(server, "/") {
+		network = "unix"
+	}
+	rt := &recordToggle{capture: live.Capture(), path: t.Record, header: session.Header{
+		Server: server, Transport: t.kind().String(), Network: network,
+		EhloVersion: ehloVersion(), Secrets: t.RecordSecrets, Insecure: t.Insecure,
+	}}
 	if t.Record != "" {
-		network := "tcp"
-		if strings.HasPrefix(server, "/") {
-			network = "unix"
-		}
-		rec, err = session.Create(t.Record, session.Header{
-			Created: live.Capture().Start(), Server: server, Transport: t.kind().String(), Network: network,
-			EhloVersion: ehloVersion(), Secrets: t.RecordSecrets, Insecure: t.Insecure,
-		})
-		if err != nil {
+		if _, _, err := rt.toggle(); err != nil {
 			return &exitError{code: 1, err: fmt.Errorf("--record: %w", err)}
 		}
-		live.Capture().Add(rec)
 	}
 	err = tui.Run(app.ctx, tui.Config{
 		Conversation: live, Connect: true, StartTLS: t.StartTLS, Theme: t.Theme, NoColor: themes.NoColor(os.LookupEnv),
-		Mailbox: mailbox, Recording: rec != nil, RecordPath: t.Record,
+		Mailbox: mailbox, Recording: t.Record != "", RecordPath: t.Record, ToggleRecord: rt.toggle,
 	})
-	if rec != nil {
-		if cerr := rec.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("recording %s: %w", t.Record, cerr)
-		}
+	if cerr := rt.stop(); cerr != nil && err == nil {
+		err = cerr
 	}
 	return err
 }
@@ -1142,4 +1139,58 @@ func (c *completionCmd) Run(app *appContext, kctx *kong.Context) error {
 		}
 	}
 	return nil
+}
+
+// recordToggle lets /record start and stop a recording during a TUI
+// session. A new recording after a stop goes to a new file: recordings are
+// never appended to or overwritten.
+type recordToggle struct {
+	mu      sync.Mutex
+	capture *session.Capture
+	header  session.Header
+	path    string
+	rec     *session.Recorder
+	remove  func()
+}
+
+func (r *recordToggle) toggle() (on bool, path string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.rec != nil {
+		err := r.stopLocked()
+		return false, r.path, err
+	}
+	if r.path == "" {
+		r.path = "ehlo-" + time.Now().Format("20060102-150405") + ".jsonl"
+	}
+	h := r.header
+	h.Created = r.capture.Start()
+	rec, err := session.Create(r.path, h)
+	if err != nil {
+		path := r.path
+		r.path = ""
+		return false, path, err
+	}
+	r.rec, r.remove = rec, r.capture.Add(rec)
+	return true, r.path, nil
+}
+
+func (r *recordToggle) stop() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopLocked()
+}
+
+func (r *recordToggle) stopLocked() error {
+	if r.rec == nil {
+		return nil
+	}
+	r.remove()
+	err := r.rec.Close()
+	r.rec = nil
+	if err != nil {
+		err = fmt.Errorf("recording %s: %w", r.path, err)
+	}
+	r.path = "" // the next /record starts a new file
+	return err
 }

@@ -883,7 +883,9 @@ func (m *Model) record() {
 	}
 	switch {
 	case m.recording:
-		m.setFlash("recording to "+safe(m.recordPath), false)
+		m.setFlash("recording to "+safe(m.recordPath)+" (/record again stops)", false)
+	case m.cfg.ToggleRecord != nil:
+		m.setFlash("recording stopped; /record starts a new file", false)
 	default:
 		m.setFlash("not recording (start ehlo with --record FILE)", false)
 	}
