@@ -68,6 +68,7 @@ type conn struct {
 	authUser string
 	errors   int
 	mute     bool // a silent fault fired: read and discard, never answer
+	swallow  bool // pipeline-short: the current command gets no reply
 	msgs     int
 
 	// The mail transaction (RFC 5321 §3.3).
@@ -204,11 +205,11 @@ func (c *conn) greet() error {
 	// An unsolicited EHLO reply in the greeting's write (Dovecot's
 	// "premature reply", security-anchors F15). The real EHLO is still
 	// answered later, so a client that consumed this one desyncs.
-	r, closeAfter, err := c.act(StageGreeting, rep{220, "", []string{text}})
+	r, closeAfter, err := c.act(StageGreeting, rep{code: 220, lines: []string{text}})
 	if err != nil || c.mute {
 		return err
 	}
-	b := append(c.render(StageGreeting, r), c.render(StageEhlo, rep{250, "", c.ehloLines("premature")})...)
+	b := append(c.render(StageGreeting, r), c.render(StageEhlo, rep{code: 250, lines: c.ehloLines("premature")})...)
 	c.note("fault premature: greeting and an EHLO reply in one write")
 	if err := c.emit(StageGreeting, b); err != nil {
 		return err
@@ -222,6 +223,16 @@ func (c *conn) greet() error {
 func (c *conn) hasFault(k FaultKind) bool {
 	_, ok := c.fault(k)
 	return ok
+}
+
+// faultAt reports whether some fault of kind k applies at stage st.
+func (c *conn) faultAt(k FaultKind, st Stage) bool {
+	for _, f := range c.cfg.Faults {
+		if f.Kind == k && f.applies(st) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *conn) fault(k FaultKind) (Fault, bool) {
@@ -305,6 +316,10 @@ func (c *conn) dispatch(raw []byte) error {
 	case "MAIL":
 		return c.cmdMail(arg)
 	case "RCPT":
+		if c.hasFault(FaultPipelineShort) && c.lastRcptOfGroup() {
+			c.swallow = true
+			defer func() { c.swallow = false }()
+		}
 		return c.cmdRcpt(arg)
 	case "DATA":
 		return c.cmdData(arg)
@@ -345,6 +360,18 @@ func (c *conn) dispatch(raw []byte) error {
 	}
 }
 
+// lastRcptOfGroup reports whether the RCPT being handled came in a
+// pipelined group (an earlier reply of the group is still unsent) and no
+// other RCPT follows it in that group.
+func (c *conn) lastRcptOfGroup() bool {
+	if c.w.Buffered() == 0 {
+		return false
+	}
+	b, _ := c.r.Peek(c.r.Buffered())
+	i := bytes.IndexByte(b, '\n')
+	return i < 0 || !bytes.HasPrefix(bytes.ToUpper(b[:min(i, 4)]), []byte("RCPT"))
+}
+
 func (c *conn) resetTxn() {
 	c.inTxn = false
 	c.from = ""
@@ -365,26 +392,81 @@ func (c *conn) helloVerb() string {
 }
 
 func (c *conn) cmdHello(verb, arg string) error {
+	st := StageEhlo
+	if c.tls {
+		st = StageEhloTLS
+	}
 	if c.cfg.LMTP && verb != "LHLO" {
-		return c.reply(StageEhlo, 500, "5.5.1", "This is an LMTP server: use LHLO")
+		return c.reply(st, 500, "5.5.1", "This is an LMTP server: use LHLO")
 	}
 	if arg == "" || strings.ContainsAny(arg, " \t") {
-		return c.reply(StageEhlo, 501, "5.5.4", "Syntax: "+verb+" domain")
+		return c.reply(st, 501, "5.5.4", "Syntax: "+verb+" domain")
 	}
 	// RFC 5321 §4.1.4: a greeting resets any transaction in progress.
 	c.resetTxn()
 	c.helo = arg
 	c.esmtp = verb != "HELO"
 	if verb == "HELO" {
-		return c.reply(StageEhlo, 250, "", c.cfg.Hostname+" Hello "+arg)
+		return c.reply(st, 250, "", c.cfg.Hostname+" Hello "+arg)
 	}
 	// The EHLO reply carries no enhanced codes: its lines are keywords.
-	return c.reply(StageEhlo, 250, "", c.ehloLines(arg)...)
+	return c.reply(st, 250, "", c.ehloLines(arg)...)
 }
 
 func (c *conn) ehloLines(arg string) []string {
+	hello := c.cfg.Hostname + " Hello " + arg
+	caps := FaultCapsBefore
+	if c.tls {
+		caps = FaultCapsAfter
+	}
+	var lines []string
+	if f, ok := c.fault(caps); ok {
+		lines = append([]string{hello}, f.Caps...)
+	} else {
+		lines = c.defaultEhloLines(hello)
+	}
+	if c.tls && c.hasFault(FaultReadvertise) {
+		// RFC 3207 §4.2: a server must not offer STARTTLS inside TLS.
+		lines = append(lines, "STARTTLS")
+	}
+	if c.hasFault(FaultEhloGarbage) {
+		lines = append(lines, ehloGarbage(lines)...)
+	}
+	return lines
+}
+
+// ehloGarbage is what ehlo-garbage adds to an EHLO reply (security-anchors
+// F18): SIZE values no integer holds or that are negative, 5000 AUTH
+// mechanism names (over several AUTH lines of at most 1000 bytes, so no
+// line trips the 8192-byte line limit of F2), STARTTLS until it appears
+// twice, and a keyword with a non-ASCII letter.
+func ehloGarbage(lines []string) []string {
+	out := []string{"SIZE 99999999999999999999999", "SIZE -5"}
+	auth := "AUTH"
+	for i := range 5000 {
+		name := fmt.Sprintf("X-MECH-%d", i)
+		if len(auth)+1+len(name) > 1000 {
+			out = append(out, auth)
+			auth = "AUTH"
+		}
+		auth += " " + name
+	}
+	out = append(out, auth)
+	n := 0
+	for _, l := range lines {
+		if strings.EqualFold(l, "STARTTLS") {
+			n++
+		}
+	}
+	for ; n < 2; n++ {
+		out = append(out, "STARTTLS")
+	}
+	return append(out, "X-CAF\u00e9")
+}
+
+func (c *conn) defaultEhloLines(hello string) []string {
 	lines := []string{
-		c.cfg.Hostname + " Hello " + arg,
+		hello,
 		"PIPELINING",
 		fmt.Sprintf("SIZE %d", c.cfg.MaxMessageBytes),
 		"VRFY",
@@ -461,6 +543,11 @@ func (c *conn) cmdStartTLS(arg string) error {
 	case !c.esmtp:
 		return c.reply(StageStartTLS, 503, "5.5.1", "Send "+strings.TrimPrefix(c.helloVerb(), "HELO/")+" first")
 	}
+	if c.faultAt(FaultReply, StageStartTLS) {
+		// The teacher's reply stands for the 220: TLS does not start,
+		// whatever it says (security-anchors A2–A4).
+		return c.reply(StageStartTLS, 220, "2.0.0", "Ready to start TLS")
+	}
 	if inj, ok := c.fault(FaultInjectStartTLS); ok {
 		// EAST Buffering/B_1: one write holding the 220 and replies the
 		// client must throw away (RFC 3207 §4.2).
@@ -489,6 +576,19 @@ func (c *conn) cmdStartTLS(arg string) error {
 		c.drain()
 		c.why = "notls fault"
 		return errClose
+	}
+	if f, ok := c.fault(FaultInjectLate); ok {
+		// security-anchors A9: plaintext after the 220 has gone out and
+		// the client may already be sending its ClientHello.
+		if !c.srv.sleep(LateInjectionPause) {
+			c.why = "server closed"
+			return errClose
+		}
+		c.note("fault %s: %d plaintext bytes %v after the 220", f, len(f.Text), LateInjectionPause)
+		c.logReply(f.Text)
+		if _, err := c.w.Write(f.Text); err != nil || c.w.Flush() != nil {
+			return errClose
+		}
 	}
 	// Anything the client pipelined after STARTTLS arrived in plaintext
 	// and must not be executed inside TLS (RFC 3207 §5, CVE-2011-0411).

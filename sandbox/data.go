@@ -230,7 +230,14 @@ func (c *conn) deliver(data []byte, chunked bool) error {
 	if !c.cfg.LMTP {
 		return c.reply(StageDot, 250, "2.0.0", "Ok: queued as "+id)
 	}
-	for _, r := range rcpts {
+	missing, extra := c.hasFault(FaultLMTPMissing), c.hasFault(FaultLMTPExtra)
+	for i, r := range rcpts {
+		if missing && i == len(rcpts)-1 {
+			// security-anchors F20: the client must time out and name
+			// this recipient.
+			c.note("fault lmtp-missing: no reply for <%s>", r)
+			continue
+		}
 		var err error
 		if isFullMailbox(r) {
 			err = c.reply(StageDot, 452, "4.2.2", "<"+r+"> Mailbox full")
@@ -240,6 +247,11 @@ func (c *conn) deliver(data []byte, chunked bool) error {
 		if err != nil {
 			return err
 		}
+	}
+	if extra {
+		// security-anchors F21: one reply more than recipients.
+		c.note("fault lmtp-extra: one reply more than recipients")
+		return c.reply(StageDot, 250, "2.0.0", "<extra@"+c.cfg.Hostname+"> Ok: delivered as "+id)
 	}
 	return nil
 }

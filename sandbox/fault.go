@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -20,6 +21,9 @@ type Stage string
 const (
 	StageGreeting Stage = "greeting"
 	StageEhlo     Stage = "ehlo" // also HELO and LHLO
+	// StageEhloTLS is the EHLO (or LHLO) reply inside TLS only. A fault
+	// on StageEhlo covers it too.
+	StageEhloTLS  Stage = "ehlo-tls"
 	StageStartTLS Stage = "starttls"
 	StageAuth     Stage = "auth"
 	StageMail     Stage = "mail"
@@ -38,6 +42,7 @@ const (
 var stageNames = map[string]Stage{
 	"greeting": StageGreeting, "connect": StageGreeting, "banner": StageGreeting,
 	"ehlo": StageEhlo, "helo": StageEhlo, "lhlo": StageEhlo,
+	"ehlo-tls": StageEhloTLS, "ehlo-after-tls": StageEhloTLS,
 	"starttls": StageStartTLS, "tls": StageStartTLS,
 	"auth": StageAuth, "mail": StageMail, "rcpt": StageRcpt,
 	"data": StageData, "dot": StageDot, "bdat": StageBdat,
@@ -66,6 +71,30 @@ const (
 	FaultInjectStartTLS FaultKind = "inject-starttls" // extra bytes in the same write as the 220 to STARTTLS
 	FaultNoTLS          FaultKind = "notls"           // 220 to STARTTLS, then plaintext instead of a handshake
 	FaultPremature      FaultKind = "premature"       // greeting and an EHLO reply in one write, unasked
+
+	FaultReply          FaultKind = "reply"                // answer the stage with exactly these bytes
+	FaultInjectLate     FaultKind = "inject-late"          // 220 to STARTTLS, a pause, plaintext bytes, then TLS
+	FaultReadvertise    FaultKind = "readvertise-starttls" // STARTTLS advertised again inside TLS
+	FaultCapsBefore     FaultKind = "caps-before"          // the EHLO keywords before TLS
+	FaultCapsAfter      FaultKind = "caps-after"           // the EHLO keywords inside TLS
+	FaultEndless        FaultKind = "endless"              // CODE-x lines forever (up to a cap), then close
+	FaultBinary         FaultKind = "binary"               // NUL and non-UTF-8 bytes in the text
+	FaultCut            FaultKind = "cut"                  // close in the middle of a reply
+	FaultUnsolicited421 FaultKind = "unsolicited-421"      // the reply, a 421 in the same write, then close
+	FaultEhloGarbage    FaultKind = "ehlo-garbage"         // absurd, duplicate and non-ASCII EHLO keywords
+	FaultEnhGarbage     FaultKind = "enhanced-garbage"     // malformed RFC 3463 enhanced codes
+	FaultLMTPMissing    FaultKind = "lmtp-missing"         // LMTP: no reply for the last recipient
+	FaultLMTPExtra      FaultKind = "lmtp-extra"           // LMTP: one reply more than recipients
+	FaultPipelineShort  FaultKind = "pipeline-short"       // no reply to the last RCPT of a pipelined group
+)
+
+// Variants of cut and enhanced-garbage.
+const (
+	CutMultiline = "multiline" // "250-…\r\n250-" then close (F13)
+	CutPartial   = "partial"   // half of the first line, no line end, then close (F14)
+	EnhLong      = "long"      // "2.99999.0" (F19)
+	EnhShort     = "short"     // "5.7" (F19)
+	EnhClass     = "class"     // class that contradicts the reply code: "250 5.1.1" (F19)
 )
 
 // Malformed variants (the value of a malformed fault).
@@ -93,6 +122,19 @@ const (
 	DefaultLongLine = 9000
 	// DefaultDrip is the pause between bytes of a drip fault.
 	DefaultDrip = time.Second
+	// DefaultLateInjection is what inject-late sends, in plaintext, after
+	// the 220 to STARTTLS and a pause (security-anchors A9).
+	DefaultLateInjection = "250 fake\r\n"
+	// LateInjectionPause is inject-late's pause after the 220.
+	LateInjectionPause = 100 * time.Millisecond
+	// DefaultBinary is what binary puts after the reply code: a NUL and
+	// two bytes that are not UTF-8 (security-anchors F12).
+	DefaultBinary = "has\x00nul \xff\xfe "
+	// DefaultEndless caps an endless reply, in lines; then the server
+	// closes the connection.
+	DefaultEndless = 1 << 20
+	// maxEndless is the largest cap endless accepts.
+	maxEndless = 1 << 24
 )
 
 // Fault is one parsed --fault SPEC. Build it with ParseFault.
@@ -102,16 +144,20 @@ type Fault struct {
 	Stages []Stage
 	// Duration is the pause of delay and drip.
 	Duration time.Duration
-	// Length is the longline line length, CRLF included.
+	// Length is the longline line length, CRLF included, or the line
+	// cap of endless.
 	Length int
-	// Variant is the malformed variant, or "space" for codeonly.
+	// Variant is the malformed, cut or enhanced-garbage variant, or
+	// "space" for codeonly.
 	Variant string
 	// Addrs limits refuse-sender and refuse-rcpt; empty means every
 	// address.
 	Addrs []string
-	// Text is the byte payload of inject-starttls, ansi and notls, or the
-	// text of a 421.
+	// Text is the byte payload of reply, inject-starttls, inject-late,
+	// ansi, binary and notls, or the text of a 421.
 	Text []byte
+	// Caps are the EHLO keyword lines of caps-before and caps-after.
+	Caps []string
 
 	spec string
 }
@@ -124,7 +170,7 @@ func (f Fault) applies(st Stage) bool {
 		return true
 	}
 	for _, s := range f.Stages {
-		if s == st {
+		if s == st || (s == StageEhlo && st == StageEhloTLS) {
 			return true
 		}
 	}
@@ -147,8 +193,9 @@ func (f Fault) matchesAddr(addr string) bool {
 
 // kindRule says which parts of the grammar a kind accepts.
 type kindRule struct {
-	stages bool // takes :STAGES
-	value  int  // 0 none, 1 optional, 2 required
+	stages    bool // takes :STAGES
+	value     int  // 0 none, 1 optional, 2 required
+	needStage bool // :STAGES is required
 }
 
 var kindRules = map[FaultKind]kindRule{
@@ -168,6 +215,20 @@ var kindRules = map[FaultKind]kindRule{
 	FaultInjectStartTLS: {value: 1},
 	FaultNoTLS:          {value: 1},
 	FaultPremature:      {},
+	FaultReply:          {stages: true, value: 2, needStage: true},
+	FaultInjectLate:     {value: 1},
+	FaultReadvertise:    {},
+	FaultCapsBefore:     {value: 2},
+	FaultCapsAfter:      {value: 2},
+	FaultEndless:        {stages: true, value: 1, needStage: true},
+	FaultBinary:         {stages: true, value: 1},
+	FaultCut:            {stages: true, value: 1, needStage: true},
+	FaultUnsolicited421: {stages: true, value: 1, needStage: true},
+	FaultEhloGarbage:    {},
+	FaultEnhGarbage:     {stages: true, value: 1},
+	FaultLMTPMissing:    {},
+	FaultLMTPExtra:      {},
+	FaultPipelineShort:  {},
 }
 
 // ParseFault parses one fault spec:
@@ -202,12 +263,14 @@ func ParseFault(spec string) (Fault, error) {
 			}
 			st, ok := stageNames[s]
 			if !ok {
-				return f, fmt.Errorf("fault %q: unknown stage %q (known: greeting, ehlo, starttls, auth, mail, rcpt, data, dot, bdat, rset, vrfy, noop, help, quit, other, all)", spec, s)
+				return f, fmt.Errorf("fault %q: unknown stage %q (known: greeting, ehlo, ehlo-tls, starttls, auth, mail, rcpt, data, dot, bdat, rset, vrfy, noop, help, quit, other, all)", spec, s)
 			}
 			f.Stages = append(f.Stages, st)
 		}
 	}
 	switch {
+	case rule.needStage && len(f.Stages) == 0:
+		return f, fmt.Errorf("fault %q: %s needs a stage (%s:STAGE…)", spec, f.Kind, f.Kind)
 	case hasValue && rule.value == 0:
 		return f, fmt.Errorf("fault %q: %s takes no value", spec, f.Kind)
 	case !hasValue && rule.value == 2:
@@ -223,7 +286,66 @@ func ParseFault(spec string) (Fault, error) {
 				return f, fmt.Errorf("fault %q: bad duration %q", spec, value)
 			}
 		}
-	case Fault421:
+	case FaultReply:
+		f.Text, err = unescape(value)
+		switch {
+		case err != nil:
+		case !validReplyStart(f.Text):
+			err = errors.New("the reply must start with a three-digit code, like \"502 5.5.1 Not implemented\"")
+		default:
+			if !bytes.HasSuffix(f.Text, []byte("\n")) {
+				f.Text = append(f.Text, '\r', '\n')
+			}
+		}
+	case FaultInjectLate:
+		f.Text = []byte(DefaultLateInjection)
+		if hasValue {
+			f.Text, err = unescape(value)
+		}
+	case FaultCapsBefore, FaultCapsAfter:
+		for _, c := range strings.Split(value, ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				f.Caps = append(f.Caps, c)
+			}
+		}
+		if len(f.Caps) == 0 {
+			err = errors.New("empty keyword list")
+		}
+	case FaultEndless:
+		f.Length = DefaultEndless
+		if hasValue {
+			f.Length, err = strconv.Atoi(value)
+			if err == nil && (f.Length < 1 || f.Length > maxEndless) {
+				err = fmt.Errorf("line cap %d out of range 1..%d", f.Length, maxEndless)
+			}
+		}
+	case FaultBinary:
+		f.Text = []byte(DefaultBinary)
+		if hasValue {
+			f.Text, err = unescape(value)
+			if err == nil && bytes.ContainsAny(f.Text, "\r\n") {
+				err = errors.New("binary text cannot contain CR or LF")
+			}
+		}
+	case FaultCut:
+		f.Variant = CutMultiline
+		if hasValue {
+			f.Variant = strings.ToLower(value)
+			if f.Variant != CutMultiline && f.Variant != CutPartial {
+				err = fmt.Errorf("unknown variant %q (multiline, partial)", value)
+			}
+		}
+	case FaultEnhGarbage:
+		f.Variant = EnhLong
+		if hasValue {
+			f.Variant = strings.ToLower(value)
+			switch f.Variant {
+			case EnhLong, EnhShort, EnhClass:
+			default:
+				err = fmt.Errorf("unknown variant %q (long, short, class)", value)
+			}
+		}
+	case Fault421, FaultUnsolicited421:
 		if hasValue {
 			f.Text, err = unescape(value)
 			if err == nil && strings.ContainsAny(string(f.Text), "\r\n") {
@@ -290,7 +412,14 @@ func ParseFault(spec string) (Fault, error) {
 }
 
 func knownKinds() string {
-	return "delay, drip, drop, 421, silent, refuse-sender, refuse-rcpt, require-auth, malformed, longline, codeonly, bare-lf, ansi, inject-starttls, notls, premature"
+	return "delay, drip, drop, 421, silent, refuse-sender, refuse-rcpt, require-auth, malformed, longline, codeonly, bare-lf, ansi, inject-starttls, notls, premature, " +
+		"reply, inject-late, readvertise-starttls, caps-before, caps-after, endless, binary, cut, unsolicited-421, ehlo-garbage, enhanced-garbage, lmtp-missing, lmtp-extra, pipeline-short"
+}
+
+// validReplyStart reports whether b starts like a reply line: three
+// digits. The rest is the teacher's choice, garbage included.
+func validReplyStart(b []byte) bool {
+	return len(b) >= 3 && b[0] >= '0' && b[0] <= '9' && b[1] >= '0' && b[1] <= '9' && b[2] >= '0' && b[2] <= '9'
 }
 
 // unescape turns the backslash escapes of a fault value into bytes, so a

@@ -12,6 +12,7 @@ type rep struct {
 	code  int
 	enh   string // RFC 3463 enhanced status code, "" for none
 	lines []string
+	raw   []byte // a reply fault's exact bytes; replaces code, enh and lines
 }
 
 // encode renders the reply lines without line ends. Enhanced status codes
@@ -51,14 +52,43 @@ func (c *conn) reply(st Stage, code int, enh string, lines ...string) error {
 	if c.mute {
 		return nil
 	}
-	r, closeAfter, err := c.act(st, rep{code, enh, lines})
+	if c.swallow {
+		c.note("fault pipeline-short: not sending the %d reply to the last RCPT of the group", code)
+		return nil
+	}
+	r, closeAfter, err := c.act(st, rep{code: code, enh: enh, lines: lines})
 	if err != nil || c.mute {
 		return err
 	}
 	if closeAfter {
 		return c.finish421(st, r)
 	}
-	if err := c.emit(st, c.render(st, r)); err != nil {
+	b := c.render(st, r)
+	for _, f := range c.cfg.Faults {
+		if !f.applies(st) {
+			continue
+		}
+		switch f.Kind {
+		case FaultCut:
+			c.note("fault %s: closing in the middle of the reply", f)
+			c.why = "cut fault"
+			_ = c.emit(st, b)
+			return errClose
+		case FaultUnsolicited421:
+			text := c.cfg.Hostname + " Service shutting down, closing transmission channel"
+			if f.Text != nil {
+				text = string(f.Text)
+			}
+			for _, l := range (rep{code: 421, enh: "4.3.2", lines: []string{text}}).encode(c.esmtp) {
+				b = append(b, l+"\r\n"...)
+			}
+			c.note("fault %s: an unasked 421 in the same write, then closing", f)
+			c.why = "unsolicited-421 fault"
+			_ = c.emit(st, b)
+			return errClose
+		}
+	}
+	if err := c.emit(st, b); err != nil {
 		return err
 	}
 	if isSequenceOrSyntax(code) {
@@ -80,7 +110,7 @@ func (c *conn) finish421(st Stage, r rep) error {
 }
 
 // act applies the faults that replace the reply or end the session:
-// silent, drop and 421. The first matching one wins.
+// silent, drop, 421, reply and endless. The first matching one wins.
 func (c *conn) act(st Stage, r rep) (rep, bool, error) {
 	for _, f := range c.cfg.Faults {
 		if !f.applies(st) {
@@ -102,7 +132,17 @@ func (c *conn) act(st Stage, r rep) (rep, bool, error) {
 			}
 			c.note("fault %s: answering 421 at %s and closing", f, st)
 			c.why = "421 fault"
-			return rep{421, "4.3.2", []string{text}}, true, nil
+			return rep{code: 421, enh: "4.3.2", lines: []string{text}}, true, nil
+		case FaultReply:
+			c.note("fault %s: answering %s with the given reply", f, st)
+			r = rep{code: r.code, raw: f.Text}
+			if bytes.HasPrefix(f.Text, []byte("421")) {
+				c.why = "reply fault with 421"
+				return r, true, nil
+			}
+			return r, false, nil
+		case FaultEndless:
+			return r, false, c.endless(f, r.code)
 		}
 	}
 	return r, false, nil
@@ -111,13 +151,28 @@ func (c *conn) act(st Stage, r rep) (rep, bool, error) {
 // render encodes a reply and applies the faults that bend its bytes, in
 // the order they were given.
 func (c *conn) render(st Stage, r rep) []byte {
+	if r.raw != nil {
+		return r.raw
+	}
+	for _, f := range c.cfg.Faults {
+		if f.Kind == FaultEnhGarbage && f.applies(st) && r.enh != "" {
+			r.enh = enhGarbage(f.Variant, r.code, r.enh)
+		}
+	}
 	lines := r.encode(c.esmtp)
 	eol := "\r\n"
+	var cut string
 	for _, f := range c.cfg.Faults {
 		if !f.applies(st) {
 			continue
 		}
 		switch f.Kind {
+		case FaultBinary:
+			if len(lines[0]) >= 4 {
+				lines[0] = lines[0][:4] + string(f.Text) + lines[0][4:]
+			}
+		case FaultCut:
+			cut = f.Variant
 		case FaultMalformed:
 			lines = malform(lines, f.Variant, r.code)
 		case FaultLongLine:
@@ -143,11 +198,69 @@ func (c *conn) render(st Stage, r rep) []byte {
 		}
 	}
 	var b bytes.Buffer
-	for _, l := range lines {
-		b.WriteString(l)
-		b.WriteString(eol)
+	switch cut {
+	case CutPartial:
+		// Half of the first line and no line end (F14).
+		l := lines[0]
+		b.WriteString(l[:min(len(l), max(4, len(l)/2))])
+	case CutMultiline:
+		// Every line as a continuation, then the start of one more (F13).
+		for _, l := range lines {
+			if len(l) >= 4 {
+				l = l[:3] + "-" + l[4:]
+			}
+			b.WriteString(l)
+			b.WriteString(eol)
+		}
+		b.WriteString(lines[0][:min(3, len(lines[0]))] + "-")
+	default:
+		for _, l := range lines {
+			b.WriteString(l)
+			b.WriteString(eol)
+		}
 	}
 	return b.Bytes()
+}
+
+// enhGarbage breaks an RFC 3463 enhanced status code the ways
+// security-anchors F19 lists.
+func enhGarbage(variant string, code int, enh string) string {
+	switch variant {
+	case EnhShort:
+		return enh[:1] + ".7"
+	case EnhClass:
+		if code/100 == 2 {
+			return "5.1.1"
+		}
+		return "2.0.0"
+	}
+	return enh[:1] + ".99999.0"
+}
+
+// endless answers with "CODE-x" continuation lines that never end, until
+// the client goes, the server shuts down or f.Length lines were written;
+// then it closes the connection (security-anchors F4). Only the first
+// line is logged.
+func (c *conn) endless(f Fault, code int) error {
+	line := []byte(fmt.Sprintf("%03d-x\r\n", code))
+	c.note("fault %s: %03d-x lines until the client goes (cap %d lines)", f, code, f.Length)
+	c.logReply(line)
+	for i := 0; i < f.Length; i++ {
+		if i%1024 == 0 {
+			select {
+			case <-c.srv.done:
+				c.why = "server shut down"
+				return errClose
+			default:
+			}
+		}
+		if _, err := c.w.Write(line); err != nil {
+			c.why = "endless fault: client gone"
+			return errClose
+		}
+	}
+	c.why = "endless fault: cap reached"
+	return errClose
 }
 
 // malform breaks RFC 5321 §4.2's reply grammar in one of the ways the
@@ -239,7 +352,7 @@ func (c *conn) emit(st Stage, b []byte) error {
 // with no faults applied, and flushes it.
 func (c *conn) direct(code int, enh, text string) error {
 	var b bytes.Buffer
-	for _, l := range (rep{code, enh, []string{text}}).encode(c.esmtp) {
+	for _, l := range (rep{code: code, enh: enh, lines: []string{text}}).encode(c.esmtp) {
 		b.WriteString(l + "\r\n")
 	}
 	c.logReply(b.Bytes())
