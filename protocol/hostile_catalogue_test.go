@@ -49,17 +49,6 @@ func (w *catWrites) all() []protocol.Event {
 	return append([]protocol.Event(nil), w.writes...)
 }
 
-func (w *catWrites) hasNote(sub string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, n := range w.notes {
-		if strings.Contains(n, sub) {
-			return true
-		}
-	}
-	return false
-}
-
 // A13: PIPELINING advertised and asked for, STARTTLS required. STARTTLS is
 // the last command of its group (RFC 2920 §3.1, RFC 3207): it goes out in a
 // write of its own, nothing follows it before the handshake, and the first
