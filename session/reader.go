@@ -78,6 +78,13 @@ func Read(r io.Reader) (*Recording, error) {
 }
 
 func read(r io.Reader, maxLine int) (*Recording, error) {
+	return readWith(r, maxLine, true)
+}
+
+// readWith reads a recording; without fast, every event line goes through
+// encoding/json (parseEvent), which the tests compare the fast path with.
+func readWith(r io.Reader, maxLine int, fast bool) (*Recording, error) {
+	size := sizeHint(r)
 	lr := &lineReader{br: bufio.NewReaderSize(r, 64<<10), max: maxLine}
 	line, complete, err := lr.next()
 	switch {
@@ -94,6 +101,19 @@ func read(r io.Reader, maxLine int) (*Recording, error) {
 		return nil, herr
 	}
 	rec := &Recording{Header: h}
+	if size > 0 && err == nil {
+		// Reserve the events from the newlines in what follows the
+		// header (the line is no longer needed, so Peek may move it).
+		remaining := size - lr.off
+		sample, _ := lr.br.Peek(int(min(remaining, int64(lr.br.Size()))))
+		if n := eventsHint(remaining, sample); n > 0 {
+			rec.Events = make([]Event, 0, n)
+		}
+	}
+	var fp *fastParser
+	if fast {
+		fp = &fastParser{}
+	}
 	var (
 		prev    time.Duration
 		dropped int
@@ -117,7 +137,18 @@ func read(r io.Reader, maxLine int) (*Recording, error) {
 		case len(bytes.TrimSpace(line)) == 0:
 			continue
 		}
-		e, warnings, perr := parseEvent(line)
+		var (
+			e        Event
+			warnings []string
+			perr     error
+			ok       bool
+		)
+		if fp != nil {
+			e, ok = fp.parseEvent(line)
+		}
+		if !ok {
+			e, warnings, perr = parseEvent(line)
+		}
 		if perr != nil {
 			if !complete {
 				problem(n, lr.start, "recording truncated at byte %d (last event incomplete)", lr.start)
@@ -158,12 +189,16 @@ type lineReader struct {
 
 // next returns the next line without its "\n", and whether the "\n" was
 // there. At the end of input it returns io.EOF, with the last line if it
-// had no "\n".
+// had no "\n". The line is good until the next call, or any other use of
+// br: a line that fits in br's buffer is returned from it, uncopied.
 func (lr *lineReader) next() (line []byte, complete bool, err error) {
 	lr.buf, lr.start, lr.tooLong = lr.buf[:0], lr.off, false
-	for {
+	for first := true; ; first = false {
 		chunk, err := lr.br.ReadSlice('\n')
 		lr.off += int64(len(chunk))
+		if first && err == nil && len(chunk) <= lr.max+1 {
+			return chunk[:len(chunk)-1], true, nil
+		}
 		if !lr.tooLong {
 			if len(lr.buf)+len(chunk) > lr.max+1 {
 				lr.tooLong, lr.buf = true, lr.buf[:0]

@@ -1,0 +1,542 @@
+package session
+
+import (
+	"bytes"
+	"encoding/base64"
+	"io"
+	"os"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/ehlo-dev/ehlo/protocol"
+)
+
+// The fast path of the reader. A Recorder writes every event line in one
+// shape: the fields of eventJSON in their declared order, no spaces, strings
+// escaped as encoding/json escapes them. fastParser reads exactly that
+// shape, and only the lines that load cleanly: anything else (an unknown
+// field, a field out of order, a duplicate, a space, null, a surrogate
+// escape, invalid UTF-8, an offset out of range, a bad span, a tls event,
+// any line that would give a Problem) makes it decline, and Read hands the
+// line to parseEvent and encoding/json. So for every line it accepts it
+// must return the Event parseEvent would, with no warnings; the
+// differential tests and FuzzReaderFastMatchesJSON check that.
+
+// fastParser keeps the arena the events' Data is cut from.
+type fastParser struct {
+	arena byteArena
+}
+
+// Field numbers, in the order eventJSON declares (and the encoder writes)
+// them.
+const (
+	fData = iota + 1
+	fB64
+	fTLS
+	fRedacted
+	fSecrets
+	fNetwork
+	fAddr
+	fHandshake
+	fState
+	fText
+)
+
+var fastFields = map[string]int{
+	"data": fData, "b64": fB64, "tls": fTLS, "redacted": fRedacted,
+	"secrets": fSecrets, "network": fNetwork, "addr": fAddr,
+	"handshake": fHandshake, "state": fState, "text": fText,
+}
+
+// parseEvent reads line if it is in the Recorder's shape and loads with
+// nothing to report; ok is false otherwise, and e is then meaningless.
+func (p *fastParser) parseEvent(line []byte) (e Event, ok bool) {
+	// Trailing JSON whitespace (a CRLF file leaves a "\r").
+	for len(line) > 0 {
+		if c := line[len(line)-1]; c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			break
+		}
+		line = line[:len(line)-1]
+	}
+	const head = `{"offset_us":`
+	if !bytes.HasPrefix(line, []byte(head)) {
+		return e, false
+	}
+	i := len(head)
+	us, i, ok := scanUint(line, i, 13)
+	if !ok || us > MaxOffset.Microseconds() {
+		return e, false
+	}
+	e.Offset = time.Duration(us) * time.Microsecond
+
+	const kindKey = `,"kind":"`
+	if !bytes.HasPrefix(line[i:], []byte(kindKey)) {
+		return e, false
+	}
+	i += len(kindKey)
+	end := bytes.IndexByte(line[i:], '"')
+	if end < 0 {
+		return e, false
+	}
+	kind, ok := fastKind(line[i : i+end])
+	if !ok || kind == KindTLS {
+		return e, false
+	}
+	e.Kind = kind
+	i += end + 1
+
+	isData := kind == KindClient || kind == KindServer
+	var (
+		last            int
+		data, b64       []byte // raw JSON string contents
+		dataEsc         bool
+		hasData, hasB64 bool
+		secrets         []protocol.Span
+		hasState        bool
+	)
+	for {
+		if i >= len(line) {
+			return e, false
+		}
+		if line[i] == '}' {
+			i++
+			break
+		}
+		if line[i] != ',' || i+1 >= len(line) || line[i+1] != '"' {
+			return e, false
+		}
+		fieldStart := i + 2
+		keyEnd := bytes.IndexByte(line[fieldStart:], '"')
+		if keyEnd < 0 {
+			return e, false
+		}
+		f := fastFields[string(line[fieldStart:fieldStart+keyEnd])]
+		i = fieldStart + keyEnd + 1
+		if f <= last || i >= len(line) || line[i] != ':' {
+			return e, false
+		}
+		last = f
+		i++
+		switch f {
+		case fData, fB64:
+			if !isData {
+				return e, false
+			}
+			var s []byte
+			var esc bool
+			if s, esc, i, ok = scanString(line, i); !ok {
+				return e, false
+			}
+			if f == fData {
+				data, dataEsc, hasData = s, esc, true
+			} else {
+				if esc {
+					return e, false
+				}
+				b64, hasB64 = s, true
+			}
+		case fTLS, fRedacted:
+			var v bool
+			if v, i, ok = scanBool(line, i); !ok {
+				return e, false
+			}
+			if f == fTLS {
+				e.TLS = v
+			} else {
+				e.Redacted = v
+			}
+		case fSecrets:
+			if !isData {
+				return e, false
+			}
+			if secrets, i, ok = scanSpans(line, i); !ok {
+				return e, false
+			}
+		case fNetwork, fAddr, fText:
+			var s string
+			if s, i, ok = scanText(line, i); !ok {
+				return e, false
+			}
+			switch f {
+			case fNetwork:
+				e.Network = s
+			case fAddr:
+				e.Addr = s
+			default:
+				e.Text = s
+			}
+		case fState:
+			if kind != KindState {
+				return e, false
+			}
+			if e.State, i, ok = scanState(line, i); !ok {
+				return e, false
+			}
+			hasState = true
+		default: // fHandshake, or an unknown field
+			return e, false
+		}
+	}
+	if i != len(line) {
+		return e, false
+	}
+	switch {
+	case isData:
+		if hasData == hasB64 {
+			return e, false
+		}
+		if hasData {
+			e.Data, ok = p.arena.unquote(data, dataEsc)
+		} else {
+			e.Data, ok = p.arena.base64(b64)
+		}
+		if !ok {
+			return e, false
+		}
+		for _, s := range secrets {
+			if s.Start < 0 || s.Start >= s.End || s.End > len(e.Data) {
+				return e, false
+			}
+		}
+		e.Secrets = secrets
+	case kind == KindState:
+		if !hasState {
+			return e, false
+		}
+	}
+	return e, true
+}
+
+func fastKind(b []byte) (Kind, bool) {
+	for k, name := range kindNames {
+		if name != "" && string(b) == name {
+			return Kind(k), true
+		}
+	}
+	return 0, false
+}
+
+// scanUint reads a JSON number that is a non-negative integer of at most
+// maxDigits digits, without a leading zero.
+func scanUint(b []byte, i, maxDigits int) (v int64, next int, ok bool) {
+	start := i
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		if i-start >= maxDigits {
+			return 0, i, false
+		}
+		v = v*10 + int64(b[i]-'0')
+		i++
+	}
+	switch {
+	case i == start, i-start > 1 && b[start] == '0':
+		return 0, i, false
+	case i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E'):
+		return 0, i, false
+	}
+	return v, i, true
+}
+
+func scanBool(b []byte, i int) (v bool, next int, ok bool) {
+	switch {
+	case bytes.HasPrefix(b[i:], []byte("true")):
+		return true, i + 4, true
+	case bytes.HasPrefix(b[i:], []byte("false")):
+		return false, i + 5, true
+	}
+	return false, i, false
+}
+
+// scanString reads a JSON string at b[i]: its raw contents (between the
+// quotes), whether they hold escapes, and the index after it. It declines
+// raw control characters and invalid UTF-8 (which encoding/json would
+// replace); the escapes are checked when they are decoded.
+func scanString(b []byte, i int) (s []byte, esc bool, next int, ok bool) {
+	if i >= len(b) || b[i] != '"' {
+		return nil, false, i, false
+	}
+	i++
+	start, ascii := i, true
+	for ; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			s = b[start:i]
+			if !ascii && !utf8.Valid(s) {
+				return nil, false, i, false
+			}
+			return s, esc, i + 1, true
+		case c == '\\':
+			esc = true
+			i++ // the escaped byte is never the closing quote
+		case c < 0x20:
+			return nil, false, i, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return nil, false, i, false
+}
+
+// scanText reads a JSON string into a Go string.
+func scanText(b []byte, i int) (string, int, bool) {
+	s, esc, i, ok := scanString(b, i)
+	if !ok {
+		return "", i, false
+	}
+	if !esc {
+		switch string(s) { // the common ones, without an allocation
+		case "":
+			return "", i, true
+		case "tcp":
+			return "tcp", i, true
+		case "unix":
+			return "unix", i, true
+		}
+		return string(s), i, true
+	}
+	u, ok := appendUnescaped(make([]byte, 0, len(s)), s)
+	return string(u), i, ok
+}
+
+// appendUnescaped decodes the contents of a JSON string as encoding/json
+// does, declining a surrogate escape (which it would pair or replace).
+func appendUnescaped(dst, s []byte) ([]byte, bool) {
+	for i := 0; i < len(s); {
+		if s[i] != '\\' {
+			j := bytes.IndexByte(s[i:], '\\')
+			if j < 0 {
+				j = len(s) - i
+			}
+			dst = append(dst, s[i:i+j]...)
+			i += j
+			continue
+		}
+		if i+1 >= len(s) {
+			return dst, false
+		}
+		switch c := s[i+1]; c {
+		case '"', '\\', '/':
+			dst = append(dst, c)
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			if i+6 > len(s) {
+				return dst, false
+			}
+			var r rune
+			for _, h := range s[i+2 : i+6] {
+				switch {
+				case h >= '0' && h <= '9':
+					h -= '0'
+				case h >= 'a' && h <= 'f':
+					h -= 'a' - 10
+				case h >= 'A' && h <= 'F':
+					h -= 'A' - 10
+				default:
+					return dst, false
+				}
+				r = r<<4 | rune(h)
+			}
+			if utf16.IsSurrogate(r) {
+				return dst, false
+			}
+			dst = utf8.AppendRune(dst, r)
+			i += 6
+			continue
+		default:
+			return dst, false
+		}
+		i += 2
+	}
+	return dst, true
+}
+
+// scanSpans reads "secrets": [[start,end],...] of non-negative integers.
+func scanSpans(b []byte, i int) (spans []protocol.Span, next int, ok bool) {
+	if i >= len(b) || b[i] != '[' {
+		return nil, i, false
+	}
+	i++
+	if i < len(b) && b[i] == ']' {
+		return nil, i + 1, true
+	}
+	for {
+		if i >= len(b) || b[i] != '[' {
+			return nil, i, false
+		}
+		var s, e int64
+		if s, i, ok = scanUint(b, i+1, 9); !ok || i >= len(b) || b[i] != ',' {
+			return nil, i, false
+		}
+		if e, i, ok = scanUint(b, i+1, 9); !ok || i >= len(b) || b[i] != ']' {
+			return nil, i, false
+		}
+		spans = append(spans, protocol.Span{Start: int(s), End: int(e)})
+		i++
+		if i >= len(b) {
+			return nil, i, false
+		}
+		switch b[i] {
+		case ',':
+			i++
+		case ']':
+			return spans, i + 1, true
+		default:
+			return nil, i, false
+		}
+	}
+}
+
+// scanState reads {"phase":"…","tls":…,"auth":…,"rcpts":…} as stateJSON
+// writes it.
+func scanState(b []byte, i int) (st protocol.State, next int, ok bool) {
+	const phaseKey = `{"phase":"`
+	if !bytes.HasPrefix(b[i:], []byte(phaseKey)) {
+		return st, i, false
+	}
+	i += len(phaseKey)
+	end := bytes.IndexByte(b[i:], '"')
+	if end < 0 {
+		return st, i, false
+	}
+	if st.Phase, ok = fastPhase(b[i : i+end]); !ok {
+		return st, i, false
+	}
+	i += end + 1
+	for _, f := range []struct {
+		key string
+		v   *bool
+	}{{`,"tls":`, &st.TLS}, {`,"auth":`, &st.Authenticated}} {
+		if !bytes.HasPrefix(b[i:], []byte(f.key)) {
+			return st, i, false
+		}
+		if *f.v, i, ok = scanBool(b, i+len(f.key)); !ok {
+			return st, i, false
+		}
+	}
+	const rcptsKey = `,"rcpts":`
+	if !bytes.HasPrefix(b[i:], []byte(rcptsKey)) {
+		return st, i, false
+	}
+	n, i, ok := scanUint(b, i+len(rcptsKey), 9)
+	if !ok || i >= len(b) || b[i] != '}' {
+		return st, i, false
+	}
+	st.Recipients = int(n)
+	return st, i + 1, true
+}
+
+func fastPhase(b []byte) (protocol.Phase, bool) {
+	for p := protocol.PhaseDisconnected; p <= protocol.PhaseData; p++ {
+		if p.String() == string(b) {
+			return p, true
+		}
+	}
+	return 0, false
+}
+
+// byteArena hands out the Data of events from shared chunks, so that a
+// million events are not a million allocations. Every slice handed out has
+// its capacity cut to its length, so an append to one cannot write into
+// the next.
+type byteArena struct {
+	buf  []byte
+	next int // size of the next chunk
+}
+
+const (
+	arenaMinChunk = 4 << 10
+	arenaMaxChunk = 1 << 20
+)
+
+// alloc returns n bytes, never nil.
+func (a *byteArena) alloc(n int) []byte {
+	if n > arenaMaxChunk/4 {
+		return make([]byte, n)
+	}
+	if a.buf == nil || cap(a.buf)-len(a.buf) < n {
+		a.next = min(max(a.next*2, arenaMinChunk), arenaMaxChunk)
+		a.buf = make([]byte, 0, max(a.next, n))
+	}
+	s := len(a.buf)
+	a.buf = a.buf[:s+n]
+	return a.buf[s : s+n : s+n]
+}
+
+// shrink cuts b, the slice alloc returned last, to m bytes, giving the
+// rest back.
+func (a *byteArena) shrink(b []byte, m int) []byte {
+	if n := len(b); n > 0 && len(a.buf) >= n && &a.buf[len(a.buf)-n] == &b[0] {
+		a.buf = a.buf[:len(a.buf)-(n-m)]
+	}
+	return b[:m:m]
+}
+
+// unquote copies the contents of a JSON string into the arena, decoding
+// its escapes.
+func (a *byteArena) unquote(s []byte, esc bool) ([]byte, bool) {
+	d := a.alloc(len(s)) // a decoded string is never longer
+	if !esc {
+		copy(d, s)
+		return d, true
+	}
+	u, ok := appendUnescaped(d[:0], s)
+	if !ok || len(u) > len(d) {
+		a.shrink(d, 0)
+		return nil, false
+	}
+	return a.shrink(d, len(u)), true
+}
+
+// base64 decodes s into the arena as base64.StdEncoding.DecodeString does.
+func (a *byteArena) base64(s []byte) ([]byte, bool) {
+	d := a.alloc(base64.StdEncoding.DecodedLen(len(s)))
+	n, err := base64.StdEncoding.Decode(d, s)
+	if err != nil {
+		a.shrink(d, 0)
+		return nil, false
+	}
+	return a.shrink(d, n), true
+}
+
+// sizeHint is how many bytes r has left to read, or -1 if it cannot say
+// cheaply.
+func sizeHint(r io.Reader) int64 {
+	switch v := r.(type) {
+	case interface{ Len() int }: // *bytes.Reader, *bytes.Buffer, *strings.Reader
+		return int64(v.Len())
+	case *os.File:
+		fi, err := v.Stat()
+		if err != nil || !fi.Mode().IsRegular() {
+			return -1
+		}
+		pos, err := v.Seek(0, io.SeekCurrent)
+		if err != nil || pos > fi.Size() {
+			return -1
+		}
+		return fi.Size() - pos
+	}
+	return -1
+}
+
+// eventsHint guesses how many events are in the remaining bytes from the
+// newlines in sample, the bytes that follow the header. The guess is
+// capped so that a hostile file cannot make it reserve much more memory
+// than its own size: no event line is shorter than 16 bytes, and a real
+// one is rarely under 40.
+func eventsHint(remaining int64, sample []byte) int {
+	if remaining <= 0 || len(sample) == 0 {
+		return 0
+	}
+	nl := int64(bytes.Count(sample, []byte{'\n'})) + 1
+	est := remaining*nl/int64(len(sample)) + remaining*nl/int64(len(sample))/16 + 16
+	return int(min(est, remaining/40+16, 1<<22))
+}
