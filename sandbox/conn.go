@@ -392,7 +392,10 @@ func (c *conn) helloVerb() string {
 }
 
 func (c *conn) cmdHello(verb, arg string) error {
-	st := StageEhlo
+	st := StageEhloOnly
+	if verb == "HELO" {
+		st = StageHeloOnly
+	}
 	if c.tls {
 		st = StageEhloTLS
 	}

@@ -24,6 +24,10 @@ const (
 	// StageEhloTLS is the EHLO (or LHLO) reply inside TLS only. A fault
 	// on StageEhlo covers it too.
 	StageEhloTLS  Stage = "ehlo-tls"
+	// StageEhloOnly and StageHeloOnly tell EHLO (or LHLO) from HELO before
+	// TLS, so that a fault can refuse EHLO and let HELO through (A5).
+	StageEhloOnly Stage = "ehlo-only"
+	StageHeloOnly Stage = "helo-only"
 	StageStartTLS Stage = "starttls"
 	StageAuth     Stage = "auth"
 	StageMail     Stage = "mail"
@@ -43,6 +47,7 @@ var stageNames = map[string]Stage{
 	"greeting": StageGreeting, "connect": StageGreeting, "banner": StageGreeting,
 	"ehlo": StageEhlo, "helo": StageEhlo, "lhlo": StageEhlo,
 	"ehlo-tls": StageEhloTLS, "ehlo-after-tls": StageEhloTLS,
+	"ehlo-only": StageEhloOnly, "helo-only": StageHeloOnly,
 	"starttls": StageStartTLS, "tls": StageStartTLS,
 	"auth": StageAuth, "mail": StageMail, "rcpt": StageRcpt,
 	"data": StageData, "dot": StageDot, "bdat": StageBdat,
@@ -158,6 +163,9 @@ type Fault struct {
 	Text []byte
 	// Caps are the EHLO keyword lines of caps-before and caps-after.
 	Caps []string
+	// Line makes endless write one line without an end (F3) instead of
+	// continuation lines.
+	Line bool
 
 	spec string
 }
@@ -170,7 +178,7 @@ func (f Fault) applies(st Stage) bool {
 		return true
 	}
 	for _, s := range f.Stages {
-		if s == st || (s == StageEhlo && st == StageEhloTLS) {
+		if s == st || (s == StageEhlo && (st == StageEhloTLS || st == StageEhloOnly || st == StageHeloOnly)) {
 			return true
 		}
 	}
@@ -263,7 +271,7 @@ func ParseFault(spec string) (Fault, error) {
 			}
 			st, ok := stageNames[s]
 			if !ok {
-				return f, fmt.Errorf("fault %q: unknown stage %q (known: greeting, ehlo, ehlo-tls, starttls, auth, mail, rcpt, data, dot, bdat, rset, vrfy, noop, help, quit, other, all)", spec, s)
+				return f, fmt.Errorf("fault %q: unknown stage %q (known: greeting, ehlo, ehlo-tls, ehlo-only, helo-only, starttls, auth, mail, rcpt, data, dot, bdat, rset, vrfy, noop, help, quit, other, all)", spec, s)
 			}
 			f.Stages = append(f.Stages, st)
 		}
@@ -313,7 +321,10 @@ func ParseFault(spec string) (Fault, error) {
 		}
 	case FaultEndless:
 		f.Length = DefaultEndless
-		if hasValue {
+		if hasValue && value == "line" {
+			// F3: one line that never ends, up to the cap in bytes.
+			f.Line, f.Length = true, 1024 // 1 KiB writes: 1 MiB in all
+		} else if hasValue {
 			f.Length, err = strconv.Atoi(value)
 			if err == nil && (f.Length < 1 || f.Length > maxEndless) {
 				err = fmt.Errorf("line cap %d out of range 1..%d", f.Length, maxEndless)

@@ -243,6 +243,14 @@ func enhGarbage(variant string, code int, enh string) string {
 // line is logged.
 func (c *conn) endless(f Fault, code int) error {
 	line := []byte(fmt.Sprintf("%03d-x\r\n", code))
+	if f.Line {
+		// F3: the code, then "A" with no line end, until the cap.
+		c.note("fault %s: one line without an end (cap %d bytes)", f, f.Length)
+		if _, err := c.w.Write([]byte(fmt.Sprintf("%03d ", code))); err != nil {
+			return errClose
+		}
+		line = bytes.Repeat([]byte("A"), 1024)
+	}
 	c.note("fault %s: %03d-x lines until the client goes (cap %d lines)", f, code, f.Length)
 	c.logReply(line)
 	for i := 0; i < f.Length; i++ {
