@@ -23,7 +23,7 @@ const (
 	StageEhlo     Stage = "ehlo" // also HELO and LHLO
 	// StageEhloTLS is the EHLO (or LHLO) reply inside TLS only. A fault
 	// on StageEhlo covers it too.
-	StageEhloTLS  Stage = "ehlo-tls"
+	StageEhloTLS Stage = "ehlo-tls"
 	// StageEhloOnly and StageHeloOnly tell EHLO (or LHLO) from HELO before
 	// TLS, so that a fault can refuse EHLO and let HELO through (A5).
 	StageEhloOnly Stage = "ehlo-only"
