@@ -256,31 +256,7 @@ func (c *Client) Sendmail(from string, to []string, msg io.Reader, mailOpts, rcp
 	if err != nil {
 		return refused, err
 	}
-	if c.kind == LMTP {
-		delivered := 0
-		var last Reply
-		for _, rr := range c.lmtpReplies {
-			if rr.Code == 250 {
-				delivered++
-				continue
-			}
-			refused[rr.Recipient] = rr.Reply
-			last = rr.Reply
-		}
-		if delivered == 0 {
-			return refused, &DataError{ResponseError(last)}
-		}
-		return refused, nil
-	}
-	if r.Code != 250 {
-		if r.Code == 421 {
-			c.closeConn()
-		} else {
-			c.rsetQuietly()
-		}
-		return refused, &DataError{ResponseError(r)}
-	}
-	return refused, nil
+	return c.judgeFinal(refused, r)
 }
 
 // hasOption says whether opts has the keyword of o (case-insensitive).

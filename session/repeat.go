@@ -155,14 +155,7 @@ func repeatOne(ctx context.Context, cfg SendConfig, msg []byte, share int, add f
 			return 0, share, err
 		}
 	}
-	env := &protocol.Envelope{To: cfg.To}
-	if cfg.HasFrom {
-		from := cfg.From
-		env.From = &from
-	}
-	if len(cfg.To) == 0 {
-		env.To = nil
-	}
+	env := cfg.envelope()
 	var firstErr error
 	for i := 0; i < share; i++ {
 		if ctx.Err() != nil {

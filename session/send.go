@@ -253,14 +253,7 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 	if stopAfter(cfg.QuitAfter, "mail", "rcpt") {
 		return envelopeOnly(c, cfg, res, fail)
 	}
-	env := &protocol.Envelope{To: cfg.To}
-	if cfg.HasFrom {
-		from := cfg.From
-		env.From = &from
-	}
-	if len(cfg.To) == 0 {
-		env.To = nil
-	}
+	env := cfg.envelope()
 	refused, err := c.SendMessage(cfg.Message, env, cfg.MailOptions, cfg.RcptOptions)
 	res.Refused = refused
 	res.LMTP = c.LMTPReplies()
@@ -315,6 +308,20 @@ func ExitCodeFor(err error) int {
 		return 2
 	}
 	return 1
+}
+
+// envelope is what overrides the message's headers: the sender when
+// --from was given, the recipients when --to was.
+func (cfg SendConfig) envelope() *protocol.Envelope {
+	env := &protocol.Envelope{}
+	if cfg.HasFrom {
+		from := cfg.From
+		env.From = &from
+	}
+	if len(cfg.To) > 0 {
+		env.To = cfg.To
+	}
+	return env
 }
 
 // stopAfter says whether --quit-after names one of the stages.
