@@ -87,12 +87,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/ehlo-dev/ehlo/protocol"
 	"github.com/ehlo-dev/ehlo/sandbox"
+	"github.com/ehlo-dev/ehlo/session"
 )
 
 func TestMain(m *testing.M) {
@@ -146,6 +149,7 @@ func TestScripts(t *testing.T) {
 			"filemode":     cmdFileMode,
 			"jsonfield":    cmdJSONField,
 			"jsonraw":      cmdJSONRaw,
+			"bigfile":      cmdBigFile,
 		},
 	})
 }
@@ -1054,4 +1058,70 @@ func cmdJSONRaw(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	ts.Fatalf("no line of %s has raw bytes holding %q", args[0], want)
+}
+
+// cmdBigFile: bigfile FILE PREFIX UNIT COUNT.
+func cmdBigFile(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "bigfile")
+	if len(args) != 4 {
+		ts.Fatalf("usage: bigfile FILE PREFIX UNIT COUNT")
+	}
+	n, err := strconv.Atoi(args[3])
+	ts.Check(err)
+	var b bytes.Buffer
+	b.Write(unquote(ts, args[1]))
+	unit := unquote(ts, args[2])
+	for range n {
+		b.Write(unit)
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), b.Bytes(), 0o644))
+}
+
+// enospcWriter takes limit bytes, then fails as a full disk does.
+type enospcWriter struct {
+	buf   bytes.Buffer
+	limit int
+}
+
+func (w *enospcWriter) Write(p []byte) (int, error) {
+	if w.buf.Len()+len(p) > w.limit {
+		return 0, &os.PathError{Op: "write", Path: "r.jsonl", Err: syscall.ENOSPC}
+	}
+	return w.buf.Write(p)
+}
+
+// I9: the recording fails with ENOSPC in the middle of a session that
+// itself succeeds. The "*** recording stopped" line is on stderr (the
+// transcript's error stream) and the final exit status is non-zero (1),
+// although every SMTP stage succeeded.
+func TestCatalogueI9RecordingFailureExitCode(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	app := &appContext{stdout: &stdout, stderr: &stderr}
+	cmd := &sendCmd{}
+	cmd.Record = "r.jsonl"
+	o := &sendOutput{app: app, cmd: cmd, scrub: session.NewScrubber()}
+	o.capture = session.NewCapture(time.Time{}, session.Redaction{Scrubber: o.scrub})
+	o.trans = session.NewTranscript(&stdout, session.TranscriptOptions{Errors: &stderr})
+	o.capture.Add(o.trans)
+	w := &enospcWriter{limit: 600}
+	rec, err := session.NewRecorder(w, session.Header{Server: "127.0.0.1:25", Transport: "smtp", Network: "tcp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.rec = rec
+	o.capture.Add(rec)
+	for range 30 {
+		o.capture.Trace(protocol.Event{Kind: protocol.EventRecv, Data: []byte("250 " + strings.Repeat("x", 40) + "\r\n")})
+	}
+	err = o.finish(&session.SendResult{Stage: session.StageDone})
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 {
+		t.Fatalf("finish = %v, want exit 1 after a failed recording", err)
+	}
+	if !strings.Contains(stderr.String(), "*** recording stopped:") || !strings.Contains(stderr.String(), "no space left on device") {
+		t.Errorf("stderr %q: want the *** recording stopped line", stderr.String())
+	}
+	if n := strings.Count(stdout.String(), "<-  250 "); n != 30 {
+		t.Errorf("the transcript went on with %d of 30 replies", n)
+	}
 }
