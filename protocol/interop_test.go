@@ -493,6 +493,7 @@ func iopRunSMTP(t *testing.T, s iopSMTPServer) {
 		{"PlainOnImplicitTLSPortTimesOut", iopPlainOnTLSPort},
 		{"ScriptedRefusals", iopScriptedRefusals},
 		{"RawSession", iopRawSession},
+		{"PipelinedTransactions", iopPipelinedTransactions},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, s) })
@@ -1142,6 +1143,7 @@ func iopRunLMTP(t *testing.T, s iopLMTPServer) {
 	t.Run("StartTLSOverUnixSocket", func(t *testing.T) { iopLMTPStartTLS(t, s) })
 	t.Run("SMTPUTF8", func(t *testing.T) { iopLMTPSMTPUTF8(t, s) })
 	t.Run("RawSession", func(t *testing.T) { iopLMTPRawSession(t, s) })
+	t.Run("PipelinedTransactions", func(t *testing.T) { iopLMTPPipelined(t, s) })
 }
 
 // iopLMTPUnknown: two recipients, one unknown: the unknown one is refused at

@@ -220,8 +220,23 @@ func (c *Client) judgeMail(from string, r Reply) (map[string]Reply, error) {
 }
 
 // judgeFinal applies smtplib's rule to the reply after the message, with
-// LMTP's per-recipient replies folded into the refused map.
+// LMTP's per-recipient replies folded into the refused map: a refusal is a
+// *DataError, after RSET, or after closing on 421.
 func (c *Client) judgeFinal(refused map[string]Reply, r Reply) (map[string]Reply, error) {
+	refused, err := c.finalVerdict(refused, r)
+	if err != nil && c.kind != LMTP {
+		if r.Code == 421 {
+			c.closeConn()
+		} else {
+			c.rsetQuietly()
+		}
+	}
+	return refused, err
+}
+
+// finalVerdict is judgeFinal without what it sends: the verdict alone, for
+// a Pipeline, which cannot send RSET while replies are still due.
+func (c *Client) finalVerdict(refused map[string]Reply, r Reply) (map[string]Reply, error) {
 	if c.kind == LMTP {
 		delivered := 0
 		var last Reply
@@ -242,11 +257,6 @@ func (c *Client) judgeFinal(refused map[string]Reply, r Reply) (map[string]Reply
 		return refused, nil
 	}
 	if r.Code != 250 {
-		if r.Code == 421 {
-			c.closeConn()
-		} else {
-			c.rsetQuietly()
-		}
 		return refused, &DataError{ResponseError(r)}
 	}
 	c.endTransaction()

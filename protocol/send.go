@@ -199,22 +199,9 @@ func (c *Client) Sendmail(from string, to []string, msg io.Reader, mailOpts, rcp
 			return nil, err
 		}
 	}
-	if err := c.EhloOrHeloIfNeeded(); err != nil {
-		return nil, err
-	}
-	if !allASCII(from, to) && !c.HasExtn("smtputf8") {
-		return nil, &NotSupportedError{Msg: "One or more source or delivery addresses require internationalized email support, but the server does not advertise the required SMTPUTF8 capability"}
-	}
-	size, known, err := messageSize(msg)
+	opts, err := c.mailOptions(from, to, msg, mailOpts)
 	if err != nil {
 		return nil, err
-	}
-	var opts []string
-	if c.doesESMTP {
-		if c.HasExtn("size") && known {
-			opts = append(opts, fmt.Sprintf("size=%d", size))
-		}
-		opts = append(opts, mailOpts...)
 	}
 	pipe := c.opts.Pipelining && c.doesESMTP && c.HasExtn("pipelining")
 	chunk := c.opts.Chunking && c.doesESMTP && c.HasExtn("chunking")
@@ -257,6 +244,30 @@ func (c *Client) Sendmail(from string, to []string, msg io.Reader, mailOpts, rcp
 		return refused, err
 	}
 	return c.judgeFinal(refused, r)
+}
+
+// mailOptions greets if needed and works out MAIL's options as sendmail()
+// does: SIZE when advertised and the message's size is known, then the
+// caller's, all only when the server speaks ESMTP.
+func (c *Client) mailOptions(from string, to []string, msg io.Reader, mailOpts []string) ([]string, error) {
+	if err := c.EhloOrHeloIfNeeded(); err != nil {
+		return nil, err
+	}
+	if !allASCII(from, to) && !c.HasExtn("smtputf8") {
+		return nil, &NotSupportedError{Msg: "One or more source or delivery addresses require internationalized email support, but the server does not advertise the required SMTPUTF8 capability"}
+	}
+	size, known, err := messageSize(msg)
+	if err != nil {
+		return nil, err
+	}
+	var opts []string
+	if c.doesESMTP {
+		if c.HasExtn("size") && known {
+			opts = append(opts, fmt.Sprintf("size=%d", size))
+		}
+		opts = append(opts, mailOpts...)
+	}
+	return opts, nil
 }
 
 // hasOption says whether opts has the keyword of o (case-insensitive).
@@ -309,12 +320,58 @@ func (c *Client) SendMessage(msg io.Reader, env *Envelope, mailOpts, rcptOpts []
 	if err != nil {
 		return nil, err
 	}
+	from, to, opts, err := c.envelopeOf(m, env, mailOpts)
+	if err != nil {
+		return nil, err
+	}
+	return c.Sendmail(from, to, m.transmitted(), opts, rcptOpts)
+}
+
+// PreparedMessage is a message read whole, with the envelope SendMessage
+// would give it: what a caller sending the same message many times (a load
+// run, a Pipeline) works out once.
+type PreparedMessage struct {
+	From string
+	To   []string
+	// MailOptions are the caller's, with SMTPUTF8 and BODY=8BITMIME added
+	// when an address needs them.
+	MailOptions []string
+	// Data is the message as transmitted: Bcc and Resent-Bcc removed.
+	Data []byte
+}
+
+// PrepareMessage reads msg whole and works out its envelope with
+// SendMessage's rules. The client must be connected, since whether an
+// address that is not ASCII may be sent depends on the server's SMTPUTF8.
+func (c *Client) PrepareMessage(msg io.Reader, env *Envelope, mailOpts []string) (*PreparedMessage, error) {
+	if err := c.EhloOrHeloIfNeeded(); err != nil {
+		return nil, err
+	}
+	m, err := parseMessage(msg)
+	if err != nil {
+		return nil, err
+	}
+	from, to, opts, err := c.envelopeOf(m, env, mailOpts)
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(m.transmitted())
+	if err != nil {
+		return nil, err
+	}
+	return &PreparedMessage{From: from, To: to, MailOptions: opts, Data: data}, nil
+}
+
+// envelopeOf is send_message()'s choice of envelope: the sender from
+// Sender, else From (or their Resent- versions when the message has one
+// Resent- block), the recipients from To, Bcc and Cc; env overrides either.
+func (c *Client) envelopeOf(m *parsedMessage, env *Envelope, mailOpts []string) (string, []string, []string, error) {
 	prefix := ""
 	switch n := m.count("Resent-Date"); {
 	case n == 1:
 		prefix = "Resent-"
 	case n > 1:
-		return nil, &ValueError{Msg: "message has more than one 'Resent-' header block"}
+		return "", nil, nil, &ValueError{Msg: "message has more than one 'Resent-' header block"}
 	}
 	var from string
 	if env != nil && env.From != nil {
@@ -326,11 +383,11 @@ func (c *Client) SendMessage(msg io.Reader, env *Envelope, mailOpts, rcptOpts []
 		}
 		addrs, err := m.addresses(field)
 		if err != nil {
-			return nil, err
+			return "", nil, nil, err
 		}
 		if len(addrs) == 0 || addrs[0] == "" {
 			// smtplib would send MAIL FROM:<None> here.
-			return nil, &ValueError{Msg: "message has no " + prefix + "From or " + prefix + "Sender address and no envelope sender was given"}
+			return "", nil, nil, &ValueError{Msg: "message has no " + prefix + "From or " + prefix + "Sender address and no envelope sender was given"}
 		}
 		from = addrs[0]
 	}
@@ -341,7 +398,7 @@ func (c *Client) SendMessage(msg io.Reader, env *Envelope, mailOpts, rcptOpts []
 		for _, field := range []string{prefix + "To", prefix + "Bcc", prefix + "Cc"} {
 			addrs, err := m.addresses(field)
 			if err != nil {
-				return nil, err
+				return "", nil, nil, err
 			}
 			to = append(to, addrs...)
 		}
@@ -349,7 +406,7 @@ func (c *Client) SendMessage(msg io.Reader, env *Envelope, mailOpts, rcptOpts []
 	opts := append([]string(nil), mailOpts...)
 	if !allASCII(from, to) {
 		if !c.HasExtn("smtputf8") {
-			return nil, &NotSupportedError{Msg: "One or more source or delivery addresses require internationalized email support, but the server does not advertise the required SMTPUTF8 capability"}
+			return "", nil, nil, &NotSupportedError{Msg: "One or more source or delivery addresses require internationalized email support, but the server does not advertise the required SMTPUTF8 capability"}
 		}
 		for _, o := range []string{"SMTPUTF8", "BODY=8BITMIME"} {
 			if !hasOption(opts, o) {
@@ -357,7 +414,7 @@ func (c *Client) SendMessage(msg io.Reader, env *Envelope, mailOpts, rcptOpts []
 			}
 		}
 	}
-	return c.Sendmail(from, to, m.transmitted(), opts, rcptOpts)
+	return from, to, opts, nil
 }
 
 // parsedMessage is a message's header fields, raw, and its body still to

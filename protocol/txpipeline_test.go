@@ -1,0 +1,317 @@
+package protocol_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/sandbox"
+)
+
+func withFast() optFn {
+	return func(o *protocol.Options) { o.Pipelining, o.Chunking = true, true }
+}
+
+// tx is one pipelined transaction as the server reads it: RSET first when
+// it was written behind another, then MAIL, RCPT and the one chunk.
+func tx(rset bool, to string, body string) []step {
+	var s []step
+	if rset {
+		s = append(s, C("rset"))
+	}
+	return append(s, C("mail FROM:<a@x.test>"), C("rcpt TO:<"+to+">"),
+		C(fmt.Sprintf("BDAT %d LAST", len(body))), CRaw(body))
+}
+
+// results collects what a Pipeline reports.
+type results []protocol.TxResult
+
+func (r *results) add(x protocol.TxResult) { *r = append(*r, x) }
+
+// The server reads three whole transactions before it answers anything: a
+// client that waited for a reply before writing the next transaction
+// would stall here until its timeout.
+func TestPipelineWritesAheadOfReplies(t *testing.T) {
+	srv := newServer(t, script(greet("PIPELINING", "CHUNKING"),
+		tx(false, "b@y.test", "hi\r\n"), tx(true, "b@y.test", "hi\r\n"), tx(true, "b@y.test", "hi\r\n"),
+		[]step{SRaw("250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 one\r\n" +
+			"250 2.0.0 reset\r\n250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 two\r\n" +
+			"250 2.0.0 reset\r\n250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 three\r\n"),
+			C("quit"), S("221 bye")}))
+	rec := &sendRecorder{}
+	c := srv.mustDial(t, withFast(), withTracer(rec))
+	var got results
+	p := c.NewPipeline(0, got.add)
+	for i := 0; i < 3; i++ {
+		p.Send("a@x.test", []string{"b@y.test"}, []byte("hi\n"), nil, nil)
+	}
+	if p.Pending() != 3 || len(got) != 0 {
+		t.Fatalf("after three Sends: %d pending, %d reported; want 3 and 0", p.Pending(), len(got))
+	}
+	p.Flush()
+	if len(got) != 3 {
+		t.Fatalf("reported %d transactions, want 3", len(got))
+	}
+	for i, r := range got {
+		if r.Err != nil || len(r.Refused) != 0 {
+			t.Errorf("transaction %d: %v %v", i, r.Refused, r.Err)
+		}
+		if r.Written.After(r.Envelope) || r.Envelope.After(r.Done) {
+			t.Errorf("transaction %d: times out of order: %v %v %v", i, r.Written, r.Envelope, r.Done)
+		}
+	}
+	// One write per transaction.
+	if w := rec.find("mail FROM:"); string(w) != "mail FROM:<a@x.test>\r\nrcpt TO:<b@y.test>\r\nBDAT 4 LAST\r\nhi\r\n" {
+		t.Errorf("first transaction's write = %q", w)
+	}
+	if w := rec.find("rset"); !bytes.HasPrefix(w, []byte("rset\r\nmail FROM:")) || !bytes.HasSuffix(w, []byte("BDAT 4 LAST\r\nhi\r\n")) {
+		t.Errorf("a pipelined transaction's write = %q", w)
+	}
+	if r, err := c.Quit(); err != nil || r.Code != 221 {
+		t.Fatalf("QUIT: %v %v", r, err)
+	}
+}
+
+// Depth bounds what is in flight: the third Send first reads the first
+// transaction's replies.
+func TestPipelineDepth(t *testing.T) {
+	ok := "250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 done\r\n"
+	srv := newServer(t, script(greet("PIPELINING", "CHUNKING"),
+		tx(false, "b@y.test", "hi\r\n"), tx(true, "b@y.test", "hi\r\n"), []step{SRaw(ok)},
+		tx(true, "b@y.test", "hi\r\n"), []step{SRaw("250 reset\r\n" + ok + "250 reset\r\n" + ok)}))
+	c := srv.mustDial(t, withFast())
+	var got results
+	p := c.NewPipeline(2, got.add)
+	for i := 0; i < 3; i++ {
+		p.Send("a@x.test", []string{"b@y.test"}, []byte("hi\n"), nil, nil)
+	}
+	if len(got) != 1 || p.Pending() != 2 {
+		t.Fatalf("after three Sends at depth 2: %d reported, %d pending; want 1 and 2", len(got), p.Pending())
+	}
+	p.Flush()
+	for i, r := range got {
+		if r.Err != nil {
+			t.Errorf("transaction %d: %v", i, r.Err)
+		}
+	}
+}
+
+// A transaction that fails does not take the next one with it: each is
+// judged on its own replies, and the RSET in front of the next one ends
+// whatever the failed one left open.
+func TestPipelineFailuresStayInTheirTransaction(t *testing.T) {
+	srv := newServer(t, script(greet("PIPELINING", "CHUNKING"),
+		tx(false, "bad@y.test", "hi\r\n"), tx(true, "b@y.test", "hi\r\n"), tx(true, "b@y.test", "hi\r\n"),
+		[]step{SRaw("250 2.1.0 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n" +
+			"250 2.0.0 reset\r\n250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 two\r\n" +
+			"250 2.0.0 reset\r\n550 5.7.1 sender refused\r\n503 5.5.1 need MAIL\r\n503 5.5.1 need RCPT\r\n"),
+			// After the last failure Flush resets, as Sendmail would.
+			C("rset"), S("250 2.0.0 reset"),
+			C("noop"), S("250 2.0.0 noop")}))
+	c := srv.mustDial(t, withFast())
+	var got results
+	p := c.NewPipeline(0, got.add)
+	p.Send("a@x.test", []string{"bad@y.test"}, []byte("hi\n"), nil, nil)
+	p.Send("a@x.test", []string{"b@y.test"}, []byte("hi\n"), nil, nil)
+	p.Send("a@x.test", []string{"b@y.test"}, []byte("hi\n"), nil, nil)
+	p.Flush()
+	if len(got) != 3 {
+		t.Fatalf("%d results", len(got))
+	}
+	var rr *protocol.RecipientsRefusedError
+	if !errors.As(got[0].Err, &rr) || rr.Recipients["bad@y.test"].Code != 550 {
+		t.Errorf("first: %v, want the recipient refused with 550", got[0].Err)
+	}
+	if got[1].Err != nil {
+		t.Errorf("second: %v, want delivered", got[1].Err)
+	}
+	var sr *protocol.SenderRefusedError
+	if !errors.As(got[2].Err, &sr) || sr.Code != 550 || sr.Sender != "a@x.test" {
+		t.Errorf("third: %v, want the sender refused with 550", got[2].Err)
+	}
+	// The next command gets its own reply: nothing was left unread.
+	if r, err := c.Noop(); err != nil || r.Code != 250 || r.Message != "2.0.0 noop" {
+		t.Fatalf("NOOP after the pipeline: %v %v", r, err)
+	}
+}
+
+// 421 ends the session: the transaction that got it says so, and the ones
+// behind it report that the connection closed before their replies.
+func TestPipeline421ClosesForTheRest(t *testing.T) {
+	srv := newServer(t, script(greet("PIPELINING", "CHUNKING"),
+		tx(false, "b@y.test", "hi\r\n"), tx(true, "b@y.test", "hi\r\n"), tx(true, "b@y.test", "hi\r\n"),
+		[]step{SRaw("421 4.3.2 going down\r\n"), Close()}))
+	c := srv.mustDial(t, withFast())
+	var got results
+	p := c.NewPipeline(0, got.add)
+	for i := 0; i < 3; i++ {
+		p.Send("a@x.test", []string{"b@y.test"}, []byte("hi\n"), nil, nil)
+	}
+	p.Flush()
+	var sr *protocol.SenderRefusedError
+	if len(got) != 3 || !errors.As(got[0].Err, &sr) || sr.Code != 421 {
+		t.Fatalf("results %+v; want the first refused with 421", got)
+	}
+	for _, r := range got[1:] {
+		var sd *protocol.ServerDisconnectedError
+		if !errors.As(r.Err, &sd) {
+			t.Errorf("a transaction behind the 421: %v, want *ServerDisconnectedError", r.Err)
+		}
+	}
+	wantClosed(t, c)
+	// Nothing is sent on a closed connection.
+	p.Send("a@x.test", []string{"b@y.test"}, []byte("hi\n"), nil, nil)
+	if len(got) != 4 || got[3].Err == nil {
+		t.Fatalf("Send after the close: %+v", got[len(got)-1])
+	}
+}
+
+// A server that stops answering mid-pipeline: the transaction waiting is
+// named in the error, and nothing hangs past the timeout.
+func TestPipelineServerGoesSilent(t *testing.T) {
+	srv := newServer(t, script(greet("PIPELINING", "CHUNKING"),
+		tx(false, "b@y.test", "hi\r\n"), tx(true, "b@y.test", "hi\r\n"),
+		[]step{SRaw("250 2.1.0 ok\r\n250 2.1.5 ok\r\n"), Sleep(2 * time.Second), Close()}))
+	c := srv.mustDial(t, withFast(), withTimeout(300*time.Millisecond))
+	var got results
+	p := c.NewPipeline(0, got.add)
+	p.Send("a@x.test", []string{"b@y.test"}, []byte("hi\n"), nil, nil)
+	p.Send("a@x.test", []string{"b@y.test"}, []byte("hi\n"), nil, nil)
+	start := time.Now()
+	p.Flush()
+	if d := time.Since(start); d > 1500*time.Millisecond {
+		t.Fatalf("Flush took %v with a 300 ms timeout", d)
+	}
+	if len(got) != 2 || got[0].Err == nil || !strings.Contains(got[0].Err.Error(), "BDAT LAST") {
+		t.Fatalf("first: %+v, want an error naming BDAT LAST", got)
+	}
+	if got[1].Err == nil {
+		t.Fatalf("second: no error")
+	}
+}
+
+// Without CHUNKING there is no message that can end a transaction inside a
+// group, so each message goes by Sendmail: pipelined MAIL, RCPT and DATA.
+func TestPipelineWithoutChunkingUsesSendmail(t *testing.T) {
+	srv := newServer(t, script(greet("PIPELINING"),
+		[]step{C("mail FROM:<a@x.test>"), C("rcpt TO:<b@y.test>"), C("data"),
+			S("250 ok", "250 ok", "354 go"), CData("hi\r\n.\r\n"), S("250 queued")}))
+	c := srv.mustDial(t, withFast())
+	var got results
+	p := c.NewPipeline(0, got.add)
+	p.Send("a@x.test", []string{"b@y.test"}, []byte("hi\n"), nil, nil)
+	if len(got) != 1 || got[0].Err != nil || !got[0].Envelope.IsZero() {
+		t.Fatalf("result %+v", got)
+	}
+	p.Flush()
+}
+
+// Bad input is refused before anything is written, and reported like any
+// other failure.
+func TestPipelineRefusesBadInputUnsent(t *testing.T) {
+	srv := newServer(t, script(greet("PIPELINING", "CHUNKING"), []step{C("quit"), S("221 bye")}))
+	rec := &sendRecorder{}
+	c := srv.mustDial(t, withFast(), withTracer(rec))
+	var got results
+	p := c.NewPipeline(0, got.add)
+	p.Send("a@x.test\r\nrset", []string{"b@y.test"}, []byte("hi\n"), nil, nil)
+	p.Send("a@x.test", []string{"b@y.test"}, []byte("hi\n"), []string{"X=1\r\nDATA"}, nil)
+	p.Send("a@x.test", []string{"b@y.test"}, []byte("a\x00b\n"), nil, nil)
+	p.Flush()
+	if len(got) != 3 {
+		t.Fatalf("%d results", len(got))
+	}
+	for i, r := range got {
+		if r.Err == nil {
+			t.Errorf("input %d accepted", i)
+		}
+	}
+	if w := rec.find("mail"); w != nil {
+		t.Fatalf("wrote %q", w)
+	}
+	c.Quit()
+}
+
+// End to end against the sandbox: many messages, every fourth to a
+// recipient it refuses, one too big for a single chunk; every message is
+// judged on its own and the mailbox holds exactly the accepted ones, byte
+// for byte.
+func TestPipelineAgainstSandbox(t *testing.T) {
+	s := startSandbox(t, sandbox.Config{MaxMessageBytes: 4 << 20, MailboxLimit: 1000,
+		Faults: mustFaults(t, "refuse-rcpt=bad@y.test")})
+	c := dialFast(t, s.Addr(), protocol.SMTP, true, true, &sendRecorder{})
+	var got results
+	p := c.NewPipeline(4, got.add)
+	big := strings.Repeat(strings.Repeat("y", 79)+"\n", protocol.ChunkSize/40)
+	var want []string
+	for i := 0; i < 40; i++ {
+		to, body := "b@y.test", fmt.Sprintf("Subject: %d\n\nmessage %d\n", i, i)
+		if i%4 == 3 {
+			to = "bad@y.test"
+		}
+		if i == 10 {
+			body += big
+		}
+		p.Send("a@x.test", []string{to}, []byte(body), nil, nil)
+		if to != "bad@y.test" {
+			want = append(want, strings.ReplaceAll(body, "\n", "\r\n"))
+		}
+	}
+	p.Flush()
+	if len(got) != 40 {
+		t.Fatalf("%d results", len(got))
+	}
+	for i, r := range got {
+		if (r.Err != nil) != (i%4 == 3) {
+			t.Errorf("message %d: %v", i, r.Err)
+		}
+	}
+	msgs := s.Mailbox().Messages()
+	if len(msgs) != len(want) {
+		t.Fatalf("mailbox has %d messages, want %d", len(msgs), len(want))
+	}
+	for i, m := range msgs {
+		if string(m.Data) != want[i] {
+			t.Fatalf("message %d differs: %.40q", i, m.Data)
+		}
+	}
+	if r, err := c.Noop(); err != nil || r.Code != 250 {
+		t.Fatalf("NOOP: %v %v", r, err)
+	}
+}
+
+// LMTP answers a BDAT LAST once per accepted recipient; the Pipeline reads
+// them all and keeps the next transaction's replies apart.
+func TestPipelineLMTP(t *testing.T) {
+	sock := t.TempDir() + "/lmtp.sock"
+	s := startSandbox(t, sandbox.Config{LMTP: true, Socket: sock, Listen: "-"})
+	c, _, err := protocol.Dial(protocol.LMTP, sock, 0, protocol.Options{Timeout: 5 * time.Second, LocalHostname: "c.example", Pipelining: true, Chunking: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var got results
+	p := c.NewPipeline(0, got.add)
+	for i := 0; i < 5; i++ {
+		p.Send("a@x.test", []string{"ok@y.test", "full@y.test", "also@y.test"}, []byte("Subject: l\n\nhi\n"), nil, nil)
+	}
+	if p.Pending() < 2 {
+		t.Fatalf("LMTP transactions were not pipelined: %d pending", p.Pending())
+	}
+	p.Flush()
+	for i, r := range got {
+		if r.Err != nil || len(r.Refused) != 1 || r.Refused["full@y.test"].Code != 452 {
+			t.Errorf("transaction %d: %v %v", i, r.Refused, r.Err)
+		}
+	}
+	if n := s.Mailbox().Len(); n != 5 {
+		t.Fatalf("mailbox has %d messages, want 5", n)
+	}
+	if r, err := c.Noop(); err != nil || r.Code != 250 {
+		t.Fatalf("NOOP: %v %v", r, err)
+	}
+}
