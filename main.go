@@ -803,6 +803,9 @@ func (s *sendCmd) runRepeat(app *appContext, cfg session.SendConfig) error {
 	}
 	fmt.Fprintf(app.stdout, "=== %d messages sent, %d failed, over %d %s in %.3fs: %.1f messages/s\n",
 		res.Messages, res.Failed, res.Connections, conns, res.Elapsed.Seconds(), res.PerSecond())
+	if res.InFlight > 1 {
+		fmt.Fprintf(app.stdout, "=== pipelined across transactions: up to %d in flight per connection, each behind another starting with RSET\n", res.InFlight)
+	}
 	fmt.Fprintf(app.stdout, "=== %-12s %10s %10s %8s\n", "stage", "median", "p99", "count")
 	for _, st := range session.RepeatStageOrder {
 		if len(res.Stages[st]) == 0 {

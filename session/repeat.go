@@ -22,7 +22,11 @@ type RepeatResult struct {
 	// Stages holds, per stage name ("connect", "ehlo", "transaction",
 	// "final-reply"), every latency measured.
 	Stages map[string][]time.Duration
-	Err    error // the first error, if any
+	// InFlight is the most transactions one connection had written and not
+	// yet had answered: above 1 when they were pipelined one behind another
+	// (PIPELINING and CHUNKING both offered and asked for).
+	InFlight int
+	Err      error // the first error, if any
 }
 
 // RepeatStageOrder is the order stages are reported in.
@@ -103,10 +107,11 @@ func SendRepeat(ctx context.Context, cfg SendConfig, msg []byte, n, conns int) *
 		wg.Add(1)
 		go func(share int) {
 			defer wg.Done()
-			sent, failed, err := repeatOne(ctx, cfg, msg, share, add)
+			sent, failed, inFlight, err := repeatOne(ctx, cfg, msg, share, add)
 			mu.Lock()
 			res.Messages += sent
 			res.Failed += failed
+			res.InFlight = max(res.InFlight, inFlight)
 			mu.Unlock()
 			if err != nil {
 				fail(err)
@@ -121,67 +126,82 @@ func SendRepeat(ctx context.Context, cfg SendConfig, msg []byte, n, conns int) *
 	return res
 }
 
-func repeatOne(ctx context.Context, cfg SendConfig, msg []byte, share int, add func(string, time.Duration)) (sent, failed int, err error) {
+// repeatOne is one connection's share of a load run. Its messages go
+// through a protocol.Pipeline, which writes each transaction behind the
+// previous ones when the server offers PIPELINING and CHUNKING and the
+// user asked for both, and otherwise sends them one after another.
+func repeatOne(ctx context.Context, cfg SendConfig, msg []byte, share int, add func(string, time.Duration)) (sent, failed, inFlight int, err error) {
 	ft := &finalTimer{}
 	opts := protocol.Options{
 		LocalHostname: cfg.Helo, Timeout: cfg.Timeout, SourceAddress: cfg.Source, TLSConfig: cfg.TLSConfig,
 		AllowCleartextAuth: cfg.AuthCleartext, Pipelining: cfg.Pipelining, Chunking: cfg.Chunking, Tracer: ft,
 	}
 	t0 := time.Now()
-	c, r, err := protocol.Dial(cfg.Kind, cfg.Server, cfg.Port, opts)
+	c, _, err := protocol.Dial(cfg.Kind, cfg.Server, cfg.Port, opts)
 	if err != nil {
-		return 0, share, err
+		return 0, share, 0, err
 	}
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.Abort() })
 	defer stop()
-	_ = r
 	add("connect", time.Since(t0))
 	t0 = time.Now()
 	if err := c.EhloOrHeloIfNeeded(); err != nil {
-		return 0, share, err
+		return 0, share, 0, err
 	}
 	add("ehlo", time.Since(t0))
 	if cfg.StartTLS {
 		if _, err := c.StartTLS(nil); err != nil {
-			return 0, share, err
+			return 0, share, 0, err
 		}
 		if err := c.EhloOrHeloIfNeeded(); err != nil {
-			return 0, share, err
+			return 0, share, 0, err
 		}
 	}
 	if cfg.AuthMech != "" {
 		if err := authenticate(c, cfg, func(InfoKind, string) {}); err != nil {
-			return 0, share, err
+			return 0, share, 0, err
 		}
 	}
-	env := cfg.envelope()
-	var firstErr error
-	for i := 0; i < share; i++ {
-		if ctx.Err() != nil {
-			return sent, failed + share - i, ctx.Err()
-		}
-		ft.got = 0
-		t0 = time.Now()
-		_, err := c.SendMessage(bytes.NewReader(msg), env, cfg.MailOptions, cfg.RcptOptions)
-		add("transaction", time.Since(t0))
-		if ft.got > 0 {
+	prep, err := c.PrepareMessage(bytes.NewReader(msg), cfg.envelope(), cfg.MailOptions)
+	if err != nil {
+		return 0, share, 0, err
+	}
+	var firstErr, closeErr error
+	p := c.NewPipeline(0, func(r protocol.TxResult) {
+		add("transaction", r.Done.Sub(r.Written))
+		switch {
+		case !r.Envelope.IsZero():
+			add("final-reply", r.Done.Sub(r.Envelope))
+		case ft.got > 0:
 			add("final-reply", ft.got)
 		}
-		if err != nil {
-			failed++
-			if !c.Connected() {
-				return sent, failed + share - i - 1, err
-			}
-			if firstErr == nil {
-				firstErr = err
-			}
-			continue
+		ft.got = 0
+		if r.Err == nil {
+			sent++
+			return
 		}
-		sent++
+		if firstErr == nil {
+			firstErr = r.Err
+		}
+		if !c.Connected() && closeErr == nil {
+			closeErr = r.Err
+		}
+	})
+	for i := 0; i < share && c.Connected() && ctx.Err() == nil; i++ {
+		p.Send(prep.From, prep.To, prep.Data, prep.MailOptions, cfg.RcptOptions)
+		inFlight = max(inFlight, p.Pending())
+	}
+	p.Flush()
+	failed = share - sent // never attempted counts as failed too
+	switch {
+	case ctx.Err() != nil:
+		return sent, failed, inFlight, ctx.Err()
+	case closeErr != nil:
+		return sent, failed, inFlight, closeErr
 	}
 	if _, err := c.Quit(); err != nil && !errors.Is(err, io.EOF) && firstErr == nil {
-		return sent, failed, fmt.Errorf("QUIT: %w", err)
+		return sent, failed, inFlight, fmt.Errorf("QUIT: %w", err)
 	}
-	return sent, failed, firstErr
+	return sent, failed, inFlight, firstErr
 }
