@@ -309,6 +309,38 @@ func BenchmarkSendmailInMemory(b *testing.B) {
 	}
 }
 
+// BenchmarkPipelineInMemory is what `ehlo send --repeat --chunking` does
+// per message: the envelope worked out once (PrepareMessage), then one
+// Pipeline.Send per message, transactions in flight behind each other.
+// Against BenchmarkSendmailInMemory/pipelined-chunking it shows what
+// parsing the header each time and waiting for each reply cost.
+func BenchmarkPipelineInMemory(b *testing.B) {
+	msg := benchMessage(1024)
+	from, to := "sender@example.com", []string{"rcpt@example.com"}
+	srv := &benchServer{}
+	c := benchClient(srv, Options{LocalHostname: "client.example.com", Pipelining: true, Chunking: true})
+	prep, err := c.PrepareMessage(bytes.NewReader(msg), &Envelope{From: &from, To: to}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var failed error
+	p := c.NewPipeline(0, func(r TxResult) {
+		if r.Err != nil && failed == nil {
+			failed = r.Err
+		}
+	})
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		p.Send(prep.From, prep.To, prep.Data, prep.MailOptions, nil)
+	}
+	p.Flush()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	if failed != nil || srv.messages != b.N {
+		b.Fatalf("server took %d messages of %d: %v", srv.messages, b.N, failed)
+	}
+}
+
 // BenchmarkDataLarge streams a 16 MiB message through DATA against
 // benchServer: the DATA path end to end (message size, dot-stuffing,
 // writes), in bytes per second, and its memory per message.

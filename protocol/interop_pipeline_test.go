@@ -14,12 +14,19 @@ import (
 // iopPipelinedTransactions sends twelve messages through a Pipeline after
 // STARTTLS and AUTH, every fourth to the server's unknown recipient. Each
 // is judged on its own replies and every other one is delivered intact.
-// Where the server offers CHUNKING they go one behind another (RSET, MAIL,
-// RCPT, BDAT LAST in one write); where it does not, one at a time.
+// Where the server offers PIPELINING they go one behind another: with
+// CHUNKING as RSET, MAIL, RCPT and BDAT LAST in one write, several in
+// flight; without it, a message's dot and the next RSET, MAIL, RCPT and
+// DATA in one write.
 func iopPipelinedTransactions(t *testing.T, s iopSMTPServer) {
+	t.Run("BDAT", func(t *testing.T) { iopPipelined(t, s, true) })
+	t.Run("DATA", func(t *testing.T) { iopPipelined(t, s, false) })
+}
+
+func iopPipelined(t *testing.T, s iopSMTPServer, chunking bool) {
 	tr := iopNewTranscript(t)
 	opts := iopOptions(tr, nil)
-	opts.Pipelining, opts.Chunking = true, true
+	opts.Pipelining, opts.Chunking = true, chunking
 	c := iopDial(t, protocol.SMTP, s.addr, opts)
 	if r, err := c.StartTLS(iopCAConfig(t, s.caFile, interopCertName)); err != nil || r.Code != 220 {
 		t.Fatalf("STARTTLS: %d %q, %v", r.Code, r.Message, err)
@@ -30,7 +37,6 @@ func iopPipelinedTransactions(t *testing.T, s iopSMTPServer) {
 	var got []protocol.TxResult
 	p := c.NewPipeline(4, func(r protocol.TxResult) { got = append(got, r) })
 	base := iopToken(t)
-	inFlight := 0
 	for i := 0; i < 12; i++ {
 		to := "bob@example.test"
 		if s.unknownRcpt != "" && i%4 == 3 {
@@ -38,14 +44,13 @@ func iopPipelinedTransactions(t *testing.T, s iopSMTPServer) {
 		}
 		tok := fmt.Sprintf("%s-%02d", base, i)
 		p.Send("alice@example.test", []string{to}, []byte(iopMessage(tok, "alice@example.test", to)), nil, nil)
-		inFlight = max(inFlight, p.Pending())
 	}
 	p.Flush()
-	chunking := c.HasExtn("chunking") && c.HasExtn("pipelining")
-	if chunking && (inFlight < 2 || !strings.Contains(tr.String(), "C: rset\nC: mail FROM:")) {
-		t.Errorf("%s offers PIPELINING and CHUNKING, but transactions were not pipelined (%d in flight at most)", s.name, inFlight)
+	inFlight := p.MaxInFlight()
+	if c.HasExtn("pipelining") && (inFlight < 2 || !strings.Contains(tr.String(), "C: rset\nC: mail FROM:")) {
+		t.Errorf("%s offers PIPELINING, but transactions were not pipelined (%d in flight at most)", s.name, inFlight)
 	}
-	t.Logf("%s: CHUNKING %v, up to %d transactions in flight", s.name, chunking, inFlight)
+	t.Logf("%s: PIPELINING %v, CHUNKING %v, up to %d transactions in flight", s.name, c.HasExtn("pipelining"), c.HasExtn("chunking"), inFlight)
 	if len(got) != 12 {
 		t.Fatalf("%d results, want 12", len(got))
 	}
@@ -82,17 +87,16 @@ func iopLMTPPipelined(t *testing.T, s iopLMTPServer) {
 	var got []protocol.TxResult
 	p := c.NewPipeline(0, func(r protocol.TxResult) { got = append(got, r) })
 	base := iopToken(t)
-	inFlight := 0
 	for i := 0; i < 6; i++ {
 		tok := fmt.Sprintf("%s-%02d", base, i)
 		p.Send("sender@example.org", []string{"alice@example.test", s.failRcpt},
 			[]byte(iopMessage(tok, "sender@example.org", "alice@example.test")), nil, nil)
-		inFlight = max(inFlight, p.Pending())
 	}
 	p.Flush()
-	t.Logf("%s: up to %d transactions in flight", s.name, inFlight)
-	if c.HasExtn("chunking") && c.HasExtn("pipelining") && inFlight < 2 {
-		t.Errorf("%s offers PIPELINING and CHUNKING, but transactions were not pipelined", s.name)
+	inFlight := p.MaxInFlight()
+	t.Logf("%s: PIPELINING %v, CHUNKING %v, up to %d transactions in flight", s.name, c.HasExtn("pipelining"), c.HasExtn("chunking"), inFlight)
+	if c.HasExtn("pipelining") && inFlight < 2 {
+		t.Errorf("%s offers PIPELINING, but transactions were not pipelined", s.name)
 	}
 	if len(got) != 6 {
 		t.Fatalf("%d results, want 6", len(got))

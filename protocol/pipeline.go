@@ -274,7 +274,10 @@ func (c *Client) bdat(refused map[string]Reply, body *chunker) (map[string]Reply
 				return refused, c.abortMessage(err, sent)
 			}
 		}
-		wire := append([]byte(body.command()), body.cur...)
+		// One write for the BDAT line and its chunk, through a buffer kept
+		// for the next chunk (tracers copy what they keep).
+		body.out = append(append(body.out[:0], body.command()...), body.cur...)
+		wire := body.out
 		if c.debugLevel > 0 {
 			c.debugf("send: %s", pyRepr([]byte(body.command()), false))
 		}
@@ -325,11 +328,12 @@ type chunker struct {
 	eof     bool
 	pending []byte // normalised bytes read ahead, not yet in a chunk
 	raw     []byte
+	out     []byte // a BDAT line and its chunk, as written
 }
 
 // reset prepares the chunker for a new message, keeping its buffers.
 func (k *chunker) reset(r io.Reader, binary bool) {
-	*k = chunker{r: r, binary: binary, raw: k.raw, bufs: k.bufs, pending: k.pending[:0]}
+	*k = chunker{r: r, binary: binary, raw: k.raw, bufs: k.bufs, pending: k.pending[:0], out: k.out}
 }
 
 // command is the BDAT line for cur.

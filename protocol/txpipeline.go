@@ -2,17 +2,22 @@ package protocol
 
 import (
 	"bytes"
+	"fmt"
 	"time"
 )
 
 // Pipeline sends mail transaction after mail transaction on one
-// connection without waiting for one transaction's replies before writing
-// the next. Each transaction is one write: MAIL, every RCPT, and the whole
-// message as "BDAT n LAST". RFC 2920 §3.1 lets a group end only with DATA,
-// EHLO, STARTTLS, AUTH and a few others, and RFC 3030 adds no such rule for
-// BDAT, so the next transaction may follow in the same group; this is what
-// takes a load run past one round trip per message, where Sendmail with
-// PIPELINING and CHUNKING stops.
+// connection, writing the next before the replies to the last are read.
+// RFC 2920 §3.1 ends a pipelined group only at DATA, EHLO, STARTTLS, AUTH
+// and a few others, and lets message content begin a group; RFC 3030 adds
+// no such rule for BDAT. So, when the server offers PIPELINING:
+//
+//   - with CHUNKING (and Options.Chunking), each transaction is one write,
+//     MAIL, every RCPT and the whole message as "BDAT n LAST", and up to
+//     depth of them are in flight at once;
+//   - without it, the message of one transaction, its final dot, and the
+//     next transaction's MAIL, RCPT and DATA go in one write: one round
+//     trip per message instead of Sendmail's two.
 //
 // RFC 5321 §4.1.4 forbids MAIL while a transaction is open, and a
 // transaction whose replies have not been read may have failed and left one
@@ -21,24 +26,31 @@ import (
 // transaction RSET changes nothing; it costs one short line each way and
 // makes each transaction's outcome independent of the one before.
 //
-// A message that cannot go this way is sent by Sendmail once the replies
-// still due are read: when the server does not offer both PIPELINING and
-// CHUNKING, the client's Options do not ask for both, or the message does
-// not fit in one chunk (ChunkSize).
+// A message that cannot go this way is sent by Sendmail once everything in
+// flight is done: when the server does not offer PIPELINING, Options does
+// not ask for it, the message asks for BODY=BINARYMIME, or it is larger
+// than ChunkSize.
 //
 // Results come back in order through the done function given to
-// NewPipeline, from Send (for the transactions it had to wait for to make
-// room) and from Flush. A Pipeline owns the client until Flush returns:
-// nothing else may send commands on it in between.
+// NewPipeline, from Send (for the transactions it had to finish to go on)
+// and from Flush. Without CHUNKING the last message is only sent by the
+// next Send or by Flush, so a caller must Flush when it has no more to send;
+// msg must not change until its result is reported. A Pipeline owns the
+// client until Flush returns: nothing else may send commands on it in
+// between.
 type Pipeline struct {
 	c     *Client
 	depth int
 	done  func(TxResult)
 
-	pending []pendingTx // written, replies not read yet, oldest first
+	pending []pendingTx // BDAT: written, replies not read yet, oldest first
 	due     int         // replies expected for pending, LMTP's per-recipient ones counted as one
+	ready   *readyTx    // DATA: answered 354, its message not sent yet
 	dirty   bool        // the last transaction read failed: the server may hold it open
 	wire    bytes.Buffer
+	group   bytes.Buffer
+
+	maxInFlight int
 }
 
 // TxResult is the outcome of one transaction sent through a Pipeline, as
@@ -57,6 +69,17 @@ type pendingTx struct {
 	to      []string
 	rset    bool
 	written time.Time
+}
+
+// readyTx is a transaction whose DATA the server accepted with 354.
+type readyTx struct {
+	pendingTx
+	msg      []byte
+	refused  map[string]Reply
+	envelope time.Time
+	// failed is set when the transaction had already failed but the server
+	// took DATA anyway: an empty message ends it, and this is the result.
+	failed error
 }
 
 // DefaultPipelineDepth is how many transactions a Pipeline keeps in
@@ -80,10 +103,19 @@ func (c *Client) NewPipeline(depth int, done func(TxResult)) *Pipeline {
 	return &Pipeline{c: c, depth: depth, done: done}
 }
 
+// pipeMode is how one message goes.
+type pipeMode int
+
+const (
+	modeSendmail pipeMode = iota
+	modeBDAT
+	modeDATA
+)
+
 // Send sends one message to the recipients, as Sendmail does, pipelined
-// behind the transactions still in flight when it can be. Every address
-// and option is checked first; a message with an error in them is
-// reported through done without anything being sent.
+// behind the transactions in flight when it can be. Every address and
+// option is checked first; a message with an error in them is reported
+// through done without anything being sent.
 func (p *Pipeline) Send(from string, to []string, msg []byte, mailOpts, rcptOpts []string) {
 	c := p.c
 	start := c.now()
@@ -106,63 +138,72 @@ func (p *Pipeline) Send(from string, to []string, msg []byte, mailOpts, rcptOpts
 		// Greeting waits for its reply; nothing may be in flight.
 		p.Flush()
 	}
+	// This also refuses a message with a NUL in it, before anything is sent.
 	opts, err := c.mailOptions(from, to, bytes.NewReader(msg), mailOpts)
 	if err != nil {
 		fail(err)
 		return
 	}
-	if !p.canPipeline(opts) {
+	switch p.mode(opts, msg) {
+	case modeBDAT:
+		p.sendBDAT(from, to, msg, opts, mailOpts, rcptOpts, fail)
+	case modeDATA:
+		p.sendDATA(from, to, msg, opts, rcptOpts, fail)
+	default:
 		p.sendmail(from, to, msg, mailOpts, rcptOpts)
-		return
 	}
-	if c.chunker == nil {
-		c.chunker = &chunker{raw: make([]byte, 32<<10)}
-	}
-	body := c.chunker
-	body.reset(bytes.NewReader(msg), false)
-	if err := body.fill(); err != nil {
-		// A NUL, refused before anything is sent (messageSize checks
-		// for it first, so this is only a second line of defence).
-		fail(err)
-		return
-	}
-	if !body.last {
-		p.sendmail(from, to, msg, mailOpts, rcptOpts)
-		return
-	}
+}
 
-	replies := 2 + len(to) // RSET, MAIL, RCPT…, BDAT LAST (LMTP: its first)
-	for len(p.pending) > 0 && (len(p.pending) >= p.depth || p.due+replies > maxRepliesDue) {
-		p.readOne()
+func (p *Pipeline) mode(opts []string, msg []byte) pipeMode {
+	c := p.c
+	switch {
+	case !c.opts.Pipelining || !c.doesESMTP || !c.HasExtn("pipelining"),
+		// BODY=BINARYMIME needs the chunker's binary mode; Sendmail has it.
+		hasOptionValue(opts, "BODY", "BINARYMIME"),
+		len(msg) > ChunkSize:
+		return modeSendmail
+	case c.opts.Chunking && c.HasExtn("chunking"):
+		return modeBDAT
 	}
-	rset := len(p.pending) > 0 || p.dirty
-	p.wire.Reset()
+	return modeDATA
+}
+
+// writeGroup puts a transaction's commands in p.group: RSET when asked,
+// MAIL, every RCPT, and DATA when asked.
+func (p *Pipeline) writeGroup(rset bool, from string, to []string, opts, rcptOpts []string, data bool) error {
+	c := p.c
+	p.group.Reset()
 	if rset {
-		p.wire.WriteString("rset" + CRLF)
+		p.group.WriteString("rset" + CRLF)
 	}
 	l, err := c.mailLine(from, opts)
 	for i := 0; err == nil; i++ {
 		if err = ValidateLine(l); err != nil {
 			break
 		}
-		p.wire.WriteString(l)
-		p.wire.WriteString(CRLF)
+		p.group.WriteString(l)
+		p.group.WriteString(CRLF)
 		if i == len(to) {
 			break
 		}
 		l, err = c.rcptLine(to[i], rcptOpts)
 	}
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
-	p.wire.WriteString(body.command())
-	p.wire.Write(body.cur)
-	body.cur = nil
+	if data {
+		p.group.WriteString("data" + CRLF)
+	}
+	return nil
+}
+
+// write sends p.wire, after the unsolicited-data check when no reply is
+// due (a reply already waiting then was never asked for).
+func (p *Pipeline) write() (time.Time, error) {
+	c := p.c
 	if len(p.pending) == 0 {
 		if err := c.checkUnsolicited(); err != nil {
-			fail(err)
-			return
+			return c.now(), err
 		}
 	}
 	if c.debugLevel > 0 {
@@ -170,7 +211,42 @@ func (p *Pipeline) Send(from string, to []string, msg []byte, mailOpts, rcptOpts
 	}
 	c.pipelined = 1 // replies are due: buffered bytes are not unsolicited
 	written := c.now()
-	if err := c.write(p.wire.Bytes(), nil); err != nil {
+	return written, c.write(p.wire.Bytes(), nil)
+}
+
+func (p *Pipeline) sendBDAT(from string, to []string, msg []byte, opts, mailOpts, rcptOpts []string, fail func(error)) {
+	c := p.c
+	p.flushReady()
+	if c.chunker == nil {
+		c.chunker = &chunker{raw: make([]byte, 32<<10)}
+	}
+	body := c.chunker
+	body.reset(bytes.NewReader(msg), false)
+	if err := body.fill(); err != nil {
+		fail(err)
+		return
+	}
+	if !body.last {
+		// Line ends made it grow past one chunk.
+		p.sendmail(from, to, msg, mailOpts, rcptOpts)
+		return
+	}
+	replies := 2 + len(to) // RSET, MAIL, RCPT…, BDAT LAST (LMTP: its first)
+	for len(p.pending) > 0 && (len(p.pending) >= p.depth || p.due+replies > maxRepliesDue) {
+		p.readOne()
+	}
+	rset := len(p.pending) > 0 || p.dirty
+	if err := p.writeGroup(rset, from, to, opts, rcptOpts, false); err != nil {
+		fail(err)
+		return
+	}
+	p.wire.Reset()
+	p.wire.Write(p.group.Bytes())
+	p.wire.WriteString(body.command())
+	p.wire.Write(body.cur)
+	body.cur = nil
+	written, err := p.write()
+	if err != nil {
 		// The transactions ahead may have been answered before the
 		// connection went; read what arrived, then report this one.
 		p.Flush()
@@ -181,21 +257,177 @@ func (p *Pipeline) Send(from string, to []string, msg []byte, mailOpts, rcptOpts
 		replies--
 	}
 	p.pending = append(p.pending, pendingTx{from: from, to: to, rset: rset, written: written})
+	p.maxInFlight = max(p.maxInFlight, len(p.pending))
 	p.due += replies
 	p.dirty = false
 }
 
-// canPipeline says whether a transaction may go out behind others.
-func (p *Pipeline) canPipeline(opts []string) bool {
+// sendDATA writes the message of the transaction waiting at 354 (if any)
+// and this transaction's commands in one write, reads the first one's
+// final reply, then this one's replies up to DATA's.
+func (p *Pipeline) sendDATA(from string, to []string, msg []byte, opts, rcptOpts []string, fail func(error)) {
 	c := p.c
-	return c.opts.Pipelining && c.opts.Chunking && c.doesESMTP &&
-		c.HasExtn("pipelining") && c.HasExtn("chunking") &&
-		// BODY=BINARYMIME needs the chunker's binary mode; Sendmail has it.
-		!hasOptionValue(opts, "BODY", "BINARYMIME")
+	for len(p.pending) > 0 {
+		p.readOne()
+	}
+	prev := p.ready
+	rset := prev != nil || p.dirty
+	if err := p.writeGroup(rset, from, to, opts, rcptOpts, true); err != nil {
+		fail(err)
+		return
+	}
+	p.ready = nil
+	p.wire.Reset()
+	if prev != nil {
+		if err := p.encode(prev); err != nil {
+			c.closeConn()
+			p.report(prev, TxResult{Err: err})
+			fail(&ServerDisconnectedError{Msg: "Connection closed: the message before could not be sent"})
+			return
+		}
+	}
+	p.wire.Write(p.group.Bytes())
+	written, err := p.write()
+	if err != nil {
+		if prev != nil {
+			p.report(prev, TxResult{Err: err})
+		}
+		p.done(TxResult{Err: err, Written: written, Done: c.now()})
+		return
+	}
+	if prev != nil {
+		p.maxInFlight = max(p.maxInFlight, 2)
+		p.readFinal(prev)
+	}
+	// Whatever prev, or a failure before it, left open, the RSET in this
+	// write has ended.
+	p.dirty = false
+	t := pendingTx{from: from, to: to, rset: rset, written: written}
+	res := TxResult{Written: written}
+	mailR, refused, err := p.readEnvelope(t, &res)
+	if err == nil {
+		var dataR Reply
+		dataR, err = c.GetReply()
+		if err != nil {
+			err = c.missing(err, "DATA")
+		} else {
+			if c.debugLevel > 0 {
+				c.debugf("data: (%d, %s)", dataR.Code, pyRepr([]byte(dataR.Message), true))
+			}
+			err = p.judgeEnvelope(t, mailR, refused)
+			if dataR.Code == 354 {
+				c.setPhase(PhaseData)
+				p.ready = &readyTx{pendingTx: t, msg: msg, refused: refused, envelope: res.Envelope, failed: err}
+				c.pipelined = 0
+				return
+			}
+			if dataR.Code == 421 {
+				c.closeConn()
+			}
+			if err == nil {
+				err = &DataError{ResponseError(dataR)}
+			}
+		}
+	}
+	c.pipelined = 0
+	res.Refused, res.Err = refused, err
+	p.dirty = true
+	res.Done = c.now()
+	p.done(res)
 }
 
-// sendmail sends one message the ordinary way, after the replies still
-// due, and reports it like the others.
+// encode appends r's message to p.wire, dot-stuffed and ended with the
+// final dot; a transaction that had already failed gets an empty one.
+func (p *Pipeline) encode(r *readyTx) error {
+	c := p.c
+	if r.failed != nil {
+		p.wire.WriteString("." + CRLF)
+		return nil
+	}
+	if c.encBuf == nil {
+		c.encBuf = make([]byte, 0, encBuf)
+	}
+	enc := newDataEncoderBuf(&p.wire, c.encBuf)
+	if _, err := enc.Write(r.msg); err != nil {
+		return &AbortError{Err: err}
+	}
+	if err := enc.Close(); err != nil {
+		return &AbortError{Err: err}
+	}
+	if n := enc.LongLines(); n > 0 {
+		c.note(fmt.Sprintf("%d message line(s) longer than RFC 5321's 1000-octet limit were sent unfolded", n))
+	}
+	return nil
+}
+
+// readFinal reads the reply to the end of r's message (one per accepted
+// recipient in LMTP) and reports r.
+func (p *Pipeline) readFinal(r *readyTx) {
+	c := p.c
+	res := TxResult{Written: r.written, Envelope: r.envelope}
+	var endR Reply
+	var err error
+	if c.kind == LMTP && len(c.accepted) > 0 && r.failed == nil {
+		endR, err = c.readLMTPReplies()
+	} else {
+		endR, err = c.GetReply()
+		if err != nil {
+			err = c.missing(err, "the end of the message")
+		} else if c.debugLevel > 0 {
+			c.debugf("data: (%d, %s)", endR.Code, pyRepr([]byte(endR.Message), true))
+		}
+	}
+	switch {
+	case err != nil:
+		res.Refused, res.Err = r.refused, err
+	case r.failed != nil:
+		res.Refused, res.Err = r.refused, r.failed
+		c.endTransaction()
+	default:
+		if endR.Code == 421 {
+			c.closeConn()
+		}
+		res.Refused, res.Err = c.finalVerdict(r.refused, endR)
+	}
+	p.report(r, res)
+}
+
+// report completes a DATA transaction's result and hands it on.
+func (p *Pipeline) report(r *readyTx, res TxResult) {
+	res.Written, res.Envelope, res.Done = r.written, r.envelope, p.c.now()
+	if res.Refused == nil {
+		res.Refused = r.refused
+	}
+	if res.Err != nil {
+		p.dirty = true
+	}
+	p.done(res)
+}
+
+// flushReady sends the message of the transaction waiting at 354 on its
+// own and reads its final reply.
+func (p *Pipeline) flushReady() {
+	r := p.ready
+	if r == nil {
+		return
+	}
+	p.ready = nil
+	p.wire.Reset()
+	if err := p.encode(r); err != nil {
+		p.c.closeConn()
+		p.report(r, TxResult{Err: err})
+		return
+	}
+	if _, err := p.write(); err != nil {
+		p.report(r, TxResult{Err: err})
+		return
+	}
+	p.readFinal(r)
+	p.c.pipelined = 0
+}
+
+// sendmail sends one message the ordinary way, after everything in
+// flight, and reports it like the others.
 func (p *Pipeline) sendmail(from string, to []string, msg []byte, mailOpts, rcptOpts []string) {
 	p.Flush()
 	c := p.c
@@ -205,23 +437,34 @@ func (p *Pipeline) sendmail(from string, to []string, msg []byte, mailOpts, rcpt
 	p.done(res)
 }
 
-// Flush reads the replies of every transaction in flight and reports them.
-// After a failed transaction it sends RSET, as Sendmail would have.
+// Flush sends what is waiting, reads the replies of every transaction in
+// flight and reports them. After a failed transaction it sends RSET, as
+// Sendmail would have.
 func (p *Pipeline) Flush() {
 	for len(p.pending) > 0 {
 		p.readOne()
 	}
+	p.flushReady()
 	if p.dirty && p.c.Connected() {
 		p.c.rsetQuietly()
-		p.dirty = false
 	}
+	p.dirty = false
 }
 
-// Pending is how many transactions have been written whose replies have
-// not been read.
-func (p *Pipeline) Pending() int { return len(p.pending) }
+// Pending is how many transactions have been sent whose final replies
+// have not been read.
+func (p *Pipeline) Pending() int {
+	if p.ready != nil {
+		return len(p.pending) + 1
+	}
+	return len(p.pending)
+}
 
-// readOne reads the replies of the oldest transaction in flight.
+// MaxInFlight is the most transactions that were in flight at once: more
+// than one when transactions went one behind another.
+func (p *Pipeline) MaxInFlight() int { return p.maxInFlight }
+
+// readOne reads the replies of the oldest BDAT transaction in flight.
 func (p *Pipeline) readOne() {
 	t := p.pending[0]
 	p.pending = p.pending[:copy(p.pending, p.pending[1:])]
@@ -232,22 +475,22 @@ func (p *Pipeline) readOne() {
 	res := TxResult{Written: t.written}
 	res.Refused, res.Err = p.read(t, &res)
 	res.Done = p.c.now()
-	if res.Err != nil {
-		p.dirty = true
-	}
 	if len(p.pending) == 0 {
+		// A failure with transactions still behind it needs nothing: they
+		// were written starting with RSET.
+		p.dirty = res.Err != nil
 		p.c.pipelined = 0
 	}
 	p.done(res)
 }
 
-// read reads one transaction's replies, every one of them whatever the
-// first say (the server answers each command written), and judges them
-// with Sendmail's rules.
-func (p *Pipeline) read(t pendingTx, res *TxResult) (map[string]Reply, error) {
+// readEnvelope reads the replies to RSET (when sent), MAIL and every RCPT:
+// all of them whatever the first say, since the server answers each
+// command written. 421 is the server closing: nothing more will come.
+func (p *Pipeline) readEnvelope(t pendingTx, res *TxResult) (Reply, map[string]Reply, error) {
 	c := p.c
 	if !c.Connected() {
-		return nil, &ServerDisconnectedError{Msg: "Connection closed before the replies to this transaction were read"}
+		return Reply{}, nil, &ServerDisconnectedError{Msg: "Connection closed before the replies to this transaction were read"}
 	}
 	next := func(what string) (Reply, error) {
 		r, err := c.GetReply()
@@ -259,32 +502,31 @@ func (p *Pipeline) read(t pendingTx, res *TxResult) (map[string]Reply, error) {
 	if t.rset {
 		r, err := next("RSET")
 		if err != nil {
-			return nil, err
+			return r, nil, err
 		}
 		if r.Code == 421 {
 			c.closeConn()
-			return nil, &ResponseError{Code: r.Code, Message: r.Message}
+			return r, nil, &ResponseError{Code: r.Code, Message: r.Message}
 		}
 		if r.Code == 250 {
 			c.endTransaction()
 		}
 	}
-	// 421 anywhere means the server is closing: nothing more will come.
 	mailR, err := next("MAIL FROM")
 	if err != nil {
-		return nil, err
+		return mailR, nil, err
 	}
 	c.accepted = c.accepted[:0]
 	c.afterMail(mailR)
 	if mailR.Code == 421 {
 		c.closeConn()
-		return nil, &SenderRefusedError{ResponseError(mailR), t.from}
+		return mailR, nil, &SenderRefusedError{ResponseError(mailR), t.from}
 	}
 	refused := map[string]Reply{}
 	for _, rcpt := range t.to {
 		r, err := next("RCPT TO:<" + rcpt + ">")
 		if err != nil {
-			return refused, err
+			return mailR, refused, err
 		}
 		if mailR.Code == 250 {
 			c.afterRcpt(rcpt, r)
@@ -293,16 +535,38 @@ func (p *Pipeline) read(t pendingTx, res *TxResult) (map[string]Reply, error) {
 			refused[rcpt] = r
 			if r.Code == 421 {
 				c.closeConn()
-				return refused, &RecipientsRefusedError{Recipients: refused}
+				return mailR, refused, &RecipientsRefusedError{Recipients: refused}
 			}
 		}
 	}
 	res.Envelope = c.now()
+	return mailR, refused, nil
+}
+
+// judgeEnvelope is Sendmail's verdict on MAIL and the RCPTs.
+func (p *Pipeline) judgeEnvelope(t pendingTx, mailR Reply, refused map[string]Reply) error {
+	switch {
+	case mailR.Code != 250:
+		return &SenderRefusedError{ResponseError(mailR), t.from}
+	case len(refused) == len(t.to):
+		return &RecipientsRefusedError{Recipients: refused}
+	}
+	return nil
+}
+
+// read reads one BDAT transaction's replies and judges them with
+// Sendmail's rules.
+func (p *Pipeline) read(t pendingTx, res *TxResult) (map[string]Reply, error) {
+	c := p.c
+	mailR, refused, err := p.readEnvelope(t, res)
+	if err != nil {
+		return refused, err
+	}
 	var endR Reply
 	if c.kind == LMTP && len(c.accepted) > 0 {
 		endR, err = c.readLMTPReplies()
-	} else {
-		endR, err = next("BDAT LAST")
+	} else if endR, err = c.GetReply(); err != nil {
+		err = c.missing(err, "BDAT LAST")
 	}
 	if err != nil {
 		return refused, err
@@ -310,11 +574,11 @@ func (p *Pipeline) read(t pendingTx, res *TxResult) (map[string]Reply, error) {
 	if endR.Code == 421 {
 		c.closeConn()
 	}
-	switch {
-	case mailR.Code != 250:
-		return nil, &SenderRefusedError{ResponseError(mailR), t.from}
-	case len(refused) == len(t.to):
-		return refused, &RecipientsRefusedError{Recipients: refused}
+	if err := p.judgeEnvelope(t, mailR, refused); err != nil {
+		if mailR.Code != 250 {
+			return nil, err
+		}
+		return refused, err
 	}
 	return c.finalVerdict(refused, endR)
 }

@@ -194,18 +194,90 @@ func TestPipelineServerGoesSilent(t *testing.T) {
 	}
 }
 
-// Without CHUNKING there is no message that can end a transaction inside a
-// group, so each message goes by Sendmail: pipelined MAIL, RCPT and DATA.
-func TestPipelineWithoutChunkingUsesSendmail(t *testing.T) {
+// Without CHUNKING a message's content, its final dot and the next
+// transaction's commands go in one write: one round trip per message.
+func TestPipelineDATAOneRoundTripPerMessage(t *testing.T) {
 	srv := newServer(t, script(greet("PIPELINING"),
-		[]step{C("mail FROM:<a@x.test>"), C("rcpt TO:<b@y.test>"), C("data"),
-			S("250 ok", "250 ok", "354 go"), CData("hi\r\n.\r\n"), S("250 queued")}))
+		[]step{C("mail FROM:<a@x.test>"), C("rcpt TO:<b@y.test>"), C("data"), S("250 ok", "250 ok", "354 go"),
+			CData("one\r\n.\r\n"), C("rset"), C("mail FROM:<a@x.test>"), C("rcpt TO:<b@y.test>"), C("data"),
+			S("250 queued one", "250 reset", "250 ok", "250 ok", "354 go"),
+			// Flush sends the last message on its own.
+			CData("..two\r\n.\r\n"), S("250 queued two"),
+			C("quit"), S("221 bye")}))
+	rec := &sendRecorder{}
+	c := srv.mustDial(t, withTracer(rec), func(o *protocol.Options) { o.Pipelining = true })
+	var got results
+	p := c.NewPipeline(0, got.add)
+	p.Send("a@x.test", []string{"b@y.test"}, []byte("one\n"), nil, nil)
+	if len(got) != 0 || p.Pending() != 1 {
+		t.Fatalf("after the first Send: %d reported, %d pending; want 0 and 1 (waiting at 354)", len(got), p.Pending())
+	}
+	p.Send("a@x.test", []string{"b@y.test"}, []byte(".two\n"), nil, nil)
+	if len(got) != 1 || got[0].Err != nil {
+		t.Fatalf("after the second Send: %+v; want the first delivered", got)
+	}
+	p.Flush()
+	if len(got) != 2 || got[1].Err != nil || got[1].Envelope.IsZero() {
+		t.Fatalf("after Flush: %+v", got)
+	}
+	if w := rec.find("one\r\n"); string(w) != "one\r\n.\r\nrset\r\nmail FROM:<a@x.test>\r\nrcpt TO:<b@y.test>\r\ndata\r\n" {
+		t.Errorf("the write after the first 354 = %q; want the message, its dot and the next transaction", w)
+	}
+	if p.MaxInFlight() != 2 {
+		t.Errorf("MaxInFlight = %d, want 2", p.MaxInFlight())
+	}
+	c.Quit()
+}
+
+// Without CHUNKING: a transaction refused at DATA sends no message, and
+// the next one still goes; a server that takes DATA although no recipient
+// was accepted gets an empty message, and the transaction is reported
+// failed.
+func TestPipelineDATARefusals(t *testing.T) {
+	srv := newServer(t, script(greet("PIPELINING"),
+		[]step{C("mail FROM:<a@x.test>"), C("rcpt TO:<bad@y.test>"), C("data"),
+			S("250 ok", "550 5.1.1 unknown", "554 5.5.1 no valid recipients"),
+			C("rset"), C("mail FROM:<a@x.test>"), C("rcpt TO:<bad@y.test>"), C("data"),
+			S("250 reset", "250 ok", "550 5.1.1 unknown", "354 go anyway"),
+			C("."), C("rset"), C("mail FROM:<a@x.test>"), C("rcpt TO:<b@y.test>"), C("data"),
+			S("250 empty queued", "250 reset", "250 ok", "250 ok", "354 go"),
+			CData("hi\r\n.\r\n"), S("250 queued"),
+			C("noop"), S("250 noop")}))
+	c := srv.mustDial(t, func(o *protocol.Options) { o.Pipelining = true })
+	var got results
+	p := c.NewPipeline(0, got.add)
+	p.Send("a@x.test", []string{"bad@y.test"}, []byte("hi\n"), nil, nil)
+	p.Send("a@x.test", []string{"bad@y.test"}, []byte("hi\n"), nil, nil)
+	p.Send("a@x.test", []string{"b@y.test"}, []byte("hi\n"), nil, nil)
+	p.Flush()
+	if len(got) != 3 {
+		t.Fatalf("%d results", len(got))
+	}
+	for i, r := range got[:2] {
+		var rr *protocol.RecipientsRefusedError
+		if !errors.As(r.Err, &rr) || rr.Recipients["bad@y.test"].Code != 550 {
+			t.Errorf("transaction %d: %v, want the recipient refused", i, r.Err)
+		}
+	}
+	if got[2].Err != nil {
+		t.Errorf("third: %v", got[2].Err)
+	}
+	if r, err := c.Noop(); err != nil || r.Message != "noop" {
+		t.Fatalf("NOOP: %v %v", r, err)
+	}
+}
+
+// Without PIPELINING each message goes by Sendmail, one command at a time.
+func TestPipelineWithoutPipeliningUsesSendmail(t *testing.T) {
+	srv := newServer(t, script(greet("CHUNKING"),
+		[]step{C("mail FROM:<a@x.test>"), S("250 ok"), C("rcpt TO:<b@y.test>"), S("250 ok"),
+			C("BDAT 4 LAST"), CRaw("hi\r\n"), S("250 queued")}))
 	c := srv.mustDial(t, withFast())
 	var got results
 	p := c.NewPipeline(0, got.add)
 	p.Send("a@x.test", []string{"b@y.test"}, []byte("hi\n"), nil, nil)
-	if len(got) != 1 || got[0].Err != nil || !got[0].Envelope.IsZero() {
-		t.Fatalf("result %+v", got)
+	if len(got) != 1 || got[0].Err != nil || !got[0].Envelope.IsZero() || p.MaxInFlight() != 0 {
+		t.Fatalf("result %+v, in flight %d", got, p.MaxInFlight())
 	}
 	p.Flush()
 }
@@ -241,15 +313,21 @@ func TestPipelineRefusesBadInputUnsent(t *testing.T) {
 // judged on its own and the mailbox holds exactly the accepted ones, byte
 // for byte.
 func TestPipelineAgainstSandbox(t *testing.T) {
+	for _, chunk := range []bool{true, false} {
+		t.Run(map[bool]string{true: "bdat", false: "data"}[chunk], func(t *testing.T) { testPipelineAgainstSandbox(t, chunk) })
+	}
+}
+
+func testPipelineAgainstSandbox(t *testing.T, chunk bool) {
 	s := startSandbox(t, sandbox.Config{MaxMessageBytes: 4 << 20, MailboxLimit: 1000,
 		Faults: mustFaults(t, "refuse-rcpt=bad@y.test")})
-	c := dialFast(t, s.Addr(), protocol.SMTP, true, true, &sendRecorder{})
+	c := dialFast(t, s.Addr(), protocol.SMTP, true, chunk, &sendRecorder{})
 	var got results
 	p := c.NewPipeline(4, got.add)
 	big := strings.Repeat(strings.Repeat("y", 79)+"\n", protocol.ChunkSize/40)
 	var want []string
 	for i := 0; i < 40; i++ {
-		to, body := "b@y.test", fmt.Sprintf("Subject: %d\n\nmessage %d\n", i, i)
+		to, body := "b@y.test", fmt.Sprintf("Subject: %d\n\nmessage %d\n.dot\n", i, i)
 		if i%4 == 3 {
 			to = "bad@y.test"
 		}
@@ -279,6 +357,9 @@ func TestPipelineAgainstSandbox(t *testing.T) {
 			t.Fatalf("message %d differs: %.40q", i, m.Data)
 		}
 	}
+	if p.MaxInFlight() < 2 {
+		t.Errorf("MaxInFlight = %d: transactions were not pipelined", p.MaxInFlight())
+	}
 	if r, err := c.Noop(); err != nil || r.Code != 250 {
 		t.Fatalf("NOOP: %v %v", r, err)
 	}
@@ -287,9 +368,15 @@ func TestPipelineAgainstSandbox(t *testing.T) {
 // LMTP answers a BDAT LAST once per accepted recipient; the Pipeline reads
 // them all and keeps the next transaction's replies apart.
 func TestPipelineLMTP(t *testing.T) {
+	for _, chunk := range []bool{true, false} {
+		t.Run(map[bool]string{true: "bdat", false: "data"}[chunk], func(t *testing.T) { testPipelineLMTP(t, chunk) })
+	}
+}
+
+func testPipelineLMTP(t *testing.T, chunk bool) {
 	sock := t.TempDir() + "/lmtp.sock"
 	s := startSandbox(t, sandbox.Config{LMTP: true, Socket: sock, Listen: "-"})
-	c, _, err := protocol.Dial(protocol.LMTP, sock, 0, protocol.Options{Timeout: 5 * time.Second, LocalHostname: "c.example", Pipelining: true, Chunking: true})
+	c, _, err := protocol.Dial(protocol.LMTP, sock, 0, protocol.Options{Timeout: 5 * time.Second, LocalHostname: "c.example", Pipelining: true, Chunking: chunk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,10 +386,10 @@ func TestPipelineLMTP(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		p.Send("a@x.test", []string{"ok@y.test", "full@y.test", "also@y.test"}, []byte("Subject: l\n\nhi\n"), nil, nil)
 	}
-	if p.Pending() < 2 {
-		t.Fatalf("LMTP transactions were not pipelined: %d pending", p.Pending())
-	}
 	p.Flush()
+	if p.MaxInFlight() < 2 {
+		t.Fatalf("LMTP transactions were not pipelined: at most %d in flight", p.MaxInFlight())
+	}
 	for i, r := range got {
 		if r.Err != nil || len(r.Refused) != 1 || r.Refused["full@y.test"].Code != 452 {
 			t.Errorf("transaction %d: %v %v", i, r.Refused, r.Err)
@@ -313,5 +400,26 @@ func TestPipelineLMTP(t *testing.T) {
 	}
 	if r, err := c.Noop(); err != nil || r.Code != 250 {
 		t.Fatalf("NOOP: %v %v", r, err)
+	}
+}
+
+// A failure already covered by the RSET of a transaction behind it needs
+// no RSET of its own at Flush.
+func TestPipelineNoExtraRSET(t *testing.T) {
+	srv := newServer(t, script(greet("PIPELINING", "CHUNKING"),
+		tx(false, "bad@y.test", "hi\r\n"), tx(true, "b@y.test", "hi\r\n"),
+		[]step{SRaw("250 ok\r\n550 no\r\n554 no valid recipients\r\n250 reset\r\n250 ok\r\n250 ok\r\n250 queued\r\n"),
+			C("quit"), S("221 bye")}))
+	c := srv.mustDial(t, withFast())
+	var got results
+	p := c.NewPipeline(0, got.add)
+	p.Send("a@x.test", []string{"bad@y.test"}, []byte("hi\n"), nil, nil)
+	p.Send("a@x.test", []string{"b@y.test"}, []byte("hi\n"), nil, nil)
+	p.Flush()
+	if len(got) != 2 || got[0].Err == nil || got[1].Err != nil {
+		t.Fatalf("results %+v", got)
+	}
+	if r, err := c.Quit(); err != nil || r.Code != 221 {
+		t.Fatalf("QUIT right after Flush: %v %v", r, err)
 	}
 }
