@@ -190,9 +190,9 @@ func repeatOne(ctx context.Context, cfg SendConfig, msg []byte, share int, add f
 	})
 	for i := 0; i < share && c.Connected() && ctx.Err() == nil; i++ {
 		p.Send(prep.From, prep.To, prep.Data, prep.MailOptions, cfg.RcptOptions)
-		inFlight = max(inFlight, p.Pending())
 	}
 	p.Flush()
+	inFlight = p.MaxInFlight()
 	failed = share - sent // never attempted counts as failed too
 	switch {
 	case ctx.Err() != nil:
