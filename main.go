@@ -247,6 +247,9 @@ type sendCmd struct {
 	Pipeline   bool     `help:"Use PIPELINING when the server offers it: MAIL, RCPT and DATA in one write (RFC 2920)."`
 	Chunking   bool     `help:"Use CHUNKING when the server offers it: BDAT instead of DATA (RFC 3030)."`
 	NoPipeline bool     `help:"With --repeat: do not pipeline (it is on by default there)."`
+	// PipelineDepth 1 is the RFC-conservative reading: a group never goes
+	// past the message (DATA or BDAT LAST) into the next transaction.
+	PipelineDepth int `default:"16" help:"With --repeat: transactions in flight per connection, one behind another (1: each waits for the one before, as --pipeline alone)." placeholder:"N"`
 
 	Repeat      int    `help:"Send N messages and report messages per second and per-stage latency (a load generator). Pipelined; with --chunking, each transaction goes out behind the previous ones." placeholder:"N"`
 	Connections int    `default:"1" help:"With --repeat: spread the messages over C connections." placeholder:"C"`
@@ -292,6 +295,9 @@ func (s *sendCmd) Validate() error {
 	}
 	if s.Data != "" && (s.Body != "" || len(s.Attach) > 0 || len(s.Header) > 0 || s.Subject != "") {
 		return fmt.Errorf("--data is a whole message: it excludes --body, --attach, --header and --subject")
+	}
+	if s.PipelineDepth < 1 {
+		return errors.New("--pipeline-depth must be at least 1")
 	}
 	if s.Repeat < 0 || s.Connections < 1 {
 		return fmt.Errorf("--repeat and --connections take positive numbers")
@@ -803,6 +809,7 @@ func (s *sendCmd) runRepeat(app *appContext, cfg session.SendConfig) error {
 		return &exitError{code: 1, err: err}
 	}
 	cfg.Pipelining = !s.NoPipeline
+	cfg.PipelineDepth = s.PipelineDepth
 	res := session.SendRepeat(app.ctx, cfg, msg, s.Repeat, s.Connections)
 	conns := "connection"
 	if res.Connections != 1 {

@@ -95,7 +95,9 @@ const maxRepliesDue = 128
 
 // NewPipeline returns a Pipeline on c keeping up to depth transactions in
 // flight (DefaultPipelineDepth when depth < 1); done receives every
-// transaction's result, in the order sent.
+// transaction's result, in the order sent. Depth 1 groups exactly as
+// Sendmail does, never past the message: no transaction is written before
+// the one ahead is answered (RSET then only follows a failure).
 func (c *Client) NewPipeline(depth int, done func(TxResult)) *Pipeline {
 	if depth < 1 {
 		depth = DefaultPipelineDepth
@@ -269,6 +271,11 @@ func (p *Pipeline) sendDATA(from string, to []string, msg []byte, opts, rcptOpts
 	c := p.c
 	for len(p.pending) > 0 {
 		p.readOne()
+	}
+	if p.depth == 1 {
+		// One transaction at a time: the message goes alone, as Sendmail
+		// sends it, and the next group waits for its reply.
+		p.flushReady()
 	}
 	prev := p.ready
 	rset := prev != nil || p.dirty

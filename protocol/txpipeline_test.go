@@ -423,3 +423,21 @@ func TestPipelineNoExtraRSET(t *testing.T) {
 		t.Fatalf("QUIT right after Flush: %v %v", r, err)
 	}
 }
+
+// Depth 1 groups as Sendmail does: the message goes alone and the next
+// transaction waits for its reply; no RSET when nothing failed.
+func TestPipelineDepthOneDATA(t *testing.T) {
+	one := []step{C("mail FROM:<a@x.test>"), C("rcpt TO:<b@y.test>"), C("data"), S("250 ok", "250 ok", "354 go"),
+		CData("hi\r\n.\r\n"), S("250 queued")}
+	srv := newServer(t, script(greet("PIPELINING"), one, one, []step{C("quit"), S("221 bye")}))
+	c := srv.mustDial(t, func(o *protocol.Options) { o.Pipelining = true })
+	var got results
+	p := c.NewPipeline(1, got.add)
+	p.Send("a@x.test", []string{"b@y.test"}, []byte("hi\n"), nil, nil)
+	p.Send("a@x.test", []string{"b@y.test"}, []byte("hi\n"), nil, nil)
+	p.Flush()
+	if len(got) != 2 || got[0].Err != nil || got[1].Err != nil || p.MaxInFlight() != 0 {
+		t.Fatalf("results %+v, in flight %d", got, p.MaxInFlight())
+	}
+	c.Quit()
+}

@@ -168,7 +168,7 @@ func repeatOne(ctx context.Context, cfg SendConfig, msg []byte, share int, add f
 		return 0, share, 0, err
 	}
 	var firstErr, closeErr error
-	p := c.NewPipeline(0, func(r protocol.TxResult) {
+	p := c.NewPipeline(cfg.PipelineDepth, func(r protocol.TxResult) {
 		add("transaction", r.Done.Sub(r.Written))
 		switch {
 		case !r.Envelope.IsZero():

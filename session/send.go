@@ -80,6 +80,9 @@ type SendConfig struct {
 
 	Pipelining bool // use PIPELINING when offered (--pipeline)
 	Chunking   bool // use CHUNKING/BDAT when offered (--chunking)
+	// PipelineDepth is how many transactions SendRepeat keeps in flight
+	// per connection (--pipeline-depth; 0: protocol.DefaultPipelineDepth).
+	PipelineDepth int
 
 	Tracer     protocol.Tracer
 	DebugLevel int
