@@ -1,9 +1,12 @@
 package tui
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 	"time"
+
+	tea "charm.land/bubbletea/v2"
 
 	"github.com/ehlo-dev/ehlo/session"
 )
@@ -91,5 +94,62 @@ func BenchmarkSearch1M(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		m.view.find(m.log, m.lines(), 0, 1)
+	}
+}
+
+// millionEvents is a recording of a long session, ten events a message,
+// as BenchmarkRecordingRead1M's file holds (session/bench_test.go).
+func millionEvents(n int) *session.Recording {
+	rec := demoRecording()
+	rec.Events = rec.Events[:0]
+	body := []byte("From: sender@example.com\r\nTo: rcpt@example.com\r\nSubject: recorded message\r\n\r\n" +
+		"The quick brown fox jumps over the lazy dog. 0123456789 abcdefghij.\r\n.\r\n")
+	steps := []session.Event{
+		{Kind: session.KindClient, Data: []byte("MAIL FROM:<sender@example.com>\r\n")},
+		{Kind: session.KindServer, Data: []byte("250 2.1.0 Ok\r\n")},
+		{Kind: session.KindClient, Data: []byte("RCPT TO:<rcpt@example.com>\r\n")},
+		{Kind: session.KindServer, Data: []byte("250 2.1.5 Ok\r\n")},
+		{Kind: session.KindClient, Data: []byte("DATA\r\n")},
+		{Kind: session.KindServer, Data: []byte("354 End data with <CR><LF>.<CR><LF>\r\n")},
+		{Kind: session.KindClient, Data: body},
+		{Kind: session.KindServer, Data: []byte("250 2.0.0 Ok: queued as 4XyZ\r\n")},
+		{Kind: session.KindClient, Data: []byte("RSET\r\n")},
+		{Kind: session.KindServer, Data: []byte("250 2.0.0 Ok\r\n")},
+	}
+	for i := 0; len(rec.Events) < n; i++ {
+		e := steps[i%len(steps)]
+		e.Offset = time.Duration(i) * 37 * time.Microsecond
+		rec.Events = append(rec.Events, e)
+	}
+	return rec
+}
+
+// BenchmarkReplayOpen1M is `ehlo replay FILE` up to its first frame for a
+// 1,000,000-event recording: session.Read of the file as the Recorder
+// wrote it, every wire-log line and replay checkpoint built, one frame
+// drawn. The target is under 1 s.
+func BenchmarkReplayOpen1M(b *testing.B) {
+	var file bytes.Buffer
+	w, err := session.NewRecorder(&file, demoRecording().Header)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, e := range millionEvents(1_000_000).Events {
+		w.Event(e)
+	}
+	b.SetBytes(int64(file.Len()))
+	b.ReportAllocs()
+	for b.Loop() {
+		rec, err := session.Read(bytes.NewReader(file.Bytes()))
+		if err != nil || len(rec.Events) < 1_000_000 {
+			b.Fatalf("read %d events: %v", len(rec.Events), err)
+		}
+		m, err := New(Config{Replay: rec, ReplayName: "big.jsonl", Theme: "dark"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+		_ = m.View()
+		m.Close()
 	}
 }
