@@ -313,18 +313,11 @@ const maxHeaderBytes = 4 << 20
 // transmission; SMTPUTF8 and BODY=8BITMIME added when an address is not
 // ASCII. The header block is read into memory, the body streamed.
 func (c *Client) SendMessage(msg io.Reader, env *Envelope, mailOpts, rcptOpts []string) (map[string]Reply, error) {
-	if err := c.EhloOrHeloIfNeeded(); err != nil {
-		return nil, err
-	}
-	m, err := parseMessage(msg)
+	p, m, err := c.prepare(msg, env, mailOpts)
 	if err != nil {
 		return nil, err
 	}
-	from, to, opts, err := c.envelopeOf(m, env, mailOpts)
-	if err != nil {
-		return nil, err
-	}
-	return c.Sendmail(from, to, m.transmitted(), opts, rcptOpts)
+	return c.Sendmail(p.From, p.To, m.transmitted(), p.MailOptions, rcptOpts)
 }
 
 // PreparedMessage is a message read whole, with the envelope SendMessage
@@ -344,22 +337,32 @@ type PreparedMessage struct {
 // SendMessage's rules. The client must be connected, since whether an
 // address that is not ASCII may be sent depends on the server's SMTPUTF8.
 func (c *Client) PrepareMessage(msg io.Reader, env *Envelope, mailOpts []string) (*PreparedMessage, error) {
-	if err := c.EhloOrHeloIfNeeded(); err != nil {
+	p, m, err := c.prepare(msg, env, mailOpts)
+	if err != nil {
 		return nil, err
+	}
+	if p.Data, err = io.ReadAll(m.transmitted()); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// prepare is what SendMessage and PrepareMessage share: greet if needed,
+// parse the header block and work out the envelope. The body is left
+// unread in the parsed message.
+func (c *Client) prepare(msg io.Reader, env *Envelope, mailOpts []string) (*PreparedMessage, *parsedMessage, error) {
+	if err := c.EhloOrHeloIfNeeded(); err != nil {
+		return nil, nil, err
 	}
 	m, err := parseMessage(msg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	from, to, opts, err := c.envelopeOf(m, env, mailOpts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	data, err := io.ReadAll(m.transmitted())
-	if err != nil {
-		return nil, err
-	}
-	return &PreparedMessage{From: from, To: to, MailOptions: opts, Data: data}, nil
+	return &PreparedMessage{From: from, To: to, MailOptions: opts}, m, nil
 }
 
 // envelopeOf is send_message()'s choice of envelope: the sender from

@@ -441,3 +441,31 @@ func TestPipelineDepthOneDATA(t *testing.T) {
 	}
 	c.Quit()
 }
+
+// PrepareMessage works out the envelope as SendMessage does (To, Bcc, Cc
+// in that order; Bcc never transmitted; SMTPUTF8 and BODY=8BITMIME for an
+// address that is not ASCII) and reads the message once.
+func TestPrepareMessage(t *testing.T) {
+	srv := newServer(t, script(greet("SMTPUTF8", "PIPELINING"), []step{C("quit"), S("221 bye")}))
+	c := srv.mustDial(t)
+	msg := "From: Ann <ann@x.test>\r\nTo: b@y.test\r\nBcc: hidden@y.test,\r\n\tmore@y.test\r\nCc: jörg@y.test\r\nSubject: s\r\n\r\nbody\r\n"
+	p, err := c.PrepareMessage(strings.NewReader(msg), nil, []string{"X-OPT"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.From != "ann@x.test" || strings.Join(p.To, " ") != "b@y.test hidden@y.test more@y.test jörg@y.test" {
+		t.Errorf("envelope %q → %q", p.From, p.To)
+	}
+	if strings.Join(p.MailOptions, " ") != "X-OPT SMTPUTF8 BODY=8BITMIME" {
+		t.Errorf("mail options %q", p.MailOptions)
+	}
+	if want := "From: Ann <ann@x.test>\r\nTo: b@y.test\r\nCc: jörg@y.test\r\nSubject: s\r\n\r\nbody\r\n"; string(p.Data) != want {
+		t.Errorf("data %q, want %q", p.Data, want)
+	}
+	from := "env@x.test"
+	p, err = c.PrepareMessage(strings.NewReader(msg), &protocol.Envelope{From: &from, To: []string{"r@y.test"}}, nil)
+	if err != nil || p.From != from || len(p.To) != 1 || p.To[0] != "r@y.test" {
+		t.Fatalf("with an envelope: %+v %v", p, err)
+	}
+	c.Quit()
+}
