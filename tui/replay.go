@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"time"
@@ -46,6 +47,11 @@ func newReplayer(rec *session.Recording, log *wireLog) *replayer {
 	b := newBuilder(log, lmtp)
 	b.st.Server = rec.Header.Server
 	r := &replayer{rec: rec, speed: replayDefaultSpeed, lineEnd: make([]int, len(rec.Events))}
+	lines := 0
+	for _, e := range rec.Events {
+		lines += bytes.Count(e.Data, []byte("\n")) + 1
+	}
+	log.reserve(lines)
 	for i, e := range rec.Events {
 		if i%checkpointEvery == 0 {
 			r.cps = append(r.cps, b.clone())

@@ -3,6 +3,7 @@ package tui
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,6 +95,11 @@ type wireLog struct {
 }
 
 func (w *wireLog) Len() int { return len(w.lines) }
+
+// reserve makes room for about n more lines at once: a replay knows its
+// size up front, and growing a million-line slice by doubling copies it
+// again and again (a fifth of opening a 1,000,000-event recording).
+func (w *wireLog) reserve(n int) { w.lines = slices.Grow(w.lines, n) }
 
 func (w *wireLog) add(kind lineKind, flags uint8, vb verb, at time.Duration, text []byte, dropped int) {
 	if len(text) > maxLineBytes {
