@@ -238,3 +238,74 @@ func FuzzReaderFastMatchesJSON(f *testing.F) {
 		checkFastMatchesJSON(t, data, 64)
 	})
 }
+
+// failingReader returns data, then err instead of io.EOF.
+type failingReader struct {
+	r   *bytes.Reader
+	err error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err != nil {
+		return n, f.err
+	}
+	return n, nil
+}
+
+// A large recording with a problem of every kind scattered through it
+// reads the same through the fast path as through encoding/json: the same
+// events, the same problems in the same order with the same line numbers,
+// the same problem cap; and a reader that fails midway gives the same
+// partial recording and error.
+func TestReadFastMatchesJSONLargeFile(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString(header + "\n")
+	good := func(i int) string {
+		return fmt.Sprintf(`{"offset_us":%d,"kind":"server","data":"250 2.1.5 Ok %d\r\n"}`, i*10, i)
+	}
+	n := 10_317
+	for i := range n {
+		switch {
+		case i%997 == 5:
+			b.WriteString("{not json\n")
+		case i%1499 == 7:
+			b.WriteString(`{"offset_us":1,"kind":"server","data":"back in time"}` + "\n")
+		case i%2011 == 9:
+			b.WriteString("   \n")
+		case i%3001 == 11:
+			b.WriteString(`{"offset_us":5,"kind":"client","data":"` + strings.Repeat("x", 200) + `"}` + "\n")
+		case i%17 == 3:
+			b.WriteString(`{"offset_us":"x","kind":"weird"}` + "\n")
+		default:
+			b.WriteString(good(i) + "\n")
+		}
+	}
+	b.WriteString(`{"offset_us":99999999,"kind":"server","da`) // cut off
+	data := b.Bytes()
+	// 128 bytes: the 200-byte lines are too long.
+	checkFastMatchesJSON(t, data, 128)
+	if accepted := checkFastMatchesJSON(t, data, MaxLineBytes); accepted < n*9/10 {
+		t.Fatalf("fast path took %d of %d lines", accepted, n)
+	}
+	rec, err := Read(bytes.NewReader(data))
+	if err != nil || len(rec.Events) < n*9/10 || len(rec.Problems) < 100 {
+		t.Fatalf("%d events, %d problems, %v", len(rec.Events), len(rec.Problems), err)
+	}
+	if last := rec.Problems[len(rec.Problems)-1]; !strings.Contains(last.Msg, "truncated") && !strings.Contains(last.Msg, "more problems") {
+		t.Errorf("last problem %+v", last)
+	}
+	for i := 1; i < len(rec.Problems); i++ {
+		if p, q := rec.Problems[i-1], rec.Problems[i]; q.Line != 0 && q.Line < p.Line {
+			t.Fatalf("problems out of order: %+v then %+v", p, q)
+		}
+	}
+	// The underlying reader fails after 60% of the file.
+	cut := len(data) * 6 / 10
+	boom := fmt.Errorf("disk on fire")
+	fast, ferr := readWith(&failingReader{r: bytes.NewReader(data[:cut]), err: boom}, MaxLineBytes, true)
+	slow, serr := readWith(&failingReader{r: bytes.NewReader(data[:cut]), err: boom}, MaxLineBytes, false)
+	if ferr == nil || fmt.Sprint(ferr) != fmt.Sprint(serr) || !reflect.DeepEqual(fast, slow) {
+		t.Fatalf("failing reader: fast %d events %v, sequential %d events %v", len(fast.Events), ferr, len(slow.Events), serr)
+	}
+}
