@@ -189,15 +189,8 @@ func messageSize(msg io.Reader) (int64, bool, error) {
 // mode a recipient refused at delivery is in the returned map too, and if
 // none was delivered the error is a *DataError.
 func (c *Client) Sendmail(from string, to []string, msg io.Reader, mailOpts, rcptOpts []string) (map[string]Reply, error) {
-	for _, a := range append([]string{from}, to...) {
-		if err := ValidateAddress(a); err != nil {
-			return nil, err
-		}
-	}
-	for _, o := range append(append([]string(nil), mailOpts...), rcptOpts...) {
-		if err := ValidateESMTPParam(o); err != nil {
-			return nil, err
-		}
+	if err := validateEnvelope(from, to, mailOpts, rcptOpts); err != nil {
+		return nil, err
 	}
 	opts, err := c.mailOptions(from, to, msg, mailOpts)
 	if err != nil {
@@ -244,6 +237,22 @@ func (c *Client) Sendmail(from string, to []string, msg io.Reader, mailOpts, rcp
 		return refused, err
 	}
 	return c.judgeFinal(refused, r)
+}
+
+// validateEnvelope checks every address and option of a transaction, so
+// that nothing of it is sent when one is bad.
+func validateEnvelope(from string, to []string, mailOpts, rcptOpts []string) error {
+	for _, a := range append([]string{from}, to...) {
+		if err := ValidateAddress(a); err != nil {
+			return err
+		}
+	}
+	for _, o := range append(append([]string(nil), mailOpts...), rcptOpts...) {
+		if err := ValidateESMTPParam(o); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // mailOptions greets if needed and works out MAIL's options as sendmail()

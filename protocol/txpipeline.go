@@ -124,17 +124,9 @@ func (p *Pipeline) Send(from string, to []string, msg []byte, mailOpts, rcptOpts
 	fail := func(err error) {
 		p.done(TxResult{Err: err, Written: start, Done: c.now()})
 	}
-	for _, a := range append([]string{from}, to...) {
-		if err := ValidateAddress(a); err != nil {
-			fail(err)
-			return
-		}
-	}
-	for _, o := range append(append([]string(nil), mailOpts...), rcptOpts...) {
-		if err := ValidateESMTPParam(o); err != nil {
-			fail(err)
-			return
-		}
+	if err := validateEnvelope(from, to, mailOpts, rcptOpts); err != nil {
+		fail(err)
+		return
 	}
 	if c.heloResp == nil && c.ehloResp == nil {
 		// Greeting waits for its reply; nothing may be in flight.
