@@ -19,8 +19,11 @@ type RepeatResult struct {
 	Messages, Failed int
 	Connections      int
 	Elapsed          time.Duration
-	// Stages holds, per stage name ("connect", "ehlo", "transaction",
-	// "final-reply"), every latency measured.
+	// Stages holds, per stage name, every latency measured: "connect",
+	// "ehlo", "mail-data" (from MAIL written to the last reply before the
+	// message: RCPT's when pipelined, DATA's 354 otherwise), "final-reply"
+	// (from there to the reply to the message) and "transaction" (the two
+	// together).
 	Stages map[string][]time.Duration
 	// InFlight is the most transactions one connection had written and not
 	// yet had answered: above 1 when they were pipelined one behind another
@@ -30,7 +33,7 @@ type RepeatResult struct {
 }
 
 // RepeatStageOrder is the order stages are reported in.
-var RepeatStageOrder = []string{"connect", "ehlo", "transaction", "final-reply"}
+var RepeatStageOrder = []string{"connect", "ehlo", "mail-data", "final-reply", "transaction"}
 
 // PerSecond is messages sent per second of wall time.
 func (r *RepeatResult) PerSecond() float64 {
@@ -169,11 +172,14 @@ func repeatOne(ctx context.Context, cfg SendConfig, msg []byte, share int, add f
 	}
 	var firstErr, closeErr error
 	p := c.NewPipeline(cfg.PipelineDepth, func(r protocol.TxResult) {
-		add("transaction", r.Done.Sub(r.Written))
+		total := r.Done.Sub(r.Written)
+		add("transaction", total)
 		switch {
 		case !r.Envelope.IsZero():
+			add("mail-data", r.Envelope.Sub(r.Written))
 			add("final-reply", r.Done.Sub(r.Envelope))
 		case ft.got > 0:
+			add("mail-data", total-ft.got)
 			add("final-reply", ft.got)
 		}
 		ft.got = 0
