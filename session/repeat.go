@@ -26,8 +26,8 @@ type RepeatResult struct {
 	// together).
 	Stages map[string][]time.Duration
 	// InFlight is the most transactions one connection had written and not
-	// yet had answered: above 1 when they were pipelined one behind another
-	// (PIPELINING and CHUNKING both offered and asked for).
+	// yet had answered (protocol.Pipeline.MaxInFlight): above 1 when they
+	// were pipelined one behind another.
 	InFlight int
 	Err      error // the first error, if any
 }
@@ -131,8 +131,10 @@ func SendRepeat(ctx context.Context, cfg SendConfig, msg []byte, n, conns int) *
 
 // repeatOne is one connection's share of a load run. Its messages go
 // through a protocol.Pipeline, which writes each transaction behind the
-// previous ones when the server offers PIPELINING and CHUNKING and the
-// user asked for both, and otherwise sends them one after another.
+// previous ones when the server offers PIPELINING and the user did not say
+// --no-pipeline (several in flight with CHUNKING and --chunking, otherwise
+// a message and the next transaction's commands in one write), and
+// otherwise sends them one after another.
 func repeatOne(ctx context.Context, cfg SendConfig, msg []byte, share int, add func(string, time.Duration)) (sent, failed, inFlight int, err error) {
 	ft := &finalTimer{}
 	opts := protocol.Options{
