@@ -84,6 +84,7 @@ type Model struct {
 	sendForm  *sendView
 	lastForm  sendForm
 	mailbox   mailboxView
+	helpTop   int // the first line of the help overlay shown
 
 	theme   themes.Theme
 	styles  themes.Styles
@@ -363,6 +364,15 @@ func (m *Model) ShortHelp() []key.Binding {
 	case m.overlay == overlayMailbox:
 		return []key.Binding{k.Up, k.Down, k.PageDown, k.Close}
 	case m.overlay == overlayHelp:
+		if w, h := m.helpSize(); len(m.helpLines(w-4)) > h-2 {
+			// The log's scroll keys scroll the help here; they are
+			// disabled for the log while an overlay is up.
+			up, down, pgdn := k.Up, k.Down, k.PageDown
+			up.SetEnabled(true)
+			down.SetEnabled(true)
+			pgdn.SetEnabled(true)
+			return []key.Binding{up, down, pgdn, k.Close, k.Quit}
+		}
 		return []key.Binding{k.Close, k.Quit}
 	case m.searching:
 		return []key.Binding{k.Submit, k.Close}
@@ -391,7 +401,7 @@ func (m *Model) FullHelp() [][]key.Binding {
 	if m.rep == nil {
 		groups = append(groups, all(k.Submit, k.Complete, k.NextSuggestion, k.PrevSuggestion, k.HistoryPrev, k.HistoryNext, k.HistorySearch))
 	}
-	groups = append(groups, all(k.Up, k.Down, k.Top, k.Bottom, k.Search, k.NextMatch, k.PrevMatch))
+	groups = append(groups, all(k.Up, k.Down, k.Top, k.Bottom, k.Search, k.NextMatch)) // n/N: PrevMatch too
 	groups = append(groups, all(k.Follow, k.Explain, k.Beside, k.Copy, k.Back))
 	if m.rep != nil {
 		groups = append(groups, all(k.PlayPause, k.StepForward, k.StepBack, k.Faster, k.Slower, k.Start, k.End))
@@ -456,8 +466,25 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	switch m.overlay {
 	case overlayHelp:
-		if key.Matches(msg, k.Close, k.Help) || msg.String() == "q" || msg.String() == "?" {
-			m.overlay = overlayNone
+		_, h := m.helpSize()
+		page := max(1, h-3)
+		switch msg.String() {
+		case "up", "k":
+			m.scrollHelp(-1)
+		case "down", "j":
+			m.scrollHelp(1)
+		case "pgup":
+			m.scrollHelp(-page)
+		case "pgdown", "space":
+			m.scrollHelp(page)
+		case "home", "g":
+			m.scrollHelp(-m.helpTop)
+		case "end", "G":
+			m.scrollHelp(1 << 30)
+		default:
+			if key.Matches(msg, k.Close, k.Help) || msg.String() == "q" || msg.String() == "?" {
+				m.overlay = overlayNone
+			}
 		}
 		return nil
 	case overlaySend:
@@ -497,7 +524,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(msg, k.Help):
-		m.overlay = overlayHelp
+		m.openHelp()
 		return nil
 	case key.Matches(msg, k.Cancel):
 		m.conv.Cancel()
@@ -626,7 +653,7 @@ func (m *Model) logKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Back), msg.String() == "esc" && m.rep == nil:
 		m.setFocus(focusComposer)
 	case msg.String() == "?":
-		m.overlay = overlayHelp
+		m.openHelp()
 	}
 	return nil
 }
@@ -865,7 +892,7 @@ func (m *Model) command(line string) tea.Cmd {
 		m.mailbox.set(m.cfg.Mailbox())
 		m.overlay = overlayMailbox
 	case "/help":
-		m.overlay = overlayHelp
+		m.openHelp()
 	default:
 		m.setFlash("unknown command "+safe(name)+": /help lists them", true)
 	}
@@ -1150,7 +1177,7 @@ func (m *Model) overlayBox() *overlaySpec {
 	l, s := m.lay, m.styles
 	switch m.overlay {
 	case overlayHelp:
-		w, h := min(l.W-4, 100), min(l.H-2, 30)
+		w, h := m.helpSize()
 		return &overlaySpec{m.helpView(w, h), (l.W - w) / 2, (l.H - h) / 2}
 	case overlaySend:
 		w, h := min(l.W-4, 76), min(l.H-2, 18)
@@ -1167,19 +1194,96 @@ func (m *Model) overlayBox() *overlaySpec {
 	return nil
 }
 
+// helpSize is the help overlay's box: as wide as 100 columns and as high as
+// 30 rows where the terminal has them.
+func (m *Model) helpSize() (w, h int) {
+	return min(m.lay.W-4, 100), min(m.lay.H-2, 30)
+}
+
+func (m *Model) openHelp() {
+	m.overlay, m.helpTop = overlayHelp, 0
+}
+
+// scrollHelp moves the help overlay by n lines, never past its ends.
+func (m *Model) scrollHelp(n int) {
+	w, h := m.helpSize()
+	last := max(0, len(m.helpLines(w-4))-(h-2))
+	m.helpTop = min(max(m.helpTop+n, 0), last)
+}
+
+// helpView is the help overlay: every key and command, scrolled to helpTop
+// when they do not all fit (an 80×24 terminal shows about half), with the
+// badge saying where the view is.
 func (m *Model) helpView(w, h int) []string {
+	lines := m.helpLines(w - 4)
+	rows := h - 2
+	top := min(max(m.helpTop, 0), max(0, len(lines)-rows))
+	badge := "esc close"
+	if len(lines) > rows {
+		badge = fmt.Sprintf("%d–%d of %d · ↑↓ esc", top+1, min(top+rows, len(lines)), len(lines))
+	}
+	return box(m.styles, "Help", badge, lines[top:], w, h, true)
+}
+
+// helpLines lays the help out for inner columns. Key groups sit side by side
+// as far as they fit and wrap to another band below, and a command's
+// description wraps under itself, so nothing is cut at the right edge.
+func (m *Model) helpLines(inner int) []string {
 	s := m.styles
 	hm := m.help
-	hm.SetWidth(w - 4)
-	lines := strings.Split(hm.FullHelpView(m.FullHelp()), "\n")
-	if m.rep == nil {
-		lines = append(lines, "", s.Accent.Render("Commands"))
-		for _, c := range commands {
-			lines = append(lines, s.HelpKey.Render(padRight(c.name+" "+c.args, 26))+s.HelpDesc.Render(c.help))
+	hm.SetWidth(0) // measure whole groups; fitting them is done here
+	widest := func(v string) int {
+		n := 0
+		for _, l := range strings.Split(v, "\n") {
+			n = max(n, ansi.StringWidth(l))
 		}
-		lines = append(lines, "", s.Muted.Render("Anything else is sent to the server as typed (RFC 5321 commands)."))
+		return n
 	}
-	return box(s, "Help", "esc close", lines, w, h, true)
+	var lines []string
+	var band [][]key.Binding
+	flush := func() {
+		if len(band) == 0 {
+			return
+		}
+		if len(lines) > 0 {
+			lines = append(lines, "")
+		}
+		lines = append(lines, strings.Split(hm.FullHelpView(band), "\n")...)
+		band = nil
+	}
+	for _, g := range m.FullHelp() {
+		try := append(band[:len(band):len(band)], g)
+		if len(band) > 0 && widest(hm.FullHelpView(try)) > inner {
+			flush()
+			try = [][]key.Binding{g}
+		}
+		band = try
+	}
+	flush()
+	if m.rep != nil {
+		return lines
+	}
+	lines = append(lines, "", s.Accent.Render("Commands"))
+	nameW := 0
+	for _, c := range commands {
+		nameW = max(nameW, displayWidth(strings.TrimSpace(c.name+" "+c.args))+2)
+	}
+	// The screen is at least 80 wide (minWidth), which leaves a
+	// description 44 columns; a longer one wraps under itself.
+	for _, c := range commands {
+		name := strings.TrimSpace(c.name + " " + c.args)
+		desc := strings.Split(ansi.Wrap(c.help, max(inner-nameW, 1), ""), "\n")
+		lines = append(lines, s.HelpKey.Render(padRight(name, nameW))+s.HelpDesc.Render(desc[0]))
+		for _, d := range desc[1:] {
+			lines = append(lines, strings.Repeat(" ", nameW)+s.HelpDesc.Render(d))
+		}
+	}
+	note := "Anything else is sent to the server as typed (RFC 5321 commands)."
+	lines = append(lines, "")
+	for _, l := range strings.Split(ansi.Wrap(note, max(inner, 1), ""), "\n") {
+		lines = append(lines, s.Muted.Render(l))
+	}
+	return lines
 }
 
 // overlay draws box over the rows of base from column x, row y. The rows

@@ -610,6 +610,46 @@ func TestHelpOverlay(t *testing.T) {
 	}
 }
 
+// At 80×24 the help does not fit; every command and key must still be
+// reachable by scrolling, and no line may be cut at the box's edge.
+func TestHelpOverlayScrollsToEverything(t *testing.T) {
+	for _, size := range [][2]int{{minWidth, minHeight}, {100, 30}, {120, 40}} {
+		m := newTestModel(t, newFake(), "dark", size[0], size[1])
+		press(m, "f1")
+		seen := plain(m)
+		for range 40 {
+			press(m, "down")
+			seen += plain(m)
+		}
+		for _, c := range commands {
+			if !strings.Contains(seen, c.name) {
+				t.Errorf("%dx%d: %s never shown", size[0], size[1], c.name)
+			}
+		}
+		for _, want := range []string{"timestamps", "explain all", "follow", "sent to the server as typed", "log in with the best mechanism offered (asks", "for the password)"} {
+			if !strings.Contains(seen, want) {
+				t.Errorf("%dx%d: %q never shown", size[0], size[1], want)
+			}
+		}
+		if strings.Contains(seen, "…") {
+			t.Errorf("%dx%d: a line was cut:\n%s", size[0], size[1], seen)
+		}
+		bottom := plain(m)
+		press(m, "down")
+		if plain(m) != bottom {
+			t.Errorf("%dx%d: scrolled past the end", size[0], size[1])
+		}
+		press(m, "g")
+		if m.helpTop != 0 {
+			t.Errorf("%dx%d: g left the help at line %d", size[0], size[1], m.helpTop)
+		}
+		press(m, "esc", "f1")
+		if m.overlay != overlayHelp || m.helpTop != 0 {
+			t.Errorf("%dx%d: help reopened at line %d", size[0], size[1], m.helpTop)
+		}
+	}
+}
+
 func TestRecordCommand(t *testing.T) {
 	f := newFake()
 	m, _ := New(Config{Conversation: f, Recording: true, RecordPath: "/tmp/s.jsonl"})
