@@ -61,7 +61,38 @@ type paneState struct {
 	Secret    bool
 	DataLines int
 	LastError string
+
+	// Reached is how far the last connection got. It outlives the close,
+	// so that a session that has ended (a replay at its end, a server
+	// that said 421) still shows whether it was encrypted, authenticated
+	// and how far mail went, instead of a row of empty steps.
+	Reached reached
 }
+
+// reached is the furthest a connection went: phase and recipients at their
+// highest, and whether TLS and auth ever held.
+type reached struct {
+	Phase     int
+	TLS, Auth bool
+	Rcpts     int
+}
+
+// track folds the current state into Reached; was is whether the previous
+// state was connected, so that a new connection starts afresh.
+func (st *paneState) track(was bool) {
+	if !st.Connected {
+		return
+	}
+	if !was {
+		st.Reached = reached{}
+	}
+	r := &st.Reached
+	r.Phase, r.Rcpts = max(r.Phase, st.Phase), max(r.Rcpts, st.Rcpts)
+	r.TLS, r.Auth = r.TLS || st.TLS, r.Auth || st.Auth
+}
+
+// closed is whether a connection was made and has ended.
+func (st *paneState) closed() bool { return !st.Connected && st.Reached.Phase > 0 }
 
 func fromSnapshot(s snapshot) paneState {
 	st := paneState{
@@ -92,8 +123,18 @@ func fromSnapshot(s snapshot) paneState {
 	return st
 }
 
+// next is the live state after a new snapshot: s, with how far the
+// connection got carried over from st.
+func (st paneState) next(s snapshot) paneState {
+	n := fromSnapshot(s)
+	n.Reached = st.Reached
+	n.track(st.Connected)
+	return n
+}
+
 // applyState follows a KindState event (replay).
 func (st *paneState) applyState(e session.Event) {
+	defer st.track(st.Connected)
 	st.Phase = phaseByName[e.State.Phase.String()]
 	st.Connected = st.Phase != phaseDisconnected
 	st.TLS = e.State.TLS
@@ -184,8 +225,11 @@ func connLines(st paneState, s themes.Styles, w int, now time.Time, replay bool)
 	}
 	add(s.Bold.Render(truncate(server, w)))
 	status := "disconnected"
-	if st.Connected {
+	switch {
+	case st.Connected:
 		status = "connected"
+	case st.closed():
+		status = "closed"
 	}
 	tr := st.Transport
 	if tr == "" {
@@ -201,6 +245,12 @@ func connLines(st paneState, s themes.Styles, w int, now time.Time, replay bool)
 		add(s.Verified.Render("TLS"))
 	case st.Connected:
 		add(s.Cleartext.Render(truncate("⚠ NOT ENCRYPTED (cleartext)", w)))
+	case st.closed() && st.Reached.TLS && st.TLSInfo != nil:
+		add(s.Muted.Render(truncate("was TLS "+safe(st.TLSInfo.Version)+" "+safe(st.TLSInfo.Cipher), w)))
+	case st.closed() && st.Reached.TLS:
+		add(s.Muted.Render("was TLS"))
+	case st.closed():
+		add(s.Cleartext.Render(truncate("was not encrypted (cleartext)", w)))
 	default:
 		add(s.Muted.Render(truncate("not encrypted", w)))
 	}
@@ -266,27 +316,34 @@ func connLines(st paneState, s themes.Styles, w int, now time.Time, replay bool)
 
 // stateMachine draws connected → greeted → TLS → auth → MAIL → RCPT (n) →
 // DATA, wrapped to w: ● reached, ○ not yet, the current step emphasised.
+// Once the connection has closed it shows how far it got: ✓ for each step
+// it reached, none current.
 func stateMachine(st paneState, s themes.Styles, w int) []string {
 	type step struct {
 		label string
 		done  bool
 	}
+	r := reached{st.Phase, st.TLS, st.Auth, st.Rcpts}
+	closed := st.closed()
+	if closed {
+		r = st.Reached
+	}
 	rcpt := "RCPT"
-	if st.Rcpts > 0 {
-		rcpt = "RCPT (" + strconv.Itoa(st.Rcpts) + ")"
+	if r.Rcpts > 0 {
+		rcpt = "RCPT (" + strconv.Itoa(r.Rcpts) + ")"
 	}
 	steps := []step{
-		{"connected", st.Phase >= phaseConnected},
-		{"greeted", st.Phase >= phaseGreeted},
-		{"TLS", st.TLS},
-		{"auth", st.Auth},
-		{"MAIL", st.Phase >= phaseMail},
-		{rcpt, st.Phase >= phaseRcpt},
-		{"DATA", st.Phase >= phaseData},
+		{"connected", r.Phase >= phaseConnected},
+		{"greeted", r.Phase >= phaseGreeted},
+		{"TLS", r.TLS},
+		{"auth", r.Auth},
+		{"MAIL", r.Phase >= phaseMail},
+		{rcpt, r.Phase >= phaseRcpt},
+		{"DATA", r.Phase >= phaseData},
 	}
 	current := -1
 	for i, stp := range steps {
-		if stp.done {
+		if stp.done && !closed {
 			current = i
 		}
 	}
@@ -298,6 +355,8 @@ func stateMachine(st paneState, s themes.Styles, w int) []string {
 		switch {
 		case i == current:
 			mark, style = "● ", s.StepCurrent
+		case stp.done && closed:
+			mark, style = "✓ ", s.StepDone
 		case stp.done:
 			mark, style = "● ", s.StepDone
 		}

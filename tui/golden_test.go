@@ -145,6 +145,13 @@ var scenarios = []struct {
 		}
 		return m
 	}},
+	{"replay-closed", func(t testing.TB, w, h int) *Model {
+		rec := demoRecording()
+		rec.Events = append(rec.Events, closingEvents()...)
+		m := newReplayModel(t, rec, w, h)
+		press(m, "end")
+		return m
+	}},
 }
 
 func TestGolden(t *testing.T) {

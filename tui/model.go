@@ -147,7 +147,7 @@ func New(cfg Config) (*Model, error) {
 	} else {
 		m.feed = newFeed()
 		m.rm = cfg.Conversation.Capture().Add(m.feed)
-		m.st = fromSnapshot(cfg.Conversation.Snapshot())
+		m.st = paneState{}.next(cfg.Conversation.Snapshot())
 		m.build = newBuilder(m.log, m.st.Transport == "lmtp")
 	}
 	m.sync()
@@ -224,7 +224,7 @@ func (m *Model) pull() {
 	for _, e := range m.feed.drain() {
 		m.build.apply(e)
 	}
-	m.st = fromSnapshot(m.conv.Snapshot())
+	m.st = m.st.next(m.conv.Snapshot())
 	m.build.lmtp = m.st.Transport == "lmtp"
 }
 
@@ -1130,6 +1130,8 @@ func (m *Model) statusBar() string {
 		left = append(left, s.Verified.Render("TLS ✓"))
 	case m.st.Connected:
 		left = append(left, s.Cleartext.Render("not encrypted"))
+	case m.st.closed():
+		left = append(left, s.Muted.Render("closed"))
 	default:
 		left = append(left, s.Muted.Render("disconnected"))
 	}

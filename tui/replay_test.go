@@ -8,6 +8,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/ehlo-dev/ehlo/protocol"
 	"github.com/ehlo-dev/ehlo/session"
 )
 
@@ -189,5 +190,92 @@ func TestReplayLMTP(t *testing.T) {
 	}
 	if len(want) > 0 {
 		t.Errorf("lines not found: %v", want)
+	}
+}
+
+// closingEvents end demoEvents' session: QUIT, 221, the close.
+func closingEvents() []session.Event {
+	return []session.Event{
+		{Offset: at(270), Kind: session.KindClient, Data: []byte("QUIT\r\n"), TLS: true},
+		{Offset: at(280), Kind: session.KindServer, Data: []byte("221 2.0.0 Bye\r\n"), TLS: true},
+		{Offset: at(281), Kind: session.KindState, State: st(protocol.PhaseDisconnected, false, false, 0)},
+		{Offset: at(281), Kind: session.KindClose},
+	}
+}
+
+// connPane is the Connection pane's text: the left column of the screen.
+func connPane(m *Model) string {
+	var b strings.Builder
+	for _, l := range strings.Split(plain(m), "\n") {
+		if r := []rune(l); len(r) > m.lay.Conn.W {
+			l = string(r[:m.lay.Conn.W])
+		}
+		b.WriteString(l + "\n")
+	}
+	return b.String()
+}
+
+// At the end of a session the Connection pane says how far it went, not a
+// row of empty steps; stepping back before the close shows the live state again, and a new
+// connection in the same recording starts from nothing.
+func TestReplayClosedShowsHowFarItWent(t *testing.T) {
+	rec := demoRecording()
+	rec.Events = append(rec.Events, closingEvents()...)
+	reconnect := []session.Event{
+		{Offset: at(300), Kind: session.KindConnect, Network: "tcp", Addr: "mx.example.test:25"},
+		{Offset: at(310), Kind: session.KindState, State: st(protocol.PhaseConnected, false, false, 0)},
+		{Offset: at(320), Kind: session.KindState, State: st(protocol.PhaseDisconnected, false, false, 0)},
+	}
+	rec.Events = append(rec.Events, reconnect...)
+	m := newReplayModel(t, rec, 120, 40)
+	press(m, "end")
+	for range reconnect {
+		press(m, "left")
+	}
+	pane := connPane(m)
+	for _, want := range []string{"smtp · closed", "was TLS TLSv1.3 TLS_AES_128_GCM_SHA256", "✓ connected", "✓ greeted", "✓ TLS", "✓ auth", "✓ MAIL", "✓ RCPT (1)", "✓ DATA"} {
+		if !strings.Contains(pane, want) {
+			t.Errorf("closed: no %q in\n%s", want, pane)
+		}
+	}
+	if strings.Contains(pane, "○") || strings.Contains(pane, "●") || strings.Contains(pane, "not encrypted") {
+		t.Errorf("closed: a step or encryption line of a live connection\n%s", pane)
+	}
+
+	press(m, "left", "left") // before the state change and the close
+	if pane := connPane(m); !strings.Contains(pane, "smtp · connected") || !strings.Contains(pane, "● auth › ○ MAIL") || strings.Contains(pane, "✓ DATA") {
+		t.Errorf("one step back, before the close:\n%s", pane)
+	}
+
+	press(m, "end", "left")
+	pane = connPane(m)
+	if !strings.Contains(pane, "smtp · connected") || !strings.Contains(pane, "● connected") || !strings.Contains(pane, "○ TLS") || !strings.Contains(pane, "⚠ NOT ENCRYPTED") {
+		t.Errorf("a new connection still shows the old one:\n%s", pane)
+	}
+	press(m, "right")
+	pane = connPane(m)
+	if !strings.Contains(pane, "smtp · closed") || !strings.Contains(pane, "✓ connected › ○ greeted") || !strings.Contains(pane, "○ TLS") || !strings.Contains(pane, "was not encrypted") {
+		t.Errorf("the second connection's close shows the first's steps:\n%s", pane)
+	}
+}
+
+// The same for a live session the server closed.
+func TestLiveClosedShowsHowFarItWent(t *testing.T) {
+	f := newFake()
+	m := newTestModel(t, f, "dark", 120, 40)
+	f.snap = demoSnapshot()
+	deliver(m, demoEvents()...)
+	f.snap.Connected, f.snap.State = false, st(protocol.PhaseDisconnected, false, false, 0)
+	deliver(m, closingEvents()...)
+	pane := connPane(m)
+	for _, want := range []string{"smtp · closed", "was TLS TLSv1.3", "✓ auth"} {
+		if !strings.Contains(pane, want) {
+			t.Errorf("no %q in\n%s", want, pane)
+		}
+	}
+	// Before anything connected, nothing was reached.
+	m = newTestModel(t, newFake(), "dark", 120, 40)
+	if pane := connPane(m); !strings.Contains(pane, "smtp · disconnected") || !strings.Contains(pane, "○ connected") {
+		t.Errorf("never connected:\n%s", pane)
 	}
 }
