@@ -20,7 +20,7 @@ var commands = []command{
 	{"/connect", "", "connect to the server"},
 	{"/ehlo", "[NAME]", "EHLO: greet and list the extensions"},
 	{"/helo", "[NAME]", "HELO: greet without extensions"},
-	{"/starttls", "", "upgrade to TLS (RFC 3207), then EHLO again"},
+	{"/starttls", "", "upgrade to TLS (RFC 3207); then /ehlo for what it offers now"},
 	{"/login", "USER [PASSWORD]", "log in with the best mechanism offered (asks for the password)"},
 	{"/auth", "MECH [USER [SECRET]]", "authenticate with one mechanism"},
 	{"/send", "", "send a message: a form for from, to, subject, body"},
