@@ -237,7 +237,15 @@ func connLines(st paneState, s themes.Styles, w int, now time.Time, replay bool)
 	}
 	add(s.Muted.Render(truncate(tr+" · "+status, w)))
 
+	// A recording's close event leaves the last TLS state in place; a
+	// closed connection is described in the past whatever it says.
 	switch {
+	case st.closed() && st.Reached.TLS && st.TLSInfo != nil:
+		add(s.Muted.Render(truncate("was TLS "+safe(st.TLSInfo.Version)+" "+safe(st.TLSInfo.Cipher), w)))
+	case st.closed() && st.Reached.TLS:
+		add(s.Muted.Render("was TLS"))
+	case st.closed():
+		add(s.Cleartext.Render(truncate("was not encrypted (cleartext)", w)))
 	case st.TLS && st.TLSInfo != nil:
 		add(s.Verified.Render(truncate("TLS "+safe(st.TLSInfo.Version), w)) +
 			s.Muted.Render(truncate(" "+safe(st.TLSInfo.Cipher), w-4-len(st.TLSInfo.Version))))
@@ -245,12 +253,6 @@ func connLines(st paneState, s themes.Styles, w int, now time.Time, replay bool)
 		add(s.Verified.Render("TLS"))
 	case st.Connected:
 		add(s.Cleartext.Render(truncate("⚠ NOT ENCRYPTED (cleartext)", w)))
-	case st.closed() && st.Reached.TLS && st.TLSInfo != nil:
-		add(s.Muted.Render(truncate("was TLS "+safe(st.TLSInfo.Version)+" "+safe(st.TLSInfo.Cipher), w)))
-	case st.closed() && st.Reached.TLS:
-		add(s.Muted.Render("was TLS"))
-	case st.closed():
-		add(s.Cleartext.Render(truncate("was not encrypted (cleartext)", w)))
 	default:
 		add(s.Muted.Render(truncate("not encrypted", w)))
 	}
