@@ -87,10 +87,13 @@ func wrap(s string, w, maxLines int) []string {
 			out = append(out, truncate(s, w))
 			break
 		}
-		// Break at the last space that fits, else hard.
+		// Break at the last space that fits, else hard. A word that ends
+		// exactly at the edge stays on the line.
 		cut := ansi.Truncate(s, w, "")
-		if i := strings.LastIndexByte(cut, ' '); i > w/3 {
-			cut = cut[:i+1]
+		if rest := s[len(cut):]; !strings.HasPrefix(rest, " ") {
+			if i := strings.LastIndexByte(cut, ' '); i > w/3 {
+				cut = cut[:i+1]
+			}
 		}
 		out = append(out, strings.TrimRight(cut, " "))
 		s = strings.TrimLeft(s[len(cut):], " ")

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -78,6 +79,26 @@ func TestComputeLayout(t *testing.T) {
 				l.Status.H+l.Log.H+l.Composer.H+l.Help.H != h || l.Ext.H < 6 || l.Log.W < 48 {
 				t.Fatalf("%d×%d: %+v", w, h, l)
 			}
+		}
+	}
+}
+
+func TestWrap(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		w, n int
+		want []string
+	}{
+		{"stale after STARTTLS: EHLO again", 26, 0, []string{"stale after STARTTLS: EHLO", "again"}}, // a word ending at the edge stays
+		{"stale after STARTTLS: EHLO again", 25, 0, []string{"stale after STARTTLS:", "EHLO again"}},
+		{"switch theme: default, high-contrast", 30, 0, []string{"switch theme: default,", "high-contrast"}}, // never at a hyphen
+		{"abcdefghijkl", 5, 0, []string{"abcde", "fghij", "kl"}},                                             // no space: hard
+		{"one two three four", 8, 2, []string{"one two", "three f…"}},                                        // maxLines cuts the rest
+		{"fits", 10, 0, []string{"fits"}},
+		{"x", 0, 0, nil},
+	} {
+		if got := wrap(c.s, c.w, c.n); !slices.Equal(got, c.want) {
+			t.Errorf("wrap(%q, %d, %d) = %q, want %q", c.s, c.w, c.n, got, c.want)
 		}
 	}
 }

@@ -1278,7 +1278,7 @@ func (m *Model) helpLines(inner int) []string {
 	// description 44 columns; a longer one wraps under itself.
 	for _, c := range commands {
 		name := strings.TrimSpace(c.name + " " + c.args)
-		desc := strings.Split(ansi.Wrap(c.help, max(inner-nameW, 1), ""), "\n")
+		desc := wrap(c.help, inner-nameW, 0)
 		lines = append(lines, s.HelpKey.Render(padRight(name, nameW))+s.HelpDesc.Render(desc[0]))
 		for _, d := range desc[1:] {
 			lines = append(lines, strings.Repeat(" ", nameW)+s.HelpDesc.Render(d))
@@ -1286,7 +1286,7 @@ func (m *Model) helpLines(inner int) []string {
 	}
 	note := "Anything else is sent to the server as typed (RFC 5321 commands)."
 	lines = append(lines, "")
-	for _, l := range strings.Split(ansi.Wrap(note, max(inner, 1), ""), "\n") {
+	for _, l := range wrap(note, inner, 0) {
 		lines = append(lines, s.Muted.Render(l))
 	}
 	return lines
