@@ -404,11 +404,9 @@ func (m *Model) FullHelp() [][]key.Binding {
 	groups = append(groups, all(k.Up, k.Down, k.Top, k.Bottom, k.Search, k.NextMatch)) // n/N: PrevMatch too
 	if m.rep == nil {
 		groups = append(groups, all(k.Follow, k.Explain, k.Beside, k.Copy, k.Back))
-	} else {
-		groups = append(groups, all(k.Follow, k.Explain, k.Beside, k.Copy)) // no composer to go back to
-	}
-	if m.rep != nil {
-		groups = append(groups, all(k.PlayPause, k.StepForward, k.StepBack, k.Faster, k.Slower, k.Start, k.End))
+	} else { // no composer to go back to; the player's keys instead
+		groups = append(groups, all(k.Follow, k.Explain, k.Beside, k.Copy),
+			all(k.PlayPause, k.StepForward, k.StepBack, k.Faster, k.Slower, k.Start, k.End))
 	}
 	return groups
 }
