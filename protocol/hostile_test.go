@@ -1298,8 +1298,7 @@ func TestHostileD9RawLinesKeepStateTrue(t *testing.T) {
 		C("HELO c.example"), S("250 hi"),
 		C("EHLO c.example"), S("502 no"),
 		C("STARTTLS"), S("220 go"), StartTLS(pki.good),
-		C("NOOP"), S("421 closing soon"),
-		C("QUIT"), S("221 bye"), ExpectEOF(),
+		C("NOOP"), S("421 closing soon"), ExpectEOF(),
 	})
 	c := srv.mustDial(t, withTracer(rec), withTLS(pki.trusting()))
 	_, err := c.Raw("EHLO c.example")
@@ -1351,9 +1350,7 @@ func TestHostileD9RawLinesKeepStateTrue(t *testing.T) {
 	if !rec.hasNote("421") {
 		t.Errorf("notes %q", rec.notes())
 	}
-	_, err = c.Raw("QUIT")
-	wantNoErr(t, err, "QUIT")
-	wantClosed(t, c)
+	wantClosed(t, c) // a 421 closes: no QUIT after it (F16)
 }
 
 func TestHostileRawLMTPAndUpgrade(t *testing.T) {
@@ -1403,6 +1400,31 @@ func TestHostileRawSTARTTLS421(t *testing.T) {
 	wantNoErr(t, err, "Raw")
 	wantReply(t, r, 421, "no")
 	wantClosed(t, c)
+}
+
+// F16 through raw lines: a 421 to any typed command closes the client side
+// at once, with no RSET or QUIT after it, and the state says so.
+func TestHostileRaw421Closes(t *testing.T) {
+	for _, line := range []string{"RCPT TO:<b@y>", "NOOP", "XYZZY", "MAIL FROM:<a@x>"} {
+		t.Run(line, func(t *testing.T) {
+			srv := newServer(t, []step{S("220 fake ESMTP"), C(line), S("421 4.3.2 shutting down"), ExpectEOF()})
+			rec := &recorder{}
+			c := srv.mustDial(t, withTracer(rec))
+			r, err := c.Raw(line)
+			wantNoErr(t, err, "Raw")
+			wantReply(t, r, 421, "4.3.2 shutting down")
+			wantClosed(t, c)
+			if st := c.State(); st.Phase != protocol.PhaseDisconnected {
+				t.Errorf("phase %v after 421, want disconnected", st.Phase)
+			}
+			if !rec.hasNote("421") {
+				t.Errorf("no note about the 421: %q", rec.notes())
+			}
+			if _, err := c.Raw("NOOP"); err == nil {
+				t.Error("a command after the 421 was sent")
+			}
+		})
+	}
 }
 
 // A raw AUTH separated by a tab is still AUTH to many servers: it must be

@@ -13,7 +13,8 @@ import (
 //
 //   - EHLO, LHLO and HELO record the greeting; a 250 to EHLO or LHLO is
 //     parsed for extensions, as Ehlo does.
-//   - MAIL, RCPT, RSET and QUIT move the state machine; QUIT closes.
+//   - MAIL, RCPT, RSET and QUIT move the state machine; QUIT closes, and
+//     so does a 421 to any command (RFC 5321 §3.8).
 //   - STARTTLS answered 220 upgrades the connection at once, exactly as
 //     StartTLS does (bytes after the 220 discarded and reported, EHLO
 //     knowledge forgotten). It is refused inside TLS.
@@ -107,9 +108,6 @@ func (c *Client) Raw(line string) (Reply, error) {
 		if r.Code == 220 {
 			return r, c.upgrade(c.tlsConfig(nil))
 		}
-		if r.Code == 421 {
-			c.closeConn()
-		}
 	case "AUTH":
 		c.authAfter(r)
 	case "DATA":
@@ -118,7 +116,11 @@ func (c *Client) Raw(line string) (Reply, error) {
 		}
 	}
 	if r.Code == 421 && verb != "QUIT" {
+		// RFC 5321 §3.8: a 421 answers any command and the server closes.
+		// Close too, as every smtplib-level method does here, so that the
+		// state says disconnected now rather than at the next command.
 		c.note("server answered 421: it is closing the connection")
+		c.closeConn()
 	}
 	return r, nil
 }
