@@ -7,7 +7,8 @@
 #
 # What it does (idempotent, safe to re-run):
 #   * apt-get installs Postfix, Dovecot (core, lmtpd, submissiond), python3-aiosmtpd,
-#     Cyrus SASL tools, openssl and iproute2. Debian's service start-up is blocked during
+#     Cyrus SASL tools, openssl, iproute2, and swaks with the Perl modules behind its TLS
+#     (--no-install-recommends leaves them out; swaks --support lists what it has). Debian's service start-up is blocked during
 #     the install with a temporary /usr/sbin/policy-rc.d, so nothing listens on the
 #     standard ports afterwards; Postfix gets "No configuration".
 #   * Exim and OpenSMTPD cannot be installed with apt next to Postfix (the Debian MTA
@@ -28,7 +29,8 @@ export DEBIAN_FRONTEND=noninteractive
 APT_OPTS=(-y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold
           -o DPkg::Lock::Timeout=300 --no-install-recommends)
 APT_PKGS=(postfix dovecot-core dovecot-lmtpd dovecot-submissiond python3 python3-aiosmtpd
-          sasl2-bin libsasl2-modules libsasl2-modules-db openssl ca-certificates iproute2)
+          sasl2-bin libsasl2-modules libsasl2-modules-db openssl ca-certificates iproute2
+          swaks libnet-ssleay-perl libio-socket-ssl-perl)
 
 [ "$(id -u)" = 0 ] || die "must run as root"
 
