@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -406,6 +408,57 @@ func TestServeAuthAnyCredentials(t *testing.T) {
 	c.expectEOF()
 	if !strings.Contains(log.String(), `* client departs from the recording at event 5: expected an AUTH response, got "QUIT"`) {
 		t.Errorf("log:\n%s", log.String())
+	}
+}
+
+// replay --serve listens on loopback unless told otherwise, and knows when
+// it does not; a Unix socket works too.
+func TestServeListen(t *testing.T) {
+	rec := scriptRecording(t, "S: 220 mx.test ESMTP", "C: NOOP", "S: 250 ok")
+	var script sandbox.Script
+	if err := ServeScript(rec, &script); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "ehlo") // t.TempDir can pass a socket path's 108 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	cases := []struct {
+		listen, socket string
+		loopback       bool
+	}{
+		{"127.0.0.1:0", "", true},
+		{"[::1]:0", "", true},
+		{"localhost:0", "", true},
+		{"-", filepath.Join(dir, "s.sock"), true},
+		{"0.0.0.0:0", "", false},
+	}
+	for _, tc := range cases {
+		srv, err := sandbox.New(sandbox.Config{Listen: tc.listen, Socket: tc.socket, TLSListen: "-", Script: &script})
+		if err != nil {
+			if strings.Contains(tc.listen, "::1") {
+				continue // no IPv6 here
+			}
+			t.Fatalf("%s: %v", tc.listen, err)
+		}
+		if got := srv.LoopbackOnly(); got != tc.loopback {
+			t.Errorf("%s: loopback %v, want %v", tc.listen, got, tc.loopback)
+		}
+		if tc.socket != "" {
+			srv.Start()
+			c, err := net.Dial("unix", tc.socket)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			r := &rawClient{t: t, c: c, br: bufio.NewReader(c)}
+			r.expect("220 mx.test ESMTP")
+			r.send("NOOP\r\n")
+			r.expect("250 ok")
+			c.Close()
+		}
+		srv.Close()
 	}
 }
 
