@@ -158,14 +158,14 @@ func TestReplayOutOfDescriptors(t *testing.T) {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
 	br := bufio.NewReader(out)
 	line, err := br.ReadString('\n')
+	go func() { _, _ = br.WriteTo(os.Stderr); exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
 	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "addr ")
 	if err != nil || !ok {
 		t.Fatalf("child said %q: %v", line, err)
 	}
-	go func() { _, _ = br.WriteTo(os.Stderr); exited <- cmd.Wait() }()
 
 	var flood []net.Conn
 	for range 300 {
