@@ -120,17 +120,17 @@ func (c *conn) replayLine(raw []byte) error {
 	} else {
 		c.logCommand(text, eol, verb, arg)
 	}
-	st, ok := c.expect(verb, answeringAuth)
+	st, ok := c.nextStep(verb, answeringAuth)
 	if !ok {
 		return errClose
 	}
 	if !answeringAuth && verb == "BDAT" {
 		// The chunk follows the command whatever the reply; unread,
 		// its octets would be taken for commands.
-		fields := strings.Fields(arg)
-		n, err := strconv.ParseUint(strings.Join(fields[:min(len(fields), 1)], ""), 10, 63)
+		size, _, _ := strings.Cut(strings.TrimSpace(arg), " ")
+		n, err := strconv.ParseUint(size, 10, 63)
 		if err != nil {
-			c.note("BDAT with a size that is not a number: %q", clip(escape([]byte(arg))))
+			c.note("BDAT with a size that is not a number: %q", clip(escape([]byte(size))))
 		} else if err := c.skipChunk(int64(n)); err != nil {
 			return c.lost(err, "BDAT")
 		}
@@ -155,10 +155,10 @@ func (c *conn) replayLine(raw []byte) error {
 	return nil
 }
 
-// expect takes the next step for what the client sent, logging a
+// nextStep takes the next step for what the client sent, logging a
 // departure. false ends the session: past the end of the recording (421),
 // or a QUIT out of turn, answered with the recorded reply to QUIT.
-func (c *conn) expect(verb string, answeringAuth bool) (Step, bool) {
+func (c *conn) nextStep(verb string, answeringAuth bool) (Step, bool) {
 	p := c.replay
 	got := `"` + clip(escape([]byte(verb))) + `"`
 	if answeringAuth {
