@@ -989,34 +989,37 @@ func (r *replayCmd) tui(app *appContext, rec *session.Recording, name string) er
 	return tui.Run(app.ctx, tui.Config{Replay: rec, ReplayName: name, Theme: r.Theme, NoColor: themes.NoColor(os.LookupEnv)})
 }
 
-// serve is `replay --serve`: it prints where it listens, as the sandbox
-// does, then logs each connection on stderr until Ctrl+C.
+// serve is `replay --serve`: the sandbox plays the recording's server
+// side (so a replay is as strict and as bounded as the sandbox). It prints
+// where it listens, as the sandbox does, then logs each connection on
+// stderr until Ctrl+C.
 func (r *replayCmd) serve(app *appContext, rec *session.Recording, name string) error {
-	var cert tls.Certificate
-	var err error
+	var script sandbox.Script
+	if err := session.ServeScript(rec, &script); err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	cfg := sandbox.Config{Listen: r.Listen, TLSListen: "-", Hostname: session.ServeHostname(rec.Header),
+		TLSCert: r.TLSCert, TLSKey: r.TLSKey, Script: &script, Log: app.stderr}
+	if strings.HasPrefix(r.Listen, "/") {
+		cfg.Listen, cfg.Socket = "-", r.Listen
+	}
+	srv, err := sandbox.New(cfg)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
 	origin := "in-memory self-signed"
 	if r.TLSCert != "" {
-		cert, err = tls.LoadX509KeyPair(r.TLSCert, r.TLSKey)
 		origin = r.TLSCert
-	} else {
-		cert, err = session.NewServeCertificate(session.ServeHosts(rec.Header)...)
 	}
-	if err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("certificate: %w", err)}
-	}
-	ln, loopback, err := session.ServeListen(r.Listen)
-	if err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("--listen: %w", err)}
-	}
-	defer ln.Close()
+	addr := srv.Addr() + srv.SocketPath()
 	fmt.Fprintf(app.stdout, "ehlo replay serving %s (%s)\n", session.SanitizeString(name), session.SanitizeString(rec.Header.Transport))
-	fmt.Fprintf(app.stdout, "listen: %s\n", ln.Addr())
-	fmt.Fprintf(app.stdout, "certificate: SHA-256 %s (%s)\n", session.CertificateFingerprint(&cert), origin)
-	if !loopback {
-		fmt.Fprintf(app.stdout, "warning: %s is not loopback: anyone who can reach it gets the recorded replies\n", ln.Addr())
+	fmt.Fprintf(app.stdout, "listen: %s\n", addr)
+	fmt.Fprintf(app.stdout, "certificate: SHA-256 %s (%s)\n", srv.Fingerprint(), origin)
+	if !srv.LoopbackOnly() {
+		fmt.Fprintf(app.stdout, "warning: %s is not loopback: anyone who can reach it gets the recorded replies\n", addr)
 	}
 	fmt.Fprintln(app.stdout, "stop with Ctrl+C")
-	err = session.ServeWith(app.ctx, rec, ln, app.stderr, session.ServeOptions{Certificate: &cert})
+	err = srv.ServeContext(app.ctx)
 	fmt.Fprintln(app.stdout, "ehlo replay stopped")
 	return err
 }

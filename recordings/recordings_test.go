@@ -25,6 +25,7 @@ import (
 
 	"github.com/ehlo-dev/ehlo/protocol"
 	"github.com/ehlo-dev/ehlo/recordings"
+	"github.com/ehlo-dev/ehlo/sandbox"
 	"github.com/ehlo-dev/ehlo/session"
 )
 
@@ -101,24 +102,24 @@ func TestSamplesReadPrintExport(t *testing.T) {
 	}
 }
 
-// startServe serves a recording on loopback with a certificate the test
-// trusts.
+// startServe has the sandbox serve a recording's script on loopback, with
+// a certificate the test trusts.
 func startServe(t *testing.T, rec *session.Recording) (string, *x509.CertPool, *lockedBuffer) {
 	t.Helper()
-	cert, err := session.NewServeCertificate("127.0.0.1")
+	var script sandbox.Script
+	if err := session.ServeScript(rec, &script); err != nil {
+		t.Fatal(err)
+	}
+	log := &lockedBuffer{}
+	srv, err := sandbox.New(sandbox.Config{TLSListen: "-", Script: &script, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	roots := x509.NewCertPool()
-	roots.AddCert(cert.Leaf)
-	ln, _, err := session.ServeListen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	roots.AppendCertsFromPEM(srv.CertPEM())
 	ctx, cancel := context.WithCancel(context.Background())
-	log := &lockedBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- session.ServeWith(ctx, rec, ln, log, session.ServeOptions{Certificate: &cert}) }()
+	go func() { done <- srv.ServeContext(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -128,7 +129,7 @@ func startServe(t *testing.T, rec *session.Recording) (string, *x509.CertPool, *
 			t.Logf("serve log:\n%s", log.String())
 		}
 	})
-	return ln.Addr().String(), roots, log
+	return srv.Addr(), roots, log
 }
 
 type lockedBuffer struct {

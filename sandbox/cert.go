@@ -61,6 +61,14 @@ func selfSigned(hostname string, now time.Time) (tls.Certificate, error) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
 }
 
+// SelfSigned is the certificate a sandbox makes for itself when given
+// none, for hostname, valid from an hour ago for a day, with its leaf
+// parsed: for tests and tools that need a loopback TLS server of their
+// own.
+func SelfSigned(hostname string) (tls.Certificate, error) {
+	return selfSigned(hostname, time.Now())
+}
+
 // loadCert reads a PEM pair from disk and makes sure the leaf is parsed,
 // since Fingerprint and Run need it.
 func loadCert(certFile, keyFile string) (tls.Certificate, error) {

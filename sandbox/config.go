@@ -74,6 +74,15 @@ type Config struct {
 	// suggests 5 minutes); when it expires the server answers 421 and
 	// closes.
 	ReadTimeout time.Duration
+	// MaxSessions caps concurrent sessions, counted at accept; a client
+	// past it is answered 421 and closed. Zero means 256.
+	MaxSessions int
+	// Script, when set, makes the server play a recorded server side
+	// instead of its own replies (`ehlo replay --serve`; see Script).
+	// Every listener serves it, each connection beginning with TLS if
+	// its recorded one did; the SMTP settings above (LMTP, Banner,
+	// Users, Faults…) do not apply.
+	Script *Script
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -114,6 +123,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ReadTimeout <= 0 {
 		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.MaxSessions <= 0 {
+		c.MaxSessions = maxSessions
+	}
+	if c.Script != nil && len(c.Script.Conns) == 0 {
+		return c, errors.New("sandbox: the script holds no connection")
 	}
 	if c.Log == nil {
 		c.Log = io.Discard

@@ -81,19 +81,27 @@ type conn struct {
 	rcptTried bool          // some RCPT was attempted, accepted or not
 	chunks    *bytes.Buffer // non-nil once BDAT started the content
 	chunkBig  bool
+
+	replay *replaying // replay --serve: the recorded connection played; nil in the sandbox
 }
 
 func (s *Server) newConn(nc net.Conn, implicit bool) *conn {
 	dc := deadlineConn{nc, s.cfg.ReadTimeout}
-	return &conn{
+	n := s.nextID.Add(1)
+	c := &conn{
 		srv:      s,
 		cfg:      &s.cfg,
-		id:       fmt.Sprintf("s%d", s.nextID.Add(1)),
+		id:       fmt.Sprintf("s%d", n),
 		raw:      nc,
 		r:        bufio.NewReaderSize(dc, readBuffer),
 		w:        bufio.NewWriterSize(dc, 8<<10),
 		implicit: implicit,
 	}
+	if s.cfg.Script != nil {
+		c.replay = newReplaying(s.cfg.Script, n)
+		c.implicit = c.replay.run.ImplicitTLS
+	}
+	return c
 }
 
 func (c *conn) note(format string, args ...any) {
@@ -198,6 +206,9 @@ func (c *conn) drain() {
 }
 
 func (c *conn) greet() error {
+	if c.replay != nil {
+		return c.replayGreeting()
+	}
 	text := c.cfg.Hostname + " " + c.cfg.Banner
 	if !c.hasFault(FaultPremature) {
 		return c.reply(StageGreeting, 220, "", text)
@@ -289,21 +300,14 @@ func (c *conn) flushIfIdle() error {
 }
 
 func (c *conn) dispatch(raw []byte) error {
+	if c.replay != nil {
+		return c.replayLine(raw)
+	}
 	text, eol := trimEOL(raw)
 	line := string(text)
 	verb, arg, _ := strings.Cut(line, " ")
 	verb = strings.ToUpper(verb)
-	if verb == "AUTH" {
-		// Demo credentials are public, but a newcomer may type a real
-		// password; the log shows the mechanism, not the response.
-		mech, ir, _ := strings.Cut(strings.TrimSpace(arg), " ")
-		if ir != "" && ir != "*" {
-			ir = "<response hidden>"
-		}
-		c.srv.log.printf(c.id, "C: AUTH %s", escape([]byte(strings.TrimSpace(mech+" "+ir))))
-	} else {
-		c.srv.log.printf(c.id, "C: %s%s", escape(text), eol)
-	}
+	c.logCommand(text, eol, verb, arg)
 	arg = strings.TrimSpace(arg)
 	switch verb {
 	case "EHLO", "HELO":
@@ -358,6 +362,21 @@ func (c *conn) dispatch(raw []byte) error {
 	default:
 		return c.reply(StageOther, 500, "5.5.2", "Command unrecognized")
 	}
+}
+
+// logCommand logs a command line; verb is upper case.
+func (c *conn) logCommand(text []byte, eol, verb, arg string) {
+	if verb == "AUTH" {
+		// Demo credentials are public, but a newcomer may type a real
+		// password; the log shows the mechanism, not the response.
+		mech, ir, _ := strings.Cut(strings.TrimSpace(arg), " ")
+		if ir != "" && ir != "*" {
+			ir = "<response hidden>"
+		}
+		c.srv.log.printf(c.id, "C: AUTH %s", escape([]byte(strings.TrimSpace(mech+" "+ir))))
+		return
+	}
+	c.srv.log.printf(c.id, "C: %s%s", escape(text), eol)
 }
 
 // lastRcptOfGroup reports whether the RCPT being handled came in a
@@ -593,19 +612,24 @@ func (c *conn) cmdStartTLS(arg string) error {
 			return errClose
 		}
 	}
-	// Anything the client pipelined after STARTTLS arrived in plaintext
-	// and must not be executed inside TLS (RFC 3207 §5, CVE-2011-0411).
-	if n := c.r.Buffered(); n > 0 {
-		_, _ = c.r.Discard(n)
-		c.note("discarded %d bytes pipelined after STARTTLS", n)
-	}
-	if err := c.handshake(); err != nil {
+	if err := c.upgrade(); err != nil {
 		return err
 	}
 	// RFC 3207 §4.2: forget everything learned before TLS.
 	c.resetTxn()
 	c.helo, c.esmtp, c.authUser = "", false, ""
 	return nil
+}
+
+// upgrade starts TLS once the 220 to STARTTLS is on the wire.
+func (c *conn) upgrade() error {
+	// Anything the client pipelined after STARTTLS arrived in plaintext
+	// and must not be executed inside TLS (RFC 3207 §5, CVE-2011-0411).
+	if n := c.r.Buffered(); n > 0 {
+		_, _ = c.r.Discard(n)
+		c.note("discarded %d bytes pipelined after STARTTLS", n)
+	}
+	return c.handshake()
 }
 
 func (c *conn) handshake() error {

@@ -14,7 +14,10 @@
 //   - fault injection (ParseFault): delays, drops, 421s, refusals and
 //     malformed, over-long or injected reply bytes, for demonstrations and
 //     for testing ehlo's own client against hostile servers;
-//   - a per-session, direction-tagged log ("[s3] C: …", "[s3] S: …").
+//   - a per-session, direction-tagged log ("[s3] C: …", "[s3] S: …");
+//   - playing a recorded server side instead of its own replies (Script,
+//     for `ehlo replay --serve`) through the same listeners, caps,
+//     deadlines and readers, so a replay is as strict as the sandbox.
 //
 // It is written on the standard library alone, not on go-smtp: the replies
 // a teaching server gives must be exact (503 for bad sequence, 555 for an

@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// maxSessions bounds concurrent sessions; above it a client is greeted
+// maxSessions is the default Config.MaxSessions; above it a client is greeted
 // with 421 and closed, as RFC 5321 §3.1 allows a busy server to do.
 const maxSessions = 256
 
@@ -192,7 +192,7 @@ func (s *Server) accept(l net.Listener, implicit bool) error {
 			return nil
 		default:
 		}
-		busy := len(s.conns) >= maxSessions
+		busy := len(s.conns) >= s.cfg.MaxSessions
 		s.conns[c] = struct{}{}
 		s.sessions.Add(1)
 		s.mu.Unlock()

@@ -21,5 +21,10 @@
 // sinks through its Capture. Replay, exports and `replay --serve` are to
 // feed a Recording's Events to the same Sinks.
 //
+// For `replay --serve` the package cuts a recording into a script and
+// hands it to a ScriptBuilder (ServeScript); the sandbox serves it, with
+// its own connection machinery, so there is one server and one DATA
+// reader.
+//
 // The package imports protocol and the standard library only.
 package session

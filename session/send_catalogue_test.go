@@ -98,7 +98,7 @@ func TestCatalogueE9ExitCode(t *testing.T) {
 // then requires a client certificate, up to TLS version max.
 func clientCertServer(t *testing.T, max uint16) string {
 	t.Helper()
-	cert, err := NewServeCertificate("127.0.0.1")
+	cert, err := sandbox.SelfSigned("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,40 +38,40 @@ func (l *serveLog) String() string {
 	return l.b.String()
 }
 
-// startServe serves rec on a loopback port with a certificate the caller
-// can trust; it stops when the test ends, and checks that Serve returned
-// nil.
+// startServe has the sandbox serve rec's script on a loopback port, with
+// a certificate the caller can trust; it stops when the test ends, and
+// checks that serving ended without error.
 func startServe(t *testing.T, rec *Recording) (addr string, roots *x509.CertPool, log *serveLog) {
 	t.Helper()
-	cert, err := NewServeCertificate("127.0.0.1")
+	var script sandbox.Script
+	if err := ServeScript(rec, &script); err != nil {
+		t.Fatal(err)
+	}
+	log = &serveLog{}
+	srv, err := sandbox.New(sandbox.Config{TLSListen: "-", Script: &script, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	roots = x509.NewCertPool()
-	roots.AddCert(cert.Leaf)
-	ln, loopback, err := ServeListen("127.0.0.1:0")
-	if err != nil || !loopback {
-		t.Fatalf("ServeListen: %v, loopback %v", err, loopback)
-	}
+	roots.AppendCertsFromPEM(srv.CertPEM())
 	ctx, cancel := context.WithCancel(context.Background())
-	log = &serveLog{}
 	done := make(chan error, 1)
-	go func() { done <- ServeWith(ctx, rec, ln, log, ServeOptions{Certificate: &cert}) }()
+	go func() { done <- srv.ServeContext(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("Serve returned %v", err)
+				t.Errorf("ServeContext returned %v", err)
 			}
 		case <-time.After(10 * time.Second):
-			t.Error("Serve did not return after the context was cancelled")
+			t.Error("ServeContext did not return after the context was cancelled")
 		}
 		if t.Failed() {
 			t.Logf("serve log:\n%s", log.String())
 		}
 	})
-	return ln.Addr().String(), roots, log
+	return srv.Addr(), roots, log
 }
 
 // sendCase is one `ehlo send` configuration, run once against a real
@@ -302,7 +302,7 @@ func TestServeDeparts(t *testing.T) {
 	c.send("QUIT\r\n")
 	c.expect("221 2.0.0 bye")
 	c.expectEOF()
-	want := `*** client departs from the recording at event 6: expected "MAIL", got "RCPT"`
+	want := `* client departs from the recording at event 6: expected "MAIL", got "RCPT"`
 	if !strings.Contains(log.String(), want+"\n") {
 		t.Errorf("log lacks %q:\n%s", want, log.String())
 	}
@@ -349,7 +349,7 @@ func TestServeEndOfRecording(t *testing.T) {
 	c.send("NOOP\r\n")
 	c.expect("421 4.3.0 ehlo replay: the recording ends here")
 	c.expectEOF()
-	if !strings.Contains(log.String(), `*** client departs from the recording at its end: expected no more commands, got "NOOP"`) {
+	if !strings.Contains(log.String(), `* client departs from the recording at its end: expected no more commands, got "NOOP"`) {
 		t.Errorf("log:\n%s", log.String())
 	}
 }
@@ -406,76 +406,80 @@ func TestServeAuthAnyCredentials(t *testing.T) {
 	c.send("QUIT\r\n")
 	c.expect("221 bye")
 	c.expectEOF()
-	if !strings.Contains(log.String(), `*** client departs from the recording at event 5: expected an AUTH response, got "QUIT"`) {
+	if !strings.Contains(log.String(), `* client departs from the recording at event 5: expected an AUTH response, got "QUIT"`) {
 		t.Errorf("log:\n%s", log.String())
 	}
 }
 
-// Serve listens on loopback unless told otherwise; a Unix socket works too.
+// replay --serve listens on loopback unless told otherwise, and knows when
+// it does not; a Unix socket works too.
 func TestServeListen(t *testing.T) {
-	cases := []struct {
-		addr     string
-		loopback bool
-	}{
-		{"127.0.0.1:0", true},
-		{"[::1]:0", true},
-		{"localhost:0", true},
-		{filepath.Join(shortTempDir(t), "s.sock"), true},
-		{"0.0.0.0:0", false},
-	}
-	for _, tc := range cases {
-		ln, loopback, err := ServeListen(tc.addr)
-		if err != nil {
-			if strings.Contains(tc.addr, "::1") {
-				continue // no IPv6 here
-			}
-			t.Fatalf("%s: %v", tc.addr, err)
-		}
-		if loopback != tc.loopback {
-			t.Errorf("%s: loopback %v, want %v", tc.addr, loopback, tc.loopback)
-		}
-		ln.Close()
-	}
-	if _, _, err := ServeListen("nonsense"); err == nil {
-		t.Error("an address without a port was accepted")
-	}
-}
-
-// shortTempDir is a temporary directory with a path short enough for a
-// Unix socket (t.TempDir's can exceed the 108-byte limit).
-func shortTempDir(t *testing.T) string {
-	dir, err := os.MkdirTemp("", "ehlo")
-	if err != nil {
-		t.Skip(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
-// Cancelling the context stops Serve, closing the connections it holds.
-func TestServeStops(t *testing.T) {
 	rec := scriptRecording(t, "S: 220 mx.test ESMTP", "C: NOOP", "S: 250 ok")
-	ln, _, err := ServeListen("127.0.0.1:0")
+	var script sandbox.Script
+	if err := ServeScript(rec, &script); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "ehlo") // t.TempDir can pass a socket path's 108 bytes
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, rec, ln, nil) }()
-	c := dialRaw(t, ln.Addr().String())
-	c.expect("220 mx.test ESMTP")
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Serve did not stop")
+	defer os.RemoveAll(dir)
+	cases := []struct {
+		listen, socket string
+		loopback       bool
+	}{
+		{"127.0.0.1:0", "", true},
+		{"[::1]:0", "", true},
+		{"localhost:0", "", true},
+		{"-", filepath.Join(dir, "s.sock"), true},
+		{"0.0.0.0:0", "", false},
 	}
-	c.expectEOF()
-	if err := Serve(context.Background(), &Recording{Header: testHeader}, ln, nil); err == nil {
-		t.Error("an empty recording was served")
+	for _, tc := range cases {
+		srv, err := sandbox.New(sandbox.Config{Listen: tc.listen, Socket: tc.socket, TLSListen: "-", Script: &script})
+		if err != nil {
+			if strings.Contains(tc.listen, "::1") {
+				continue // no IPv6 here
+			}
+			t.Fatalf("%s: %v", tc.listen, err)
+		}
+		if got := srv.LoopbackOnly(); got != tc.loopback {
+			t.Errorf("%s: loopback %v, want %v", tc.listen, got, tc.loopback)
+		}
+		if tc.socket != "" {
+			srv.Start()
+			c, err := net.Dial("unix", tc.socket)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			r := &rawClient{t: t, c: c, br: bufio.NewReader(c)}
+			r.expect("220 mx.test ESMTP")
+			r.send("NOOP\r\n")
+			r.expect("250 ok")
+			c.Close()
+		}
+		srv.Close()
+	}
+}
+
+// An empty recording is no script.
+func TestServeScriptEmpty(t *testing.T) {
+	var script sandbox.Script
+	if err := ServeScript(&Recording{Header: testHeader}, &script); err == nil {
+		t.Error("an empty recording made a script")
+	}
+}
+
+// The recorded server's name goes into the certificate only when it is a
+// DNS name.
+func TestServeHostname(t *testing.T) {
+	for server, want := range map[string]string{
+		"mx.example.test:25": "mx.example.test", "mx.example.test": "mx.example.test",
+		"127.0.0.1:25": "", "[::1]:25": "", "localhost:25": "", "/run/smtp.sock": "", "bad name:25": "",
+	} {
+		if got := ServeHostname(Header{Server: server, Network: "tcp"}); got != want {
+			t.Errorf("ServeHostname(%q) = %q, want %q", server, got, want)
+		}
 	}
 }
 
