@@ -19,7 +19,6 @@ package protocol_test
 //	| GeneralTests.testTimeoutNone                   | timeout=None (blocking): Options.Timeout is required, see testTimeoutZero |
 //	| GeneralTests.testTimeoutValue                  | reads sock.gettimeout(); Options.Timeout is the value itself     |
 //	| LMTPGeneralTests.testUnixDomainSocketTimeoutDefault | same as testTimeoutDefault, for a Unix socket              |
-//	| DebuggingServerTests.testSourceAddress          | same as GeneralTests.testSourceAddress, ported once (case 07)  |
 //	| DefaultArgumentsTests (Mock of ehlo/sendmail)  | ported with PrepareMessage, which returns what sendmail gets   |
 
 import (
@@ -179,6 +178,15 @@ func TestCPythonDebuggingServer(t *testing.T) {
 		_, err := c.Quit()
 		wantNoErr(t, err, "Quit")
 	})
+	t.Run("testSourceAddress", func(t *testing.T) {
+		srv := newServer(t, script([]step{S("220 localhost")}, dbgQuit()))
+		c := srv.mustDial(t, withHostname("localhost"), func(o *protocol.Options) { o.SourceAddress = "127.0.0.1:0" })
+		if c.LocalHostname() != "localhost" {
+			t.Errorf("LocalHostname %q", c.LocalHostname())
+		}
+		_, err := c.Quit()
+		wantNoErr(t, err, "Quit")
+	})
 	t.Run("testNOOP", func(t *testing.T) {
 		_, c := dbgDial(t, []step{C("noop"), S("250 OK")}, dbgQuit())
 		r, err := c.Noop()
@@ -283,7 +291,7 @@ func TestCPythonDebuggingServer(t *testing.T) {
 		}
 	})
 	// smtplib's text echoes the whole option list; ehlo names the first
-	// bad parameter (docs/smtplib-differences.md row 35).
+	// bad parameter (docs/smtplib-differences.md P3).
 	t.Run("test_issue43124_escape_options", func(t *testing.T) {
 		srv, c := dbgDial(t, dbgGreet()[1:], []step{
 			C("mail FROM:<hi@me.com> size=17"), S("250 OK"), C("rcpt TO:<you@me.com>"), S("250 OK"),
@@ -753,15 +761,14 @@ func TestCPythonSim(t *testing.T) {
 	})
 	// smtplib sends MAIL FROM:<Alice> and then fails to encode the RCPT
 	// (UnicodeEncodeError); ehlo refuses before MAIL, so no transaction is
-	// left open (docs/smtplib-differences.md row 34).
+	// left open (docs/smtplib-differences.md P2).
 	t.Run("test_send_unicode_without_SMTPUTF8", func(t *testing.T) {
 		srv, c := simDial(t, simEHLO("localhost"))
 		_, err := c.Sendmail("Alice", []string{"B\u00f6b"}, strings.NewReader(""), nil, nil)
 		wantErrAs[*protocol.NotSupportedError](t, err)
+		// smtplib: UnicodeEncodeError; ehlo: a *ValueError, nothing sent.
 		_, err = c.Mail("\u00c4lice")
-		if err == nil {
-			t.Errorf("Mail(Älice) without SMTPUTF8 succeeded")
-		}
+		wantErrAs[*protocol.ValueError](t, err)
 		c.Close()
 		if got := srv.After(c).All(); got != "ehlo localhost\r\n" {
 			t.Errorf("wire %q: nothing after EHLO", got)
@@ -793,7 +800,7 @@ func TestCPythonSim(t *testing.T) {
 		}
 	})
 	// 3.13 sends "mail from:" and "rcpt to:" (gh-65495); ehlo keeps 3.12's
-	// "mail FROM:" and "rcpt TO:" (docs/smtplib-differences.md row 36).
+	// "mail FROM:" and "rcpt TO:" (docs/smtplib-differences.md P4).
 	t.Run("test_lowercase_mail_from_rcpt_to", func(t *testing.T) {
 		_, c := simDial(t, simEHLO("localhost"), []step{
 			C("mail FROM:<John> size=14"), S("250 OK"), C("rcpt TO:<Sally>"), S("250 OK"),
@@ -866,7 +873,7 @@ func TestCPythonSMTPUTF8Sim(t *testing.T) {
 // email.utils.getaddresses returns for the same To: value (the second
 // element of each pair, as send_message uses it). Where getaddresses
 // rewrites or drops part of the header, ehlo refuses it instead
-// (docs/smtplib-differences.md row 33); want is nil for those.
+// (docs/smtplib-differences.md P1); want is nil for those.
 func TestCPythonHeaderAddresses(t *testing.T) {
 	for _, tc := range []struct {
 		to     string
