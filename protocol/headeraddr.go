@@ -14,12 +14,12 @@ import (
 // address as written, as Sendmail("John", ...) accepts it.
 //
 // Where getaddresses silently rewrites or drops part of a header, this
-// parser refuses the header instead (docs/smtplib-differences.md): a
-// phrase of several words with no address ("John Smith" is "John" for
-// Python), text after an address ("<a@x> junk"), an unterminated quoted
-// string, comment, domain literal, angle address or group, two '@' or a
-// space inside a domain ("a@x y" is "a@xy" for Python), and stray special
-// characters. Empty list elements are skipped (RFC 5322 obs-addr-list),
+// parser refuses the header instead (docs/smtplib-differences.md P1): a
+// phrase of several words, or a quoted one, with no address ("John Smith"
+// is "John" for Python, `"<x@y>"` is x@y), text after an address
+// ("<a@x> junk"), an unterminated quoted string, comment, domain literal,
+// angle address or group, two '@' or a space inside a domain ("a@x y" is
+// "a@xy" for Python), and stray special characters. Empty list elements are skipped (RFC 5322 obs-addr-list),
 // where strict getaddresses turns the whole header into one empty address.
 
 const (
@@ -79,7 +79,7 @@ func parseHeaderAddrs(v string) ([]string, error) {
 // with the comma after it consumed. inGroup allows a ';' to end it.
 func (p *headerAddrs) address(inGroup bool) ([]string, error) {
 	start := p.pos
-	plist, err := p.phraseList()
+	plist, quoted, err := p.phraseList()
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +106,10 @@ func (p *headerAddrs) address(inGroup bool) ([]string, error) {
 			return nil, err
 		}
 		out = []string{a}
+	case len(plist) == 1 && quoted:
+		// Python unquotes it and sends what was a display name.
+		p.pos = start
+		return nil, p.fail(fmt.Sprintf("quoted display name %q without an address", plist[0]))
 	case len(plist) == 1:
 		// A bare name: smtplib sends it as the address, RCPT TO:<John>.
 		out = []string{plist[0]}
@@ -297,9 +301,9 @@ func (p *headerAddrs) domain() (string, error) {
 }
 
 // phraseList is getphraselist: the words of a display name, quoted
-// strings unquoted; dots belong to the words.
-func (p *headerAddrs) phraseList() ([]string, error) {
-	var words []string
+// strings unquoted; dots belong to the words. quoted says a quoted string
+// was among them.
+func (p *headerAddrs) phraseList() (words []string, quoted bool, err error) {
 	for p.more() {
 		c := p.peek()
 		switch {
@@ -308,20 +312,20 @@ func (p *headerAddrs) phraseList() ([]string, error) {
 		case c == '"':
 			q, err := p.delimited('"', '"', false)
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
-			words = append(words, q)
+			words, quoted = append(words, q), true
 		case c == '(':
 			if err := p.comment(); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		case strings.IndexByte(phraseEnds, c) >= 0:
-			return words, nil
+			return words, quoted, nil
 		default:
 			words = append(words, p.atom(phraseEnds))
 		}
 	}
-	return words, nil
+	return words, quoted, nil
 }
 
 func (p *headerAddrs) atom(ends string) string {

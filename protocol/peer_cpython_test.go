@@ -906,6 +906,8 @@ func TestCPythonHeaderAddresses(t *testing.T) {
 		{`"a`, []string{"a"}, nil},
 		{"a@x (c", []string{"a@x"}, nil},
 		{"a@x>", []string{"a@x", ""}, nil},
+		{`"<x@y>"`, []string{"<x@y>"}, nil}, // smtplib then sends <x@y>
+		{`"John"`, []string{"John"}, nil},
 		// Refused by ValidateAddress, as Sendmail refuses them.
 		{"john doe@x", []string{"john doe@x"}, nil},
 		{`"x\\"@y`, []string{`"x\\"@y`}, []string{`"x\\"@y`}},
