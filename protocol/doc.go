@@ -7,7 +7,8 @@
 // reply), remembers what EHLO advertised, and enforces smtplib's rules: EHLO
 // then HELO when a command needs a greeting, all EHLO knowledge forgotten after
 // STARTTLS, RSET after a failed transaction, close on 421, the AUTH 334 loop,
-// the envelope taken from headers by SendMessage with Bcc never transmitted.
+// the envelope taken from headers by SendMessage (read as Python's
+// email.utils.getaddresses reads them) with Bcc never transmitted.
 //
 // Every byte written and read, every state change and the TLS handshake are
 // reported to a Tracer, with the byte ranges that carry credentials marked,

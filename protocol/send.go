@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/mail"
 	"strings"
 )
 
@@ -453,9 +452,12 @@ func (m *parsedMessage) count(name string) int {
 	return n
 }
 
-// addresses returns the addresses of every field with that name, display
-// names dropped. An empty group ("undisclosed-recipients:;") yields one
-// empty address, which smtplib sends as RCPT TO:<>.
+// addresses returns the addresses of every field with that name, as
+// email.utils.getaddresses takes them (parseHeaderAddrs): display names
+// dropped, a bare name kept as the address. An empty group
+// ("undisclosed-recipients:;") yields one empty address, which smtplib
+// sends as RCPT TO:<>. Each address must pass ValidateAddress, as the
+// arguments of Sendmail must.
 func (m *parsedMessage) addresses(name string) ([]string, error) {
 	var out []string
 	for _, f := range m.fields {
@@ -464,44 +466,18 @@ func (m *parsedMessage) addresses(name string) ([]string, error) {
 		}
 		v := string(f.raw[len(f.name)+1:])
 		v = strings.NewReplacer("\r\n", "", "\n", "", "\r", "").Replace(v)
-		v = strings.TrimSpace(v)
-		if v == "" {
-			continue
-		}
-		list, err := (&mail.AddressParser{}).ParseList(v)
+		list, err := parseHeaderAddrs(v)
 		if err != nil {
 			return nil, &ValueError{Msg: fmt.Sprintf("cannot parse the %s header: %v", f.name, err)}
 		}
-		if len(list) == 0 {
-			out = append(out, "")
-		}
-		for _, a := range list {
-			addr := requoteLocal(a.Address)
+		for _, addr := range list {
 			if err := ValidateAddress(addr); err != nil {
 				return nil, &ValueError{Msg: fmt.Sprintf("%s header: %v", f.name, err)}
 			}
-			out = append(out, addr)
 		}
+		out = append(out, list...)
 	}
 	return out, nil
-}
-
-// requoteLocal puts back the quotes net/mail takes off a quoted local part
-// ("john doe"@y comes back as john doe@y), so the envelope carries the
-// address the header named.
-func requoteLocal(addr string) string {
-	at := strings.LastIndexByte(addr, '@')
-	if at <= 0 {
-		return addr
-	}
-	local := addr[:at]
-	if !strings.ContainsAny(local, " \t\"\\(),:;<>@[]") {
-		return addr
-	}
-	// Only '"' and '\\' are escaped (RFC 5321 quoted-pair); a control
-	// character stays raw so that ValidateAddress refuses it.
-	q := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(local)
-	return `"` + q + `"` + addr[at:]
 }
 
 // transmitted is the message as it goes on the wire: the header without
