@@ -330,8 +330,8 @@ func TestCatalogueD8EncodedWordNewline(t *testing.T) {
 		}
 	})
 	// A valid quoted local part in a header must keep its quotes on the
-	// wire, as --to '"bob> x"@x.test' does (D5). net/mail returns the
-	// local part unquoted, and SendMessage then refuses the space.
+	// wire, as --to '"bob> x"@x.test' does (D5). A parser that returned
+	// the local part unquoted would make SendMessage refuse the space.
 	t.Run("quoted_local_part_kept", func(t *testing.T) {
 		msg := "From: a@x\r\nTo: \"john doe\"@y\r\n\r\nhi\r\n"
 		_, err := sendMessageCase(t, nil, []step{
