@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -71,13 +70,6 @@ func (c *Client) sendmailFast(from string, to []string, msg io.Reader, opts, rcp
 		}
 		group = append(group, l)
 	}
-	var wire bytes.Buffer
-	for _, l := range group {
-		if err := ValidateLine(l); err != nil {
-			return nil, err
-		}
-		wire.WriteString(l + CRLF)
-	}
 	// What ends the group: DATA, or the whole message as BDAT LAST when it
 	// fits in one chunk.
 	single := false
@@ -87,25 +79,27 @@ func (c *Client) sendmailFast(from string, to []string, msg io.Reader, opts, rcp
 		}
 		if body.last {
 			single = true
-			wire.WriteString(body.command())
-			wire.Write(body.cur)
+			group = append(group, body.command())
 		}
 	} else {
-		wire.WriteString("data" + CRLF)
+		group = append(group, "data")
+	}
+	wire, err := c.encodeGroup(nil, group)
+	if err != nil {
+		return nil, err
+	}
+	if single {
+		wire = append(wire, body.cur...)
 	}
 	closer := chunk && !single
 	if err := c.checkUnsolicited(); err != nil {
 		return nil, err
 	}
 	if c.debugLevel > 0 {
-		c.debugf("send: %s", pyRepr(wire.Bytes(), false))
+		c.debugf("send: %s", pyRepr(wire, false))
 	}
-	expect := len(group)
-	if !closer {
-		expect++
-	}
-	c.pipelined = expect
-	if err := c.write(wire.Bytes(), nil); err != nil {
+	c.pipelined = len(group) // one reply per line
+	if err := c.write(wire, nil); err != nil {
 		return nil, err
 	}
 	next := func() (Reply, error) {
@@ -119,7 +113,7 @@ func (c *Client) sendmailFast(from string, to []string, msg io.Reader, opts, rcp
 	if err != nil {
 		return nil, c.missing(err, "MAIL FROM")
 	}
-	c.afterMail(mailR)
+	c.afterMail(mailL, mailR)
 	refused := map[string]Reply{}
 	var rcptErr error
 	for _, rcpt := range to {
@@ -276,11 +270,15 @@ func (c *Client) bdat(refused map[string]Reply, body *chunker) (map[string]Reply
 		}
 		// One write for the BDAT line and its chunk, through a buffer kept
 		// for the next chunk (tracers copy what they keep).
-		body.out = append(append(body.out[:0], body.command()...), body.cur...)
-		wire := body.out
-		if c.debugLevel > 0 {
-			c.debugf("send: %s", pyRepr([]byte(body.command()), false))
+		out, err := c.encodeLine(body.out[:0], body.command(), lineCommand)
+		if err != nil {
+			return refused, err
 		}
+		if c.debugLevel > 0 {
+			c.debugf("send: %s", pyRepr(out, false))
+		}
+		body.out = append(out, body.cur...)
+		wire := body.out
 		if err := c.write(wire, nil); err != nil {
 			return refused, err
 		}
@@ -336,13 +334,13 @@ func (k *chunker) reset(r io.Reader, binary bool) {
 	*k = chunker{r: r, binary: binary, raw: k.raw, bufs: k.bufs, pending: k.pending[:0], out: k.out}
 }
 
-// command is the BDAT line for cur.
+// command is the BDAT line for cur, without its CRLF.
 func (k *chunker) command() string {
 	s := "BDAT " + strconv.Itoa(len(k.cur))
 	if k.last {
 		s += " LAST"
 	}
-	return s + CRLF
+	return s
 }
 
 // fill makes cur the next chunk and sets last.

@@ -201,6 +201,9 @@ func (c *Client) Sendmail(from string, to []string, msg io.Reader, mailOpts, rcp
 	if pipe || chunk {
 		return c.sendmailFast(from, to, msg, opts, rcptOpts, pipe, chunk)
 	}
+	if _, err := c.envelopeLines(from, to, opts, rcptOpts); err != nil {
+		return nil, err
+	}
 	r, err := c.Mail(from, opts...)
 	if err != nil {
 		return nil, err

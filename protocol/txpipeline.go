@@ -48,7 +48,8 @@ type Pipeline struct {
 	ready   *readyTx    // DATA: answered 354, its message not sent yet
 	dirty   bool        // the last transaction read failed: the server may hold it open
 	wire    bytes.Buffer
-	group   bytes.Buffer
+	group   []byte // one transaction's commands, encoded
+	lines   []string
 
 	maxInFlight int
 }
@@ -65,6 +66,7 @@ type TxResult struct {
 }
 
 type pendingTx struct {
+	mail    string // the MAIL line, for the state reducer
 	from    string
 	to      []string
 	rset    bool
@@ -164,19 +166,17 @@ func (p *Pipeline) mode(opts []string, msg []byte) pipeMode {
 
 // writeGroup puts a transaction's commands in p.group: RSET when asked,
 // MAIL, every RCPT, and DATA when asked.
+// They go through the client's one encoder, in order, so that the RSET
+// ends UTF-8 mode before the MAIL decides it again.
 func (p *Pipeline) writeGroup(rset bool, from string, to []string, opts, rcptOpts []string, data bool) error {
 	c := p.c
-	p.group.Reset()
+	p.lines = p.lines[:0]
 	if rset {
-		p.group.WriteString("rset" + CRLF)
+		p.lines = append(p.lines, "rset")
 	}
 	l, err := c.mailLine(from, opts)
 	for i := 0; err == nil; i++ {
-		if err = ValidateLine(l); err != nil {
-			break
-		}
-		p.group.WriteString(l)
-		p.group.WriteString(CRLF)
+		p.lines = append(p.lines, l)
 		if i == len(to) {
 			break
 		}
@@ -186,9 +186,18 @@ func (p *Pipeline) writeGroup(rset bool, from string, to []string, opts, rcptOpt
 		return err
 	}
 	if data {
-		p.group.WriteString("data" + CRLF)
+		p.lines = append(p.lines, "data")
 	}
-	return nil
+	p.group, err = c.encodeGroup(p.group[:0], p.lines)
+	return err
+}
+
+// mailLine is the MAIL line of the group writeGroup built last.
+func (p *Pipeline) mailLine(rset bool) string {
+	if rset {
+		return p.lines[1]
+	}
+	return p.lines[0]
 }
 
 // write sends p.wire, after the unsolicited-data check when no reply is
@@ -235,8 +244,13 @@ func (p *Pipeline) sendBDAT(from string, to []string, msg []byte, opts, mailOpts
 		return
 	}
 	p.wire.Reset()
-	p.wire.Write(p.group.Bytes())
-	p.wire.WriteString(body.command())
+	p.wire.Write(p.group)
+	bdat, err := c.encodeLine(nil, body.command(), lineCommand)
+	if err != nil {
+		fail(err)
+		return
+	}
+	p.wire.Write(bdat)
 	p.wire.Write(body.cur)
 	body.cur = nil
 	written, err := p.write()
@@ -250,7 +264,7 @@ func (p *Pipeline) sendBDAT(from string, to []string, msg []byte, opts, mailOpts
 	if !rset {
 		replies--
 	}
-	p.pending = append(p.pending, pendingTx{from: from, to: to, rset: rset, written: written})
+	p.pending = append(p.pending, pendingTx{mail: p.mailLine(rset), from: from, to: to, rset: rset, written: written})
 	p.maxInFlight = max(p.maxInFlight, len(p.pending))
 	p.due += replies
 	p.dirty = false
@@ -285,7 +299,7 @@ func (p *Pipeline) sendDATA(from string, to []string, msg []byte, opts, rcptOpts
 			return
 		}
 	}
-	p.wire.Write(p.group.Bytes())
+	p.wire.Write(p.group)
 	written, err := p.write()
 	if err != nil {
 		if prev != nil {
@@ -301,7 +315,7 @@ func (p *Pipeline) sendDATA(from string, to []string, msg []byte, opts, rcptOpts
 	// Whatever prev, or a failure before it, left open, the RSET in this
 	// write has ended.
 	p.dirty = false
-	t := pendingTx{from: from, to: to, rset: rset, written: written}
+	t := pendingTx{mail: p.mailLine(rset), from: from, to: to, rset: rset, written: written}
 	res := TxResult{Written: written}
 	mailR, refused, err := p.readEnvelope(t, &res)
 	if err == nil {
@@ -507,16 +521,14 @@ func (p *Pipeline) readEnvelope(t pendingTx, res *TxResult) (Reply, map[string]R
 			c.closeConn()
 			return r, nil, &ResponseError{Code: r.Code, Message: r.Message}
 		}
-		if r.Code == 250 {
-			c.endTransaction()
-		}
+		c.observe(sentCmd{verb: "RSET"}, r)
 	}
 	mailR, err := next("MAIL FROM")
 	if err != nil {
 		return mailR, nil, err
 	}
 	c.accepted = c.accepted[:0]
-	c.afterMail(mailR)
+	c.afterMail(t.mail, mailR)
 	if mailR.Code == 421 {
 		c.closeConn()
 		return mailR, nil, &SenderRefusedError{ResponseError(mailR), t.from}
