@@ -104,12 +104,12 @@ func (r *redactor) client(data []byte, marked []protocol.Span) ([]byte, bool, []
 		}
 		start, end := p.start, p.start+len(trimEOL(data[p.start:p.end]))
 		if !p.cont {
-			if verb, arg := splitCommand(data[start:end]); verb == "AUTH" {
-				mech, ir, _ := strings.Cut(arg, " ")
-				r.auth, r.mech, r.nresp = true, strings.ToUpper(mech), 0
-				if ir != "" && ir != "=" { // "=" is an empty initial response (RFC 4954)
+			line := string(data[start:end])
+			if mech, ir, ok := protocol.AuthCommand(line); ok {
+				r.auth, r.mech, r.nresp = true, mech, 0
+				if protocol.IsSecretResponse(line[ir.Start:ir.End]) {
 					r.nresp = 1
-					user = protocol.Span{Start: end - len(ir), End: end}
+					user = protocol.Span{Start: start + ir.Start, End: start + ir.End}
 					secret = append(secret, user)
 				}
 				return

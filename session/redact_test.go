@@ -400,3 +400,27 @@ func TestRedactResetsOnReconnect(t *testing.T) {
 	)
 	assertPresent(t, out, []string{"stdout", "replay"}, " -> EHLO client.test\n")
 }
+
+// Issue 11 defect 1, issue 12 #9: an AUTH line with a TAB after the verb,
+// or white space before it, is AUTH to the redactor as it is to the
+// server, with or without protocol's marks.
+func TestRedactAuthSplitLikeTheServer(t *testing.T) {
+	pw := canary(t)
+	blob := "\x00alice\x00" + pw
+	for _, line := range []string{"AUTH\tLOGIN\r\n", " AUTH LOGIN\r\n", "\tauth\t login\r\n"} {
+		user, pass := b64("alice")+"\r\n", b64(pw)+"\r\n"
+		out := outputs(t, Redaction{},
+			sendTLS(line),
+			recvTLS("334 VXNlcm5hbWU6\r\n"),
+			sendTLS(user),
+			recvTLS("334 UGFzc3dvcmQ6\r\n"),
+			sendTLS(pass),
+			recvTLS("235 2.7.0 ok\r\n"),
+		)
+		assertAbsent(t, out, forms(pw)...)
+	}
+	for _, line := range []string{"AUTH\tPLAIN\t" + b64(blob) + "\r\n", " AUTH PLAIN " + b64(blob) + "\r\n"} {
+		out := outputs(t, Redaction{}, sendTLS(line), recvTLS("235 2.7.0 ok\r\n"))
+		assertAbsent(t, out, forms(pw, blob)...)
+	}
+}
