@@ -424,3 +424,49 @@ func TestRedactAuthSplitLikeTheServer(t *testing.T) {
 		assertAbsent(t, out, forms(pw, blob)...)
 	}
 }
+
+// Issue 12 #2: a secret echoed by the server reaches --debug inside a
+// Python repr and the transcript escaped; the Scrubber finds it in every
+// form. The escaped lines are written out here, not computed with the
+// code under test.
+func TestScrubberEscapedForms(t *testing.T) {
+	for _, c := range []struct {
+		pw, tell string // tell is in the secret's forms only
+		lines    []string
+	}{
+		{`back\slash`, "slash", []string{
+			`reply: b'535 5.7.8 no: back\\slash'`,
+			`reply: retcode (535); Msg: b'5.7.8 no: back\\slash'`,
+			`<-  535 5.7.8 no: back\\slash`,
+		}},
+		{"tab\there", "here", []string{
+			`reply: b'535 no: tab\there'`,
+			"<-  535 no: tab\there",
+		}},
+		{"pässwört", "ssw", []string{
+			`reply: b'535 no: p\xc3\xa4ssw\xc3\xb6rt'`,
+			`send: 'VRFY pässwört\r\n'`,
+			"<-  535 no: pässwört",
+		}},
+		{`it's"q`, `s"q`, []string{
+			`reply: b'535 no: it\'s"q'`,
+			`send: 'VRFY it\'s"q\r\n'`,
+		}},
+		{`it's`, "it", []string{
+			`reply: b"535 no: it's"`,
+		}},
+		{"ä\\\t'x", "x", []string{
+			`reply: b'535 \xc3\xa4\\\t\'x "'`,
+			`reply: b"535 \xc3\xa4\\\t'x"`,
+			`y 'ä\\\t\'x "'`,
+		}},
+	} {
+		s := NewScrubber(c.pw)
+		for _, l := range c.lines {
+			out, ok := s.ScrubString(l)
+			if !ok || strings.Contains(out, c.tell) {
+				t.Errorf("%q: %q not scrubbed (%q)", c.pw, l, out)
+			}
+		}
+	}
+}
