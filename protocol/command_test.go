@@ -215,3 +215,48 @@ func TestSendmailChecksEveryLineFirst(t *testing.T) {
 		}
 	}
 }
+
+// Issue 11 deliverable 1: the three transaction engines judge an envelope
+// with one set of rules. A 421 to MAIL or to a RCPT is the server
+// closing: a *SenderRefusedError or a *RecipientsRefusedError, the
+// connection closed, no more replies waited for — pipelined or not.
+func TestEnginesShareEnvelopeRules(t *testing.T) {
+	group := []step{C("mail FROM:<a@x>"), C("rcpt TO:<b@y>"), C("rcpt TO:<c@y>"), C("data")}
+	for _, c := range []struct {
+		name     string
+		pipe     bool
+		pipeline bool
+		steps    []step
+		sender   bool
+	}{
+		{"one at a time, RCPT 421", false, false, []step{C("mail FROM:<a@x>"), S("250 ok"), C("rcpt TO:<b@y>"), S("421 4.3.2 closing"), Close()}, false},
+		{"pipelined, RCPT 421", true, false, append(append([]step{}, group...), SRaw("250 ok\r\n421 4.3.2 closing\r\n"), Close()), false},
+		{"Pipeline, RCPT 421", true, true, append(append([]step{}, group...), SRaw("250 ok\r\n421 4.3.2 closing\r\n"), Close()), false},
+		{"one at a time, MAIL 421", false, false, []step{C("mail FROM:<a@x>"), S("421 4.3.2 closing"), Close()}, true},
+		{"pipelined, MAIL 421", true, false, append(append([]step{}, group...), SRaw("421 4.3.2 closing\r\n"), Close()), true},
+		{"Pipeline, MAIL 421", true, true, append(append([]step{}, group...), SRaw("421 4.3.2 closing\r\n"), Close()), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := newServer(t, script(greet("PIPELINING"), c.steps))
+			cl := srv.mustDial(t, func(o *protocol.Options) { o.Pipelining = c.pipe })
+			var err error
+			var refused map[string]protocol.Reply
+			if c.pipeline {
+				p := cl.NewPipeline(1, func(r protocol.TxResult) { refused, err = r.Refused, r.Err })
+				p.Send("a@x", []string{"b@y", "c@y"}, []byte("hi\r\n"), nil, nil)
+				p.Flush()
+			} else {
+				refused, err = cl.Sendmail("a@x", []string{"b@y", "c@y"}, streamOf("hi\r\n"), nil, nil)
+			}
+			if c.sender {
+				wantErrAs[*protocol.SenderRefusedError](t, err)
+			} else {
+				wantErrAs[*protocol.RecipientsRefusedError](t, err)
+				if refused["b@y"].Code != 421 {
+					t.Errorf("refused = %v, want b@y with 421", refused)
+				}
+			}
+			wantClosed(t, cl)
+		})
+	}
+}

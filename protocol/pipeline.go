@@ -30,30 +30,9 @@ func (c *Client) sendmailFast(from string, to []string, msg io.Reader, opts, rcp
 		body.reset(msg, binary)
 	}
 	if !pipe {
-		r, err := c.Mail(from, opts...)
-		if err != nil {
-			return nil, err
-		}
-		refused, err := c.judgeMail(from, r)
-		if err != nil {
+		e, refused, err := c.envelopeOneByOne(from, to, opts, rcptOpts)
+		if e == nil {
 			return refused, err
-		}
-		for _, rcpt := range to {
-			r, err := c.Rcpt(rcpt, rcptOpts...)
-			if err != nil {
-				return refused, err
-			}
-			if r.Code != 250 && r.Code != 251 {
-				refused[rcpt] = r
-				if r.Code == 421 {
-					c.closeConn()
-					return refused, &RecipientsRefusedError{Recipients: refused}
-				}
-			}
-		}
-		if len(refused) == len(to) {
-			c.rsetQuietly()
-			return refused, &RecipientsRefusedError{Recipients: refused}
 		}
 		return c.bdat(refused, body)
 	}
@@ -114,27 +93,23 @@ func (c *Client) sendmailFast(from string, to []string, msg io.Reader, opts, rcp
 		return nil, c.missing(err, "MAIL FROM")
 	}
 	c.afterMail(mailL, mailR)
-	refused := map[string]Reply{}
-	var rcptErr error
-	for _, rcpt := range to {
+	e := newEnvelope(from, len(to))
+	e.mailReply(mailR)
+	refused := e.refused
+	for i := 0; i < len(to) && !e.closing; i++ {
 		r, err := next()
 		if err != nil {
-			return refused, c.missing(err, "RCPT TO:<"+rcpt+">")
+			return refused, c.missing(err, "RCPT TO:<"+to[i]+">")
 		}
-		c.afterRcpt(rcpt, r)
-		if r.Code != 250 && r.Code != 251 {
-			refused[rcpt] = r
-			if r.Code == 421 && rcptErr == nil {
-				rcptErr = &RecipientsRefusedError{Recipients: refused}
-			}
-		}
+		c.afterRcpt(to[i], r)
+		e.rcptReply(to[i], r)
 	}
 	var endR Reply
 	endName := "DATA"
 	if single {
 		endName = "BDAT LAST"
 	}
-	if !closer {
+	if !closer && !e.closing {
 		if single && c.kind == LMTP && len(c.accepted) > 0 {
 			// LMTP answers a BDAT LAST once per accepted recipient.
 			c.pipelined = 0
@@ -148,23 +123,14 @@ func (c *Client) sendmailFast(from string, to []string, msg io.Reader, opts, rcp
 		}
 	}
 	c.pipelined = 0
-	if mailR.Code != 250 || rcptErr != nil || len(refused) == len(to) {
+	if err := e.verdict(); err != nil {
 		if endR.Code == 354 {
 			// The server took DATA although the transaction failed: end it
 			// with an empty message so the connection stays in step.
 			c.write([]byte("."+CRLF), nil)
 			c.GetReply()
 		}
-		if mailR.Code != 250 {
-			_, err := c.judgeMail(from, mailR)
-			return nil, err
-		}
-		if rcptErr != nil {
-			c.closeConn()
-			return refused, rcptErr
-		}
-		c.rsetQuietly()
-		return refused, &RecipientsRefusedError{Recipients: refused}
+		return c.fail(e, err)
 	}
 	switch {
 	case closer:
@@ -197,20 +163,6 @@ func (c *Client) missing(err error, what string) error {
 		sd.Msg = fmt.Sprintf("%s (no reply to %s)", sd.Msg, what)
 	}
 	return err
-}
-
-// judgeMail applies smtplib's rule to the reply to MAIL: anything but 250
-// is a *SenderRefusedError, after RSET, or after closing on 421.
-func (c *Client) judgeMail(from string, r Reply) (map[string]Reply, error) {
-	if r.Code == 250 {
-		return map[string]Reply{}, nil
-	}
-	if r.Code == 421 {
-		c.closeConn()
-	} else {
-		c.rsetQuietly()
-	}
-	return nil, &SenderRefusedError{ResponseError(r), from}
 }
 
 // judgeFinal applies smtplib's rule to the reply after the message, with

@@ -196,46 +196,21 @@ func (c *Client) Sendmail(from string, to []string, msg io.Reader, mailOpts, rcp
 	if err != nil {
 		return nil, err
 	}
+	// Every line of the envelope through the encoder before the first is
+	// sent, whichever engine sends them.
+	if _, err := c.envelopeLines(from, to, opts, rcptOpts); err != nil {
+		return nil, err
+	}
 	pipe := c.opts.Pipelining && c.doesESMTP && c.HasExtn("pipelining")
 	chunk := c.opts.Chunking && c.doesESMTP && c.HasExtn("chunking")
 	if pipe || chunk {
 		return c.sendmailFast(from, to, msg, opts, rcptOpts, pipe, chunk)
 	}
-	if _, err := c.envelopeLines(from, to, opts, rcptOpts); err != nil {
-		return nil, err
+	e, refused, err := c.envelopeOneByOne(from, to, opts, rcptOpts)
+	if e == nil {
+		return refused, err
 	}
-	r, err := c.Mail(from, opts...)
-	if err != nil {
-		return nil, err
-	}
-	if r.Code != 250 {
-		if r.Code == 421 {
-			c.closeConn()
-		} else {
-			c.rsetQuietly()
-		}
-		return nil, &SenderRefusedError{ResponseError(r), from}
-	}
-	refused := map[string]Reply{}
-	for _, rcpt := range to {
-		r, err := c.Rcpt(rcpt, rcptOpts...)
-		if err != nil {
-			return refused, err
-		}
-		if r.Code == 250 || r.Code == 251 {
-			continue
-		}
-		refused[rcpt] = r
-		if r.Code == 421 {
-			c.closeConn()
-			return refused, &RecipientsRefusedError{Recipients: refused}
-		}
-	}
-	if len(refused) == len(to) {
-		c.rsetQuietly()
-		return refused, &RecipientsRefusedError{Recipients: refused}
-	}
-	r, err = c.Data(msg)
+	r, err := c.Data(msg)
 	if err != nil {
 		return refused, err
 	}

@@ -317,7 +317,8 @@ func (p *Pipeline) sendDATA(from string, to []string, msg []byte, opts, rcptOpts
 	p.dirty = false
 	t := pendingTx{mail: p.mailLine(rset), from: from, to: to, rset: rset, written: written}
 	res := TxResult{Written: written}
-	mailR, refused, err := p.readEnvelope(t, &res)
+	e, err := p.readEnvelope(t, &res)
+	refused := e.result()
 	if err == nil {
 		var dataR Reply
 		dataR, err = c.GetReply()
@@ -327,7 +328,7 @@ func (p *Pipeline) sendDATA(from string, to []string, msg []byte, opts, rcptOpts
 			if c.debugLevel > 0 {
 				c.debugf("data: (%d, %s)", dataR.Code, pyRepr([]byte(dataR.Message), true))
 			}
-			err = p.judgeEnvelope(t, mailR, refused)
+			err = e.verdict()
 			if dataR.Code == 354 {
 				c.setPhase(PhaseData)
 				p.ready = &readyTx{pendingTx: t, msg: msg, refused: refused, envelope: res.Envelope, failed: err}
@@ -499,11 +500,13 @@ func (p *Pipeline) readOne() {
 
 // readEnvelope reads the replies to RSET (when sent), MAIL and every RCPT:
 // all of them whatever the first say, since the server answers each
-// command written. 421 is the server closing: nothing more will come.
-func (p *Pipeline) readEnvelope(t pendingTx, res *TxResult) (Reply, map[string]Reply, error) {
+// command written, and judges them with the rules every engine shares
+// (envelope). 421 is the server closing: nothing more will come.
+func (p *Pipeline) readEnvelope(t pendingTx, res *TxResult) (*envelope, error) {
 	c := p.c
+	e := newEnvelope(t.from, len(t.to))
 	if !c.Connected() {
-		return Reply{}, nil, &ServerDisconnectedError{Msg: "Connection closed before the replies to this transaction were read"}
+		return e, &ServerDisconnectedError{Msg: "Connection closed before the replies to this transaction were read"}
 	}
 	next := func(what string) (Reply, error) {
 		r, err := c.GetReply()
@@ -515,61 +518,45 @@ func (p *Pipeline) readEnvelope(t pendingTx, res *TxResult) (Reply, map[string]R
 	if t.rset {
 		r, err := next("RSET")
 		if err != nil {
-			return r, nil, err
+			return e, err
 		}
 		if r.Code == 421 {
 			c.closeConn()
-			return r, nil, &ResponseError{Code: r.Code, Message: r.Message}
+			return e, &ResponseError{Code: r.Code, Message: r.Message}
 		}
 		c.observe(sentCmd{verb: "RSET"}, r)
 	}
 	mailR, err := next("MAIL FROM")
 	if err != nil {
-		return mailR, nil, err
+		return e, err
 	}
 	c.accepted = c.accepted[:0]
 	c.afterMail(t.mail, mailR)
-	if mailR.Code == 421 {
-		c.closeConn()
-		return mailR, nil, &SenderRefusedError{ResponseError(mailR), t.from}
-	}
-	refused := map[string]Reply{}
-	for _, rcpt := range t.to {
-		r, err := next("RCPT TO:<" + rcpt + ">")
+	ok := e.mailReply(mailR)
+	for i := 0; i < len(t.to) && !e.closing; i++ {
+		r, err := next("RCPT TO:<" + t.to[i] + ">")
 		if err != nil {
-			return mailR, refused, err
+			return e, err
 		}
-		if mailR.Code == 250 {
-			c.afterRcpt(rcpt, r)
+		if ok {
+			c.afterRcpt(t.to[i], r)
 		}
-		if r.Code != 250 && r.Code != 251 {
-			refused[rcpt] = r
-			if r.Code == 421 {
-				c.closeConn()
-				return mailR, refused, &RecipientsRefusedError{Recipients: refused}
-			}
-		}
+		e.rcptReply(t.to[i], r)
+	}
+	if e.closing {
+		c.closeConn()
+		return e, e.verdict()
 	}
 	res.Envelope = c.now()
-	return mailR, refused, nil
-}
-
-// judgeEnvelope is Sendmail's verdict on MAIL and the RCPTs.
-func (p *Pipeline) judgeEnvelope(t pendingTx, mailR Reply, refused map[string]Reply) error {
-	switch {
-	case mailR.Code != 250:
-		return &SenderRefusedError{ResponseError(mailR), t.from}
-	case len(refused) == len(t.to):
-		return &RecipientsRefusedError{Recipients: refused}
-	}
-	return nil
+	return e, nil
 }
 
 // read reads one BDAT transaction's replies and judges them with
 // Sendmail's rules.
 func (p *Pipeline) read(t pendingTx, res *TxResult) (map[string]Reply, error) {
 	c := p.c
-	mailR, refused, err := p.readEnvelope(t, res)
+	e, err := p.readEnvelope(t, res)
+	refused := e.result()
 	if err != nil {
 		return refused, err
 	}
@@ -585,10 +572,7 @@ func (p *Pipeline) read(t pendingTx, res *TxResult) (map[string]Reply, error) {
 	if endR.Code == 421 {
 		c.closeConn()
 	}
-	if err := p.judgeEnvelope(t, mailR, refused); err != nil {
-		if mailR.Code != 250 {
-			return nil, err
-		}
+	if err := e.verdict(); err != nil {
 		return refused, err
 	}
 	return c.finalVerdict(refused, endR)
