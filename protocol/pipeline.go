@@ -16,9 +16,9 @@ const ChunkSize = 256 << 10
 // PIPELINING or CHUNKING and the server offers it. With PIPELINING, MAIL,
 // every RCPT and DATA go in one write; DATA ends the group (RFC 2920 §3.1),
 // and so does a BDAT LAST carrying a message that fits one chunk. The
-// replies are then read in order and judged with smtplib's rules, exactly
-// as the one-command-at-a-time path judges them.
-func (c *Client) sendmailFast(from string, to []string, msg io.Reader, opts, rcptOpts []string, pipe, chunk bool) (map[string]Reply, error) {
+// replies are then read in order and judged with the rules every engine
+// shares (envelope). lines are the MAIL and RCPT lines, already checked.
+func (c *Client) sendmailFast(from string, to, lines []string, msg io.Reader, opts, rcptOpts []string, pipe, chunk bool) (map[string]Reply, error) {
 	binary := chunk && c.HasExtn("binarymime") && hasOptionValue(opts, "BODY", "BINARYMIME")
 	var body *chunker
 	if chunk {
@@ -36,93 +36,14 @@ func (c *Client) sendmailFast(from string, to []string, msg io.Reader, opts, rcp
 		}
 		return c.bdat(refused, body)
 	}
-
-	mailL, err := c.mailLine(from, opts)
+	t := &fastTx{from: from, to: to, lines: lines, chunk: chunk}
+	if err := c.writeFastGroup(t, body); err != nil {
+		return nil, err
+	}
+	e, endR, err := c.readFastReplies(t)
 	if err != nil {
-		return nil, err
+		return e.result(), err
 	}
-	group := []string{mailL}
-	for _, rcpt := range to {
-		l, err := c.rcptLine(rcpt, rcptOpts)
-		if err != nil {
-			return nil, err
-		}
-		group = append(group, l)
-	}
-	// What ends the group: DATA, or the whole message as BDAT LAST when it
-	// fits in one chunk.
-	single := false
-	if chunk {
-		if err := body.fill(); err != nil {
-			return nil, c.abortMessage(err, 0)
-		}
-		if body.last {
-			single = true
-			group = append(group, body.command())
-		}
-	} else {
-		group = append(group, "data")
-	}
-	wire, err := c.encodeGroup(nil, group)
-	if err != nil {
-		return nil, err
-	}
-	if single {
-		wire = append(wire, body.cur...)
-	}
-	closer := chunk && !single
-	if err := c.checkUnsolicited(); err != nil {
-		return nil, err
-	}
-	if c.debugLevel > 0 {
-		c.debugf("send: %s", pyRepr(wire, false))
-	}
-	c.pipelined = len(group) // one reply per line
-	if err := c.write(wire, nil); err != nil {
-		return nil, err
-	}
-	next := func() (Reply, error) {
-		r, err := c.GetReply()
-		if c.pipelined > 0 {
-			c.pipelined--
-		}
-		return r, err
-	}
-	mailR, err := next()
-	if err != nil {
-		return nil, c.missing(err, "MAIL FROM")
-	}
-	c.afterMail(mailL, mailR)
-	e := newEnvelope(from, len(to))
-	e.mailReply(mailR)
-	refused := e.refused
-	for i := 0; i < len(to) && !e.closing; i++ {
-		r, err := next()
-		if err != nil {
-			return refused, c.missing(err, "RCPT TO:<"+to[i]+">")
-		}
-		c.afterRcpt(to[i], r)
-		e.rcptReply(to[i], r)
-	}
-	var endR Reply
-	endName := "DATA"
-	if single {
-		endName = "BDAT LAST"
-	}
-	if !closer && !e.closing {
-		if single && c.kind == LMTP && len(c.accepted) > 0 {
-			// LMTP answers a BDAT LAST once per accepted recipient.
-			c.pipelined = 0
-			first, err := c.readLMTPReplies()
-			if err != nil {
-				return refused, err
-			}
-			endR = first
-		} else if endR, err = next(); err != nil {
-			return refused, c.missing(err, endName)
-		}
-	}
-	c.pipelined = 0
 	if err := e.verdict(); err != nil {
 		if endR.Code == 354 {
 			// The server took DATA although the transaction failed: end it
@@ -133,10 +54,10 @@ func (c *Client) sendmailFast(from string, to []string, msg io.Reader, opts, rcp
 		return c.fail(e, err)
 	}
 	switch {
-	case closer:
-		return c.bdat(refused, body)
-	case single:
-		return c.judgeFinal(refused, endR)
+	case chunk && !t.single:
+		return c.bdat(e.refused, body)
+	case t.single:
+		return c.judgeFinal(e.refused, endR)
 	}
 	if c.debugLevel > 0 {
 		c.debugf("data: (%d, %s)", endR.Code, pyRepr([]byte(endR.Message), true))
@@ -145,14 +66,100 @@ func (c *Client) sendmailFast(from string, to []string, msg io.Reader, opts, rcp
 		if endR.Code == 421 {
 			c.closeConn()
 		}
-		return refused, &DataError{ResponseError(endR)}
+		return e.refused, &DataError{ResponseError(endR)}
 	}
 	c.setPhase(PhaseData)
 	r, err := c.SendData(msg)
 	if err != nil {
-		return refused, err
+		return e.refused, err
 	}
-	return c.judgeFinal(refused, r)
+	return c.judgeFinal(e.refused, r)
+}
+
+// fastTx is the pipelined group of sendmailFast.
+type fastTx struct {
+	from   string
+	to     []string
+	lines  []string // MAIL and every RCPT, then DATA or BDAT LAST if the group has an end
+	chunk  bool
+	single bool // the group ends with the whole message as BDAT LAST
+}
+
+// writeFastGroup writes the group in one write: MAIL, every RCPT, and
+// what ends it, DATA or the whole message as BDAT LAST when it fits in
+// one chunk; with CHUNKING and a larger message the group has no end.
+func (c *Client) writeFastGroup(t *fastTx, body *chunker) error {
+	if t.chunk {
+		if err := body.fill(); err != nil {
+			return c.abortMessage(err, 0)
+		}
+		if body.last {
+			t.single = true
+			t.lines = append(t.lines, body.command())
+		}
+	} else {
+		t.lines = append(t.lines, "data")
+	}
+	wire, err := c.encodeGroup(nil, t.lines)
+	if err != nil {
+		return err
+	}
+	if t.single {
+		wire = append(wire, body.cur...)
+	}
+	if err := c.checkUnsolicited(); err != nil {
+		return err
+	}
+	if c.debugLevel > 0 {
+		c.debugf("send: %s", pyRepr(wire, false))
+	}
+	c.pipelined = len(t.lines) // one reply per line
+	return c.write(wire, nil)
+}
+
+// readFastReplies reads the group's replies in order, up to a 421, and
+// the one to what ended the group.
+func (c *Client) readFastReplies(t *fastTx) (*envelope, Reply, error) {
+	defer func() { c.pipelined = 0 }()
+	next := func(what string) (Reply, error) {
+		r, err := c.GetReply()
+		if c.pipelined > 0 {
+			c.pipelined--
+		}
+		if err != nil {
+			return r, c.missing(err, what)
+		}
+		return r, nil
+	}
+	e := newEnvelope(t.from, len(t.to))
+	mailR, err := next("MAIL FROM")
+	if err != nil {
+		return e, mailR, err
+	}
+	c.afterMail(t.lines[0], mailR)
+	e.mailReply(mailR)
+	for i := 0; i < len(t.to) && !e.closing; i++ {
+		r, err := next("RCPT TO:<" + t.to[i] + ">")
+		if err != nil {
+			return e, r, err
+		}
+		c.afterRcpt(t.to[i], r)
+		e.rcptReply(t.to[i], r)
+	}
+	switch {
+	case e.closing, t.chunk && !t.single:
+		return e, Reply{}, nil
+	case t.single && c.kind == LMTP && len(c.accepted) > 0:
+		// LMTP answers a BDAT LAST once per accepted recipient.
+		c.pipelined = 0
+		first, err := c.readLMTPReplies()
+		return e, first, err
+	case t.single:
+		r, err := next("BDAT LAST")
+		return e, r, err
+	}
+	r, err := next("DATA")
+	return e, r, err
 }
 
 // missing adds which pipelined command got no reply to a read error.

@@ -198,13 +198,14 @@ func (c *Client) Sendmail(from string, to []string, msg io.Reader, mailOpts, rcp
 	}
 	// Every line of the envelope through the encoder before the first is
 	// sent, whichever engine sends them.
-	if _, err := c.envelopeLines(from, to, opts, rcptOpts); err != nil {
+	lines, err := c.envelopeLines(from, to, opts, rcptOpts)
+	if err != nil {
 		return nil, err
 	}
 	pipe := c.opts.Pipelining && c.doesESMTP && c.HasExtn("pipelining")
 	chunk := c.opts.Chunking && c.doesESMTP && c.HasExtn("chunking")
 	if pipe || chunk {
-		return c.sendmailFast(from, to, msg, opts, rcptOpts, pipe, chunk)
+		return c.sendmailFast(from, to, lines, msg, opts, rcptOpts, pipe, chunk)
 	}
 	e, refused, err := c.envelopeOneByOne(from, to, opts, rcptOpts)
 	if e == nil {
