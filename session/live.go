@@ -855,7 +855,7 @@ func (w *worker) command(line string) {
 	if strings.TrimSpace(line) == "" {
 		return
 	}
-	if strings.HasPrefix(line, "/") {
+	if strings.HasPrefix(strings.TrimLeft(line, " \t"), "/") {
 		// The line is not echoed: it may be "/auth PLAIN user password".
 		w.fail(errors.New("a line starting with \"/\" is an ehlo command, not sent to the server; give it on a line of its own"))
 		return

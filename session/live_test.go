@@ -522,6 +522,8 @@ func (s *lenientServer) serve(c net.Conn) {
 	}
 }
 
+func (s *lenientServer) sentText() string { return strings.Join(s.sent(), "\n") }
+
 func (s *lenientServer) sent() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -573,7 +575,14 @@ func TestLiveAuthVerbSplitLikeTheServer(t *testing.T) {
 			t.Errorf("the password went to the server in clear: %q", l)
 		}
 	}
+	// A / command typed after a space is still ehlo's, never sent.
 	h := newLive()
+	h.input(" /auth PLAIN bob hunter5")
+	if s := h.settle(); s.LastError == "" || strings.Contains(srv.sentText(), "hunter5") || strings.Contains(h.log.dump(), "hunter5") {
+		t.Errorf("a / command after a space was sent: %q", srv.sentText())
+	}
+	h.l.Close()
+	h = newLive()
 	h.input(" AUTH PLAIN " + plainIR)
 	s := h.settle()
 	h.noError(s)

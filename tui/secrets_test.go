@@ -176,3 +176,18 @@ func TestComposerAuthWithTab(t *testing.T) {
 		t.Errorf("password on screen:\n%s", v)
 	}
 }
+
+// A / command typed after a space is ehlo's, as it is without one: the
+// password in it goes to Login, not to the server as a raw line.
+func TestSlashCommandAfterSpace(t *testing.T) {
+	f := newFake()
+	connected(f)
+	m := newTestModel(t, f, "dark", 80, 24)
+	m.Update(activityMsg{})
+	typeText(m, " /login alice hunter6")
+	press(m, "enter")
+	wantCalls(t, f, `Login("alice", "hunter6")`)
+	if !slices.Equal(m.comp.history, []string{"/login alice"}) {
+		t.Errorf("history = %q", m.comp.history)
+	}
+}
