@@ -34,12 +34,30 @@ const (
 // it, so that "AUTH\tLOGIN" or " AUTH PLAIN …" is AUTH to every one of
 // them as it is to the server.
 func SplitCommand(line string) (verb, args string) {
+	verb, args = cutVerb(line)
+	return strings.ToUpper(verb), args
+}
+
+// cutVerb is SplitCommand without the change of case, which allocates:
+// the encoder and the reducer compare with knownVerb instead.
+func cutVerb(line string) (verb, args string) {
 	line = trimSMTPSpace(line)
 	end := strings.IndexAny(line, " \t")
 	if end < 0 {
-		return strings.ToUpper(line), ""
+		return line, ""
 	}
-	return strings.ToUpper(line[:end]), trimSMTPSpace(line[end:])
+	return line[:end], trimSMTPSpace(line[end:])
+}
+
+// knownVerb returns, in upper case, a verb whose rules the encoder or the
+// reducer apply, and "" for any other.
+func knownVerb(v string) string {
+	for _, k := range [...]string{"MAIL", "RCPT", "RSET", "DATA", "AUTH", "VRFY", "EXPN", "EHLO", "LHLO", "HELO", "STARTTLS", "QUIT"} {
+		if strings.EqualFold(v, k) {
+			return k
+		}
+	}
+	return ""
 }
 
 func trimSMTPSpace(s string) string { return strings.TrimLeft(s, " \t") }
@@ -99,13 +117,23 @@ const (
 // group is encoded line by line in order, so a RCPT after its MAIL in the
 // same write is judged by that MAIL.
 func (c *Client) encodeLine(dst []byte, line string, kind lineKind) ([]byte, error) {
-	if err := ValidateLine(line); err != nil {
+	if err := c.admit(line, kind); err != nil {
 		return dst, err
+	}
+	return append(append(dst, line...), CRLF...), nil
+}
+
+// admit is encodeLine without the bytes: the checks, then the change of
+// encoding state the command makes.
+func (c *Client) admit(line string, kind lineKind) error {
+	if err := ValidateLine(line); err != nil {
+		return err
 	}
 	verb, args := "", ""
 	limit := MaxAuthLine
 	if kind == lineCommand {
-		verb, args = SplitCommand(line)
+		verb, args = cutVerb(line)
+		verb = knownVerb(verb)
 		limit = lineLimit(verb)
 	}
 	utf8 := c.utf8 || commandSMTPUTF8(verb, args)
@@ -113,7 +141,7 @@ func (c *Client) encodeLine(dst []byte, line string, kind lineKind) ([]byte, err
 		utf8 = false
 	}
 	if !utf8 && !isASCII(line) {
-		return dst, &ValueError{Msg: "command contains non-ASCII characters; they need the SMTPUTF8 option (RFC 6531): give MAIL the SMTPUTF8 parameter"}
+		return &ValueError{Msg: "command contains non-ASCII characters; they need the SMTPUTF8 option (RFC 6531): give MAIL the SMTPUTF8 parameter"}
 	}
 	if n := len(line) + len(CRLF); n > limit {
 		// The verb is named only when it is one the limit depends on: an
@@ -125,7 +153,7 @@ func (c *Client) encodeLine(dst []byte, line string, kind lineKind) ([]byte, err
 		case limit != MaxCommandLine:
 			what = "the " + verb + " line"
 		}
-		return dst, &ValueError{Msg: fmt.Sprintf("%s is %d octets long with its CRLF; the limit is %d (%s)", what, n, limit, limitRFC(verb, kind))}
+		return &ValueError{Msg: fmt.Sprintf("%s is %d octets long with its CRLF; the limit is %d (%s)", what, n, limit, limitRFC(verb, kind))}
 	}
 	switch verb {
 	case "RSET":
@@ -133,7 +161,7 @@ func (c *Client) encodeLine(dst []byte, line string, kind lineKind) ([]byte, err
 	case "MAIL":
 		c.utf8 = utf8
 	}
-	return append(append(dst, line...), CRLF...), nil
+	return nil
 }
 
 // encodeGroup encodes the lines of one pipelined write in order. On an
@@ -168,9 +196,13 @@ func (c *Client) envelopeLines(from string, to []string, opts, rcptOpts []string
 		lines = append(lines, l)
 	}
 	utf8 := c.utf8
-	_, err = c.encodeGroup(nil, lines)
-	c.utf8 = utf8
-	return lines, err
+	defer func() { c.utf8 = utf8 }()
+	for _, l := range lines {
+		if err := c.admit(l, lineCommand); err != nil {
+			return nil, err
+		}
+	}
+	return lines, nil
 }
 
 // lineLimit is the longest line a verb may have, CRLF included.
@@ -206,11 +238,13 @@ func commandSMTPUTF8(verb, args string) bool {
 	case "MAIL":
 		params = mailParams(args)
 	case "VRFY", "EXPN":
-		_, params = SplitCommand(args)
+		_, params = cutVerb(args)
 	default:
 		return false
 	}
-	for _, p := range strings.FieldsFunc(params, func(r rune) bool { return r == ' ' || r == '\t' }) {
+	for params != "" {
+		var p string
+		p, params = cutVerb(params)
 		if strings.EqualFold(p, "SMTPUTF8") {
 			return true
 		}
@@ -249,9 +283,11 @@ type sentCmd struct {
 	rcpt string
 }
 
+// commandOf is a line as observe sees it. Only the verbs observe acts on
+// are kept; any other is "", which observe ignores.
 func commandOf(line string) sentCmd {
-	v, a := SplitCommand(line)
-	return sentCmd{verb: v, args: a}
+	v, a := cutVerb(line)
+	return sentCmd{verb: knownVerb(v), args: a}
 }
 
 // observe is the one state reducer: what a reply to a command means for

@@ -18,7 +18,7 @@ const ChunkSize = 256 << 10
 // and so does a BDAT LAST carrying a message that fits one chunk. The
 // replies are then read in order and judged with the rules every engine
 // shares (envelope). lines are the MAIL and RCPT lines, already checked.
-func (c *Client) sendmailFast(from string, to, lines []string, msg io.Reader, opts, rcptOpts []string, pipe, chunk bool) (map[string]Reply, error) {
+func (c *Client) sendmailFast(from string, to, lines []string, msg io.Reader, opts []string, pipe, chunk bool) (map[string]Reply, error) {
 	binary := chunk && c.HasExtn("binarymime") && hasOptionValue(opts, "BODY", "BINARYMIME")
 	var body *chunker
 	if chunk {
@@ -30,7 +30,7 @@ func (c *Client) sendmailFast(from string, to, lines []string, msg io.Reader, op
 		body.reset(msg, binary)
 	}
 	if !pipe {
-		e, refused, err := c.envelopeOneByOne(from, to, opts, rcptOpts)
+		e, refused, err := c.envelopeOneByOne(from, to, lines)
 		if e == nil {
 			return refused, err
 		}

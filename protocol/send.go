@@ -205,9 +205,9 @@ func (c *Client) Sendmail(from string, to []string, msg io.Reader, mailOpts, rcp
 	pipe := c.opts.Pipelining && c.doesESMTP && c.HasExtn("pipelining")
 	chunk := c.opts.Chunking && c.doesESMTP && c.HasExtn("chunking")
 	if pipe || chunk {
-		return c.sendmailFast(from, to, lines, msg, opts, rcptOpts, pipe, chunk)
+		return c.sendmailFast(from, to, lines, msg, opts, pipe, chunk)
 	}
-	e, refused, err := c.envelopeOneByOne(from, to, opts, rcptOpts)
+	e, refused, err := c.envelopeOneByOne(from, to, lines)
 	if e == nil {
 		return refused, err
 	}

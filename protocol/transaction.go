@@ -75,24 +75,26 @@ func (c *Client) fail(e *envelope, err error) (map[string]Reply, error) {
 	return e.result(), err
 }
 
-// envelopeOneByOne sends MAIL and each RCPT and waits for each reply,
-// Sendmail's way without PIPELINING. A nil error with a non-nil envelope
-// means the transaction may go on to the message.
-func (c *Client) envelopeOneByOne(from string, to []string, opts, rcptOpts []string) (*envelope, map[string]Reply, error) {
+// envelopeOneByOne sends MAIL and each RCPT (lines, from envelopeLines)
+// and waits for each reply, Sendmail's way without PIPELINING. A non-nil
+// envelope means the transaction may go on to the message.
+func (c *Client) envelopeOneByOne(from string, to, lines []string) (*envelope, map[string]Reply, error) {
 	e := newEnvelope(from, len(to))
-	r, err := c.Mail(from, opts...)
+	r, err := c.Docmd(lines[0], "")
 	if err != nil {
 		return nil, nil, err
 	}
+	c.afterMail(lines[0], r)
 	if !e.mailReply(r) {
 		refused, err := c.fail(e, e.verdict())
 		return nil, refused, err
 	}
-	for _, rcpt := range to {
-		r, err := c.Rcpt(rcpt, rcptOpts...)
+	for i, rcpt := range to {
+		r, err := c.Docmd(lines[1+i], "")
 		if err != nil {
 			return nil, e.refused, err
 		}
+		c.afterRcpt(rcpt, r)
 		if e.rcptReply(rcpt, r) {
 			break
 		}
