@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -474,7 +473,7 @@ func (f *flow) lineDone(line []byte, p *piece) {
 		f.dataPending = arg == ""
 	case "BDAT":
 		f.dataPending = false
-		size, _, _ := strings.Cut(arg, " ")
+		size, _ := protocol.SplitCommand(arg)
 		if n, err := strconv.ParseInt(size, 10, 64); err == nil && n > 0 {
 			f.bdatLeft = n
 		}
@@ -490,10 +489,9 @@ func (f *flow) server(line []byte) {
 }
 
 // splitCommand returns a command line's verb in upper case and the rest,
-// without the line ending.
+// without the line ending, split as protocol.SplitCommand splits it.
 func splitCommand(line []byte) (verb, arg string) {
-	v, a, _ := strings.Cut(string(trimEOL(line)), " ")
-	return strings.ToUpper(v), a
+	return protocol.SplitCommand(string(trimEOL(line)))
 }
 
 // trimEOL drops one CRLF or LF.

@@ -855,7 +855,7 @@ func (w *worker) command(line string) {
 	if strings.TrimSpace(line) == "" {
 		return
 	}
-	if strings.HasPrefix(line, "/") {
+	if strings.HasPrefix(strings.TrimLeft(line, " \t"), "/") {
 		// The line is not echoed: it may be "/auth PLAIN user password".
 		w.fail(errors.New("a line starting with \"/\" is an ehlo command, not sent to the server; give it on a line of its own"))
 		return
@@ -864,13 +864,14 @@ func (w *worker) command(line string) {
 		w.fail(errNotConnected)
 		return
 	}
-	verb, args, _ := strings.Cut(line, " ")
-	verb = strings.ToUpper(verb)
+	// The verb as the server and protocol read it: "AUTH\tLOGIN" and
+	// " AUTH LOGIN" are AUTH, and their answers must be secret.
+	verb, _ := protocol.SplitCommand(line)
 	if !w.begin(label(verb)) {
 		return
 	}
 	if verb == "AUTH" {
-		w.authIR, w.answers = w.learnInitialResponse(args), 0
+		w.authIR, w.answers = w.learnInitialResponse(line), 0
 	}
 	r, err := w.client.Raw(line)
 	if err != nil {
@@ -905,9 +906,9 @@ func label(verb string) string {
 // authorisation identity) and ANONYMOUS (a trace string) are not secrets,
 // and scrubbing them would blank ordinary text such as the user's address.
 // It reports whether there was an initial response.
-func (w *worker) learnInitialResponse(args string) bool {
-	mech, ir, _ := strings.Cut(strings.TrimLeft(args, " "), " ")
-	ir = strings.TrimSpace(ir)
+func (w *worker) learnInitialResponse(line string) bool {
+	mech, span, _ := protocol.AuthCommand(line)
+	ir := strings.TrimSpace(line[span.Start:span.End])
 	if ir == "" {
 		return false
 	}
@@ -916,7 +917,7 @@ func (w *worker) learnInitialResponse(args string) bool {
 	}
 	s := w.l.scrub
 	dec, err := base64.StdEncoding.DecodeString(ir)
-	switch strings.ToUpper(mech) {
+	switch mech {
 	case "LOGIN", "EXTERNAL", "ANONYMOUS":
 		return true
 	case "PLAIN":
@@ -1071,14 +1072,13 @@ func RedactHistory(text string) string {
 			lines[i] = Marker
 			continue
 		}
-		verb, args, _ := strings.Cut(line, " ")
-		if !strings.EqualFold(verb, "AUTH") {
+		_, ir, ok := protocol.AuthCommand(line)
+		if !ok {
 			continue
 		}
 		auth = true
-		mech, ir, _ := strings.Cut(strings.TrimLeft(args, " "), " ")
-		if strings.TrimSpace(ir) != "" {
-			lines[i] = verb + " " + mech + " " + Marker
+		if protocol.IsSecretResponse(line[ir.Start:ir.End]) {
+			lines[i] = strings.TrimRight(line[:ir.Start], " \t") + " " + Marker
 		}
 	}
 	return strings.Join(lines, "\n")

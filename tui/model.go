@@ -801,7 +801,7 @@ func (m *Model) submit() tea.Cmd {
 		}
 		return nil
 	}
-	if strings.HasPrefix(line, "/") {
+	if strings.HasPrefix(strings.TrimLeft(line, " \t"), "/") {
 		if !m.st.Secret && m.st.Mode == modeCommand {
 			c.remember(historyEntry(line))
 		}
