@@ -1,0 +1,120 @@
+package tui
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/sandbox"
+	"github.com/ehlo-dev/ehlo/session"
+)
+
+// liveOnSandbox is a model on a real session.Live talking to the sandbox
+// with cfg, connected and greeted with EHLO.
+func liveOnSandbox(t *testing.T, cfg sandbox.Config) (*Model, *session.Live) {
+	t.Helper()
+	srv, err := sandbox.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(func() { srv.Close() })
+	live := session.NewLive(session.LiveConfig{
+		Server: srv.Addr(), Kind: protocol.SMTP,
+		Options: protocol.Options{Timeout: 5 * time.Second, LocalHostname: "client.test"},
+	})
+	t.Cleanup(func() { live.Close() })
+	m, err := New(Config{Conversation: live, Theme: "mono"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 32})
+	live.Connect()
+	live.Ehlo("")
+	return m, live
+}
+
+// waitScreen feeds the session's activity to m, as the program's listen
+// loop does, until the screen satisfies ok.
+func waitScreen(t *testing.T, m *Model, live *session.Live, what string, ok func(string) bool) string {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		m.Update(activityMsg{})
+		if scr := plain(m); ok(scr) {
+			return scr
+		}
+		select {
+		case <-live.Notify():
+		case <-time.After(20 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s; screen:\n%s", what, plain(m))
+		}
+	}
+}
+
+func contains(subs ...string) func(string) bool {
+	return func(s string) bool {
+		for _, sub := range subs {
+			if !strings.Contains(s, sub) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// Defect 6: a 421 the server sends while the user is idle shows up by
+// itself, and the Connection pane says closed; the next line typed is not
+// sent, and the 421 is not shown as its reply.
+func TestIdle421ShownAndClosed(t *testing.T) {
+	m, live := liveOnSandbox(t, sandbox.Config{ReadTimeout: 500 * time.Millisecond})
+	waitScreen(t, m, live, "the EHLO reply", contains("<-  250 SMTPUTF8"))
+	scr := waitScreen(t, m, live, "the idle 421", contains("<-  421 4.4.2", "smtp · closed"))
+	if !strings.Contains(scr, "unsolicited") {
+		t.Errorf("the 421 is not called unsolicited:\n%s", scr)
+	}
+	typeText(m, "NOOP")
+	press(m, "enter")
+	scr = waitScreen(t, m, live, "the refusal", contains("not connected"))
+	if strings.Contains(scr, " -> NOOP") {
+		t.Errorf("NOOP was sent after the server closed:\n%s", scr)
+	}
+}
+
+// Defect 6: a line typed while a reply is pending is shown as queued, then
+// sent in its turn.
+func TestQueuedLineShownThenSent(t *testing.T) {
+	m, live := liveOnSandbox(t, sandbox.Config{Faults: mustFaults(t, "delay:noop=1s")})
+	waitScreen(t, m, live, "the EHLO reply", contains("<-  250 SMTPUTF8"))
+	typeText(m, "NOOP")
+	press(m, "enter")
+	waitScreen(t, m, live, "NOOP pending", func(string) bool { return m.st.Busy })
+	typeText(m, "RSET")
+	press(m, "enter")
+	if v := m.comp.input.Value(); v != "" {
+		t.Errorf("composer keeps %q", v)
+	}
+	waitScreen(t, m, live, "RSET shown as queued", contains("1 queued, sent after the reply to NOOP: RSET"))
+	scr := waitScreen(t, m, live, "RSET sent and answered", contains(" -> RSET", "<-  250 2.0.0 Ok"))
+	if strings.Contains(scr, "queued") {
+		t.Errorf("still shown as queued after it was sent:\n%s", scr)
+	}
+}
+
+func mustFaults(t *testing.T, specs ...string) []sandbox.Fault {
+	t.Helper()
+	var out []sandbox.Fault
+	for _, s := range specs {
+		f, err := sandbox.ParseFault(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, f)
+	}
+	return out
+}
