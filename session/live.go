@@ -184,6 +184,7 @@ type Live struct {
 	cur     *worker // the worker whose events count; nil once Close abandoned it
 	working bool    // cur is running an operation, busy or not
 	closed  bool
+	network string // of the last connection, for a recording's snapshot
 	// idleStop ends the worker's watch of the idle connection
 	// (protocol.Client.WatchIdle); nil when it is not watching.
 	idleStop chan struct{}
@@ -266,6 +267,32 @@ func (l *Live) Snapshot() Snapshot {
 		}
 	}
 	return s
+}
+
+// Record makes s, a recording, receive the conversation's events from now
+// on, its offsets counting from origin (its Header.Created). Once a
+// connection has been attempted, the recording opens with a KindSnapshot
+// event of the state at that moment, so that its replay starts from there
+// and not from nothing.
+func (l *Live) Record(s Sink, origin time.Time) (remove func()) {
+	return l.capture.AddFrom(s, origin, l.startEvents)
+}
+
+// startEvents is the snapshot that opens a recording; it runs under the
+// Capture's lock, so no event falls between it and the recording's next.
+func (l *Live) startEvents() []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := &l.snap
+	if s.Started.IsZero() {
+		return nil
+	}
+	st := &StartState{SessionStart: l.capture.Start(), Connected: s.Connected, Network: l.network, Addr: s.Server, ConnectionStart: s.Started}
+	if s.Connected {
+		st.State, st.Handshake, st.Mode = s.State, s.TLS, s.Mode.String()
+		st.Extensions, st.ExtensionsStale = slices.Clone(s.Extensions), s.ExtensionsStale
+	}
+	return []Event{{Kind: KindSnapshot, Start: st}}
 }
 
 // Connect opens a connection with a fresh protocol.Client and reads the
@@ -710,7 +737,7 @@ func (w *worker) Trace(e protocol.Event) {
 	s := &l.snap
 	switch e.Kind {
 	case protocol.EventConnect:
-		s.Server = e.Addr
+		s.Server, l.network = e.Addr, e.Network
 	case protocol.EventSend:
 		s.BytesOut += int64(len(e.Data))
 	case protocol.EventRecv:

@@ -1,6 +1,9 @@
 package tui
 
 import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"strings"
 	"testing"
 	"time"
@@ -117,4 +120,85 @@ func mustFaults(t *testing.T, specs ...string) []sandbox.Fault {
 		out = append(out, f)
 	}
 	return out
+}
+
+// Defect 5 (issue 11): a recording begun with /record after EHLO and
+// STARTTLS replays from the session's state, with its own clock. The first
+// frame already shows the connection greeted, in TLS, with the extensions
+// of the EHLO inside TLS, and the clock at 00:00; the session had been
+// running for over a second before the recording began.
+func TestRecordMidSessionReplaysFromState(t *testing.T) {
+	srv, err := sandbox.New(sandbox.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(func() { srv.Close() })
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(srv.CertPEM())
+	live := session.NewLive(session.LiveConfig{
+		Server: srv.Addr(), Kind: protocol.SMTP,
+		Options: protocol.Options{Timeout: 5 * time.Second, LocalHostname: "client.test", TLSConfig: &tls.Config{RootCAs: pool}},
+	})
+	t.Cleanup(func() { live.Close() })
+	live.Connect()
+	live.Input("EHLO client.test\nSTARTTLS\nEHLO client.test")
+	waitSettled(t, live, func(s session.Snapshot) bool { return s.State.TLS && !s.Busy && len(s.Extensions) > 0 })
+	time.Sleep(1100 * time.Millisecond) // the session's clock is past 00:01
+
+	var file bytes.Buffer
+	rec, err := session.NewRecorder(&file, session.Header{Server: srv.Addr(), Transport: "smtp", Network: "tcp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	remove := live.Record(rec, rec.Header().Created)
+	live.Noop()
+	waitSettled(t, live, func(s session.Snapshot) bool { return s.BytesOut > 0 && !s.Busy && len(s.Queued) == 0 })
+	remove()
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	r, err := session.Read(&file)
+	if err != nil || len(r.Problems) > 0 {
+		t.Fatalf("read back: %v %v", err, r.Problems)
+	}
+	m := newReplayModel(t, r, 120, 40)
+	press(m, "right")
+	pane := connPane(m)
+	for _, want := range []string{"smtp · connected", "TLS TLSv1.3", "certificate verified", "● connected › ● greeted › ● TLS", "00:00"} {
+		if !strings.Contains(pane, want) {
+			t.Errorf("first frame: no %q in\n%s", want, pane)
+		}
+	}
+	if strings.Contains(pane, "NOT ENCRYPTED") || strings.Contains(pane, "not encrypted") || strings.Contains(pane, "disconnected") {
+		t.Errorf("first frame shows a session in clear text or disconnected:\n%s", pane)
+	}
+	if _, ok := m.st.has("AUTH"); !ok || m.st.Stale {
+		t.Errorf("first frame: extensions %v stale %v, want those of the EHLO inside TLS", m.st.Exts, m.st.Stale)
+	}
+	if scr := plain(m); !strings.Contains(scr, "recording begins mid-session") || !strings.Contains(scr, "· 00:00.000 / 00:00.") {
+		t.Errorf("first frame:\n%s", scr)
+	}
+	press(m, "end")
+	if scr := plain(m); !strings.Contains(scr, "~> noop") || !strings.Contains(scr, "<~  250") {
+		t.Errorf("the NOOP is not shown inside TLS:\n%s", scr)
+	}
+	if got := r.Events[len(r.Events)-1].Offset; got > time.Second {
+		t.Errorf("last event at %s: the clock counts from the session, not the recording", got)
+	}
+}
+
+// waitSettled waits until the session's snapshot satisfies ok.
+func waitSettled(t *testing.T, live *session.Live, ok func(session.Snapshot) bool) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for !ok(live.Snapshot()) {
+		select {
+		case <-live.Notify():
+		case <-time.After(20 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("timed out; snapshot %+v", live.Snapshot())
+		}
+	}
 }
