@@ -72,6 +72,9 @@ type scriptRun struct {
 	startTLS bool // a STARTTLS was answered 220 and TLS started
 	failed   *TLSSummary
 	closed   bool // the recording has a close event for this run
+	// midway: the recording began with this connection already open
+	// (a snapshot), so its greeting and anything before are missing.
+	midway bool
 }
 
 // buildScript cuts a recording's events into runs and turns.
@@ -105,6 +108,13 @@ func buildScript(events []Event) []*scriptRun {
 			newRun()
 		}
 		switch e.Kind {
+		case KindSnapshot:
+			if e.Start != nil && e.Start.Connected {
+				cur.midway = true
+				if h := e.Start.Handshake; h != nil && h.Complete {
+					cur.tls = h
+				}
+			}
 		case KindTLS:
 			if e.Handshake == nil {
 				break
@@ -278,6 +288,14 @@ func Serve(ctx context.Context, rec *Recording, ln net.Listener, log io.Writer) 
 // ServeWith is Serve with options.
 func ServeWith(ctx context.Context, rec *Recording, ln net.Listener, log io.Writer, opts ServeOptions) error {
 	runs := buildScript(rec.Events)
+	if len(runs) > 0 && runs[0].midway {
+		// Its greeting and TLS upgrade are not in the recording: a client
+		// could not get to where it starts.
+		runs = runs[1:]
+		if len(runs) == 0 {
+			return errors.New("replay --serve: the recording begins mid-session, without the greeting; there is no whole connection to serve")
+		}
+	}
 	if len(runs) == 0 {
 		return errors.New("replay --serve: the recording holds no conversation")
 	}

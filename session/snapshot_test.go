@@ -2,6 +2,9 @@ package session
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -157,5 +160,30 @@ func TestLiveRecordSnapshot(t *testing.T) {
 		if ev.Offset > 250*time.Millisecond {
 			t.Errorf("%s at %s: offsets must count from the recording's start", ev.Kind, ev.Offset)
 		}
+	}
+}
+
+// The export's summary reads the TLS state from the snapshot, and the fake
+// server refuses a recording whose only connection began before it, which
+// no client could reach (no greeting, no STARTTLS).
+func TestSnapshotExportAndServe(t *testing.T) {
+	rec := &Recording{Header: Header{Format: FormatName, Version: FormatVersion, Server: "127.0.0.1:2525", Transport: "smtp", Network: "tcp"},
+		Events: []Event{
+			{Kind: KindSnapshot, Start: sampleStart(t)},
+			{Offset: time.Millisecond, Kind: KindClient, Data: []byte("NOOP\r\n"), TLS: true},
+			{Offset: 2 * time.Millisecond, Kind: KindServer, Data: []byte("250 ok\r\n"), TLS: true},
+			{Offset: 3 * time.Millisecond, Kind: KindClose},
+		}}
+	if s := Summarize(rec); !strings.Contains(s.TLS, "TLS begun before the recording, TLSv1.3") {
+		t.Errorf("summary TLS %q", s.TLS)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	err = Serve(context.Background(), rec, ln, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "begins mid-session") {
+		t.Errorf("Serve: %v", err)
 	}
 }
