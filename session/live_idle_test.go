@@ -48,7 +48,7 @@ func TestLiveIdle421(t *testing.T) {
 				h.input("EHLO client.test")
 				h.noError(h.settle())
 			}
-			s := h.waitFor("the idle 421 to close the connection", func(s Snapshot) bool { return !s.Connected })
+			s := h.waitFor("the idle 421 to close the connection", func(s Snapshot) bool { return !s.Connected && s.LastError != "" })
 			if !strings.Contains(s.LastError, "421 4.4.2") || !strings.Contains(s.LastError, "unsolicited") {
 				t.Errorf("LastError %q: want the unsolicited 421", s.LastError)
 			}
