@@ -109,12 +109,7 @@ func buildScript(events []Event) []*scriptRun {
 		}
 		switch e.Kind {
 		case KindSnapshot:
-			if e.Start != nil && e.Start.Connected {
-				cur.midway = true
-				if h := e.Start.Handshake; h != nil && h.Complete {
-					cur.tls = h
-				}
-			}
+			cur.resume(e.Start)
 		case KindTLS:
 			if e.Handshake == nil {
 				break
@@ -182,6 +177,18 @@ func buildScript(events []Event) []*scriptRun {
 		markAuth(r)
 	}
 	return runs
+}
+
+// resume marks a run the recording joined already connected, and keeps its
+// TLS handshake for the summary.
+func (r *scriptRun) resume(s *StartState) {
+	if s == nil || !s.Connected {
+		return
+	}
+	r.midway = true
+	if h := s.Handshake; h != nil && h.Complete {
+		r.tls = h
+	}
 }
 
 // assignReply gives a reply to the earliest turn still waiting for one, so
