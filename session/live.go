@@ -702,6 +702,9 @@ func (w *worker) watch(stop chan struct{}) {
 	}
 	l.mu.Unlock()
 	if err == nil {
+		// Stopped, or nothing to watch (replies still due): either way
+		// wait for the next operation here, never in a loop.
+		<-stop
 		return
 	}
 	w.batch = nil

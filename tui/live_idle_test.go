@@ -201,3 +201,28 @@ func waitSettled(t *testing.T, live *session.Live, ok func(session.Snapshot) boo
 		}
 	}
 }
+
+// A snapshot from a hostile file reaches the screen only sanitized.
+func TestReplaySnapshotHostile(t *testing.T) {
+	rec := demoRecording()
+	rec.Events = []session.Event{{Kind: session.KindSnapshot, Start: &session.StartState{
+		Connected: true, Addr: "evil\x1b]0;pwned\x07:25", State: protocol.State{Phase: protocol.PhaseRcpt, Recipients: 2},
+		Extensions: []protocol.Extension{{Keyword: "X-\x1b[2J", Params: "\u202e"}}, Mode: "data",
+	}}, {Offset: at(5), Kind: session.KindClient, Data: []byte("Subject: still the message\r\n")}}
+	m := newReplayModel(t, rec, 120, 40)
+	press(m, "end")
+	scr := m.View().Content
+	if strings.Contains(scr, "\x1b]0;") || strings.Contains(scr, "\x1b[2J") || strings.Contains(scr, "\u202e") {
+		t.Errorf("raw escape from the snapshot on screen: %q", scr)
+	}
+	p := plain(m)
+	for _, want := range []string{`evil\x1b]0;pwned\x07:25`, "● RCPT (2)", `X-\x1b[2J`} {
+		if !strings.Contains(p, want) {
+			t.Errorf("no %q:\n%s", want, p)
+		}
+	}
+	// Inside DATA, the next client line is message text, not a command.
+	if !m.rep.cur.inData || len(m.rep.cur.queue) != 0 {
+		t.Errorf("after a snapshot in DATA: inData %v, commands %v", m.rep.cur.inData, m.rep.cur.queue)
+	}
+}
