@@ -8,6 +8,8 @@
 // then HELO when a command needs a greeting, all EHLO knowledge forgotten after
 // STARTTLS, RSET after a failed transaction, close on 421, the AUTH 334 loop,
 // the envelope taken from headers by SendMessage with Bcc never transmitted.
+// Between commands WatchIdle lets an interactive client see what the server
+// sends unasked, a 421 above all, instead of reading it as the next reply.
 //
 // Every byte written and read, every state change and the TLS handshake are
 // reported to a Tracer, with the byte ranges that carry credentials marked,
