@@ -247,6 +247,7 @@ func FuzzRecordingReader(f *testing.F) {
 	f.Add([]byte(header + "\n" + `{"offset_us":1,"kind":"state","state":{"phase":"data","rcpts":-1}}` + "\n"))
 	f.Add([]byte(header + "\n" + `{"offset_us":1,"kind":"tls","handshake":{"chain":[{"not_after":"9999-12-31T23:59:59Z"}]}}`))
 	f.Add([]byte(`{"format":"ehlo-recording","version":2}`))
+	f.Add([]byte(header + "\n" + snapshotLine + "\n" + `{"offset_us":1,"kind":"client","data":"x\r\n","tls":true}` + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rec, err := Read(bytes.NewReader(data))
 		if err != nil {

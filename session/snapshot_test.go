@@ -15,6 +15,10 @@ import (
 	"github.com/ehlo-dev/ehlo/protocol"
 )
 
+// snapshotLine is a snapshot event as the Recorder writes it, for the
+// fuzzers' seeds.
+const snapshotLine = `{"offset_us":0,"kind":"snapshot","snapshot":{"session_start":"2026-11-25T22:40:38+02:00","connected":true,"network":"tcp","addr":"mx.test:25","connection_start":"2026-11-25T22:40:39Z","state":{"phase":"hello","tls":true,"auth":true,"rcpts":0},"handshake":{"version":"TLSv1.3","complete":true,"verified":true},"extensions":[{"keyword":"SIZE","params":"10"},{"keyword":"AUTH"}],"extensions_stale":true,"mode":"auth"}}`
+
 // sampleStart is the state of a session after EHLO, STARTTLS and EHLO.
 func sampleStart(t testing.TB) *StartState {
 	cert := selfSigned(t, "mx.test", time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
