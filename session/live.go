@@ -692,21 +692,20 @@ func (l *Live) stopWatch() {
 // so it is never taken as the reply to the user's next command.
 func (w *worker) watch(stop chan struct{}) {
 	err := w.client.WatchIdle(stop)
+	if err == nil {
+		// Stopped, or nothing to watch (replies still due): either way
+		// wait here for the next operation (or Close) to close stop,
+		// never in a loop.
+		<-stop
+		return
+	}
 	l := w.l
 	l.mu.Lock()
 	if l.idleStop == stop {
 		l.idleStop = nil
 	}
-	if err != nil {
-		l.working = true // next signals once this is published
-	}
+	l.working = true // next signals once this is published
 	l.mu.Unlock()
-	if err == nil {
-		// Stopped, or nothing to watch (replies still due): either way
-		// wait for the next operation here, never in a loop.
-		<-stop
-		return
-	}
 	w.batch = nil
 	var gone *protocol.ServerDisconnectedError
 	if !errors.As(err, &gone) {
