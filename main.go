@@ -897,7 +897,7 @@ func (t *tuiCmd) Run(app *appContext) error {
 	if strings.HasPrefix(server, "/") {
 		network = "unix"
 	}
-	rt := &recordToggle{capture: live.Capture(), path: t.Record, header: session.Header{
+	rt := &recordToggle{record: live.Record, path: t.Record, header: session.Header{
 		Server: server, Transport: t.kind().String(), Network: network,
 		EhloVersion: ehloVersion(), Secrets: t.RecordSecrets, Insecure: t.Insecure,
 	}}
@@ -1163,14 +1163,16 @@ func (c *completionCmd) Run(app *appContext, kctx *kong.Context) error {
 
 // recordToggle lets /record start and stop a recording during a TUI
 // session. A new recording after a stop goes to a new file: recordings are
-// never appended to or overwritten.
+// never appended to or overwritten. Each starts its clock when it starts,
+// and one started mid-session opens with the session's state
+// (session.Live.Record), so that its replay shows the right state and time.
 type recordToggle struct {
-	mu      sync.Mutex
-	capture *session.Capture
-	header  session.Header
-	path    string
-	rec     *session.Recorder
-	remove  func()
+	mu     sync.Mutex
+	record func(s session.Sink, origin time.Time) (remove func())
+	header session.Header
+	path   string
+	rec    *session.Recorder
+	remove func()
 }
 
 func (r *recordToggle) toggle() (on bool, path string, err error) {
@@ -1184,14 +1186,14 @@ func (r *recordToggle) toggle() (on bool, path string, err error) {
 		r.path = "ehlo-" + time.Now().Format("20060102-150405") + ".jsonl"
 	}
 	h := r.header
-	h.Created = r.capture.Start()
+	h.Created = time.Now()
 	rec, err := session.Create(r.path, h)
 	if err != nil {
 		path := r.path
 		r.path = ""
 		return false, path, err
 	}
-	r.rec, r.remove = rec, r.capture.Add(rec)
+	r.rec, r.remove = rec, r.record(rec, rec.Header().Created)
 	return true, r.path, nil
 }
 

@@ -15,7 +15,9 @@
 // ASCII unless SMTPUTF8, line length) and each reply through one state
 // reducer; SplitCommand is the one verb tokenizer, exported so that callers
 // read a line as the client and servers do. Sendmail's engines judge a
-// transaction with one set of rules.
+// transaction with one set of rules. Between commands WatchIdle lets an
+// interactive client see what the server sends unasked, a 421 above all,
+// instead of reading it as the next reply.
 //
 // Every byte written and read, every state change and the TLS handshake are
 // reported to a Tracer, with the byte ranges that carry credentials marked,

@@ -18,7 +18,10 @@
 // The live side builds on Capture: Live runs protocol calls off the UI
 // goroutine and interprets raw lines the user types (STARTTLS, AUTH, DATA)
 // so the protocol state stays true, and everything it does reaches the
-// sinks through its Capture. Replay, exports and `replay --serve` are to
+// sinks through its Capture. Between operations it keeps reading the
+// connection, so that what the server says unasked (an idle timeout's 421)
+// is shown when it comes; Record starts a recording mid-session with a
+// snapshot of the state, so that its replay starts from there. Replay, exports and `replay --serve` are to
 // feed a Recording's Events to the same Sinks.
 //
 // For `replay --serve` the package cuts a recording into a script and

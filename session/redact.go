@@ -65,6 +65,11 @@ func (r *redactor) apply(e *Event) Event {
 		// No exchange survives a new connection or a new TLS layer; an
 		// AUTH whose reply never came must not redact the next EHLO.
 		r.auth, r.flow = false, flow{}
+	case KindSnapshot:
+		// A recording begun inside an AUTH exchange or a message goes
+		// on from there: its next client lines are answers, or text.
+		r.auth, r.mech, r.nresp = e.Start != nil && e.Start.Mode == "auth", "", 0
+		r.flow.resume(e.Start)
 	}
 	switch e.Kind {
 	case KindClient:

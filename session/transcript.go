@@ -104,6 +104,8 @@ func (t *Transcript) Event(e Event) {
 		}
 	case KindTLS:
 		t.handshake(e.Handshake)
+	case KindSnapshot:
+		t.resume(e.Start)
 	case KindClient:
 		t.client(e)
 	case KindServer:

@@ -1110,6 +1110,9 @@ func (m *Model) bottomBox() []string {
 	case m.comp.searching:
 		title = "History search"
 	}
+	if q := queuedTitle(m.st); q != "" {
+		title, badge = q, ""
+	}
 	return box(s, title, badge, []string{m.comp.input.View()}, l.Composer.W, l.Composer.H, m.focus == focusComposer)
 }
 

@@ -337,6 +337,8 @@ func (b *builder) apply(e session.Event) {
 		}
 	case session.KindTLS:
 		b.handshake(e)
+	case session.KindSnapshot:
+		b.resume(e)
 	case session.KindClient:
 		b.st.Out += int64(len(e.Data))
 		b.client(e)
