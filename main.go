@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -338,15 +339,17 @@ func splitList(in []string) []string {
 	return out
 }
 
-// readArg reads TEXT, @FILE or - (stdin).
-func readArg(app *appContext, v string) ([]byte, error) {
+// readArg opens a body given as @FILE or - (stdin) as a streamed input;
+// TEXT is returned as is, with a nil input.
+func readArg(app *appContext, flag, v string) (*session.Input, string, error) {
 	switch {
 	case v == "-":
-		return io.ReadAll(app.stdin)
+		return session.StreamInput(app.ctx, flag+" -", app.stdin), "", nil
 	case strings.HasPrefix(v, "@"):
-		return os.ReadFile(v[1:])
+		in, err := session.OpenInput(app.ctx, flag+" "+v, v[1:])
+		return in, "", err
 	}
-	return []byte(v), nil
+	return nil, v, nil
 }
 
 // password finds the AUTH secret: the flag (with a warning), EHLO_PASSWORD,
@@ -393,6 +396,9 @@ func (s *sendCmd) Run(app *appContext) error {
 	msg, err := s.message(app)
 	if err != nil {
 		return &exitError{code: 1, err: err}
+	}
+	if c, ok := msg.(io.Closer); ok {
+		defer c.Close()
 	}
 	mailOpts := append([]string(nil), s.MailOption...)
 	rcptOpts := append([]string(nil), s.RcptOption...)
@@ -479,41 +485,28 @@ func (s *sendCmd) message(app *appContext) (io.Reader, error) {
 		comp.From = defaultSender()
 	}
 	if s.Body != "" {
-		b, err := readArg(app, s.Body)
-		if err != nil {
-			return nil, fmt.Errorf("--body: %w", err)
-		}
-		comp.Body = string(b)
-	}
-	for _, path := range s.Attach {
-		a, err := session.LoadAttachment(path)
+		in, text, err := readArg(app, "--body", s.Body)
 		if err != nil {
 			return nil, err
 		}
-		comp.Attachments = append(comp.Attachments, a)
+		comp.Body, comp.BodyInput = text, in
 	}
-	b, err := comp.Build()
-	if err != nil {
-		return nil, err
+	for _, path := range s.Attach {
+		in, err := session.OpenInput(app.ctx, "--attach "+path, path)
+		if err != nil {
+			return nil, err
+		}
+		comp.Attachments = append(comp.Attachments, session.Attachment{Name: filepath.Base(path), Input: in})
 	}
-	if _, err := protocol.NormalizedSize(bytes.NewReader(b)); err != nil {
-		return nil, fmt.Errorf("the message: %w", err)
-	}
-	return bytes.NewReader(b), nil
+	// Streamed: a body or attachment file is read while it is sent.
+	return comp.Open()
 }
 
 // interruptible makes a read of r (stdin) end when ctx is cancelled, so
 // Ctrl+C aborts a message still being typed or piped instead of waiting
-// for its end. The goroutine blocked in r's Read is left to the process's
-// exit.
+// for its end.
 func interruptible(ctx context.Context, r io.Reader) io.Reader {
-	pr, pw := io.Pipe()
-	go func() {
-		_, err := io.Copy(pw, r)
-		pw.CloseWithError(err)
-	}()
-	context.AfterFunc(ctx, func() { pw.CloseWithError(errors.New("interrupted")) })
-	return pr
+	return session.Interruptible(ctx, func() (io.ReadCloser, error) { return io.NopCloser(r), nil })
 }
 
 func localHostname() string {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -256,6 +257,7 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 	if stopAfter(cfg.QuitAfter, "mail", "rcpt") {
 		return envelopeOnly(c, cfg, res, fail)
 	}
+	limitStreams(c, cfg.Message)
 	env := cfg.envelope()
 	refused, err := c.SendMessage(cfg.Message, env, cfg.MailOptions, cfg.RcptOptions)
 	res.Refused = refused
@@ -325,6 +327,20 @@ func (cfg SendConfig) envelope() *protocol.Envelope {
 		env.To = cfg.To
 	}
 	return env
+}
+
+// limitStreams caps a composed message's streamed inputs (stdin, a FIFO,
+// /dev/zero) at the server's SIZE, when it advertises one: past it the
+// message cannot be accepted, so it is aborted rather than sent on.
+func limitStreams(c *protocol.Client, msg io.Reader) {
+	l, ok := msg.(interface{ SetStreamLimit(int64) })
+	if !ok {
+		return
+	}
+	v, _ := c.Extn("size")
+	if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n > 0 {
+		l.SetStreamLimit(n)
+	}
 }
 
 // stopAfter says whether --quit-after names one of the stages.
