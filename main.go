@@ -234,7 +234,9 @@ type sendCmd struct {
 	Subject string   `help:"Subject (default: \"test\" and the date)."`
 	Body    string   `help:"Body: TEXT, @FILE or - for stdin."`
 	Data    string   `help:"A whole RFC 5322 message, @FILE or - for stdin (envelope from its headers unless --from/--to)."`
-	Attach  []string `sep:"none" type:"path" help:"Attach a file (repeatable)."`
+	Attach  []string `sep:"none" type:"path" help:"Attach a file (repeatable). Read as it is sent; one that is not a regular file (a FIFO, a device) is cut off at the server's SIZE, or 64 MiB."`
+
+	DataTimeout time.Duration `name:"data-timeout" help:"Limit on writing the whole message (DATA or BDAT), from the 354 to its last byte; 0: none. Either way the send fails when the server takes no data for --timeout." placeholder:"DURATION"`
 
 	Auth              string `help:"Authenticate: a mechanism (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER) or auto."`
 	AuthUser          string `help:"User name for --auth."`
@@ -296,6 +298,9 @@ func (s *sendCmd) Validate() error {
 	}
 	if s.Data != "" && (s.Body != "" || len(s.Attach) > 0 || len(s.Header) > 0 || s.Subject != "") {
 		return fmt.Errorf("--data is a whole message: it excludes --body, --attach, --header and --subject")
+	}
+	if s.DataTimeout < 0 {
+		return errors.New("--data-timeout cannot be negative")
 	}
 	if s.PipelineDepth < 1 {
 		return errors.New("--pipeline-depth must be at least 1")
@@ -421,7 +426,7 @@ func (s *sendCmd) Run(app *appContext) error {
 	}
 	cfg := session.SendConfig{
 		Server: s.Server, Port: s.Port, Kind: s.kind(), StartTLS: s.StartTLS,
-		Helo: s.Helo, Timeout: s.Timeout, Source: s.Source, TLSConfig: tlsCfg,
+		Helo: s.Helo, Timeout: s.Timeout, DataTimeout: s.DataTimeout, Source: s.Source, TLSConfig: tlsCfg,
 		To: s.To, Message: msg,
 		AuthMech: s.Auth, AuthUser: s.AuthUser, AuthPassword: secret,
 		NoInitialResponse: s.NoInitialResponse, AuthCleartext: s.AuthCleartext,

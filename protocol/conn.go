@@ -42,20 +42,57 @@ func (c *Client) send(b []byte, secrets []Span) error {
 
 // write puts b on the wire with a write deadline and traces what was
 // written, after the write returned, with the count actually written.
+//
+// The deadline is the write-side rule: each write (a command, or at most
+// 64 KiB of a message) must be taken within Timeout, so a server that
+// stops reading fails the send after Timeout; while the message is
+// written, DataTimeout (when set) also bounds the whole of it. A write
+// that fails closes the connection, so a message cut short is never ended
+// with its "." (the DataEncoder writes nothing more once a write failed).
 func (c *Client) write(b []byte, secrets []Span) error {
 	if c.conn == nil {
 		return &ServerDisconnectedError{Msg: "please run connect() first"}
 	}
-	_ = c.conn.SetWriteDeadline(time.Now().Add(c.opts.Timeout))
+	deadline := time.Now().Add(c.opts.Timeout)
+	overall := c.state.Phase == PhaseData && !c.dataDeadline.IsZero() && c.dataDeadline.Before(deadline)
+	if overall {
+		deadline = c.dataDeadline
+	}
+	_ = c.conn.SetWriteDeadline(deadline)
 	n, err := c.conn.Write(b)
 	if n > 0 {
 		c.trace(Event{Kind: EventSend, Data: b[:n], Secrets: clipSpans(secrets, n), TLS: c.tlsOn})
 	}
 	if err != nil {
+		msg := c.writeFailure(err, overall)
 		c.closeConn()
-		return &ServerDisconnectedError{Msg: "Server not connected", Err: err}
+		return &ServerDisconnectedError{Msg: msg, Err: err}
 	}
 	return nil
+}
+
+// armDataDeadline starts the clock of Options.DataTimeout: the message
+// that follows must be written by then.
+func (c *Client) armDataDeadline() {
+	c.dataDeadline = time.Time{}
+	if c.opts.DataTimeout > 0 {
+		c.dataDeadline = time.Now().Add(c.opts.DataTimeout)
+	}
+}
+
+// writeFailure says why a write failed: which time limit ran out, when one
+// did.
+func (c *Client) writeFailure(err error, overall bool) string {
+	var ne net.Error
+	switch {
+	case !errors.As(err, &ne) || !ne.Timeout():
+		return "Server not connected"
+	case overall:
+		return fmt.Sprintf("message not written within the data timeout (%s); connection closed, message not sent", c.opts.DataTimeout)
+	case c.state.Phase == PhaseData:
+		return fmt.Sprintf("the server took no message data for %s; connection closed, message not sent", c.opts.Timeout)
+	}
+	return fmt.Sprintf("the server took no data for %s; connection closed", c.opts.Timeout)
 }
 
 func clipSpans(spans []Span, n int) []Span {

@@ -48,14 +48,17 @@ var QuitAfterStages = []string{"connect", "banner", "helo", "tls", "auth", "mail
 
 // SendConfig is everything `ehlo send` needs for one message.
 type SendConfig struct {
-	Server    string // host, host:port, [v6]:port or an absolute Unix socket path
-	Port      int
-	Kind      protocol.Kind
-	StartTLS  bool // STARTTLS is required: stop if it is not offered or fails
-	Helo      string
-	Timeout   time.Duration
-	Source    string
-	TLSConfig *tls.Config
+	Server   string // host, host:port, [v6]:port or an absolute Unix socket path
+	Port     int
+	Kind     protocol.Kind
+	StartTLS bool // STARTTLS is required: stop if it is not offered or fails
+	Helo     string
+	Timeout  time.Duration
+	// DataTimeout bounds writing the whole message (protocol.Options);
+	// zero: only Timeout, per write.
+	DataTimeout time.Duration
+	Source      string
+	TLSConfig   *tls.Config
 
 	From    string
 	HasFrom bool // From was given (it may be the null sender "")
@@ -145,6 +148,7 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 	opts := protocol.Options{
 		LocalHostname:      cfg.Helo,
 		Timeout:            cfg.Timeout,
+		DataTimeout:        cfg.DataTimeout,
 		SourceAddress:      cfg.Source,
 		TLSConfig:          cfg.TLSConfig,
 		Tracer:             stages,
