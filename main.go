@@ -700,7 +700,10 @@ func (o *sendOutput) finish(res *session.SendResult) error {
 	var errText string
 	if res.Err != nil {
 		errText, _ = o.scrub.ScrubString(res.Err.Error())
-		errText = session.SanitizeString(errText)
+		// An error's text is ehlo's, quoting bytes that are often escaped
+		// already (Go's %q in x509 errors, protocol's previews): escaped
+		// once more, "" would show as "\x1b".
+		errText = session.SanitizeText(errText)
 	}
 	if o.trans != nil {
 		o.trans.Flush()
@@ -783,7 +786,7 @@ func (o *sendOutput) writeJSON(res *session.SendResult, code int, errText string
 		case session.KindTLS:
 			out.TLS = e.Handshake
 		case session.KindNote:
-			out.Notes = append(out.Notes, jsonInfo{Level: "note", Text: session.SanitizeString(e.Text)})
+			out.Notes = append(out.Notes, jsonInfo{Level: "note", Text: session.SanitizeText(e.Text)})
 		}
 	}
 	enc := json.NewEncoder(o.app.stdout)

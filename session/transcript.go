@@ -219,7 +219,11 @@ func (t *Transcript) handshake(h *TLSSummary) {
 		return
 	}
 	if h.Complete {
-		t.info("TLS started with cipher " + SanitizeString(h.Version) + ":" + SanitizeString(h.Cipher))
+		line := "TLS started with cipher " + SanitizeString(h.Version) + ":" + SanitizeString(h.Cipher)
+		if weak := weakTLS(h.Version, h.Cipher); weak != "" {
+			line += " (weak: " + weak + ")"
+		}
+		t.info(line)
 	} else {
 		t.warn("TLS handshake failed: " + h.Error)
 	}
