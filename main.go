@@ -467,21 +467,7 @@ func (s *sendCmd) message(app *appContext) (io.Reader, error) {
 		if s.Data == "-" {
 			return interruptible(app.ctx, app.stdin), nil // streamed, never read whole
 		}
-		f, err := os.Open(s.Data[1:])
-		if err != nil {
-			return nil, fmt.Errorf("--data: %w", err)
-		}
-		// A NUL byte is refused before connecting (the file is read twice:
-		// once here, once while sending).
-		if _, err := protocol.NormalizedSize(f); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("--data %s: %w", s.Data[1:], err)
-		}
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("--data: %w", err)
-		}
-		return f, nil
+		return dataFile(app.ctx, s.Data[1:])
 	}
 	comp := session.Composition{To: s.To, Subject: s.Subject, Headers: s.Header, Hostname: localHostname()}
 	if s.From != nil {
@@ -505,6 +491,36 @@ func (s *sendCmd) message(app *appContext) (io.Reader, error) {
 	}
 	// Streamed: a body or attachment file is read while it is sent.
 	return comp.Open()
+}
+
+// dataFile opens --data @FILE. A regular file is checked for NUL before
+// anything connects (it is read twice: here, and while sending); anything
+// else (a FIFO, a device) is streamed as stdin is, so that its open and its
+// reads, which may never return, still end on Ctrl+C.
+func dataFile(ctx context.Context, path string) (io.Reader, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("--data: %w", err)
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("--data %s: is a directory", path)
+	}
+	if !st.Mode().IsRegular() {
+		return session.Interruptible(ctx, func() (io.ReadCloser, error) { return os.Open(path) }), nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--data: %w", err)
+	}
+	if _, err := protocol.NormalizedSize(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--data %s: %w", path, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--data: %w", err)
+	}
+	return f, nil
 }
 
 // interruptible makes a read of r (stdin) end when ctx is cancelled, so

@@ -141,7 +141,7 @@ func (r *cappedReader) Read(p []byte) (int, error) {
 	if limit, why := r.in.cap(); r.read > limit {
 		return n, fmt.Errorf("%s: not a regular file, and longer than %d bytes (%s)", r.in.label, limit, why)
 	}
-	if err != nil && err != io.EOF && !errors.Is(err, errInterrupted) {
+	if err != nil && err != io.EOF {
 		err = fmt.Errorf("%s: %w", r.in.label, err)
 	}
 	return n, err

@@ -14,9 +14,14 @@ import (
 	"encoding/asn1"
 	"io"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ehlo-dev/ehlo/sandbox"
 )
 
 // tlsServer is an implicit-TLS SMTP server on loopback with the given
@@ -141,5 +146,47 @@ func TestCatalogueJ16CertParseErrorEscapedOnce(t *testing.T) {
 		if strings.Contains(text, "\x1b") || !strings.Contains(text, `\x1b[31mevil`) || strings.Contains(text, `\\x1b`) {
 			t.Errorf("json %v: want \\x1b escaped once:\n%s", json, text)
 		}
+	}
+}
+
+// TestCatalogueJ7DataFIFOInterrupted: --data @FIFO with nobody writing
+// blocks in the FIFO's open; Ctrl+C (the cancelled context) ends the send
+// promptly, and nothing is delivered.
+func TestCatalogueJ7DataFIFOInterrupted(t *testing.T) {
+	srv, err := sandbox.New(sandbox.Config{Listen: "127.0.0.1:0", TLSListen: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	defer srv.Close()
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	defer func() {
+		// Release the goroutine blocked in the FIFO's open.
+		if f, err := os.OpenFile(fifo, os.O_RDWR, 0); err == nil {
+			f.Close()
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	var o, e bytes.Buffer
+	app := &appContext{ctx: ctx, stdout: &o, stderr: &e, stdin: strings.NewReader("")}
+	done := make(chan int, 1)
+	go func() {
+		done <- runWith(app, []string{"send", srv.Addr(), "--data", "@" + fifo, "--from", "a@x.test", "--to", "b@x.test", "--timeout", "5s"})
+	}()
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	select {
+	case code := <-done:
+		if code == 0 || !strings.Contains(e.String(), "interrupted") {
+			t.Fatalf("exit %d\n%s%s", code, o.String(), e.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Ctrl+C did not stop a send blocked on a FIFO")
+	}
+	if n := len(srv.Mailbox().Messages()); n != 0 {
+		t.Fatalf("%d messages delivered", n)
 	}
 }
