@@ -245,6 +245,8 @@ func (r *encodingReader) Read(p []byte) (int, error) {
 	return 0, r.err
 }
 
+var crlf = []byte("\r\n")
+
 // lineWrap breaks base64 into lines of 76 characters (RFC 2045 §6.8), each
 // ended with CRLF, the last one too.
 type lineWrap struct {
@@ -260,7 +262,7 @@ func (l *lineWrap) Write(p []byte) (int, error) {
 		l.col += k
 		p = p[k:]
 		if l.col == 76 {
-			l.w.Write([]byte("\r\n"))
+			l.w.Write(crlf)
 			l.col = 0
 		}
 	}
@@ -269,7 +271,7 @@ func (l *lineWrap) Write(p []byte) (int, error) {
 
 func (l *lineWrap) end() {
 	if l.col > 0 {
-		l.w.Write([]byte("\r\n"))
+		l.w.Write(crlf)
 		l.col = 0
 	}
 }
