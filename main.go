@@ -236,7 +236,7 @@ type sendCmd struct {
 	Data    string   `help:"A whole RFC 5322 message, @FILE or - for stdin (envelope from its headers unless --from/--to)."`
 	Attach  []string `sep:"none" type:"path" help:"Attach a file (repeatable). Read as it is sent; one that is not a regular file (a FIFO, a device) is cut off at the server's SIZE, or 64 MiB."`
 
-	DataTimeout time.Duration `name:"data-timeout" help:"Limit on writing the whole message (DATA or BDAT), from the 354 to its last byte; 0: none. Either way the send fails when the server takes no data for --timeout." placeholder:"DURATION"`
+	DataTimeout time.Duration `name:"data-timeout" help:"Limit on writing the whole message (DATA or BDAT), from the 354 to its last byte; 0: none. Either way the send fails when the server takes no data for --timeout. Not with --repeat." placeholder:"DURATION"`
 
 	Auth              string `help:"Authenticate: a mechanism (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER) or auto."`
 	AuthUser          string `help:"User name for --auth."`
@@ -310,6 +310,9 @@ func (s *sendCmd) Validate() error {
 	}
 	if s.Repeat > 0 && (s.Record != "" || s.JSON || s.QuitAfter != "") {
 		return fmt.Errorf("--repeat excludes --record, --json and --quit-after")
+	}
+	if s.Repeat > 0 && s.DataTimeout > 0 {
+		return fmt.Errorf("--data-timeout applies to one message, not to --repeat")
 	}
 	if s.Data != "" && s.Data != "-" && !strings.HasPrefix(s.Data, "@") {
 		return fmt.Errorf("--data takes @FILE or - (stdin)")

@@ -45,12 +45,13 @@ type Options struct {
 	// machine's FQDN, or a domain literal of its address as smtplib does.
 	LocalHostname string
 	// Timeout bounds connecting, each write and each whole reply. A write
-	// is at most 64 KiB, so while the message is written a server that
-	// takes no data for Timeout fails the send.
+	// of the message is at most 64 KiB (DATA) or one 256 KiB chunk (BDAT),
+	// so a server that takes no data for Timeout fails the send.
 	Timeout time.Duration
 	// DataTimeout, when set, bounds writing a whole message, from the 354
-	// (or the first BDAT) to its last byte: a server that keeps taking a
-	// little data cannot stretch the transfer past it. Zero: no bound.
+	// (or the first BDAT) to its last byte, BDAT chunks' replies included:
+	// a server that keeps taking a little data cannot stretch the transfer
+	// past it. The reply after the message has Timeout. Zero: no bound.
 	DataTimeout time.Duration
 	// SourceAddress is the local "host" or "host:port" to bind.
 	SourceAddress string

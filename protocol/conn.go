@@ -43,21 +43,18 @@ func (c *Client) send(b []byte, secrets []Span) error {
 // write puts b on the wire with a write deadline and traces what was
 // written, after the write returned, with the count actually written.
 //
-// The deadline is the write-side rule: each write (a command, or at most
-// 64 KiB of a message) must be taken within Timeout, so a server that
-// stops reading fails the send after Timeout; while the message is
-// written, DataTimeout (when set) also bounds the whole of it. A write
-// that fails closes the connection, so a message cut short is never ended
-// with its "." (the DataEncoder writes nothing more once a write failed).
+// The deadline is the write-side rule: each write (a command, at most
+// 64 KiB of DATA, or one BDAT chunk of at most 256 KiB) must be taken
+// within Timeout, so a server that stops reading fails the send after
+// Timeout; until the message is written, DataTimeout (when set) also
+// bounds the whole of it. A write that fails closes the connection, so a
+// message cut short is never ended with its "." or BDAT LAST (the
+// DataEncoder writes nothing more once a write failed).
 func (c *Client) write(b []byte, secrets []Span) error {
 	if c.conn == nil {
 		return &ServerDisconnectedError{Msg: "please run connect() first"}
 	}
-	deadline := time.Now().Add(c.opts.Timeout)
-	overall := c.state.Phase == PhaseData && !c.dataDeadline.IsZero() && c.dataDeadline.Before(deadline)
-	if overall {
-		deadline = c.dataDeadline
-	}
+	deadline, overall := c.deadline()
 	_ = c.conn.SetWriteDeadline(deadline)
 	n, err := c.conn.Write(b)
 	if n > 0 {
@@ -80,6 +77,34 @@ func (c *Client) armDataDeadline() {
 	}
 }
 
+// messageWritten stops the clock once the "." or BDAT LAST is written: the
+// reply that follows may take Timeout, as every reply may, because giving
+// up on it would leave a message that may have been delivered looking
+// failed.
+func (c *Client) messageWritten() { c.dataDeadline = time.Time{} }
+
+// deadline is the deadline of the next write or reply: Timeout from now,
+// or sooner when the message being written must be done by then (overall).
+// A BDAT chunk's reply counts as part of writing the message, so a server
+// that answers each chunk just within Timeout cannot stretch it either.
+func (c *Client) deadline() (d time.Time, overall bool) {
+	d = time.Now().Add(c.opts.Timeout)
+	if c.state.Phase == PhaseData && !c.dataDeadline.IsZero() && c.dataDeadline.Before(d) {
+		return c.dataDeadline, true
+	}
+	return d, false
+}
+
+// dataTimedOut says the data timeout has run out for the message being
+// written.
+func (c *Client) dataTimedOut() bool {
+	return c.state.Phase == PhaseData && !c.dataDeadline.IsZero() && !time.Now().Before(c.dataDeadline)
+}
+
+func (c *Client) dataTimeoutMsg() string {
+	return fmt.Sprintf("message not written within the data timeout (%s); connection closed, message not sent", c.opts.DataTimeout)
+}
+
 // writeFailure says why a write failed: which time limit ran out, when one
 // did.
 func (c *Client) writeFailure(err error, overall bool) string {
@@ -88,7 +113,7 @@ func (c *Client) writeFailure(err error, overall bool) string {
 	case !errors.As(err, &ne) || !ne.Timeout():
 		return "Server not connected"
 	case overall:
-		return fmt.Sprintf("message not written within the data timeout (%s); connection closed, message not sent", c.opts.DataTimeout)
+		return c.dataTimeoutMsg()
 	case c.state.Phase == PhaseData:
 		return fmt.Sprintf("the server took no message data for %s; connection closed, message not sent", c.opts.Timeout)
 	}
@@ -155,7 +180,8 @@ func (c *Client) GetReply() (Reply, error) {
 	if c.conn == nil || c.br == nil {
 		return Reply{}, &ServerDisconnectedError{Msg: "please run connect() first"}
 	}
-	_ = c.conn.SetReadDeadline(time.Now().Add(c.opts.Timeout))
+	deadline, _ := c.deadline()
+	_ = c.conn.SetReadDeadline(deadline)
 	defer func() {
 		if c.conn != nil {
 			_ = c.conn.SetReadDeadline(time.Time{})
@@ -291,6 +317,9 @@ func (c *Client) readLine() ([]byte, error) {
 		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
+			if c.dataTimedOut() {
+				return line, &ServerDisconnectedError{Msg: c.dataTimeoutMsg(), Err: err}
+			}
 			return line, &ServerDisconnectedError{Msg: fmt.Sprintf("Connection unexpectedly closed: no reply within %s", c.opts.Timeout), Err: err}
 		}
 		return line, &ServerDisconnectedError{Msg: "Connection unexpectedly closed: " + err.Error(), Err: err}

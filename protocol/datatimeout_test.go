@@ -156,3 +156,68 @@ func TestDataTimeoutEndsWithTransaction(t *testing.T) {
 		t.Fatalf("a command after the message fell under its deadline: %v", err)
 	}
 }
+
+// TestCatalogueJ8DataTimeoutBDAT: with CHUNKING, a server that takes each
+// chunk at once but answers it just within --timeout cannot stretch the
+// message either: the data timeout ends it, the wait for a chunk's reply
+// included, and BDAT LAST is never sent.
+func TestCatalogueJ8DataTimeoutBDAT(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	sawLast := make(chan bool, 1)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			sawLast <- false
+			return
+		}
+		defer conn.Close()
+		br := bufio.NewReader(conn)
+		io.WriteString(conn, "220 slow ESMTP\r\n")
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				sawLast <- false
+				return
+			}
+			f := strings.Fields(line)
+			switch strings.ToUpper(f[0]) {
+			case "EHLO":
+				io.WriteString(conn, "250-slow\r\n250 CHUNKING\r\n")
+			case "BDAT":
+				if len(f) > 2 {
+					sawLast <- true
+					return
+				}
+				n := atoiPort(f[1])
+				io.CopyN(io.Discard, br, int64(n))
+				time.Sleep(900 * time.Millisecond)
+				io.WriteString(conn, "250 chunk ok\r\n")
+			default:
+				io.WriteString(conn, "250 ok\r\n")
+			}
+		}
+	}()
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	c := NewClient(SMTP, Options{LocalHostname: "client.test", Timeout: 2 * time.Second, DataTimeout: 300 * time.Millisecond, Chunking: true})
+	if _, err := c.Connect(host, atoiPort(port)); err != nil {
+		t.Fatal(err)
+	}
+	msg := bytes.Repeat([]byte("Subject: x\r\n\r\n"+strings.Repeat("y", 998)+"\r\n"), 4000) // 16 chunks
+	start := time.Now()
+	_, err = c.Sendmail("a@x.test", []string{"b@x.test"}, bytes.NewReader(msg), nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "message not written within the data timeout (300ms)") {
+		t.Fatalf("err = %v", err)
+	}
+	// The wait for the first chunk's reply is cut short too (900 ms
+	// otherwise).
+	if d := time.Since(start); d > 800*time.Millisecond {
+		t.Fatalf("the send took %s", d)
+	}
+	if <-sawLast {
+		t.Fatal("BDAT LAST was sent")
+	}
+}

@@ -138,7 +138,7 @@ func SendRepeat(ctx context.Context, cfg SendConfig, msg []byte, n, conns int) *
 func repeatOne(ctx context.Context, cfg SendConfig, msg []byte, share int, add func(string, time.Duration)) (sent, failed, inFlight int, err error) {
 	ft := &finalTimer{}
 	opts := protocol.Options{
-		LocalHostname: cfg.Helo, Timeout: cfg.Timeout, DataTimeout: cfg.DataTimeout, SourceAddress: cfg.Source, TLSConfig: cfg.TLSConfig,
+		LocalHostname: cfg.Helo, Timeout: cfg.Timeout, SourceAddress: cfg.Source, TLSConfig: cfg.TLSConfig,
 		AllowCleartextAuth: cfg.AuthCleartext, Pipelining: cfg.Pipelining, Chunking: cfg.Chunking, Tracer: ft,
 	}
 	t0 := time.Now()
