@@ -21,5 +21,10 @@
 // sinks through its Capture. Replay, exports and `replay --serve` are to
 // feed a Recording's Events to the same Sinks.
 //
+// `ehlo send`'s side is Send (one message, stage by stage, swaks's exit
+// codes) and Composition, which builds the default message as a reader
+// that encodes the body and attachments as they are read, so no input is
+// ever held whole (Input).
+//
 // The package imports protocol and the standard library only.
 package session
