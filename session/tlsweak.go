@@ -38,3 +38,14 @@ func insecureSuite(name string) bool {
 	}
 	return false
 }
+
+// StartedText is the line that reports a finished handshake, as the
+// transcript and the TUI show it (before sanitizing): the version and
+// cipher, and why they are weak when they are.
+func (h *TLSSummary) StartedText() string {
+	line := "TLS started with cipher " + h.Version + ":" + h.Cipher
+	if weak := weakTLS(h.Version, h.Cipher); weak != "" {
+		line += " (weak: " + weak + ")"
+	}
+	return line
+}

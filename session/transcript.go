@@ -219,11 +219,7 @@ func (t *Transcript) handshake(h *TLSSummary) {
 		return
 	}
 	if h.Complete {
-		line := "TLS started with cipher " + SanitizeString(h.Version) + ":" + SanitizeString(h.Cipher)
-		if weak := weakTLS(h.Version, h.Cipher); weak != "" {
-			line += " (weak: " + weak + ")"
-		}
-		t.info(line)
+		t.info(SanitizeString(h.StartedText()))
 	} else {
 		t.warn("TLS handshake failed: " + h.Error)
 	}
