@@ -413,7 +413,7 @@ func (m *message) SetStreamLimit(n int64) {
 
 func (m *message) streamLimit() (int64, string) {
 	if m.why == "" {
-		return m.limit, "ehlo's limit for input that is not a regular file"
+		return m.limit, defaultLimitWhy
 	}
 	return m.limit, m.why
 }

@@ -102,8 +102,10 @@ func (in *Input) cap() (int64, string) {
 	if in.limit != nil {
 		return in.limit()
 	}
-	return DefaultStreamLimit, "ehlo's limit for input that is not a regular file"
+	return DefaultStreamLimit, defaultLimitWhy
 }
+
+const defaultLimitWhy = "ehlo's limit for input that is not a regular file"
 
 // fileReader reads a regular file, checking for Ctrl+C between reads (a
 // read of a regular file does not block for long).
