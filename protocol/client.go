@@ -44,8 +44,15 @@ type Options struct {
 	// LocalHostname is the name sent with HELO/EHLO; empty means the
 	// machine's FQDN, or a domain literal of its address as smtplib does.
 	LocalHostname string
-	// Timeout bounds connecting, each write and each whole reply.
+	// Timeout bounds connecting, each write and each whole reply. A write
+	// of the message is at most 64 KiB (DATA) or one 256 KiB chunk (BDAT),
+	// so a server that takes no data for Timeout fails the send.
 	Timeout time.Duration
+	// DataTimeout, when set, bounds writing a whole message, from the 354
+	// (or the first BDAT) to its last byte, BDAT chunks' replies included:
+	// a server that keeps taking a little data cannot stretch the transfer
+	// past it. The reply after the message has Timeout. Zero: no bound.
+	DataTimeout time.Duration
 	// SourceAddress is the local "host" or "host:port" to bind.
 	SourceAddress string
 	// TLSConfig is used for implicit TLS and as StartTLS's default.
@@ -92,6 +99,8 @@ type Client struct {
 
 	user, password string
 	state          State
+
+	dataDeadline time.Time // when writing the message must end (Options.DataTimeout)
 
 	pipelined  int  // replies outstanding in a pipelined group
 	lastWas421 bool // the last reply read was 421: the server is closing
@@ -701,6 +710,9 @@ func (c *Client) afterMail(line string, r Reply) {
 
 func (c *Client) setPhase(p Phase) {
 	c.state.Phase = p
+	if p == PhaseData {
+		c.armDataDeadline()
+	}
 	c.state.TLS = c.tlsOn
 	if p <= PhaseGreeted {
 		c.state.Recipients = 0

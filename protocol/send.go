@@ -108,6 +108,7 @@ func (c *Client) writeData(msg io.Reader) error {
 		c.closeConn()
 		return &AbortError{Err: err, Sent: enc.Size()}
 	}
+	c.messageWritten()
 	if n := enc.LongLines(); n > 0 {
 		c.note(fmt.Sprintf("%d message line(s) longer than RFC 5321's 1000-octet limit were sent unfolded", n))
 	}

@@ -21,13 +21,18 @@
 // sinks through its Capture. Between operations it keeps reading the
 // connection, so that what the server says unasked (an idle timeout's 421)
 // is shown when it comes; Record starts a recording mid-session with a
-// snapshot of the state, so that its replay starts from there. Replay, exports and `replay --serve` are to
-// feed a Recording's Events to the same Sinks.
+// snapshot of the state, so that its replay starts from there. Replay,
+// exports and `replay --serve` are to feed a Recording's Events to the same Sinks.
 //
 // For `replay --serve` the package cuts a recording into a script and
 // hands it to a ScriptBuilder (ServeScript); the sandbox serves it, with
 // its own connection machinery, so there is one server and one DATA
 // reader.
+//
+// `ehlo send`'s side is Send (one message, stage by stage, swaks's exit
+// codes) and Composition, which builds the default message as a reader
+// that encodes the body and attachments as they are read, so no input is
+// ever held whole (Input).
 //
 // The package imports protocol and the standard library only.
 package session

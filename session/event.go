@@ -164,8 +164,11 @@ func (f *flow) resume(s *StartState) {
 // TLSSummary is what a TLS handshake showed, kept as plain values so that it
 // can be recorded and shown long after the connection is gone.
 type TLSSummary struct {
-	Version    string `json:"version,omitempty"` // "TLSv1.3", as swaks writes it
-	Cipher     string `json:"cipher,omitempty"`  // "TLS_AES_128_GCM_SHA256"
+	Version string `json:"version,omitempty"` // "TLSv1.3", as swaks writes it
+	Cipher  string `json:"cipher,omitempty"`  // "TLS_AES_128_GCM_SHA256"
+	// Weak says why the version or cipher is weak ("CBC with SHA-1"); empty
+	// when it is not.
+	Weak       string `json:"weak,omitempty"`
 	ServerName string `json:"server_name,omitempty"`
 	// Complete says the handshake finished.
 	Complete bool `json:"complete"`
@@ -202,6 +205,9 @@ func summarizeTLS(cs *tls.ConnectionState, err error) *TLSSummary {
 	}
 	s.ServerName = cs.ServerName
 	s.Complete = cs.HandshakeComplete
+	if s.Complete {
+		s.Weak = weakTLS(s.Version, s.Cipher)
+	}
 	s.Verified = err == nil && len(cs.VerifiedChains) > 0
 	for _, c := range cs.PeerCertificates {
 		s.Chain = append(s.Chain, summarizeCert(c))
