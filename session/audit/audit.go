@@ -1,0 +1,397 @@
+// Package audit is `ehlo audit`: a mail server's security report in one
+// command. It owns the probes (each on its own connections, bounded in
+// count and time), the findings they produce with the evidence taken from
+// the conversation itself, the report's text, JSON and Markdown forms,
+// and the per-probe recordings of --record DIR.
+//
+// Most probes send what a well-behaved client never sends (two commands
+// in one write, a bare LF before a dot, a command before the greeting), so
+// the package drives its connections itself rather than through
+// protocol.Client, whose choke point refuses those bytes; it reuses
+// protocol's limits and trace events and session's escaping, recorder and
+// Markdown helpers. docs/audit.md lists every probe.
+package audit
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/session"
+)
+
+// Defaults of the bounds.
+const (
+	DefaultProbeTimeout = 10 * time.Second
+	DefaultMaxTime      = 3 * time.Minute
+	DefaultHelo         = "ehlo-audit.invalid"
+)
+
+// Status is a finding's verdict.
+type Status string
+
+// Statuses, from best to worst; skip and error say the probe did not
+// conclude.
+const (
+	Pass  Status = "pass"
+	Warn  Status = "warn"
+	Fail  Status = "fail"
+	Skip  Status = "skip"
+	Error Status = "error"
+)
+
+// Severity says how much a failing finding matters.
+type Severity string
+
+// Severities.
+const (
+	Info   Severity = "info"
+	Low    Severity = "low"
+	Medium Severity = "medium"
+	High   Severity = "high"
+)
+
+// Finding is one line of the report.
+type Finding struct {
+	ID       string   `json:"id"`
+	Status   Status   `json:"status"`
+	Severity Severity `json:"severity"`
+	Summary  string   `json:"summary"`
+	Evidence []string `json:"evidence"`
+}
+
+// Report is the whole audit.
+type Report struct {
+	Server   string    `json:"server"`
+	Started  time.Time `json:"started"`
+	Findings []Finding `json:"findings"`
+}
+
+// Failed reports whether some finding failed (exit status 3).
+func (r *Report) Failed() bool {
+	for _, f := range r.Findings {
+		if f.Status == Fail {
+			return true
+		}
+	}
+	return false
+}
+
+// Target is the server to audit.
+type Target struct {
+	Display     string // as the user gave it
+	Network     string // "tcp" or "unix"
+	Addr        string // host:port or the socket path
+	Host        string // the name certificates are checked against; "" for a socket without --sni
+	ImplicitTLS bool
+}
+
+// ParseTarget reads SERVER: a host, host:port, [v6]:port or a Unix socket
+// path (starting with "/"). The port defaults to 25, or 465 with implicit
+// TLS.
+func ParseTarget(arg string, implicitTLS bool) (Target, error) {
+	t := Target{Display: arg, Network: "tcp", ImplicitTLS: implicitTLS}
+	switch {
+	case arg == "":
+		return t, errors.New("no server given")
+	case strings.HasPrefix(arg, "/"):
+		t.Network, t.Addr = "unix", arg
+		return t, nil
+	}
+	host, port, err := net.SplitHostPort(arg)
+	if err != nil {
+		host, port = strings.TrimSuffix(strings.TrimPrefix(arg, "["), "]"), "25"
+		if implicitTLS {
+			port = "465"
+		}
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return t, fmt.Errorf("%q: bad port %q", arg, port)
+	}
+	if host == "" || strings.ContainsAny(host, " /\t") {
+		return t, fmt.Errorf("%q: bad host", arg)
+	}
+	t.Host, t.Addr = host, net.JoinHostPort(host, port)
+	return t, nil
+}
+
+// Resolve checks that a host name resolves, so that a mail domain given
+// where a server belongs gets a clear error instead of a connect failure.
+func (t Target) Resolve(ctx context.Context) error {
+	if t.Network != "tcp" || net.ParseIP(t.Host) != nil {
+		return nil
+	}
+	if _, err := net.DefaultResolver.LookupHost(ctx, t.Host); err != nil {
+		return &UnreachableError{Target: t.Display, Err: fmt.Errorf(
+			"%s does not resolve as a host (%v); a mail DOMAIN needs an MX lookup, which ehlo audit does not do yet: give the mail server's host name", t.Host, err)}
+	}
+	return nil
+}
+
+// tlsConfig is the probing configuration: certificates are not verified
+// (the certificate probe does that), versions and suites as given.
+func (t Target) tlsConfig(adjust func(*tls.Config)) *tls.Config {
+	cfg := &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
+	if net.ParseIP(t.Host) == nil {
+		cfg.ServerName = t.Host
+	}
+	if adjust != nil {
+		adjust(cfg)
+	}
+	return cfg
+}
+
+// Config is one audit.
+type Config struct {
+	Target Target
+	// Helo is the EHLO name; empty means DefaultHelo.
+	Helo string
+	// RootCAs verifies the certificate; nil means the system roots.
+	RootCAs *x509.CertPool
+	// ProbeTimeout bounds each connection of a probe; MaxTime the audit.
+	ProbeTimeout, MaxTime time.Duration
+	// To is a mailbox the user owns: the only address smtp-smuggling
+	// sends to. Empty skips that probe.
+	To string
+	// User is a name the server is expected to know, for vrfy-expn and
+	// rcpt-enumeration; empty means postmaster (RFC 5321 §4.5.1).
+	User string
+	// Domain is the server's mail domain for rcpt-enumeration; empty
+	// means the name in its greeting.
+	Domain string
+	// RecordDir, when set, receives one recording per probe connection.
+	RecordDir string
+	// Only, when set, runs just these probes (ids).
+	Only []string
+	// Progress is told when each probe starts and ends.
+	Progress func(Progress)
+	// Version is the ehlo version written in recordings.
+	Version string
+}
+
+// Progress reports one probe starting (Finding nil) or done.
+type Progress struct {
+	Index, Total int
+	ID           string
+	Finding      *Finding
+}
+
+// probe is one check. run returns the finding; it opens its own
+// connections through the runner.
+type probe struct {
+	id  string
+	run func(*runner, context.Context) Finding
+}
+
+// Probes lists the probe ids in the order they run.
+func Probes() []string {
+	var ids []string
+	for _, p := range probes() {
+		ids = append(ids, p.id)
+	}
+	return ids
+}
+
+func probes() []probe {
+	return []probe{
+		{"banner", (*runner).banner},
+		{"tls-offered", (*runner).tlsOffered},
+		{"tls-versions", (*runner).tlsVersions},
+		{"tls-ciphers", (*runner).tlsCiphers},
+		{"certificate", (*runner).certificate},
+		{"dane", dnsOnly("dane")},
+		{"mta-sts", dnsOnly("mta-sts")},
+		{"starttls-injection", (*runner).starttlsInjection},
+		{"cleartext-auth", (*runner).cleartextAuth},
+		{"open-relay", (*runner).openRelay},
+		{"vrfy-expn", (*runner).vrfyExpn},
+		{"rcpt-enumeration", (*runner).rcptEnumeration},
+		{"smtp-smuggling", (*runner).smuggling},
+		{"pregreet", (*runner).pregreet},
+		{"size-enforced", (*runner).sizeEnforced},
+		{"pipelining", (*runner).pipelining},
+	}
+}
+
+// Run audits cfg.Target. It returns an *UnreachableError when not even
+// the first connection gets a greeting, and an error for a bad --record
+// directory; otherwise every probe has a finding, error or not.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg = cfg.withDefaults()
+	list, err := selected(cfg.Only)
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{cfg: cfg, started: time.Now().UTC()}
+	if err := r.prepareRecordDir(list); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.MaxTime)
+	defer cancel()
+	if err := r.reach(ctx); err != nil {
+		return nil, err
+	}
+	rep := &Report{Server: cfg.Target.Display, Started: r.started}
+	for i, p := range list {
+		r.progress(Progress{Index: i + 1, Total: len(list), ID: p.id})
+		f := r.runOne(ctx, p)
+		rep.Findings = append(rep.Findings, f)
+		r.progress(Progress{Index: i + 1, Total: len(list), ID: p.id, Finding: &f})
+	}
+	return rep, nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.Helo == "" {
+		c.Helo = DefaultHelo
+	}
+	if c.ProbeTimeout <= 0 {
+		c.ProbeTimeout = DefaultProbeTimeout
+	}
+	if c.MaxTime <= 0 {
+		c.MaxTime = DefaultMaxTime
+	}
+	if c.User == "" {
+		c.User = "postmaster"
+	}
+	return c
+}
+
+func selected(only []string) ([]probe, error) {
+	all := probes()
+	if len(only) == 0 {
+		return all, nil
+	}
+	var out []probe
+	for _, id := range only {
+		i := indexOf(all, id)
+		if i < 0 {
+			return nil, fmt.Errorf("unknown probe %q (known: %s)", id, strings.Join(Probes(), ", "))
+		}
+		out = append(out, all[i])
+	}
+	return out, nil
+}
+
+func indexOf(ps []probe, id string) int {
+	for i, p := range ps {
+		if p.id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+func (r *runner) progress(p Progress) {
+	if r.cfg.Progress != nil {
+		r.cfg.Progress(p)
+	}
+}
+
+// runOne runs a probe unless the overall time is up; a probe that panics
+// on hostile input would be a bug, but it must not take the report down.
+func (r *runner) runOne(ctx context.Context, p probe) (f Finding) {
+	if ctx.Err() != nil {
+		return Finding{ID: p.id, Status: Error, Severity: Info,
+			Summary: fmt.Sprintf("Not run: the audit's time limit (%v) was reached.", r.cfg.MaxTime), Evidence: []string{}}
+	}
+	r.current, r.conns = p.id, 0
+	defer func() {
+		if v := recover(); v != nil {
+			f = Finding{ID: p.id, Status: Error, Severity: Info, Summary: fmt.Sprintf("The probe crashed: %v.", v), Evidence: []string{}}
+		}
+		if f.Evidence == nil {
+			f.Evidence = []string{}
+		}
+	}()
+	f = p.run(r, ctx)
+	f.ID = p.id
+	return f
+}
+
+// runner holds what the probes share.
+type runner struct {
+	cfg     Config
+	started time.Time
+	current string // the probe running, for recording names
+	conns   int    // connections the current probe opened
+	greet   reply  // the first greeting
+}
+
+// reach makes the first connection: no greeting there means exit status 2
+// rather than a page of errors.
+func (r *runner) reach(ctx context.Context) error {
+	if err := r.cfg.Target.Resolve(ctx); err != nil {
+		return err
+	}
+	r.current = "reach"
+	w, g, err := r.open(ctx, false)
+	defer func() {
+		if w != nil {
+			w.quit()
+		}
+	}()
+	if err != nil {
+		var ue *UnreachableError
+		if errors.As(err, &ue) {
+			return ue
+		}
+		return &UnreachableError{Target: r.cfg.Target.Display, Err: err}
+	}
+	r.greet = g
+	return nil
+}
+
+// prepareRecordDir creates DIR (0700) and refuses to start if a
+// recording of this audit would overwrite a file.
+func (r *runner) prepareRecordDir(list []probe) error {
+	if r.cfg.RecordDir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(r.cfg.RecordDir, 0o700); err != nil {
+		return fmt.Errorf("--record: %w", err)
+	}
+	for _, p := range list {
+		m, _ := filepath.Glob(filepath.Join(r.cfg.RecordDir, p.id+"*.jsonl"))
+		if len(m) > 0 {
+			return fmt.Errorf("--record: %s already exists; recordings are never overwritten: choose an empty directory", m[0])
+		}
+	}
+	return nil
+}
+
+// recorder starts the recording of the current probe's next connection:
+// DIR/ID.jsonl, then DIR/ID-2.jsonl and so on.
+func (r *runner) recorder() (protocol.Tracer, func()) {
+	r.conns++
+	if r.cfg.RecordDir == "" || r.current == "reach" {
+		return nil, func() {}
+	}
+	name := r.current
+	if r.conns > 1 {
+		name += "-" + strconv.Itoa(r.conns)
+	}
+	transport := "smtp"
+	if r.cfg.Target.ImplicitTLS {
+		transport = "smtps"
+	}
+	capt := session.NewCapture(time.Time{}, session.Redaction{})
+	rec, err := session.Create(filepath.Join(r.cfg.RecordDir, name+".jsonl"), session.Header{
+		Created: capt.Start(), Server: r.cfg.Target.Display, Transport: transport,
+		Network: r.cfg.Target.Network, EhloVersion: r.cfg.Version, Insecure: true,
+	})
+	if err != nil {
+		return protocol.TracerFunc(func(protocol.Event) {}), func() {}
+	}
+	remove := capt.Add(rec)
+	return capt, func() { remove(); _ = rec.Close() }
+}
