@@ -88,11 +88,22 @@ func (r *Report) Failed() bool {
 
 // Target is the server to audit.
 type Target struct {
-	Display     string // as the user gave it
-	Network     string // "tcp" or "unix"
-	Addr        string // host:port or the socket path
-	Host        string // the name certificates are checked against; "" for a socket without --sni
+	Display string // as the user gave it
+	Network string // "tcp" or "unix"
+	Addr    string // host:port or the socket path
+	Host    string // the host dialled; "" for a socket
+	// SNI, when set, is the name sent in TLS and checked against the
+	// certificate instead of Host (--sni; a socket has no other name).
+	SNI         string
 	ImplicitTLS bool
+}
+
+// name is what the certificate must match.
+func (t Target) name() string {
+	if t.SNI != "" {
+		return t.SNI
+	}
+	return t.Host
 }
 
 // ParseTarget reads SERVER: a host, host:port, [v6]:port or a Unix socket
@@ -141,8 +152,8 @@ func (t Target) Resolve(ctx context.Context) error {
 // (the certificate probe does that), versions and suites as given.
 func (t Target) tlsConfig(adjust func(*tls.Config)) *tls.Config {
 	cfg := &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
-	if net.ParseIP(t.Host) == nil {
-		cfg.ServerName = t.Host
+	if net.ParseIP(t.name()) == nil {
+		cfg.ServerName = t.name()
 	}
 	if adjust != nil {
 		adjust(cfg)

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -96,6 +97,10 @@ func (r *runner) session(ctx context.Context) (*wire, map[string]string, error) 
 // implicitly. offered is false when the server does not offer STARTTLS.
 func (r *runner) tlsSession(ctx context.Context, cfg *tls.Config) (w *wire, st tls.ConnectionState, offered bool, err error) {
 	w, _, err = r.openTLS(ctx, false, cfg)
+	var ue *UnreachableError
+	if errors.As(err, &ue) {
+		return w, st, true, beforeTLS{err}
+	}
 	if r.cfg.Target.ImplicitTLS {
 		if tc, ok := w.conn.(*tls.Conn); ok && err == nil {
 			st = tc.ConnectionState()
@@ -103,17 +108,28 @@ func (r *runner) tlsSession(ctx context.Context, cfg *tls.Config) (w *wire, st t
 		return w, st, true, err
 	}
 	if err != nil {
-		return w, st, true, err
+		return w, st, true, beforeTLS{err}
 	}
 	_, ext, err := r.hello(w)
 	if err != nil {
-		return w, st, true, err
+		return w, st, true, beforeTLS{err}
 	}
 	if _, ok := ext["starttls"]; !ok {
 		return w, st, false, nil
 	}
 	st, _, err = r.startTLS(w, cfg)
 	return w, st, true, err
+}
+
+// beforeTLS is a failure before TLS could be tried (no greeting, EHLO
+// refused): the TLS probes cannot conclude from it.
+type beforeTLS struct{ error }
+
+func (e beforeTLS) Unwrap() error { return e.error }
+
+func isBeforeTLS(err error) bool {
+	var b beforeTLS
+	return errors.As(err, &b)
 }
 
 func finding(st Status, sev Severity, summary string, ev []string) Finding {

@@ -24,6 +24,8 @@ func (r *runner) tlsOffered(ctx context.Context) Finding {
 	w, st, offered, err := r.tlsSession(ctx, r.cfg.Target.tlsConfig(nil))
 	defer w.quit()
 	switch {
+	case isBeforeTLS(err):
+		return broken(High, w, err)
 	case !offered:
 		return finding(Fail, High, "STARTTLS is not offered: every message and every password to this server crosses the network in clear (RFC 3207).", w.lines)
 	case err != nil:
@@ -63,6 +65,8 @@ func (r *runner) tlsVersions(ctx context.Context) Finding {
 		w.quit()
 		name := tls.VersionName(v)
 		switch {
+		case isBeforeTLS(err):
+			return broken(Medium, w, err)
 		case !offered:
 			return finding(Skip, Medium, "STARTTLS is not offered, so no TLS version could be tried (see tls-offered).", w.lines)
 		case err != nil:
@@ -106,6 +110,9 @@ func (r *runner) tlsCiphers(ctx context.Context) Finding {
 		})
 		w, st, offered, err := r.tlsSession(ctx, cfg)
 		w.quit()
+		if isBeforeTLS(err) {
+			return broken(Medium, w, err)
+		}
 		if !offered {
 			return finding(Skip, Medium, "STARTTLS is not offered, so no cipher suite could be tried (see tls-offered).", w.lines)
 		}
@@ -163,7 +170,7 @@ func (r *runner) certificate(ctx context.Context) Finding {
 	} else {
 		ev = append(ev, "* chain: verified")
 	}
-	host := r.cfg.Target.Host
+	host := r.cfg.Target.name()
 	switch {
 	case host == "":
 		ev = append(ev, "* name: not checked (a socket has no host name; give --sni)")

@@ -49,7 +49,7 @@ type wire struct {
 	tls      bool
 	deadline time.Time
 	tracer   protocol.Tracer
-	onClose  func() // ends the recording and the connection's timeout
+	onClose  func()   // ends the recording and the connection's timeout
 	lines    []string // "C: …", "S: …", "* …", escaped
 }
 
