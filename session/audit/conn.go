@@ -132,6 +132,44 @@ func isBeforeTLS(err error) bool {
 	return errors.As(err, &b)
 }
 
+// brief keeps of a transcript the lines that show something: it drops the
+// connect notes and, of each EHLO reply, every keyword line but the hello
+// line and those naming one of keywords.
+func brief(lines []string, keywords ...string) []string {
+	var out []string
+	inEhlo, first := false, false
+	for _, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "* connected to "):
+			continue
+		case strings.HasPrefix(l, "C: EHLO "):
+			inEhlo, first = true, true
+		case inEhlo && strings.HasPrefix(l, "S: 220"):
+			// The greeting, read after an EHLO sent before it (pregreet).
+		case inEhlo && strings.HasPrefix(l, "S: 250"):
+			keep := first || hasKeyword(l[7:], keywords)
+			inEhlo = len(l) > 6 && l[6] == '-'
+			first = false
+			if !keep {
+				continue
+			}
+		default:
+			inEhlo = false
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func hasKeyword(line string, keywords []string) bool {
+	for _, k := range keywords {
+		if len(line) >= len(k) && strings.EqualFold(line[:len(k)], k) {
+			return true
+		}
+	}
+	return false
+}
+
 func finding(st Status, sev Severity, summary string, ev []string) Finding {
 	if ev == nil {
 		ev = []string{}

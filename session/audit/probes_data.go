@@ -116,7 +116,7 @@ func (r *runner) pregreet(ctx context.Context) Finding {
 	if gerr == nil && g.Code == 220 {
 		e, eerr = w.read()
 	}
-	ev := w.since(0)
+	ev := brief(w.since(0))
 	switch {
 	case gerr != nil || g.Code != 220:
 		return finding(Pass, Info, "The server noticed the client speaking before its greeting and did not greet it normally (RFC 5321 §4.3.1; postscreen's pregreet test).", ev)

@@ -51,7 +51,7 @@ func (r *runner) banner(ctx context.Context) Finding {
 	if err != nil {
 		return broken(Low, w, err)
 	}
-	ev := w.since(0)
+	ev := brief(w.since(0))
 	text := g.text()
 	if len(e.Lines) > 0 {
 		text += " " + e.Lines[0]
@@ -146,8 +146,11 @@ func (r *runner) cleartextAuth(ctx context.Context) Finding {
 	if err != nil {
 		return broken(High, w, err)
 	}
-	ev := w.since(0)
 	mechs, advertised := ext["auth"]
+	ev := brief(w.since(0), "AUTH")
+	if !advertised {
+		ev = append(ev, fmt.Sprintf("* no AUTH among the %d keywords of the EHLO reply before TLS", len(ext)))
+	}
 	for _, mech := range []string{"PLAIN", "LOGIN"} {
 		m := w.mark()
 		a, err := w.cmd("AUTH " + mech)

@@ -29,11 +29,11 @@ func (r *runner) tlsOffered(ctx context.Context) Finding {
 	case !offered:
 		return finding(Fail, High, "STARTTLS is not offered: every message and every password to this server crosses the network in clear (RFC 3207).", w.lines)
 	case err != nil:
-		return finding(Fail, High, "STARTTLS is offered but TLS does not start: "+sanitizeErr(err)+" (RFC 3207 §4).", w.lines)
+		return finding(Fail, High, "STARTTLS is offered but TLS does not start: "+sanitizeErr(err)+" (RFC 3207 §4).", brief(w.lines, "STARTTLS"))
 	case r.cfg.Target.ImplicitTLS:
-		return finding(Pass, High, "The server speaks implicit TLS ("+tls.VersionName(st.Version)+", RFC 8314).", w.lines)
+		return finding(Pass, High, "The server speaks implicit TLS ("+tls.VersionName(st.Version)+", RFC 8314).", brief(w.lines, "STARTTLS"))
 	}
-	return finding(Pass, High, "STARTTLS is offered and TLS starts ("+tls.VersionName(st.Version)+", RFC 3207).", w.lines)
+	return finding(Pass, High, "STARTTLS is offered and TLS starts ("+tls.VersionName(st.Version)+", RFC 3207).", brief(w.lines, "STARTTLS"))
 }
 
 // legacySuites are every suite Go can offer below TLS 1.3, so that a
