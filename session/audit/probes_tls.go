@@ -102,6 +102,11 @@ func (r *runner) tlsCiphers(ctx context.Context) Finding {
 		left = append(left, s.ID)
 	}
 	var accepted, ev []string
+	var names []string
+	for _, s := range tls.InsecureCipherSuites() {
+		names = append(names, s.Name)
+	}
+	ev = append(ev, "* offered, TLS 1.0 to 1.2: "+strings.Join(names, " "))
 	failing := false
 	for len(left) > 0 {
 		offer := slices.Clone(left)
