@@ -29,21 +29,21 @@ func (r *runner) smuggling(ctx context.Context) Finding {
 	if r.cfg.To == "" {
 		return finding(Skip, High, "Needs --to ADDR, a mailbox you own: a vulnerable server delivers the probe message, and a smuggled second one, to it.", nil)
 	}
-	var ev []string
-	var bad []string
+	// The verdict of every variant first, then the conversations that
+	// show the vulnerable ones.
+	var ev, shown, bad []string
 	for _, v := range smugglingVariants {
 		vulnerable, lines, err := r.smuggle(ctx, v)
 		switch {
 		case err != nil:
-			ev = append(ev, lines...)
-			return finding(Error, High, fmt.Sprintf("The probe could not conclude on %s: %s.", v.name, sanitizeErr(err)), ev)
+			return finding(Error, High, fmt.Sprintf("The probe could not conclude on %s: %s.", v.name, sanitizeErr(err)), append(ev, lines...))
 		case vulnerable:
 			bad = append(bad, v.name)
-			ev = append(ev, lines...)
-		default:
-			ev = append(ev, lines[len(lines)-1])
+			shown = append(shown, lines[:len(lines)-1]...)
 		}
+		ev = append(ev, lines[len(lines)-1])
 	}
+	ev = append(ev, shown...)
 	if len(bad) > 0 {
 		return finding(Fail, High, "The server ends DATA at "+strings.Join(bad, ", ")+", not only at <CR><LF>.<CR><LF>, so a message relayed through it can carry a second, forged one (SMTP smuggling: CVE-2023-51764, -51765, -51766; RFC 5321 §4.1.1.4).", ev)
 	}
@@ -94,6 +94,9 @@ func (r *runner) smuggle(ctx context.Context, v smugglingVariant) (bool, []strin
 	}
 	if len(got) == 0 {
 		return false, lines, fmt.Errorf("no reply after the message")
+	}
+	if got[0].Code/100 != 2 {
+		return false, append(lines, fmt.Sprintf("* %s: %s: the message was refused, not split", v.name, strings.Join(codes, " "))), nil
 	}
 	return false, append(lines, fmt.Sprintf("* %s: %s: one message, not split", v.name, strings.Join(codes, " "))), nil
 }
@@ -165,8 +168,7 @@ func (r *runner) pipelining(ctx context.Context) Finding {
 	if _, ok := ext["pipelining"]; !ok {
 		return finding(Skip, Low, "PIPELINING is not advertised (RFC 2920).", nil)
 	}
-	d := r.domain()
-	cmds := []string{"MAIL FROM:<>", "RCPT TO:<" + r.cfg.User + "@" + d + ">", "RCPT TO:<" + randomUser() + "@" + d + ">", "RSET", "NOOP", "QUIT"}
+	cmds := []string{"MAIL FROM:<>", "RCPT TO:<" + r.address(r.cfg.User) + ">", "RCPT TO:<" + r.address(randomUser()) + ">", "RSET", "NOOP", "QUIT"}
 	m := w.mark()
 	if err := w.write([]byte(strings.Join(cmds, "\r\n") + "\r\n")); err != nil {
 		return broken(Low, w, err)

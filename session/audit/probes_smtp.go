@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"regexp"
-	"strconv"
 	"strings"
 )
 
@@ -59,8 +58,8 @@ func (r *runner) banner(ctx context.Context) Finding {
 	name, ver := revealed(text)
 	switch {
 	case ver != "":
-		return finding(Warn, Low, fmt.Sprintf("The greeting or EHLO reply gives a version (%s%s), which tells an attacker which CVEs apply; RFC 5321 §4.3.1 leaves the text free, so leave the version out.",
-			strings.TrimSpace(name+" "), ver), ev)
+		return finding(Warn, Low, fmt.Sprintf("The greeting or EHLO reply gives a version (%s), which tells an attacker which CVEs apply; RFC 5321 §4.3.1 leaves the text free, so leave the version out.",
+			strings.TrimSpace(name+" "+ver)), ev)
 	case name != "":
 		return finding(Pass, Low, "The greeting names the software ("+name+") but no version (RFC 5321 §4.3.1).", ev)
 	}
@@ -91,8 +90,13 @@ func (r *runner) starttlsInjection(ctx context.Context) Finding {
 		return broken(High, w, err)
 	}
 	s, err := w.read()
-	if err != nil || s.Code != 220 {
-		return finding(Error, High, fmt.Sprintf("STARTTLS sent with a second command was not answered 220 (%s).", replyOrErr(s, err)), w.since(m))
+	switch {
+	case err != nil:
+		return broken(High, w, err)
+	case s.Code/100 == 4 || s.Code/100 == 5:
+		return finding(Pass, High, fmt.Sprintf("The server refused (%d) a STARTTLS with a command behind it in the same write, so nothing could be injected (RFC 3207 §5, CVE-2011-0411).", s.Code), w.since(m))
+	case s.Code != 220:
+		return finding(Error, High, fmt.Sprintf("STARTTLS sent with a second command was answered %d, neither 220 nor a refusal.", s.Code), w.since(m))
 	}
 	if _, err := w.handshake(r.cfg.Target.tlsConfig(nil)); err != nil {
 		return finding(Pass, High, "The server refused to start TLS after a STARTTLS with a command behind it; it did not run the injected command (RFC 3207 §5, CVE-2011-0411).", w.since(m))
@@ -122,13 +126,6 @@ func readUntilQuit(w *wire, max int) []reply {
 		}
 	}
 	return got
-}
-
-func replyOrErr(rp reply, err error) string {
-	if err != nil {
-		return sanitizeErr(err)
-	}
-	return strconv.Itoa(rp.Code)
 }
 
 // cleartextAuth looks for AUTH before TLS, advertised or accepted. It
@@ -226,24 +223,24 @@ func (r *runner) vrfyExpn(ctx context.Context) Finding {
 		return broken(Low, w, err)
 	}
 	m := w.mark()
-	known, err := w.cmd("VRFY " + r.cfg.User)
+	known, err := w.cmd("VRFY " + r.address(r.cfg.User))
 	if err != nil {
 		return broken(Low, w, err)
 	}
-	unknown, err := w.cmd("VRFY " + randomUser())
+	unknown, err := w.cmd("VRFY " + r.address(randomUser()))
 	if err != nil {
 		return broken(Low, w, err)
 	}
-	expn, err := w.cmd("EXPN " + r.cfg.User)
+	expn, err := w.cmd("EXPN " + r.address(r.cfg.User))
 	if err != nil {
 		return broken(Low, w, err)
 	}
 	ev := w.since(m)
 	switch {
 	case !sameAnswer(known, unknown):
-		return finding(Fail, Low, fmt.Sprintf("VRFY answers %s (%d) and an unknown user (%d) differently, so anyone can test which mailboxes exist (RFC 5321 §3.5.3, §7.3).", r.cfg.User, known.Code, unknown.Code), ev)
+		return finding(Fail, Low, fmt.Sprintf("VRFY answers %s (%d) and an unknown user (%d) differently, so anyone can test which mailboxes exist (RFC 5321 §3.5.3, §7.3).", r.address(r.cfg.User), known.Code, unknown.Code), ev)
 	case expn.Code/100 == 2:
-		return finding(Fail, Low, "EXPN expands "+r.cfg.User+", giving away who receives its mail (RFC 5321 §3.5.3, §7.3).", ev)
+		return finding(Fail, Low, "EXPN expands "+r.address(r.cfg.User)+", giving away who receives its mail (RFC 5321 §3.5.3, §7.3).", ev)
 	}
 	return finding(Pass, Low, fmt.Sprintf("VRFY gives the same answer (%d) for a known and an unknown user, and EXPN expands nothing (RFC 5321 §7.3).", known.Code), ev)
 }
@@ -264,6 +261,14 @@ func (r *runner) domain() string {
 	return "localhost"
 }
 
+// address is user at the server's domain, unless user has a domain.
+func (r *runner) address(user string) string {
+	if strings.Contains(user, "@") {
+		return user
+	}
+	return user + "@" + r.domain()
+}
+
 func (r *runner) rcptEnumeration(ctx context.Context) Finding {
 	w, _, err := r.session(ctx)
 	defer w.quit()
@@ -279,11 +284,11 @@ func (r *runner) rcptEnumeration(ctx context.Context) Finding {
 		return finding(Skip, Low, "MAIL FROM:<> was refused, so no recipient could be tried.", w.since(m))
 	}
 	d := r.domain()
-	known, err := w.cmd("RCPT TO:<" + r.cfg.User + "@" + d + ">")
+	known, err := w.cmd("RCPT TO:<" + r.address(r.cfg.User) + ">")
 	if err != nil {
 		return broken(Low, w, err)
 	}
-	unknown, err := w.cmd("RCPT TO:<" + randomUser() + "@" + d + ">")
+	unknown, err := w.cmd("RCPT TO:<" + r.address(randomUser()) + ">")
 	if err != nil {
 		return broken(Low, w, err)
 	}
@@ -295,7 +300,7 @@ func (r *runner) rcptEnumeration(ctx context.Context) Finding {
 	case !sameAnswer(known, unknown):
 		// Refusing unknown users at RCPT is also what stops backscatter,
 		// so this is a warning, not a failure.
-		return finding(Warn, Low, fmt.Sprintf("RCPT answers %s@%s (%d) and an unknown user (%d) differently, so anyone can test which mailboxes exist (RFC 5321 §7.3); answering the same, or limiting refusals, slows harvesting.", r.cfg.User, d, known.Code, unknown.Code), ev)
+		return finding(Warn, Low, fmt.Sprintf("RCPT answers %s (%d) and an unknown user (%d) differently, so anyone can test which mailboxes exist (RFC 5321 §7.3); answering the same, or limiting refusals, slows harvesting.", r.address(r.cfg.User), known.Code, unknown.Code), ev)
 	}
 	return finding(Pass, Low, fmt.Sprintf("RCPT gives the same answer (%d) for a known and an unknown user at %s (RFC 5321 §7.3).", known.Code, d), ev)
 }
