@@ -21,6 +21,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,8 @@ import (
 	"github.com/ehlo-dev/ehlo/protocol"
 	"github.com/ehlo-dev/ehlo/session"
 )
+
+var tagRE = regexp.MustCompile(`^[A-Za-z0-9.-]{1,64}$`)
 
 // Defaults of the bounds.
 const (
@@ -179,6 +182,9 @@ type Config struct {
 	// Domain is the server's mail domain for rcpt-enumeration; empty
 	// means the name in its greeting.
 	Domain string
+	// Tag goes into the subjects of smtp-smuggling's messages, so that
+	// the owner of To can find them; empty means a random one.
+	Tag string
 	// RecordDir, when set, receives one recording per probe connection.
 	RecordDir string
 	// Only, when set, runs just these probes (ids).
@@ -238,6 +244,9 @@ func probes() []probe {
 // directory; otherwise every probe has a finding, error or not.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg = cfg.withDefaults()
+	if !tagRE.MatchString(cfg.Tag) {
+		return nil, fmt.Errorf("tag %q: only letters, digits, dots and hyphens, at most 64", cfg.Tag)
+	}
 	list, err := selected(cfg.Only)
 	if err != nil {
 		return nil, err
@@ -273,6 +282,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.User == "" {
 		c.User = "postmaster"
+	}
+	if c.Tag == "" {
+		c.Tag = strings.TrimPrefix(randomUser(), "ehlo-audit-")
 	}
 	return c
 }

@@ -76,10 +76,10 @@ func (r *runner) smuggle(ctx context.Context, v smugglingVariant) (bool, []strin
 	if err != nil {
 		return false, w.since(m), err
 	}
-	body := "From: " + to + "\r\nTo: " + to + "\r\nSubject: ehlo audit smtp-smuggling probe, " + v.name +
+	body := "From: " + to + "\r\nTo: " + to + "\r\nSubject: ehlo audit " + r.cfg.Tag + ": smtp-smuggling probe, " + v.name +
 		"\r\n\r\nOne message is expected. A second one, marked SMUGGLED, means the server ended the data at " + v.name + "." +
 		v.seq + "MAIL FROM:" + to + "\r\nRCPT TO:" + to + "\r\nDATA\r\nFrom: " + to + "\r\nTo: " + to +
-		"\r\nSubject: ehlo audit: SMUGGLED after " + v.name + "\r\n\r\nsmuggled\r\n.\r\nQUIT\r\n"
+		"\r\nSubject: ehlo audit " + r.cfg.Tag + ": SMUGGLED after " + v.name + "\r\n\r\nsmuggled\r\n.\r\nQUIT\r\n"
 	if err := w.write([]byte(body)); err != nil {
 		return false, w.since(m), err
 	}
