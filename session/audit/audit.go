@@ -327,8 +327,11 @@ func (r *runner) runOne(ctx context.Context, p probe) (f Finding) {
 		return Finding{ID: p.id, Status: Error, Severity: Info,
 			Summary: fmt.Sprintf("Not run: the audit's time limit (%v) was reached.", r.cfg.MaxTime), Evidence: []string{}}
 	}
-	r.current, r.conns = p.id, 0
+	r.current, r.conns, r.recErrs = p.id, 0, nil
 	defer func() {
+		for _, e := range r.recErrs {
+			f.Evidence = append(f.Evidence, "* recording failed: "+session.SanitizeText(e))
+		}
 		if v := recover(); v != nil {
 			f = Finding{ID: p.id, Status: Error, Severity: Info, Summary: fmt.Sprintf("The probe crashed: %v.", v), Evidence: []string{}}
 		}
@@ -345,9 +348,10 @@ func (r *runner) runOne(ctx context.Context, p probe) (f Finding) {
 type runner struct {
 	cfg     Config
 	started time.Time
-	current string // the probe running, for recording names
-	conns   int    // connections the current probe opened
-	greet   reply  // the first greeting
+	current string   // the probe running, for recording names
+	conns   int      // connections the current probe opened
+	recErrs []string // recordings of the current probe that failed
+	greet   reply    // the first greeting
 }
 
 // reach makes the first connection: no greeting there means exit status 2
@@ -413,8 +417,14 @@ func (r *runner) recorder() (protocol.Tracer, func()) {
 		Network: r.cfg.Target.Network, EhloVersion: r.cfg.Version, Insecure: true,
 	})
 	if err != nil {
-		return protocol.TracerFunc(func(protocol.Event) {}), func() {}
+		r.recErrs = append(r.recErrs, err.Error())
+		return nil, func() {}
 	}
 	remove := capt.Add(rec)
-	return capt, func() { remove(); _ = rec.Close() }
+	return capt, func() {
+		remove()
+		if err := rec.Close(); err != nil {
+			r.recErrs = append(r.recErrs, err.Error())
+		}
+	}
 }

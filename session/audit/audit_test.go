@@ -395,3 +395,22 @@ func TestParseTarget(t *testing.T) {
 		t.Errorf("Resolve of a name that does not resolve: %v", err)
 	}
 }
+
+// A recording that cannot be created is kept for the finding's evidence,
+// and the probe goes on without it.
+func TestRecordFailureIsReported(t *testing.T) {
+	srv := start(t, sandbox.Config{})
+	dir := t.TempDir()
+	r := &runner{cfg: Config{RecordDir: dir, Target: Target{Display: srv.Addr()}}, current: "tls-versions"}
+	_, done := r.recorder()
+	done()
+	// A directory where the second connection's file would go makes
+	// that recording fail.
+	if err := os.Mkdir(filepath.Join(dir, "tls-versions-2.jsonl"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tr, _ := r.recorder()
+	if tr != nil || len(r.recErrs) != 1 {
+		t.Fatalf("tracer %v, errors %q", tr, r.recErrs)
+	}
+}
