@@ -1246,14 +1246,6 @@ func (a *auditCmd) Validate() error {
 	case a.ProbeTimeout <= 0 || a.MaxTime <= 0:
 		return errors.New("--probe-timeout and --max-time must be greater than zero")
 	}
-	if err := protocol.ValidateHeloName(a.Helo); err != nil {
-		return fmt.Errorf("--helo: %w", err)
-	}
-	if a.To != "" {
-		if err := protocol.ValidateAddress(a.To); err != nil {
-			return fmt.Errorf("--to: %w", err)
-		}
-	}
 	if _, err := themes.Get(a.Theme); err != nil {
 		return fmt.Errorf("--theme: %w", err)
 	}

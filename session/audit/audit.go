@@ -244,8 +244,8 @@ func probes() []probe {
 // directory; otherwise every probe has a finding, error or not.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg = cfg.withDefaults()
-	if !tagRE.MatchString(cfg.Tag) {
-		return nil, fmt.Errorf("tag %q: only letters, digits, dots and hyphens, at most 64", cfg.Tag)
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
 	list, err := selected(cfg.Only)
 	if err != nil {
@@ -287,6 +287,46 @@ func (c Config) withDefaults() Config {
 		c.Tag = strings.TrimPrefix(randomUser(), "ehlo-audit-")
 	}
 	return c
+}
+
+// check refuses values that would put bytes of the caller's choosing into
+// the probes' commands: each of them goes on a command line.
+func (c Config) check() error {
+	if !tagRE.MatchString(c.Tag) {
+		return fmt.Errorf("tag %q: only letters, digits, dots and hyphens, at most 64", c.Tag)
+	}
+	if err := protocol.ValidateHeloName(c.Helo); err != nil {
+		return fmt.Errorf("helo: %w", err)
+	}
+	if c.Domain != "" && !domainRE.MatchString(c.Domain) {
+		return fmt.Errorf("domain %q: not a domain name", c.Domain)
+	}
+	user := c.User
+	if !strings.Contains(user, "@") {
+		user += "@example.test"
+	}
+	if err := bareAddress(user); err != nil {
+		return fmt.Errorf("user %q: %w", c.User, err)
+	}
+	if c.To != "" {
+		if err := bareAddress(c.To); err != nil {
+			return fmt.Errorf("to %q: %w", c.To, err)
+		}
+	}
+	return nil
+}
+
+// bareAddress accepts what protocol accepts as an envelope address, but
+// only in its bare form (no angle brackets, no display name), since the
+// probes write it between brackets themselves.
+func bareAddress(a string) error {
+	if err := protocol.ValidateAddress(a); err != nil {
+		return err
+	}
+	if a == "" || protocol.AddrOnly(a) != a || strings.ContainsAny(a, "<>") {
+		return errors.New("give a bare address, like user@example.org")
+	}
+	return nil
 }
 
 func selected(only []string) ([]probe, error) {

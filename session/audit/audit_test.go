@@ -414,3 +414,27 @@ func TestRecordFailureIsReported(t *testing.T) {
 		t.Fatalf("tracer %v, errors %q", tr, r.recErrs)
 	}
 }
+
+// What the caller gives goes on command lines: anything that could add a
+// command, or is not an address, is refused before connecting.
+func TestConfigRefusesInjection(t *testing.T) {
+	srv := start(t, sandbox.Config{})
+	tg, _ := ParseTarget(srv.Addr(), false)
+	for _, c := range []Config{
+		{To: "me@x.test\r\nRSET"},
+		{To: "Me <me@x.test>"},
+		{To: "not an address"},
+		{User: "postmaster\r\nQUIT"},
+		{Domain: "example.test\r\nNOOP"},
+		{Helo: "a b"},
+		{Tag: "x\r\nSubject: y"},
+	} {
+		c.Target = tg
+		if _, err := Run(context.Background(), c); err == nil {
+			t.Errorf("Run(%+v) accepted", c)
+		}
+	}
+	if n := srv.Mailbox().Len(); n != 0 {
+		t.Errorf("%d messages delivered", n)
+	}
+}

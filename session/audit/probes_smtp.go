@@ -170,7 +170,7 @@ func mechList(mechs string) string {
 	if mechs = strings.TrimSpace(mechs); mechs == "" {
 		return ""
 	}
-	return " (" + mechs + ")"
+	return " (" + sanitizeString(mechs) + ")"
 }
 
 // openRelay tries a sender and a recipient in domains that are not the
