@@ -99,7 +99,7 @@ func (r *runner) starttlsInjection(ctx context.Context) Finding {
 		return finding(Error, High, fmt.Sprintf("STARTTLS sent with a second command was answered %d, neither 220 nor a refusal.", s.Code), w.since(m))
 	}
 	if _, err := w.handshake(r.cfg.Target.tlsConfig(nil)); err != nil {
-		return finding(Pass, High, "The server refused to start TLS after a STARTTLS with a command behind it; it did not run the injected command (RFC 3207 §5, CVE-2011-0411).", w.since(m))
+		return finding(Pass, High, "TLS did not start after a STARTTLS with a command behind it ("+sanitizeErr(err)+"), so the command could not run inside TLS (RFC 3207 §5, CVE-2011-0411).", w.since(m))
 	}
 	if err := w.write([]byte("NOOP\r\nQUIT\r\n")); err != nil {
 		return broken(High, w, err)

@@ -259,6 +259,8 @@ func (w *wire) handshake(cfg *tls.Config) (tls.ConnectionState, error) {
 	if err != nil {
 		w.trace(protocol.Event{Kind: protocol.EventTLS, TLSErr: err})
 		w.note("TLS handshake failed: " + err.Error())
+		// Nothing more can be said on this connection, not even QUIT.
+		w.close()
 		return st, err
 	}
 	w.trace(protocol.Event{Kind: protocol.EventTLS, TLSState: &st})
