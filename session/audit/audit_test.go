@@ -438,3 +438,32 @@ func TestConfigRefusesInjection(t *testing.T) {
 		t.Errorf("%d messages delivered", n)
 	}
 }
+
+func TestJudgeSmuggling(t *testing.T) {
+	v := smugglingVariants[0]
+	rs := func(codes ...int) []reply {
+		var out []reply
+		for _, c := range codes {
+			out = append(out, reply{Code: c})
+		}
+		return out
+	}
+	for _, c := range []struct {
+		codes      []int
+		vulnerable bool
+		err        bool
+	}{
+		{[]int{250, 221}, false, false},
+		{[]int{250}, false, false},      // closed without answering QUIT
+		{[]int{521}, false, false},      // bare LF refused, then closed
+		{[]int{550, 221}, false, false}, // message refused
+		{[]int{250, 250, 250, 354, 250, 221}, true, false},
+		{[]int{250, 554}, true, false}, // smuggled MAIL refused by a sync check
+		{nil, false, true},
+	} {
+		vuln, verdict, err := judgeSmuggling(v, rs(c.codes...))
+		if vuln != c.vulnerable || (err != nil) != c.err || !strings.HasPrefix(verdict, "* "+v.name) {
+			t.Errorf("%v: vulnerable %v, err %v, verdict %q", c.codes, vuln, err, verdict)
+		}
+	}
+}

@@ -84,21 +84,33 @@ func (r *runner) smuggle(ctx context.Context, v smugglingVariant) (bool, []strin
 		return false, w.since(m), err
 	}
 	got := readUntilQuit(w, 8)
+	vulnerable, verdict, err := judgeSmuggling(v, got)
+	return vulnerable, append(w.since(m), verdict), err
+}
+
+// judgeSmuggling reads the replies to one message and QUIT sent in one
+// write: a server that ended the data at the variant answered the
+// smuggled commands too.
+func judgeSmuggling(v smugglingVariant, got []reply) (bool, string, error) {
 	codes := make([]string, len(got))
 	for i, g := range got {
 		codes[i] = strconv.Itoa(g.Code)
 	}
-	lines := w.since(m)
-	if len(got) > 2 {
-		return true, append(lines, fmt.Sprintf("* %s: %d replies (%s) to one message and QUIT: the smuggled commands ran", v.name, len(got), strings.Join(codes, " "))), nil
+	list := strings.Join(codes, " ")
+	switch {
+	case len(got) > 2:
+		return true, fmt.Sprintf("* %s: %d replies (%s) to one message and QUIT: the smuggled commands ran", v.name, len(got), list), nil
+	case len(got) == 2 && got[0].Code/100 == 2 && got[1].Code != 221:
+		// The data ended at the variant and the smuggled MAIL was read
+		// as a command, even if something (a synchronisation check)
+		// refused it.
+		return true, fmt.Sprintf("* %s: %s: a reply that is not QUIT's after the message: the data ended at %s", v.name, list, v.name), nil
+	case len(got) == 0:
+		return false, "* " + v.name + ": no reply after the message", fmt.Errorf("no reply after the message")
+	case got[0].Code/100 != 2:
+		return false, fmt.Sprintf("* %s: %s: the message was refused, not split", v.name, list), nil
 	}
-	if len(got) == 0 {
-		return false, lines, fmt.Errorf("no reply after the message")
-	}
-	if got[0].Code/100 != 2 {
-		return false, append(lines, fmt.Sprintf("* %s: %s: the message was refused, not split", v.name, strings.Join(codes, " "))), nil
-	}
-	return false, append(lines, fmt.Sprintf("* %s: %s: one message, not split", v.name, strings.Join(codes, " "))), nil
+	return false, fmt.Sprintf("* %s: %s: one message, not split", v.name, list), nil
 }
 
 // pregreet speaks before the greeting, as spambots do. Postfix's
