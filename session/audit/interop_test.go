@@ -27,10 +27,6 @@ import (
 	"time"
 )
 
-type iopServer struct {
-	name, addrVar, defAddr string
-}
-
 func iopEnv(t *testing.T, name, def string) string {
 	t.Helper()
 	if v := os.Getenv(name); v != "" {
