@@ -1235,7 +1235,7 @@ type auditCmd struct {
 	MaxTime      time.Duration `name:"max-time" default:"3m" help:"Bound on the whole audit."`
 	JSON         bool          `name:"json" help:"Print the report as JSON."`
 	Markdown     bool          `help:"Print the report as Markdown, safe to paste into an issue."`
-	Record       string        `type:"path" help:"Record each probe's conversation into this directory (one file per connection, never overwritten)."`
+	Record       string        `type:"path" help:"Record each probe's conversation into this directory (DIR/ID.jsonl, never overwritten)."`
 	Theme        string        `help:"Colour theme: default, light, dark, high-contrast or mono (NO_COLOR wins)."`
 }
 

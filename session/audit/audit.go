@@ -369,8 +369,9 @@ func (r *runner) runOne(ctx context.Context, p probe) (f Finding) {
 		return Finding{ID: p.id, Status: Error, Severity: Info,
 			Summary: fmt.Sprintf("Not run: the audit's time limit (%v) was reached.", r.cfg.MaxTime), Evidence: []string{}}
 	}
-	r.current, r.conns, r.recErrs = p.id, 0, nil
+	r.current, r.recErrs = p.id, nil
 	defer func() {
+		r.endRecording()
 		for _, e := range r.recErrs {
 			f.Evidence = append(f.Evidence, "* recording failed: "+session.SanitizeText(e))
 		}
@@ -390,10 +391,15 @@ func (r *runner) runOne(ctx context.Context, p probe) (f Finding) {
 type runner struct {
 	cfg     Config
 	started time.Time
-	current string   // the probe running, for recording names
-	conns   int      // connections the current probe opened
-	recErrs []string // recordings of the current probe that failed
-	greet   reply    // the first greeting
+	current string // the probe running, for recording names
+
+	// The current probe's recording: capt feeds rec; recTried says
+	// creating it was attempted; recErrs are what went wrong.
+	capt     *session.Capture
+	rec      *session.Recorder
+	recTried bool
+	recErrs  []string
+	greet    reply // the first greeting
 }
 
 // reach makes the first connection: no greeting there means exit status 2
@@ -430,43 +436,54 @@ func (r *runner) prepareRecordDir(list []probe) error {
 		return fmt.Errorf("--record: %w", err)
 	}
 	for _, p := range list {
-		m, _ := filepath.Glob(filepath.Join(r.cfg.RecordDir, p.id+"*.jsonl"))
-		if len(m) > 0 {
-			return fmt.Errorf("--record: %s already exists; recordings are never overwritten: choose an empty directory", m[0])
+		f := filepath.Join(r.cfg.RecordDir, p.id+".jsonl")
+		if _, err := os.Lstat(f); err == nil {
+			return fmt.Errorf("--record: %s already exists; recordings are never overwritten: choose an empty directory", f)
 		}
 	}
 	return nil
 }
 
-// recorder starts the recording of the current probe's next connection:
-// DIR/ID.jsonl, then DIR/ID-2.jsonl and so on.
-func (r *runner) recorder() (protocol.Tracer, func()) {
-	r.conns++
+// recorder returns the tracer of the current probe's recording,
+// DIR/ID.jsonl, starting it at the probe's first connection; every
+// connection of the probe is one connect … close run in that file
+// (docs/recording-format.md). A file that cannot be created is reported
+// in the finding and the probe goes on unrecorded.
+func (r *runner) recorder() protocol.Tracer {
 	if r.cfg.RecordDir == "" || r.current == "reach" {
-		return nil, func() {}
+		return nil
 	}
-	name := r.current
-	if r.conns > 1 {
-		name += "-" + strconv.Itoa(r.conns)
+	if r.capt != nil {
+		return r.capt
 	}
+	if r.recTried {
+		return nil
+	}
+	r.recTried = true
 	transport := "smtp"
 	if r.cfg.Target.ImplicitTLS {
 		transport = "smtps"
 	}
 	capt := session.NewCapture(time.Time{}, session.Redaction{})
-	rec, err := session.Create(filepath.Join(r.cfg.RecordDir, name+".jsonl"), session.Header{
+	rec, err := session.Create(filepath.Join(r.cfg.RecordDir, r.current+".jsonl"), session.Header{
 		Created: capt.Start(), Server: r.cfg.Target.Display, Transport: transport,
 		Network: r.cfg.Target.Network, EhloVersion: r.cfg.Version, Insecure: true,
 	})
 	if err != nil {
 		r.recErrs = append(r.recErrs, err.Error())
-		return nil, func() {}
+		return nil
 	}
-	remove := capt.Add(rec)
-	return capt, func() {
-		remove()
-		if err := rec.Close(); err != nil {
+	capt.Add(rec)
+	r.capt, r.rec = capt, rec
+	return capt
+}
+
+// endRecording closes the current probe's recording, if any.
+func (r *runner) endRecording() {
+	if r.rec != nil {
+		if err := r.rec.Close(); err != nil {
 			r.recErrs = append(r.recErrs, err.Error())
 		}
 	}
+	r.capt, r.rec, r.recTried = nil, nil, false
 }

@@ -29,9 +29,8 @@ func (r *runner) open(ctx context.Context, raw bool) (*wire, reply, error) {
 
 func (r *runner) openTLS(ctx context.Context, raw bool, tlsCfg *tls.Config) (*wire, reply, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.ProbeTimeout)
-	tracer, done := r.recorder()
-	w, err := dial(ctx, r.cfg.Target, tracer, tlsCfg)
-	w.onClose = func() { done(); cancel() }
+	w, err := dial(ctx, r.cfg.Target, r.recorder(), tlsCfg)
+	w.onClose = cancel
 	if err != nil || raw {
 		return w, reply{}, err
 	}

@@ -71,7 +71,7 @@ func dial(ctx context.Context, t Target, tracer protocol.Tracer, tlsCfg *tls.Con
 	_ = c.SetDeadline(dl)
 	w.conn, w.raw = c, c
 	w.br = bufio.NewReaderSize(c, 16<<10)
-	w.note("connected to " + t.Addr)
+	w.observe("connected to " + t.Addr)
 	if t.ImplicitTLS {
 		if _, err := w.handshake(tlsCfg); err != nil {
 			return w, err
@@ -103,6 +103,12 @@ func (w *wire) trace(e protocol.Event) {
 func (w *wire) note(s string) {
 	w.lines = append(w.lines, "* "+session.SanitizeText(s))
 	w.trace(protocol.Event{Kind: protocol.EventNote, Text: s})
+}
+
+// observe adds to the evidence what the recording already shows in its
+// own form (a TLS handshake), so that replay does not print it twice.
+func (w *wire) observe(s string) {
+	w.lines = append(w.lines, "* "+session.SanitizeText(s))
 }
 
 // mark and since cut the evidence of one exchange out of the transcript.
@@ -258,13 +264,13 @@ func (w *wire) handshake(cfg *tls.Config) (tls.ConnectionState, error) {
 	}
 	if err != nil {
 		w.trace(protocol.Event{Kind: protocol.EventTLS, TLSErr: err})
-		w.note("TLS handshake failed: " + err.Error())
+		w.observe("TLS handshake failed: " + err.Error())
 		// Nothing more can be said on this connection, not even QUIT.
 		w.close()
 		return st, err
 	}
 	w.trace(protocol.Event{Kind: protocol.EventTLS, TLSState: &st})
-	w.note(fmt.Sprintf("TLS established: %s, %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)))
+	w.observe(fmt.Sprintf("TLS established: %s, %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)))
 	w.conn, w.tls = tc, true
 	w.br = bufio.NewReaderSize(tc, 16<<10)
 	return st, nil
