@@ -381,10 +381,26 @@ func (r *runner) runOne(ctx context.Context, p probe) (f Finding) {
 		if f.Evidence == nil {
 			f.Evidence = []string{}
 		}
+		f.Evidence = capEvidence(f.Evidence)
 	}()
 	f = p.run(r, ctx)
 	f.ID = p.id
 	return f
+}
+
+// MaxEvidence caps a finding's evidence lines, so that a server that
+// answers with a thousand-line reply does not bury the report; the middle
+// is cut, and --record keeps every byte.
+const MaxEvidence = 200
+
+func capEvidence(ev []string) []string {
+	if len(ev) <= MaxEvidence {
+		return ev
+	}
+	head, tail := MaxEvidence/2, MaxEvidence/2-1
+	out := append([]string(nil), ev[:head]...)
+	out = append(out, fmt.Sprintf("* … %d lines cut (--record keeps them all)", len(ev)-head-tail))
+	return append(out, ev[len(ev)-tail:]...)
 }
 
 // runner holds what the probes share.

@@ -474,3 +474,53 @@ func TestJudgeSmuggling(t *testing.T) {
 		}
 	}
 }
+
+// Hostile servers cost the audit a bounded time and produce findings, not
+// a crash or a report that lies: every probe that needed the broken reply
+// says it could not conclude.
+func TestHostileServers(t *testing.T) {
+	for _, spec := range []string{"endless:ehlo=2000", "longline:ehlo=9000", "malformed:ehlo=mixed", "binary:ehlo", "cut:ehlo=partial", "drop:starttls"} {
+		t.Run(spec, func(t *testing.T) {
+			t.Parallel()
+			srv := start(t, sandbox.Config{}, spec)
+			tg, _ := ParseTarget(srv.Addr(), false)
+			start := time.Now()
+			rep, err := Run(context.Background(), Config{Target: tg, ProbeTimeout: 2 * time.Second, MaxTime: 30 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(start); d > 30*time.Second {
+				t.Errorf("took %v", d)
+			}
+			for _, f := range rep.Findings {
+				// binary only adds bytes to a reply that still parses.
+				broken := spec != "drop:starttls" && spec != "binary:ehlo"
+				if f.Status == Pass && (f.ID == "tls-offered" || f.ID == "cleartext-auth") && broken {
+					t.Errorf("%s: pass on a broken EHLO: %s\n%s", f.ID, f.Summary, strings.Join(f.Evidence, "\n"))
+				}
+				if len(f.Evidence) > MaxEvidence {
+					t.Errorf("%s: %d evidence lines", f.ID, len(f.Evidence))
+				}
+				for _, e := range f.Evidence {
+					if strings.ContainsAny(e, "\x00\x1b\r\n") {
+						t.Errorf("%s: raw bytes in evidence %q", f.ID, e)
+					}
+				}
+			}
+			if spec == "drop:starttls" {
+				if f := rep.Findings[indexOfFinding(rep, "tls-offered")]; f.Status != Fail {
+					t.Errorf("tls-offered with STARTTLS dropped: %s %s", f.Status, f.Summary)
+				}
+			}
+		})
+	}
+}
+
+func indexOfFinding(rep *Report, id string) int {
+	for i, f := range rep.Findings {
+		if f.ID == id {
+			return i
+		}
+	}
+	return -1
+}
