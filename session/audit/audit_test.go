@@ -524,3 +524,43 @@ func indexOfFinding(rep *Report, id string) int {
 	}
 	return -1
 }
+
+// A Unix socket and implicit TLS are audited too.
+func TestSocketAndImplicitTLS(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	if len(sock) > 100 {
+		dir, err := os.MkdirTemp("", "audit")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		sock = filepath.Join(dir, "s.sock")
+	}
+	srv := start(t, sandbox.Config{Socket: sock, TLSListen: "127.0.0.1:0"})
+	tg, err := ParseTarget(sock, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), Config{Target: tg, ProbeTimeout: 3 * time.Second, Only: []string{"banner", "tls-offered", "certificate", "open-relay"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, rep.Findings[0], Pass)
+	want(t, rep.Findings[1], Pass, "C: STARTTLS")
+	want(t, rep.Findings[2], Fail, "* name: not checked (a socket has no host name; give --sni)")
+	want(t, rep.Findings[3], Fail)
+
+	tg, _ = ParseTarget(srv.TLSAddr(), true)
+	rep, err = Run(context.Background(), Config{Target: tg, ProbeTimeout: 3 * time.Second, Only: []string{"tls-offered", "tls-versions", "starttls-injection", "cleartext-auth", "vrfy-expn"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, rep.Findings[0], Pass)
+	if !strings.Contains(rep.Findings[0].Summary, "implicit TLS") {
+		t.Errorf("tls-offered: %s", rep.Findings[0].Summary)
+	}
+	want(t, rep.Findings[1], Pass, "* TLS 1.0: refused", "* TLS 1.3: accepted")
+	want(t, rep.Findings[2], Skip)
+	want(t, rep.Findings[3], Pass)
+	want(t, rep.Findings[4], Pass)
+}
