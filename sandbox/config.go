@@ -112,6 +112,9 @@ func (c Config) withDefaults() (Config, error) {
 		}
 		c.Users = u
 	}
+	if allowsInsecureAuth(c.Faults) {
+		c.AllowInsecureAuth = true
+	}
 	if c.MaxMessageBytes <= 0 {
 		c.MaxMessageBytes = DefaultMaxMessageBytes
 	}

@@ -210,6 +210,9 @@ func (c *conn) greet() error {
 		return c.replayGreeting()
 	}
 	text := c.cfg.Hostname + " " + c.cfg.Banner
+	if f, ok := c.fault(FaultPregreet); ok {
+		return c.greetGuarded(f, text)
+	}
 	if !c.hasFault(FaultPremature) {
 		return c.reply(StageGreeting, 220, "", text)
 	}
@@ -518,6 +521,9 @@ func (c *conn) cmdVrfy(arg string) error {
 	if at := strings.LastIndexByte(name, '@'); at >= 0 {
 		name = name[:at]
 	}
+	if c.hasFault(FaultUserUnknown) {
+		return c.vrfyEnumerating(name)
+	}
 	if _, ok := c.cfg.Users[name]; ok {
 		return c.reply(StageVrfy, 250, "2.1.5", name+" <"+name+"@"+c.cfg.Hostname+">")
 	}
@@ -623,6 +629,9 @@ func (c *conn) cmdStartTLS(arg string) error {
 
 // upgrade starts TLS once the 220 to STARTTLS is on the wire.
 func (c *conn) upgrade() error {
+	if f, ok := c.fault(FaultKeepPipelined); ok {
+		return c.upgradeKeeping(f)
+	}
 	// Anything the client pipelined after STARTTLS arrived in plaintext
 	// and must not be executed inside TLS (RFC 3207 §5, CVE-2011-0411).
 	if n := c.r.Buffered(); n > 0 {

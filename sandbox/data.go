@@ -61,6 +61,9 @@ func (c *conn) cmdData(arg string) error {
 // MaxMessageBytes is read and thrown away so the reply comes after the
 // end, where the client is listening.
 func (c *conn) readData() ([]byte, bool, error) {
+	if c.hasFault(FaultBareLFDot) {
+		return c.readDataLoose()
+	}
 	var buf bytes.Buffer
 	tooBig := false
 	lineStart, prevCR := true, false

@@ -13,7 +13,10 @@
 //   - an in-memory, concurrency-safe Mailbox of what was delivered;
 //   - fault injection (ParseFault): delays, drops, 421s, refusals and
 //     malformed, over-long or injected reply bytes, for demonstrations and
-//     for testing ehlo's own client against hostile servers;
+//     for testing ehlo's own client against hostile servers; and the
+//     vulnerable servers `ehlo audit` looks for (STARTTLS injection, SMTP
+//     smuggling, AUTH before TLS, user enumeration, old TLS), so each of
+//     its findings can be shown failing and passing;
 //   - a per-session, direction-tagged log ("[s3] C: …", "[s3] S: …");
 //   - playing a recorded server side instead of its own replies (Script,
 //     for `ehlo replay --serve`) through the same listeners, caps,

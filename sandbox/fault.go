@@ -91,6 +91,16 @@ const (
 	FaultLMTPMissing    FaultKind = "lmtp-missing"         // LMTP: no reply for the last recipient
 	FaultLMTPExtra      FaultKind = "lmtp-extra"           // LMTP: one reply more than recipients
 	FaultPipelineShort  FaultKind = "pipeline-short"       // no reply to the last RCPT of a pipelined group
+
+	// The vulnerable servers `ehlo audit` finds (docs/audit.md); each is
+	// one finding's failing case.
+	FaultKeepPipelined FaultKind = "keep-pipelined"  // commands pipelined behind STARTTLS run inside TLS (CVE-2011-0411)
+	FaultBareLFDot     FaultKind = "bare-lf-dot"     // DATA also ends at <LF>.<LF>, <LF>.<CR><LF>, <CR><LF>.<LF> (SMTP smuggling)
+	FaultRelayDenied   FaultKind = "relay-denied"    // RCPT to a domain not the sandbox's gets 554 5.7.1: a closed relay
+	FaultAuthNoTLS     FaultKind = "auth-before-tls" // AUTH advertised and accepted before TLS
+	FaultUserUnknown   FaultKind = "user-unknown"    // VRFY and RCPT tell known users from unknown ones
+	FaultPregreet      FaultKind = "pregreet-guard"  // "220-", a pause, and 554 to a client that spoke first
+	FaultTLSLegacy     FaultKind = "tls-legacy"      // TLS 1.0 and 1.1, RC4, 3DES and CBC suites accepted
 )
 
 // Variants of cut and enhanced-garbage.
@@ -138,6 +148,9 @@ const (
 	// DefaultEndless caps an endless reply, in lines; then the server
 	// closes the connection.
 	DefaultEndless = 1 << 20
+	// DefaultPregreetWait is how long pregreet-guard waits, after its
+	// "220-" line, for a client that talks first.
+	DefaultPregreetWait = 500 * time.Millisecond
 	// maxEndless is the largest cap endless accepts.
 	maxEndless = 1 << 24
 )
@@ -237,6 +250,13 @@ var kindRules = map[FaultKind]kindRule{
 	FaultLMTPMissing:    {},
 	FaultLMTPExtra:      {},
 	FaultPipelineShort:  {},
+	FaultKeepPipelined:  {},
+	FaultBareLFDot:      {},
+	FaultRelayDenied:    {},
+	FaultAuthNoTLS:      {},
+	FaultUserUnknown:    {},
+	FaultPregreet:       {value: 1},
+	FaultTLSLegacy:      {},
 }
 
 // ParseFault parses one fault spec:
@@ -286,6 +306,14 @@ func ParseFault(spec string) (Fault, error) {
 	}
 	var err error
 	switch f.Kind {
+	case FaultPregreet:
+		f.Duration = DefaultPregreetWait
+		if hasValue {
+			f.Duration, err = time.ParseDuration(value)
+			if err != nil || f.Duration <= 0 || f.Duration > time.Minute {
+				return f, fmt.Errorf("fault %q: bad duration %q (0 < wait <= 1m)", spec, value)
+			}
+		}
 	case FaultDelay, FaultDrip:
 		f.Duration = DefaultDrip
 		if hasValue {
@@ -424,7 +452,8 @@ func ParseFault(spec string) (Fault, error) {
 
 func knownKinds() string {
 	return "delay, drip, drop, 421, silent, refuse-sender, refuse-rcpt, require-auth, malformed, longline, codeonly, bare-lf, ansi, inject-starttls, notls, premature, " +
-		"reply, inject-late, readvertise-starttls, caps-before, caps-after, endless, binary, cut, unsolicited-421, ehlo-garbage, enhanced-garbage, lmtp-missing, lmtp-extra, pipeline-short"
+		"reply, inject-late, readvertise-starttls, caps-before, caps-after, endless, binary, cut, unsolicited-421, ehlo-garbage, enhanced-garbage, lmtp-missing, lmtp-extra, pipeline-short, " +
+		"keep-pipelined, bare-lf-dot, relay-denied, auth-before-tls, user-unknown, pregreet-guard, tls-legacy"
 }
 
 // validReplyStart reports whether b starts like a reply line: three

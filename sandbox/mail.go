@@ -153,6 +153,9 @@ func (c *conn) cmdRcpt(arg string) error {
 			return c.reply(StageRcpt, 550, "5.1.1", "<"+path+">: Recipient address rejected")
 		}
 	}
+	if handled, err := c.rcptFault(path); handled {
+		return err
+	}
 	if isFullMailbox(path) && !c.cfg.LMTP {
 		// In LMTP the same mailbox fails after the data instead, which
 		// is the per-recipient reply LMTP exists for.

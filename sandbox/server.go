@@ -66,6 +66,7 @@ func New(cfg Config) (*Server, error) {
 		Certificates: []tls.Certificate{s.cert},
 		MinVersion:   tls.VersionTLS12,
 	}
+	legacyTLS(s.tlsConf, cfg.Faults)
 	s.certPEM = certPEM(s.cert)
 	s.finger = fingerprint(s.cert.Certificate[0])
 

@@ -13,7 +13,9 @@
 // same Events; WriteTranscript prints them.
 //
 // Anything that came over the wire is shown only through Sanitize, which
-// makes every byte visible and inert on a terminal.
+// makes every byte visible and inert on a terminal, and pasted into
+// Markdown only through MarkdownEscape and MarkdownFence (the exports, and
+// the reports of session/audit, `ehlo audit`).
 //
 // The live side builds on Capture: Live runs protocol calls off the UI
 // goroutine and interprets raw lines the user types (STARTTLS, AUTH, DATA)
