@@ -100,7 +100,7 @@ func TestSendNoServerDANEMismatchJSON(t *testing.T) {
 			Hosts    []struct{ Name string }
 			Attempts []struct {
 				Host    string
-				DANE    bool `json:"dane"`
+				DANE    bool                    `json:"dane"`
 				Verdict struct{ Status string } `json:"dane_verdict"`
 			}
 		} `json:"route"`
