@@ -88,6 +88,7 @@ func (s *sendCmd) sendRoute(app *appContext, cfg session.SendConfig, out *sendOu
 	if err != nil {
 		return &session.SendResult{Stage: session.StageConnect, Err: &protocol.ValueError{Msg: err.Error()}}
 	}
+	r.Timeout = s.Timeout // each DNS query, as each reply
 	rc := session.RouteConfig{Resolver: r, ResolverName: s.Resolver, RequireDANE: s.TLSVerify == "dane"}
 	if rc.ResolverName == "" {
 		rc.ResolverName = "system: " + strings.Join(r.Servers, ", ")

@@ -50,11 +50,15 @@ func SendRoute(ctx context.Context, cfg SendConfig, rc RouteConfig) (*SendResult
 	}
 	var last *SendResult
 	var skipped []string
+	stage := StageConnect // of the failure when no host was tried: TLS if a policy refused one
 	for _, h := range hosts {
 		at := planHost(ctx, cfg, rc, rep, h, info)
 		if at.Skipped != "" {
 			rep.Attempts = append(rep.Attempts, *at)
 			skipped = append(skipped, h.Name+": "+at.Skipped)
+			if h.Err == "" {
+				stage = StageTLS
+			}
 			continue
 		}
 		for _, a := range h.Addrs {
@@ -70,7 +74,7 @@ func SendRoute(ctx context.Context, cfg SendConfig, rc RouteConfig) (*SendResult
 		}
 	}
 	if last == nil {
-		return &SendResult{Stage: StageTLS, Err: fmt.Errorf("no MX host could be used: %s", strings.Join(skipped, "; "))}, rep
+		return &SendResult{Stage: stage, Err: fmt.Errorf("no MX host could be used: %s", strings.Join(skipped, "; "))}, rep
 	}
 	return last, rep
 }

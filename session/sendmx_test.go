@@ -70,6 +70,11 @@ func (l *infoLog) String() string {
 
 func (b *routeBed) send(t *testing.T, zone string, rc RouteConfig, signed ...string) (*SendResult, *mx.Report, *infoLog) {
 	t.Helper()
+	return b.sendAuth(t, zone, rc, "", "", signed...)
+}
+
+func (b *routeBed) sendAuth(t *testing.T, zone string, rc RouteConfig, user, pass string, signed ...string) (*SendResult, *mx.Report, *infoLog) {
+	t.Helper()
 	dns := mxtest.Start(t, zone, signed...)
 	r, err := mx.NewResolver(dns.Addr)
 	if err != nil {
@@ -82,6 +87,9 @@ func (b *routeBed) send(t *testing.T, zone string, rc RouteConfig, signed ...str
 		From: "a@client.test", HasFrom: true, To: []string{"b@" + rc.Domain},
 		Message: strings.NewReader("Subject: route\r\n\r\nhello\r\n"), Info: log.add,
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	if user != "" {
+		cfg.AuthMech, cfg.AuthUser, cfg.AuthPassword = "PLAIN", user, pass
 	}
 	res, rep := SendRoute(context.Background(), cfg, rc)
 	return res, rep, log
@@ -139,6 +147,10 @@ implicit.test. 60 IN A 127.0.0.1
 	if res.ExitCode() != 2 {
 		t.Errorf("every MX unreachable: exit %d (%v), want 2", res.ExitCode(), res.Err)
 	}
+	res, _, _ = b.send(t, "none.test. 60 IN MX 10 gone.none.test.\n", RouteConfig{Domain: "none.test"})
+	if res.ExitCode() != 2 || !strings.Contains(res.Err.Error(), "no MX host could be used: gone.none.test: no A or AAAA record") {
+		t.Errorf("no MX with an address: exit %d (%v), want 2", res.ExitCode(), res.Err)
+	}
 }
 
 func daneZone(b *routeBed, tlsa string) string {
@@ -167,6 +179,15 @@ func TestSendRouteDANE(t *testing.T) {
 		t.Errorf("stored %+v, want one message over TLS (DANE makes STARTTLS mandatory)", msgs)
 	}
 
+	// AUTH over a DANE-verified connection is not "NOT VERIFIED".
+	for u, p := range sandbox.DefaultUsers() {
+		res, _, log = b.sendAuth(t, daneZone(b, "3 1 1 "+b.spki), RouteConfig{Domain: "dane.test"}, u, p, "dane.test")
+		if res.Err != nil || strings.Contains(log.String(), "NOT VERIFIED") {
+			t.Errorf("AUTH under DANE: %v\n%s", res.Err, log)
+		}
+		break
+	}
+
 	wrong := "3 1 1 " + strings.Repeat("ab", 32)
 	res, rep, log = b.send(t, daneZone(b, wrong), RouteConfig{Domain: "dane.test"}, "dane.test")
 	if res.ExitCode() != 29 || !strings.Contains(res.Err.Error(), "DANE verification failed: no TLSA record matches") {
@@ -175,8 +196,8 @@ func TestSendRouteDANE(t *testing.T) {
 	if a := rep.Attempts[0]; a.Verdict == nil || a.Verdict.Status != mx.Failed {
 		t.Errorf("attempt %+v", a)
 	}
-	if b.srv.Mailbox().Len() != 1 {
-		t.Errorf("%d stored, want only the first", b.srv.Mailbox().Len())
+	if b.srv.Mailbox().Len() != 2 {
+		t.Errorf("%d stored, want the two before the mismatch", b.srv.Mailbox().Len())
 	}
 }
 
