@@ -51,6 +51,15 @@ func SendRoute(ctx context.Context, cfg SendConfig, rc RouteConfig) (*SendResult
 	var last *SendResult
 	var skipped []string
 	stage := StageConnect // of the failure when no host was tried: TLS if a policy refused one
+	// A failure is announced as "trying the next" only when there is a
+	// next; the last one is the command's own error.
+	var failed string
+	next := func() {
+		if failed != "" {
+			info(Warning, failed+"; trying the next address or MX")
+			failed = ""
+		}
+	}
 	for _, h := range hosts {
 		at := planHost(ctx, cfg, rc, rep, h, info)
 		if at.Skipped != "" {
@@ -64,13 +73,14 @@ func SendRoute(ctx context.Context, cfg SendConfig, rc RouteConfig) (*SendResult
 		for _, a := range h.Addrs {
 			one := *at
 			one.Addr = a.String()
+			next()
 			info(Info, fmt.Sprintf("%s: trying %s port %d", hostLabel(h), a, one.Port))
 			last = sendOne(ctx, hostConfig(cfg, rc, h, &one, info), &one, a)
 			rep.Attempts = append(rep.Attempts, one)
 			if !retryable(ctx, last) {
 				return last, rep
 			}
-			info(Warning, fmt.Sprintf("%s [%s]: %s; trying the next address or MX", h.Name, a, errText(last.Err)))
+			failed = fmt.Sprintf("%s [%s]: %s", h.Name, a, errText(last.Err))
 		}
 	}
 	if last == nil {

@@ -43,13 +43,8 @@ func Start(t testing.TB, records string, signed ...string) *Server {
 		}
 		s.rrs = append(s.rrs, rr)
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, ln, err := listen()
 	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
 		t.Fatal(err)
 	}
 	s.Addr = pc.LocalAddr().String()
@@ -62,6 +57,24 @@ func Start(t testing.TB, records string, signed ...string) *Server {
 		tcp.Shutdown()
 	})
 	return s
+}
+
+// listen binds UDP and TCP on one free loopback port: the UDP port may
+// be taken for TCP, so a few ports are tried.
+func listen() (net.PacketConn, net.Listener, error) {
+	var err error
+	for range 20 {
+		var pc net.PacketConn
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			return nil, nil, err
+		}
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+	}
+	return nil, nil, err
 }
 
 // ServFail makes every query for name fail, as a bogus DNSSEC answer does.
