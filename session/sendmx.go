@@ -13,6 +13,10 @@ import (
 	"github.com/ehlo-dev/ehlo/session/mx"
 )
 
+// MaxAttempts bounds the connections SendRoute makes for one message, so
+// that MX hosts with many addresses cannot keep it trying for long.
+const MaxAttempts = 10
+
 // RouteConfig says how SendRoute finds the servers and secures them.
 type RouteConfig struct {
 	Resolver     *mx.Resolver
@@ -54,6 +58,7 @@ func SendRoute(ctx context.Context, cfg SendConfig, rc RouteConfig) (*SendResult
 	// A failure is announced as "trying the next" only when there is a
 	// next; the last one is the command's own error.
 	var failed string
+	tried := 0
 	next := func() {
 		if failed != "" {
 			info(Warning, failed+"; trying the next address or MX")
@@ -71,6 +76,11 @@ func SendRoute(ctx context.Context, cfg SendConfig, rc RouteConfig) (*SendResult
 			continue
 		}
 		for _, a := range h.Addrs {
+			if tried == MaxAttempts {
+				info(Warning, fmt.Sprintf("stopped after %d connection attempts (the limit; Postfix's smtp_mx_address_limit is 5)", MaxAttempts))
+				return last, rep
+			}
+			tried++
 			one := *at
 			one.Addr = a.String()
 			next()

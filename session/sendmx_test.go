@@ -304,3 +304,18 @@ _smtp._tls.sts.test. 60 IN TXT "v=TLSRPTv1; rua=mailto:rpt@sts.test"
 		t.Errorf("exit %d %v", res.ExitCode(), res.Err)
 	}
 }
+
+// Hostile zones cost bounded work: at most mx.MaxHosts hosts looked up and
+// MaxAttempts connections made.
+func TestSendRouteBounded(t *testing.T) {
+	b := newRouteBed(t, "mx.many.test")
+	var zone strings.Builder
+	for i := range 30 {
+		fmt.Fprintf(&zone, "many.test. 60 IN MX %d mx%d.many.test.\nmx%d.many.test. 60 IN A 127.0.1.%d\nmx%d.many.test. 60 IN A 127.0.2.%d\n", i, i, i, i+1, i, i+1)
+	}
+	res, rep, log := b.send(t, zone.String(), RouteConfig{Domain: "many.test"})
+	if res.ExitCode() != 2 || len(rep.Hosts) != mx.MaxHosts || len(rep.Attempts) != MaxAttempts {
+		t.Errorf("exit %d, %d hosts, %d attempts\n%s", res.ExitCode(), len(rep.Hosts), len(rep.Attempts), log)
+	}
+	mustContain(t, log, "stopped after 10 connection attempts")
+}

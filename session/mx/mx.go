@@ -25,6 +25,10 @@ type Host struct {
 	Err string `json:"error,omitempty"`
 }
 
+// MaxHosts bounds the MX hosts Lookup resolves, so that a hostile zone
+// with thousands of MX records costs a bounded number of queries.
+const MaxHosts = 10
+
 // ErrNullMX is RFC 7505's "this domain accepts no mail".
 var ErrNullMX = errors.New("the domain publishes a null MX (RFC 7505): it accepts no mail")
 
@@ -35,7 +39,7 @@ var ErrNoDomain = errors.New("the domain does not exist (NXDOMAIN)")
 // tries them: MX records by preference (equal preferences in the order
 // the resolver gave, not shuffled, so that a debugging session is
 // reproducible), each with its A then AAAA addresses; with no MX the
-// domain itself. A host whose addresses cannot be found is kept, with
+// domain itself; at most MaxHosts of them. A host whose addresses cannot be found is kept, with
 // Err, so that the caller can say why it was passed over.
 func Lookup(ctx context.Context, r *Resolver, domain string) ([]Host, error) {
 	domain = trimDot(domain)
@@ -59,6 +63,9 @@ func Lookup(ctx context.Context, r *Resolver, domain string) ([]Host, error) {
 		hosts = []Host{{Name: domain, Implicit: true, Secure: ans.Secure}}
 	}
 	sort.SliceStable(hosts, func(i, j int) bool { return hosts[i].Preference < hosts[j].Preference })
+	if len(hosts) > MaxHosts {
+		hosts = hosts[:MaxHosts]
+	}
 	for i := range hosts {
 		if hosts[i].Name == "" {
 			hosts[i].Err = "a null MX among other MX records (RFC 7505 §3: ignored)"
