@@ -26,5 +26,10 @@
 // its own connection machinery, so there is one server and one DATA
 // reader.
 //
-// The package imports protocol and the standard library only.
+// Send is `ehlo send`'s one-shot driver; SendRoute runs it through DNS when
+// no server is given: the MX hosts in order, secured by DANE or MTA-STS as
+// session/mx finds them.
+//
+// The package imports protocol, session/mx (and through it
+// github.com/miekg/dns) and the standard library.
 package session
