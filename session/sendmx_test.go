@@ -319,3 +319,53 @@ func TestSendRouteBounded(t *testing.T) {
 	}
 	mustContain(t, log, "stopped after 10 connection attempts")
 }
+
+// RFC 8461 §5: a policy that cannot be fetched is as none; mode testing
+// enforces nothing.
+func TestSendRouteMTASTSNotEnforced(t *testing.T) {
+	b := newRouteBed(t, "mx1.sts.test")
+	mux := http.NewServeMux()
+	mux.HandleFunc("/.well-known/mta-sts.txt", func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprint(w, "version: STSv1\nmode: testing\nmx: elsewhere.test\nmax_age: 86400\n")
+	})
+	hs := httptest.NewTLSServer(mux)
+	defer hs.Close()
+	_, hp, _ := net.SplitHostPort(hs.Listener.Addr().String())
+	hport, _ := strconv.Atoi(hp)
+	zone := `
+sts.test. 60 IN MX 10 mx1.sts.test.
+mx1.sts.test. 60 IN A 127.0.0.1
+mta-sts.sts.test. 60 IN A 127.0.0.1
+_mta-sts.sts.test. 60 IN TXT "v=STSv1; id=1"
+`
+	roots := x509.NewCertPool()
+	roots.AddCert(hs.Certificate())
+	for _, tc := range []struct {
+		name  string
+		port  int
+		roots *x509.CertPool
+		want  string
+	}{
+		{"testing", hport, roots, "MTA-STS (testing): mx1.sts.test: mismatch; nothing enforced"},
+		{"unreachable", 1, roots, "delivering as without MTA-STS (RFC 8461 §5)"},
+		{"untrusted certificate", hport, x509.NewCertPool(), "certificate signed by unknown authority; delivering as without MTA-STS"},
+	} {
+		dns := mxtest.Start(t, zone)
+		r, _ := mx.NewResolver(dns.Addr)
+		client := mx.HTTPClient(r, tc.roots, 5*time.Second, tc.port)
+		client.Transport.(*http.Transport).TLSClientConfig.ServerName = "example.com"
+		log := &infoLog{}
+		res, _ := SendRoute(context.Background(), SendConfig{
+			Port: b.port, Helo: "client.test", Timeout: 5 * time.Second, From: "a@client.test", HasFrom: true,
+			To: []string{"b@sts.test"}, Message: strings.NewReader("Subject: x\r\n\r\nx\r\n"), Info: log.add,
+		}, RouteConfig{Resolver: r, Domain: "sts.test", HTTP: client})
+		if res.Err != nil {
+			t.Errorf("%s: %v\n%s", tc.name, res.Err, log)
+		}
+		mustContain(t, log, tc.want)
+	}
+	if n := b.srv.Mailbox().Len(); n != 3 {
+		t.Errorf("%d delivered, want 3", n)
+	}
+}
