@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/ehlo-dev/ehlo/sandbox"
+	"github.com/ehlo-dev/ehlo/session"
 	"github.com/ehlo-dev/ehlo/session/mx/mxtest"
 )
 
@@ -143,5 +144,33 @@ func TestSendNoServerRefusedInputs(t *testing.T) {
 		if code != 1 || !strings.Contains(errs, tc.want) {
 			t.Errorf("%q: exit %d, %q, want %q", tc.args, code, errs, tc.want)
 		}
+	}
+}
+
+// A recording of a send through several MX hosts holds every attempt and
+// reads back.
+func TestSendNoServerRecord(t *testing.T) {
+	port, resolver, _, _ := dnsBed(t, "")
+	rec := filepath.Join(t.TempDir(), "mx.jsonl")
+	out, errs, code := runDNS(t, "--to", "b@example.test", "--resolver", resolver, "--port", port, "--record", rec)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	r, err := session.ReadFile(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	connects := 0
+	for _, e := range r.Events {
+		if e.Kind == session.KindConnect {
+			connects++
+		}
+	}
+	if connects != 2 {
+		t.Errorf("%d connect events, want 2 (the dead MX, then the live one)", connects)
+	}
+	var pr bytes.Buffer
+	if code := runWith(&appContext{ctx: context.Background(), stdout: &pr, stderr: &pr, stdin: strings.NewReader("")}, []string{"replay", "--print", rec}); code != 0 || !strings.Contains(pr.String(), "Trying 127.0.0.2:"+port) {
+		t.Errorf("replay --print: exit %d\n%s", code, pr.String())
 	}
 }
