@@ -230,7 +230,7 @@ type sendCmd struct {
 
 	Resolver  string `help:"DNS server for MX, TLSA and MTA-STS lookups, HOST[:PORT] (default: /etc/resolv.conf's)." placeholder:"HOST[:PORT]"`
 	TLSChain  bool   `name:"tls-chain" help:"Print the server's certificate chain as PEM."`
-	TLSVerify string `name:"tls-verify" enum:",dane" default:"" help:"dane: require DANE (RFC 7672) TLSA records and check the certificate against them (DANE is automatic when TLSA records exist without SERVER)."`
+	TLSVerify string `name:"tls-verify" enum:",dane" default:"" placeholder:"dane" help:"dane: require DANE (RFC 7672) TLSA records and check the certificate against them (DANE is automatic when TLSA records exist without SERVER)."`
 
 	From    *string  `help:"Envelope sender (<> for the null sender)."`
 	To      []string `help:"Recipient (repeatable, or comma separated)."`
