@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -238,7 +239,9 @@ type sendCmd struct {
 	Subject string   `help:"Subject (default: \"test\" and the date)."`
 	Body    string   `help:"Body: TEXT, @FILE or - for stdin."`
 	Data    string   `help:"A whole RFC 5322 message, @FILE or - for stdin (envelope from its headers unless --from/--to)."`
-	Attach  []string `sep:"none" type:"path" help:"Attach a file (repeatable)."`
+	Attach  []string `sep:"none" type:"path" help:"Attach a file (repeatable). Read as it is sent; one that is not a regular file (a FIFO, a device) is cut off at the server's SIZE, or 64 MiB."`
+
+	DataTimeout time.Duration `name:"data-timeout" help:"Limit on writing the whole message (DATA or BDAT), from the 354 to its last byte; 0: none. Either way the send fails when the server takes no data for --timeout. Not with --repeat." placeholder:"DURATION"`
 
 	Auth              string `help:"Authenticate: a mechanism (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER) or auto."`
 	AuthUser          string `help:"User name for --auth."`
@@ -301,6 +304,9 @@ func (s *sendCmd) Validate() error {
 	if s.Data != "" && (s.Body != "" || len(s.Attach) > 0 || len(s.Header) > 0 || s.Subject != "") {
 		return fmt.Errorf("--data is a whole message: it excludes --body, --attach, --header and --subject")
 	}
+	if s.DataTimeout < 0 {
+		return errors.New("--data-timeout cannot be negative")
+	}
 	if s.PipelineDepth < 1 {
 		return errors.New("--pipeline-depth must be at least 1")
 	}
@@ -309,6 +315,9 @@ func (s *sendCmd) Validate() error {
 	}
 	if s.Repeat > 0 && (s.Record != "" || s.JSON || s.QuitAfter != "") {
 		return fmt.Errorf("--repeat excludes --record, --json and --quit-after")
+	}
+	if s.Repeat > 0 && s.DataTimeout > 0 {
+		return fmt.Errorf("--data-timeout applies to one message, not to --repeat")
 	}
 	if s.Data != "" && s.Data != "-" && !strings.HasPrefix(s.Data, "@") {
 		return fmt.Errorf("--data takes @FILE or - (stdin)")
@@ -346,15 +355,17 @@ func splitList(in []string) []string {
 	return out
 }
 
-// readArg reads TEXT, @FILE or - (stdin).
-func readArg(app *appContext, v string) ([]byte, error) {
+// readArg opens a body given as @FILE or - (stdin) as a streamed input;
+// TEXT is returned as is, with a nil input.
+func readArg(app *appContext, flag, v string) (*session.Input, string, error) {
 	switch {
 	case v == "-":
-		return io.ReadAll(app.stdin)
+		return session.StreamInput(app.ctx, flag+" -", app.stdin), "", nil
 	case strings.HasPrefix(v, "@"):
-		return os.ReadFile(v[1:])
+		in, err := session.OpenInput(app.ctx, flag+" "+v, v[1:])
+		return in, "", err
 	}
-	return []byte(v), nil
+	return nil, v, nil
 }
 
 // password finds the AUTH secret: the flag (with a warning), EHLO_PASSWORD,
@@ -402,6 +413,9 @@ func (s *sendCmd) Run(app *appContext) error {
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
+	if c, ok := msg.(io.Closer); ok {
+		defer c.Close()
+	}
 	mailOpts := append([]string(nil), s.MailOption...)
 	rcptOpts := append([]string(nil), s.RcptOption...)
 	if s.SMTPUTF8 {
@@ -423,7 +437,7 @@ func (s *sendCmd) Run(app *appContext) error {
 	}
 	cfg := session.SendConfig{
 		Server: s.Server, Port: s.Port, Kind: s.kind(), StartTLS: s.StartTLS,
-		Helo: s.Helo, Timeout: s.Timeout, Source: s.Source, TLSConfig: tlsCfg,
+		Helo: s.Helo, Timeout: s.Timeout, DataTimeout: s.DataTimeout, Source: s.Source, TLSConfig: tlsCfg,
 		To: s.To, Message: msg,
 		AuthMech: s.Auth, AuthUser: s.AuthUser, AuthPassword: secret,
 		NoInitialResponse: s.NoInitialResponse, AuthCleartext: s.AuthCleartext,
@@ -468,21 +482,7 @@ func (s *sendCmd) message(app *appContext) (io.Reader, error) {
 		if s.Data == "-" {
 			return interruptible(app.ctx, app.stdin), nil // streamed, never read whole
 		}
-		f, err := os.Open(s.Data[1:])
-		if err != nil {
-			return nil, fmt.Errorf("--data: %w", err)
-		}
-		// A NUL byte is refused before connecting (the file is read twice:
-		// once here, once while sending).
-		if _, err := protocol.NormalizedSize(f); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("--data %s: %w", s.Data[1:], err)
-		}
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("--data: %w", err)
-		}
-		return f, nil
+		return dataFile(app.ctx, s.Data[1:])
 	}
 	comp := session.Composition{To: s.To, Subject: s.Subject, Headers: s.Header, Hostname: localHostname()}
 	if s.From != nil {
@@ -491,41 +491,58 @@ func (s *sendCmd) message(app *appContext) (io.Reader, error) {
 		comp.From = defaultSender()
 	}
 	if s.Body != "" {
-		b, err := readArg(app, s.Body)
-		if err != nil {
-			return nil, fmt.Errorf("--body: %w", err)
-		}
-		comp.Body = string(b)
-	}
-	for _, path := range s.Attach {
-		a, err := session.LoadAttachment(path)
+		in, text, err := readArg(app, "--body", s.Body)
 		if err != nil {
 			return nil, err
 		}
-		comp.Attachments = append(comp.Attachments, a)
+		comp.Body, comp.BodyInput = text, in
 	}
-	b, err := comp.Build()
+	for _, path := range s.Attach {
+		in, err := session.OpenInput(app.ctx, "--attach "+path, path)
+		if err != nil {
+			return nil, err
+		}
+		comp.Attachments = append(comp.Attachments, session.Attachment{Name: filepath.Base(path), Input: in})
+	}
+	// Streamed: a body or attachment file is read while it is sent.
+	return comp.Open()
+}
+
+// dataFile opens --data @FILE. A regular file is checked for NUL before
+// anything connects (it is read twice: here, and while sending); anything
+// else (a FIFO, a device) is streamed as stdin is, so that its open and its
+// reads, which may never return, still end on Ctrl+C.
+func dataFile(ctx context.Context, path string) (io.Reader, error) {
+	st, err := os.Stat(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--data: %w", err)
 	}
-	if _, err := protocol.NormalizedSize(bytes.NewReader(b)); err != nil {
-		return nil, fmt.Errorf("the message: %w", err)
+	if st.IsDir() {
+		return nil, fmt.Errorf("--data %s: is a directory", path)
 	}
-	return bytes.NewReader(b), nil
+	if !st.Mode().IsRegular() {
+		return session.Interruptible(ctx, func() (io.ReadCloser, error) { return os.Open(path) }), nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--data: %w", err)
+	}
+	if _, err := protocol.NormalizedSize(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--data %s: %w", path, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--data: %w", err)
+	}
+	return f, nil
 }
 
 // interruptible makes a read of r (stdin) end when ctx is cancelled, so
 // Ctrl+C aborts a message still being typed or piped instead of waiting
-// for its end. The goroutine blocked in r's Read is left to the process's
-// exit.
+// for its end.
 func interruptible(ctx context.Context, r io.Reader) io.Reader {
-	pr, pw := io.Pipe()
-	go func() {
-		_, err := io.Copy(pw, r)
-		pw.CloseWithError(err)
-	}()
-	context.AfterFunc(ctx, func() { pw.CloseWithError(errors.New("interrupted")) })
-	return pr
+	return session.Interruptible(ctx, func() (io.ReadCloser, error) { return io.NopCloser(r), nil })
 }
 
 func localHostname() string {
@@ -716,7 +733,10 @@ func (o *sendOutput) finish(res *session.SendResult) error {
 	var errText string
 	if res.Err != nil {
 		errText, _ = o.scrub.ScrubString(res.Err.Error())
-		errText = session.SanitizeString(errText)
+		// An error's text is ehlo's, quoting bytes that are often escaped
+		// already (Go's %q in x509 errors, protocol's previews): escaped
+		// once more, "" would show as "\x1b".
+		errText = session.SanitizeText(errText)
 	}
 	if o.trans != nil {
 		o.trans.Flush()
@@ -801,7 +821,7 @@ func (o *sendOutput) writeJSON(res *session.SendResult, code int, errText string
 		case session.KindTLS:
 			out.TLS = e.Handshake
 		case session.KindNote:
-			out.Notes = append(out.Notes, jsonInfo{Level: "note", Text: session.SanitizeString(e.Text)})
+			out.Notes = append(out.Notes, jsonInfo{Level: "note", Text: session.SanitizeText(e.Text)})
 		}
 	}
 	enc := json.NewEncoder(o.app.stdout)
@@ -913,7 +933,7 @@ func (t *tuiCmd) Run(app *appContext) error {
 	if strings.HasPrefix(server, "/") {
 		network = "unix"
 	}
-	rt := &recordToggle{capture: live.Capture(), path: t.Record, header: session.Header{
+	rt := &recordToggle{record: live.Record, path: t.Record, header: session.Header{
 		Server: server, Transport: t.kind().String(), Network: network,
 		EhloVersion: ehloVersion(), Secrets: t.RecordSecrets, Insecure: t.Insecure,
 	}}
@@ -1179,14 +1199,16 @@ func (c *completionCmd) Run(app *appContext, kctx *kong.Context) error {
 
 // recordToggle lets /record start and stop a recording during a TUI
 // session. A new recording after a stop goes to a new file: recordings are
-// never appended to or overwritten.
+// never appended to or overwritten. Each starts its clock when it starts,
+// and one started mid-session opens with the session's state
+// (session.Live.Record), so that its replay shows the right state and time.
 type recordToggle struct {
-	mu      sync.Mutex
-	capture *session.Capture
-	header  session.Header
-	path    string
-	rec     *session.Recorder
-	remove  func()
+	mu     sync.Mutex
+	record func(s session.Sink, origin time.Time) (remove func())
+	header session.Header
+	path   string
+	rec    *session.Recorder
+	remove func()
 }
 
 func (r *recordToggle) toggle() (on bool, path string, err error) {
@@ -1200,14 +1222,14 @@ func (r *recordToggle) toggle() (on bool, path string, err error) {
 		r.path = "ehlo-" + time.Now().Format("20060102-150405") + ".jsonl"
 	}
 	h := r.header
-	h.Created = r.capture.Start()
+	h.Created = time.Now()
 	rec, err := session.Create(r.path, h)
 	if err != nil {
 		path := r.path
 		r.path = ""
 		return false, path, err
 	}
-	r.rec, r.remove = rec, r.capture.Add(rec)
+	r.rec, r.remove = rec, r.record(rec, rec.Header().Created)
 	return true, r.path, nil
 }
 

@@ -42,14 +42,16 @@ package main
 //	                          ($WORK may be too long for one)
 //	waitlisten ADDR           waits until something accepts on ADDR
 //	                          (host:port or a Unix socket path)
-//	canary                    $CANARY: a random password; $CANARY_PLAIN: the
-//	                          AUTH PLAIN blob of alice and $CANARY
+//	canary [TEXT]             $CANARY: a random password, with TEXT (Go
+//	                          escapes undone) in its middle; $CANARY_PLAIN:
+//	                          the AUTH PLAIN blob of alice and $CANARY
 //	nosecret SECRET USER FILE...
 //	                          SECRET is in none of the files (stdout and
-//	                          stderr included): neither plain, nor in base64
-//	                          at any of the three alignments, nor as the
-//	                          PLAIN or XOAUTH2 blob of USER; with !, one
-//	                          of the files holds it
+//	                          stderr included): neither plain, nor escaped
+//	                          as --debug's Python reprs or the transcript
+//	                          write it, nor in base64 at any of the three
+//	                          alignments, nor as the PLAIN or XOAUTH2 blob
+//	                          of USER; with !, one of the files holds it
 //	writebytes FILE TEXT      writes TEXT with Go escapes (\r \n \x00) undone
 //	gencert NAME              writes a self-signed NAME.pem and NAME.key
 //	filemode FILE MODE        FILE's permission bits are MODE (octal)
@@ -896,7 +898,11 @@ func cmdCanary(ts *testscript.TestScript, neg bool, args []string) {
 	noNeg(ts, neg, "canary")
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	c := "Zq9!canary-" + hex.EncodeToString(b[:])
+	extra := ""
+	if len(args) == 1 {
+		extra = string(unquote(ts, args[0]))
+	}
+	c := "Zq9!canary-" + extra + hex.EncodeToString(b[:])
 	ts.Setenv("CANARY", c)
 	ts.Setenv("CANARY_PLAIN", base64.StdEncoding.EncodeToString([]byte("\x00alice\x00"+c)))
 }
@@ -905,7 +911,12 @@ func cmdCanary(ts *testscript.TestScript, neg bool, args []string) {
 // of the three alignments (the part of the encoding that depends on the
 // secret's bytes alone), and the AUTH PLAIN and XOAUTH2 blobs.
 func secretForms(secret, user string) []string {
-	forms := []string{secret}
+	forms := []string{secret, escapedLikeTranscript(secret)}
+	for _, isBytes := range []bool{true, false} {
+		for _, q := range []byte{'\'', '"'} {
+			forms = append(forms, escapedLikePython(secret, isBytes, q))
+		}
+	}
 	for k := 0; k < 3; k++ {
 		enc := base64.StdEncoding.EncodeToString(append(make([]byte, k), secret...))
 		start := 0
@@ -921,6 +932,41 @@ func secretForms(secret, user string) []string {
 		base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+secret)),
 		base64.StdEncoding.EncodeToString([]byte("user="+user+"\x01auth=Bearer "+secret+"\x01\x01")))
 	return forms
+}
+
+// escapedLikePython is the inside of Python's repr of secret (a bytes
+// object or a str) between quotes q, as --debug prints it, written from
+// Python's rules rather than with ehlo's code.
+func escapedLikePython(secret string, isBytes bool, q byte) string {
+	var b strings.Builder
+	for _, r := range secret {
+		switch {
+		case r == '\\' || r == rune(q):
+			b.WriteString(`\` + string(r))
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r < 0x80 || !isBytes:
+			b.WriteRune(r)
+		default:
+			for _, c := range []byte(string(r)) {
+				fmt.Fprintf(&b, `\x%02x`, c)
+			}
+		}
+	}
+	return b.String()
+}
+
+// escapedLikeTranscript is secret as the transcript shows text: a
+// backslash doubled (so escapes can be undone), other characters as they
+// are for the ones a password may hold.
+func escapedLikeTranscript(secret string) string {
+	return strings.ReplaceAll(secret, `\`, `\\`)
 }
 
 func cmdNoSecret(ts *testscript.TestScript, neg bool, args []string) {

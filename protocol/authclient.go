@@ -89,7 +89,7 @@ func (c *Client) Auth(mech string, a Authenticator, initialResponseOK bool) (Rep
 			return Reply{}, rerr
 		}
 		enc := base64.StdEncoding.EncodeToString(resp)
-		if err = c.putLine(enc, []Span{{Start: 0, End: len(enc)}}); err != nil {
+		if err = c.putResponse(enc, []Span{{Start: 0, End: len(enc)}}); err != nil {
 			return Reply{}, err
 		}
 		if r, err = c.GetReply(); err != nil {
@@ -117,7 +117,7 @@ func (c *Client) Auth(mech string, a Authenticator, initialResponseOK bool) (Rep
 // connection leaves the AUTH exchange in step with the server.
 func (c *Client) cancelAuth(why string) (Reply, error) {
 	c.note("cancelling AUTH: " + why)
-	if err := c.putLine("*", nil); err != nil {
+	if err := c.putResponse("*", nil); err != nil {
 		return Reply{}, err
 	}
 	r, err := c.GetReply()

@@ -44,8 +44,15 @@ type Options struct {
 	// LocalHostname is the name sent with HELO/EHLO; empty means the
 	// machine's FQDN, or a domain literal of its address as smtplib does.
 	LocalHostname string
-	// Timeout bounds connecting, each write and each whole reply.
+	// Timeout bounds connecting, each write and each whole reply. A write
+	// of the message is at most 64 KiB (DATA) or one 256 KiB chunk (BDAT),
+	// so a server that takes no data for Timeout fails the send.
 	Timeout time.Duration
+	// DataTimeout, when set, bounds writing a whole message, from the 354
+	// (or the first BDAT) to its last byte, BDAT chunks' replies included:
+	// a server that keeps taking a little data cannot stretch the transfer
+	// past it. The reply after the message has Timeout. Zero: no bound.
+	DataTimeout time.Duration
 	// SourceAddress is the local "host" or "host:port" to bind.
 	SourceAddress string
 	// TLSConfig is used for implicit TLS and as StartTLS's default.
@@ -92,6 +99,8 @@ type Client struct {
 
 	user, password string
 	state          State
+
+	dataDeadline time.Time // when writing the message must end (Options.DataTimeout)
 
 	pipelined  int  // replies outstanding in a pipelined group
 	lastWas421 bool // the last reply read was 421: the server is closing
@@ -316,9 +325,9 @@ func (c *Client) closeConn() {
 	c.trace(Event{Kind: EventClose})
 }
 
-// Putcmd sends one command line. CR, LF or NUL anywhere in it is refused
-// before anything is written: this is the one choke point every command
-// passes through, raw lines included.
+// Putcmd sends one command line through the encoder every command passes
+// (encodeLine): CR, LF or NUL anywhere, non-ASCII without SMTPUTF8, or a
+// line over its length limit is refused before anything is written.
 func (c *Client) Putcmd(cmd, args string) error {
 	line := cmd
 	if args != "" {
@@ -328,17 +337,28 @@ func (c *Client) Putcmd(cmd, args string) error {
 }
 
 func (c *Client) putLine(line string, secrets []Span) error {
-	if err := ValidateLine(line); err != nil {
+	return c.putEncoded(line, lineCommand, secrets)
+}
+
+// putResponse sends an answer to a 334 challenge.
+func (c *Client) putResponse(line string, secrets []Span) error {
+	return c.putEncoded(line, lineResponse, secrets)
+}
+
+func (c *Client) putEncoded(line string, kind lineKind, secrets []Span) error {
+	utf8 := c.utf8
+	b, err := c.encodeLine(make([]byte, 0, len(line)+len(CRLF)), line, kind)
+	if err != nil {
 		return err
 	}
-	if !c.utf8 && !isASCII(line) {
-		return &ValueError{Msg: "command contains non-ASCII characters; they need the SMTPUTF8 option"}
-	}
-	b := []byte(line + CRLF)
 	if c.debugLevel > 0 {
 		c.debugf("send: %s", pyRepr(redactSpans(b, secrets), false))
 	}
-	return c.send(b, secrets)
+	if err := c.send(b, secrets); err != nil {
+		c.utf8 = utf8 // not sent: the command changed nothing
+		return err
+	}
+	return nil
 }
 
 // Docmd sends a command and returns the reply: the raw "type a line" primitive.
@@ -398,15 +418,10 @@ func (c *Client) Helo(name string) (Reply, error) {
 		name = c.LocalHostname()
 	}
 	r, err := c.Docmd("helo", name)
-	if err != nil {
-		return r, err
+	if err == nil {
+		c.observe(sentCmd{verb: "HELO", args: name}, r)
 	}
-	msg := r.Message
-	c.heloResp = &msg
-	if r.Code/100 == 2 {
-		c.setPhase(PhaseHello)
-	}
-	return r, nil
+	return r, err
 }
 
 // Ehlo sends EHLO (LHLO for LMTP) and parses the advertised extensions
@@ -422,23 +437,10 @@ func (c *Client) Ehlo(name string) (Reply, error) {
 		verb = "lhlo"
 	}
 	r, err := c.Docmd(verb, name)
-	if err != nil {
-		return r, err
+	if err == nil {
+		c.observe(sentCmd{verb: strings.ToUpper(verb), args: name}, r)
 	}
-	msg := r.Message
-	c.ehloResp = &msg
-	if r.Code != 250 {
-		return r, nil
-	}
-	c.doesESMTP = true
-	c.features, c.extensions = ParseEHLO(r.Message)
-	if c.tlsOn {
-		if _, ok := c.features["starttls"]; ok {
-			c.note("server re-advertised STARTTLS inside TLS (RFC 3207 violation); ignored")
-		}
-	}
-	c.setPhase(PhaseHello)
-	return r, nil
+	return r, err
 }
 
 // ParseEHLO parses the text of a 250 EHLO reply as smtplib does: the first
@@ -568,8 +570,8 @@ func (c *Client) Help(args string) (string, error) {
 func (c *Client) Rset() (Reply, error) {
 	c.utf8 = false
 	r, err := c.Docmd("rset", "")
-	if err == nil && r.Code == 250 {
-		c.endTransaction()
+	if err == nil {
+		c.observe(sentCmd{verb: "RSET"}, r)
 	}
 	return r, err
 }
@@ -637,14 +639,14 @@ func (c *Client) Mail(from string, opts ...string) (Reply, error) {
 	}
 	r, err := c.Docmd(line, "")
 	if err == nil {
-		c.afterMail(r)
+		c.observe(commandOf(line), r)
 	}
 	return r, err
 }
 
 // mailLine builds MAIL FROM with smtplib's rules: options only when the
-// server spoke ESMTP; SMTPUTF8 among them needs the server's SMTPUTF8 and
-// switches commands to UTF-8 until RSET.
+// server spoke ESMTP; SMTPUTF8 among them needs the server's SMTPUTF8. The
+// encoder switches commands to UTF-8 when the line goes out.
 func (c *Client) mailLine(from string, opts []string) (string, error) {
 	if err := ValidateAddress(from); err != nil {
 		return "", err
@@ -661,20 +663,11 @@ func (c *Client) mailLine(from string, opts []string) (string, error) {
 				if !c.HasExtn("smtputf8") {
 					return "", &NotSupportedError{Msg: "SMTPUTF8 not supported by server"}
 				}
-				c.utf8 = true
 			}
 		}
 		optStr = " " + strings.Join(opts, " ")
 	}
 	return "mail FROM:" + QuoteAddr(from) + optStr, nil
-}
-
-func (c *Client) afterMail(r Reply) {
-	if r.Code == 250 {
-		c.state.Phase, c.state.Recipients = PhaseMail, 0
-		c.accepted = c.accepted[:0]
-		c.traceState()
-	}
 }
 
 // Rcpt sends RCPT TO; options only when the server spoke ESMTP.
@@ -707,16 +700,19 @@ func (c *Client) rcptLine(to string, opts []string) (string, error) {
 }
 
 func (c *Client) afterRcpt(to string, r Reply) {
-	if r.Code == 250 || r.Code == 251 {
-		c.accepted = append(c.accepted, to)
-		c.state.Phase = PhaseRcpt
-		c.state.Recipients++
-		c.traceState()
-	}
+	c.observe(sentCmd{verb: "RCPT", rcpt: to}, r)
+}
+
+// afterMail observes the reply to a MAIL line built by mailLine.
+func (c *Client) afterMail(line string, r Reply) {
+	c.observe(commandOf(line), r)
 }
 
 func (c *Client) setPhase(p Phase) {
 	c.state.Phase = p
+	if p == PhaseData {
+		c.armDataDeadline()
+	}
 	c.state.TLS = c.tlsOn
 	if p <= PhaseGreeted {
 		c.state.Recipients = 0
@@ -724,7 +720,11 @@ func (c *Client) setPhase(p Phase) {
 	c.traceState()
 }
 
+// endTransaction is the end of a transaction, by RSET or by the reply
+// after the message: UTF-8 mode, which the transaction's MAIL turned on,
+// ends with it.
 func (c *Client) endTransaction() {
+	c.utf8 = false
 	if c.state.Phase > PhaseHello {
 		c.state.Phase, c.state.Recipients = PhaseHello, 0
 		c.traceState()

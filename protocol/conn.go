@@ -42,20 +42,82 @@ func (c *Client) send(b []byte, secrets []Span) error {
 
 // write puts b on the wire with a write deadline and traces what was
 // written, after the write returned, with the count actually written.
+//
+// The deadline is the write-side rule: each write (a command, at most
+// 64 KiB of DATA, or one BDAT chunk of at most 256 KiB) must be taken
+// within Timeout, so a server that stops reading fails the send after
+// Timeout; until the message is written, DataTimeout (when set) also
+// bounds the whole of it. A write that fails closes the connection, so a
+// message cut short is never ended with its "." or BDAT LAST (the
+// DataEncoder writes nothing more once a write failed).
 func (c *Client) write(b []byte, secrets []Span) error {
 	if c.conn == nil {
 		return &ServerDisconnectedError{Msg: "please run connect() first"}
 	}
-	_ = c.conn.SetWriteDeadline(time.Now().Add(c.opts.Timeout))
+	deadline, overall := c.deadline()
+	_ = c.conn.SetWriteDeadline(deadline)
 	n, err := c.conn.Write(b)
 	if n > 0 {
 		c.trace(Event{Kind: EventSend, Data: b[:n], Secrets: clipSpans(secrets, n), TLS: c.tlsOn})
 	}
 	if err != nil {
+		msg := c.writeFailure(err, overall)
 		c.closeConn()
-		return &ServerDisconnectedError{Msg: "Server not connected", Err: err}
+		return &ServerDisconnectedError{Msg: msg, Err: err}
 	}
 	return nil
+}
+
+// armDataDeadline starts the clock of Options.DataTimeout: the message
+// that follows must be written by then.
+func (c *Client) armDataDeadline() {
+	c.dataDeadline = time.Time{}
+	if c.opts.DataTimeout > 0 {
+		c.dataDeadline = time.Now().Add(c.opts.DataTimeout)
+	}
+}
+
+// messageWritten stops the clock once the "." or BDAT LAST is written: the
+// reply that follows may take Timeout, as every reply may, because giving
+// up on it would leave a message that may have been delivered looking
+// failed.
+func (c *Client) messageWritten() { c.dataDeadline = time.Time{} }
+
+// deadline is the deadline of the next write or reply: Timeout from now,
+// or sooner when the message being written must be done by then (overall).
+// A BDAT chunk's reply counts as part of writing the message, so a server
+// that answers each chunk just within Timeout cannot stretch it either.
+func (c *Client) deadline() (d time.Time, overall bool) {
+	d = time.Now().Add(c.opts.Timeout)
+	if c.state.Phase == PhaseData && !c.dataDeadline.IsZero() && c.dataDeadline.Before(d) {
+		return c.dataDeadline, true
+	}
+	return d, false
+}
+
+// dataTimedOut says the data timeout has run out for the message being
+// written.
+func (c *Client) dataTimedOut() bool {
+	return c.state.Phase == PhaseData && !c.dataDeadline.IsZero() && !time.Now().Before(c.dataDeadline)
+}
+
+func (c *Client) dataTimeoutMsg() string {
+	return fmt.Sprintf("message not written within the data timeout (%s); connection closed, message not sent", c.opts.DataTimeout)
+}
+
+// writeFailure says why a write failed: which time limit ran out, when one
+// did.
+func (c *Client) writeFailure(err error, overall bool) string {
+	var ne net.Error
+	switch {
+	case !errors.As(err, &ne) || !ne.Timeout():
+		return "Server not connected"
+	case overall:
+		return c.dataTimeoutMsg()
+	case c.state.Phase == PhaseData:
+		return fmt.Sprintf("the server took no message data for %s; connection closed, message not sent", c.opts.Timeout)
+	}
+	return fmt.Sprintf("the server took no data for %s; connection closed", c.opts.Timeout)
 }
 
 func clipSpans(spans []Span, n int) []Span {
@@ -118,7 +180,8 @@ func (c *Client) GetReply() (Reply, error) {
 	if c.conn == nil || c.br == nil {
 		return Reply{}, &ServerDisconnectedError{Msg: "please run connect() first"}
 	}
-	_ = c.conn.SetReadDeadline(time.Now().Add(c.opts.Timeout))
+	deadline, _ := c.deadline()
+	_ = c.conn.SetReadDeadline(deadline)
 	defer func() {
 		if c.conn != nil {
 			_ = c.conn.SetReadDeadline(time.Time{})
@@ -254,6 +317,9 @@ func (c *Client) readLine() ([]byte, error) {
 		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
+			if c.dataTimedOut() {
+				return line, &ServerDisconnectedError{Msg: c.dataTimeoutMsg(), Err: err}
+			}
 			return line, &ServerDisconnectedError{Msg: fmt.Sprintf("Connection unexpectedly closed: no reply within %s", c.opts.Timeout), Err: err}
 		}
 		return line, &ServerDisconnectedError{Msg: "Connection unexpectedly closed: " + err.Error(), Err: err}

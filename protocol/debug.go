@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -57,6 +58,33 @@ func pyRepr(b []byte, isBytes bool) string {
 		sb.WriteByte('b')
 	}
 	sb.WriteByte(q)
+	pyEscape(&sb, b, isBytes, q)
+	sb.WriteByte(q)
+	return sb.String()
+}
+
+// DebugForms returns every way secret can be written inside the debug
+// output (SetDebugLevel): escaped as in the repr of a bytes object and of
+// a str, each with either quote character, since which one repr uses
+// depends on the whole line. Backslash, TAB and non-ASCII letters change
+// there; a filter of that output must look for each form, as well as the
+// secret itself.
+func DebugForms(secret string) []string {
+	var out []string
+	for _, isBytes := range []bool{true, false} {
+		for _, q := range []byte{'\'', '"'} {
+			var sb strings.Builder
+			pyEscape(&sb, []byte(secret), isBytes, q)
+			if f := sb.String(); f != secret && !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// pyEscape writes the inside of a repr quoted with q.
+func pyEscape(sb *strings.Builder, b []byte, isBytes bool, q byte) {
 	for i := 0; i < len(b); {
 		ch := b[i]
 		switch {
@@ -72,30 +100,28 @@ func pyRepr(b []byte, isBytes bool) string {
 		case ch >= 0x20 && ch < 0x7f:
 			sb.WriteByte(ch)
 		case ch < 0x80 || isBytes:
-			fmt.Fprintf(&sb, `\x%02x`, ch)
+			fmt.Fprintf(sb, `\x%02x`, ch)
 		default:
 			r, size := utf8.DecodeRune(b[i:])
 			switch {
 			case r == utf8.RuneError && size == 1:
-				fmt.Fprintf(&sb, `\x%02x`, ch)
+				fmt.Fprintf(sb, `\x%02x`, ch)
 			case unicode.IsPrint(r):
 				// Go's IsPrint is Python's str.isprintable: letters, marks,
 				// numbers, punctuation and symbols, no other spaces.
 				sb.WriteRune(r)
 			case r < 0x100:
-				fmt.Fprintf(&sb, `\x%02x`, r)
+				fmt.Fprintf(sb, `\x%02x`, r)
 			case r < 0x10000:
-				fmt.Fprintf(&sb, `\u%04x`, r)
+				fmt.Fprintf(sb, `\u%04x`, r)
 			default:
-				fmt.Fprintf(&sb, `\U%08x`, r)
+				fmt.Fprintf(sb, `\U%08x`, r)
 			}
 			i += size
 			continue
 		}
 		i++
 	}
-	sb.WriteByte(q)
-	return sb.String()
 }
 
 // pyAddr renders a dial address as smtplib's debug line shows it:

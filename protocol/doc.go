@@ -10,6 +10,15 @@
 // the envelope taken from headers by SendMessage (read as Python's
 // email.utils.getaddresses reads them) with Bcc never transmitted.
 //
+// Every command line, whether a method built it, Raw was given it or a
+// pipelined group carries it, goes through one encoder (CR, LF and NUL,
+// ASCII unless SMTPUTF8, line length) and each reply through one state
+// reducer; SplitCommand is the one verb tokenizer, exported so that callers
+// read a line as the client and servers do. Sendmail's engines judge a
+// transaction with one set of rules. Between commands WatchIdle lets an
+// interactive client see what the server sends unasked, a 421 above all,
+// instead of reading it as the next reply.
+//
 // Every byte written and read, every state change and the TLS handshake are
 // reported to a Tracer, with the byte ranges that carry credentials marked,
 // so that a debugger can show and record a session without leaking secrets.

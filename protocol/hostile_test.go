@@ -1293,7 +1293,7 @@ func TestHostileD9RawLinesKeepStateTrue(t *testing.T) {
 		C("MAIL FROM:<a@x>"), S("250 ok"),
 		C("RCPT TO:<b@y> NOTIFY=NEVER"), S("250 ok"),
 		C("DATA"), S("354 go"), CData("hi\r\n.\r\n"), S("250 queued"),
-		C("VRFY j\u00f6@x"), S("252 maybe"),
+		C("VRFY j\u00f6@x SMTPUTF8"), S("252 maybe"),
 		C("RSET"), S("250 ok"),
 		C("HELO c.example"), S("250 hi"),
 		C("EHLO c.example"), S("502 no"),
@@ -1324,7 +1324,11 @@ func TestHostileD9RawLinesKeepStateTrue(t *testing.T) {
 	if c.State().Phase != protocol.PhaseHello {
 		t.Errorf("state after DATA %+v", c.State())
 	}
-	_, err = c.Raw("VRFY j\u00f6@x") // typed on purpose: non-ASCII allowed
+	// Non-ASCII needs SMTPUTF8, typed or not: the transaction's (there is
+	// none now) or the command's own parameter (RFC 6531 §3.7.4).
+	_, err = c.Raw("VRFY j\u00f6@x")
+	wantErrAs[*protocol.ValueError](t, err)
+	_, err = c.Raw("VRFY j\u00f6@x SMTPUTF8")
 	wantNoErr(t, err, "VRFY")
 	_, err = c.Raw("RSET")
 	wantNoErr(t, err, "RSET")

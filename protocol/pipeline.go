@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -17,9 +16,9 @@ const ChunkSize = 256 << 10
 // PIPELINING or CHUNKING and the server offers it. With PIPELINING, MAIL,
 // every RCPT and DATA go in one write; DATA ends the group (RFC 2920 §3.1),
 // and so does a BDAT LAST carrying a message that fits one chunk. The
-// replies are then read in order and judged with smtplib's rules, exactly
-// as the one-command-at-a-time path judges them.
-func (c *Client) sendmailFast(from string, to []string, msg io.Reader, opts, rcptOpts []string, pipe, chunk bool) (map[string]Reply, error) {
+// replies are then read in order and judged with the rules every engine
+// shares (envelope). lines are the MAIL and RCPT lines, already checked.
+func (c *Client) sendmailFast(from string, to, lines []string, msg io.Reader, opts []string, pipe, chunk bool) (map[string]Reply, error) {
 	binary := chunk && c.HasExtn("binarymime") && hasOptionValue(opts, "BODY", "BINARYMIME")
 	var body *chunker
 	if chunk {
@@ -31,152 +30,34 @@ func (c *Client) sendmailFast(from string, to []string, msg io.Reader, opts, rcp
 		body.reset(msg, binary)
 	}
 	if !pipe {
-		r, err := c.Mail(from, opts...)
-		if err != nil {
-			return nil, err
-		}
-		refused, err := c.judgeMail(from, r)
-		if err != nil {
+		e, refused, err := c.envelopeOneByOne(from, to, lines)
+		if e == nil {
 			return refused, err
-		}
-		for _, rcpt := range to {
-			r, err := c.Rcpt(rcpt, rcptOpts...)
-			if err != nil {
-				return refused, err
-			}
-			if r.Code != 250 && r.Code != 251 {
-				refused[rcpt] = r
-				if r.Code == 421 {
-					c.closeConn()
-					return refused, &RecipientsRefusedError{Recipients: refused}
-				}
-			}
-		}
-		if len(refused) == len(to) {
-			c.rsetQuietly()
-			return refused, &RecipientsRefusedError{Recipients: refused}
 		}
 		return c.bdat(refused, body)
 	}
-
-	mailL, err := c.mailLine(from, opts)
+	t := &fastTx{from: from, to: to, lines: lines, chunk: chunk}
+	if err := c.writeFastGroup(t, body); err != nil {
+		return nil, err
+	}
+	e, endR, err := c.readFastReplies(t)
 	if err != nil {
-		return nil, err
+		return e.result(), err
 	}
-	group := []string{mailL}
-	for _, rcpt := range to {
-		l, err := c.rcptLine(rcpt, rcptOpts)
-		if err != nil {
-			return nil, err
-		}
-		group = append(group, l)
-	}
-	var wire bytes.Buffer
-	for _, l := range group {
-		if err := ValidateLine(l); err != nil {
-			return nil, err
-		}
-		wire.WriteString(l + CRLF)
-	}
-	// What ends the group: DATA, or the whole message as BDAT LAST when it
-	// fits in one chunk.
-	single := false
-	if chunk {
-		if err := body.fill(); err != nil {
-			return nil, c.abortMessage(err, 0)
-		}
-		if body.last {
-			single = true
-			wire.WriteString(body.command())
-			wire.Write(body.cur)
-		}
-	} else {
-		wire.WriteString("data" + CRLF)
-	}
-	closer := chunk && !single
-	if err := c.checkUnsolicited(); err != nil {
-		return nil, err
-	}
-	if c.debugLevel > 0 {
-		c.debugf("send: %s", pyRepr(wire.Bytes(), false))
-	}
-	expect := len(group)
-	if !closer {
-		expect++
-	}
-	c.pipelined = expect
-	if err := c.write(wire.Bytes(), nil); err != nil {
-		return nil, err
-	}
-	next := func() (Reply, error) {
-		r, err := c.GetReply()
-		if c.pipelined > 0 {
-			c.pipelined--
-		}
-		return r, err
-	}
-	mailR, err := next()
-	if err != nil {
-		return nil, c.missing(err, "MAIL FROM")
-	}
-	c.afterMail(mailR)
-	refused := map[string]Reply{}
-	var rcptErr error
-	for _, rcpt := range to {
-		r, err := next()
-		if err != nil {
-			return refused, c.missing(err, "RCPT TO:<"+rcpt+">")
-		}
-		c.afterRcpt(rcpt, r)
-		if r.Code != 250 && r.Code != 251 {
-			refused[rcpt] = r
-			if r.Code == 421 && rcptErr == nil {
-				rcptErr = &RecipientsRefusedError{Recipients: refused}
-			}
-		}
-	}
-	var endR Reply
-	endName := "DATA"
-	if single {
-		endName = "BDAT LAST"
-	}
-	if !closer {
-		if single && c.kind == LMTP && len(c.accepted) > 0 {
-			// LMTP answers a BDAT LAST once per accepted recipient.
-			c.pipelined = 0
-			first, err := c.readLMTPReplies()
-			if err != nil {
-				return refused, err
-			}
-			endR = first
-		} else if endR, err = next(); err != nil {
-			return refused, c.missing(err, endName)
-		}
-	}
-	c.pipelined = 0
-	if mailR.Code != 250 || rcptErr != nil || len(refused) == len(to) {
+	if err := e.verdict(); err != nil {
 		if endR.Code == 354 {
 			// The server took DATA although the transaction failed: end it
 			// with an empty message so the connection stays in step.
 			c.write([]byte("."+CRLF), nil)
 			c.GetReply()
 		}
-		if mailR.Code != 250 {
-			_, err := c.judgeMail(from, mailR)
-			return nil, err
-		}
-		if rcptErr != nil {
-			c.closeConn()
-			return refused, rcptErr
-		}
-		c.rsetQuietly()
-		return refused, &RecipientsRefusedError{Recipients: refused}
+		return c.fail(e, err)
 	}
 	switch {
-	case closer:
-		return c.bdat(refused, body)
-	case single:
-		return c.judgeFinal(refused, endR)
+	case chunk && !t.single:
+		return c.bdat(e.refused, body)
+	case t.single:
+		return c.judgeFinal(e.refused, endR)
 	}
 	if c.debugLevel > 0 {
 		c.debugf("data: (%d, %s)", endR.Code, pyRepr([]byte(endR.Message), true))
@@ -185,14 +66,100 @@ func (c *Client) sendmailFast(from string, to []string, msg io.Reader, opts, rcp
 		if endR.Code == 421 {
 			c.closeConn()
 		}
-		return refused, &DataError{ResponseError(endR)}
+		return e.refused, &DataError{ResponseError(endR)}
 	}
 	c.setPhase(PhaseData)
 	r, err := c.SendData(msg)
 	if err != nil {
-		return refused, err
+		return e.refused, err
 	}
-	return c.judgeFinal(refused, r)
+	return c.judgeFinal(e.refused, r)
+}
+
+// fastTx is the pipelined group of sendmailFast.
+type fastTx struct {
+	from   string
+	to     []string
+	lines  []string // MAIL and every RCPT, then DATA or BDAT LAST if the group has an end
+	chunk  bool
+	single bool // the group ends with the whole message as BDAT LAST
+}
+
+// writeFastGroup writes the group in one write: MAIL, every RCPT, and
+// what ends it, DATA or the whole message as BDAT LAST when it fits in
+// one chunk; with CHUNKING and a larger message the group has no end.
+func (c *Client) writeFastGroup(t *fastTx, body *chunker) error {
+	if t.chunk {
+		if err := body.fill(); err != nil {
+			return c.abortMessage(err, 0)
+		}
+		if body.last {
+			t.single = true
+			t.lines = append(t.lines, body.command())
+		}
+	} else {
+		t.lines = append(t.lines, "data")
+	}
+	wire, err := c.encodeGroup(nil, t.lines)
+	if err != nil {
+		return err
+	}
+	if t.single {
+		wire = append(wire, body.cur...)
+	}
+	if err := c.checkUnsolicited(); err != nil {
+		return err
+	}
+	if c.debugLevel > 0 {
+		c.debugf("send: %s", pyRepr(wire, false))
+	}
+	c.pipelined = len(t.lines) // one reply per line
+	return c.write(wire, nil)
+}
+
+// readFastReplies reads the group's replies in order, up to a 421, and
+// the one to what ended the group.
+func (c *Client) readFastReplies(t *fastTx) (*envelope, Reply, error) {
+	defer func() { c.pipelined = 0 }()
+	next := func(what string) (Reply, error) {
+		r, err := c.GetReply()
+		if c.pipelined > 0 {
+			c.pipelined--
+		}
+		if err != nil {
+			return r, c.missing(err, what)
+		}
+		return r, nil
+	}
+	e := newEnvelope(t.from, len(t.to))
+	mailR, err := next("MAIL FROM")
+	if err != nil {
+		return e, mailR, err
+	}
+	c.afterMail(t.lines[0], mailR)
+	e.mailReply(mailR)
+	for i := 0; i < len(t.to) && !e.closing; i++ {
+		r, err := next("RCPT TO:<" + t.to[i] + ">")
+		if err != nil {
+			return e, r, err
+		}
+		c.afterRcpt(t.to[i], r)
+		e.rcptReply(t.to[i], r)
+	}
+	switch {
+	case e.closing, t.chunk && !t.single:
+		return e, Reply{}, nil
+	case t.single && c.kind == LMTP && len(c.accepted) > 0:
+		// LMTP answers a BDAT LAST once per accepted recipient.
+		c.pipelined = 0
+		first, err := c.readLMTPReplies()
+		return e, first, err
+	case t.single:
+		r, err := next("BDAT LAST")
+		return e, r, err
+	}
+	r, err := next("DATA")
+	return e, r, err
 }
 
 // missing adds which pipelined command got no reply to a read error.
@@ -203,20 +170,6 @@ func (c *Client) missing(err error, what string) error {
 		sd.Msg = fmt.Sprintf("%s (no reply to %s)", sd.Msg, what)
 	}
 	return err
-}
-
-// judgeMail applies smtplib's rule to the reply to MAIL: anything but 250
-// is a *SenderRefusedError, after RSET, or after closing on 421.
-func (c *Client) judgeMail(from string, r Reply) (map[string]Reply, error) {
-	if r.Code == 250 {
-		return map[string]Reply{}, nil
-	}
-	if r.Code == 421 {
-		c.closeConn()
-	} else {
-		c.rsetQuietly()
-	}
-	return nil, &SenderRefusedError{ResponseError(r), from}
 }
 
 // judgeFinal applies smtplib's rule to the reply after the message, with
@@ -276,16 +229,23 @@ func (c *Client) bdat(refused map[string]Reply, body *chunker) (map[string]Reply
 		}
 		// One write for the BDAT line and its chunk, through a buffer kept
 		// for the next chunk (tracers copy what they keep).
-		body.out = append(append(body.out[:0], body.command()...), body.cur...)
-		wire := body.out
-		if c.debugLevel > 0 {
-			c.debugf("send: %s", pyRepr([]byte(body.command()), false))
+		out, err := c.encodeLine(body.out[:0], body.command(), lineCommand)
+		if err != nil {
+			return refused, err
 		}
+		if c.debugLevel > 0 {
+			c.debugf("send: %s", pyRepr(out, false))
+		}
+		body.out = append(out, body.cur...)
+		wire := body.out
 		if err := c.write(wire, nil); err != nil {
 			return refused, err
 		}
 		sent += int64(len(body.cur))
 		last := body.last
+		if last {
+			c.messageWritten()
+		}
 		body.cur = nil
 		if last && c.kind == LMTP && len(c.accepted) > 0 {
 			first, err := c.readLMTPReplies()
@@ -336,13 +296,13 @@ func (k *chunker) reset(r io.Reader, binary bool) {
 	*k = chunker{r: r, binary: binary, raw: k.raw, bufs: k.bufs, pending: k.pending[:0], out: k.out}
 }
 
-// command is the BDAT line for cur.
+// command is the BDAT line for cur, without its CRLF.
 func (k *chunker) command() string {
 	s := "BDAT " + strconv.Itoa(len(k.cur))
 	if k.last {
 		s += " LAST"
 	}
-	return s + CRLF
+	return s
 }
 
 // fill makes cur the next chunk and sets last.

@@ -23,19 +23,16 @@ import (
 //     answer with AuthRespond or AuthCancel.
 //   - DATA answered 354 is for the caller to follow with SendData.
 //
-// The line still goes through the CR/LF/NUL choke point. Non-ASCII is
-// allowed: the user typed it on purpose.
+// The line goes through the one encoder every command passes (CR, LF and
+// NUL refused; non-ASCII only under SMTPUTF8, that is after a MAIL with
+// the SMTPUTF8 parameter or in a command carrying it; the line-length
+// limits), and its reply through the one state reducer.
 func (c *Client) Raw(line string) (Reply, error) {
 	// Servers split the verb on any white space, so must we: "AUTH\tPLAIN"
 	// is AUTH to them and must get AUTH's protections here.
-	words := strings.Fields(line)
-	verb, args := "", ""
-	if len(words) > 0 {
-		verb = strings.ToUpper(words[0])
-		args = strings.TrimLeft(strings.TrimLeft(line, " \t")[len(words[0]):], " \t")
-	}
+	cmd := commandOf(line)
 	var secrets []Span
-	switch verb {
+	switch cmd.verb {
 	case "STARTTLS":
 		if c.tlsOn {
 			return Reply{}, &NotSupportedError{Msg: "TLS is already active on this connection"}
@@ -47,60 +44,19 @@ func (c *Client) Raw(line string) (Reply, error) {
 		if err := c.checkCleartextAuth(); err != nil {
 			return Reply{}, err
 		}
-		if len(words) >= 3 {
-			// Everything after the mechanism is the initial response.
-			rest := skipField(skipField(line))
-			secrets = []Span{{Start: len(line) - len(rest), End: len(line)}}
+		if _, ir, _ := AuthCommand(line); IsSecretResponse(line[ir.Start:ir.End]) {
+			secrets = []Span{ir}
 		}
 	}
-	utf8 := c.utf8
-	c.utf8 = true
-	err := c.putLine(line, secrets)
-	c.utf8 = utf8
-	if err != nil {
+	if err := c.putLine(line, secrets); err != nil {
 		return Reply{}, err
 	}
 	r, err := c.GetReply()
 	if err != nil {
 		return r, err
 	}
-	switch verb {
-	case "EHLO", "LHLO":
-		msg := r.Message
-		c.ehloResp = &msg
-		c.features, c.extensions = map[string]string{}, nil
-		if r.Code == 250 {
-			c.doesESMTP = true
-			c.features, c.extensions = ParseEHLO(r.Message)
-			c.setPhase(PhaseHello)
-		}
-	case "HELO":
-		msg := r.Message
-		c.heloResp = &msg
-		if r.Code/100 == 2 {
-			c.setPhase(PhaseHello)
-		}
-	case "MAIL":
-		if r.Code == 250 {
-			c.state.Phase, c.state.Recipients = PhaseMail, 0
-			c.accepted = c.accepted[:0]
-			if strings.Contains(strings.ToUpper(args), "SMTPUTF8") {
-				c.utf8 = true
-			}
-			c.traceState()
-		}
-	case "RCPT":
-		if r.Code == 250 || r.Code == 251 {
-			c.accepted = append(c.accepted, rawPath(args))
-			c.state.Phase = PhaseRcpt
-			c.state.Recipients++
-			c.traceState()
-		}
-	case "RSET":
-		if r.Code == 250 {
-			c.utf8 = false
-			c.endTransaction()
-		}
+	c.observe(cmd, r)
+	switch cmd.verb {
 	case "QUIT":
 		c.forgetGreeting()
 		c.closeConn()
@@ -108,14 +64,8 @@ func (c *Client) Raw(line string) (Reply, error) {
 		if r.Code == 220 {
 			return r, c.upgrade(c.tlsConfig(nil))
 		}
-	case "AUTH":
-		c.authAfter(r)
-	case "DATA":
-		if r.Code == 354 {
-			c.setPhase(PhaseData)
-		}
 	}
-	if r.Code == 421 && verb != "QUIT" {
+	if r.Code == 421 && cmd.verb != "QUIT" {
 		// RFC 5321 §3.8: a 421 answers any command and the server closes.
 		// Close too, as every smtplib-level method does here, so that the
 		// state says disconnected now rather than at the next command.
@@ -130,16 +80,6 @@ func (c *Client) authAfter(r Reply) {
 		c.state.Authenticated = true
 		c.traceState()
 	}
-}
-
-// skipField drops leading white space and the first field of s, and the
-// white space after it.
-func skipField(s string) string {
-	s = strings.TrimLeft(s, " \t")
-	if i := strings.IndexAny(s, " \t"); i >= 0 {
-		return strings.TrimLeft(s[i:], " \t")
-	}
-	return ""
 }
 
 // rawPath takes the address out of "TO:<a@b> PARAMS".
@@ -157,7 +97,7 @@ func rawPath(args string) string {
 // base64-encoded. The line is marked secret.
 func (c *Client) AuthRespond(resp []byte) (Reply, error) {
 	enc := base64.StdEncoding.EncodeToString(resp)
-	if err := c.putLine(enc, []Span{{Start: 0, End: len(enc)}}); err != nil {
+	if err := c.putResponse(enc, []Span{{Start: 0, End: len(enc)}}); err != nil {
 		return Reply{}, err
 	}
 	r, err := c.GetReply()
@@ -169,7 +109,7 @@ func (c *Client) AuthRespond(resp []byte) (Reply, error) {
 
 // AuthCancel cancels a raw AUTH exchange with "*" (RFC 4954).
 func (c *Client) AuthCancel() (Reply, error) {
-	if err := c.putLine("*", nil); err != nil {
+	if err := c.putResponse("*", nil); err != nil {
 		return Reply{}, err
 	}
 	return c.GetReply()

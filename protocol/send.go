@@ -108,6 +108,7 @@ func (c *Client) writeData(msg io.Reader) error {
 		c.closeConn()
 		return &AbortError{Err: err, Sent: enc.Size()}
 	}
+	c.messageWritten()
 	if n := enc.LongLines(); n > 0 {
 		c.note(fmt.Sprintf("%d message line(s) longer than RFC 5321's 1000-octet limit were sent unfolded", n))
 	}
@@ -195,43 +196,22 @@ func (c *Client) Sendmail(from string, to []string, msg io.Reader, mailOpts, rcp
 	if err != nil {
 		return nil, err
 	}
-	pipe := c.opts.Pipelining && c.doesESMTP && c.HasExtn("pipelining")
-	chunk := c.opts.Chunking && c.doesESMTP && c.HasExtn("chunking")
-	if pipe || chunk {
-		return c.sendmailFast(from, to, msg, opts, rcptOpts, pipe, chunk)
-	}
-	r, err := c.Mail(from, opts...)
+	// Every line of the envelope through the encoder before the first is
+	// sent, whichever engine sends them.
+	lines, err := c.envelopeLines(from, to, opts, rcptOpts)
 	if err != nil {
 		return nil, err
 	}
-	if r.Code != 250 {
-		if r.Code == 421 {
-			c.closeConn()
-		} else {
-			c.rsetQuietly()
-		}
-		return nil, &SenderRefusedError{ResponseError(r), from}
+	pipe := c.opts.Pipelining && c.doesESMTP && c.HasExtn("pipelining")
+	chunk := c.opts.Chunking && c.doesESMTP && c.HasExtn("chunking")
+	if pipe || chunk {
+		return c.sendmailFast(from, to, lines, msg, opts, pipe, chunk)
 	}
-	refused := map[string]Reply{}
-	for _, rcpt := range to {
-		r, err := c.Rcpt(rcpt, rcptOpts...)
-		if err != nil {
-			return refused, err
-		}
-		if r.Code == 250 || r.Code == 251 {
-			continue
-		}
-		refused[rcpt] = r
-		if r.Code == 421 {
-			c.closeConn()
-			return refused, &RecipientsRefusedError{Recipients: refused}
-		}
+	e, refused, err := c.envelopeOneByOne(from, to, lines)
+	if e == nil {
+		return refused, err
 	}
-	if len(refused) == len(to) {
-		c.rsetQuietly()
-		return refused, &RecipientsRefusedError{Recipients: refused}
-	}
-	r, err = c.Data(msg)
+	r, err := c.Data(msg)
 	if err != nil {
 		return refused, err
 	}

@@ -48,7 +48,8 @@ type Pipeline struct {
 	ready   *readyTx    // DATA: answered 354, its message not sent yet
 	dirty   bool        // the last transaction read failed: the server may hold it open
 	wire    bytes.Buffer
-	group   bytes.Buffer
+	group   []byte // one transaction's commands, encoded
+	lines   []string
 
 	maxInFlight int
 }
@@ -65,6 +66,7 @@ type TxResult struct {
 }
 
 type pendingTx struct {
+	mail    string // the MAIL line, for the state reducer
 	from    string
 	to      []string
 	rset    bool
@@ -164,19 +166,17 @@ func (p *Pipeline) mode(opts []string, msg []byte) pipeMode {
 
 // writeGroup puts a transaction's commands in p.group: RSET when asked,
 // MAIL, every RCPT, and DATA when asked.
+// They go through the client's one encoder, in order, so that the RSET
+// ends UTF-8 mode before the MAIL decides it again.
 func (p *Pipeline) writeGroup(rset bool, from string, to []string, opts, rcptOpts []string, data bool) error {
 	c := p.c
-	p.group.Reset()
+	p.lines = p.lines[:0]
 	if rset {
-		p.group.WriteString("rset" + CRLF)
+		p.lines = append(p.lines, "rset")
 	}
 	l, err := c.mailLine(from, opts)
 	for i := 0; err == nil; i++ {
-		if err = ValidateLine(l); err != nil {
-			break
-		}
-		p.group.WriteString(l)
-		p.group.WriteString(CRLF)
+		p.lines = append(p.lines, l)
 		if i == len(to) {
 			break
 		}
@@ -186,9 +186,18 @@ func (p *Pipeline) writeGroup(rset bool, from string, to []string, opts, rcptOpt
 		return err
 	}
 	if data {
-		p.group.WriteString("data" + CRLF)
+		p.lines = append(p.lines, "data")
 	}
-	return nil
+	p.group, err = c.encodeGroup(p.group[:0], p.lines)
+	return err
+}
+
+// mailLine is the MAIL line of the group writeGroup built last.
+func (p *Pipeline) mailLine(rset bool) string {
+	if rset {
+		return p.lines[1]
+	}
+	return p.lines[0]
 }
 
 // write sends p.wire, after the unsolicited-data check when no reply is
@@ -235,8 +244,13 @@ func (p *Pipeline) sendBDAT(from string, to []string, msg []byte, opts, mailOpts
 		return
 	}
 	p.wire.Reset()
-	p.wire.Write(p.group.Bytes())
-	p.wire.WriteString(body.command())
+	p.wire.Write(p.group)
+	bdat, err := c.encodeLine(nil, body.command(), lineCommand)
+	if err != nil {
+		fail(err)
+		return
+	}
+	p.wire.Write(bdat)
 	p.wire.Write(body.cur)
 	body.cur = nil
 	written, err := p.write()
@@ -250,7 +264,7 @@ func (p *Pipeline) sendBDAT(from string, to []string, msg []byte, opts, mailOpts
 	if !rset {
 		replies--
 	}
-	p.pending = append(p.pending, pendingTx{from: from, to: to, rset: rset, written: written})
+	p.pending = append(p.pending, pendingTx{mail: p.mailLine(rset), from: from, to: to, rset: rset, written: written})
 	p.maxInFlight = max(p.maxInFlight, len(p.pending))
 	p.due += replies
 	p.dirty = false
@@ -285,7 +299,7 @@ func (p *Pipeline) sendDATA(from string, to []string, msg []byte, opts, rcptOpts
 			return
 		}
 	}
-	p.wire.Write(p.group.Bytes())
+	p.wire.Write(p.group)
 	written, err := p.write()
 	if err != nil {
 		if prev != nil {
@@ -301,9 +315,10 @@ func (p *Pipeline) sendDATA(from string, to []string, msg []byte, opts, rcptOpts
 	// Whatever prev, or a failure before it, left open, the RSET in this
 	// write has ended.
 	p.dirty = false
-	t := pendingTx{from: from, to: to, rset: rset, written: written}
+	t := pendingTx{mail: p.mailLine(rset), from: from, to: to, rset: rset, written: written}
 	res := TxResult{Written: written}
-	mailR, refused, err := p.readEnvelope(t, &res)
+	e, err := p.readEnvelope(t, &res)
+	refused := e.result()
 	if err == nil {
 		var dataR Reply
 		dataR, err = c.GetReply()
@@ -313,7 +328,7 @@ func (p *Pipeline) sendDATA(from string, to []string, msg []byte, opts, rcptOpts
 			if c.debugLevel > 0 {
 				c.debugf("data: (%d, %s)", dataR.Code, pyRepr([]byte(dataR.Message), true))
 			}
-			err = p.judgeEnvelope(t, mailR, refused)
+			err = e.verdict()
 			if dataR.Code == 354 {
 				c.setPhase(PhaseData)
 				p.ready = &readyTx{pendingTx: t, msg: msg, refused: refused, envelope: res.Envelope, failed: err}
@@ -485,11 +500,13 @@ func (p *Pipeline) readOne() {
 
 // readEnvelope reads the replies to RSET (when sent), MAIL and every RCPT:
 // all of them whatever the first say, since the server answers each
-// command written. 421 is the server closing: nothing more will come.
-func (p *Pipeline) readEnvelope(t pendingTx, res *TxResult) (Reply, map[string]Reply, error) {
+// command written, and judges them with the rules every engine shares
+// (envelope). 421 is the server closing: nothing more will come.
+func (p *Pipeline) readEnvelope(t pendingTx, res *TxResult) (*envelope, error) {
 	c := p.c
+	e := newEnvelope(t.from, len(t.to))
 	if !c.Connected() {
-		return Reply{}, nil, &ServerDisconnectedError{Msg: "Connection closed before the replies to this transaction were read"}
+		return e, &ServerDisconnectedError{Msg: "Connection closed before the replies to this transaction were read"}
 	}
 	next := func(what string) (Reply, error) {
 		r, err := c.GetReply()
@@ -501,63 +518,45 @@ func (p *Pipeline) readEnvelope(t pendingTx, res *TxResult) (Reply, map[string]R
 	if t.rset {
 		r, err := next("RSET")
 		if err != nil {
-			return r, nil, err
+			return e, err
 		}
 		if r.Code == 421 {
 			c.closeConn()
-			return r, nil, &ResponseError{Code: r.Code, Message: r.Message}
+			return e, &ResponseError{Code: r.Code, Message: r.Message}
 		}
-		if r.Code == 250 {
-			c.endTransaction()
-		}
+		c.observe(sentCmd{verb: "RSET"}, r)
 	}
 	mailR, err := next("MAIL FROM")
 	if err != nil {
-		return mailR, nil, err
+		return e, err
 	}
 	c.accepted = c.accepted[:0]
-	c.afterMail(mailR)
-	if mailR.Code == 421 {
-		c.closeConn()
-		return mailR, nil, &SenderRefusedError{ResponseError(mailR), t.from}
-	}
-	refused := map[string]Reply{}
-	for _, rcpt := range t.to {
-		r, err := next("RCPT TO:<" + rcpt + ">")
+	c.afterMail(t.mail, mailR)
+	ok := e.mailReply(mailR)
+	for i := 0; i < len(t.to) && !e.closing; i++ {
+		r, err := next("RCPT TO:<" + t.to[i] + ">")
 		if err != nil {
-			return mailR, refused, err
+			return e, err
 		}
-		if mailR.Code == 250 {
-			c.afterRcpt(rcpt, r)
+		if ok {
+			c.afterRcpt(t.to[i], r)
 		}
-		if r.Code != 250 && r.Code != 251 {
-			refused[rcpt] = r
-			if r.Code == 421 {
-				c.closeConn()
-				return mailR, refused, &RecipientsRefusedError{Recipients: refused}
-			}
-		}
+		e.rcptReply(t.to[i], r)
+	}
+	if e.closing {
+		c.closeConn()
+		return e, e.verdict()
 	}
 	res.Envelope = c.now()
-	return mailR, refused, nil
-}
-
-// judgeEnvelope is Sendmail's verdict on MAIL and the RCPTs.
-func (p *Pipeline) judgeEnvelope(t pendingTx, mailR Reply, refused map[string]Reply) error {
-	switch {
-	case mailR.Code != 250:
-		return &SenderRefusedError{ResponseError(mailR), t.from}
-	case len(refused) == len(t.to):
-		return &RecipientsRefusedError{Recipients: refused}
-	}
-	return nil
+	return e, nil
 }
 
 // read reads one BDAT transaction's replies and judges them with
 // Sendmail's rules.
 func (p *Pipeline) read(t pendingTx, res *TxResult) (map[string]Reply, error) {
 	c := p.c
-	mailR, refused, err := p.readEnvelope(t, res)
+	e, err := p.readEnvelope(t, res)
+	refused := e.result()
 	if err != nil {
 		return refused, err
 	}
@@ -573,10 +572,7 @@ func (p *Pipeline) read(t pendingTx, res *TxResult) (map[string]Reply, error) {
 	if endR.Code == 421 {
 		c.closeConn()
 	}
-	if err := p.judgeEnvelope(t, mailR, refused); err != nil {
-		if mailR.Code != 250 {
-			return nil, err
-		}
+	if err := e.verdict(); err != nil {
 		return refused, err
 	}
 	return c.finalVerdict(refused, endR)

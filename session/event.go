@@ -30,16 +30,20 @@ const (
 	KindState                   // a move in the SMTP state machine: State
 	KindNote                    // something the user should see: Text
 	KindClose                   // the connection (or the recording) ended
+	// KindSnapshot opens a recording begun in the middle of a session:
+	// Start is the state the session was in.
+	KindSnapshot
 )
 
 var kindNames = [...]string{
-	KindConnect: "connect",
-	KindClient:  "client",
-	KindServer:  "server",
-	KindTLS:     "tls",
-	KindState:   "state",
-	KindNote:    "note",
-	KindClose:   "close",
+	KindConnect:  "connect",
+	KindClient:   "client",
+	KindServer:   "server",
+	KindTLS:      "tls",
+	KindState:    "state",
+	KindNote:     "note",
+	KindClose:    "close",
+	KindSnapshot: "snapshot",
 }
 
 func (k Kind) String() string {
@@ -90,13 +94,84 @@ type Event struct {
 
 	// Text is the message of a KindNote, or why a KindClose happened.
 	Text string
+
+	Start *StartState // KindSnapshot
+}
+
+// StartState is the state of a session when a recording of it began, for a
+// recording begun mid-session (/record): without it a replay would start
+// from nothing, showing a TLS session as disconnected and in clear text.
+// Only the first event of a recording carries one.
+type StartState struct {
+	// SessionStart is when the session began. The recording's offsets
+	// count from its own start (Header.Created), which is later.
+	SessionStart time.Time
+	// Connected says a connection was open; Network and Addr are the
+	// last connection's, as its KindConnect gave them, and ConnectionStart
+	// is when it was attempted.
+	Connected       bool
+	Network, Addr   string
+	ConnectionStart time.Time
+	State           protocol.State
+	// Handshake is the connection's TLS handshake, nil in clear text.
+	Handshake *TLSSummary
+	// Extensions are those of the last EHLO; ExtensionsStale says a TLS
+	// upgrade came after it (RFC 3207 §4.2).
+	Extensions      []protocol.Extension
+	ExtensionsStale bool
+	// Mode is what the client was doing: "command", or "auth" inside an
+	// AUTH exchange (the next client lines answer challenges), or "data"
+	// inside a message (the next client lines are its text).
+	Mode string
+}
+
+// Summary describes s in one line of plain text, unsanitized, for a
+// transcript or a wire log.
+func (s *StartState) Summary() string {
+	var b strings.Builder
+	b.WriteString("recording begins mid-session")
+	if !s.SessionStart.IsZero() {
+		b.WriteString(" (the session began " + s.SessionStart.UTC().Format("2006-01-02 15:04:05 UTC") + ")")
+	}
+	if !s.Connected {
+		b.WriteString(": not connected")
+		return b.String()
+	}
+	b.WriteString(": connected to " + s.Addr + ", " + phaseName(s.State.Phase))
+	if s.Handshake != nil && s.Handshake.Complete {
+		b.WriteString(", TLS " + s.Handshake.Version)
+	} else {
+		b.WriteString(", not encrypted")
+	}
+	if s.State.Authenticated {
+		b.WriteString(", authenticated")
+	}
+	if s.State.Recipients > 0 {
+		b.WriteString(", " + strconv.Itoa(s.State.Recipients) + " recipient(s)")
+	}
+	switch s.Mode {
+	case "auth":
+		b.WriteString(", inside an AUTH exchange")
+	case "data":
+		b.WriteString(", inside a message (DATA)")
+	}
+	return b.String()
+}
+
+// resume puts a flow where s says the client is, so that the lines of a
+// message begun before the recording are still taken for message text.
+func (f *flow) resume(s *StartState) {
+	*f = flow{inData: s != nil && s.Mode == "data"}
 }
 
 // TLSSummary is what a TLS handshake showed, kept as plain values so that it
 // can be recorded and shown long after the connection is gone.
 type TLSSummary struct {
-	Version    string `json:"version,omitempty"` // "TLSv1.3", as swaks writes it
-	Cipher     string `json:"cipher,omitempty"`  // "TLS_AES_128_GCM_SHA256"
+	Version string `json:"version,omitempty"` // "TLSv1.3", as swaks writes it
+	Cipher  string `json:"cipher,omitempty"`  // "TLS_AES_128_GCM_SHA256"
+	// Weak says why the version or cipher is weak ("CBC with SHA-1"); empty
+	// when it is not.
+	Weak       string `json:"weak,omitempty"`
 	ServerName string `json:"server_name,omitempty"`
 	// Complete says the handshake finished.
 	Complete bool `json:"complete"`
@@ -139,6 +214,9 @@ func summarizeTLS(cs *tls.ConnectionState, err error) *TLSSummary {
 	}
 	s.ServerName = cs.ServerName
 	s.Complete = cs.HandshakeComplete
+	if s.Complete {
+		s.Weak = weakTLS(s.Version, s.Cipher)
+	}
 	s.Verified = err == nil && len(cs.VerifiedChains) > 0
 	for _, c := range cs.PeerCertificates {
 		s.Chain = append(s.Chain, summarizeCert(c))
@@ -230,8 +308,9 @@ type Capture struct {
 }
 
 type sinkEntry struct {
-	s   Sink
-	raw bool
+	s    Sink
+	raw  bool
+	base time.Duration // subtracted from offsets: the sink began then
 }
 
 // NewCapture returns a Capture whose offsets count from start (the zero time
@@ -251,12 +330,26 @@ func (c *Capture) Start() time.Time { return c.start }
 // Add makes s receive every later event, and returns a function that stops
 // it. s gets redacted events unless it keeps secrets (a Recorder created
 // with Header.Secrets, for --record-secrets).
-func (c *Capture) Add(s Sink) (remove func()) {
-	e := &sinkEntry{s: s}
+func (c *Capture) Add(s Sink) (remove func()) { return c.AddFrom(s, c.start, nil) }
+
+// AddFrom is Add for a sink that begins in the middle of the session, such
+// as a recording started with /record: its offsets count from origin
+// rather than from Start, and it first gets the events first returns, at
+// offset 0. first runs with the Capture's lock held, so no event can come
+// between the state it describes and the first event s gets; it must not
+// call back into the Capture.
+func (c *Capture) AddFrom(s Sink, origin time.Time, first func() []Event) (remove func()) {
+	e := &sinkEntry{s: s, base: max(0, origin.Sub(c.start))}
 	if k, ok := s.(secretKeeper); ok && k.KeepsSecrets() {
 		e.raw = true
 	}
 	c.mu.Lock()
+	if first != nil {
+		for _, ev := range first() {
+			ev.Offset = 0
+			s.Event(ev)
+		}
+	}
 	c.sinks = append(c.sinks, e)
 	c.mu.Unlock()
 	return func() {
@@ -313,11 +406,14 @@ func (c *Capture) deliver(raw Event) {
 	var failed []error
 	// drop builds a new slice, so this range is not disturbed by it.
 	for _, e := range c.sinks {
+		ev := red
 		if e.raw {
-			e.s.Event(raw)
-		} else {
-			e.s.Event(red)
+			ev = raw
 		}
+		if e.base > 0 {
+			ev.Offset = max(0, ev.Offset-e.base)
+		}
+		e.s.Event(ev)
 		if f, ok := e.s.(failingSink); ok {
 			if err := f.Err(); err != nil {
 				c.drop(e)
@@ -486,7 +582,7 @@ func (f *flow) lineDone(line []byte, p *piece) {
 		f.dataPending = arg == ""
 	case "BDAT":
 		f.dataPending = false
-		size, _, _ := strings.Cut(arg, " ")
+		size, _ := protocol.SplitCommand(arg)
 		if n, err := strconv.ParseInt(size, 10, 64); err == nil && n > 0 {
 			f.bdatLeft = n
 		}
@@ -502,10 +598,9 @@ func (f *flow) server(line []byte) {
 }
 
 // splitCommand returns a command line's verb in upper case and the rest,
-// without the line ending.
+// without the line ending, split as protocol.SplitCommand splits it.
 func splitCommand(line []byte) (verb, arg string) {
-	v, a, _ := strings.Cut(string(trimEOL(line)), " ")
-	return strings.ToUpper(v), a
+	return protocol.SplitCommand(string(trimEOL(line)))
 }
 
 // trimEOL drops one CRLF or LF.

@@ -221,8 +221,11 @@ func describeTLS(r *scriptRun, insecure bool) string {
 		return ""
 	}
 	how := "STARTTLS"
-	if r.implicitTLS {
+	switch {
+	case r.implicitTLS:
 		how = "implicit TLS"
+	case r.midway && !r.startTLS:
+		how = "TLS begun before the recording"
 	}
 	parts := []string{how, SanitizeString(r.tls.Version), SanitizeString(r.tls.Cipher)}
 	switch {

@@ -95,6 +95,11 @@ type Snapshot struct {
 	Busy      bool
 	BusySince time.Time
 	Pending   string
+	// Queued names, in order, what waits behind the pending operation:
+	// lines typed meanwhile and / commands. A line that may answer an AUTH
+	// challenge is Marker, and an AUTH initial response is hidden as the
+	// composer's history hides it. Made safe to show with Sanitize.
+	Queued []string
 
 	Mode Mode
 	// Challenge is, in ModeAuth, the decoded 334 challenge, made safe to
@@ -179,12 +184,21 @@ type Live struct {
 	cur     *worker // the worker whose events count; nil once Close abandoned it
 	working bool    // cur is running an operation, busy or not
 	closed  bool
+	network string // of the last connection, for a recording's snapshot
+	// idleStop ends the worker's watch of the idle connection
+	// (protocol.Client.WatchIdle); nil when it is not watching.
+	idleStop chan struct{}
 }
 
 // op is one queued operation. Those of one pasted block share a batch.
 type op struct {
 	batch *batch
 	run   func(w *worker)
+	// label is what Snapshot.Queued shows while the op waits; auth says
+	// it is a raw AUTH line, so the lines queued after it may be answers
+	// to its challenges.
+	label string
+	auth  bool
 }
 
 type batch struct{ stopped bool }
@@ -246,14 +260,46 @@ func (l *Live) Snapshot() Snapshot {
 	defer l.mu.Unlock()
 	s := l.snap
 	s.Extensions = slices.Clone(s.Extensions)
+	s.Queued = nil
+	for _, o := range l.queue {
+		if o.label != "" && (o.batch == nil || !o.batch.stopped) {
+			s.Queued = append(s.Queued, o.label)
+		}
+	}
 	return s
+}
+
+// Record makes s, a recording, receive the conversation's events from now
+// on, its offsets counting from origin (its Header.Created). Once a
+// connection has been attempted, the recording opens with a KindSnapshot
+// event of the state at that moment, so that its replay starts from there
+// and not from nothing.
+func (l *Live) Record(s Sink, origin time.Time) (remove func()) {
+	return l.capture.AddFrom(s, origin, l.startEvents)
+}
+
+// startEvents is the snapshot that opens a recording; it runs under the
+// Capture's lock, so no event falls between it and the recording's next.
+func (l *Live) startEvents() []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := &l.snap
+	if s.Started.IsZero() {
+		return nil
+	}
+	st := &StartState{SessionStart: l.capture.Start(), Connected: s.Connected, Network: l.network, Addr: s.Server, ConnectionStart: s.Started}
+	if s.Connected {
+		st.State, st.Handshake, st.Mode = s.State, s.TLS, s.Mode.String()
+		st.Extensions, st.ExtensionsStale = slices.Clone(s.Extensions), s.ExtensionsStale
+	}
+	return []Event{{Kind: KindSnapshot, Start: st}}
 }
 
 // Connect opens a connection with a fresh protocol.Client and reads the
 // greeting (implicit TLS first for protocol.SMTPS). A connection that is
 // open is closed first, without QUIT. A greeting other than 220 is an
 // error and closes the connection, as smtplib's constructor does.
-func (l *Live) Connect() { l.enqueue(op{run: (*worker).connect}) }
+func (l *Live) Connect() { l.enqueue(op{run: (*worker).connect, label: "/connect"}) }
 
 // Ehlo sends EHLO (LHLO for LMTP) with name, or the local host name.
 func (l *Live) Ehlo(name string) {
@@ -355,7 +401,7 @@ func (l *Live) Rset() {
 // "*" first. In ModeData the message is abandoned instead: the server
 // would read QUIT as message text, so the connection is closed without
 // ending DATA and the server drops the transaction.
-func (l *Live) Quit() { l.enqueue(op{run: (*worker).quit}) }
+func (l *Live) Quit() { l.enqueue(op{run: (*worker).quit, label: "QUIT"}) }
 
 // Input interprets what the composer submitted, according to the mode
 // when each line's turn comes (see Live). In ModeCommand an empty line is
@@ -370,9 +416,51 @@ func (l *Live) Input(text string) {
 	}
 	ops := make([]op, len(lines))
 	for i, line := range lines {
-		ops[i] = op{batch: b, run: func(w *worker) { w.input(line) }}
+		ops[i] = op{batch: b, run: func(w *worker) { w.input(line) }, auth: isAuthLine(line)}
 	}
+	l.mu.Lock()
+	l.labelInputs(ops, lines)
+	l.mu.Unlock()
 	l.enqueue(ops...)
+}
+
+// labelInputs names typed lines for Snapshot.Queued without showing a
+// secret: once an AUTH exchange may be under way (the mode, the pending
+// operation, or an AUTH line queued ahead), every later line may be an
+// answer to a challenge and is shown as Marker. Called with l.mu held.
+func (l *Live) labelInputs(ops []op, lines []string) {
+	secret := l.snap.Mode == ModeAuth || l.snap.Pending == "AUTH"
+	for _, o := range l.queue {
+		secret = secret || o.auth
+	}
+	for i, line := range lines {
+		switch {
+		case secret:
+			ops[i].label = Marker
+		case strings.TrimSpace(line) == "":
+			ops[i].label = "(empty line)"
+		default:
+			ops[i].label = shortLabel(RedactHistory(line))
+		}
+		secret = secret || ops[i].auth
+	}
+}
+
+// isAuthLine says a typed line starts an AUTH exchange. It is about
+// labels only: what is sent is decided when the line's turn comes.
+func isAuthLine(line string) bool {
+	_, _, ok := protocol.AuthCommand(line)
+	return ok
+}
+
+// shortLabel makes text safe to show and cuts it to a length a title bar
+// can hold.
+func shortLabel(text string) string {
+	const most = 60
+	if utf8.RuneCountInString(text) > most {
+		text = string([]rune(text)[:most]) + "…"
+	}
+	return SanitizeString(text)
 }
 
 // Cancel gives up on what is pending. While an operation waits on the
@@ -404,7 +492,12 @@ func (l *Live) Cancel() {
 	}
 	old := l.cur
 	pending, since := l.snap.Pending, l.snap.BusySince
-	dropped := len(l.queue)
+	var dropped []string
+	for _, o := range l.queue {
+		if o.label != "" {
+			dropped = append(dropped, o.label)
+		}
+	}
 	l.queue = nil
 	l.cur = l.newWorker()
 	l.working = false
@@ -417,8 +510,8 @@ func (l *Live) Cancel() {
 	old.abandon()
 	abort(client)
 	text := fmt.Sprintf("cancelled: gave up waiting for the reply to %s after %s; the connection is abandoned", pending, time.Since(since).Round(time.Millisecond))
-	if dropped > 0 {
-		text += fmt.Sprintf(", and %d queued operation(s) dropped", dropped)
+	if len(dropped) > 0 {
+		text += fmt.Sprintf(", and %d queued operation(s) dropped: %s", len(dropped), strings.Join(dropped, ", "))
 	}
 	nw.note(text)
 	go l.run(nw)
@@ -436,6 +529,7 @@ func (l *Live) Close() error {
 	}
 	l.closed = true
 	l.queue = nil
+	l.stopWatch()
 	w, busy := l.cur, l.snap.Busy
 	if busy {
 		l.cur = nil
@@ -487,7 +581,7 @@ func (l *Live) newWorker() *worker {
 // do queues an smtplib-level operation that needs a connection in
 // ModeCommand.
 func (l *Live) do(label string, f func(w *worker, c *protocol.Client) error) {
-	l.enqueue(op{run: func(w *worker) {
+	l.enqueue(op{label: label, run: func(w *worker) {
 		if !w.ready() || !w.begin(label) {
 			return
 		}
@@ -504,6 +598,7 @@ func (l *Live) enqueue(ops ...op) {
 		return
 	}
 	l.queue = append(l.queue, ops...)
+	l.stopWatch()
 	l.mu.Unlock()
 	select {
 	case l.wake <- struct{}{}:
@@ -560,15 +655,63 @@ func (l *Live) next(w *worker) (op, bool) {
 		}
 		idle := l.working
 		l.working = false
+		var stop chan struct{}
+		if w.connected() {
+			stop = make(chan struct{})
+			l.idleStop = stop
+		}
 		l.mu.Unlock()
 		if idle {
 			l.signal()
+		}
+		if stop != nil {
+			w.watch(stop)
+			continue
 		}
 		select {
 		case <-l.wake:
 		case <-l.done:
 		}
 	}
+}
+
+// stopWatch hands the connection back from the idle watch to the worker,
+// so that the next operation can use it. Called with l.mu held.
+func (l *Live) stopWatch() {
+	if l.idleStop != nil {
+		close(l.idleStop)
+		l.idleStop = nil
+	}
+}
+
+// watch reads the connection while no operation is queued, until stop is
+// closed. What the server says meanwhile is unsolicited (an idle timeout's
+// 421, a shutdown): protocol shows it in the wire log and closes the
+// connection, and watch reports it as an operation's failure would be,
+// so it is never taken as the reply to the user's next command.
+func (w *worker) watch(stop chan struct{}) {
+	err := w.client.WatchIdle(stop)
+	if err == nil {
+		// Stopped, or nothing to watch (replies still due): either way
+		// wait here for the next operation (or Close) to close stop,
+		// never in a loop.
+		<-stop
+		return
+	}
+	l := w.l
+	l.mu.Lock()
+	if l.idleStop == stop {
+		l.idleStop = nil
+	}
+	l.working = true // next signals once this is published
+	l.mu.Unlock()
+	w.batch = nil
+	var gone *protocol.ServerDisconnectedError
+	if !errors.As(err, &gone) {
+		err = fmt.Errorf("unsolicited, while no command was outstanding: %w; the connection is closed", err)
+	}
+	w.fail(err)
+	w.finish()
 }
 
 // quiet says no operation is queued or running; tests wait for it.
@@ -595,7 +738,7 @@ func (w *worker) Trace(e protocol.Event) {
 	s := &l.snap
 	switch e.Kind {
 	case protocol.EventConnect:
-		s.Server = e.Addr
+		s.Server, l.network = e.Addr, e.Network
 	case protocol.EventSend:
 		s.BytesOut += int64(len(e.Data))
 	case protocol.EventRecv:
@@ -855,7 +998,7 @@ func (w *worker) command(line string) {
 	if strings.TrimSpace(line) == "" {
 		return
 	}
-	if strings.HasPrefix(line, "/") {
+	if strings.HasPrefix(strings.TrimLeft(line, " \t"), "/") {
 		// The line is not echoed: it may be "/auth PLAIN user password".
 		w.fail(errors.New("a line starting with \"/\" is an ehlo command, not sent to the server; give it on a line of its own"))
 		return
@@ -864,13 +1007,14 @@ func (w *worker) command(line string) {
 		w.fail(errNotConnected)
 		return
 	}
-	verb, args, _ := strings.Cut(line, " ")
-	verb = strings.ToUpper(verb)
+	// The verb as the server and protocol read it: "AUTH\tLOGIN" and
+	// " AUTH LOGIN" are AUTH, and their answers must be secret.
+	verb, _ := protocol.SplitCommand(line)
 	if !w.begin(label(verb)) {
 		return
 	}
 	if verb == "AUTH" {
-		w.authIR, w.answers = w.learnInitialResponse(args), 0
+		w.authIR, w.answers = w.learnInitialResponse(line), 0
 	}
 	r, err := w.client.Raw(line)
 	if err != nil {
@@ -905,9 +1049,9 @@ func label(verb string) string {
 // authorisation identity) and ANONYMOUS (a trace string) are not secrets,
 // and scrubbing them would blank ordinary text such as the user's address.
 // It reports whether there was an initial response.
-func (w *worker) learnInitialResponse(args string) bool {
-	mech, ir, _ := strings.Cut(strings.TrimLeft(args, " "), " ")
-	ir = strings.TrimSpace(ir)
+func (w *worker) learnInitialResponse(line string) bool {
+	mech, span, _ := protocol.AuthCommand(line)
+	ir := strings.TrimSpace(line[span.Start:span.End])
 	if ir == "" {
 		return false
 	}
@@ -916,7 +1060,7 @@ func (w *worker) learnInitialResponse(args string) bool {
 	}
 	s := w.l.scrub
 	dec, err := base64.StdEncoding.DecodeString(ir)
-	switch strings.ToUpper(mech) {
+	switch mech {
 	case "LOGIN", "EXTERNAL", "ANONYMOUS":
 		return true
 	case "PLAIN":
@@ -1071,14 +1215,13 @@ func RedactHistory(text string) string {
 			lines[i] = Marker
 			continue
 		}
-		verb, args, _ := strings.Cut(line, " ")
-		if !strings.EqualFold(verb, "AUTH") {
+		_, ir, ok := protocol.AuthCommand(line)
+		if !ok {
 			continue
 		}
 		auth = true
-		mech, ir, _ := strings.Cut(strings.TrimLeft(args, " "), " ")
-		if strings.TrimSpace(ir) != "" {
-			lines[i] = verb + " " + mech + " " + Marker
+		if protocol.IsSecretResponse(line[ir.Start:ir.End]) {
+			lines[i] = strings.TrimRight(line[:ir.Start], " \t") + " " + Marker
 		}
 	}
 	return strings.Join(lines, "\n")

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -456,6 +457,144 @@ func TestLiveAuthChallengeMode(t *testing.T) {
 	}
 }
 
+// lenientServer is a fake server that splits a command on any white
+// space, as Postfix does (the sandbox takes SP only, as RFC 5321 writes
+// it): enough AUTH PLAIN and LOGIN to show what the client sends.
+type lenientServer struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	lines []string
+}
+
+func startLenient(t *testing.T) *lenientServer {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &lenientServer{ln: ln}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go s.serve(c)
+		}
+	}()
+	return s
+}
+
+func (s *lenientServer) serve(c net.Conn) {
+	defer c.Close()
+	br := bufio.NewReader(c)
+	read := func() string {
+		l, _ := br.ReadString('\n')
+		l = strings.TrimRight(l, "\r\n")
+		s.mu.Lock()
+		s.lines = append(s.lines, l)
+		s.mu.Unlock()
+		return l
+	}
+	fmt.Fprint(c, "220 lenient\r\n")
+	for {
+		f := strings.Fields(read())
+		if len(f) == 0 {
+			return
+		}
+		switch strings.ToUpper(f[0]) {
+		case "EHLO":
+			fmt.Fprint(c, "250-lenient\r\n250 AUTH PLAIN LOGIN\r\n")
+		case "AUTH":
+			if len(f) < 3 && strings.EqualFold(f[1], "LOGIN") {
+				fmt.Fprint(c, "334 VXNlcm5hbWU6\r\n")
+				read()
+				fmt.Fprint(c, "334 UGFzc3dvcmQ6\r\n")
+				read()
+			}
+			fmt.Fprint(c, "235 2.7.0 ok\r\n")
+		case "QUIT":
+			fmt.Fprint(c, "221 bye\r\n")
+			return
+		default:
+			fmt.Fprint(c, "500 5.5.2 what\r\n")
+		}
+	}
+}
+
+func (s *lenientServer) sentText() string { return strings.Join(s.sent(), "\n") }
+
+func (s *lenientServer) sent() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.lines...)
+}
+
+// Issue 11 defect 1: "AUTH<TAB>LOGIN" is AUTH to the server, so it must
+// be to the session: the 334 enters ModeAuth and the password typed next
+// goes as a base64 answer, marked secret, never as a command in clear.
+// A leading space does the same, and an initial response typed after one
+// is learnt by the Scrubber (issue 12 #9).
+func TestLiveAuthVerbSplitLikeTheServer(t *testing.T) {
+	srv := startLenient(t)
+	newLive := func() *harness {
+		l := NewLive(LiveConfig{Server: srv.ln.Addr().String(), Kind: protocol.SMTP, Options: protocol.Options{
+			Timeout: 5 * time.Second, LocalHostname: "client.test", AllowCleartextAuth: true,
+		}})
+		h := &harness{t: t, l: l, log: &eventLog{}}
+		l.Capture().Add(h.log)
+		t.Cleanup(func() {
+			l.Close()
+			if t.Failed() {
+				t.Logf("events:\n%s", h.log.dump())
+			}
+		})
+		h.call("Connect", l.Connect)
+		h.input("EHLO client.test")
+		return h
+	}
+	for _, line := range []string{"AUTH\tLOGIN", " AUTH LOGIN", "\tauth\tlogin"} {
+		h := newLive()
+		h.input(line)
+		s := h.settle()
+		h.noError(s)
+		if s.Mode != ModeAuth || s.Challenge != "Username:" {
+			t.Errorf("%q: mode %v challenge %q, want the AUTH exchange", line, s.Mode, s.Challenge)
+		}
+		h.input("alice")
+		h.input(alicePW)
+		s = h.settle()
+		if s.Mode != ModeCommand || !s.State.Authenticated {
+			t.Errorf("%q: after the password: %+v", line, s)
+		}
+		h.noSecret(alicePW)
+		h.l.Close()
+	}
+	for _, l := range srv.sent() {
+		if strings.Contains(l, alicePW) {
+			t.Errorf("the password went to the server in clear: %q", l)
+		}
+	}
+	// A / command typed after a space is still ehlo's, never sent.
+	h := newLive()
+	h.input(" /auth PLAIN bob hunter5")
+	if s := h.settle(); s.LastError == "" || strings.Contains(srv.sentText(), "hunter5") || strings.Contains(h.log.dump(), "hunter5") {
+		t.Errorf("a / command after a space was sent: %q", srv.sentText())
+	}
+	h.l.Close()
+	h = newLive()
+	h.input(" AUTH PLAIN " + plainIR)
+	s := h.settle()
+	h.noError(s)
+	if !s.State.Authenticated {
+		t.Fatalf("after a raw AUTH PLAIN: %+v", s)
+	}
+	if _, ok := h.l.scrub.ScrubString("535 you said " + alicePW); !ok {
+		t.Error("the password in an initial response typed after a space is not in the Scrubber")
+	}
+	h.noSecret(alicePW, "\x00alice\x00"+alicePW)
+}
+
 func TestLiveSecretInputRule(t *testing.T) {
 	l := NewLive(LiveConfig{})
 	defer l.Close()
@@ -778,6 +917,12 @@ func TestRedactHistory(t *testing.T) {
 		{"auth login", "auth login"},
 		{"NOOP\r\nSTARTTLS\r\nAUTH PLAIN " + plainIR, "NOOP\nSTARTTLS\nAUTH PLAIN " + Marker},
 		{"AUTH LOGIN\nalice\n" + alicePW + "\nNOOP", "AUTH LOGIN\n" + Marker + "\n" + Marker + "\n" + Marker},
+		// Issue 11 defect 1 and issue 12 #9: split as the server splits.
+		{" AUTH PLAIN " + plainIR, " AUTH PLAIN " + Marker},
+		{"AUTH\tPLAIN\t" + plainIR, "AUTH\tPLAIN " + Marker},
+		{"AUTH\tLOGIN\nalice\n" + alicePW, "AUTH\tLOGIN\n" + Marker + "\n" + Marker},
+		{"\tauth login\n" + alicePW, "\tauth login\n" + Marker},
+		{"AUTH PLAIN =", "AUTH PLAIN ="},
 	} {
 		if got := RedactHistory(c.in); got != c.want {
 			t.Errorf("RedactHistory(%q) = %q, want %q", c.in, got, c.want)

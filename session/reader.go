@@ -232,7 +232,7 @@ func parseHeader(line []byte, tooLong bool) (Header, error) {
 	if probe.Format != FormatName {
 		return h, fmt.Errorf("not an ehlo recording: line 1: format is %s, not %q", shortQuote(probe.Format), FormatName)
 	}
-	if probe.Version.String() != strconv.Itoa(FormatVersion) {
+	if v, err := strconv.Atoi(probe.Version.String()); err != nil || v < MinFormatVersion || v > FormatVersion {
 		// A json.Number holds only number syntax, safe to show; cut it short.
 		v := probe.Version.String()
 		if v == "" {
@@ -241,7 +241,7 @@ func parseHeader(line []byte, tooLong bool) (Header, error) {
 		if len(v) > 20 {
 			v = v[:20] + "…"
 		}
-		return h, fmt.Errorf("unsupported recording version %s (this ehlo reads version %d)", v, FormatVersion)
+		return h, fmt.Errorf("unsupported recording version %s (this ehlo reads versions %d to %d)", v, MinFormatVersion, FormatVersion)
 	}
 	if err := json.Unmarshal(line, &h); err != nil {
 		return h, fmt.Errorf("line 1: invalid header: %v", err)
@@ -308,6 +308,15 @@ func parseEvent(line []byte) (e Event, warnings []string, err error) {
 			return e, nil, fmt.Errorf("unknown phase %s", shortQuote(j.State.Phase))
 		}
 		e.State = protocol.State{Phase: p, TLS: j.State.TLS, Authenticated: j.State.Authenticated, Recipients: max(0, j.State.Recipients)}
+	case KindSnapshot:
+		if j.Start == nil {
+			return e, nil, errors.New(`snapshot event without "snapshot"`)
+		}
+		var warn []string
+		if e.Start, warn, err = j.Start.startState(); err != nil {
+			return e, nil, err
+		}
+		warnings = append(warnings, warn...)
 	}
 	return e, warnings, nil
 }

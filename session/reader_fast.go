@@ -80,7 +80,7 @@ func (p *fastParser) parseEvent(line []byte) (e Event, ok bool) {
 		return e, false
 	}
 	kind, ok := fastKind(line[i : i+end])
-	if !ok || kind == KindTLS {
+	if !ok || kind == KindTLS || kind == KindSnapshot {
 		return e, false
 	}
 	e.Kind = kind

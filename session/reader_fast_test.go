@@ -233,6 +233,7 @@ func FuzzReaderFastMatchesJSON(f *testing.F) {
 	f.Add([]byte(header + "\n" + `{"offset_us":1,"kind":"state","state":{"phase":"rcpt","tls":true,"auth":false,"rcpts":2}}` + "\n"))
 	f.Add([]byte(header + "\n" + `{"offset_us":1,"kind":"connect","network":"tcp","addr":"127.0.0.1:25"}` + "\n" + `{"offset_us":2,"kind":"close","text":"bye"}`))
 	f.Add([]byte(header + "\n" + `{"offset_us":1,"kind":"note","text":"\ud83d\ude00 \u00e9"}` + "\n"))
+	f.Add([]byte(header + "\n" + snapshotLine + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkFastMatchesJSON(t, data, MaxLineBytes)
 		checkFastMatchesJSON(t, data, 64)

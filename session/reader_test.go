@@ -51,7 +51,8 @@ func TestReadHeaderErrors(t *testing.T) {
 		{"empty", "", "the file is empty"},
 		{"not JSON", "hello\n", "not an ehlo recording"},
 		{"other format", `{"format":"har","version":1}` + "\n", `not an ehlo recording: line 1: format is "har"`},
-		{"future version", `{"format":"ehlo-recording","version":2}` + "\n", "unsupported recording version 2 (this ehlo reads version 1)"},
+		{"future version", `{"format":"ehlo-recording","version":3}` + "\n", "unsupported recording version 3 (this ehlo reads versions 1 to 2)"},
+		{"version 0", `{"format":"ehlo-recording","version":0}` + "\n", "unsupported recording version 0 (this ehlo reads versions 1 to 2)"},
 		{"string version", `{"format":"ehlo-recording","version":"1.0"}` + "\n", "unsupported recording version"},
 		{"bad field", `{"format":"ehlo-recording","version":1,"secrets":"yes"}` + "\n", "invalid header"},
 		{"hostile format", `{"format":"\u001b]52;c;ZXZpbA==\u0007","version":1}` + "\n", `format is "\x1b]52;c;ZXZpbA==\a"`},
@@ -246,6 +247,7 @@ func FuzzRecordingReader(f *testing.F) {
 	f.Add([]byte(header + "\n" + `{"offset_us":1,"kind":"state","state":{"phase":"data","rcpts":-1}}` + "\n"))
 	f.Add([]byte(header + "\n" + `{"offset_us":1,"kind":"tls","handshake":{"chain":[{"not_after":"9999-12-31T23:59:59Z"}]}}`))
 	f.Add([]byte(`{"format":"ehlo-recording","version":2}`))
+	f.Add([]byte(header + "\n" + snapshotLine + "\n" + `{"offset_us":1,"kind":"client","data":"x\r\n","tls":true}` + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rec, err := Read(bytes.NewReader(data))
 		if err != nil {

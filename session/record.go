@@ -19,17 +19,22 @@ import (
 
 // The recording format, described in docs/recording-format.md. The version
 // changes only when a reader of the old version would misread a new file;
-// new optional fields do not change it.
+// new optional fields do not change it. Version 2 added the snapshot that
+// opens a recording begun mid-session, whose Created is then when the
+// recording began, not the session: a version-1 reader would replay such a
+// file from nothing. Version 1 files still read (MinFormatVersion).
 const (
-	FormatName    = "ehlo-recording"
-	FormatVersion = 1
+	FormatName       = "ehlo-recording"
+	FormatVersion    = 2
+	MinFormatVersion = 1
 )
 
 // Header is the first line of a recording.
 type Header struct {
 	Format  string `json:"format"`  // always FormatName; set by the writer
 	Version int    `json:"version"` // always FormatVersion; set by the writer
-	// Created is when the session started: event offsets count from it.
+	// Created is when the recording started (in version 1, the session):
+	// event offsets count from it.
 	Created     time.Time `json:"created"`
 	Server      string    `json:"server"`    // as the user gave it: host, host:port or a socket path
 	Transport   string    `json:"transport"` // "smtp", "smtps" (implicit TLS) or "lmtp"
@@ -240,6 +245,91 @@ type eventJSON struct {
 	Handshake *TLSSummary `json:"handshake,omitempty"`
 	State     *stateJSON  `json:"state,omitempty"`
 	Text      string      `json:"text,omitempty"`
+	// Start is last: the reader's fast path (reader_fast.go) knows the
+	// fields above in this order and declines a snapshot line.
+	Start *startJSON `json:"snapshot,omitempty"`
+}
+
+// startJSON is a StartState, as docs/recording-format.md describes it.
+type startJSON struct {
+	SessionStart    time.Time   `json:"session_start"`
+	Connected       bool        `json:"connected"`
+	Network         string      `json:"network,omitempty"`
+	Addr            string      `json:"addr,omitempty"`
+	ConnectionStart *time.Time  `json:"connection_start,omitempty"`
+	State           *stateJSON  `json:"state,omitempty"`
+	Handshake       *TLSSummary `json:"handshake,omitempty"`
+	Extensions      []extJSON   `json:"extensions,omitempty"`
+	ExtensionsStale bool        `json:"extensions_stale,omitempty"`
+	Mode            string      `json:"mode,omitempty"`
+}
+
+type extJSON struct {
+	Keyword string `json:"keyword"`
+	Params  string `json:"params,omitempty"`
+}
+
+func toStartJSON(s *StartState) *startJSON {
+	j := &startJSON{
+		SessionStart: s.SessionStart.UTC(), Connected: s.Connected, Network: s.Network, Addr: s.Addr,
+		Handshake: s.Handshake, ExtensionsStale: s.ExtensionsStale, Mode: s.Mode,
+	}
+	if !s.ConnectionStart.IsZero() {
+		t := s.ConnectionStart.UTC()
+		j.ConnectionStart = &t
+	}
+	if s.Connected {
+		j.State = toStateJSON(s.State)
+	}
+	for _, e := range s.Extensions {
+		j.Extensions = append(j.Extensions, extJSON{e.Keyword, e.Params})
+	}
+	return j
+}
+
+// startState reads a snapshot back; warnings are what was mended.
+func (j *startJSON) startState() (s *StartState, warnings []string, err error) {
+	s = &StartState{
+		SessionStart: j.SessionStart, Connected: j.Connected, Network: j.Network, Addr: j.Addr,
+		Handshake: j.Handshake, ExtensionsStale: j.ExtensionsStale, Mode: j.Mode,
+	}
+	if j.ConnectionStart != nil {
+		s.ConnectionStart = *j.ConnectionStart
+	}
+	if j.State != nil {
+		if s.State, err = j.State.state(); err != nil {
+			return nil, nil, err
+		}
+	}
+	switch s.Mode {
+	case "command", "auth", "data":
+	case "":
+		s.Mode = "command"
+	default:
+		warnings = append(warnings, fmt.Sprintf("unknown snapshot mode %s, taken as command", shortQuote(s.Mode)))
+		s.Mode = "command"
+	}
+	for _, e := range j.Extensions {
+		s.Extensions = append(s.Extensions, protocol.Extension{Keyword: e.Keyword, Params: e.Params})
+	}
+	return s, warnings, nil
+}
+
+func toStateJSON(st protocol.State) *stateJSON {
+	return &stateJSON{
+		Phase:         phaseName(st.Phase),
+		TLS:           st.TLS,
+		Authenticated: st.Authenticated,
+		Recipients:    st.Recipients,
+	}
+}
+
+func (j *stateJSON) state() (protocol.State, error) {
+	p, ok := parsePhase(j.Phase)
+	if !ok {
+		return protocol.State{}, fmt.Errorf("unknown phase %s", shortQuote(j.Phase))
+	}
+	return protocol.State{Phase: p, TLS: j.TLS, Authenticated: j.Authenticated, Recipients: max(0, j.Recipients)}, nil
 }
 
 type stateJSON struct {
@@ -274,11 +364,10 @@ func toJSON(e Event) eventJSON {
 	case KindTLS:
 		j.Handshake = e.Handshake
 	case KindState:
-		j.State = &stateJSON{
-			Phase:         phaseName(e.State.Phase),
-			TLS:           e.State.TLS,
-			Authenticated: e.State.Authenticated,
-			Recipients:    e.State.Recipients,
+		j.State = toStateJSON(e.State)
+	case KindSnapshot:
+		if e.Start != nil {
+			j.Start = toStartJSON(e.Start)
 		}
 	}
 	return j
@@ -327,4 +416,15 @@ func marshalLine(v any) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// resume starts a transcript from the state a recording begun mid-session
+// opens with.
+func (t *Transcript) resume(s *StartState) {
+	if s == nil {
+		return
+	}
+	t.addr, t.connected = s.Addr, s.Connected
+	t.flow.resume(s)
+	t.info(SanitizeString(s.Summary()))
 }

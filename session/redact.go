@@ -65,6 +65,11 @@ func (r *redactor) apply(e *Event) Event {
 		// No exchange survives a new connection or a new TLS layer; an
 		// AUTH whose reply never came must not redact the next EHLO.
 		r.auth, r.flow = false, flow{}
+	case KindSnapshot:
+		// A recording begun inside an AUTH exchange or a message goes
+		// on from there: its next client lines are answers, or text.
+		r.auth, r.mech, r.nresp = e.Start != nil && e.Start.Mode == "auth", "", 0
+		r.flow.resume(e.Start)
 	}
 	switch e.Kind {
 	case KindClient:
@@ -104,12 +109,12 @@ func (r *redactor) client(data []byte, marked []protocol.Span) ([]byte, bool, []
 		}
 		start, end := p.start, p.start+len(trimEOL(data[p.start:p.end]))
 		if !p.cont {
-			if verb, arg := splitCommand(data[start:end]); verb == "AUTH" {
-				mech, ir, _ := strings.Cut(arg, " ")
-				r.auth, r.mech, r.nresp = true, strings.ToUpper(mech), 0
-				if ir != "" && ir != "=" { // "=" is an empty initial response (RFC 4954)
+			line := string(data[start:end])
+			if mech, ir, ok := protocol.AuthCommand(line); ok {
+				r.auth, r.mech, r.nresp = true, mech, 0
+				if protocol.IsSecretResponse(line[ir.Start:ir.End]) {
 					r.nresp = 1
-					user = protocol.Span{Start: end - len(ir), End: end}
+					user = protocol.Span{Start: start + ir.Start, End: start + ir.End}
 					secret = append(secret, user)
 				}
 				return
@@ -195,9 +200,9 @@ func (r *redactor) server(data []byte) ([]byte, bool, []protocol.Span) {
 }
 
 // Scrubber replaces exact occurrences of known secrets with Marker: the
-// secret itself, its base64 at each of the three alignments it can have
-// inside a longer base64 blob, and the whole PLAIN and XOAUTH2 blobs,
-// encoded and not. It catches what marking cannot: a server that echoes the
+// secret itself and its escaped forms (transcript, --debug), its base64 at
+// each of the three alignments it can have inside a longer base64 blob,
+// and the whole PLAIN and XOAUTH2 blobs, encoded and not. It catches what marking cannot: a server that echoes the
 // credentials back, a secret pasted into a note.
 //
 // Base64 fragments shorter than four characters are not used: they would
@@ -217,13 +222,21 @@ func NewScrubber(secrets ...string) *Scrubber {
 	return s
 }
 
-// Add adds secrets, with their base64 fragments.
+// Add adds secrets in every form ehlo's output can give them: as they
+// are, escaped as the transcript and the wire log show text (Sanitize),
+// escaped as the --debug output's Python reprs show it
+// (protocol.DebugForms: "\\", "\t", "\xc3\xa4", "\'"), and their base64
+// fragments.
 func (s *Scrubber) Add(secrets ...string) {
 	for _, sec := range secrets {
 		if sec == "" {
 			continue
 		}
 		s.addNeedle([]byte(sec))
+		s.addNeedle([]byte(SanitizeString(sec)))
+		for _, f := range protocol.DebugForms(sec) {
+			s.addNeedle([]byte(f))
+		}
 		for _, f := range base64Fragments([]byte(sec)) {
 			if len(f) >= 4 {
 				s.addNeedle(f)

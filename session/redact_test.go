@@ -400,3 +400,73 @@ func TestRedactResetsOnReconnect(t *testing.T) {
 	)
 	assertPresent(t, out, []string{"stdout", "replay"}, " -> EHLO client.test\n")
 }
+
+// Issue 11 defect 1, issue 12 #9: an AUTH line with a TAB after the verb,
+// or white space before it, is AUTH to the redactor as it is to the
+// server, with or without protocol's marks.
+func TestRedactAuthSplitLikeTheServer(t *testing.T) {
+	pw := canary(t)
+	blob := "\x00alice\x00" + pw
+	for _, line := range []string{"AUTH\tLOGIN\r\n", " AUTH LOGIN\r\n", "\tauth\t login\r\n"} {
+		user, pass := b64("alice")+"\r\n", b64(pw)+"\r\n"
+		out := outputs(t, Redaction{},
+			sendTLS(line),
+			recvTLS("334 VXNlcm5hbWU6\r\n"),
+			sendTLS(user),
+			recvTLS("334 UGFzc3dvcmQ6\r\n"),
+			sendTLS(pass),
+			recvTLS("235 2.7.0 ok\r\n"),
+		)
+		assertAbsent(t, out, forms(pw)...)
+	}
+	for _, line := range []string{"AUTH\tPLAIN\t" + b64(blob) + "\r\n", " AUTH PLAIN " + b64(blob) + "\r\n"} {
+		out := outputs(t, Redaction{}, sendTLS(line), recvTLS("235 2.7.0 ok\r\n"))
+		assertAbsent(t, out, forms(pw, blob)...)
+	}
+}
+
+// Issue 12 #2: a secret echoed by the server reaches --debug inside a
+// Python repr and the transcript escaped; the Scrubber finds it in every
+// form. The escaped lines are written out here, not computed with the
+// code under test.
+func TestScrubberEscapedForms(t *testing.T) {
+	for _, c := range []struct {
+		pw, tell string // tell is in the secret's forms only
+		lines    []string
+	}{
+		{`back\slash`, "slash", []string{
+			`reply: b'535 5.7.8 no: back\\slash'`,
+			`reply: retcode (535); Msg: b'5.7.8 no: back\\slash'`,
+			`<-  535 5.7.8 no: back\\slash`,
+		}},
+		{"tab\there", "here", []string{
+			`reply: b'535 no: tab\there'`,
+			"<-  535 no: tab\there",
+		}},
+		{"pässwört", "ssw", []string{
+			`reply: b'535 no: p\xc3\xa4ssw\xc3\xb6rt'`,
+			`send: 'VRFY pässwört\r\n'`,
+			"<-  535 no: pässwört",
+		}},
+		{`it's"q`, `s"q`, []string{
+			`reply: b'535 no: it\'s"q'`,
+			`send: 'VRFY it\'s"q\r\n'`,
+		}},
+		{`it's`, "it", []string{
+			`reply: b"535 no: it's"`,
+		}},
+		{"ä\\\t'x", "x", []string{
+			`reply: b'535 \xc3\xa4\\\t\'x "'`,
+			`reply: b"535 \xc3\xa4\\\t'x"`,
+			`y 'ä\\\t\'x "'`,
+		}},
+	} {
+		s := NewScrubber(c.pw)
+		for _, l := range c.lines {
+			out, ok := s.ScrubString(l)
+			if !ok || strings.Contains(out, c.tell) {
+				t.Errorf("%q: %q not scrubbed (%q)", c.pw, l, out)
+			}
+		}
+	}
+}

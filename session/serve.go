@@ -57,6 +57,9 @@ type scriptRun struct {
 	startTLS bool // a STARTTLS was answered 220 and TLS started
 	failed   *TLSSummary
 	closed   bool // the recording has a close event for this run
+	// midway: the recording began with this connection already open
+	// (a snapshot), so its greeting and anything before are missing.
+	midway bool
 }
 
 // buildScript cuts a recording's events into runs and turns.
@@ -90,6 +93,8 @@ func buildScript(events []Event) []*scriptRun {
 			newRun()
 		}
 		switch e.Kind {
+		case KindSnapshot:
+			cur.resume(e.Start)
 		case KindTLS:
 			if e.Handshake == nil {
 				break
@@ -157,6 +162,18 @@ func buildScript(events []Event) []*scriptRun {
 		markAuth(r)
 	}
 	return runs
+}
+
+// resume marks a run the recording joined already connected, and keeps its
+// TLS handshake for the summary.
+func (r *scriptRun) resume(s *StartState) {
+	if s == nil || !s.Connected {
+		return
+	}
+	r.midway = true
+	if h := s.Handshake; h != nil && h.Complete {
+		r.tls = h
+	}
 }
 
 // assignReply gives a reply to the earliest turn still waiting for one, so
@@ -239,6 +256,14 @@ type ScriptBuilder interface {
 // the body, pipelined replies each with its command.
 func ServeScript(rec *Recording, b ScriptBuilder) error {
 	runs := buildScript(rec.Events)
+	if len(runs) > 0 && runs[0].midway {
+		// Its greeting and TLS upgrade are not in the recording: a client
+		// could not get to where it starts.
+		runs = runs[1:]
+		if len(runs) == 0 {
+			return errors.New("replay --serve: the recording begins mid-session, without the greeting; there is no whole connection to serve")
+		}
+	}
 	if len(runs) == 0 {
 		return errors.New("replay --serve: the recording holds no conversation")
 	}

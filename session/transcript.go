@@ -104,6 +104,8 @@ func (t *Transcript) Event(e Event) {
 		}
 	case KindTLS:
 		t.handshake(e.Handshake)
+	case KindSnapshot:
+		t.resume(e.Start)
 	case KindClient:
 		t.client(e)
 	case KindServer:
@@ -219,7 +221,7 @@ func (t *Transcript) handshake(h *TLSSummary) {
 		return
 	}
 	if h.Complete {
-		t.info("TLS started with cipher " + SanitizeString(h.Version) + ":" + SanitizeString(h.Cipher))
+		t.info(SanitizeString(h.StartedText()))
 	} else {
 		t.warn("TLS handshake failed: " + h.Error)
 	}

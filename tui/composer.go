@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 
 	"charm.land/bubbles/v2/textinput"
@@ -246,4 +247,18 @@ func (c *composer) popup(s themes.Styles, maxW int) []string {
 		lines = append(lines, mark+line+style.Render(strings.Repeat(" ", max(0, w-2-displayWidth(text)))))
 	}
 	return box(s, "tab completes", "", lines, w+4, len(lines)+2, true)
+}
+
+// queuedTitle is the composer's title while lines typed during a pending
+// reply wait their turn: each is shown, so that none seems to vanish when
+// Enter clears the composer. Empty when nothing waits.
+func queuedTitle(st paneState) string {
+	if len(st.Queued) == 0 {
+		return ""
+	}
+	after := "the pending reply"
+	if st.Busy && st.Pending != "" {
+		after = "the reply to " + st.Pending
+	}
+	return fmt.Sprintf("%d queued, sent after %s: %s", len(st.Queued), after, strings.Join(st.Queued, " · "))
 }

@@ -56,6 +56,7 @@ type paneState struct {
 	Busy      bool
 	BusySince time.Time
 	Pending   string
+	Queued    []string // sanitized by the session
 	Mode      inputMode
 	Challenge string
 	Secret    bool
@@ -111,6 +112,7 @@ func fromSnapshot(s snapshot) paneState {
 		Busy:      s.Busy,
 		BusySince: s.BusySince,
 		Pending:   s.Pending,
+		Queued:    s.Queued,
 		Mode:      s.Mode,
 		Challenge: s.Challenge,
 		Secret:    s.SecretInput,

@@ -801,7 +801,7 @@ func (m *Model) submit() tea.Cmd {
 		}
 		return nil
 	}
-	if strings.HasPrefix(line, "/") {
+	if strings.HasPrefix(strings.TrimLeft(line, " \t"), "/") {
 		if !m.st.Secret && m.st.Mode == modeCommand {
 			c.remember(historyEntry(line))
 		}
@@ -1109,6 +1109,9 @@ func (m *Model) bottomBox() []string {
 		badge = s.PromptData.Render("multi-line")
 	case m.comp.searching:
 		title = "History search"
+	}
+	if q := queuedTitle(m.st); q != "" {
+		title, badge = q, ""
 	}
 	return box(s, title, badge, []string{m.comp.input.View()}, l.Composer.W, l.Composer.H, m.focus == focusComposer)
 }

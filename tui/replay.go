@@ -208,3 +208,30 @@ func (r *replayer) controls(s themes.Styles, w int) string {
 	}
 	return s.Accent.Render(info) + s.StepDone.Render(strings.Repeat("━", done)) + s.StepTodo.Render(strings.Repeat("─", barW-done))
 }
+
+// resume starts from the state a recording begun mid-session opens with,
+// so that its first frame shows the connection as it was (greeted, in
+// TLS, its extensions) rather than a disconnected session in clear text.
+func (b *builder) resume(e session.Event) {
+	s := e.Start
+	if s == nil {
+		return
+	}
+	b.addr, b.connected = s.Addr, s.Connected
+	b.queue, b.answering, b.dataPending, b.bdatLeft = nil, verbNone, false, 0
+	b.inData, b.authCont = s.Mode == "data", s.Mode == "auth"
+	st := &b.st
+	if s.Addr != "" {
+		st.Server = s.Addr
+	}
+	st.Connected, st.TLSInfo, st.Stale = s.Connected, s.Handshake, s.ExtensionsStale
+	st.Phase = phaseByName[s.State.Phase.String()]
+	st.TLS, st.Auth, st.Rcpts = s.State.TLS, s.State.Authenticated, s.State.Recipients
+	st.Exts = st.Exts[:0:0]
+	for _, x := range s.Extensions {
+		st.Exts = append(st.Exts, extension{x.Keyword, x.Params})
+	}
+	st.Reached = reached{}
+	st.track(true)
+	b.info(lineInfo, e.Offset, s.Summary())
+}

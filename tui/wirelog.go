@@ -337,6 +337,8 @@ func (b *builder) apply(e session.Event) {
 		}
 	case session.KindTLS:
 		b.handshake(e)
+	case session.KindSnapshot:
+		b.resume(e)
 	case session.KindClient:
 		b.st.Out += int64(len(e.Data))
 		b.client(e)
@@ -367,7 +369,7 @@ func (b *builder) handshake(e session.Event) {
 	if h.Complete {
 		// RFC 3207 §4.2: what was learnt before TLS is forgotten.
 		b.st.Stale = len(b.st.Exts) > 0
-		b.info(lineTLS, e.Offset, "TLS started with cipher "+h.Version+":"+h.Cipher)
+		b.info(lineTLS, e.Offset, h.StartedText())
 	} else {
 		b.info(lineNote, e.Offset, "TLS handshake failed: "+h.Error)
 	}
