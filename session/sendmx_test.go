@@ -188,6 +188,17 @@ func TestSendRouteDANE(t *testing.T) {
 		break
 	}
 
+	// RFC 7672 §2.2: only unusable records (PKIX-EE): TLS still required,
+	// nothing authenticated, and said so.
+	res, _, log = b.send(t, daneZone(b, "1 1 1 "+b.spki), RouteConfig{Domain: "dane.test"}, "dane.test")
+	if res.Err != nil {
+		t.Fatalf("unusable: %v\n%s", res.Err, log)
+	}
+	mustContain(t, log, "DANE: none of the 1 TLSA records is usable for SMTP")
+	if msgs := b.srv.Mailbox().Messages(); !msgs[len(msgs)-1].TLS {
+		t.Error("unusable TLSA records: the message went without TLS")
+	}
+
 	wrong := "3 1 1 " + strings.Repeat("ab", 32)
 	res, rep, log = b.send(t, daneZone(b, wrong), RouteConfig{Domain: "dane.test"}, "dane.test")
 	if res.ExitCode() != 29 || !strings.Contains(res.Err.Error(), "DANE verification failed: no TLSA record matches") {
@@ -196,8 +207,8 @@ func TestSendRouteDANE(t *testing.T) {
 	if a := rep.Attempts[0]; a.Verdict == nil || a.Verdict.Status != mx.Failed {
 		t.Errorf("attempt %+v", a)
 	}
-	if b.srv.Mailbox().Len() != 2 {
-		t.Errorf("%d stored, want the two before the mismatch", b.srv.Mailbox().Len())
+	if b.srv.Mailbox().Len() != 3 {
+		t.Errorf("%d stored, want the three before the mismatch", b.srv.Mailbox().Len())
 	}
 }
 
