@@ -126,6 +126,15 @@ func TestDNSInterop(t *testing.T) {
 		wantAll(t, errs, "DANE verification failed: no TLSA record matches the server's certificate chain", "exit 29")
 		delivered(t, 4)
 	})
+	t.Run("bogus TLSA record", func(t *testing.T) {
+		// RFC 7672 §2.2: a host whose TLSA lookup fails validation is not used.
+		_, errs, code := b.send(t, "b@bogus.dane.test")
+		if code != 29 {
+			t.Fatalf("exit %d, want 29", code)
+		}
+		wantAll(t, errs, "DANE: mxbogus.dane.test: the TLSA lookup failed", "SERVFAIL", "no MX host could be used")
+		delivered(t, 4)
+	})
 	t.Run("TLSA in an unsigned zone", func(t *testing.T) {
 		out, errs, code := b.send(t, "b@plain.test")
 		if code != 0 {

@@ -18,6 +18,7 @@
 #   dane.test        MX 10 mx1.dane.test, TLSA 3 1 1 of the MX key     (DANE-EE match)
 #   ta.dane.test     MX 10 mxta.dane.test, TLSA 2 0 1 of the CA         (DANE-TA match)
 #   bad.dane.test    MX 10 mxbad.dane.test, TLSA 3 1 1 of another key   (DANE mismatch)
+#   bogus.dane.test  MX 10 mxbogus.dane.test, its TLSA forged after signing (bogus: SERVFAIL)
 #   order.dane.test  MX 10 dead.dane.test, MX 20 mx1.dane.test          (MX order, fallback)
 #   implicit.dane.test  no MX, A 127.0.0.1                              (implicit MX)
 #   plain.test       MX 10 mx1.plain.test, TLSA 3 1 1 of another key    (unsigned: ignored)
@@ -84,6 +85,9 @@ _$MX_PORT._tcp.mxta  IN TLSA 2 0 1 $ta
 bad         IN MX  10 mxbad.dane.test.
 mxbad       IN A   127.0.0.1
 _$MX_PORT._tcp.mxbad IN TLSA 3 1 1 $other
+bogus       IN MX  10 mxbogus.dane.test.
+mxbogus     IN A   127.0.0.1
+_$MX_PORT._tcp.mxbogus IN TLSA 3 1 1 $ee
 order       IN MX  20 mx1.dane.test.
 order       IN MX  10 dead.dane.test.
 dead        IN A   127.0.0.2
@@ -114,6 +118,10 @@ ZONE
     ksk=$(ldns-keygen -a ECDSAP256SHA256 -k dane.test)
     zsk=$(ldns-keygen -a ECDSAP256SHA256 dane.test)
     ldns-signzone -f dane.test.zone.signed dane.test.zone "$zsk" "$ksk"
+    # forge mxbogus's TLSA record after signing: its RRSIG no longer matches, so the
+    # validating resolver answers SERVFAIL (bogus)
+    sed -i "/^_$MX_PORT\._tcp\.mxbogus\.dane\.test\..*TLSA/s/$ee/$other/" dane.test.zone.signed
+    grep -q "mxbogus.*TLSA.*$other" dane.test.zone.signed || { echo "$NAME: could not forge the bogus TLSA record" >&2; exit 1; }
     cp "$ksk.ds" trust-anchor.ds )
   chmod -R a+rX "$z"
 }
