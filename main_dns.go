@@ -59,12 +59,25 @@ func recipientDomain(to []string) (string, error) {
 		if i < 0 || d == "" || strings.HasPrefix(d, "[") {
 			return "", fmt.Errorf("without SERVER, every --to needs a domain to look up (%q has none)", a)
 		}
+		if !isASCII(d) {
+			// The A-label conversion (IDNA) is not in the standard library.
+			return "", fmt.Errorf("without SERVER, give the domain of %q in its ASCII (xn--) form", a)
+		}
 		if domain != "" && d != domain {
 			return "", fmt.Errorf("without SERVER, all recipients must be in one domain (%s and %s): send once per domain", domain, d)
 		}
 		domain = d
 	}
 	return domain, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // splitServer is SERVER's host and port (0 when none was given).

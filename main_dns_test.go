@@ -135,6 +135,7 @@ func TestSendNoServerRefusedInputs(t *testing.T) {
 	}{
 		{[]string{"--to", "a@x.test,b@y.test"}, "all recipients must be in one domain"},
 		{[]string{"--to", "a@[127.0.0.1]"}, "needs a domain"},
+		{[]string{"--to", "a@bücher.test", "--smtputf8"}, "ASCII (xn--) form"},
 		{[]string{"--to", "a@x.test", "--lmtp"}, "--lmtp needs SERVER"},
 		{[]string{"--to", "a@x.test", "--resolver", "127.0.0.1:99999"}, "--resolver"},
 		{[]string{"127.0.0.1", "--to", "a@x.test", "--tls-verify", "dane"}, "needs SERVER as a host name"},
