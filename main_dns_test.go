@@ -123,7 +123,7 @@ func TestSendNoServerDANEMismatchJSON(t *testing.T) {
 func TestSendServerTLSVerifyDANE(t *testing.T) {
 	port, resolver, _, _ := dnsBed(t, "")
 	out, errs, code := runDNS(t, "mx1.example.test:"+port, "--to", "b@example.test", "--resolver", resolver, "--tls-verify", "dane")
-	if code != 0 || !strings.Contains(out, "=== DANE: verified") {
+	if code != 0 || !strings.Contains(out, "=== DANE: verified") || !strings.Contains(out, "=== mx1.example.test: trying 127.0.0.1 port "+port) || strings.Contains(out, "no MX") {
 		t.Errorf("exit %d\n%s\n%s", code, out, errs)
 	}
 }

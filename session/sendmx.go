@@ -84,7 +84,7 @@ func SendRoute(ctx context.Context, cfg SendConfig, rc RouteConfig) (*SendResult
 			one := *at
 			one.Addr = a.String()
 			next()
-			info(Info, fmt.Sprintf("%s: trying %s port %d", hostLabel(h), a, one.Port))
+			info(Info, fmt.Sprintf("%s: trying %s port %d", hostLabel(h, rc), a, one.Port))
 			last = sendOne(ctx, hostConfig(cfg, rc, h, &one, info), &one, a)
 			rep.Attempts = append(rep.Attempts, one)
 			if !retryable(ctx, last) {
@@ -110,7 +110,7 @@ func routeHosts(ctx context.Context, rc RouteConfig, info func(InfoKind, string)
 		if len(addrs) == 0 {
 			return nil, fmt.Errorf("%s has no A or AAAA record", rc.Host)
 		}
-		h := mx.Host{Name: strings.ToLower(strings.TrimSuffix(rc.Host, ".")), Addrs: addrs, Secure: secure, Implicit: true}
+		h := mx.Host{Name: strings.ToLower(strings.TrimSuffix(rc.Host, ".")), Addrs: addrs, Secure: secure}
 		info(Info, fmt.Sprintf("%s: %s%s", h.Name, joinAddrs(addrs), secureNote(secure)))
 		return []mx.Host{h}, nil
 	}
@@ -122,15 +122,20 @@ func routeHosts(ctx context.Context, rc RouteConfig, info func(InfoKind, string)
 	for _, h := range hosts {
 		switch {
 		case h.Err != "":
-			info(Warning, fmt.Sprintf("%s: %s", hostLabel(h), h.Err))
+			info(Warning, fmt.Sprintf("%s: %s", hostLabel(h, rc), h.Err))
 		default:
-			info(Info, fmt.Sprintf("%s: %s%s", hostLabel(h), joinAddrs(h.Addrs), secureNote(h.Secure)))
+			info(Info, fmt.Sprintf("%s: %s%s", hostLabel(h, rc), joinAddrs(h.Addrs), secureNote(h.Secure)))
 		}
 	}
 	return hosts, nil
 }
 
-func hostLabel(h mx.Host) string {
+// hostLabel names a host in the transcript: the MX and its preference,
+// or the domain itself, or (rc.Host) just the server's name.
+func hostLabel(h mx.Host, rc RouteConfig) string {
+	if rc.Host != "" {
+		return h.Name
+	}
 	if h.Implicit {
 		return h.Name + " (no MX: the domain's own address, RFC 5321 §5.1)"
 	}
