@@ -126,6 +126,11 @@ func TestSendServerTLSVerifyDANE(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "=== DANE: verified") || !strings.Contains(out, "=== mx1.example.test: trying 127.0.0.1 port "+port) || strings.Contains(out, "no MX") {
 		t.Errorf("exit %d\n%s\n%s", code, out, errs)
 	}
+	// Without a TLSA record for the named server, --tls-verify dane refuses it.
+	_, errs, code = runDNS(t, "dead.example.test:"+port, "--to", "b@example.test", "--resolver", resolver, "--tls-verify", "dane")
+	if code != 29 || !strings.Contains(errs, "the server could not be used: dead.example.test: no DNSSEC-authenticated TLSA record") {
+		t.Errorf("no TLSA: exit %d\n%s", code, errs)
+	}
 }
 
 func TestSendNoServerRefusedInputs(t *testing.T) {

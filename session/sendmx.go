@@ -94,7 +94,11 @@ func SendRoute(ctx context.Context, cfg SendConfig, rc RouteConfig) (*SendResult
 		}
 	}
 	if last == nil {
-		return &SendResult{Stage: stage, Err: fmt.Errorf("no MX host could be used: %s", strings.Join(skipped, "; "))}, rep
+		what := "no MX host could be used"
+		if rc.Host != "" {
+			what = "the server could not be used"
+		}
+		return &SendResult{Stage: stage, Err: fmt.Errorf("%s: %s", what, strings.Join(skipped, "; "))}, rep
 	}
 	return last, rep
 }
