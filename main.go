@@ -33,6 +33,7 @@ import (
 	"github.com/ehlo-dev/ehlo/sandbox"
 	"github.com/ehlo-dev/ehlo/session"
 	"github.com/ehlo-dev/ehlo/session/audit"
+	"github.com/ehlo-dev/ehlo/session/mx"
 	"github.com/ehlo-dev/ehlo/themes"
 	"github.com/ehlo-dev/ehlo/tui"
 )
@@ -229,7 +230,11 @@ func (f *connFlags) tlsConfig() (*tls.Config, error) {
 type sendCmd struct {
 	connFlags `embed:""`
 
-	Server string `arg:"" help:"host, host:port, [v6]:port or an absolute Unix socket path."`
+	Server string `arg:"" optional:"" help:"host, host:port, [v6]:port or an absolute Unix socket path; without it, the MX hosts of the recipients' domain (docs/dns.md)."`
+
+	Resolver  string `help:"DNS server for MX, TLSA and MTA-STS lookups, HOST[:PORT] (default: /etc/resolv.conf's)." placeholder:"HOST[:PORT]"`
+	TLSChain  bool   `name:"tls-chain" help:"Print the server's certificate chain as PEM."`
+	TLSVerify string `name:"tls-verify" enum:",dane" default:"" placeholder:"dane" help:"dane: require DANE (RFC 7672) TLSA records and check the certificate against them (DANE is automatic when TLSA records exist without SERVER)."`
 
 	From    *string  `help:"Envelope sender (<> for the null sender)."`
 	To      []string `help:"Recipient (repeatable, or comma separated)."`
@@ -323,6 +328,9 @@ func (s *sendCmd) Validate() error {
 	needRcpt := s.QuitAfter == "" || s.QuitAfter == "rcpt"
 	if needRcpt && len(s.To) == 0 && s.Data == "" {
 		return fmt.Errorf("--to is required")
+	}
+	if err := s.validateRoute(); err != nil {
+		return err
 	}
 	if s.Auth != "" && s.AuthUser == "" {
 		return fmt.Errorf("--auth needs --auth-user")
@@ -461,6 +469,10 @@ func (s *sendCmd) Run(app *appContext) error {
 	cfg.DebugOut = &scrubWriter{w: app.stderr, scrub: out.scrub}
 	if s.Insecure {
 		out.info(session.Warning, "TLS NOT VERIFIED (--insecure): certificates are not checked")
+	}
+	cfg.Tracer = out.chainTracer(cfg.Tracer)
+	if s.routed() {
+		return out.finish(s.sendRoute(app, cfg, out))
 	}
 	res := session.Send(app.ctx, cfg)
 	return out.finish(res)
@@ -628,6 +640,8 @@ type sendOutput struct {
 	events  []session.Event
 	infos   []jsonInfo
 	scrub   *session.Scrubber
+	route   *mx.Report // MX, DANE and MTA-STS findings (no SERVER, or --tls-verify dane)
+	pems    []string   // --tls-chain with --json
 }
 
 type jsonInfo struct {
@@ -777,7 +791,9 @@ func (o *sendOutput) writeJSON(res *session.SendResult, code int, errText string
 		TLS      *session.TLSSummary       `json:"tls,omitempty"`
 		Lines    []jsonLine                `json:"lines"`
 		Notes    []jsonInfo                `json:"notes,omitempty"`
-	}{Server: o.cmd.Server, ExitCode: code, Stage: res.Stage.String(), OK: code == 0, Error: errText,
+		Route    *mx.Report                `json:"route,omitempty"`
+		ChainPEM []string                  `json:"tls_chain_pem,omitempty"`
+	}{Route: o.route, ChainPEM: o.pems, Server: o.cmd.Server, ExitCode: code, Stage: res.Stage.String(), OK: code == 0, Error: errText,
 		Refused: res.Refused, LMTP: res.LMTP, Notes: o.infos, Lines: []jsonLine{}}
 	if res.Greeting.Code != 0 {
 		g := res.Greeting

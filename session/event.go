@@ -2,6 +2,9 @@ package session
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -189,6 +192,12 @@ type Certificate struct {
 	NotBefore time.Time `json:"not_before"`
 	NotAfter  time.Time `json:"not_after"`
 	SHA256    string    `json:"sha256"` // of the DER encoding, lower-case hex
+	// KeyType and KeyBits are the public key's algorithm and size ("RSA"
+	// 2048, "ECDSA" 256, "Ed25519" 256); SPKISHA256 is the SHA-256 of the
+	// key (SubjectPublicKeyInfo), what a DANE "3 1 1" record holds.
+	KeyType    string `json:"key_type,omitempty"`
+	KeyBits    int    `json:"key_bits,omitempty"`
+	SPKISHA256 string `json:"spki_sha256,omitempty"`
 }
 
 func summarizeTLS(cs *tls.ConnectionState, err error) *TLSSummary {
@@ -233,13 +242,16 @@ func tlsVersionName(v uint16) string {
 
 func summarizeCert(c *x509.Certificate) Certificate {
 	sum := sha256.Sum256(c.Raw)
+	spki := sha256.Sum256(c.RawSubjectPublicKeyInfo)
 	out := Certificate{
-		Subject:   c.Subject.String(),
-		Issuer:    c.Issuer.String(),
-		NotBefore: c.NotBefore.UTC(),
-		NotAfter:  c.NotAfter.UTC(),
-		SHA256:    hex.EncodeToString(sum[:]),
+		Subject:    c.Subject.String(),
+		Issuer:     c.Issuer.String(),
+		NotBefore:  c.NotBefore.UTC(),
+		NotAfter:   c.NotAfter.UTC(),
+		SHA256:     hex.EncodeToString(sum[:]),
+		SPKISHA256: hex.EncodeToString(spki[:]),
 	}
+	out.KeyType, out.KeyBits = keyInfo(c)
 	out.SANs = append(out.SANs, c.DNSNames...)
 	for _, ip := range c.IPAddresses {
 		out.SANs = append(out.SANs, ip.String())
@@ -609,4 +621,17 @@ func replyCode(line []byte) (code string, final bool) {
 		return string(line), true
 	}
 	return string(line[:3]), len(line) == 3 || line[3] != '-'
+}
+
+// keyInfo is the certificate's public key algorithm and size.
+func keyInfo(c *x509.Certificate) (string, int) {
+	switch k := c.PublicKey.(type) {
+	case *rsa.PublicKey:
+		return "RSA", k.N.BitLen()
+	case *ecdsa.PublicKey:
+		return "ECDSA", k.Curve.Params().BitSize
+	case ed25519.PublicKey:
+		return "Ed25519", 256
+	}
+	return c.PublicKeyAlgorithm.String(), 0
 }

@@ -445,7 +445,8 @@ func authenticate(c *protocol.Client, cfg SendConfig, info func(InfoKind, string
 	}
 	if _, ok := c.TLSConnectionState(); !ok && cfg.AuthCleartext {
 		info(Warning, "sending credentials over an unencrypted connection (--auth-cleartext)")
-	} else if ok && cfg.TLSConfig != nil && cfg.TLSConfig.InsecureSkipVerify {
+	} else if ok && cfg.TLSConfig != nil && cfg.TLSConfig.InsecureSkipVerify && cfg.TLSConfig.VerifyConnection == nil {
+		// (a VerifyConnection is DANE's check, in place of the CAs: hostConfig)
 		info(Warning, "sending credentials over TLS that was NOT VERIFIED (--insecure): anyone in the path may be the server")
 	}
 	if strings.EqualFold(cfg.AuthMech, "auto") {

@@ -239,9 +239,6 @@ func (t *Transcript) handshake(h *TLSSummary) {
 			}
 		}
 		t.info(fmt.Sprintf(`%s: subject "%s" issuer "%s"%s`, label, SanitizeString(c.Subject), SanitizeString(c.Issuer), status))
-		if i > 0 {
-			continue
-		}
 		if len(c.SANs) > 0 {
 			names := make([]string, len(c.SANs))
 			for j, n := range c.SANs {
@@ -250,7 +247,13 @@ func (t *Transcript) handshake(h *TLSSummary) {
 			t.info("  names: " + strings.Join(names, ", "))
 		}
 		t.info("  valid: " + c.NotBefore.Format(time.RFC3339) + " to " + c.NotAfter.Format(time.RFC3339))
+		if c.KeyType != "" {
+			t.info(fmt.Sprintf("  key: %s %d bits", SanitizeString(c.KeyType), c.KeyBits))
+		}
 		t.info("  sha256: " + SanitizeString(c.SHA256))
+		if c.SPKISHA256 != "" {
+			t.info("  spki sha256: " + SanitizeString(c.SPKISHA256))
+		}
 	}
 	if h.Complete && h.Error != "" {
 		t.warn("TLS certificate not verified: " + h.Error)

@@ -60,7 +60,9 @@ func TestTranscriptSession(t *testing.T) {
 === TLS peer certificate: subject "CN=mx.test" issuer "CN=mx.test" verified
 ===   names: mx.test, 127.0.0.1
 ===   valid: 2026-01-01T00:00:00Z to 2027-01-01T00:00:00Z
+===   key: ECDSA 256 bits
 ===   sha256: ` + fingerprint(cert) + `
+===   spki sha256: ` + spkiFingerprint(cert) + `
  ~> EHLO client.test
 <~  250 mx.test
  ~> QUIT
@@ -232,6 +234,11 @@ func tlsEvent(cert *x509.Certificate, err error) protocol.Event {
 		cs.VerifiedChains = [][]*x509.Certificate{{cert}}
 	}
 	return protocol.Event{Kind: protocol.EventTLS, TLSState: cs, TLSErr: err}
+}
+
+func spkiFingerprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return hex.EncodeToString(sum[:])
 }
 
 func fingerprint(cert *x509.Certificate) string {
