@@ -53,7 +53,7 @@ const (
 type (
 	activityMsg      struct{} // the session has events or a new snapshot
 	notifyClosedMsg  struct{} // Notify's channel was closed
-	clockMsg         struct{} // once a second: elapsed times move
+	clockMsg         struct{} // the connection's elapsed time reached a new minute
 	quitTimeoutMsg   struct{} // /quit waited long enough for the server
 	stopListeningMsg struct{} // the TUI is closing
 )
@@ -103,8 +103,10 @@ type Model struct {
 	quitting   bool
 
 	notifyClosed bool
+	clockOn      bool // a clockMsg is on its way
 
-	now func() time.Time
+	now  func() time.Time
+	tick func(time.Duration, func(time.Time) tea.Msg) tea.Cmd // tea.Tick; tests record
 }
 
 // New builds the model for cfg. Use it with tea.NewProgram (Run does), or
@@ -131,6 +133,7 @@ func New(cfg Config) (*Model, error) {
 		recording:  cfg.Recording,
 		recordPath: cfg.RecordPath,
 		now:        time.Now,
+		tick:       tea.Tick,
 	}
 	m.spin = spinner.New(spinner.WithSpinner(spinner.MiniDot))
 	m.search = textinput.New()
@@ -183,7 +186,7 @@ func (m *Model) Init() tea.Cmd {
 				m.conv.Ehlo("")
 			}
 		}
-		cmds = append(cmds, m.listen(), m.clock())
+		cmds = append(cmds, m.listen(), m.tickClock())
 	}
 	return tea.Batch(cmds...)
 }
@@ -214,8 +217,18 @@ func (m *Model) listen() tea.Cmd {
 	}
 }
 
-func (m *Model) clock() tea.Cmd {
-	return tea.Tick(time.Second, func(time.Time) tea.Msg { return clockMsg{} })
+// tickClock sets a timer for the next change of the elapsed time the
+// Connection pane shows, if it shows one and no timer is set. Nothing else
+// on screen moves by itself (the spinner runs only while waiting), so an
+// idle TUI does no work at all (issue 17): the time is shown in minutes,
+// and one wake-up a minute is all it costs.
+func (m *Model) tickClock() tea.Cmd {
+	if m.conv == nil || m.clockOn || m.st.Started.IsZero() {
+		return nil
+	}
+	m.clockOn = true
+	wait := time.Minute - m.now().Sub(m.st.Started)%time.Minute
+	return m.tick(wait, func(time.Time) tea.Msg { return clockMsg{} })
 }
 
 // pull takes what the session has: new events become wire-log lines, and
@@ -263,7 +276,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			cmds = append(cmds, tea.Quit)
 		}
 	case clockMsg:
-		cmds = append(cmds, m.clock())
+		m.clockOn = false
 	case quitTimeoutMsg:
 		cmds = append(cmds, tea.Quit)
 	case spinner.TickMsg:
@@ -289,7 +302,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.PasteMsg:
 		cmds = append(cmds, m.paste(msg))
 	}
-	cmds = append(cmds, m.sync())
+	cmds = append(cmds, m.sync(), m.tickClock())
 	return m, tea.Batch(cmds...)
 }
 
