@@ -279,6 +279,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.clockOn = false
 	case quitTimeoutMsg:
 		cmds = append(cmds, tea.Quit)
+	case findMsg:
+		if msg.gen == m.view.finds {
+			cmds = append(cmds, m.stepFind())
+		}
 	case spinner.TickMsg:
 		if m.st.Busy {
 			var c tea.Cmd
@@ -641,9 +645,9 @@ func (m *Model) logKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.search.SetValue("")
 		return m.search.Focus()
 	case key.Matches(msg, k.NextMatch):
-		m.findNext(cur, 1)
+		return m.findNext(cur, 1)
 	case key.Matches(msg, k.PrevMatch):
-		m.findNext(cur, -1)
+		return m.findNext(cur, -1)
 	case key.Matches(msg, k.Follow):
 		m.view.follow = !m.view.follow
 		if m.view.follow {
@@ -673,14 +677,34 @@ func (m *Model) logKey(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-func (m *Model) findNext(from, dir int) {
-	i := m.view.find(m.log, m.lines(), from, dir)
-	if i < 0 {
+// searchBudget is how much of the wire log one step of a search reads
+// (bytes, see wireLog.search): a few milliseconds. The index makes most
+// searches one step; one it cannot narrow goes on in later steps, with
+// frames and keys between them, instead of holding up the screen.
+const searchBudget = 16 << 20
+
+// findMsg carries a search on to its next step.
+type findMsg struct{ gen int }
+
+func (m *Model) findNext(from, dir int) tea.Cmd {
+	m.view.startFind(m.lines(), from, dir)
+	return m.stepFind()
+}
+
+func (m *Model) stepFind() tea.Cmd {
+	i, done := m.view.stepFind(m.log, m.lines(), searchBudget)
+	switch {
+	case !done:
+		m.view.notice = "searching…"
+		gen := m.view.finds
+		return func() tea.Msg { return findMsg{gen} }
+	case i < 0:
 		m.view.notice = "no match"
-		return
+	default:
+		m.view.notice = ""
+		m.view.selectLine(i, m.lines(), m.logRows())
 	}
-	m.view.notice = ""
-	m.view.selectLine(i, m.lines(), m.logRows())
+	return nil
 }
 
 func (m *Model) searchKey(msg tea.KeyPressMsg) tea.Cmd {
@@ -698,7 +722,7 @@ func (m *Model) searchKey(msg tea.KeyPressMsg) tea.Cmd {
 			from = m.view.window(m.lines(), m.logRows()) - 1
 		}
 		if m.view.query != "" {
-			m.findNext(from, 1)
+			return m.findNext(from, 1)
 		}
 		return nil
 	}
