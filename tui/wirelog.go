@@ -115,7 +115,10 @@ func (w *wireLog) Len() int { return len(w.lines) }
 // reserve makes room for about n more lines at once: a replay knows its
 // size up front, and growing a million-line slice by doubling copies it
 // again and again (a fifth of opening a 1,000,000-event recording).
-func (w *wireLog) reserve(n int) { w.lines = slices.Grow(w.lines, n) }
+func (w *wireLog) reserve(n int) {
+	w.lines = slices.Grow(w.lines, n)
+	w.filter = slices.Grow(w.filter, (n/blockLines+1)*filterWords)
+}
 
 func (w *wireLog) add(kind lineKind, flags uint8, vb verb, at time.Duration, text []byte, dropped int) {
 	if len(text) > maxLineBytes {
@@ -138,7 +141,9 @@ func (w *wireLog) add(kind lineKind, flags uint8, vb verb, at time.Duration, tex
 	})
 	i := len(w.lines) - 1
 	if i%blockLines == 0 {
-		w.filter = append(w.filter, make([]uint64, filterWords)...)
+		w.filter = slices.Grow(w.filter, filterWords)
+		w.filter = w.filter[:len(w.filter)+filterWords]
+		clear(w.filter[len(w.filter)-filterWords:])
 	}
 	if flags&flagPlain == 0 {
 		text = []byte(w.text(i)) // what contains searches
