@@ -30,7 +30,6 @@ func TestSearchIndexAgreesWithScan(t *testing.T) {
 	words := []string{"MAIL", "rcpt", "To:<", "250", "2.1.5", "Ok", "Recipient", "é", "\x1b[31m", `\`, "\t",
 		"unknown", "x", "queued", "BDAT", "\xff", "mailbox", " ", ".", "ä"}
 	log := &wireLog{}
-	var texts []string
 	for range 5 * blockLines {
 		var b strings.Builder
 		for range rng.IntN(12) {
@@ -39,7 +38,6 @@ func TestSearchIndexAgreesWithScan(t *testing.T) {
 		if rng.IntN(50) == 0 {
 			b.WriteString(strings.Repeat("long", maxLineBytes/3)) // cut
 		}
-		texts = append(texts, b.String())
 		log.add(lineKind(rng.IntN(5)), 0, verbNone, 0, []byte(b.String()), 0)
 	}
 	n := log.Len()
