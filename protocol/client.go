@@ -110,6 +110,8 @@ type Client struct {
 	encBuf      []byte // the DATA encoder's buffer, reused across messages
 	copyBuf     []byte // and the buffer the message is read through
 	chunker     *chunker
+	wroteAt     time.Time  // when the last write returned, until a reply is read (conn.go)
+	replyTexts  replyTexts // recent reply texts, made strings once (conn.go)
 
 	debugLevel int
 	debugOut   io.Writer

@@ -58,7 +58,8 @@ func (c *Client) write(b []byte, secrets []Span) error {
 	_ = c.conn.SetWriteDeadline(deadline)
 	n, err := c.conn.Write(b)
 	if n > 0 {
-		c.trace(Event{Kind: EventSend, Data: b[:n], Secrets: clipSpans(secrets, n), TLS: c.tlsOn})
+		c.wroteAt = c.now()
+		c.trace(Event{Kind: EventSend, Time: c.wroteAt, Data: b[:n], Secrets: clipSpans(secrets, n), TLS: c.tlsOn})
 	}
 	if err != nil {
 		msg := c.writeFailure(err, overall)
@@ -88,7 +89,12 @@ func (c *Client) messageWritten() { c.dataDeadline = time.Time{} }
 // A BDAT chunk's reply counts as part of writing the message, so a server
 // that answers each chunk just within Timeout cannot stretch it either.
 func (c *Client) deadline() (d time.Time, overall bool) {
-	d = time.Now().Add(c.opts.Timeout)
+	return c.deadlineFrom(time.Now())
+}
+
+// deadlineFrom is deadline for a wait that began at start.
+func (c *Client) deadlineFrom(start time.Time) (d time.Time, overall bool) {
+	d = start.Add(c.opts.Timeout)
 	if c.state.Phase == PhaseData && !c.dataDeadline.IsZero() && c.dataDeadline.Before(d) {
 		return c.dataDeadline, true
 	}
@@ -180,15 +186,21 @@ func (c *Client) GetReply() (Reply, error) {
 	if c.conn == nil || c.br == nil {
 		return Reply{}, &ServerDisconnectedError{Msg: "please run connect() first"}
 	}
-	deadline, _ := c.deadline()
+	// Right after a command the time it was written is the time the
+	// wait began (microseconds ago): a clock read saved on every reply.
+	start := c.wroteAt
+	if start.IsZero() {
+		start = time.Now()
+	}
+	c.wroteAt = time.Time{}
+	// The deadline is left set after the reply: every reader of the
+	// connection (GetReply, the idle watch, the TLS handshake) sets its
+	// own first, and clearing it would cost a call a reply.
+	deadline, _ := c.deadlineFrom(start)
 	_ = c.conn.SetReadDeadline(deadline)
-	defer func() {
-		if c.conn != nil {
-			_ = c.conn.SetReadDeadline(time.Time{})
-		}
-	}()
 	var (
-		texts []string
+		buf   [4]string // most replies have a line or a few: no allocation
+		texts = buf[:0]
 		code  int
 		total int
 		lines int
@@ -221,13 +233,13 @@ func (c *Client) GetReply() (Reply, error) {
 		}
 		if lines > 1 && lc != code {
 			c.closeConn()
-			return Reply{}, &ProtocolError{Msg: fmt.Sprintf("inconsistent reply codes (%d, %d)", code, lc), Line: line}
+			return Reply{}, &ProtocolError{Msg: fmt.Sprintf("inconsistent reply codes (%d, %d)", code, lc), Line: bytes.Clone(line)}
 		}
 		code = lc
 		if !bytes.HasSuffix(line, []byte("\r\n")) {
 			bare = true
 		}
-		texts = append(texts, text)
+		texts = append(texts, c.replyTexts.text(text))
 		if sep != '-' {
 			break
 		}
@@ -244,6 +256,27 @@ func (c *Client) GetReply() (Reply, error) {
 		c.lastWas421 = true
 	}
 	return r, nil
+}
+
+// replyTexts are the texts of recent reply lines. A load run reads the
+// same few replies thousands of times ("2.1.0 Ok"); each is made a string
+// once, not once a reply.
+type replyTexts struct {
+	s    [8]string
+	next int
+}
+
+// text returns b as a string, the one kept if it is among the recent.
+func (r *replyTexts) text(b []byte) string {
+	for _, s := range r.s {
+		if s == string(b) { // compared in place, not converted
+			return s
+		}
+	}
+	s := string(b)
+	r.s[r.next] = s
+	r.next = (r.next + 1) % len(r.s)
+	return s
 }
 
 func joinLines(texts []string) string {
@@ -266,36 +299,46 @@ func joinLines(texts []string) string {
 
 // parseReplyLine splits one reply line into its code, separator ('-', ' '
 // or 0 for a code alone) and text (trimmed of spaces, tabs, CR and LF at
-// both ends, as smtplib trims it).
-func parseReplyLine(line []byte) (code int, sep byte, text string, err error) {
+// both ends, as smtplib trims it; a part of line).
+func parseReplyLine(line []byte) (code int, sep byte, text []byte, err error) {
 	body := line
 	body = bytes.TrimSuffix(body, []byte("\n"))
 	body = bytes.TrimSuffix(body, []byte("\r"))
 	if len(body) < 3 {
-		return 0, 0, "", &ProtocolError{Msg: fmt.Sprintf("reply line too short for a reply code: %s", preview(line, 40)), Line: line}
+		return 0, 0, nil, &ProtocolError{Msg: fmt.Sprintf("reply line too short for a reply code: %s", preview(line, 40)), Line: bytes.Clone(line)}
 	}
 	d0, d1, d2 := body[0], body[1], body[2]
 	if d0 < '2' || d0 > '5' || d1 < '0' || d1 > '5' || d2 < '0' || d2 > '9' {
-		return 0, 0, "", &ProtocolError{Msg: fmt.Sprintf("malformed reply code in %s", preview(line, 40)), Line: line}
+		return 0, 0, nil, &ProtocolError{Msg: fmt.Sprintf("malformed reply code in %s", preview(line, 40)), Line: bytes.Clone(line)}
 	}
 	code = int(d0-'0')*100 + int(d1-'0')*10 + int(d2-'0')
 	if len(body) == 3 {
-		return code, 0, "", nil
+		return code, 0, nil, nil
 	}
 	sep = body[3]
 	if sep != '-' && sep != ' ' {
-		return 0, 0, "", &ProtocolError{Msg: fmt.Sprintf("unexpected %s after reply code %d", preview([]byte{sep}, 8), code), Line: line}
+		return 0, 0, nil, &ProtocolError{Msg: fmt.Sprintf("unexpected %s after reply code %d", preview([]byte{sep}, 8), code), Line: bytes.Clone(line)}
 	}
-	text = string(bytes.Trim(body[4:], " \t\r\n"))
-	return code, sep, text, nil
+	return code, sep, bytes.Trim(body[4:], " \t\r\n"), nil
 }
 
 // readLine reads up to and including '\n', with a hard cap of MaxLine
 // bytes. It never allocates more than the cap, whatever the server sends.
+// A line that is whole in the buffer is returned in place, without a
+// copy: it is valid until the next read, and GetReply is done with it by
+// then (a Tracer copies what it keeps).
 func (c *Client) readLine() ([]byte, error) {
-	var line []byte
+	frag, err := c.br.ReadSlice('\n')
+	if err == nil && len(frag) <= MaxLine {
+		return frag, nil
+	}
+	return c.readRest(nil, frag, err)
+}
+
+// readRest is readLine for a line that is not whole in the buffer: the
+// fragments are copied onto line as they come.
+func (c *Client) readRest(line, frag []byte, err error) ([]byte, error) {
 	for {
-		frag, err := c.br.ReadSlice('\n')
 		if len(line)+len(frag) > MaxLine {
 			seen := len(line) + len(frag)
 			c.closeConn()
@@ -307,6 +350,7 @@ func (c *Client) readLine() ([]byte, error) {
 			return line, nil
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
+			frag, err = c.br.ReadSlice('\n')
 			continue
 		}
 		if errors.Is(err, io.EOF) {

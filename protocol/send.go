@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -221,14 +222,19 @@ func (c *Client) Sendmail(from string, to []string, msg io.Reader, mailOpts, rcp
 // validateEnvelope checks every address and option of a transaction, so
 // that nothing of it is sent when one is bad.
 func validateEnvelope(from string, to []string, mailOpts, rcptOpts []string) error {
-	for _, a := range append([]string{from}, to...) {
+	if err := ValidateAddress(from); err != nil {
+		return err
+	}
+	for _, a := range to {
 		if err := ValidateAddress(a); err != nil {
 			return err
 		}
 	}
-	for _, o := range append(append([]string(nil), mailOpts...), rcptOpts...) {
-		if err := ValidateESMTPParam(o); err != nil {
-			return err
+	for _, opts := range [2][]string{mailOpts, rcptOpts} {
+		for _, o := range opts {
+			if err := ValidateESMTPParam(o); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -248,14 +254,15 @@ func (c *Client) mailOptions(from string, to []string, msg io.Reader, mailOpts [
 	if err != nil {
 		return nil, err
 	}
-	var opts []string
-	if c.doesESMTP {
-		if c.HasExtn("size") && known {
-			opts = append(opts, fmt.Sprintf("size=%d", size))
-		}
-		opts = append(opts, mailOpts...)
+	if !c.doesESMTP {
+		return nil, nil
 	}
-	return opts, nil
+	if !c.HasExtn("size") || !known {
+		return mailOpts[:len(mailOpts):len(mailOpts)], nil // capped: an append copies
+	}
+	opts := make([]string, 0, 1+len(mailOpts))
+	opts = append(opts, "size="+strconv.FormatInt(size, 10))
+	return append(opts, mailOpts...), nil
 }
 
 // hasOption says whether opts has the keyword of o (case-insensitive).
