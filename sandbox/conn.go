@@ -78,9 +78,12 @@ type conn struct {
 	body      string // BODY= value, upper case
 	utf8      bool   // SMTPUTF8 given
 	rcpts     []string
-	rcptTried bool          // some RCPT was attempted, accepted or not
-	chunks    *bytes.Buffer // non-nil once BDAT started the content
-	chunkBig  bool
+	rcptTried bool   // some RCPT was attempted, accepted or not
+	bdat      bool   // BDAT started the content
+	chunkBig  bool   // a chunk took the message over MaxMessageBytes
+	chunkFull bool   // a chunk did not fit in the shared buffer
+	data      []byte // the content so far (buffer.go)
+	authFails int
 }
 
 func (s *Server) newConn(nc net.Conn, implicit bool) *conn {
@@ -116,20 +119,27 @@ func (c *conn) serve(busy bool) {
 	defer func() {
 		_ = c.w.Flush()
 		c.raw.Close()
+		c.releaseBuffer()
 		if c.why == "" {
 			c.why = "connection lost"
 		}
 		c.note("closed: %s", c.why)
 	}()
-	if c.implicit {
-		if c.handshake() != nil {
+	if busy {
+		// Told within busyTimeout, handshake included, whatever the
+		// client does: a busy server must not wait on it.
+		_ = c.raw.SetDeadline(time.Now().Add(c.srv.lim.busyTimeout))
+		if c.implicit && c.handshake(c.srv.lim.busyTimeout) != nil {
 			return
 		}
-	}
-	if busy {
 		c.why = "too many sessions"
 		_ = c.direct(421, "", c.cfg.Hostname+" Too many connections, try again later")
 		return
+	}
+	if c.implicit {
+		if c.handshake(c.srv.lim.handshake) != nil {
+			return
+		}
 	}
 	if c.greet() != nil {
 		return
@@ -380,8 +390,10 @@ func (c *conn) resetTxn() {
 	c.utf8 = false
 	c.rcpts = nil
 	c.rcptTried = false
-	c.chunks = nil
+	c.bdat = false
 	c.chunkBig = false
+	c.chunkFull = false
+	c.endMessage()
 }
 
 func (c *conn) helloVerb() string {
@@ -599,7 +611,7 @@ func (c *conn) cmdStartTLS(arg string) error {
 		_, _ = c.r.Discard(n)
 		c.note("discarded %d bytes pipelined after STARTTLS", n)
 	}
-	if err := c.handshake(); err != nil {
+	if err := c.handshake(c.srv.lim.handshake); err != nil {
 		return err
 	}
 	// RFC 3207 §4.2: forget everything learned before TLS.
@@ -608,9 +620,12 @@ func (c *conn) cmdStartTLS(arg string) error {
 	return nil
 }
 
-func (c *conn) handshake() error {
+// handshake starts TLS, which must be done within d: a client that
+// connects and never sends its ClientHello holds a session and a
+// descriptor, and ReadTimeout is minutes.
+func (c *conn) handshake(d time.Duration) error {
 	tc := tls.Server(c.raw, c.srv.tlsConf)
-	_ = c.raw.SetDeadline(time.Now().Add(c.cfg.ReadTimeout))
+	_ = c.raw.SetDeadline(time.Now().Add(min(d, c.cfg.ReadTimeout)))
 	if err := tc.Handshake(); err != nil {
 		c.note("TLS handshake failed: %v", err)
 		c.why = "TLS handshake failed"
