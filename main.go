@@ -562,8 +562,8 @@ type sandboxCmd struct {
 	Quiet             bool     `help:"No session log; only the ready banner and the stop line."`
 	LogFile           string   `name:"log" help:"Append the session log to FILE instead of standard output." placeholder:"FILE"`
 	MailboxLimit      int      `name:"mailbox-limit" help:"Messages the mailbox keeps (default 1000); the oldest are dropped first (logged)." default:"1000" placeholder:"N"`
-	MailboxBytes      string   `name:"mailbox-bytes" help:"Bytes the mailbox keeps (default 64M; K, M, G are KiB, MiB, GiB); the oldest are dropped first (logged)." default:"64M" placeholder:"SIZE"`
-	BufferBytes       string   `name:"buffer-bytes" help:"Bytes of message content all sessions together may hold while it arrives (default 64M); past it a message gets 452 (logged)." default:"64M" placeholder:"SIZE"`
+	MailboxBytes      string   `name:"mailbox-bytes" help:"Bytes the mailbox keeps (default 32M; K, M, G are KiB, MiB, GiB); the oldest are dropped first (logged)." default:"32M" placeholder:"SIZE"`
+	BufferBytes       string   `name:"buffer-bytes" help:"Bytes of message content all sessions together may hold while it arrives (default 32M); past it a message gets 452 (logged)." default:"32M" placeholder:"SIZE"`
 }
 
 // limits fills cfg's bounds and session log from the flags; the log file,

@@ -203,17 +203,19 @@ func TestImplicitTLSCountsAtAccept(t *testing.T) {
 	over := silent() // past cap and busy allowance: closed at accept
 	closedWithin(t, over, time.Second, "a connection past every limit")
 	closedWithin(t, busy, ioTimeout, "a silent connection past the session cap")
+	waitConns(t, srv, 2)
 
 	// A TLS client past the cap is told 421 inside TLS.
 	tc, err := tls.DialWithDialer(&net.Dialer{Timeout: ioTimeout}, "tcp", srv.TLSAddr(), trusting(t, srv, "localhost"))
 	if err != nil {
 		t.Fatalf("TLS dial past the cap: %v", err)
 	}
-	defer tc.Close()
 	_ = tc.SetReadDeadline(time.Now().Add(ioTimeout))
 	if l, _ := bufio.NewReader(tc).ReadString('\n'); !strings.HasPrefix(l, "421 ") {
 		t.Fatalf("past the cap over TLS: %q, want a 421", l)
 	}
+	tc.Close()
+	waitConns(t, srv, 2)
 	// The plain listener is busy too, and says so at once.
 	p := dial(t, "tcp", srv.Addr())
 	p.expect(421)

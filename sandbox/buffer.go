@@ -51,9 +51,8 @@ func (c *conn) endMessage() {
 	}
 }
 
-// releaseBuffer gives the buffer back: after a large message, after a
-// refusal for want of room (so other sessions get it) and at the end of
-// the session.
+// releaseBuffer gives the buffer back: after a large message or a
+// refusal (through endMessage) and at the end of the session.
 func (c *conn) releaseBuffer() {
 	c.srv.buffered.Add(-int64(cap(c.data)))
 	c.data = nil

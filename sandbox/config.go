@@ -19,8 +19,8 @@ const (
 	DefaultMaxRecipients   = 100
 	DefaultReadTimeout     = 5 * time.Minute
 	DefaultMailboxLimit    = 1000
-	DefaultMailboxBytes    = 64 << 20
-	DefaultBufferBytes     = 64 << 20
+	DefaultMailboxBytes    = 32 << 20
+	DefaultBufferBytes     = 32 << 20
 )
 
 // DefaultUsers returns the demo credentials used when Config.Users is

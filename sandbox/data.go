@@ -87,8 +87,10 @@ func (c *conn) readData() (n int, refused func() error, err error) {
 			refused = c.refuseSize
 			c.endMessage()
 		case !c.grow(len(out)):
+			// The buffer is kept, empty, until the reply: handing its
+			// bytes to another session now would only churn memory.
 			refused = c.refuseStorage
-			c.releaseBuffer()
+			c.data = c.data[:0]
 		default:
 			c.data = append(c.data, out...)
 		}
@@ -156,7 +158,7 @@ func (c *conn) cmdBdat(arg string) error {
 	}
 	if keep && !c.grow(int(size)) {
 		keep, c.chunkFull = false, true
-		c.releaseBuffer()
+		c.data = c.data[:0]
 	}
 	if keep {
 		n := len(c.data)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -39,6 +41,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 		return err
 	}
 	defer srv.Close()
+	softMemoryLimit(srv.cfg)
 
 	var b strings.Builder
 	proto := "SMTP"
@@ -109,4 +112,16 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	}
 	fmt.Fprintf(out, "ehlo sandbox stopped: %d message(s) received\n", srv.Mailbox().Total())
 	return nil
+}
+
+// softMemoryLimit tells the Go runtime what this process is bounded to:
+// the mailbox, the shared buffer and 48 MiB for the rest (the sessions' read buffers, a message being stored, the program). Without it the
+// collector lets the heap grow to twice what is live, and a bounded
+// mailbox of 64 MiB still cost 200 MB of RSS. Run owns its process; New,
+// embedded in the TUI, leaves the runtime alone. GOMEMLIMIT wins.
+func softMemoryLimit(cfg Config) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(cfg.MailboxBytes + cfg.BufferBytes + 48<<20)
 }
