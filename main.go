@@ -634,6 +634,7 @@ func (s *sandboxCmd) Run(app *appContext) error {
 	if logFile != nil {
 		defer logFile.Close()
 	}
+	sandbox.TuneProcess(cfg)
 	return sandbox.Run(app.ctx, cfg, app.stdout)
 }
 

@@ -371,6 +371,9 @@ func (c *conn) direct(code int, enh, text string) error {
 }
 
 func (c *conn) logReply(b []byte) {
+	if !c.srv.log.on {
+		return
+	}
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
 		var line []byte
