@@ -125,18 +125,9 @@ func (c *conn) note(format string, args ...any) {
 }
 
 func (c *conn) serve(busy bool) {
-	remote := c.raw.RemoteAddr().String()
-	if remote == "" || remote == "@" {
-		remote = "unix socket " + c.cfg.Socket
+	if c.srv.log.on {
+		c.logConnection()
 	}
-	kind := "SMTP"
-	if c.cfg.LMTP {
-		kind = "LMTP"
-	}
-	if c.implicit {
-		kind += " (implicit TLS)"
-	}
-	c.note("%s connection from %s", kind, remote)
 	defer func() {
 		_ = c.w.Flush()
 		c.raw.Close()
@@ -144,7 +135,9 @@ func (c *conn) serve(busy bool) {
 		if c.why == "" {
 			c.why = "connection lost"
 		}
-		c.note("closed: %s", c.why)
+		if c.srv.log.on {
+			c.note("closed: %s", c.why)
+		}
 		c.putBuffers()
 	}()
 	if busy {
@@ -201,6 +194,21 @@ func (c *conn) serve(busy bool) {
 			return
 		}
 	}
+}
+
+func (c *conn) logConnection() {
+	remote := c.raw.RemoteAddr().String()
+	if remote == "" || remote == "@" {
+		remote = "unix socket " + c.cfg.Socket
+	}
+	kind := "SMTP"
+	if c.cfg.LMTP {
+		kind = "LMTP"
+	}
+	if c.implicit {
+		kind += " (implicit TLS)"
+	}
+	c.note("%s connection from %s", kind, remote)
 }
 
 // lost ends a session whose client went away or went quiet in the middle
