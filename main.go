@@ -66,7 +66,7 @@ type cli struct {
 	Send       sendCmd       `cmd:"" help:"Send one message and print a swaks-style transcript."`
 	Version    versionCmd    `cmd:"" help:"Print the version."`
 	Completion completionCmd `cmd:"" help:"Print a shell completion script: bash, zsh or fish."`
-	Sandbox    sandboxCmd    `cmd:"" help:"Run the practice SMTP server in the foreground."`
+	Sandbox    sandboxCmd    `cmd:"" help:"Run the practice SMTP server in the foreground. Limits: 256 sessions (then 421), 10 MiB a message, 5 failed AUTH attempts a session (then 421), a TLS handshake within 10 s; see docs/sandbox.md."`
 	Replay     replayCmd     `cmd:"" help:"Replay a recording: --print the transcript, --serve it as a fake server, --list the samples."`
 	Export     exportCmd     `cmd:"" help:"Export a recording as text, Markdown, JSON or pcap (credentials hidden)."`
 	Audit      auditCmd      `cmd:"" help:"Audit a mail server's security: TLS, certificate, STARTTLS injection, open relay, smuggling… in one report."`
@@ -591,6 +591,41 @@ type sandboxCmd struct {
 	Fault             []string `name:"fault" sep:"none" help:"Inject a fault, KIND[:STAGE,...][=VALUE] (repeatable; see docs/sandbox.md)." placeholder:"SPEC"`
 	Hostname          string   `help:"Name in the greeting, the EHLO reply and the certificate." default:"sandbox.ehlo.test"`
 	AllowInsecureAuth bool     `name:"allow-insecure-auth" help:"Offer and accept AUTH without TLS."`
+	Quiet             bool     `help:"No session log; only the ready banner and the stop line."`
+	LogFile           string   `name:"log" help:"Append the session log to FILE instead of standard output." placeholder:"FILE"`
+	MailboxLimit      int      `name:"mailbox-limit" help:"Messages the mailbox keeps (default 1000); the oldest are dropped first (logged)." default:"1000" placeholder:"N"`
+	MailboxBytes      string   `name:"mailbox-bytes" help:"Bytes the mailbox keeps (default 32M; K, M, G are KiB, MiB, GiB); the oldest are dropped first (logged)." default:"32M" placeholder:"SIZE"`
+	BufferBytes       string   `name:"buffer-bytes" help:"Bytes of message content all sessions together may hold while it arrives (default 32M); past it a message gets 452 (logged)." default:"32M" placeholder:"SIZE"`
+}
+
+// limits fills cfg's bounds and session log from the flags; the log file,
+// if any, is for the caller to close.
+func (s *sandboxCmd) limits(cfg *sandbox.Config) (io.Closer, error) {
+	var err error
+	if cfg.MailboxBytes, err = sandbox.ParseSize(s.MailboxBytes); err != nil {
+		return nil, fmt.Errorf("--mailbox-bytes: %w", err)
+	}
+	if cfg.BufferBytes, err = sandbox.ParseSize(s.BufferBytes); err != nil {
+		return nil, fmt.Errorf("--buffer-bytes: %w", err)
+	}
+	if s.MailboxLimit < 1 {
+		return nil, fmt.Errorf("--mailbox-limit %d: want at least 1", s.MailboxLimit)
+	}
+	cfg.MailboxLimit = s.MailboxLimit
+	switch {
+	case s.Quiet && s.LogFile != "":
+		return nil, errors.New("--quiet and --log: choose one")
+	case s.Quiet:
+		cfg.Log = io.Discard
+	case s.LogFile != "":
+		f, err := os.OpenFile(s.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Log = f
+		return f, nil
+	}
+	return nil, nil
 }
 
 func (s *sandboxCmd) Run(app *appContext) error {
@@ -624,6 +659,14 @@ func (s *sandboxCmd) Run(app *appContext) error {
 		}
 		cfg.Faults = append(cfg.Faults, f)
 	}
+	logFile, err := s.limits(&cfg)
+	if err != nil {
+		return err
+	}
+	if logFile != nil {
+		defer logFile.Close()
+	}
+	sandbox.TuneProcess(cfg)
 	return sandbox.Run(app.ctx, cfg, app.stdout)
 }
 

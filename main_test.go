@@ -301,6 +301,7 @@ func sandboxOf(ts *testscript.TestScript) *sandbox.Server {
 	if st.srv == nil {
 		ts.Fatalf("no sandbox running (use the sandbox command first)")
 	}
+	st.srv.FlushLog()
 	return st.srv
 }
 

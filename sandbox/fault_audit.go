@@ -23,7 +23,7 @@ func (c *conn) upgradeKeeping(f Fault) error {
 	kept, _ := c.r.Peek(n)
 	kept = bytes.Clone(kept)
 	_, _ = c.r.Discard(n)
-	if err := c.handshake(); err != nil {
+	if err := c.handshake(c.srv.lim.handshake); err != nil {
 		return err
 	}
 	if n > 0 {
@@ -31,41 +31,6 @@ func (c *conn) upgradeKeeping(f Fault) error {
 		c.r = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(kept), c.r), readBuffer)
 	}
 	return nil
-}
-
-// readDataLoose is readData under bare-lf-dot: a line starts after any LF,
-// and a "." line ended by LF or CRLF ends the data. That is the end of
-// data SMTP smuggling exploits (CVE-2023-51764 for Postfix, -51766 for
-// Exim): <LF>.<LF>, <LF>.<CR><LF> and <CR><LF>.<LF> end the message, and
-// what follows is read as commands.
-func (c *conn) readDataLoose() ([]byte, bool, error) {
-	var buf bytes.Buffer
-	tooBig, lineStart := false, true
-	for {
-		if err := c.flushIfIdle(); err != nil {
-			return nil, false, err
-		}
-		frag, err := c.r.ReadSlice('\n')
-		complete := err == nil
-		if err != nil && err != bufio.ErrBufferFull {
-			return nil, false, err
-		}
-		if lineStart && complete && (string(frag) == ".\r\n" || string(frag) == ".\n") {
-			return buf.Bytes(), tooBig, nil
-		}
-		out := frag
-		if lineStart && len(out) > 0 && out[0] == '.' {
-			out = out[1:]
-		}
-		if !tooBig && int64(buf.Len()+len(out)) > c.cfg.MaxMessageBytes {
-			tooBig = true
-			buf.Reset()
-		}
-		if !tooBig {
-			buf.Write(out)
-		}
-		lineStart = complete
-	}
 }
 
 // knownUser is whom user-unknown admits exists: the demo users and

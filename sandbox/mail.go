@@ -98,7 +98,7 @@ func (c *conn) cmdRcpt(arg string) error {
 	switch {
 	case !c.inTxn:
 		return c.reply(StageRcpt, 503, "5.5.1", "Need MAIL before RCPT")
-	case c.chunks != nil:
+	case c.bdat:
 		return c.reply(StageRcpt, 503, "5.5.1", "RCPT not allowed once BDAT has begun")
 	}
 	if len(arg) < 3 || !strings.EqualFold(arg[:3], "TO:") {
