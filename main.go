@@ -959,26 +959,45 @@ func (r *replayCmd) Run(app *appContext) error {
 		}
 		return nil
 	}
+	if r.Print {
+		return r.print(app)
+	}
 	rec, name, err := loadRecording(r.Recording)
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	warnSecrets(app, name, rec, r.WithSecrets)
+	warnSecrets(app, name, rec.Header, r.WithSecrets)
 	shown := rec
 	if !r.WithSecrets {
 		shown = session.Redacted(rec)
 	}
-	switch {
-	case r.Print:
-		if n := len(rec.Problems); n > 0 {
-			fmt.Fprintf(app.stderr, "*** %s: %d problem(s) reading the recording, listed at the end of the transcript\n", session.SanitizeString(name), n)
-		}
-		return session.WriteTranscript(app.stdout, shown)
-	case r.Serve:
-		reportProblems(app, name, rec)
+	if r.Serve {
+		reportProblems(app, name, rec.Problems)
 		return r.serve(app, shown, name)
 	}
 	return r.tui(app, shown, name)
+}
+
+// print is `replay --print`: the transcript, read and written one event
+// at a time, so a recording of any size prints in little memory.
+func (r *replayCmd) print(app *appContext) error {
+	src, name, err := openRecording(r.Recording)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	defer src.Close()
+	warnSecrets(app, name, src.Header, r.WithSecrets)
+	shown := src
+	if !r.WithSecrets {
+		if shown, err = session.RedactedSource(src); err != nil {
+			return &exitError{code: 1, err: err}
+		}
+	}
+	err = session.WriteTranscriptSource(app.stdout, shown)
+	if n := len(src.Problems()); n > 0 {
+		fmt.Fprintf(app.stderr, "*** %s: %d problem(s) reading the recording, listed at the end of the transcript\n", session.SanitizeString(name), n)
+	}
+	return err
 }
 
 // tui opens rec in the TUI's replay mode.
@@ -1030,25 +1049,28 @@ type exportCmd struct {
 	WithSecrets bool   `help:"Keep the credentials of a recording made with --record-secrets (hidden by default; Markdown of such a recording needs it)."`
 }
 
+// Run reads the recording one event at a time (session.ExportSource); the
+// problems found in it are reported once it has been read.
 func (x *exportCmd) Run(app *appContext) error {
-	rec, name, err := loadRecording(x.Recording)
+	src, name, err := openRecording(x.Recording)
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	warnSecrets(app, name, rec, x.WithSecrets)
-	reportProblems(app, name, rec)
+	defer src.Close()
+	warnSecrets(app, name, src.Header, x.WithSecrets)
+	defer func() { reportProblems(app, name, src.Problems()) }()
 	opts := session.ExportOptions{WithSecrets: x.WithSecrets}
-	if x.Format == "markdown" && rec.Header.Secrets && !x.WithSecrets {
+	if x.Format == "markdown" && src.Header.Secrets && !x.WithSecrets {
 		return &exitError{code: 1, err: session.ErrMarkdownSecrets}
 	}
 	if x.Output == "" {
 		if f, ok := app.stdout.(*os.File); ok && x.Format == "pcap" && term.IsTerminal(f.Fd()) {
 			return &exitError{code: 1, err: fmt.Errorf("not writing a pcap to a terminal: use -o FILE or redirect stdout")}
 		}
-		return session.Export(app.stdout, rec, x.Format, opts)
+		return session.ExportSource(app.stdout, src, x.Format, opts)
 	}
 	err = session.WriteFileAtomic(app.ctx, x.Output, x.Force, func(w io.Writer) error {
-		return session.Export(w, rec, x.Format, opts)
+		return session.ExportSource(w, src, x.Format, opts)
 	})
 	if err != nil {
 		return &exitError{code: 1, err: err}
@@ -1078,9 +1100,23 @@ func loadRecording(arg string) (*session.Recording, string, error) {
 	return rec, "sample " + strings.TrimSuffix(arg, ".jsonl"), err
 }
 
+// openRecording is loadRecording for reading event by event: a file is
+// opened as a session.Source, not read into memory.
+func openRecording(arg string) (*session.Source, string, error) {
+	if _, err := os.Stat(arg); !errors.Is(err, os.ErrNotExist) {
+		src, err := session.OpenSource(arg)
+		return src, arg, err
+	}
+	rec, name, err := loadRecording(arg)
+	if err != nil {
+		return nil, "", err
+	}
+	return session.RecordingSource(rec), name, nil
+}
+
 // warnSecrets says on stderr that a recording holds credentials (C11).
-func warnSecrets(app *appContext, name string, rec *session.Recording, shown bool) {
-	if !rec.Header.Secrets {
+func warnSecrets(app *appContext, name string, h session.Header, shown bool) {
+	if !h.Secrets {
 		return
 	}
 	how := "they are hidden here (--with-secrets shows them)"
@@ -1091,8 +1127,8 @@ func warnSecrets(app *appContext, name string, rec *session.Recording, shown boo
 }
 
 // reportProblems lists on stderr what was wrong with the file.
-func reportProblems(app *appContext, name string, rec *session.Recording) {
-	for _, p := range rec.Problems {
+func reportProblems(app *appContext, name string, problems []session.Problem) {
+	for _, p := range problems {
 		fmt.Fprintf(app.stderr, "*** %s: %s\n", session.SanitizeString(name), session.SanitizeString(p.String()))
 	}
 }

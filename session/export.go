@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -40,26 +41,45 @@ var ErrMarkdownSecrets = errors.New("the recording contains credentials (made wi
 // summary and every event, and "pcap" a synthetic capture (WritePcap).
 // Credentials are hidden unless opts.WithSecrets (see Redacted).
 func Export(w io.Writer, rec *Recording, format string, opts ExportOptions) error {
+	return ExportSource(w, RecordingSource(rec), format, opts)
+}
+
+// ExportSource is Export for a recording read event by event: a file of
+// any size is exported in the memory of one event. What must be known
+// before the first line (the secrets to hide, the Markdown table, the
+// JSON summary) is found by a pass of its own over src. The output is
+// buffered; it is complete once ExportSource returns nil.
+func ExportSource(w io.Writer, src *Source, format string, opts ExportOptions) error {
 	switch format {
 	case "text", "markdown", "json", "pcap":
 	default:
 		return fmt.Errorf("unknown export format %q (want %s)", format, strings.Join(ExportFormats, ", "))
 	}
-	if format == "markdown" && rec.Header.Secrets && !opts.WithSecrets {
+	if format == "markdown" && src.Header.Secrets && !opts.WithSecrets {
 		return ErrMarkdownSecrets
 	}
 	if !opts.WithSecrets {
-		rec = Redacted(rec)
+		var err error
+		if src, err = RedactedSource(src); err != nil {
+			return err
+		}
 	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var err error
 	switch format {
 	case "text":
-		return WriteTranscript(w, rec)
+		err = writeTranscript(bw, src)
 	case "markdown":
-		return WriteMarkdown(w, rec)
+		err = writeMarkdown(bw, src)
 	case "json":
-		return WriteJSON(w, rec)
+		err = writeJSON(bw, src)
+	default:
+		err = writePcap(bw, src)
 	}
-	return WritePcap(w, rec)
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 // Redacted returns a copy of rec without credentials, whose header says
@@ -76,20 +96,51 @@ func Export(w io.Writer, rec *Recording, format string, opts ExportOptions) erro
 // A recording made without secrets is already redacted; any range still
 // marked in it is replaced by Marker all the same.
 func Redacted(rec *Recording) *Recording {
-	out := &Recording{Header: rec.Header, Problems: rec.Problems, Events: make([]Event, 0, len(rec.Events))}
-	out.Header.Secrets = false
-	if !rec.Header.Secrets {
-		for _, e := range rec.Events {
-			out.Events = append(out.Events, hideSpans(e))
-		}
-		return out
-	}
-	r := redactor{Redaction: Redaction{Scrubber: secretsScrubber(rec.Events)}}
-	for _, e := range rec.Events {
-		raw := e
-		out.Events = append(out.Events, r.apply(&raw))
-	}
+	src, _ := RedactedSource(RecordingSource(rec)) // in memory: no error
+	out := &Recording{Header: src.Header, Events: make([]Event, 0, len(rec.Events))}
+	out.Problems, _ = src.Each(func(e Event) error {
+		out.Events = append(out.Events, e)
+		return nil
+	})
 	return out
+}
+
+// RedactedSource is Redacted for a Source: each pass over it hides the
+// credentials, event by event. For a recording made with --record-secrets
+// it first makes a pass to find them.
+func RedactedSource(src *Source) (*Source, error) {
+	out := *src
+	out.Header.Secrets = false
+	inner := src.redact
+	if !src.Header.Secrets {
+		out.redact = func() func(Event) Event {
+			next := passThrough(inner)
+			return func(e Event) Event { return hideSpans(next(e)) }
+		}
+		return &out, nil
+	}
+	var f secretFinder
+	f.init()
+	if _, err := src.Each(func(e Event) error { f.add(e); return nil }); err != nil {
+		return nil, err
+	}
+	out.redact = func() func(Event) Event {
+		next := passThrough(inner)
+		r := redactor{Redaction: Redaction{Scrubber: f.sc}}
+		return func(e Event) Event {
+			raw := next(e)
+			return r.apply(&raw)
+		}
+	}
+	return &out, nil
+}
+
+// passThrough starts a pass of an optional event filter.
+func passThrough(f func() func(Event) Event) func(Event) Event {
+	if f == nil {
+		return func(e Event) Event { return e }
+	}
+	return f()
 }
 
 // hideSpans replaces the marked ranges of one event by Marker.
@@ -117,48 +168,61 @@ func hideSpans(e Event) Event {
 // adds them as `ehlo send` adds its --auth-password, so that Redacted
 // scrubs exactly what live redaction would have.
 func secretsScrubber(events []Event) *Scrubber {
-	sc := NewScrubber()
-	r := redactor{}
-	var user string
-	addSecret := func(secret string) {
-		sc.Add(secret)
-		sc.AddPlain("", user, secret)
-		sc.AddXOAUTH2(user, secret)
-	}
+	var f secretFinder
+	f.init()
 	for _, e := range events {
-		raw := e
-		r.apply(&raw) // sets raw.Secrets to every range it hides
-		if e.Kind != KindClient {
+		f.add(e)
+	}
+	return f.sc
+}
+
+// secretFinder is secretsScrubber one event at a time.
+type secretFinder struct {
+	sc   *Scrubber
+	r    redactor
+	user string
+}
+
+func (f *secretFinder) init() { f.sc = NewScrubber() }
+
+func (f *secretFinder) addSecret(secret string) {
+	f.sc.Add(secret)
+	f.sc.AddPlain("", f.user, secret)
+	f.sc.AddXOAUTH2(f.user, secret)
+}
+
+func (f *secretFinder) add(e Event) {
+	raw := e
+	f.r.apply(&raw) // sets raw.Secrets to every range it hides
+	if e.Kind != KindClient {
+		return
+	}
+	for _, s := range raw.Secrets {
+		resp := bytes.TrimSpace(e.Data[s.Start:s.End])
+		dec, err := base64.StdEncoding.DecodeString(string(resp))
+		if err != nil {
 			continue
 		}
-		for _, s := range raw.Secrets {
-			resp := bytes.TrimSpace(e.Data[s.Start:s.End])
-			dec, err := base64.StdEncoding.DecodeString(string(resp))
-			if err != nil {
-				continue
+		switch {
+		case f.r.mech == "PLAIN" && bytes.Count(dec, []byte{0}) == 2: // authzid\0user\0password
+			parts := bytes.SplitN(dec, []byte{0}, 3)
+			f.user = string(parts[1])
+			f.addSecret(string(parts[2]))
+			f.sc.AddPlain(string(parts[0]), f.user, string(parts[2]))
+		case bytes.Contains(dec, []byte("auth=Bearer ")): // XOAUTH2, OAUTHBEARER
+			if _, u, ok := bytes.Cut(dec, []byte("user=")); ok {
+				u, _, _ = bytes.Cut(u, []byte{1})
+				f.user = string(u)
 			}
-			switch {
-			case r.mech == "PLAIN" && bytes.Count(dec, []byte{0}) == 2: // authzid\0user\0password
-				parts := bytes.SplitN(dec, []byte{0}, 3)
-				user = string(parts[1])
-				addSecret(string(parts[2]))
-				sc.AddPlain(string(parts[0]), user, string(parts[2]))
-			case bytes.Contains(dec, []byte("auth=Bearer ")): // XOAUTH2, OAUTHBEARER
-				if _, u, ok := bytes.Cut(dec, []byte("user=")); ok {
-					u, _, _ = bytes.Cut(u, []byte{1})
-					user = string(u)
-				}
-				_, tok, _ := bytes.Cut(dec, []byte("auth=Bearer "))
-				tok, _, _ = bytes.Cut(tok, []byte{1})
-				addSecret(string(tok))
-			case r.mech == "LOGIN" && r.nresp == 1: // the user line
-				user = string(dec)
-			case r.mech == "LOGIN": // the password line
-				addSecret(string(dec))
-			}
+			_, tok, _ := bytes.Cut(dec, []byte("auth=Bearer "))
+			tok, _, _ = bytes.Cut(tok, []byte{1})
+			f.addSecret(string(tok))
+		case f.r.mech == "LOGIN" && f.r.nresp == 1: // the user line
+			f.user = string(dec)
+		case f.r.mech == "LOGIN": // the password line
+			f.addSecret(string(dec))
 		}
 	}
-	return sc
 }
 
 // Summary is what the Markdown and JSON exports say about a recording
@@ -174,12 +238,36 @@ type Summary struct {
 // conversation ended (the message accepted or refused, an AUTH failure, a
 // refused sender or recipients, a connection that closed early).
 func Summarize(rec *Recording) Summary {
-	h := rec.Header
+	return summarize(rec.Header, buildScript(rec.Events))
+}
+
+// summaryPass makes a pass over src for its Summary, calling also (if not
+// nil) with each event on the way.
+func summaryPass(src *Source, also func(Event)) (Summary, error) {
+	var err error
+	runs := buildScriptSeq(func(yield func(int, Event) bool) {
+		i := 0
+		_, err = src.Each(func(e Event) error {
+			if also != nil {
+				also(e)
+			}
+			if !yield(i, e) {
+				return errStopPass
+			}
+			i++
+			return nil
+		})
+	})
+	return summarize(src.Header, runs), err
+}
+
+var errStopPass = errors.New("pass stopped")
+
+func summarize(h Header, runs []*scriptRun) Summary {
 	s := Summary{
 		Server:    SanitizeString(h.Server),
 		Transport: SanitizeString(h.Transport) + " over " + SanitizeString(h.Network),
 	}
-	runs := buildScript(rec.Events)
 	var tlsParts, outcomes []string
 	for _, r := range runs {
 		if t := describeTLS(r, h.Insecure); t != "" {
@@ -362,46 +450,67 @@ func clipText(s string, n int) string {
 // sanitized (no control characters); the fence around it is one backtick
 // longer than the longest run of backticks inside, so no line of it can
 // close the block, and the table escapes every character that Markdown or
-// HTML would act on.
+// HTML would act on and breaks mentions, references, links and emoji
+// shortcodes (mdEscape).
 func WriteMarkdown(w io.Writer, rec *Recording) error {
-	var tr bytes.Buffer
-	if err := WriteTranscript(&tr, rec); err != nil {
+	return writeMarkdown(w, RecordingSource(rec))
+}
+
+// writeMarkdown makes two passes: the first for the table and the fence
+// (the transcript is written to a counter), the second for the transcript.
+func writeMarkdown(w io.Writer, src *Source) error {
+	var (
+		run      backtickRun
+		redacted bool
+	)
+	first := NewTranscript(&run, TranscriptOptions{Full: true})
+	transcriptHead(first, src.Header)
+	sum, err := summaryPass(src, func(e Event) {
+		first.Event(e)
+		redacted = redacted || e.Redacted
+	})
+	if err != nil {
 		return err
 	}
-	sum := Summarize(rec)
-	fence := strings.Repeat("`", max(3, longestRun(tr.Bytes(), '`')+1))
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "## SMTP session with %s\n\n", mdEscape(sum.Server))
+	first.Flush()
+	fence := strings.Repeat("`", max(3, run.longest+1))
+	b := bufio.NewWriter(w)
+	fmt.Fprintf(b, "## SMTP session with %s\n\n", mdEscape(sum.Server))
 	b.WriteString("| | |\n| --- | --- |\n")
-	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, mdEscape(v)) }
+	row := func(k, v string) { fmt.Fprintf(b, "| %s | %s |\n", k, mdEscape(v)) }
 	row("server", sum.Server)
 	row("transport", sum.Transport)
 	row("TLS", sum.TLS)
 	row("outcome", sum.Outcome)
-	row("recorded", rec.Header.Created.UTC().Format(time.RFC3339)+" by ehlo "+SanitizeString(rec.Header.EhloVersion))
+	row("recorded", src.Header.Created.UTC().Format(time.RFC3339)+" by ehlo "+SanitizeString(src.Header.EhloVersion))
 	b.WriteString("\n")
-	if rec.Header.Secrets {
+	if src.Header.Secrets {
 		b.WriteString("**This transcript contains credentials.**\n\n")
-	} else if anyRedacted(rec) {
+	} else if redacted {
 		b.WriteString("Credentials were replaced by " + mdEscape(Marker) + ".\n\n")
 	}
 	b.WriteString(fence + "text\n")
-	b.Write(tr.Bytes())
-	if tr.Len() > 0 && !bytes.HasSuffix(tr.Bytes(), []byte("\n")) {
-		b.WriteByte('\n')
+	if err := writeTranscript(b, src); err != nil {
+		return err
 	}
 	b.WriteString(fence + "\n")
-	_, err := w.Write(b.Bytes())
-	return err
+	return b.Flush()
 }
 
-func anyRedacted(rec *Recording) bool {
-	for _, e := range rec.Events {
-		if e.Redacted {
-			return true
+// backtickRun is a writer that keeps only the longest run of backticks
+// written to it.
+type backtickRun struct{ cur, longest int }
+
+func (r *backtickRun) Write(p []byte) (int, error) {
+	for _, c := range p {
+		if c == '`' {
+			r.cur++
+			r.longest = max(r.longest, r.cur)
+		} else {
+			r.cur = 0
 		}
 	}
-	return false
+	return len(p), nil
 }
 
 // longestRun is the length of the longest run of c in b.
@@ -468,28 +577,92 @@ const JSONExportFormat = "ehlo-export"
 
 // WriteJSON writes rec as one JSON document (see jsonExport).
 func WriteJSON(w io.Writer, rec *Recording) error {
-	doc := jsonExport{
-		Format:  JSONExportFormat,
-		Version: FormatVersion,
-		Header:  rec.Header,
-		Summary: Summarize(rec),
-		Events:  make([]jsonExportEvent, 0, len(rec.Events)),
+	return writeJSON(w, RecordingSource(rec))
+}
+
+// writeJSON writes the document of jsonExport as encoding/json would
+// indent it, one event at a time: a pass for the summary, then one for
+// the events. C1, bidi and zero-width characters are \u escapes
+// (AppendJSONSafe).
+func writeJSON(w io.Writer, src *Source) error {
+	sum, err := summaryPass(src, nil)
+	if err != nil {
+		return err
 	}
-	doc.Header.Format, doc.Header.Version = FormatName, FormatVersion
-	for _, e := range rec.Events {
+	h := src.Header
+	h.Format, h.Version = FormatName, FormatVersion
+	jw := &jsonWriter{w: w}
+	jw.raw("{\n  \"format\": ")
+	jw.value(JSONExportFormat, "  ")
+	jw.raw(",\n  \"version\": ")
+	jw.value(FormatVersion, "  ")
+	jw.raw(",\n  \"header\": ")
+	jw.value(h, "  ")
+	jw.raw(",\n  \"summary\": ")
+	jw.value(sum, "  ")
+	jw.raw(",\n  \"events\": [")
+	n := 0
+	probs, err := src.Each(func(e Event) error {
 		j := jsonExportEvent{eventJSON: toJSON(e)}
 		if j.B64 != nil {
 			j.Display = Sanitize(trimEOL(e.Data))
 		}
-		doc.Events = append(doc.Events, j)
+		if n > 0 {
+			jw.raw(",")
+		}
+		n++
+		jw.raw("\n    ")
+		jw.value(j, "    ")
+		return jw.err
+	})
+	if err != nil {
+		return err
 	}
-	for _, p := range rec.Problems {
-		doc.Problems = append(doc.Problems, p.String())
+	if n > 0 {
+		jw.raw("\n  ")
 	}
-	enc := json.NewEncoder(w)
+	jw.raw("]")
+	if len(probs) > 0 {
+		list := make([]string, len(probs))
+		for i, p := range probs {
+			list[i] = p.String()
+		}
+		jw.raw(",\n  \"problems\": ")
+		jw.value(list, "  ")
+	}
+	jw.raw("\n}\n")
+	return jw.err
+}
+
+// jsonWriter writes a JSON document piece by piece, each value indented as
+// encoding/json's Encoder with SetIndent(prefix, "  ") would, without
+// HTML escaping, and made safe for a terminal by AppendJSONSafe.
+type jsonWriter struct {
+	w   io.Writer
+	buf bytes.Buffer
+	out []byte
+	err error
+}
+
+func (j *jsonWriter) raw(s string) {
+	if j.err == nil {
+		_, j.err = io.WriteString(j.w, s)
+	}
+}
+
+func (j *jsonWriter) value(v any, prefix string) {
+	if j.err != nil {
+		return
+	}
+	j.buf.Reset()
+	enc := json.NewEncoder(&j.buf)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	enc.SetIndent(prefix, "  ")
+	if j.err = enc.Encode(v); j.err != nil {
+		return
+	}
+	j.out = AppendJSONSafe(j.out[:0], bytes.TrimSuffix(j.buf.Bytes(), []byte("\n")))
+	_, j.err = j.w.Write(j.out)
 }
 
 // WriteFileAtomic writes a file with write, so that the path either does

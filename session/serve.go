@@ -14,8 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"math/big"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,10 +74,17 @@ type scriptRun struct {
 	startTLS bool // a STARTTLS was answered 220 and TLS started
 	failed   *TLSSummary
 	closed   bool // the recording has a close event for this run
+	answered int  // turns before this one have replies (assignReply)
 }
 
 // buildScript cuts a recording's events into runs and turns.
 func buildScript(events []Event) []*scriptRun {
+	return buildScriptSeq(slices.All(events))
+}
+
+// buildScriptSeq is buildScript over events read one at a time: it keeps
+// copies of the reply lines, not the events (an export's summary pass).
+func buildScriptSeq(events iter.Seq2[int, Event]) []*scriptRun {
 	var (
 		runs    []*scriptRun
 		cur     *scriptRun
@@ -127,7 +136,7 @@ func buildScript(events []Event) []*scriptRun {
 			sawData = true
 			for _, line := range splitLinesKeep(e.Data) {
 				fl.server(line)
-				reply.lines = append(reply.lines, line)
+				reply.lines = append(reply.lines, bytes.Clone(line))
 				code, final := replyCode(trimEOL(line))
 				reply.code = code
 				if final || !bytes.HasSuffix(line, []byte("\n")) {
@@ -179,9 +188,12 @@ func buildScript(events []Event) []*scriptRun {
 // it is the greeting (before any turn) or an extra reply of the last turn
 // (LMTP's one reply per recipient, an unsolicited 421).
 func assignReply(r *scriptRun, rep scriptReply) {
-	for i := range r.turns {
-		if len(r.turns[i].replies) == 0 {
-			r.turns[i].replies = append(r.turns[i].replies, rep)
+	// Every turn before r.answered has its replies, so the search starts
+	// there: a run of a million commands is not a million searches.
+	for ; r.answered < len(r.turns); r.answered++ {
+		if len(r.turns[r.answered].replies) == 0 {
+			r.turns[r.answered].replies = append(r.turns[r.answered].replies, rep)
+			r.answered++
 			return
 		}
 	}

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -284,8 +285,39 @@ func (t *Transcript) write(w io.Writer, s string) {
 // about the recording, a warning if it holds credentials, every event with
 // every body line, then what was wrong with the file. Everything goes to w.
 func WriteTranscript(w io.Writer, rec *Recording) error {
+	return writeTranscript(w, RecordingSource(rec))
+}
+
+// WriteTranscriptSource is WriteTranscript for a recording read event by
+// event, in the memory of one event; the output is buffered.
+func WriteTranscriptSource(w io.Writer, src *Source) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if err := writeTranscript(bw, src); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func writeTranscript(w io.Writer, src *Source) error {
 	t := NewTranscript(w, TranscriptOptions{Full: true})
-	h := rec.Header
+	transcriptHead(t, src.Header)
+	probs, err := src.Each(func(e Event) error {
+		t.Event(e)
+		return t.Err()
+	})
+	if err != nil {
+		return err
+	}
+	t.Flush()
+	for _, p := range probs {
+		t.warn(p.String())
+	}
+	return t.Err()
+}
+
+// transcriptHead prints the lines about the recording that come before
+// its events.
+func transcriptHead(t *Transcript, h Header) {
 	t.info(fmt.Sprintf("Recording of %s (%s over %s), started %s, written by ehlo %s",
 		SanitizeString(h.Server), SanitizeString(h.Transport), SanitizeString(h.Network),
 		h.Created.Format(time.RFC3339), SanitizeString(h.EhloVersion)))
@@ -295,12 +327,4 @@ func WriteTranscript(w io.Writer, rec *Recording) error {
 	if h.Insecure {
 		t.warn("certificates were not verified in this session (--insecure)")
 	}
-	for _, e := range rec.Events {
-		t.Event(e)
-	}
-	t.Flush()
-	for _, p := range rec.Problems {
-		t.warn(p.String())
-	}
-	return t.Err()
 }
