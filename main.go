@@ -7,6 +7,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -605,7 +606,9 @@ type sendOutput struct {
 	capture *session.Capture
 	trans   *session.Transcript
 	rec     *session.Recorder
-	events  []session.Event
+	lines   *jsonLines // --json: the wire lines, written as they come
+	tls     *session.TLSSummary
+	notes   []jsonInfo
 	infos   []jsonInfo
 	scrub   *session.Scrubber
 }
@@ -629,7 +632,8 @@ func newSendOutput(app *appContext, s *sendCmd, secret string) (*sendOutput, err
 		o.capture.Add(o.trans)
 	}
 	if s.JSON {
-		o.capture.Add(session.SinkFunc(func(e session.Event) { o.events = append(o.events, e) }))
+		o.lines = &jsonLines{w: bufio.NewWriterSize(app.stdout, 64<<10)}
+		o.capture.Add(session.SinkFunc(o.jsonEvent))
 	}
 	if s.Record != "" {
 		network := "tcp"
@@ -741,6 +745,20 @@ type jsonLine struct {
 	Redacted bool    `json:"redacted,omitempty"`
 }
 
+// jsonEvent is the --json sink: wire lines are written at once, the TLS
+// summary and the notes kept for the end.
+func (o *sendOutput) jsonEvent(e session.Event) {
+	switch e.Kind {
+	case session.KindTLS:
+		o.tls = e.Handshake
+	case session.KindNote:
+		o.notes = append(o.notes, jsonInfo{Level: "note", Text: session.SanitizeString(e.Text)})
+	}
+	o.lines.event(e)
+}
+
+// writeJSON ends the --json document that jsonLines began: "lines" comes
+// first, as the conversation went, and the outcome after it.
 func (o *sendOutput) writeJSON(res *session.SendResult, code int, errText string) error {
 	out := struct {
 		Server   string                    `json:"server"`
@@ -752,10 +770,9 @@ func (o *sendOutput) writeJSON(res *session.SendResult, code int, errText string
 		Refused  map[string]protocol.Reply `json:"refused,omitempty"`
 		LMTP     []protocol.RecipientReply `json:"lmtp,omitempty"`
 		TLS      *session.TLSSummary       `json:"tls,omitempty"`
-		Lines    []jsonLine                `json:"lines"`
 		Notes    []jsonInfo                `json:"notes,omitempty"`
 	}{Server: o.cmd.Server, ExitCode: code, Stage: res.Stage.String(), OK: code == 0, Error: errText,
-		Refused: res.Refused, LMTP: res.LMTP, Notes: o.infos, Lines: []jsonLine{}}
+		Refused: res.Refused, LMTP: res.LMTP, TLS: o.tls, Notes: append(o.infos, o.notes...)}
 	if res.Greeting.Code != 0 {
 		g := res.Greeting
 		g.Message = session.SanitizeString(g.Message)
@@ -768,37 +785,149 @@ func (o *sendOutput) writeJSON(res *session.SendResult, code int, errText string
 	for i := range out.LMTP {
 		out.LMTP[i].Message = session.SanitizeString(out.LMTP[i].Message)
 	}
-	for _, e := range o.events {
-		switch e.Kind {
-		case session.KindClient, session.KindServer:
-			dir := "send"
-			if e.Kind == session.KindServer {
-				dir = "recv"
-			}
-			line := bytes.TrimSuffix(bytes.TrimSuffix(e.Data, []byte("\n")), []byte("\r"))
-			text := session.Sanitize(line)
-			l := jsonLine{Offset: e.Offset.Seconds(), Dir: dir, TLS: e.TLS, Text: text, Redacted: e.Redacted}
-			if !printableText(e.Data) {
-				l.Raw = e.Data
-			}
-			out.Lines = append(out.Lines, l)
-		case session.KindTLS:
-			out.TLS = e.Handshake
-		case session.KindNote:
-			out.Notes = append(out.Notes, jsonInfo{Level: "note", Text: session.SanitizeString(e.Text)})
-		}
-	}
-	enc := json.NewEncoder(o.app.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return o.lines.finish(out)
 }
 
-// printableText says whether b round-trips through Sanitize unchanged
-// apart from its line ending.
-func printableText(b []byte) bool {
-	b = bytes.TrimSuffix(b, []byte("\n"))
-	b = bytes.TrimSuffix(b, []byte("\r"))
-	return session.Sanitize(b) == string(b)
+// jsonLines writes the "lines" of --json as the conversation goes, one
+// entry per wire line, so that a message of any size is never held: a
+// client line split across writes is joined (up to 64 KiB, then written
+// in pieces), and each line is kept once, as text, with its bytes in
+// "raw" only when the text could not carry them.
+type jsonLines struct {
+	w       *bufio.Writer
+	started bool
+	n       int
+	pend    []byte // the start of a client line not ended yet
+	pendAt  time.Duration
+	pendTLS bool
+	pendRed bool
+	enc     bytes.Buffer
+	out     []byte
+	err     error
+}
+
+const jsonMaxPending = 64 << 10
+
+func (j *jsonLines) event(e session.Event) {
+	switch e.Kind {
+	case session.KindClient:
+		j.split("send", e)
+	case session.KindServer:
+		j.flush()
+		j.split("recv", e)
+	default:
+		j.flush()
+	}
+}
+
+func (j *jsonLines) split(dir string, e session.Event) {
+	data := e.Data
+	if len(data) == 0 {
+		j.line(dir, e.Offset, e.TLS, e.Redacted, data)
+	}
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 && dir == "recv" {
+			j.line(dir, e.Offset, e.TLS, e.Redacted, data)
+			return
+		}
+		if i < 0 {
+			if len(j.pend) == 0 {
+				j.pendAt, j.pendTLS = e.Offset, e.TLS
+			}
+			j.pend, j.pendRed = append(j.pend, data...), j.pendRed || e.Redacted
+			if len(j.pend) >= jsonMaxPending {
+				j.flush()
+			}
+			return
+		}
+		seg := data[:i+1]
+		data = data[i+1:]
+		if len(j.pend) > 0 {
+			j.pend, j.pendRed = append(j.pend, seg...), j.pendRed || e.Redacted
+			j.flush()
+			continue
+		}
+		j.line(dir, e.Offset, e.TLS, e.Redacted, seg)
+	}
+}
+
+// flush writes the client line pending, if any.
+func (j *jsonLines) flush() {
+	if len(j.pend) > 0 {
+		j.line("send", j.pendAt, j.pendTLS, j.pendRed, j.pend)
+		j.pend, j.pendRed = j.pend[:0], false
+	}
+}
+
+func (j *jsonLines) line(dir string, at time.Duration, tls, redacted bool, b []byte) {
+	trimmed := bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
+	l := jsonLine{Offset: at.Seconds(), Dir: dir, TLS: tls, Text: session.Sanitize(trimmed), Redacted: redacted}
+	if l.Text != string(trimmed) {
+		l.Raw = b
+	}
+	j.start()
+	if j.n > 0 {
+		j.write([]byte(","))
+	}
+	j.n++
+	j.write([]byte("\n    "))
+	j.value(l, "    ")
+}
+
+func (j *jsonLines) start() {
+	if !j.started {
+		j.started = true
+		j.write([]byte("{\n  \"lines\": ["))
+	}
+}
+
+// finish closes "lines" and writes the fields of rest (a struct) after it.
+func (j *jsonLines) finish(rest any) error {
+	j.flush()
+	j.start()
+	if j.n > 0 {
+		j.write([]byte("\n  "))
+	}
+	j.write([]byte("]"))
+	if j.encode(rest, "") {
+		// rest is "{\n  ...\n}": its fields follow those written.
+		j.write([]byte(","))
+		j.write(j.out[1:])
+		j.write([]byte("\n"))
+	}
+	if err := j.w.Flush(); err != nil && j.err == nil {
+		j.err = err
+	}
+	return j.err
+}
+
+func (j *jsonLines) value(v any, prefix string) {
+	if j.encode(v, prefix) {
+		j.write(j.out)
+	}
+}
+
+// encode indents v as the rest of the document is, into j.out, with the
+// characters a terminal could act on escaped (session.AppendJSONSafe).
+func (j *jsonLines) encode(v any, prefix string) bool {
+	j.enc.Reset()
+	enc := json.NewEncoder(&j.enc)
+	enc.SetIndent(prefix, "  ")
+	if err := enc.Encode(v); err != nil {
+		if j.err == nil {
+			j.err = err
+		}
+		return false
+	}
+	j.out = session.AppendJSONSafe(j.out[:0], bytes.TrimSuffix(j.enc.Bytes(), []byte("\n")))
+	return true
+}
+
+func (j *jsonLines) write(b []byte) {
+	if j.err == nil {
+		_, j.err = j.w.Write(b)
+	}
 }
 
 // runRepeat is `ehlo send --repeat N`: the message is built once and sent
