@@ -475,9 +475,9 @@ func writeMarkdown(w io.Writer, src *Source) error {
 	first.Flush()
 	fence := strings.Repeat("`", max(3, run.longest+1))
 	b := bufio.NewWriter(w)
-	fmt.Fprintf(b, "## SMTP session with %s\n\n", mdEscape(sum.Server))
+	fmt.Fprintf(b, "## SMTP session with %s\n\n", mdCode(sum.Server))
 	b.WriteString("| | |\n| --- | --- |\n")
-	row := func(k, v string) { fmt.Fprintf(b, "| %s | %s |\n", k, mdEscape(v)) }
+	row := func(k, v string) { fmt.Fprintf(b, "| %s | %s |\n", k, mdCode(v)) }
 	row("server", sum.Server)
 	row("transport", sum.Transport)
 	row("TLS", sum.TLS)
@@ -525,6 +525,26 @@ func longestRun(b []byte, c byte) int {
 		}
 	}
 	return best
+}
+
+// mdCode puts sanitized text from the server or the file in a code span,
+// where Markdown and HTML are shown as they are and GitHub makes no
+// mention (@user), issue reference (#1), link (a bare URL) or emoji
+// (:smile:) of it (issue 12 finding 10); escaping characters cannot stop
+// those, which are found in the text after the Markdown is read. The span
+// is delimited by one backtick more than the longest run inside, padded
+// with a space where CommonMark would otherwise eat one, and a pipe is
+// GFM's "\|", which a table cell needs even inside code.
+func mdCode(s string) string {
+	if s == "" {
+		return ""
+	}
+	fence := strings.Repeat("`", longestRun([]byte(s), '`')+1)
+	pad := ""
+	if s[0] == '`' || s[len(s)-1] == '`' || s[0] == ' ' && s[len(s)-1] == ' ' && strings.Trim(s, " ") != "" {
+		pad = " "
+	}
+	return fence + pad + strings.ReplaceAll(s, "|", `\|`) + pad + fence
 }
 
 // mdEscape makes sanitized text inert in a Markdown table cell, which
