@@ -131,8 +131,8 @@ func isPlain(b []byte) bool {
 }
 
 // AppendJSONSafe appends the JSON text src to dst with every character
-// that Sanitize would escape and JSON leaves raw (C1 controls, bidi and
-// zero-width characters, other format characters) written as a \u escape
+// that Sanitize would escape and JSON leaves raw (DEL, C1 controls, bidi
+// and zero-width characters, other format characters) written as a \u escape
 // instead (a surrogate pair above U+FFFF). The JSON means the same; a
 // terminal or a reader shown it sees the escape, not the effect. src must
 // be JSON, where such characters can only be inside strings.
@@ -140,7 +140,11 @@ func AppendJSONSafe(dst, src []byte) []byte {
 	for i := 0; i < len(src); {
 		c := src[i]
 		if c < utf8.RuneSelf {
-			dst = append(dst, c)
+			if c == 0x7f {
+				dst = appendJSONEscape(dst, rune(c))
+			} else {
+				dst = append(dst, c)
+			}
 			i++
 			continue
 		}
