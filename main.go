@@ -628,7 +628,7 @@ func newSendOutput(app *appContext, s *sendCmd, secret string) (*sendOutput, err
 	}
 	o.capture = session.NewCapture(time.Time{}, session.Redaction{Scrubber: o.scrub})
 	if !s.Quiet && !s.JSON {
-		o.trans = session.NewTranscript(app.stdout, session.TranscriptOptions{Errors: app.stderr})
+		o.trans = session.NewTranscript(app.stdout, session.TranscriptOptions{Errors: app.stderr, Width: terminalWidth(app.stdout)})
 		o.capture.Add(o.trans)
 	}
 	if s.JSON {
@@ -1122,7 +1122,7 @@ func (r *replayCmd) print(app *appContext) error {
 			return &exitError{code: 1, err: err}
 		}
 	}
-	err = session.WriteTranscriptSource(app.stdout, shown)
+	err = session.WriteTranscriptSource(app.stdout, shown, session.TranscriptOptions{Width: terminalWidth(app.stdout)})
 	if n := len(src.Problems()); n > 0 {
 		fmt.Fprintf(app.stderr, "*** %s: %d problem(s) reading the recording, listed at the end of the transcript\n", session.SanitizeString(name), n)
 	}
@@ -1227,6 +1227,20 @@ func loadRecording(arg string) (*session.Recording, string, error) {
 	defer f.Close()
 	rec, err := session.Read(f)
 	return rec, "sample " + strings.TrimSuffix(arg, ".jsonl"), err
+}
+
+// terminalWidth is the width of the terminal w writes to, or 0 if it is
+// not one: a transcript on a terminal folds long lines itself (see
+// session.TranscriptOptions.Width), one written to a file or a pipe never.
+func terminalWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(f.Fd()) {
+		return 0
+	}
+	if cols, _, err := term.GetSize(f.Fd()); err == nil && cols > 0 {
+		return cols
+	}
+	return 80
 }
 
 // openRecording is loadRecording for reading event by event: a file is

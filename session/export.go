@@ -68,7 +68,7 @@ func ExportSource(w io.Writer, src *Source, format string, opts ExportOptions) e
 	var err error
 	switch format {
 	case "text":
-		err = writeTranscript(bw, src)
+		err = writeTranscript(bw, src, 0)
 	case "markdown":
 		err = writeMarkdown(bw, src)
 	case "json":
@@ -490,7 +490,7 @@ func writeMarkdown(w io.Writer, src *Source) error {
 		b.WriteString("Credentials were replaced by " + mdEscape(Marker) + ".\n\n")
 	}
 	b.WriteString(fence + "text\n")
-	if err := writeTranscript(b, src); err != nil {
+	if err := writeTranscript(b, src, 0); err != nil {
 		return err
 	}
 	b.WriteString(fence + "\n")
