@@ -238,13 +238,30 @@ type Summary struct {
 // conversation ended (the message accepted or refused, an AUTH failure, a
 // refused sender or recipients, a connection that closed early).
 func Summarize(rec *Recording) Summary {
-	return summarize(rec.Header, buildScript(rec.Events))
+	return summarize(rec.Header, buildScript(rec.Events), nil)
 }
 
+// foldEvery is how many settled turns the summary pass lets a run gather
+// before it folds them into the run's outcome and drops them.
+const foldEvery = 256
+
 // summaryPass makes a pass over src for its Summary, calling also (if not
-// nil) with each event on the way.
+// nil) with each event on the way. The turns of a run are folded as they
+// settle, so a run of any length is summarised in bounded memory.
 func summaryPass(src *Source, also func(Event)) (Summary, error) {
 	var err error
+	accs := map[*scriptRun]*outcomeAcc{}
+	settle := func(r *scriptRun) {
+		if r.answered-1 < foldEvery {
+			return
+		}
+		a := accs[r]
+		if a == nil {
+			a = &outcomeAcc{}
+			accs[r] = a
+		}
+		a.fold(r)
+	}
 	runs := buildScriptSeq(func(yield func(int, Event) bool) {
 		i := 0
 		_, err = src.Each(func(e Event) error {
@@ -257,13 +274,43 @@ func summaryPass(src *Source, also func(Event)) (Summary, error) {
 			i++
 			return nil
 		})
-	})
-	return summarize(src.Header, runs), err
+	}, settle)
+	return summarize(src.Header, runs, accs), err
+}
+
+// fold folds the settled turns of r, those before turns[answered-1]: no
+// reply can reach them any more (assignReply). The turns up to that one
+// are marked as markAuth would mark them, carrying its state in a.inAuth;
+// markAuth, run on what is left when the run ends, keeps those marks.
+func (a *outcomeAcc) fold(r *scriptRun) {
+	k := r.answered - 1
+	for j := 0; j <= k; j++ {
+		t := &r.turns[j]
+		if t.kind == turnBody {
+			a.inAuth = false
+			continue
+		}
+		if a.inAuth {
+			t.kind, t.verb, t.arg = turnAuth, "", ""
+		}
+		if j < k {
+			a.inAuth = (t.kind == turnAuth || t.verb == "AUTH") && len(t.replies) > 0 && t.replies[len(t.replies)-1].code == "334"
+		}
+	}
+	for j := 0; j < k; j++ {
+		a.turn(&r.turns[j], r.turns[j+1].kind == turnAuth)
+	}
+	n := copy(r.turns, r.turns[k:])
+	clear(r.turns[n:])
+	r.turns = r.turns[:n]
+	r.answered -= k
 }
 
 var errStopPass = errors.New("pass stopped")
 
-func summarize(h Header, runs []*scriptRun) Summary {
+// summarize writes the summary of runs; accs holds what the summary pass
+// folded of them already.
+func summarize(h Header, runs []*scriptRun, accs map[*scriptRun]*outcomeAcc) Summary {
 	s := Summary{
 		Server:    SanitizeString(h.Server),
 		Transport: SanitizeString(h.Transport) + " over " + SanitizeString(h.Network),
@@ -273,7 +320,12 @@ func summarize(h Header, runs []*scriptRun) Summary {
 		if t := describeTLS(r, h.Insecure); t != "" {
 			tlsParts = append(tlsParts, t)
 		}
-		outcomes = append(outcomes, runOutcome(r))
+		a := accs[r]
+		if a == nil {
+			a = &outcomeAcc{}
+		}
+		a.turns(r.turns)
+		outcomes = append(outcomes, a.result(r))
 	}
 	s.TLS = strings.Join(dedupe(tlsParts), "; ")
 	if s.TLS == "" {
@@ -339,70 +391,119 @@ func nonEmpty(in []string) []string {
 // runOutcome says how one connection ended, from the replies to the turns
 // that decide it.
 func runOutcome(r *scriptRun) string {
-	first := func(reps []scriptReply) string {
-		var parts []string
-		for _, rep := range reps {
-			parts = append(parts, clipText(SanitizeString(rep.final()), 120))
-		}
-		return strings.Join(parts, "; ")
+	var acc outcomeAcc
+	acc.turns(r.turns)
+	return acc.result(r)
+}
+
+// outcomeAcc gathers a run's outcome turn by turn, so that the summary
+// pass can fold the turns that are settled and drop them. Its lists are
+// capped (maxOutcomeItems, the rest counted): a recording of a million
+// messages is summarised in a line, not a million.
+type outcomeAcc struct {
+	msgs, notes, refused  []string
+	moreMsgs, moreRefused int
+	moreNotes             int
+	lastReply, authFailed string
+	rcptOK, rcptRefused   int
+	inAuth                bool // markAuth's state after the turns folded
+}
+
+const maxOutcomeItems = 10
+
+// outcomeReplies is the text of replies in the summary: each one's last
+// line, sanitized and cut short.
+func outcomeReplies(reps []scriptReply) string {
+	var parts []string
+	for _, rep := range reps {
+		parts = append(parts, clipText(SanitizeString(rep.final()), 120))
 	}
+	return strings.Join(parts, "; ")
+}
+
+func capAppend(list []string, more *int, s string) []string {
+	if len(list) >= maxOutcomeItems {
+		*more++
+		return list
+	}
+	return append(list, s)
+}
+
+// turns folds turns, whose kinds markAuth has set, in order.
+func (a *outcomeAcc) turns(ts []turn) {
+	for i := range ts {
+		a.turn(&ts[i], i+1 < len(ts) && ts[i+1].kind == turnAuth)
+	}
+}
+
+// turn folds one turn whose replies are all in; nextAuth says the turn
+// after it answers a 334.
+func (a *outcomeAcc) turn(t *turn, nextAuth bool) {
+	if len(t.replies) > 0 {
+		a.lastReply = outcomeReplies(t.replies[len(t.replies)-1:])
+	}
+	code := lastCode(t.replies)
+	switch {
+	case t.kind == turnBody || (t.verb == "BDAT" && strings.Contains(strings.ToUpper(t.arg), "LAST")):
+		a.msgs = capAppend(a.msgs, &a.moreMsgs, bodyOutcome(t.replies, outcomeReplies))
+	case t.verb == "AUTH" || t.kind == turnAuth:
+		// The reply that ends the exchange decides; a later AUTH that
+		// succeeds makes an earlier failure history.
+		if !nextAuth && code != "" && code != "334" {
+			a.authFailed = ""
+			if !strings.HasPrefix(code, "2") {
+				a.authFailed = outcomeReplies(t.replies)
+			}
+		}
+	case t.verb == "MAIL":
+		if code != "" && !strings.HasPrefix(code, "2") {
+			a.notes = capAppend(a.notes, &a.moreNotes, "sender refused: "+outcomeReplies(t.replies))
+		}
+	case t.verb == "RCPT":
+		if strings.HasPrefix(code, "2") {
+			a.rcptOK++
+		} else if code != "" {
+			a.rcptRefused++
+			a.refused = capAppend(a.refused, &a.moreRefused, outcomeReplies(t.replies))
+		}
+	}
+}
+
+// result is the outcome of r once every turn is folded.
+func (a *outcomeAcc) result(r *scriptRun) string {
 	if len(r.greeting) > 0 && !strings.HasPrefix(r.greeting[len(r.greeting)-1].code, "2") {
-		return "greeting refused: " + first(r.greeting)
+		return "greeting refused: " + outcomeReplies(r.greeting)
 	}
-	var msgs, notes []string
-	var lastReply string
-	rcptOK, rcptRefused := 0, 0
-	var refused []string
-	authFailed := ""
-	for i, t := range r.turns {
-		if len(t.replies) > 0 {
-			lastReply = first(t.replies[len(t.replies)-1:])
+	notes := a.notes
+	if a.rcptRefused > 0 {
+		list := strings.Join(a.refused, "; ")
+		if a.moreRefused > 0 {
+			list += fmt.Sprintf("; and %d more", a.moreRefused)
 		}
-		code := lastCode(t.replies)
-		switch {
-		case t.kind == turnBody || (t.verb == "BDAT" && strings.Contains(strings.ToUpper(t.arg), "LAST")):
-			msgs = append(msgs, bodyOutcome(t.replies, first))
-		case t.verb == "AUTH" || t.kind == turnAuth:
-			// The reply that ends the exchange decides; a later AUTH
-			// that succeeds makes an earlier failure history.
-			if end := i+1 >= len(r.turns) || r.turns[i+1].kind != turnAuth; end && code != "" && code != "334" {
-				authFailed = ""
-				if !strings.HasPrefix(code, "2") {
-					authFailed = first(t.replies)
-				}
-			}
-		case t.verb == "MAIL":
-			if code != "" && !strings.HasPrefix(code, "2") {
-				notes = append(notes, "sender refused: "+first(t.replies))
-			}
-		case t.verb == "RCPT":
-			if strings.HasPrefix(code, "2") {
-				rcptOK++
-			} else if code != "" {
-				rcptRefused++
-				refused = append(refused, first(t.replies))
-			}
-		}
-	}
-	if rcptRefused > 0 {
-		if rcptOK == 0 {
-			notes = append(notes, "no recipient accepted: "+strings.Join(refused, "; "))
+		if a.rcptOK == 0 {
+			notes = append(notes, "no recipient accepted: "+list)
 		} else {
-			notes = append(notes, fmt.Sprintf("%d of %d recipients refused: %s", rcptRefused, rcptOK+rcptRefused, strings.Join(refused, "; ")))
+			notes = append(notes, fmt.Sprintf("%d of %d recipients refused: %s", a.rcptRefused, a.rcptOK+a.rcptRefused, list))
 		}
 	}
 	var out []string
-	if authFailed != "" {
-		out = append(out, "authentication failed: "+authFailed)
+	if a.authFailed != "" {
+		out = append(out, "authentication failed: "+a.authFailed)
 	}
-	out = append(out, msgs...)
+	out = append(out, a.msgs...)
+	if a.moreMsgs > 0 {
+		out = append(out, fmt.Sprintf("and %d more messages", a.moreMsgs))
+	}
 	out = append(out, notes...)
-	if len(msgs) == 0 {
+	if a.moreNotes > 0 {
+		out = append(out, fmt.Sprintf("and %d more refused senders", a.moreNotes))
+	}
+	if len(a.msgs) == 0 {
 		switch {
 		case r.failed != nil && r.tls == nil:
 			out = append(out, "TLS handshake failed: "+SanitizeString(r.failed.Error))
-		case len(out) == 0 && lastReply != "":
-			out = append(out, "no message sent (last reply: "+lastReply+")")
+		case len(out) == 0 && a.lastReply != "":
+			out = append(out, "no message sent (last reply: "+a.lastReply+")")
 		case len(out) == 0:
 			out = append(out, "no reply recorded")
 		}

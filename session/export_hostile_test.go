@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -160,5 +161,44 @@ func TestExportsSanitizeEveryRecordingString(t *testing.T) {
 				t.Errorf("json: the header's transport is %q, want the field as recorded", doc.Header.Transport)
 			}
 		}
+	}
+}
+
+// Issue 12 finding 14: the summary pass folds a long run's turns as they
+// settle; what it says is what Summarize says with every turn in memory,
+// AUTH exchanges and pipelined commands across the folds included.
+func TestSummaryPassFoldsLongRuns(t *testing.T) {
+	c := func(s string) Event { return Event{Kind: KindClient, Data: []byte(s)} }
+	sv := func(s string) Event { return Event{Kind: KindServer, Data: []byte(s)} }
+	events := []Event{{Kind: KindConnect, Network: "tcp", Addr: "mx.test:25"}, sv("220 hi\r\n")}
+	for i := range 3000 {
+		switch {
+		case i%97 == 0 && i < 1500: // the last one fails, long before the end
+			final := "235 ok\r\n"
+			if i%2 == 1 {
+				final = "535 no\r\n"
+			}
+			events = append(events, c("AUTH LOGIN\r\n"), sv("334 VXNlcm5hbWU6\r\n"), c("dXNlcg==\r\n"),
+				sv("334 UGFzc3dvcmQ6\r\n"), c("cGFzcw==\r\n"), sv(final))
+		case i%13 == 0:
+			events = append(events, c("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nRCPT TO:<c@x>\r\nDATA\r\n"),
+				sv("250 ok\r\n"), sv("550 no such user "+strconv.Itoa(i)+"\r\n"), sv("250 ok\r\n"), sv("354 go\r\n"),
+				c("Subject: x\r\n\r\nbody\r\n.\r\n"), sv("250 queued as "+strconv.Itoa(i)+"\r\n"))
+		default:
+			events = append(events, c("NOOP\r\n"), sv("250 ok\r\n"))
+		}
+	}
+	events = append(events, c("QUIT\r\n"), sv("221 bye\r\n"), Event{Kind: KindClose})
+	rec := &Recording{Header: testHeader, Events: events}
+	want := Summarize(rec)
+	got, err := summaryPass(RecordingSource(rec), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Errorf("folded summary differs:\n got %+v\nwant %+v", got, want)
+	}
+	if !strings.Contains(got.Outcome, "authentication failed: 535 no") || !strings.Contains(got.Outcome, "more messages") {
+		t.Errorf("outcome %q", got.Outcome)
 	}
 }

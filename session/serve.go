@@ -79,12 +79,15 @@ type scriptRun struct {
 
 // buildScript cuts a recording's events into runs and turns.
 func buildScript(events []Event) []*scriptRun {
-	return buildScriptSeq(slices.All(events))
+	return buildScriptSeq(slices.All(events), nil)
 }
 
 // buildScriptSeq is buildScript over events read one at a time: it keeps
 // copies of the reply lines, not the events (an export's summary pass).
-func buildScriptSeq(events iter.Seq2[int, Event]) []*scriptRun {
+// settled, if not nil, is called with the current run after each event,
+// and may take its turns before turns[answered-1] away (summarize folds
+// them), so that a run of any length is held in bounded memory.
+func buildScriptSeq(events iter.Seq2[int, Event], settled func(*scriptRun)) []*scriptRun {
 	var (
 		runs    []*scriptRun
 		cur     *scriptRun
@@ -172,6 +175,9 @@ func buildScriptSeq(events iter.Seq2[int, Event]) []*scriptRun {
 					pending = pending[:0]
 				}
 			})
+		}
+		if settled != nil {
+			settled(cur)
 		}
 	}
 	if cur != nil {
