@@ -161,22 +161,13 @@ func hideSpans(e Event) Event {
 	return e
 }
 
-// secretsScrubber recovers, from what redaction hides in a recording made
-// with --record-secrets, the credentials the live session's Scrubber knew
-// (the password or token, and the user it went with): the PLAIN blob, the
-// XOAUTH2 and OAUTHBEARER blobs, the LOGIN user and password lines. It
-// adds them as `ehlo send` adds its --auth-password, so that Redacted
-// scrubs exactly what live redaction would have.
-func secretsScrubber(events []Event) *Scrubber {
-	var f secretFinder
-	f.init()
-	for _, e := range events {
-		f.add(e)
-	}
-	return f.sc
-}
-
-// secretFinder is secretsScrubber one event at a time.
+// secretFinder recovers, event by event, from what redaction hides in a
+// recording made with --record-secrets, the credentials the live session's
+// Scrubber knew (the password or token, and the user it went with): the
+// PLAIN blob, the XOAUTH2 and OAUTHBEARER blobs, the LOGIN user and
+// password lines. It adds them to sc as `ehlo send` adds its
+// --auth-password, so that Redacted scrubs exactly what live redaction
+// would have.
 type secretFinder struct {
 	sc   *Scrubber
 	r    redactor
@@ -388,15 +379,8 @@ func nonEmpty(in []string) []string {
 	return out
 }
 
-// runOutcome says how one connection ended, from the replies to the turns
-// that decide it.
-func runOutcome(r *scriptRun) string {
-	var acc outcomeAcc
-	acc.turns(r.turns)
-	return acc.result(r)
-}
-
-// outcomeAcc gathers a run's outcome turn by turn, so that the summary
+// outcomeAcc says how one connection ended, from the replies to the turns
+// that decide it. It gathers them turn by turn, so that the summary
 // pass can fold the turns that are settled and drop them. Its lists are
 // capped (maxOutcomeItems, the rest counted): a recording of a million
 // messages is summarised in a line, not a million.
@@ -673,21 +657,13 @@ func mdEscape(s string) string {
 	return b.String()
 }
 
-// jsonExport is the document `export --format json` writes. Events are
-// encoded as in the recording (docs/recording-format.md): bytes in "data"
-// when they are valid UTF-8 text, in "b64" otherwise, so the document is
-// valid JSON whatever the server sent and the bytes come back exactly. An
-// event in "b64" also has "display", the bytes as the transcript shows
-// them, for readers.
-type jsonExport struct {
-	Format   string            `json:"format"`
-	Version  int               `json:"version"`
-	Header   Header            `json:"header"`
-	Summary  Summary           `json:"summary"`
-	Events   []jsonExportEvent `json:"events"`
-	Problems []string          `json:"problems,omitempty"`
-}
-
+// The document `export --format json` writes is an object with "format"
+// (JSONExportFormat), "version", "header", "summary", "events" and, if the
+// file had any, "problems" (docs/recording-format.md). Events are encoded
+// as in the recording: bytes in "data" when they are valid UTF-8 text, in
+// "b64" otherwise, so the document is valid JSON whatever the server sent
+// and the bytes come back exactly. An event in "b64" also has "display",
+// the bytes as the transcript shows them, for readers.
 type jsonExportEvent struct {
 	eventJSON
 	Display string `json:"display,omitempty"`
@@ -696,12 +672,12 @@ type jsonExportEvent struct {
 // JSONExportFormat names the JSON export.
 const JSONExportFormat = "ehlo-export"
 
-// WriteJSON writes rec as one JSON document (see jsonExport).
+// WriteJSON writes rec as one JSON document (described above).
 func WriteJSON(w io.Writer, rec *Recording) error {
 	return writeJSON(w, RecordingSource(rec))
 }
 
-// writeJSON writes the document of jsonExport as encoding/json would
+// writeJSON writes the document as encoding/json would
 // indent it, one event at a time: a pass for the summary, then one for
 // the events. C1, bidi and zero-width characters are \u escapes
 // (AppendJSONSafe).
