@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,10 +20,12 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alecthomas/kong"
 	"github.com/charmbracelet/x/term"
@@ -802,6 +805,7 @@ type jsonLines struct {
 	pendTLS bool
 	pendRed bool
 	enc     bytes.Buffer
+	lineBuf []byte // one wire line, encoded
 	out     []byte
 	err     error
 }
@@ -872,7 +876,90 @@ func (j *jsonLines) line(dir string, at time.Duration, tls, redacted bool, b []b
 	}
 	j.n++
 	j.write([]byte("\n    "))
-	j.value(l, "    ")
+	j.lineBuf = appendJSONLine(j.lineBuf[:0], &l, "    ")
+	j.out = session.AppendJSONSafe(j.out[:0], j.lineBuf)
+	j.write(j.out)
+}
+
+// appendJSONLine appends l as encoding/json's Encoder with SetIndent(prefix,
+// "  ") writes it, without the final newline: a message has a line per
+// 70 bytes or so, and reflection for each would cost more than the rest
+// of --json together. TestAppendJSONLine holds it to the Encoder.
+func appendJSONLine(b []byte, l *jsonLine, prefix string) []byte {
+	field := func(name string) {
+		b = append(b, ",\n"...)
+		b = append(b, prefix...)
+		b = append(b, `  "`...)
+		b = append(b, name...)
+		b = append(b, `": `...)
+	}
+	b = append(b, "{\n"...)
+	b = append(b, prefix...)
+	b = append(b, `  "t": `...)
+	if t := l.Offset; t == 0 || t >= 1e-6 && t < 1e21 {
+		b = strconv.AppendFloat(b, t, 'f', -1, 64)
+	} else {
+		n, _ := json.Marshal(t)
+		b = append(b, n...)
+	}
+	field("dir")
+	b = appendJSONString(b, l.Dir)
+	if l.TLS {
+		field("tls")
+		b = append(b, "true"...)
+	}
+	field("text")
+	b = appendJSONString(b, l.Text)
+	if len(l.Raw) > 0 {
+		field("raw")
+		b = append(b, '"')
+		b = base64.StdEncoding.AppendEncode(b, l.Raw)
+		b = append(b, '"')
+	}
+	if l.Redacted {
+		field("redacted")
+		b = append(b, "true"...)
+	}
+	b = append(b, '\n')
+	b = append(b, prefix...)
+	return append(b, '}')
+}
+
+// appendJSONString quotes s as encoding/json does with HTML escaping on.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\n':
+			b = append(b, `\n`...)
+		case c == '\r':
+			b = append(b, `\r`...)
+		case c == '\t':
+			b = append(b, `\t`...)
+		case c < 0x20 || c == '<' || c == '>' || c == '&':
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+		default:
+			r, n := utf8.DecodeRuneInString(s[i:])
+			switch {
+			case r == utf8.RuneError && n == 1:
+				b = append(b, `\ufffd`...)
+			case r == '\u2028' || r == '\u2029':
+				b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			default:
+				b = append(b, s[i:i+n]...)
+			}
+			i += n
+			continue
+		}
+		i++
+	}
+	return append(b, '"')
 }
 
 func (j *jsonLines) start() {
@@ -900,12 +987,6 @@ func (j *jsonLines) finish(rest any) error {
 		j.err = err
 	}
 	return j.err
-}
-
-func (j *jsonLines) value(v any, prefix string) {
-	if j.encode(v, prefix) {
-		j.write(j.out)
-	}
 }
 
 // encode indents v as the rest of the document is, into j.out, with the

@@ -55,3 +55,24 @@ func TestSendJSONLines(t *testing.T) {
 		t.Errorf("subject %q, want %q", doc.TLS.Chain[0].Subject, name)
 	}
 }
+
+// appendJSONLine writes what encoding/json would.
+func TestAppendJSONLine(t *testing.T) {
+	for _, l := range []jsonLine{
+		{Offset: 0, Dir: "recv", Text: "220 hi"},
+		{Offset: 1.5e-7, Dir: "send", Text: `a "q" \ <b> & é 世 ` + "\t\u2028\x01\xff", TLS: true, Redacted: true},
+		{Offset: 12.629984928, Dir: "recv", Text: `220 has\x00nul`, Raw: []byte("220 has\x00nul\r\n")},
+		{Offset: 3e21, Dir: "send", Text: ""},
+	} {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetIndent("    ", "  ")
+		if err := enc.Encode(l); err != nil {
+			t.Fatal(err)
+		}
+		got := appendJSONLine(nil, &l, "    ")
+		if string(got)+"\n" != want.String() {
+			t.Errorf("got\n%s\nwant\n%s", got, want.String())
+		}
+	}
+}
