@@ -7,10 +7,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,10 +21,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"charm.land/lipgloss/v2"
 	"github.com/alecthomas/kong"
@@ -680,7 +684,9 @@ type sendOutput struct {
 	capture *session.Capture
 	trans   *session.Transcript
 	rec     *session.Recorder
-	events  []session.Event
+	lines   *jsonLines // --json: the wire lines, written as they come
+	tls     *session.TLSSummary
+	notes   []jsonInfo
 	infos   []jsonInfo
 	scrub   *session.Scrubber
 	route   *mx.Report // MX, DANE and MTA-STS findings (no SERVER, or --tls-verify dane)
@@ -702,11 +708,12 @@ func newSendOutput(app *appContext, s *sendCmd, secret string) (*sendOutput, err
 	}
 	o.capture = session.NewCapture(time.Time{}, session.Redaction{Scrubber: o.scrub})
 	if !s.Quiet && !s.JSON {
-		o.trans = session.NewTranscript(app.stdout, session.TranscriptOptions{Errors: app.stderr})
+		o.trans = session.NewTranscript(app.stdout, session.TranscriptOptions{Errors: app.stderr, Width: terminalWidth(app.stdout)})
 		o.capture.Add(o.trans)
 	}
 	if s.JSON {
-		o.capture.Add(session.SinkFunc(func(e session.Event) { o.events = append(o.events, e) }))
+		o.lines = &jsonLines{w: bufio.NewWriterSize(app.stdout, 64<<10)}
+		o.capture.Add(session.SinkFunc(o.jsonEvent))
 	}
 	if s.Record != "" {
 		network := "tcp"
@@ -821,6 +828,20 @@ type jsonLine struct {
 	Redacted bool    `json:"redacted,omitempty"`
 }
 
+// jsonEvent is the --json sink: wire lines are written at once, the TLS
+// summary and the notes kept for the end.
+func (o *sendOutput) jsonEvent(e session.Event) {
+	switch e.Kind {
+	case session.KindTLS:
+		o.tls = e.Handshake
+	case session.KindNote:
+		o.notes = append(o.notes, jsonInfo{Level: "note", Text: session.SanitizeString(e.Text)})
+	}
+	o.lines.event(e)
+}
+
+// writeJSON ends the --json document that jsonLines began: "lines" comes
+// first, as the conversation went, and the outcome after it.
 func (o *sendOutput) writeJSON(res *session.SendResult, code int, errText string) error {
 	out := struct {
 		Server   string                    `json:"server"`
@@ -832,12 +853,11 @@ func (o *sendOutput) writeJSON(res *session.SendResult, code int, errText string
 		Refused  map[string]protocol.Reply `json:"refused,omitempty"`
 		LMTP     []protocol.RecipientReply `json:"lmtp,omitempty"`
 		TLS      *session.TLSSummary       `json:"tls,omitempty"`
-		Lines    []jsonLine                `json:"lines"`
 		Notes    []jsonInfo                `json:"notes,omitempty"`
 		Route    *mx.Report                `json:"route,omitempty"`
 		ChainPEM []string                  `json:"tls_chain_pem,omitempty"`
 	}{Route: o.route, ChainPEM: o.pems, Server: o.cmd.Server, ExitCode: code, Stage: res.Stage.String(), OK: code == 0, Error: errText,
-		Refused: res.Refused, LMTP: res.LMTP, Notes: o.infos, Lines: []jsonLine{}}
+		Refused: res.Refused, LMTP: res.LMTP, TLS: o.tls, Notes: append(o.infos, o.notes...)}
 	if res.Greeting.Code != 0 {
 		g := res.Greeting
 		g.Message = session.SanitizeString(g.Message)
@@ -850,37 +870,227 @@ func (o *sendOutput) writeJSON(res *session.SendResult, code int, errText string
 	for i := range out.LMTP {
 		out.LMTP[i].Message = session.SanitizeString(out.LMTP[i].Message)
 	}
-	for _, e := range o.events {
-		switch e.Kind {
-		case session.KindClient, session.KindServer:
-			dir := "send"
-			if e.Kind == session.KindServer {
-				dir = "recv"
-			}
-			line := bytes.TrimSuffix(bytes.TrimSuffix(e.Data, []byte("\n")), []byte("\r"))
-			text := session.Sanitize(line)
-			l := jsonLine{Offset: e.Offset.Seconds(), Dir: dir, TLS: e.TLS, Text: text, Redacted: e.Redacted}
-			if !printableText(e.Data) {
-				l.Raw = e.Data
-			}
-			out.Lines = append(out.Lines, l)
-		case session.KindTLS:
-			out.TLS = e.Handshake
-		case session.KindNote:
-			out.Notes = append(out.Notes, jsonInfo{Level: "note", Text: session.SanitizeText(e.Text)})
-		}
-	}
-	enc := json.NewEncoder(o.app.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return o.lines.finish(out)
 }
 
-// printableText says whether b round-trips through Sanitize unchanged
-// apart from its line ending.
-func printableText(b []byte) bool {
-	b = bytes.TrimSuffix(b, []byte("\n"))
-	b = bytes.TrimSuffix(b, []byte("\r"))
-	return session.Sanitize(b) == string(b)
+// jsonLines writes the "lines" of --json as the conversation goes, one
+// entry per wire line, so that a message of any size is never held: a
+// client line split across writes is joined (up to 64 KiB, then written
+// in pieces), and each line is kept once, as text, with its bytes in
+// "raw" only when the text could not carry them.
+type jsonLines struct {
+	w       *bufio.Writer
+	started bool
+	n       int
+	pend    []byte // the start of a client line not ended yet
+	pendAt  time.Duration
+	pendTLS bool
+	pendRed bool
+	enc     bytes.Buffer
+	lineBuf []byte // one wire line, encoded
+	out     []byte
+	err     error
+}
+
+const jsonMaxPending = 64 << 10
+
+func (j *jsonLines) event(e session.Event) {
+	switch e.Kind {
+	case session.KindClient:
+		j.split("send", e)
+	case session.KindServer:
+		j.flush()
+		j.split("recv", e)
+	default:
+		j.flush()
+	}
+}
+
+func (j *jsonLines) split(dir string, e session.Event) {
+	data := e.Data
+	if len(data) == 0 {
+		j.line(dir, e.Offset, e.TLS, e.Redacted, data)
+	}
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 && dir == "recv" {
+			j.line(dir, e.Offset, e.TLS, e.Redacted, data)
+			return
+		}
+		if i < 0 {
+			if len(j.pend) == 0 {
+				j.pendAt, j.pendTLS = e.Offset, e.TLS
+			}
+			j.pend, j.pendRed = append(j.pend, data...), j.pendRed || e.Redacted
+			if len(j.pend) >= jsonMaxPending {
+				j.flush()
+			}
+			return
+		}
+		seg := data[:i+1]
+		data = data[i+1:]
+		if len(j.pend) > 0 {
+			j.pend, j.pendRed = append(j.pend, seg...), j.pendRed || e.Redacted
+			j.flush()
+			continue
+		}
+		j.line(dir, e.Offset, e.TLS, e.Redacted, seg)
+	}
+}
+
+// flush writes the client line pending, if any.
+func (j *jsonLines) flush() {
+	if len(j.pend) > 0 {
+		j.line("send", j.pendAt, j.pendTLS, j.pendRed, j.pend)
+		j.pend, j.pendRed = j.pend[:0], false
+	}
+}
+
+func (j *jsonLines) line(dir string, at time.Duration, tls, redacted bool, b []byte) {
+	trimmed := bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
+	l := jsonLine{Offset: at.Seconds(), Dir: dir, TLS: tls, Text: session.Sanitize(trimmed), Redacted: redacted}
+	if l.Text != string(trimmed) {
+		l.Raw = b
+	}
+	j.start()
+	if j.n > 0 {
+		j.write([]byte(","))
+	}
+	j.n++
+	j.write([]byte("\n    "))
+	j.lineBuf = appendJSONLine(j.lineBuf[:0], &l, "    ")
+	j.out = session.AppendJSONSafe(j.out[:0], j.lineBuf)
+	j.write(j.out)
+}
+
+// appendJSONLine appends l as encoding/json's Encoder with SetIndent(prefix,
+// "  ") writes it, without the final newline: a message has a line per
+// 70 bytes or so, and reflection for each would cost more than the rest
+// of --json together. TestAppendJSONLine holds it to the Encoder.
+func appendJSONLine(b []byte, l *jsonLine, prefix string) []byte {
+	field := func(name string) {
+		b = append(b, ",\n"...)
+		b = append(b, prefix...)
+		b = append(b, `  "`...)
+		b = append(b, name...)
+		b = append(b, `": `...)
+	}
+	b = append(b, "{\n"...)
+	b = append(b, prefix...)
+	b = append(b, `  "t": `...)
+	if t := l.Offset; t == 0 || t >= 1e-6 && t < 1e21 {
+		b = strconv.AppendFloat(b, t, 'f', -1, 64)
+	} else {
+		n, _ := json.Marshal(t)
+		b = append(b, n...)
+	}
+	field("dir")
+	b = appendJSONString(b, l.Dir)
+	if l.TLS {
+		field("tls")
+		b = append(b, "true"...)
+	}
+	field("text")
+	b = appendJSONString(b, l.Text)
+	if len(l.Raw) > 0 {
+		field("raw")
+		b = append(b, '"')
+		b = base64.StdEncoding.AppendEncode(b, l.Raw)
+		b = append(b, '"')
+	}
+	if l.Redacted {
+		field("redacted")
+		b = append(b, "true"...)
+	}
+	b = append(b, '\n')
+	b = append(b, prefix...)
+	return append(b, '}')
+}
+
+// appendJSONString quotes s as encoding/json does with HTML escaping on.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\n':
+			b = append(b, `\n`...)
+		case c == '\r':
+			b = append(b, `\r`...)
+		case c == '\t':
+			b = append(b, `\t`...)
+		case c < 0x20 || c == '<' || c == '>' || c == '&':
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+		default:
+			r, n := utf8.DecodeRuneInString(s[i:])
+			switch {
+			case r == utf8.RuneError && n == 1:
+				b = append(b, `\ufffd`...)
+			case r == '\u2028' || r == '\u2029':
+				b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			default:
+				b = append(b, s[i:i+n]...)
+			}
+			i += n
+			continue
+		}
+		i++
+	}
+	return append(b, '"')
+}
+
+func (j *jsonLines) start() {
+	if !j.started {
+		j.started = true
+		j.write([]byte("{\n  \"lines\": ["))
+	}
+}
+
+// finish closes "lines" and writes the fields of rest (a struct) after it.
+func (j *jsonLines) finish(rest any) error {
+	j.flush()
+	j.start()
+	if j.n > 0 {
+		j.write([]byte("\n  "))
+	}
+	j.write([]byte("]"))
+	if j.encode(rest, "") {
+		// rest is "{\n  ...\n}": its fields follow those written.
+		j.write([]byte(","))
+		j.write(j.out[1:])
+		j.write([]byte("\n"))
+	}
+	if err := j.w.Flush(); err != nil && j.err == nil {
+		j.err = err
+	}
+	return j.err
+}
+
+// encode indents v as the rest of the document is, into j.out, with the
+// characters a terminal could act on escaped (session.AppendJSONSafe).
+func (j *jsonLines) encode(v any, prefix string) bool {
+	j.enc.Reset()
+	enc := json.NewEncoder(&j.enc)
+	enc.SetIndent(prefix, "  ")
+	if err := enc.Encode(v); err != nil {
+		if j.err == nil {
+			j.err = err
+		}
+		return false
+	}
+	j.out = session.AppendJSONSafe(j.out[:0], bytes.TrimSuffix(j.enc.Bytes(), []byte("\n")))
+	return true
+}
+
+func (j *jsonLines) write(b []byte) {
+	if j.err == nil {
+		_, j.err = j.w.Write(b)
+	}
 }
 
 // runRepeat is `ehlo send --repeat N`: the message is built once and sent
@@ -1041,26 +1251,45 @@ func (r *replayCmd) Run(app *appContext) error {
 		}
 		return nil
 	}
+	if r.Print {
+		return r.print(app)
+	}
 	rec, name, err := loadRecording(r.Recording)
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	warnSecrets(app, name, rec, r.WithSecrets)
+	warnSecrets(app, name, rec.Header, r.WithSecrets)
 	shown := rec
 	if !r.WithSecrets {
 		shown = session.Redacted(rec)
 	}
-	switch {
-	case r.Print:
-		if n := len(rec.Problems); n > 0 {
-			fmt.Fprintf(app.stderr, "*** %s: %d problem(s) reading the recording, listed at the end of the transcript\n", session.SanitizeString(name), n)
-		}
-		return session.WriteTranscript(app.stdout, shown)
-	case r.Serve:
-		reportProblems(app, name, rec)
+	if r.Serve {
+		reportProblems(app, name, rec.Problems)
 		return r.serve(app, shown, name)
 	}
 	return r.tui(app, shown, name)
+}
+
+// print is `replay --print`: the transcript, read and written one event
+// at a time, so a recording of any size prints in little memory.
+func (r *replayCmd) print(app *appContext) error {
+	src, name, err := openRecording(r.Recording)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	defer src.Close()
+	warnSecrets(app, name, src.Header, r.WithSecrets)
+	shown := src
+	if !r.WithSecrets {
+		if shown, err = session.RedactedSource(src); err != nil {
+			return &exitError{code: 1, err: err}
+		}
+	}
+	err = session.WriteTranscriptSource(app.stdout, shown, session.TranscriptOptions{Width: terminalWidth(app.stdout)})
+	if n := len(src.Problems()); n > 0 {
+		fmt.Fprintf(app.stderr, "*** %s: %d problem(s) reading the recording, listed at the end of the transcript\n", session.SanitizeString(name), n)
+	}
+	return err
 }
 
 // tui opens rec in the TUI's replay mode.
@@ -1115,25 +1344,28 @@ type exportCmd struct {
 	WithSecrets bool   `help:"Keep the credentials of a recording made with --record-secrets (hidden by default; Markdown of such a recording needs it)."`
 }
 
+// Run reads the recording one event at a time (session.ExportSource); the
+// problems found in it are reported once it has been read.
 func (x *exportCmd) Run(app *appContext) error {
-	rec, name, err := loadRecording(x.Recording)
+	src, name, err := openRecording(x.Recording)
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	warnSecrets(app, name, rec, x.WithSecrets)
-	reportProblems(app, name, rec)
+	defer src.Close()
+	warnSecrets(app, name, src.Header, x.WithSecrets)
+	defer func() { reportProblems(app, name, src.Problems()) }()
 	opts := session.ExportOptions{WithSecrets: x.WithSecrets}
-	if x.Format == "markdown" && rec.Header.Secrets && !x.WithSecrets {
+	if x.Format == "markdown" && src.Header.Secrets && !x.WithSecrets {
 		return &exitError{code: 1, err: session.ErrMarkdownSecrets}
 	}
 	if x.Output == "" {
 		if f, ok := app.stdout.(*os.File); ok && x.Format == "pcap" && term.IsTerminal(f.Fd()) {
 			return &exitError{code: 1, err: fmt.Errorf("not writing a pcap to a terminal: use -o FILE or redirect stdout")}
 		}
-		return session.Export(app.stdout, rec, x.Format, opts)
+		return session.ExportSource(app.stdout, src, x.Format, opts)
 	}
 	err = session.WriteFileAtomic(app.ctx, x.Output, x.Force, func(w io.Writer) error {
-		return session.Export(w, rec, x.Format, opts)
+		return session.ExportSource(w, src, x.Format, opts)
 	})
 	if err != nil {
 		return &exitError{code: 1, err: err}
@@ -1163,9 +1395,37 @@ func loadRecording(arg string) (*session.Recording, string, error) {
 	return rec, "sample " + strings.TrimSuffix(arg, ".jsonl"), err
 }
 
+// terminalWidth is the width of the terminal w writes to, or 0 if it is
+// not one: a transcript on a terminal folds long lines itself (see
+// session.TranscriptOptions.Width), one written to a file or a pipe never.
+func terminalWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(f.Fd()) {
+		return 0
+	}
+	if cols, _, err := term.GetSize(f.Fd()); err == nil && cols > 0 {
+		return cols
+	}
+	return 80
+}
+
+// openRecording is loadRecording for reading event by event: a file is
+// opened as a session.Source, not read into memory.
+func openRecording(arg string) (*session.Source, string, error) {
+	if _, err := os.Stat(arg); !errors.Is(err, os.ErrNotExist) {
+		src, err := session.OpenSource(arg)
+		return src, arg, err
+	}
+	rec, name, err := loadRecording(arg)
+	if err != nil {
+		return nil, "", err
+	}
+	return session.RecordingSource(rec), name, nil
+}
+
 // warnSecrets says on stderr that a recording holds credentials (C11).
-func warnSecrets(app *appContext, name string, rec *session.Recording, shown bool) {
-	if !rec.Header.Secrets {
+func warnSecrets(app *appContext, name string, h session.Header, shown bool) {
+	if !h.Secrets {
 		return
 	}
 	how := "they are hidden here (--with-secrets shows them)"
@@ -1176,8 +1436,8 @@ func warnSecrets(app *appContext, name string, rec *session.Recording, shown boo
 }
 
 // reportProblems lists on stderr what was wrong with the file.
-func reportProblems(app *appContext, name string, rec *session.Recording) {
-	for _, p := range rec.Problems {
+func reportProblems(app *appContext, name string, problems []session.Problem) {
+	for _, p := range problems {
 		fmt.Fprintf(app.stderr, "*** %s: %s\n", session.SanitizeString(name), session.SanitizeString(p.String()))
 	}
 }

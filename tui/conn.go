@@ -247,7 +247,7 @@ func connLines(st paneState, s themes.Styles, w int, now time.Time, replay bool)
 	case st.closed():
 		status = "closed"
 	}
-	tr := st.Transport
+	tr := safe(st.Transport)
 	if tr == "" {
 		tr = "smtp"
 	}
