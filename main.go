@@ -1352,7 +1352,7 @@ func (a *auditCmd) config(app *appContext) (audit.Config, error) {
 	cfg := audit.Config{
 		Target: t, Helo: a.Helo, To: a.To, User: a.User, Domain: a.Domain, Only: a.Only,
 		ProbeTimeout: a.ProbeTimeout, MaxTime: a.MaxTime, RecordDir: a.Record, Version: ehloVersion(),
-		Resolver: res,
+		Resolver: res, ResolverOnly: a.Resolver != "",
 	}
 	if a.CA != "" {
 		pem, err := os.ReadFile(a.CA)

@@ -241,6 +241,10 @@ type Config struct {
 	// Resolver answers the MX, TLSA and MTA-STS lookups; nil does none:
 	// the target is dialled as given and dane and mta-sts skip.
 	Resolver *mx.Resolver
+	// ResolverOnly: the resolver was chosen (--resolver), so its answer
+	// on a DOMAIN is final; otherwise a name it cannot look up is dialled
+	// through the system's lookup (/etc/hosts included), as a SERVER.
+	ResolverOnly bool
 	// PolicyPort, when set, replaces 443 for fetching the MTA-STS policy
 	// (a test bed's HTTPS server need not run as root).
 	PolicyPort int

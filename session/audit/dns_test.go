@@ -188,6 +188,10 @@ null.test. 60 IN MX 0 .
 	if _, err := b.run(t, "null.test", nil, "banner"); !errors.As(err, &ue) || !errors.Is(err, mx.ErrNullMX) {
 		t.Errorf("null MX: %v", err)
 	}
+	// With the resolver chosen, its NXDOMAIN is final: no system lookup.
+	if _, err := b.run(t, "nowhere.test", func(c *Config) { c.ResolverOnly = true }, "banner"); !errors.As(err, &ue) || !errors.Is(err, mx.ErrNoDomain) {
+		t.Errorf("NXDOMAIN: %v", err)
+	}
 	// A port in the argument names one server: no MX lookup.
 	before := len(b.dns.Queries())
 	tg, _ := ParseTarget(b.srv.Addr(), false)

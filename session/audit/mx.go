@@ -36,7 +36,7 @@ func (r *runner) reachMX(ctx context.Context) (*MXChoice, error) {
 	}
 	hosts, err := mx.Lookup(ctx, r.cfg.Resolver, domain)
 	switch {
-	case errors.Is(err, mx.ErrNullMX):
+	case errors.Is(err, mx.ErrNullMX) || (err != nil && r.cfg.ResolverOnly):
 		return nil, &UnreachableError{Target: r.cfg.Target.Display, Err: err}
 	case err != nil:
 		if rerr := r.reach(ctx); rerr != nil {
