@@ -161,13 +161,15 @@ func (t Target) WithPort(port int) (Target, error) {
 
 // MailDomain is the name to look up MX records for: a host name given
 // without a port (a port names one server); "" for an IP address, a
-// socket, localhost or a single label, which no mail domain is.
+// socket, localhost, a single label or anything not a plain domain name
+// (it goes into RCPT commands as the mail domain).
 func (t Target) MailDomain() string {
-	if t.Network != "tcp" || t.portGiven || net.ParseIP(t.Host) != nil ||
-		!strings.Contains(t.Host, ".") || strings.EqualFold(strings.TrimSuffix(t.Host, "."), "localhost") {
+	d := strings.TrimSuffix(t.Host, ".")
+	if t.Network != "tcp" || t.portGiven || net.ParseIP(d) != nil || !domainRE.MatchString(d) ||
+		!strings.Contains(d, ".") || strings.EqualFold(d, "localhost") {
 		return ""
 	}
-	return strings.TrimSuffix(t.Host, ".")
+	return d
 }
 
 // port is the TCP port dialled; 0 for a socket.

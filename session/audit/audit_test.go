@@ -404,7 +404,7 @@ func TestParseTarget(t *testing.T) {
 	// Only a name without a port is a mail domain to look up MX for;
 	// --port applies to it, and a port given twice is refused.
 	for in, want := range map[string]string{"example.org": "example.org", "Example.org.": "Example.org",
-		"mx.example.org:25": "", "127.0.0.1": "", "[::1]:25": "", "/run/smtp.sock": "", "localhost": "", "mailhost": ""} {
+		"mx.example.org:25": "", "127.0.0.1": "", "[::1]:25": "", "/run/smtp.sock": "", "localhost": "", "mailhost": "", "a\r\nb.example": "", "a<b.example": ""} {
 		tg, _ := ParseTarget(in, false)
 		if got := tg.MailDomain(); got != want {
 			t.Errorf("MailDomain(%q) = %q, want %q", in, got, want)
