@@ -318,6 +318,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.mx = choice
 	rep := &Report{Server: cfg.Target.Display, Started: r.started, MX: choice}
 	for i, p := range list {
 		r.progress(Progress{Index: i + 1, Total: len(list), ID: p.id})
@@ -471,7 +472,8 @@ type runner struct {
 	rec      *session.Recorder
 	recTried bool
 	recErrs  []string
-	greet    reply // the first greeting
+	greet    reply     // the first greeting
+	mx       *MXChoice // the MX audited, for a DOMAIN
 }
 
 // reach makes the first connection: no greeting there means exit status 2

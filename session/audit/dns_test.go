@@ -218,12 +218,17 @@ func TestDANE(t *testing.T) {
 		{"unsigned", "_%[1]d._tcp.mx1.example.test. 60 IN TLSA 3 1 1 %[2]s", nil, Warn,
 			[]string{"not DNSSEC-validated (no AD bit)"}},
 		{"none", "; %[1]d %[2]s", []string{"example.test"}, Skip, nil},
+		{"insecure MX", "_%[1]d._tcp.mx1.example.test. 60 IN TLSA 3 1 1 %[2]s", []string{"_tcp.mx1.example.test"}, Warn,
+			[]string{"DNSSEC-validated (AD bit)"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b := newBed(t, c.zone, c.signed...)
 			f := b.one(t, "example.test", "dane")
 			want(t, f, c.st, c.evidence...)
-			if c.st == Warn && !strings.Contains(f.Summary, "TLSA present but not DNSSEC-validated: ignored by senders") {
+			if c.name == "insecure MX" && !strings.Contains(f.Summary, "RFC 7672 §2.2.1") {
+				t.Errorf("summary %q", f.Summary)
+			}
+			if c.name == "unsigned" && !strings.Contains(f.Summary, "TLSA present but not DNSSEC-validated: ignored by senders") {
 				t.Errorf("summary %q", f.Summary)
 			}
 			if c.st == Skip && !strings.Contains(f.Summary, "DANE not in use") {

@@ -22,6 +22,9 @@ type MXChoice struct {
 	// Others are the other MX hosts, each with its preference and why it
 	// was not audited.
 	Others []string `json:"others"`
+	// Secure: the MX and address answers of the audited host were
+	// DNSSEC-validated; RFC 7672 §2.2.1 has senders look up TLSA only then.
+	Secure bool `json:"dnssec"`
 }
 
 // reachMX makes the first connection. For a host name without a port and
@@ -85,7 +88,7 @@ func (r *runner) reachHost(ctx context.Context, given Target, h mx.Host, c *MXCh
 		r.cfg.Target = t
 		err := r.reach(ctx)
 		if err == nil {
-			c.Audited, c.Addr = h.Name, t.Addr
+			c.Audited, c.Addr, c.Secure = h.Name, t.Addr, h.Secure
 			return ""
 		}
 		var ue *UnreachableError

@@ -46,6 +46,8 @@ func (r *runner) dane(ctx context.Context) Finding {
 		return finding(Skip, Info, "No TLSA records at "+sanitizeString(res.Name)+": DANE not in use (RFC 7672).", ev)
 	case !res.Secure:
 		return finding(Warn, Medium, "TLSA present but not DNSSEC-validated: ignored by senders (RFC 7672 §2.2); sign the zone, or check that the resolver validates.", ev)
+	case r.mx != nil && !r.mx.Secure:
+		return finding(Warn, Medium, "TLSA present, but the MX or address answers of "+sanitizeString(host)+" are not DNSSEC-validated: senders do not look the TLSA records up (RFC 7672 §2.2.1); sign the domain's zone too.", ev)
 	}
 	w, st, offered, err := r.tlsSession(ctx, r.cfg.Target.tlsConfig(nil))
 	w.quit()
