@@ -1563,14 +1563,16 @@ func (r *recordToggle) stopLocked() error {
 // Exit status: 0 nothing fails, 1 bad command line, 2 unreachable, 3 a
 // finding fails.
 type auditCmd struct {
-	Server       string        `arg:"" help:"The mail server: HOST, HOST:PORT or a Unix socket path. (A mail DOMAIN needs an MX lookup, not implemented yet: give its MX host.)"`
+	Server       string        `arg:"" help:"The mail server (HOST, HOST:PORT or a Unix socket path) or a mail DOMAIN: a name without a port goes to its most preferred MX that answers (its own address when it has no MX)."`
 	TLSOnConnect bool          `name:"tls-on-connect" help:"Implicit TLS (the default port is then 465)."`
+	Port         int           `help:"Port to connect to (default 25, or 465 with --tls-on-connect)."`
+	Resolver     string        `help:"DNS resolver for MX, TLSA and MTA-STS, HOST[:PORT] (default: the system's); only a validating resolver you trust makes DANE meaningful."`
 	Helo         string        `help:"Name for EHLO." default:"ehlo-audit.invalid"`
 	CA           string        `name:"ca" type:"existingfile" help:"Verify the certificate against the CA certificates in this PEM file instead of the system roots."`
 	SNI          string        `name:"sni" help:"Name the certificate must match (default: the host; required to check a Unix socket's certificate name)."`
 	To           string        `help:"A mailbox you own: smtp-smuggling delivers its probe messages there, and runs only with it."`
 	User         string        `default:"postmaster" help:"A user the server knows, for vrfy-expn and rcpt-enumeration."`
-	Domain       string        `help:"The server's mail domain for rcpt-enumeration and pipelining (default: the name in its greeting)."`
+	Domain       string        `help:"The server's mail domain for mta-sts, rcpt-enumeration and pipelining (default: the DOMAIN given, else the name in its greeting)."`
 	Only         []string      `help:"Run only these probes (comma-separated ids; see docs/audit.md)."`
 	ProbeTimeout time.Duration `name:"probe-timeout" default:"10s" help:"Bound on each probe connection."`
 	MaxTime      time.Duration `name:"max-time" default:"3m" help:"Bound on the whole audit."`
@@ -1596,13 +1598,21 @@ func (a *auditCmd) Validate() error {
 // config turns the flags into the audit's configuration.
 func (a *auditCmd) config(app *appContext) (audit.Config, error) {
 	t, err := audit.ParseTarget(a.Server, a.TLSOnConnect)
+	if err == nil {
+		t, err = t.WithPort(a.Port)
+	}
 	if err != nil {
 		return audit.Config{}, err
 	}
 	t.SNI = a.SNI
+	res, err := auditResolver(a.Resolver, t)
+	if err != nil {
+		return audit.Config{}, err
+	}
 	cfg := audit.Config{
 		Target: t, Helo: a.Helo, To: a.To, User: a.User, Domain: a.Domain, Only: a.Only,
 		ProbeTimeout: a.ProbeTimeout, MaxTime: a.MaxTime, RecordDir: a.Record, Version: ehloVersion(),
+		Resolver: res, ResolverOnly: a.Resolver != "",
 	}
 	if a.CA != "" {
 		pem, err := os.ReadFile(a.CA)
@@ -1618,6 +1628,21 @@ func (a *auditCmd) config(app *appContext) (audit.Config, error) {
 		cfg.Progress = func(p audit.Progress) { auditProgress(app.stderr, p) }
 	}
 	return cfg, nil
+}
+
+// auditResolver is --resolver, or the system's; with neither the audit
+// still runs on a server's name or address, without its DNS findings.
+func auditResolver(addr string, t audit.Target) (*mx.Resolver, error) {
+	r, err := mx.NewResolver(addr)
+	switch {
+	case err != nil && addr != "":
+		return nil, fmt.Errorf("--resolver: %w", err)
+	case err != nil && t.MailDomain() != "":
+		return nil, fmt.Errorf("%s: no resolver for its MX lookup (%v): pass --resolver HOST[:PORT]", t.Display, err)
+	case err != nil:
+		return nil, nil
+	}
+	return r, nil
 }
 
 func (a *auditCmd) Run(app *appContext) error {

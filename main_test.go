@@ -38,6 +38,9 @@ package main
 //	                          closes stdin 300ms later (the writer of a
 //	                          shell pipeline gets the same Ctrl+C)
 //	freeport                  $FREEPORT: a loopback port nobody listens on
+//	dnszone FILE [ZONE]...    $RESOLVER: a DNS server on loopback answering
+//	                          from FILE (zone-file lines, $VARS expanded;
+//	                          $CA_SPKI: ca.pem's key hash), AD under ZONEs
 //	sockdir                   $SOCKDIR: a short directory for Unix sockets
 //	                          ($WORK may be too long for one)
 //	waitlisten ADDR           waits until something accepts on ADDR
@@ -152,6 +155,7 @@ func TestScripts(t *testing.T) {
 			"jsonfield":    cmdJSONField,
 			"jsonraw":      cmdJSONRaw,
 			"bigfile":      cmdBigFile,
+			"dnszone":      cmdDNSZone,
 		},
 	})
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/ehlo-dev/ehlo/protocol"
 	"github.com/ehlo-dev/ehlo/session"
+	"github.com/ehlo-dev/ehlo/session/mx"
 )
 
 var tagRE = regexp.MustCompile(`^[A-Za-z0-9.-]{1,64}$`)
@@ -74,8 +75,10 @@ type Finding struct {
 
 // Report is the whole audit.
 type Report struct {
-	Server   string    `json:"server"`
-	Started  time.Time `json:"started"`
+	Server  string    `json:"server"`
+	Started time.Time `json:"started"`
+	// MX says which MX host of a DOMAIN was audited; nil for a SERVER.
+	MX       *MXChoice `json:"mx,omitempty"`
 	Findings []Finding `json:"findings"`
 }
 
@@ -99,6 +102,7 @@ type Target struct {
 	// certificate instead of Host (--sni; a socket has no other name).
 	SNI         string
 	ImplicitTLS bool
+	portGiven   bool // the argument had its own port
 }
 
 // name is what the certificate must match.
@@ -122,6 +126,7 @@ func ParseTarget(arg string, implicitTLS bool) (Target, error) {
 		return t, nil
 	}
 	host, port, err := net.SplitHostPort(arg)
+	t.portGiven = err == nil
 	if err != nil {
 		host, port = strings.TrimSuffix(strings.TrimPrefix(arg, "["), "]"), "25"
 		if implicitTLS {
@@ -138,15 +143,55 @@ func ParseTarget(arg string, implicitTLS bool) (Target, error) {
 	return t, nil
 }
 
+// WithPort is t on another port (--port); a port given twice is refused.
+func (t Target) WithPort(port int) (Target, error) {
+	switch {
+	case port == 0:
+		return t, nil
+	case port < 0 || port > 65535:
+		return t, fmt.Errorf("--port %d: not a port", port)
+	case t.Network != "tcp":
+		return t, errors.New("--port: a Unix socket has no port")
+	case t.portGiven:
+		return t, fmt.Errorf("%q already has a port: give it once", t.Display)
+	}
+	t.Addr = net.JoinHostPort(t.Host, strconv.Itoa(port))
+	return t, nil
+}
+
+// MailDomain is the name to look up MX records for: a host name given
+// without a port (a port names one server); "" for an IP address, a
+// socket, localhost, a single label or anything not a plain domain name
+// (it goes into RCPT commands as the mail domain).
+func (t Target) MailDomain() string {
+	d := strings.TrimSuffix(t.Host, ".")
+	if t.Network != "tcp" || t.portGiven || net.ParseIP(d) != nil || !domainRE.MatchString(d) ||
+		!strings.Contains(d, ".") || strings.EqualFold(d, "localhost") {
+		return ""
+	}
+	return d
+}
+
+// port is the TCP port dialled; 0 for a socket.
+func (t Target) port() int {
+	_, p, err := net.SplitHostPort(t.Addr)
+	if t.Network != "tcp" || err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
 // Resolve checks that a host name resolves, so that a mail domain given
 // where a server belongs gets a clear error instead of a connect failure.
 func (t Target) Resolve(ctx context.Context) error {
-	if t.Network != "tcp" || net.ParseIP(t.Host) != nil {
+	h, _, _ := net.SplitHostPort(t.Addr)
+	if t.Network != "tcp" || net.ParseIP(h) != nil {
 		return nil
 	}
 	if _, err := net.DefaultResolver.LookupHost(ctx, t.Host); err != nil {
 		return &UnreachableError{Target: t.Display, Err: fmt.Errorf(
-			"%s does not resolve as a host (%v); a mail DOMAIN needs an MX lookup, which ehlo audit does not do yet: give the mail server's host name", t.Host, err)}
+			"%s does not resolve as a host (%v), and has no MX record either", t.Host, err)}
 	}
 	return nil
 }
@@ -195,6 +240,16 @@ type Config struct {
 	Progress func(Progress)
 	// Version is the ehlo version written in recordings.
 	Version string
+	// Resolver answers the MX, TLSA and MTA-STS lookups; nil does none:
+	// the target is dialled as given and dane and mta-sts skip.
+	Resolver *mx.Resolver
+	// ResolverOnly: the resolver was chosen (--resolver), so its answer
+	// on a DOMAIN is final; otherwise a name it cannot look up is dialled
+	// through the system's lookup (/etc/hosts included), as a SERVER.
+	ResolverOnly bool
+	// PolicyPort, when set, replaces 443 for fetching the MTA-STS policy
+	// (a test bed's HTTPS server need not run as root).
+	PolicyPort int
 }
 
 // Progress reports one probe starting (Finding nil) or done.
@@ -227,8 +282,8 @@ func probes() []probe {
 		{"tls-versions", (*runner).tlsVersions},
 		{"tls-ciphers", (*runner).tlsCiphers},
 		{"certificate", (*runner).certificate},
-		{"dane", dnsOnly("dane")},
-		{"mta-sts", dnsOnly("mta-sts")},
+		{"dane", (*runner).dane},
+		{"mta-sts", (*runner).mtaSTS},
 		{"starttls-injection", (*runner).starttlsInjection},
 		{"cleartext-auth", (*runner).cleartextAuth},
 		{"open-relay", (*runner).openRelay},
@@ -259,10 +314,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.MaxTime)
 	defer cancel()
-	if err := r.reach(ctx); err != nil {
+	choice, err := r.reachMX(ctx)
+	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Server: cfg.Target.Display, Started: r.started}
+	r.mx = choice
+	rep := &Report{Server: cfg.Target.Display, Started: r.started, MX: choice}
 	for i, p := range list {
 		r.progress(Progress{Index: i + 1, Total: len(list), ID: p.id})
 		f := r.runOne(ctx, p)
@@ -415,7 +472,8 @@ type runner struct {
 	rec      *session.Recorder
 	recTried bool
 	recErrs  []string
-	greet    reply // the first greeting
+	greet    reply     // the first greeting
+	mx       *MXChoice // the MX audited, for a DOMAIN
 }
 
 // reach makes the first connection: no greeting there means exit status 2

@@ -398,8 +398,25 @@ func TestParseTarget(t *testing.T) {
 	}
 	tg, _ := ParseTarget("no-such-host.invalid", false)
 	err := tg.Resolve(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "MX lookup") {
+	if err == nil || !strings.Contains(err.Error(), "does not resolve as a host") {
 		t.Errorf("Resolve of a name that does not resolve: %v", err)
+	}
+	// Only a name without a port is a mail domain to look up MX for;
+	// --port applies to it, and a port given twice is refused.
+	for in, want := range map[string]string{"example.org": "example.org", "Example.org.": "Example.org",
+		"mx.example.org:25": "", "127.0.0.1": "", "[::1]:25": "", "/run/smtp.sock": "", "localhost": "", "mailhost": "", "a\r\nb.example": "", "a<b.example": ""} {
+		tg, _ := ParseTarget(in, false)
+		if got := tg.MailDomain(); got != want {
+			t.Errorf("MailDomain(%q) = %q, want %q", in, got, want)
+		}
+	}
+	tg, _ = ParseTarget("example.org", false)
+	if tg, err = tg.WithPort(2525); err != nil || tg.Addr != "example.org:2525" || tg.MailDomain() != "example.org" {
+		t.Errorf("WithPort: %+v %v", tg, err)
+	}
+	tg, _ = ParseTarget("example.org:25", false)
+	if _, err = tg.WithPort(2525); err == nil {
+		t.Error("a port given twice was accepted")
 	}
 }
 

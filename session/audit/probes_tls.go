@@ -13,13 +13,6 @@ import (
 // expiryWarning is how close to expiry a certificate gets a warning.
 const expiryWarning = 14 * 24 * time.Hour
 
-func dnsOnly(id string) func(*runner, context.Context) Finding {
-	return func(*runner, context.Context) Finding {
-		return finding(Skip, Low, "Needs DNS (MX/TLSA/MTA-STS lookup), not yet implemented ("+map[string]string{
-			"dane": "RFC 7672", "mta-sts": "RFC 8461"}[id]+").", nil)
-	}
-}
-
 func (r *runner) tlsOffered(ctx context.Context) Finding {
 	w, st, offered, err := r.tlsSession(ctx, r.cfg.Target.tlsConfig(nil))
 	defer w.quit()

@@ -37,7 +37,11 @@ func WriteText(w io.Writer, rep *Report, st Style) error {
 		st = Plain{}
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s %s, started %s\n\n", st.Bold("ehlo audit of"), st.Bold(session.SanitizeString(rep.Server)), rep.Started.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "%s %s, started %s\n", st.Bold("ehlo audit of"), st.Bold(session.SanitizeString(rep.Server)), rep.Started.UTC().Format(time.RFC3339))
+	for _, l := range mxLines(rep.MX) {
+		fmt.Fprintf(&b, "%s\n", st.Muted(l))
+	}
+	b.WriteString("\n")
 	idw := 0
 	for _, f := range rep.Findings {
 		idw = max(idw, len(f.ID))
@@ -66,7 +70,24 @@ func counts(rep *Report) string {
 	return fmt.Sprintf("%d pass, %d warn, %d fail, %d skip, %d error", n[Pass], n[Warn], n[Fail], n[Skip], n[Error])
 }
 
-// WriteJSON writes {"server", "started", "findings": [{"id", "status",
+// mxLines says which MX host of the domain was audited, and the others.
+func mxLines(c *MXChoice) []string {
+	if c == nil {
+		return nil
+	}
+	d := session.SanitizeString(c.Domain)
+	if c.Implicit {
+		return []string{fmt.Sprintf("%s has no MX record: audited its own address %s (RFC 5321 §5.1)", d, session.SanitizeString(c.Addr))}
+	}
+	out := []string{fmt.Sprintf("MX of %s: audited %s at %s, its most preferred MX that answers", d, session.SanitizeString(c.Audited), session.SanitizeString(c.Addr))}
+	for _, o := range c.Others {
+		out = append(out, "other MX "+session.SanitizeString(o))
+	}
+	return out
+}
+
+// WriteJSON writes {"server", "started", "mx" (for a DOMAIN: "domain",
+// "audited", "addr", "implicit", "others"), "findings": [{"id", "status",
 // "severity", "summary", "evidence"}]}.
 func WriteJSON(w io.Writer, rep *Report) error {
 	enc := json.NewEncoder(w)
@@ -82,6 +103,9 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 	esc := session.MarkdownEscape
 	fmt.Fprintf(&b, "## ehlo audit of %s\n\n", esc(session.SanitizeString(rep.Server)))
 	fmt.Fprintf(&b, "Started %s. %s.\n\n", rep.Started.UTC().Format(time.RFC3339), counts(rep))
+	for _, l := range mxLines(rep.MX) {
+		fmt.Fprintf(&b, "%s\n\n", esc(l))
+	}
 	b.WriteString("| finding | status | severity | summary |\n| --- | --- | --- | --- |\n")
 	for _, f := range rep.Findings {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", esc(f.ID), esc(string(f.Status)), esc(string(f.Severity)), esc(f.Summary))
