@@ -103,6 +103,8 @@ type Target struct {
 	SNI         string
 	ImplicitTLS bool
 	portGiven   bool // the argument had its own port
+	// hosts resolves Host in Resolve; nil is the system's resolver.
+	hosts *net.Resolver
 }
 
 // name is what the certificate must match.
@@ -189,7 +191,11 @@ func (t Target) Resolve(ctx context.Context) error {
 	if t.Network != "tcp" || net.ParseIP(h) != nil {
 		return nil
 	}
-	if _, err := net.DefaultResolver.LookupHost(ctx, t.Host); err != nil {
+	r := t.hosts
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	if _, err := r.LookupHost(ctx, t.Host); err != nil {
 		return &UnreachableError{Target: t.Display, Err: fmt.Errorf(
 			"%s does not resolve as a host (%v), and has no MX record either", t.Host, err)}
 	}

@@ -397,6 +397,12 @@ func TestParseTarget(t *testing.T) {
 		}
 	}
 	tg, _ := ParseTarget("no-such-host.invalid", false)
+	// A resolver on a dead loopback port: the test asks no real DNS
+	// server, and the answer is the same failure to resolve.
+	tg.hosts = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", "127.0.0.1:9")
+	}}
 	err := tg.Resolve(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "does not resolve as a host") {
 		t.Errorf("Resolve of a name that does not resolve: %v", err)
