@@ -24,7 +24,10 @@ const (
 )
 
 func (k Kind) String() string {
-	return [...]string{"smtp", "smtps", "lmtp"}[k]
+	if names := [...]string{"smtp", "smtps", "lmtp"}; k >= 0 && int(k) < len(names) {
+		return names[k]
+	}
+	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
 
 // DefaultPort is the port a Kind connects to when none is given.
@@ -299,7 +302,8 @@ func (c *Client) Close() error {
 // on it in another goroutine returns with an error. It is the one method
 // that is safe to call concurrently; the goroutine driving the client
 // still sees the failure and does the rest of the clean-up.
-func (c *Client) Abort() error {
+func (d Debugger) Abort() error {
+	c := d.c
 	c.abortMu.Lock()
 	defer c.abortMu.Unlock()
 	if c.abortConn == nil {

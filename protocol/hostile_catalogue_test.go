@@ -504,7 +504,7 @@ func TestCatalogueF18EHLOGarbage(t *testing.T) {
 		c := srv.mustDial(t)
 		_, err := c.Ehlo("")
 		re := wantErrAs[*protocol.ResponseError](t, err)
-		if re.Code != 500 || re.Message != "Line too long." {
+		if re.Code != 500 || re.Message != "Line too long" {
 			t.Errorf("(%d, %q)", re.Code, re.Message)
 		}
 		wantClosed(t, c)
