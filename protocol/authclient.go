@@ -167,7 +167,6 @@ func (c *Client) Login(user, password string, initialResponseOK bool) (Reply, er
 	if len(mechs) == 0 {
 		return Reply{}, &Exception{Msg: "no suitable authentication method found"}
 	}
-	c.user, c.password = user, password
 	var last error
 	for _, m := range mechs {
 		a, err := NewAuthenticator(m, user, password)

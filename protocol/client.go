@@ -91,8 +91,8 @@ type Client struct {
 	tlsOn    bool
 	tlsState *tls.ConnectionState
 
-	// helloDone/ehloDone stand for smtplib's helo_resp and ehlo_resp not
-	// being None: they decide whether ehlo_or_helo_if_needed greets.
+	// heloResp/ehloResp are smtplib's helo_resp and ehlo_resp, nil for
+	// None: they decide whether ehlo_or_helo_if_needed greets.
 	heloResp, ehloResp *string
 	doesESMTP          bool
 	features           map[string]string
@@ -100,13 +100,11 @@ type Client struct {
 
 	utf8 bool // smtplib's command_encoding is utf-8 (SMTPUTF8 accepted), until RSET
 
-	user, password string
-	state          State
+	state State
 
 	dataDeadline time.Time // when writing the message must end (Options.DataTimeout)
 
-	pipelined  int  // replies outstanding in a pipelined group
-	lastWas421 bool // the last reply read was 421: the server is closing
+	pipelined int // replies outstanding in a pipelined group
 
 	accepted    []string // recipients accepted in this transaction, for LMTP's replies
 	lmtpReplies []RecipientReply

@@ -232,11 +232,7 @@ func (c *Client) GetReply() (Reply, error) {
 	if c.debugLevel > 0 {
 		c.debugf("reply: retcode (%d); Msg: %s", code, pyRepr([]byte(msg), true))
 	}
-	r := Reply{Code: code, Message: msg}
-	if code == 421 {
-		c.lastWas421 = true
-	}
-	return r, nil
+	return Reply{Code: code, Message: msg}, nil
 }
 
 func joinLines(texts []string) string {
