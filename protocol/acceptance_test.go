@@ -308,7 +308,7 @@ func acc07(t *testing.T) {
 	l.Close()
 	srv := newServer(t, []step{
 		Do("peer port", func(sc *serverConn) error {
-			if got := sc.raw.RemoteAddr().(*net.TCPAddr).Port; got != p {
+			if got := sc.NetConn().RemoteAddr().(*net.TCPAddr).Port; got != p {
 				return fmt.Errorf("peer port %d, want %d", got, p)
 			}
 			return nil

@@ -37,5 +37,8 @@
 // conventions rather than smtplib's. Where ehlo departs from smtplib the
 // departure is listed in docs/smtplib-differences.md.
 //
+// Package protocol/smtptest is a scripted server for testing SMTP clients,
+// this one included: strict scripts of client lines and canned replies.
+//
 // The package uses the standard library only.
 package protocol

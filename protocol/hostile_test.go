@@ -258,9 +258,7 @@ func TestHostileA9A10PlaintextInsteadOfTLS(t *testing.T) {
 			}
 			wantClosed(t, c)
 			sc := srv.After(c)
-			sc.mu.Lock()
-			raw := sc.rawRead.Bytes()
-			sc.mu.Unlock()
+			raw := sc.RawRead()
 			if len(raw) == 0 || raw[0] != 0x16 {
 				t.Errorf("first bytes after STARTTLS %q: want a TLS handshake record", raw)
 			}
