@@ -21,7 +21,7 @@ func (sc *Conn) run(steps []Step) {
 		var err error
 		var end bool
 		switch st.kind {
-		case stExpect, stExpectRaw, stExpectData:
+		case stExpect, stExpectRaw, stExpectData, stExpectMatch:
 			err = sc.expect(st)
 		case stSend:
 			if werr := sc.Write(st.data); werr != nil {
@@ -66,6 +66,14 @@ func (sc *Conn) expect(st Step) error {
 		}
 		if !bytes.Equal(got, st.data) {
 			return fmt.Errorf("client line differs\n  want: %q\n  got:  %q", st.data, got)
+		}
+	case stExpectMatch:
+		got, err := sc.ReadLine()
+		if err != nil {
+			return fmt.Errorf("client sent %q then: %v", got, err)
+		}
+		if !bytes.HasSuffix(got, []byte("\r\n")) || !st.re.Match(got[:len(got)-2]) {
+			return fmt.Errorf("client line does not match\n  want: /%v/ and CRLF\n  got:  %q", st.re, got)
 		}
 	case stExpectRaw:
 		got, err := sc.ReadFull(len(st.data))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -146,5 +147,28 @@ func TestStepStringSafe(t *testing.T) {
 	}
 	if got := smtptest.C("NOOP").String(); got != `expect "NOOP\r\n"` {
 		t.Errorf("C(NOOP) = %s", got)
+	}
+}
+
+func TestCMatch(t *testing.T) {
+	for _, c := range []struct {
+		send string
+		ok   bool
+	}{
+		{"EHLO host-42.example\r\n", true},
+		{"EHLO \r\n", false},
+		{"EHLO host\n", false}, // CRLF is still required
+		{"HELO host\r\n", false},
+	} {
+		ft := &fakeT{}
+		s := smtptest.NewServer(ft, []smtptest.Step{smtptest.CMatch(regexp.MustCompile(`^EHLO \S+$`)), smtptest.S("250 ok")})
+		conn, br := dial(t, s)
+		io.WriteString(conn, c.send)
+		br.ReadString('\n')
+		conn.Close()
+		s.Wait(0)
+		if errs := ft.end(); (len(errs) == 0) != c.ok {
+			t.Errorf("%q: failures %q", c.send, errs)
+		}
 	}
 }
