@@ -204,3 +204,42 @@ func ExampleParseEHLO() {
 	// AUTH PLAIN LOGIN
 	// 8BITMIME
 }
+
+// A debugger sends lines as the user typed them through Client.Debug; the
+// client keeps its idea of the conversation true, as if its own methods
+// had sent them.
+func ExampleClient_Debug() {
+	t := &exampleT{}
+	defer t.done()
+	srv := smtptest.NewServer(t, []smtptest.Step{
+		smtptest.S("220 mail.example ESMTP"),
+		smtptest.C("EHLO me.example"), smtptest.S("250-mail.example", "250 PIPELINING"),
+		smtptest.C("MAIL FROM:<a@example.org>"), smtptest.S("250 2.1.0 ok"),
+		smtptest.C("RCPT TO:<b@example.org>"), smtptest.S("550 5.1.1 no such user"),
+		smtptest.C("RSET"), smtptest.S("250 2.0.0 ok"),
+		smtptest.C("QUIT"), smtptest.S("221 2.0.0 bye"),
+	})
+	c, _, err := protocol.Dial(protocol.SMTP, srv.Host(), srv.Port(), protocol.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	d := c.Debug()
+	for _, line := range []string{"EHLO me.example", "MAIL FROM:<a@example.org>", "RCPT TO:<b@example.org>", "RSET", "QUIT"} {
+		r, err := d.Raw(line)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("%-26s %d %-8s phase %s\n", line, r.Code, r.Enhanced(), c.State().Phase)
+	}
+	// QUIT, typed, forgot what EHLO said and closed, as Quit does.
+	fmt.Println("PIPELINING offered:", c.HasExtn("pipelining"), "connected:", c.Connected())
+	// Output:
+	// EHLO me.example            250          phase hello
+	// MAIL FROM:<a@example.org>  250 2.1.0    phase mail
+	// RCPT TO:<b@example.org>    550 5.1.1    phase mail
+	// RSET                       250 2.0.0    phase hello
+	// QUIT                       221 2.0.0    phase disconnected
+	// PIPELINING offered: false connected: false
+}
