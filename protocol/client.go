@@ -24,7 +24,10 @@ const (
 )
 
 func (k Kind) String() string {
-	return [...]string{"smtp", "smtps", "lmtp"}[k]
+	if names := [...]string{"smtp", "smtps", "lmtp"}; k >= 0 && int(k) < len(names) {
+		return names[k]
+	}
+	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
 
 // DefaultPort is the port a Kind connects to when none is given.
@@ -88,8 +91,8 @@ type Client struct {
 	tlsOn    bool
 	tlsState *tls.ConnectionState
 
-	// helloDone/ehloDone stand for smtplib's helo_resp and ehlo_resp not
-	// being None: they decide whether ehlo_or_helo_if_needed greets.
+	// heloResp/ehloResp are smtplib's helo_resp and ehlo_resp, nil for
+	// None: they decide whether ehlo_or_helo_if_needed greets.
 	heloResp, ehloResp *string
 	doesESMTP          bool
 	features           map[string]string
@@ -97,13 +100,11 @@ type Client struct {
 
 	utf8 bool // smtplib's command_encoding is utf-8 (SMTPUTF8 accepted), until RSET
 
-	user, password string
-	state          State
+	state State
 
 	dataDeadline time.Time // when writing the message must end (Options.DataTimeout)
 
-	pipelined  int  // replies outstanding in a pipelined group
-	lastWas421 bool // the last reply read was 421: the server is closing
+	pipelined int // replies outstanding in a pipelined group
 
 	accepted    []string // recipients accepted in this transaction, for LMTP's replies
 	lmtpReplies []RecipientReply
@@ -301,7 +302,8 @@ func (c *Client) Close() error {
 // on it in another goroutine returns with an error. It is the one method
 // that is safe to call concurrently; the goroutine driving the client
 // still sees the failure and does the rest of the clean-up.
-func (c *Client) Abort() error {
+func (d Debugger) Abort() error {
+	c := d.c
 	c.abortMu.Lock()
 	defer c.abortMu.Unlock()
 	if c.abortConn == nil {

@@ -32,7 +32,7 @@ const (
 // reach the connection.
 func (c *Client) send(b []byte, secrets []Span) error {
 	if c.conn == nil {
-		return &ServerDisconnectedError{Msg: "please run connect() first"}
+		return &ServerDisconnectedError{Msg: "not connected"}
 	}
 	if err := c.checkUnsolicited(); err != nil {
 		return err
@@ -52,7 +52,7 @@ func (c *Client) send(b []byte, secrets []Span) error {
 // DataEncoder writes nothing more once a write failed).
 func (c *Client) write(b []byte, secrets []Span) error {
 	if c.conn == nil {
-		return &ServerDisconnectedError{Msg: "please run connect() first"}
+		return &ServerDisconnectedError{Msg: "not connected"}
 	}
 	deadline, overall := c.deadline()
 	_ = c.conn.SetWriteDeadline(deadline)
@@ -117,7 +117,7 @@ func (c *Client) writeFailure(err error, overall bool) string {
 	var ne net.Error
 	switch {
 	case !errors.As(err, &ne) || !ne.Timeout():
-		return "Server not connected"
+		return "server not connected"
 	case overall:
 		return c.dataTimeoutMsg()
 	case c.state.Phase == PhaseData:
@@ -149,13 +149,6 @@ func clipSpans(spans []Span, n int) []Span {
 // the server shutting down; anything else is a protocol violation. Either
 // way the connection is closed.
 func (c *Client) checkUnsolicited() error {
-	return c.CheckUnsolicited()
-}
-
-// CheckUnsolicited returns a *ProtocolError (or the *ResponseError of an
-// unsolicited 421) and closes the connection if the server has sent bytes
-// that no command asked for, such as a reply pipelined after the greeting.
-func (c *Client) CheckUnsolicited() error {
 	if c.br == nil || c.br.Buffered() == 0 || c.pipelined > 0 {
 		return nil
 	}
@@ -184,7 +177,7 @@ func (c *Client) CheckUnsolicited() error {
 // malformed line cannot be trusted (smtplib desynchronises instead).
 func (c *Client) GetReply() (Reply, error) {
 	if c.conn == nil || c.br == nil {
-		return Reply{}, &ServerDisconnectedError{Msg: "please run connect() first"}
+		return Reply{}, &ServerDisconnectedError{Msg: "not connected"}
 	}
 	// Right after a command the time it was written is the time the
 	// wait began (microseconds ago): a clock read saved on every reply.
@@ -251,11 +244,7 @@ func (c *Client) GetReply() (Reply, error) {
 	if c.debugLevel > 0 {
 		c.debugf("reply: retcode (%d); Msg: %s", code, pyRepr([]byte(msg), true))
 	}
-	r := Reply{Code: code, Message: msg}
-	if code == 421 {
-		c.lastWas421 = true
-	}
-	return r, nil
+	return Reply{Code: code, Message: msg}, nil
 }
 
 // replyTexts are the texts of recent reply lines. A load run reads the
@@ -343,7 +332,7 @@ func (c *Client) readRest(line, frag []byte, err error) ([]byte, error) {
 			seen := len(line) + len(frag)
 			c.closeConn()
 			c.note(fmt.Sprintf("reply line longer than %d bytes (%d+ bytes seen), starting %s", MaxLine, seen, preview(append(line, frag...), 80)))
-			return nil, &ResponseError{Code: 500, Message: "Line too long."}
+			return nil, &ResponseError{Code: 500, Message: "Line too long"}
 		}
 		line = append(line, frag...)
 		if err == nil {
@@ -355,18 +344,18 @@ func (c *Client) readRest(line, frag []byte, err error) ([]byte, error) {
 		}
 		if errors.Is(err, io.EOF) {
 			if len(line) > 0 {
-				return line, &ServerDisconnectedError{Msg: "Connection unexpectedly closed in the middle of a reply", Err: io.ErrUnexpectedEOF}
+				return line, &ServerDisconnectedError{Msg: "connection unexpectedly closed in the middle of a reply", Err: io.ErrUnexpectedEOF}
 			}
-			return nil, &ServerDisconnectedError{Msg: "Connection unexpectedly closed", Err: err}
+			return nil, &ServerDisconnectedError{Msg: "connection unexpectedly closed", Err: err}
 		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			if c.dataTimedOut() {
 				return line, &ServerDisconnectedError{Msg: c.dataTimeoutMsg(), Err: err}
 			}
-			return line, &ServerDisconnectedError{Msg: fmt.Sprintf("Connection unexpectedly closed: no reply within %s", c.opts.Timeout), Err: err}
+			return line, &ServerDisconnectedError{Msg: fmt.Sprintf("connection unexpectedly closed: no reply within %s", c.opts.Timeout), Err: err}
 		}
-		return line, &ServerDisconnectedError{Msg: "Connection unexpectedly closed: " + err.Error(), Err: err}
+		return line, &ServerDisconnectedError{Msg: "connection unexpectedly closed: " + err.Error(), Err: err}
 	}
 }
 

@@ -63,7 +63,12 @@ var ErrDataEncoderClosed = errors.New("data encoder already closed")
 // input must not be sent".
 type NULError struct{ Offset int64 }
 
-func (e *NULError) Error() string        { return fmt.Sprintf("NUL byte at offset %d", e.Offset) }
+func (e *NULError) Error() string {
+	if e == nil {
+		return nilErr
+	}
+	return fmt.Sprintf("NUL byte at offset %d", e.Offset)
+}
 func (e *NULError) Is(target error) bool { return target == ErrNULInData }
 func (e *NULError) Unwrap() error        { return &ValueError{Msg: e.Error()} }
 

@@ -69,7 +69,7 @@ func (c *Client) sendmailFast(from string, to, lines []string, msg io.Reader, op
 		return e.refused, &DataError{ResponseError(endR)}
 	}
 	c.setPhase(PhaseData)
-	r, err := c.SendData(msg)
+	r, err := c.sendData(msg)
 	if err != nil {
 		return e.refused, err
 	}

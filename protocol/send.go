@@ -63,6 +63,9 @@ type AbortError struct {
 }
 
 func (e *AbortError) Error() string {
+	if e == nil {
+		return nilErr
+	}
 	return fmt.Sprintf("%v after %d bytes: %v", ErrMessageAborted, e.Sent, e.Err)
 }
 func (e *AbortError) Unwrap() []error { return []error{ErrMessageAborted, e.Err} }
@@ -248,7 +251,7 @@ func (c *Client) mailOptions(from string, to []string, msg io.Reader, mailOpts [
 		return nil, err
 	}
 	if !allASCII(from, to) && !c.HasExtn("smtputf8") {
-		return nil, &NotSupportedError{Msg: "One or more source or delivery addresses require internationalized email support, but the server does not advertise the required SMTPUTF8 capability"}
+		return nil, &NotSupportedError{Msg: "one or more source or delivery addresses require internationalized email support, but the server does not advertise the required SMTPUTF8 capability"}
 	}
 	size, known, err := messageSize(msg)
 	if err != nil {
@@ -404,7 +407,7 @@ func (c *Client) envelopeOf(m *parsedMessage, env *Envelope, mailOpts []string) 
 	opts := append([]string(nil), mailOpts...)
 	if !allASCII(from, to) {
 		if !c.HasExtn("smtputf8") {
-			return "", nil, nil, &NotSupportedError{Msg: "One or more source or delivery addresses require internationalized email support, but the server does not advertise the required SMTPUTF8 capability"}
+			return "", nil, nil, &NotSupportedError{Msg: "one or more source or delivery addresses require internationalized email support, but the server does not advertise the required SMTPUTF8 capability"}
 		}
 		for _, o := range []string{"SMTPUTF8", "BODY=8BITMIME"} {
 			if !hasOption(opts, o) {

@@ -159,7 +159,7 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 	if cfg.DebugLevel > 0 {
 		s.c.SetDebugLevel(cfg.DebugLevel, cfg.DebugOut)
 	}
-	stop := context.AfterFunc(ctx, func() { s.c.Abort() })
+	stop := context.AfterFunc(ctx, func() { s.c.Debug().Abort() })
 	defer stop()
 	for _, stage := range []func() *SendResult{s.connect, s.greet, s.authenticate} {
 		if res := stage(); res != nil {
@@ -225,7 +225,7 @@ func (s *sendRun) connect() *SendResult {
 		c.Close()
 		return s.fail(StageBanner, &protocol.ConnectError{ResponseError: protocol.ResponseError(r)})
 	}
-	if err := c.CheckUnsolicited(); err != nil {
+	if err := c.Debug().CheckUnsolicited(); err != nil {
 		return s.fail(StageBanner, err)
 	}
 	if stopAfter(cfg.QuitAfter, "connect", "banner") {
