@@ -35,7 +35,12 @@ const (
 
 var stageNames = [...]string{"connect", "banner", "helo", "tls", "helo-after-tls", "auth", "mail", "rcpt", "data", "dot", "quit", "done"}
 
-func (s Stage) String() string { return stageNames[s] }
+func (s Stage) String() string {
+	if s < 0 || int(s) >= len(stageNames) {
+		return "stage(" + strconv.Itoa(int(s)) + ")"
+	}
+	return stageNames[s]
+}
 
 // exitCodes are swaks's (swaks --help, "EXIT CODES").
 var exitCodes = map[Stage]int{

@@ -1,0 +1,16 @@
+package session
+
+import "testing"
+
+// A Stage's String is safe for any value: an out-of-range stage (a caller's
+// arithmetic, a zero value from elsewhere) must not panic in a log line.
+func TestStageStringAnyValue(t *testing.T) {
+	for _, tc := range []struct {
+		s    Stage
+		want string
+	}{{StageConnect, "connect"}, {StageQuit, "quit"}, {-1, "stage(-1)"}, {Stage(len(stageNames)), "stage(12)"}} {
+		if got := tc.s.String(); got != tc.want {
+			t.Errorf("Stage(%d).String() = %q, want %q", int(tc.s), got, tc.want)
+		}
+	}
+}
