@@ -203,7 +203,9 @@ func (c *composer) searchKey(msg tea.KeyPressMsg) bool {
 
 // refreshSuggestions recomputes the completions for the current value.
 func (c *composer) refreshSuggestions(st paneState) {
-	if c.secret || c.searching || c.dismissed || c.input.Position() != len([]rune(c.input.Value())) {
+	// A message line or a challenge answer is not a command: nothing to
+	// complete, and Esc must reach the session.
+	if st.Mode != modeCommand || c.secret || c.searching || c.dismissed || c.input.Position() != len([]rune(c.input.Value())) {
 		c.sugg = nil
 		return
 	}

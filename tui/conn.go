@@ -61,6 +61,7 @@ type paneState struct {
 	Challenge string
 	Secret    bool
 	DataLines int
+	DataTail  []string // raw: sanitize to show
 	LastError string
 
 	// Reached is how far the last connection got. It outlives the close,
@@ -117,6 +118,7 @@ func fromSnapshot(s snapshot) paneState {
 		Challenge: s.Challenge,
 		Secret:    s.SecretInput,
 		DataLines: s.DataLines,
+		DataTail:  s.DataTail,
 		LastError: s.LastError,
 	}
 	for _, e := range s.Extensions {

@@ -69,6 +69,39 @@ func TestE2E(t *testing.T) {
 		t.Parallel()
 		testE2EReplay(t, tmuxPath, bin)
 	})
+	t.Run("data_cancel_80x24", func(t *testing.T) {
+		t.Parallel()
+		testE2EDataCancel(t, tmuxPath, bin)
+	})
+}
+
+// Flow D (issue 14 item 1): the body typed after DATA is shown as it is
+// typed; Esc twice abandons it by closing the connection without the final
+// dot, the sandbox's mailbox stays empty, and /connect starts again.
+func testE2EDataCancel(t *testing.T, tmuxPath, bin string) {
+	p := startPane(t, tmuxPath, 80, 24, []string{"env", "-u", "NO_COLOR", bin})
+	p.waitFor("the sandbox's greeting", "<-  220 sandbox.ehlo.test", "Composer")
+	for _, l := range []string{"EHLO e2e.example", "MAIL FROM:<alice@example.test>", "RCPT TO:<bob@example.test>", "DATA"} {
+		p.typeLine(l)
+	}
+	p.waitFor("DATA mode", "<-  354", "DATA> ")
+	p.typeLine("Subject: never sent")
+	p.typeLine("")
+	p.typeLine("first body line")
+	p.waitFor("the body so far", "Message · 3 lines · not sent yet", "Subject: never sent", "first body line")
+	p.keys("Escape")
+	p.waitFor("the question", "esc again abandons the message")
+	p.keys("Escape")
+	scr := p.waitFor("the message abandoned", "message of 3 line(s) abandoned", "DATA", "> type an SMTP command")
+	p.noneOf(scr, "DATA> ", "not sent yet")
+	p.typeLine("/mailbox")
+	p.waitFor("an empty mailbox", "Mailbox (0)")
+	p.keys("Escape")
+	p.waitGone("the mailbox closed", "Mailbox (0)")
+	p.typeLine("/connect")
+	p.waitFor("connected again", "not encrypted")
+	p.typeLine("/quit")
+	p.waitExit(0)
 }
 
 // buildEhlo builds github.com/ehlo-dev/ehlo into a temporary directory.

@@ -78,6 +78,7 @@ var scenarios = []struct {
 		f.snap = demoSnapshot()
 		f.snap.State = st(protocol.PhaseData, true, true, 1)
 		f.snap.Mode, f.snap.DataLines = modeData, 3
+		f.snap.DataTail = []string{"Subject: hello", "", "Hi Bob,"}
 		m := newTestModel(t, f, "dark", w, h)
 		deliver(m, demoEvents()[:38]...)
 		typeText(m, "Regards, Alice")

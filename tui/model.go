@@ -101,6 +101,9 @@ type Model struct {
 	recording  bool
 	recordPath string
 	quitting   bool
+	// abandonArmed: Esc was pressed once in DATA; a second Esc abandons
+	// the message (and the connection), any other key disarms it.
+	abandonArmed bool
 
 	notifyClosed bool
 
@@ -322,10 +325,10 @@ func (m *Model) updateKeys() {
 	inComposer := live && m.focus == focusComposer && none
 	inLog := (m.focus == focusLog || replay) && none
 	k.Focus.SetEnabled(live && none)
-	// Esc gives up on a reply being waited for, or answers "*" to an
-	// AUTH challenge (session.Live.Cancel). In DATA it would abandon the
-	// message and the connection, too much for a stray key: "." ends it.
-	k.Cancel.SetEnabled(live && none && (m.st.Busy || m.st.Mode == modeAuth) && m.comp.prompt == nil)
+	// Esc gives up on a reply being waited for, answers "*" to an AUTH
+	// challenge, or in DATA abandons the message (session.Live.Cancel);
+	// the last closes the connection, so it asks for a second Esc.
+	k.Cancel.SetEnabled(live && none && (m.st.Busy || m.st.Mode != modeCommand) && m.comp.prompt == nil)
 	k.Timestamps.SetEnabled(none)
 	k.PageUp.SetEnabled(none)
 	k.PageDown.SetEnabled(none)
@@ -437,7 +440,7 @@ func (m *Model) setFlash(msg string, isErr bool) {
 
 // logRows is how many rows of lines the wire-log pane shows.
 func (m *Model) logRows() int {
-	h := m.lay.Log.H - 2
+	h := m.lay.Log.H - 2 - len(m.dataBox())
 	if m.view.details && m.view.sel >= 0 {
 		h -= min(6, h/2)
 	}
@@ -463,6 +466,8 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return tea.Quit
 	}
 	m.flash = ""
+	armed := m.abandonArmed
+	m.abandonArmed = false
 	if m.lay.TooSmall {
 		return nil
 	}
@@ -529,7 +534,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.openHelp()
 		return nil
 	case key.Matches(msg, k.Cancel):
-		m.conv.Cancel()
+		m.cancel(armed)
 		return nil
 	case key.Matches(msg, k.Focus):
 		if m.focus == focusComposer {
@@ -557,6 +562,25 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return m.logKey(msg)
 	}
 	return m.composerKey(msg)
+}
+
+// cancel is Esc while something can be given up. In DATA, SMTP has no
+// way to take the message back: the only way out without sending it is to
+// close the connection before the final dot, so the first Esc says so
+// and the second does it.
+func (m *Model) cancel(armed bool) {
+	if m.st.Mode != modeData || m.st.Busy {
+		m.conv.Cancel()
+		return
+	}
+	if !armed {
+		m.abandonArmed = true
+		m.setFlash("SMTP has no way to cancel DATA", true)
+		return
+	}
+	m.conv.Cancel()
+	m.comp.input.Reset()
+	m.setFlash("message abandoned; /connect starts again", false)
 }
 
 func (m *Model) setFocus(f focusArea) {
@@ -1044,7 +1068,10 @@ func (m *Model) screen() []string {
 	ext := box(s, extTitle, extBadge, extLines(m.st, s, l.Ext.W-4), l.Ext.W, l.Ext.H, false)
 	side := append(conn, ext...)
 
-	logBox := box(s, m.logTitle(), m.logBadge(), m.view.rows(m.renderer(), l.Log.W-4, l.Log.H-2), l.Log.W, l.Log.H, m.focus == focusLog || m.rep != nil)
+	data := m.dataBox()
+	logH := l.Log.H - len(data)
+	logBox := box(s, m.logTitle(), m.logBadge(), m.view.rows(m.renderer(), l.Log.W-4, logH-2), l.Log.W, logH, m.focus == focusLog || m.rep != nil)
+	logBox = append(logBox, data...)
 	out = append(out, joinColumns(side, logBox)...)
 	out = append(out, m.bottomBox()...)
 	out = append(out, padRight(truncate(m.help.View(m), l.Help.W), l.Help.W))
@@ -1104,9 +1131,12 @@ func (m *Model) bottomBox() []string {
 	case m.st.Mode == modeAuth:
 		title = "AUTH challenge: " + tabless(m.st.Challenge) // sanitized by the session
 		badge = s.Muted.Render("esc or * cancels")
+	case m.st.Mode == modeData && m.abandonArmed:
+		title = "esc again abandons the message and closes the connection"
+		badge = s.Warning.Render("any other key keeps it")
 	case m.st.Mode == modeData:
 		title = fmt.Sprintf("DATA · %d %s · end with a line holding only .", m.st.DataLines, plural(m.st.DataLines, "line"))
-		badge = s.PromptData.Render("multi-line")
+		badge = s.PromptData.Render("esc abandons")
 	case m.comp.searching:
 		title = "History search"
 	}
@@ -1199,6 +1229,33 @@ func (m *Model) overlayBox() *overlaySpec {
 		}
 	}
 	return nil
+}
+
+// dataBox shows the message typed after DATA, which the server sees only
+// at the final dot: the last lines, up to a third of the wire log's
+// height, in a box under the log (which gives up those rows). Nil outside
+// DATA.
+func (m *Model) dataBox() []string {
+	if m.rep != nil || m.st.Mode != modeData || m.lay.TooSmall {
+		return nil
+	}
+	l, s := m.lay, m.styles
+	rows := max(1, (l.Log.H-2)/3)
+	var lines []string
+	tail := m.st.DataTail
+	switch {
+	case m.st.DataLines == 0:
+		lines = []string{s.Muted.Render("(empty) headers, a blank line, then the body")}
+	case m.st.DataLines > len(tail) || len(tail) > rows:
+		rows--
+		skipped := m.st.DataLines - min(len(tail), rows)
+		lines = append(lines, s.Muted.Render(fmt.Sprintf("… %d earlier %s", skipped, plural(skipped, "line"))))
+	}
+	for _, t := range tail[max(0, len(tail)-rows):] {
+		lines = append(lines, s.Input.Render(tabless(safe(t))))
+	}
+	title := fmt.Sprintf("Message · %d %s · not sent yet", m.st.DataLines, plural(m.st.DataLines, "line"))
+	return box(s, title, "", lines, l.Log.W, len(lines)+2, false)
 }
 
 // helpSize is the help overlay's box: as wide as 100 columns and as high as

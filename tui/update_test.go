@@ -683,7 +683,8 @@ func TestUnknownThemeIsAnError(t *testing.T) {
 }
 
 // In AUTH challenge mode Esc cancels the exchange (the session answers
-// "*"); in DATA it does not, since that would abandon the message.
+// "*"). In DATA the first Esc says what it would do, any other key keeps
+// the message, and a second Esc in a row abandons it (issue 14 item 1).
 func TestEscInModes(t *testing.T) {
 	f := newFake()
 	connected(f)
@@ -692,8 +693,47 @@ func TestEscInModes(t *testing.T) {
 	m.Update(activityMsg{})
 	press(m, "esc")
 	wantCalls(t, f, "Cancel")
-	f.set(func(s *snapshot) { s.Mode = modeData })
+	f.set(func(s *snapshot) { s.Mode, s.DataLines, s.DataTail = modeData, 1, []string{"Subject: hi"} })
 	m.Update(activityMsg{})
 	press(m, "esc")
 	wantCalls(t, f, "Cancel")
+	if v := plain(m); !strings.Contains(v, "esc again abandons the message and closes the connection") ||
+		!strings.Contains(v, "SMTP has no way to cancel DATA") {
+		t.Errorf("the first Esc in DATA does not say what a second would do:\n%s", v)
+	}
+	typeText(m, "x") // any other key disarms
+	press(m, "esc")
+	wantCalls(t, f, "Cancel")
+	press(m, "esc")
+	wantCalls(t, f, "Cancel", "Cancel")
+	if v := plain(m); !strings.Contains(v, "message abandoned; /connect starts again") {
+		t.Errorf("the second Esc does not say what it did:\n%s", v)
+	}
+	if v := m.comp.input.Value(); v != "" {
+		t.Errorf("the composer keeps %q of the abandoned message", v)
+	}
+}
+
+// The message typed after DATA is on screen before the final dot: the last
+// lines, with how many came before (issue 14 item 1).
+func TestDataBodyShown(t *testing.T) {
+	f := newFake()
+	connected(f)
+	var tail []string
+	for i := 1; i <= 40; i++ {
+		tail = append(tail, fmt.Sprintf("body line %d", i))
+	}
+	f.set(func(s *snapshot) { s.Mode, s.DataLines, s.DataTail = modeData, 100, tail })
+	for _, size := range [][2]int{{80, 24}, {120, 40}, {200, 60}} {
+		m := newTestModel(t, f, "dark", size[0], size[1])
+		m.Update(activityMsg{})
+		v := plain(m)
+		if !strings.Contains(v, "Message · 100 lines · not sent yet") || !strings.Contains(v, "body line 40") {
+			t.Errorf("%dx%d: the body typed so far is not shown:\n%s", size[0], size[1], v)
+		}
+		if !strings.Contains(v, "earlier lines") || strings.Contains(v, "body line 1\n") {
+			t.Errorf("%dx%d: no count of the lines above the box:\n%s", size[0], size[1], v)
+		}
+		checkFrame(t, m, size[0], size[1])
+	}
 }
