@@ -69,19 +69,40 @@ func TestE2E(t *testing.T) {
 		t.Parallel()
 		testE2EReplay(t, tmuxPath, bin)
 	})
-	t.Run("data_cancel_80x24", func(t *testing.T) {
+	t.Run("follow_data_cancel_80x24", func(t *testing.T) {
 		t.Parallel()
-		testE2EDataCancel(t, tmuxPath, bin)
+		testE2EFollowDataCancel(t, tmuxPath, bin)
 	})
 }
 
-// Flow D (issue 14 item 1): the body typed after DATA is shown as it is
-// typed; Esc twice abandons it by closing the connection without the final
-// dot, the sandbox's mailbox stays empty, and /connect starts again.
-func testE2EDataCancel(t *testing.T, tmuxPath, bin string) {
+// Flow D (issue 14 items 1, 2): after a search and after an explanation
+// the wire log follows the next reply; the body typed after DATA is shown
+// as it is typed; Esc twice abandons it by closing the connection without
+// the final dot, the sandbox's mailbox stays empty, and /connect starts
+// again.
+func testE2EFollowDataCancel(t *testing.T, tmuxPath, bin string) {
 	p := startPane(t, tmuxPath, 80, 24, []string{"env", "-u", "NO_COLOR", bin})
 	p.waitFor("the sandbox's greeting", "<-  220 sandbox.ehlo.test", "Composer")
-	for _, l := range []string{"EHLO e2e.example", "MAIL FROM:<alice@example.test>", "RCPT TO:<bob@example.test>", "DATA"} {
+	// Item 2: after a search, and after an explanation, the next reply is
+	// on screen without f or shift+tab.
+	p.typeLine("EHLO e2e.example")
+	p.waitFor("the EHLO reply", "<-  250 SMTPUTF8")
+	p.keys("BTab", "Up", "Up", "Up", "Up", "/")
+	p.text("220")
+	p.keys("Enter")
+	p.waitFor("the search", "/220")
+	p.keys("Escape")
+	p.waitFor("the composer", "enter send") // else NOOP reads as alt+N
+	p.typeLine("NOOP")
+	p.waitFor("the NOOP following a search", " -> NOOP")
+	p.keys("BTab", "Up", "Up", "Up", "e")
+	p.waitFor("an explanation", "┄┄┄")
+	p.keys("Escape")
+	p.waitFor("the composer", "enter send")
+	p.typeLine("VRFY bob")
+	p.waitFor("the VRFY following an explanation", " -> VRFY bob")
+
+	for _, l := range []string{"MAIL FROM:<alice@example.test>", "RCPT TO:<bob@example.test>", "DATA"} {
 		p.typeLine(l)
 	}
 	p.waitFor("DATA mode", "<-  354", "DATA> ")

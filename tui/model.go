@@ -583,11 +583,20 @@ func (m *Model) cancel(armed bool) {
 	m.setFlash("message abandoned; /connect starts again", false)
 }
 
+// followEnd puts the wire log back at its end, following, with no line
+// selected. Reading (a search, a selection, an explanation, a scroll) stops
+// following; going back to the composer, or sending anything, means the
+// next reply is what matters, so it must not arrive below the pane.
+func (m *Model) followEnd() {
+	m.view.follow, m.view.sel = true, -1
+}
+
 func (m *Model) setFocus(f focusArea) {
 	m.focus = f
 	if f == focusComposer {
 		m.comp.input.Focus()
 		m.view.details = false
+		m.followEnd()
 	} else {
 		m.comp.input.Blur()
 		if m.view.sel < 0 && m.lines() > 0 {
@@ -816,6 +825,7 @@ func (m *Model) submit() tea.Cmd {
 	line := c.input.Value()
 	c.input.Reset()
 	c.sugg, c.dismissed, c.histPos = nil, false, len(c.history)
+	m.followEnd()
 	if p := c.prompt; p != nil {
 		c.prompt = nil
 		if p.login {

@@ -737,3 +737,40 @@ func TestDataBodyShown(t *testing.T) {
 		checkFrame(t, m, size[0], size[1])
 	}
 }
+
+// After a search or an explanation (i) in the wire log, going back to the
+// composer follows the conversation again: the reply to the next command
+// is on screen, not below it (issue 14 item 2). A command sent after
+// scrolling up (PgUp) brings the log back to its end too.
+func TestFollowAfterSearchAndExplain(t *testing.T) {
+	newReply := session.Event{Offset: at(200), Kind: session.KindServer, Data: []byte("250 2.0.0 the newest reply\r\n"), TLS: true}
+	for _, tc := range []struct {
+		name string
+		act  func(m *Model)
+	}{
+		{"search", func(m *Model) {
+			press(m, "shift+tab", "/")
+			typeText(m, "EHLO")
+			press(m, "enter", "esc")
+		}},
+		{"explain", func(m *Model) { press(m, "shift+tab", "up", "up", "up", "e", "esc") }},
+		{"explain+shift+tab", func(m *Model) { press(m, "shift+tab", "up", "up", "up", "e", "shift+tab") }},
+		{"pgup+send", func(m *Model) {
+			press(m, "pgup")
+			typeText(m, "NOOP")
+			press(m, "enter")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			f.snap = demoSnapshot()
+			m := newTestModel(t, f, "dark", 80, 24)
+			deliver(m, demoEvents()...)
+			tc.act(m)
+			deliver(m, newReply)
+			if v := plain(m); !strings.Contains(v, "the newest reply") || strings.Contains(v, "scrolled") {
+				t.Errorf("the new reply is not on screen:\n%s", v)
+			}
+		})
+	}
+}
