@@ -855,7 +855,7 @@ func (t *tuiCmd) Run(app *appContext) error {
 	}
 	if t.Theme != "" {
 		if _, err := themes.Get(t.Theme); err != nil {
-			return &exitError{code: 1, err: fmt.Errorf("--theme: %w (choose from %s)", err, strings.Join(themes.Names(), ", "))}
+			return &exitError{code: 1, err: fmt.Errorf("--theme: %w", err)} // the error lists the themes
 		}
 	}
 	tlsCfg, err := t.tlsConfig()
@@ -1053,6 +1053,9 @@ func (x *exportCmd) Run(app *appContext) error {
 	err = session.WriteFileAtomic(app.ctx, x.Output, x.Force, func(w io.Writer) error {
 		return session.Export(w, rec, x.Format, opts)
 	})
+	if errors.Is(err, os.ErrExist) {
+		err = fmt.Errorf("%w (--force replaces it)", err)
+	}
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}

@@ -181,7 +181,7 @@ func SplitHostPort(host string, port int) (string, int, error) {
 			}
 			p, err := strconv.Atoi(rest[1:])
 			if err != nil || p <= 0 || p > 65535 {
-				return "", 0, &ValueError{Msg: "nonnumeric port"}
+				return "", 0, portError(rest[1:], err)
 			}
 			return h, p, nil
 		}
@@ -190,11 +190,21 @@ func SplitHostPort(host string, port int) (string, int, error) {
 	if i >= 0 && i == j {
 		p, err := strconv.Atoi(host[i+1:])
 		if err != nil || p < 0 || p > 65535 {
-			return "", 0, &ValueError{Msg: "nonnumeric port"}
+			return "", 0, portError(host[i+1:], err)
 		}
 		return host[:i], p, nil
 	}
 	return host, 0, nil
+}
+
+// portError says what is wrong with a port: smtplib's "nonnumeric port"
+// when it is not a number, and, where Python's socket layer would refuse a
+// number too large, that it is out of range rather than not a number.
+func portError(text string, err error) error {
+	if err != nil {
+		return &ValueError{Msg: fmt.Sprintf("nonnumeric port %q", text)}
+	}
+	return &ValueError{Msg: fmt.Sprintf("port %s out of range (1-65535)", text)}
 }
 
 // Connect opens the connection and reads the greeting. Like smtplib's

@@ -807,7 +807,7 @@ func (w *worker) fail(err error) {
 	w.emit(func() {
 		w.l.capture.Note("error: " + text)
 		w.l.mu.Lock()
-		w.l.snap.LastError = SanitizeString(text)
+		w.l.snap.LastError = SanitizeText(text)
 		w.l.mu.Unlock()
 	})
 	w.stopBatch()

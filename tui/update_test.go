@@ -774,3 +774,22 @@ func TestFollowAfterSearchAndExplain(t *testing.T) {
 		})
 	}
 }
+
+// A note quoting server bytes already escaped keeps its backslashes single
+// in the wire log (issue 14 item 10); a server line's own backslash is
+// still escaped, so a server cannot forge an escape.
+func TestNoteEscapesNotDoubled(t *testing.T) {
+	f := newFake()
+	m := newTestModel(t, f, "dark", 120, 40)
+	deliver(m,
+		session.Event{Offset: at(1), Kind: session.KindNote, Text: `error: unexpected reply '650 2.0.0 Ok\r\n'`},
+		session.Event{Offset: at(2), Kind: session.KindServer, Data: []byte("250 a\\b\r\n")},
+	)
+	v := plain(m)
+	if !strings.Contains(v, `'650 2.0.0 Ok\r\n'`) {
+		t.Errorf("the note's escapes are doubled:\n%s", v)
+	}
+	if !strings.Contains(v, `250 a\\b`) {
+		t.Errorf("a server's backslash is not escaped:\n%s", v)
+	}
+}
