@@ -1234,7 +1234,7 @@ func (m *Model) overlayBox() *overlaySpec {
 		return &overlaySpec{m.mailbox.view(s, l.W, h), 0, 1}
 	}
 	if m.rep == nil && m.focus == focusComposer && !m.searching {
-		if p := m.comp.popup(s, l.W-4); p != nil {
+		if p := m.comp.popup(s, l.W-4, l.Composer.Y-l.Log.Y); p != nil {
 			return &overlaySpec{p, 2 + displayWidth(m.comp.input.Prompt), l.Composer.Y - len(p)}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ehlo-dev/ehlo/protocol"
 	"github.com/ehlo-dev/ehlo/session"
+	"github.com/ehlo-dev/ehlo/themes"
 )
 
 // msgs runs cmd and the commands it batches, each for at most a moment: the
@@ -791,5 +792,48 @@ func TestNoteEscapesNotDoubled(t *testing.T) {
 	}
 	if !strings.Contains(v, `250 a\\b`) {
 		t.Errorf("a server's backslash is not escaped:\n%s", v)
+	}
+}
+
+// Completion right after a space offers every candidate for the next word,
+// and "/" lists every command with what it does, at every size (issue 14
+// item 5).
+func TestCompletionAfterSpaceAndAllCommands(t *testing.T) {
+	f := newFake()
+	connected(f)
+	m := newTestModel(t, f, "dark", 80, 24)
+	m.Update(activityMsg{})
+	texts := func(ss []suggestion) []string {
+		var out []string
+		for _, s := range ss {
+			out = append(out, s.text)
+		}
+		return out
+	}
+	if got := texts(complete("MAIL FROM:<a@b> ", m.st, nil)); !slices.Contains(got, "SIZE=") || !slices.Contains(got, "BODY=8BITMIME") {
+		t.Errorf("after MAIL FROM:<a@b> and a space: %q", got)
+	}
+	if got := texts(complete("/theme ", m.st, nil)); !slices.Equal(got, themes.Names()) {
+		t.Errorf("after /theme and a space: %q, want %q", got, themes.Names())
+	}
+	typeText(m, "MAIL FROM:<a@b> ")
+	press(m, "tab")
+	if v := m.comp.input.Value(); v != "MAIL FROM:<a@b> SIZE=" {
+		t.Errorf("tab after the space gave %q", v)
+	}
+	for _, size := range [][2]int{{80, 24}, {120, 40}, {200, 60}} {
+		m := newTestModel(t, f, "dark", size[0], size[1])
+		m.Update(activityMsg{})
+		typeText(m, "/")
+		if len(m.comp.sugg) != len(commands) {
+			t.Errorf("%dx%d: / offers %d of %d commands", size[0], size[1], len(m.comp.sugg), len(commands))
+		}
+		v := plain(m)
+		for _, want := range []string{"/connect", "connect to the server", "/help", "keys and commands", "/mailbox"} {
+			if !strings.Contains(v, want) {
+				t.Errorf("%dx%d: the / list lacks %q:\n%s", size[0], size[1], want, v)
+			}
+		}
+		checkFrame(t, m, size[0], size[1])
 	}
 }
