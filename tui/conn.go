@@ -272,7 +272,7 @@ func connLines(st paneState, s themes.Styles, w int, now time.Time, replay bool)
 			if name != "" {
 				msg += " for " + name
 			}
-			add(s.Verified.Render(truncate(msg, w)))
+			add(s.Verified.Render(truncate(msg, w))) // the name is the first line's
 		case h.Error == "":
 			for _, l := range wrap("✗ NOT VERIFIED: --insecure, nothing checked", w, 2) {
 				add(s.NotVerified.Render(l))
@@ -296,7 +296,16 @@ func connLines(st paneState, s themes.Styles, w int, now time.Time, replay bool)
 
 	if h := st.TLSInfo; h != nil && len(h.Chain) > 0 {
 		c := h.Chain[0]
-		kv := func(k, v string) { add(s.Muted.Render(k) + s.Text.Render(truncate(v, w-len(k)))) }
+		// A value wraps under itself rather than being cut: the names and
+		// the fingerprint are what a user compares.
+		kv := func(k, v string) {
+			for i, l := range wrap(v, w-len(k), 0) {
+				if i > 0 {
+					k = strings.Repeat(" ", len(k))
+				}
+				add(s.Muted.Render(k) + s.Text.Render(l))
+			}
+		}
 		kv("subject ", safe(c.Subject))
 		kv("issuer  ", safe(c.Issuer))
 		if len(c.SANs) > 0 {
@@ -315,7 +324,7 @@ func connLines(st paneState, s themes.Styles, w int, now time.Time, replay bool)
 		default:
 			kv("valid   ", valid)
 		}
-		kv("sha256  ", safe(c.SHA256))
+		kv("sha256  ", fingerprint(safe(c.SHA256), w-8))
 	}
 	return out
 }
@@ -385,6 +394,34 @@ func stateMachine(st paneState, s themes.Styles, w int) []string {
 		lines = append(lines, cur.String())
 	}
 	return lines
+}
+
+// fingerprint breaks a hex fingerprint that does not fit in w cells into
+// groups of 32 or 16 digits, one per line, easier to compare than an
+// arbitrary cut.
+func fingerprint(hex string, w int) string {
+	if len(hex) <= w {
+		return hex
+	}
+	group := 32
+	if w < group {
+		group = 16
+	}
+	var parts []string
+	for len(hex) > group {
+		parts, hex = append(parts, hex[:group]), hex[group:]
+	}
+	return strings.Join(append(parts, hex), " ")
+}
+
+// fit cuts lines to rows, the last row then saying how many more there
+// are, so that a pane never ends mid-list without saying so.
+func fit(lines []string, rows int, s themes.Styles) []string {
+	if rows <= 0 || len(lines) <= rows {
+		return lines
+	}
+	more := len(lines) - rows + 1
+	return append(lines[:rows-1:rows-1], s.Muted.Render(fmt.Sprintf("+%d more", more)))
 }
 
 // extLines draws the Extensions pane's content.

@@ -166,7 +166,9 @@ func (v *logView) line(r logRender, i, w int) string {
 	if expl != "" {
 		ew := displayWidth(expl) + 3
 		if tw+ew > avail {
-			keep := max(avail*2/5, avail-ew)
+			// The server's own words first: the explanation gets what
+			// is left, at least a glimpse (e explains the line in full).
+			keep := max(avail-ew, avail-24)
 			if tw > keep {
 				text = truncate(text, keep)
 				tw = displayWidth(text)

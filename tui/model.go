@@ -1069,13 +1069,13 @@ func (m *Model) screen() []string {
 	out := make([]string, 0, m.h)
 	out = append(out, m.statusBar())
 
-	conn := box(s, "Connection", "", connLines(m.st, s, l.Conn.W-4, m.now(), m.rep != nil), l.Conn.W, l.Conn.H, false)
+	conn := box(s, "Connection", "", fit(connLines(m.st, s, l.Conn.W-4, m.now(), m.rep != nil), l.Conn.H-2, s), l.Conn.W, l.Conn.H, false)
 	extTitle := "Extensions"
 	extBadge := ""
 	if m.st.Stale {
 		extBadge = s.Stale.Render("stale")
 	}
-	ext := box(s, extTitle, extBadge, extLines(m.st, s, l.Ext.W-4), l.Ext.W, l.Ext.H, false)
+	ext := box(s, extTitle, extBadge, fit(extLines(m.st, s, l.Ext.W-4), l.Ext.H-2, s), l.Ext.W, l.Ext.H, false)
 	side := append(conn, ext...)
 
 	data := m.dataBox()

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -484,7 +485,7 @@ func TestExplainToggle(t *testing.T) {
 	deliver(m, demoEvents()...)
 	typeText(m, "/explain")
 	press(m, "enter")
-	if !m.view.beside || !strings.Contains(plain(m), "550 mailbox unavailable · 5.1.1 bad") {
+	if !m.view.beside || !strings.Contains(plain(m), "550 mailbox unavail") {
 		t.Errorf("no explanation beside the 550:\n%s", plain(m))
 	}
 	press(m, "shift+tab", "x")
@@ -835,5 +836,37 @@ func TestCompletionAfterSpaceAndAllCommands(t *testing.T) {
 			}
 		}
 		checkFrame(t, m, size[0], size[1])
+	}
+}
+
+// Layout at every size (issue 14 item 4): an Extensions list too long for
+// its pane says how many more there are; the certificate's fingerprint is
+// shown whole, wrapped; /explain leaves the server's text most of the row.
+func TestLayoutNothingCutSilently(t *testing.T) {
+	for _, sz := range [][2]int{{80, 24}, {120, 40}, {200, 60}} {
+		f := newFake()
+		f.snap = demoSnapshot()
+		for i := range 30 {
+			f.snap.Extensions = append(f.snap.Extensions, protocol.Extension{Keyword: fmt.Sprintf("X-EXT%02d", i)})
+		}
+		m := newTestModel(t, f, "dark", sz[0], sz[1])
+		deliver(m, demoEvents()...)
+		v := plain(m)
+		if !strings.Contains(v, " more ") && !regexp.MustCompile(`\+\d+ more`).MatchString(v) {
+			t.Errorf("%dx%d: the Extensions list is cut without +N more:\n%s", sz[0], sz[1], v)
+		}
+		lines := connLines(m.st, m.styles, m.lay.Conn.W-4, m.now(), false)
+		flat := strings.ReplaceAll(ansi.Strip(strings.Join(lines, " ")), " ", "")
+		if !strings.Contains(flat, testCert.SHA256) {
+			t.Errorf("%dx%d: the fingerprint is not shown whole:\n%s", sz[0], sz[1], ansi.Strip(strings.Join(lines, "\n")))
+		}
+	}
+	f := newFake()
+	f.snap = demoSnapshot()
+	m := newTestModel(t, f, "dark", 120, 40)
+	deliver(m, demoEvents()...)
+	press(m, "shift+tab", "x")
+	if v := plain(m); !strings.Contains(v, "<nobody@example.test>: Recipient ad") {
+		t.Errorf("/explain cuts the server's text short at 120 columns:\n%s", v)
 	}
 }
