@@ -694,12 +694,20 @@ func (m *Model) logKey(msg tea.KeyPressMsg) tea.Cmd {
 }
 
 func (m *Model) findNext(from, dir int) {
-	i := m.view.find(m.log, m.lines(), from, dir)
+	n := m.lines()
+	if m.rep != nil {
+		n = m.log.Len() // a replay searches the whole recording
+	}
+	i := m.view.find(m.log, n, from, dir)
 	if i < 0 {
 		m.view.notice = "no match"
 		return
 	}
 	m.view.notice = ""
+	if m.rep != nil && i >= m.lines() {
+		m.rep.reveal(i)
+		m.afterSeek()
+	}
 	m.view.selectLine(i, m.lines(), m.logRows())
 }
 
@@ -1131,7 +1139,7 @@ func (m *Model) bottomBox() []string {
 		if name == "" {
 			name = "recording"
 		}
-		return box(s, "Replay · "+safe(name), "", []string{m.rep.controls(s, inner)}, l.Composer.W, l.Composer.H, true)
+		return box(s, "Replay · "+safe(name), m.replayProblems(), []string{m.rep.controls(s, inner)}, l.Composer.W, l.Composer.H, true)
 	}
 	title := "Composer"
 	badge := ""
@@ -1154,6 +1162,17 @@ func (m *Model) bottomBox() []string {
 		title, badge = q, ""
 	}
 	return box(s, title, badge, []string{m.comp.input.View()}, l.Composer.W, l.Composer.H, m.focus == focusComposer)
+}
+
+// replayProblems is the replay bar's warning that the recording is
+// damaged (lines that are not events, a cut last line), as --print says,
+// with the first problem; empty for a sound recording.
+func (m *Model) replayProblems() string {
+	ps := m.rep.rec.Problems
+	if len(ps) == 0 {
+		return ""
+	}
+	return m.styles.Warning.Render(fmt.Sprintf("⚠ damaged: %d %s, first %s", len(ps), plural(len(ps), "problem"), safe(ps[0].String())))
 }
 
 // statusBar draws the top row: where, how safe, recording, busy, and the
