@@ -205,7 +205,8 @@ func testE2ELiveSandbox(t *testing.T, tmuxPath, bin string) {
 	p.noneOf(scr, "Send a message") // the form closed
 
 	p.typeLine("/mailbox")
-	p.waitFor("the message in the sandbox mailbox", "Mailbox (1)", "alice@example.test → bob@", "Subject: "+subject)
+	p.waitFor("the message and its envelope in the sandbox mailbox", "Mailbox (1)", "→ bob@example.test", "Subject: "+subject,
+		"TLS yes · AUTH as alice", "MAIL FROM:<alice@example.test>", "RCPT TO:<bob@example.test> → 250 accepted")
 	p.keys("Escape")
 	p.waitFor("the mailbox closed", "Composer", "> type an SMTP command")
 	p.waitGone("the mailbox closed", "Mailbox (1)")

@@ -870,3 +870,36 @@ func TestLayoutNothingCutSilently(t *testing.T) {
 		t.Errorf("/explain cuts the server's text short at 120 columns:\n%s", v)
 	}
 }
+
+// /mailbox shows how a message came: HELO, TLS, the AUTH user, MAIL FROM
+// with its parameters and every recipient, and neither sender nor
+// recipients are cut in the list at 120 columns (issue 14 item 8).
+func TestMailboxEnvelope(t *testing.T) {
+	items := []MailItem{{
+		From: "alice.longname@example.test", To: []string{"bob.longername@example.test", "carol@example.test"},
+		Received: fixedStart, Data: []byte("Subject: hi\r\n\r\nbody\r\n"),
+		ID: "s1.1", Helo: "client.example", Params: []string{"SIZE=21"}, TLS: true, AuthUser: "alice",
+	}}
+	for _, sz := range [][2]int{{80, 24}, {120, 40}, {200, 60}} {
+		f := newFake()
+		m, err := New(Config{Conversation: f, Theme: "dark", Mailbox: func() []MailItem { return items }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Update(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+		typeText(m, "/mailbox")
+		press(m, "enter")
+		v := plain(m)
+		for _, want := range []string{"HELO client.example · TLS yes · AUTH", "MAIL FROM:<alice.longname@example.test>", "SIZE=21",
+			"RCPT TO:<bob.longername@example.test>", "→ 250 accepted", "RCPT TO:<carol@example.test>", "DATA → 250 queued as s1.1", "Subject: hi"} {
+			if !strings.Contains(v, want) {
+				t.Errorf("%dx%d: the mailbox lacks %q:\n%s", sz[0], sz[1], want, v)
+			}
+		}
+		if sz[0] >= 120 && (!strings.Contains(v, "alice.longname@example.test ") || !strings.Contains(v, "AUTH as alice") || !strings.Contains(v, "→ bob.longername@example.test, carol@")) {
+			t.Errorf("%dx%d: the list cuts the sender or the recipients:\n%s", sz[0], sz[1], v)
+		}
+		checkFrame(t, m, sz[0], sz[1])
+		m.Close()
+	}
+}
