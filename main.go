@@ -559,6 +559,7 @@ type sandboxCmd struct {
 	Fault             []string `name:"fault" sep:"none" help:"Inject a fault, KIND[:STAGE,...][=VALUE] (repeatable; see docs/sandbox.md)." placeholder:"SPEC"`
 	Hostname          string   `help:"Name in the greeting, the EHLO reply and the certificate." default:"sandbox.ehlo.test"`
 	AllowInsecureAuth bool     `name:"allow-insecure-auth" help:"Offer and accept AUTH without TLS."`
+	WriteCA           string   `name:"write-ca" type:"path" help:"Write the sandbox's certificate (PEM) to FILE, for ehlo --ca FILE." placeholder:"FILE"`
 }
 
 func (s *sandboxCmd) Run(app *appContext) error {
@@ -571,6 +572,7 @@ func (s *sandboxCmd) Run(app *appContext) error {
 		TLSCert:           s.TLSCert,
 		TLSKey:            s.TLSKey,
 		AllowInsecureAuth: s.AllowInsecureAuth,
+		WriteCA:           s.WriteCA,
 	}
 	if len(s.User) > 0 {
 		cfg.Users = make(map[string]string, len(s.User))

@@ -263,8 +263,15 @@ func connLines(st paneState, s themes.Styles, w int, now time.Time, replay bool)
 	if h := st.TLSInfo; h != nil {
 		switch {
 		case !h.Complete:
-			for _, l := range wrap("✗ TLS handshake failed: "+safe(h.Error), w, 2) {
+			// The whole reason, then what to do about it: a dead end
+			// otherwise.
+			for _, l := range wrap("✗ TLS handshake failed: "+safe(h.Error), w, 0) {
 				add(s.NotVerified.Render(l))
+			}
+			for _, way := range waysOut(h) {
+				for _, l := range wrap(safe(way), w, 0) {
+					add(s.Note.Render(l))
+				}
 			}
 		case h.Verified:
 			name := safe(h.ServerName)
@@ -394,6 +401,25 @@ func stateMachine(st paneState, s themes.Styles, w int) []string {
 		lines = append(lines, cur.String())
 	}
 	return lines
+}
+
+// waysOut says how to get past a certificate that failed verification:
+// the two flags, and the fingerprint to check the certificate by before
+// trusting it. Nothing for other handshake failures.
+func waysOut(h *session.TLSSummary) []string {
+	if h == nil || h.Complete || !strings.Contains(h.Error, "certificate") {
+		return nil
+	}
+	out := []string{
+		"not verified, so ehlo closed the connection; run it again with",
+		"--ca FILE: trust the CA or the certificate in FILE",
+		"  (for the sandbox: ehlo sandbox --write-ca FILE)",
+		"--insecure: check nothing (shown as NOT VERIFIED)",
+	}
+	if len(h.Chain) > 0 {
+		out = append(out, "compare first: its sha256 is", h.Chain[0].SHA256)
+	}
+	return out
 }
 
 // fingerprint breaks a hex fingerprint that does not fit in w cells into

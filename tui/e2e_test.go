@@ -27,6 +27,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,10 +70,68 @@ func TestE2E(t *testing.T) {
 		t.Parallel()
 		testE2EReplay(t, tmuxPath, bin)
 	})
+	t.Run("certificate_120x40", func(t *testing.T) {
+		t.Parallel()
+		testE2ECertificate(t, tmuxPath, bin)
+	})
 	t.Run("follow_data_cancel_80x24", func(t *testing.T) {
 		t.Parallel()
 		testE2EFollowDataCancel(t, tmuxPath, bin)
 	})
+}
+
+// Flow E (issue 14 item 3): against a server with a self-signed certificate
+// (ehlo sandbox, started on its own), STARTTLS fails verification and the
+// TUI says why in full, the two ways out and the fingerprint; with the
+// certificate from --write-ca given to --ca, the same STARTTLS verifies.
+func testE2ECertificate(t *testing.T, tmuxPath, bin string) {
+	ca := filepath.Join(t.TempDir(), "sandbox-ca.pem")
+	ctx, cancel := context.WithCancel(context.Background())
+	sb := exec.CommandContext(ctx, bin, "sandbox", "--tls-listen", "-", "--write-ca", ca)
+	out, err := sb.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); sb.Wait() })
+	var addr string
+	var banner bytes.Buffer
+	buf := make([]byte, 4096)
+	for deadline := time.Now().Add(e2eWait); addr == "" || !strings.Contains(banner.String(), "stop with Ctrl+C"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no sandbox banner:\n%s", banner.String())
+		}
+		n, err := out.Read(buf)
+		banner.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("sandbox: %v\n%s", err, banner.String())
+		}
+		if m := regexp.MustCompile(`listen: (\S+)`).FindStringSubmatch(banner.String()); m != nil {
+			addr = m[1]
+		}
+	}
+	go io.Copy(io.Discard, out)
+
+	p := startPane(t, tmuxPath, 120, 40, []string{"env", "-u", "NO_COLOR", bin, addr})
+	p.waitFor("the greeting", "<-  220 sandbox.ehlo.test", "not encrypted")
+	p.typeLine("EHLO e2e.example")
+	p.waitFor("the EHLO reply", "<-  250 SMTPUTF8")
+	p.typeLine("STARTTLS")
+	p.waitFor("the failure, its reason and the ways out", "TLS handshake failed", "x509:",
+		"--ca FILE", "--insecure", "compare first: its sha256 is", "ehlo sandbox --write-ca FILE)")
+	p.typeLine("/quit")
+	p.waitExit(0)
+
+	p = startPane(t, tmuxPath, 120, 40, []string{"env", "-u", "NO_COLOR", bin, "--ca", ca, addr})
+	p.waitFor("the greeting", "<-  220 sandbox.ehlo.test", "not encrypted")
+	p.typeLine("EHLO e2e.example")
+	p.waitFor("the EHLO reply", "<-  250 SMTPUTF8")
+	p.typeLine("STARTTLS")
+	p.waitFor("TLS, verified with --ca", "TLS ✓", "certificate verified")
+	p.typeLine("/quit")
+	p.waitExit(0)
 }
 
 // Flow D (issue 14 items 1, 2): after a search and after an explanation

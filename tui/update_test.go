@@ -903,3 +903,26 @@ func TestMailboxEnvelope(t *testing.T) {
 		m.Close()
 	}
 }
+
+// A certificate that fails verification is not a dead end: the pane shows
+// the whole reason, the two ways out and the fingerprint to compare, at
+// every size (issue 14 item 3).
+func TestCertificateFailureWaysOut(t *testing.T) {
+	reason := "tls: failed to verify certificate: x509: certificate signed by unknown authority (possibly because of \"crypto/rsa: verification error\" while trying to verify candidate authority certificate \"sandbox\")"
+	for _, sz := range [][2]int{{80, 24}, {120, 40}, {200, 60}} {
+		f := newFake()
+		f.snap = demoSnapshot()
+		f.snap.State = st(protocol.PhaseHello, false, false, 0)
+		f.snap.TLS = &session.TLSSummary{ServerName: "mx.example.test", Error: reason, Chain: []session.Certificate{testCert}}
+		m := newTestModel(t, f, "dark", sz[0], sz[1])
+		m.Update(activityMsg{})
+		lines := ansi.Strip(strings.Join(connLines(m.st, m.styles, m.lay.Conn.W-4, m.now(), false), " "))
+		flat := strings.Join(strings.Fields(lines), " ")
+		for _, want := range []string{reason, "--ca FILE", "--insecure", "ehlo sandbox --write-ca FILE", testCert.SHA256} {
+			if !strings.Contains(flat, want) && !strings.Contains(strings.ReplaceAll(flat, " ", ""), strings.ReplaceAll(want, " ", "")) {
+				t.Errorf("%dx%d: the Connection pane lacks %q:\n%s", sz[0], sz[1], want, lines)
+			}
+		}
+		checkFrame(t, m, sz[0], sz[1])
+	}
+}

@@ -385,6 +385,9 @@ func (b *builder) handshake(e session.Event) {
 		c := h.Chain[0]
 		b.info(lineTLS, e.Offset, fmt.Sprintf(`TLS peer certificate: subject "%s" issuer "%s"`, c.Subject, c.Issuer))
 	}
+	for _, l := range waysOut(h) {
+		b.info(lineInfo, e.Offset, l)
+	}
 	switch {
 	case h.Complete && h.Verified:
 		b.info(lineTLS, e.Offset, "certificate verified")
