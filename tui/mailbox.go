@@ -40,7 +40,11 @@ func (it MailItem) envelope() []string {
 	if len(it.Params) > 0 {
 		from += " " + safe(strings.Join(it.Params, " "))
 	}
-	out := []string{"HELO " + safe(it.Helo) + " · TLS " + tls + " · AUTH " + auth, from}
+	helo := safe(it.Helo)
+	if helo == "" {
+		helo = "(none)"
+	}
+	out := []string{"HELO " + helo + " · TLS " + tls + " · AUTH " + auth, from}
 	for _, to := range it.To {
 		out = append(out, "RCPT TO:<"+safe(to)+"> → 250 accepted")
 	}
