@@ -19,6 +19,7 @@ type logView struct {
 	sel    int  // the selected line, -1 for none
 
 	stamps  bool // show each line's time
+	rtt     bool // show each reply's round trip (rtt.go)
 	beside  bool // explain every reply beside it
 	details bool // explain the selected line in full
 
@@ -151,6 +152,12 @@ func (v *logView) line(r logRender, i, w int) string {
 	var prefix, stampText string
 	if v.stamps {
 		stampText = stamp(l.at) + " "
+	}
+	if v.rtt {
+		stampText = strings.Repeat(" ", rttWidth)
+		if d, ok := roundTrip(r.log, i); ok {
+			stampText = fmt.Sprintf("%*s ", rttWidth-1, rttText(d))
+		}
 	}
 	mark := l.marker()
 	prefix = stampText + mark

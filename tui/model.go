@@ -550,7 +550,17 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.view.scroll(m.logRows()-1, m.lines(), m.logRows())
 		return nil
 	case key.Matches(msg, k.Timestamps):
-		m.view.stamps = !m.view.stamps
+		// Cycle: off, each reply's round trip, the time since the start.
+		switch {
+		case m.view.rtt:
+			m.view.rtt, m.view.stamps = false, true
+			m.setFlash("time since the session started (ctrl+t: off)", false)
+		case m.view.stamps:
+			m.view.stamps = false
+		default:
+			m.view.rtt = true
+			m.setFlash("round trip of each reply (ctrl+t: time since the start)", false)
+		}
 		return nil
 	}
 	if m.rep != nil {

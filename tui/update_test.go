@@ -592,9 +592,23 @@ func TestTimestamps(t *testing.T) {
 	f.snap = demoSnapshot()
 	m := newTestModel(t, f, "dark", 120, 40)
 	deliver(m, demoEvents()...)
+	// Ctrl+T first shows each reply's round trip (issue 14 item 7): from
+	// the last line sent to the reply's first line, not on its
+	// continuation lines.
+	press(m, "ctrl+t")
+	v := plain(m)
+	for _, want := range []string{"   39ms <~  250 2.0.0 Ok: queued as 4Xk2", "   10ms <~  550 5.1.1", "   10ms <~  250-mx.example.test Hello", "         <~  250-SIZE 10485760"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("no round trip %q:\n%s", want, v)
+		}
+	}
 	press(m, "ctrl+t")
 	if !strings.Contains(plain(m), "00:00.260 <~  250 2.0.0 Ok: queued as 4Xk2") {
 		t.Errorf("no timestamps:\n%s", plain(m))
+	}
+	press(m, "ctrl+t")
+	if v := plain(m); strings.Contains(v, "00:00.260") || strings.Contains(v, "39ms") {
+		t.Errorf("a third ctrl+t leaves a time column:\n%s", v)
 	}
 }
 
@@ -628,7 +642,7 @@ func TestHelpOverlayScrollsToEverything(t *testing.T) {
 				t.Errorf("%dx%d: %s never shown", size[0], size[1], c.name)
 			}
 		}
-		for _, want := range []string{"timestamps", "explain all", "follow", "sent to the server as typed", "log in with the best mechanism offered (asks", "for the password)"} {
+		for _, want := range []string{"round trip/time", "explain all", "follow", "sent to the server as typed", "log in with the best mechanism offered (asks", "for the password)"} {
 			if !strings.Contains(seen, want) {
 				t.Errorf("%dx%d: %q never shown", size[0], size[1], want)
 			}
