@@ -852,6 +852,11 @@ type tuiCmd struct {
 
 func (t *tuiCmd) Run(app *appContext) error {
 	t.serverArg = t.Server
+	cfgPath := configPath()
+	uc, err := t.applyConfig(cfgPath)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
 	if err := t.check(); err != nil {
 		return &exitError{code: 1, err: err}
 	}
@@ -912,11 +917,41 @@ func (t *tuiCmd) Run(app *appContext) error {
 	err = tui.Run(app.ctx, tui.Config{
 		Conversation: live, Connect: true, StartTLS: t.StartTLS, Theme: t.Theme, NoColor: themes.NoColor(os.LookupEnv),
 		Mailbox: mailbox, Recording: t.Record != "", RecordPath: t.Record, ToggleRecord: rt.toggle,
+		DefaultFrom: uc.From,
+		SaveTheme: func(name string) (string, error) {
+			return cfgPath, saveConfigKey(cfgPath, "theme", name)
+		},
 	})
 	if cerr := rt.stop(); cerr != nil && err == nil {
 		err = cerr
 	}
 	return err
+}
+
+// applyConfig fills what the flags left empty from the config file at
+// path (flags win), and checks the file's values as the flags' are.
+func (t *tuiCmd) applyConfig(path string) (userConfig, error) {
+	uc, err := loadConfig(path)
+	if err != nil {
+		return uc, fmt.Errorf("config: %w", err)
+	}
+	if uc.Theme != "" {
+		if _, err := themes.Get(uc.Theme); err != nil {
+			return uc, fmt.Errorf("config %s: theme: %w", path, err)
+		}
+		if t.Theme == "" {
+			t.Theme = uc.Theme
+		}
+	}
+	if uc.Helo != "" {
+		if err := protocol.ValidateHeloName(uc.Helo); err != nil {
+			return uc, fmt.Errorf("config %s: helo: %w", path, err)
+		}
+		if t.Helo == "" {
+			t.Helo = uc.Helo
+		}
+	}
+	return uc, nil
 }
 
 // replayCmd: `ehlo replay`. A recording is a JSON Lines FILE or the NAME

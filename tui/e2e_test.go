@@ -70,6 +70,10 @@ func TestE2E(t *testing.T) {
 		t.Parallel()
 		testE2EReplay(t, tmuxPath, bin)
 	})
+	t.Run("theme_kept_200x60", func(t *testing.T) {
+		t.Parallel()
+		testE2EThemeKept(t, tmuxPath, bin)
+	})
 	t.Run("certificate_120x40", func(t *testing.T) {
 		t.Parallel()
 		testE2ECertificate(t, tmuxPath, bin)
@@ -78,6 +82,26 @@ func TestE2E(t *testing.T) {
 		t.Parallel()
 		testE2EFollowDataCancel(t, tmuxPath, bin)
 	})
+}
+
+// Flow F (issue 14 item 9): a theme chosen with /theme is kept in the
+// config file and is the next run's theme.
+func testE2EThemeKept(t *testing.T, tmuxPath, bin string) {
+	cfg := t.TempDir()
+	argv := []string{"env", "-u", "NO_COLOR", "XDG_CONFIG_HOME=" + cfg, bin}
+	p := startPane(t, tmuxPath, 200, 60, argv)
+	p.waitFor("the sandbox's greeting", "<-  220 sandbox.ehlo.test")
+	p.typeLine("/theme high-contrast")
+	p.waitFor("the theme kept", "theme high-contrast, kept in "+filepath.Join(cfg, "ehlo", "config.toml"))
+	p.typeLine("/quit")
+	p.waitExit(0)
+
+	p = startPane(t, tmuxPath, 200, 60, argv)
+	p.waitFor("the sandbox's greeting", "<-  220 sandbox.ehlo.test")
+	p.typeLine("/theme")
+	p.waitFor("the theme of the last run", "(now high-contrast)")
+	p.typeLine("/quit")
+	p.waitExit(0)
 }
 
 // Flow E (issue 14 item 3): against a server with a self-signed certificate
@@ -467,7 +491,8 @@ func startPane(t *testing.T, tmuxPath string, w, h int, argv []string) *tmuxPane
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "TMUX", "TMUX_PANE", "NO_COLOR", "TERM", "COLORTERM", "CLICOLOR", "CLICOLOR_FORCE", "TTY_FORCE":
+		case "TMUX", "TMUX_PANE", "NO_COLOR", "TERM", "COLORTERM", "CLICOLOR", "CLICOLOR_FORCE", "TTY_FORCE",
+			"XDG_CONFIG_HOME": // the config file is the test's (HOME below), never the developer's
 			continue
 		}
 		p.env = append(p.env, kv)

@@ -133,6 +133,7 @@ func New(cfg Config) (*Model, error) {
 		noColor:    cfg.NoColor,
 		recording:  cfg.Recording,
 		recordPath: cfg.RecordPath,
+		lastForm:   sendForm{From: cfg.DefaultFrom},
 		now:        time.Now,
 	}
 	m.spin = spinner.New(spinner.WithSpinner(spinner.MiniDot))
@@ -990,6 +991,13 @@ func (m *Model) setTheme(name string) {
 	m.styles = themes.NewStyles(t, m.isDark)
 	m.applyStyles()
 	m.setFlash("theme "+t.Name, false)
+	if m.cfg.SaveTheme != nil {
+		if where, err := m.cfg.SaveTheme(t.Name); err != nil {
+			m.setFlash("theme "+t.Name+", for this run only: "+safe(err.Error()), true)
+		} else {
+			m.setFlash("theme "+t.Name+", kept in "+safe(where), false)
+		}
+	}
 }
 
 func (m *Model) wheel(ms tea.Mouse) {

@@ -940,3 +940,26 @@ func TestCertificateFailureWaysOut(t *testing.T) {
 		checkFrame(t, m, sz[0], sz[1])
 	}
 }
+
+// The config file's sender starts the /send form, and /theme hands the
+// theme to SaveTheme to be kept (issue 14 item 9).
+func TestConfigDefaultsReachTheTUI(t *testing.T) {
+	var saved string
+	m, err := New(Config{Conversation: newFake(), Theme: "dark", DefaultFrom: "cfg@example.test",
+		SaveTheme: func(name string) (string, error) { saved = name; return "/cfg/ehlo/config.toml", nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	typeText(m, "/theme light")
+	press(m, "enter")
+	if saved != "light" || !strings.Contains(plain(m), "theme light, kept in /cfg/ehlo/config.toml") {
+		t.Errorf("saved %q:\n%s", saved, plain(m))
+	}
+	typeText(m, "/send")
+	press(m, "enter")
+	if !strings.Contains(plain(m), "cfg@example.test") {
+		t.Errorf("the /send form does not start with the configured sender:\n%s", plain(m))
+	}
+}
