@@ -384,24 +384,56 @@ func (c *Client) LocalHostname() string {
 	if c.opts.LocalHostname != "" {
 		return c.opts.LocalHostname
 	}
-	c.opts.LocalHostname = defaultLocalHostname()
-	return c.opts.LocalHostname
-}
-
-// defaultLocalHostname follows smtplib: the FQDN if it has a dot,
-// otherwise a domain literal of the host's address, else [127.0.0.1].
-func defaultLocalHostname() string {
-	name, err := os.Hostname()
-	if err == nil && strings.Contains(name, ".") {
+	if name := fqdn(); name != "" {
+		c.opts.LocalHostname = name
 		return name
 	}
-	if err == nil {
-		if cname, err := net.LookupCNAME(name); err == nil {
-			cname = strings.TrimSuffix(cname, ".")
-			if strings.Contains(cname, ".") {
-				return cname
-			}
+	// No FQDN: smtplib sends a literal of the host's address. The
+	// connection's own local address is the one the server sees, where a
+	// lookup of the host name may give another interface or loopback.
+	if c.raw != nil {
+		if a, ok := c.raw.LocalAddr().(*net.TCPAddr); ok {
+			return addressLiteral(a.IP)
 		}
+	}
+	return defaultLocalHostname()
+}
+
+// hostname is os.Hostname; tests replace it.
+var hostname = os.Hostname
+
+// fqdn is the host's fully qualified name, as smtplib takes it: the host
+// name if it has a dot, else its canonical name if that has one; "" when
+// there is none.
+func fqdn() string {
+	name, err := hostname()
+	if err != nil {
+		return ""
+	}
+	if strings.Contains(name, ".") {
+		return name
+	}
+	if cname, err := net.LookupCNAME(name); err == nil {
+		cname = strings.TrimSuffix(cname, ".")
+		if strings.Contains(cname, ".") {
+			return cname
+		}
+	}
+	return ""
+}
+
+// addressLiteral is an RFC 5321 §4.1.3 address literal.
+func addressLiteral(ip net.IP) string {
+	if ip4 := ip.To4(); ip4 != nil {
+		return "[" + ip4.String() + "]"
+	}
+	return "[IPv6:" + ip.String() + "]"
+}
+
+// defaultLocalHostname is the literal of the host's address, else
+// [127.0.0.1], for a client that is not connected.
+func defaultLocalHostname() string {
+	if name, err := hostname(); err == nil {
 		if addrs, err := net.LookupHost(name); err == nil {
 			for _, a := range addrs {
 				if ip := net.ParseIP(a); ip != nil && ip.To4() != nil {
