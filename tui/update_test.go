@@ -771,6 +771,7 @@ func TestFollowAfterSearchAndExplain(t *testing.T) {
 		}},
 		{"explain", func(m *Model) { press(m, "shift+tab", "up", "up", "up", "e", "esc") }},
 		{"explain+shift+tab", func(m *Model) { press(m, "shift+tab", "up", "up", "up", "e", "shift+tab") }},
+		{"explain+i", func(m *Model) { press(m, "shift+tab", "up", "up", "up", "e", "i") }},
 		{"pgup+send", func(m *Model) {
 			press(m, "pgup")
 			typeText(m, "NOOP")
