@@ -871,6 +871,7 @@ func (t *tuiCmd) Run(app *appContext) error {
 	}
 	server, port := t.Server, t.Port
 	var mailbox func() []tui.MailItem
+	var sandboxCA []byte
 	if server == "" {
 		sb, err := sandbox.New(sandbox.Config{})
 		if err != nil {
@@ -881,7 +882,8 @@ func (t *tuiCmd) Run(app *appContext) error {
 		// ehlo made this certificate, so it is the one root to trust: TLS
 		// against the sandbox is verified, not --insecure.
 		pool := x509.NewCertPool()
-		pool.AppendCertsFromPEM(sb.CertPEM())
+		sandboxCA = sb.CertPEM()
+		pool.AppendCertsFromPEM(sandboxCA)
 		tlsCfg.RootCAs = pool
 		server, port = sb.Addr(), 0
 		if t.TLSOnConnect {
@@ -917,7 +919,7 @@ func (t *tuiCmd) Run(app *appContext) error {
 	err = tui.Run(app.ctx, tui.Config{
 		Conversation: live, Connect: true, StartTLS: t.StartTLS, Theme: t.Theme, NoColor: themes.NoColor(os.LookupEnv),
 		Mailbox: mailbox, Recording: t.Record != "", RecordPath: t.Record, ToggleRecord: rt.toggle,
-		DefaultFrom: uc.From,
+		DefaultFrom: uc.From, SandboxCA: sandboxCA,
 		SaveTheme: func(name string) (string, error) {
 			return cfgPath, saveConfigKey(cfgPath, "theme", name)
 		},

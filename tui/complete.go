@@ -32,6 +32,7 @@ var commands = []command{
 	{"/theme", "NAME", "switch theme: " + strings.Join(themes.Names(), ", ")},
 	{"/explain", "", "explain every reply beside it (toggle)"},
 	{"/mailbox", "", "the sandbox's received messages"},
+	{"/ca", "", "the sandbox's certificate, to save for --ca FILE"},
 	{"/help", "", "keys and commands"},
 }
 

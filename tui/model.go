@@ -47,6 +47,7 @@ const (
 	overlayHelp
 	overlaySend
 	overlayMailbox
+	overlayCA
 )
 
 // Messages.
@@ -367,6 +368,8 @@ func (m *Model) ShortHelp() []key.Binding {
 		return []key.Binding{k.NextField, k.SendForm, k.Close}
 	case m.overlay == overlayMailbox:
 		return []key.Binding{k.Up, k.Down, k.PageDown, k.Close}
+	case m.overlay == overlayCA:
+		return []key.Binding{k.Close}
 	case m.overlay == overlayHelp:
 		if w, h := m.helpSize(); len(m.helpLines(w-4)) > h-2 {
 			// The log's scroll keys scroll the help here; they are
@@ -512,6 +515,15 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			m.overlay, m.sendForm = overlayNone, nil
 		}
 		return cmd
+	case overlayCA:
+		switch {
+		case key.Matches(msg, k.Close) || msg.String() == "q":
+			m.overlay = overlayNone
+		case msg.String() == "y":
+			m.setFlash("copied the certificate to the clipboard: save it as a file for --ca", false)
+			return tea.SetClipboard(string(m.cfg.SandboxCA))
+		}
+		return nil
 	case overlayMailbox:
 		switch {
 		case key.Matches(msg, k.Close) || msg.String() == "q":
@@ -946,6 +958,12 @@ func (m *Model) command(line string) tea.Cmd {
 		}
 		m.mailbox.set(m.cfg.Mailbox())
 		m.overlay = overlayMailbox
+	case "/ca":
+		if m.cfg.SandboxCA == nil {
+			m.setFlash("/ca is the sandbox's certificate; another server's is in the Connection pane after STARTTLS", true)
+			return nil
+		}
+		m.overlay = overlayCA
 	case "/help":
 		m.openHelp()
 	default:
@@ -1269,6 +1287,9 @@ func (m *Model) overlayBox() *overlaySpec {
 	case overlayMailbox:
 		h := l.H - 2
 		return &overlaySpec{m.mailbox.view(s, l.W, h), 0, 1}
+	case overlayCA:
+		w, h := min(l.W-4, 80), l.H-2
+		return &overlaySpec{caView(s, m.cfg.SandboxCA, w, h), (l.W - w) / 2, 1}
 	}
 	if m.rep == nil && m.focus == focusComposer && !m.searching {
 		if p := m.comp.popup(s, l.W-4, l.Composer.Y-l.Log.Y); p != nil {

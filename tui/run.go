@@ -37,6 +37,10 @@ type Config struct {
 	// sequences at all, whatever Theme says.
 	NoColor bool
 
+	// SandboxCA is the sandbox's certificate (PEM), for /ca; nil when the
+	// server is not the sandbox.
+	SandboxCA []byte
+
 	// DefaultFrom is the sender the /send form starts with (the config
 	// file's "from").
 	DefaultFrom string
