@@ -6,15 +6,9 @@ import (
 )
 
 // Ctrl+T cycles the wire log's time column: none, the round trip of each
-// reply, the time since the session started. The round trip is what a
-// sysadmin asks of a slow server: how long each reply took.
-type timeColumn int
-
-const (
-	timeNone timeColumn = iota
-	timeRoundTrip
-	timeElapsed
-)
+// reply (logView.rtt), the time since the session started (logView.stamps).
+// The round trip is what a sysadmin asks of a slow server: how long each
+// reply took.
 
 // rttWidth is the round-trip column: "12.345s " at most.
 const rttWidth = 8
