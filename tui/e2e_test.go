@@ -12,6 +12,11 @@ package tui_test
 //     the same binary without NO_COLOR does draw colours in the same tmux.
 //   - TestE2E/replay: `ehlo replay NAME` of a sample from `ehlo replay
 //     --list`; End shows the last server line, q quits.
+//   - Issue 14: follow_data_cancel_80x24 (the log follows after a search
+//     and an explanation; Esc twice abandons a message in DATA),
+//     certificate_120x40 (a self-signed certificate refused with its ways
+//     out, then verified with sandbox --write-ca and --ca), resize (80×24,
+//     200×60, 120×40), theme_kept_200x60 (/theme kept in the config file).
 //
 // Each flow has its own tmux server (-L with a unique socket name, killed in
 // Cleanup) and polls capture-pane until the expected text appears or a
@@ -70,6 +75,10 @@ func TestE2E(t *testing.T) {
 		t.Parallel()
 		testE2EReplay(t, tmuxPath, bin)
 	})
+	t.Run("resize", func(t *testing.T) {
+		t.Parallel()
+		testE2EResize(t, tmuxPath, bin)
+	})
 	t.Run("theme_kept_200x60", func(t *testing.T) {
 		t.Parallel()
 		testE2EThemeKept(t, tmuxPath, bin)
@@ -82,6 +91,27 @@ func TestE2E(t *testing.T) {
 		t.Parallel()
 		testE2EFollowDataCancel(t, tmuxPath, bin)
 	})
+}
+
+// Flow G (issue 14 item 4): at 80×24 the Extensions list ends with
+// "+N more"; resized to 200×60 it is whole, the side column wider; back
+// at 120×40 the frame is still whole.
+func testE2EResize(t *testing.T, tmuxPath, bin string) {
+	p := startPane(t, tmuxPath, 80, 24, []string{"env", "-u", "NO_COLOR", bin})
+	p.waitFor("the sandbox's greeting", "<-  220 sandbox.ehlo.test")
+	p.typeLine("EHLO e2e.example")
+	p.waitFor("the Extensions pane cut with a count", "<-  250 SMTPUTF8", "more")
+	for _, sz := range [][2]int{{200, 60}, {120, 40}} {
+		p.must("resize-window", "-t", p.target, "-x", strconv.Itoa(sz[0]), "-y", strconv.Itoa(sz[1]))
+		scr := p.waitUntil(fmt.Sprintf("the frame at %dx%d", sz[0], sz[1]), func(scr string) bool {
+			lines := strings.Split(strings.TrimRight(scr, "\n"), "\n")
+			return len(lines) == sz[1] && strings.Contains(scr, "SMTPUTF8") && !regexp.MustCompile(`\+\d+ more`).MatchString(scr) &&
+				strings.HasPrefix(lines[sz[1]-4], "╭─ Composer")
+		})
+		p.noneOf(scr, "needs at least")
+	}
+	p.typeLine("/quit")
+	p.waitExit(0)
 }
 
 // Flow F (issue 14 item 9): a theme chosen with /theme is kept in the
