@@ -7,22 +7,28 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
+	"charm.land/lipgloss/v2"
 	"github.com/alecthomas/kong"
 	"github.com/charmbracelet/x/term"
 
@@ -30,6 +36,8 @@ import (
 	"github.com/ehlo-dev/ehlo/recordings"
 	"github.com/ehlo-dev/ehlo/sandbox"
 	"github.com/ehlo-dev/ehlo/session"
+	"github.com/ehlo-dev/ehlo/session/audit"
+	"github.com/ehlo-dev/ehlo/session/mx"
 	"github.com/ehlo-dev/ehlo/themes"
 	"github.com/ehlo-dev/ehlo/tui"
 )
@@ -62,9 +70,10 @@ type cli struct {
 	Send       sendCmd       `cmd:"" help:"Send one message and print a swaks-style transcript."`
 	Version    versionCmd    `cmd:"" help:"Print the version."`
 	Completion completionCmd `cmd:"" help:"Print a shell completion script: bash, zsh or fish."`
-	Sandbox    sandboxCmd    `cmd:"" help:"Run the practice SMTP server in the foreground."`
+	Sandbox    sandboxCmd    `cmd:"" help:"Run the practice SMTP server in the foreground. Limits: 256 sessions (then 421), 10 MiB a message, 5 failed AUTH attempts a session (then 421), a TLS handshake within 10 s; see docs/sandbox.md."`
 	Replay     replayCmd     `cmd:"" help:"Replay a recording: --print the transcript, --serve it as a fake server, --list the samples."`
 	Export     exportCmd     `cmd:"" help:"Export a recording as text, Markdown, JSON or pcap (credentials hidden)."`
+	Audit      auditCmd      `cmd:"" help:"Audit a mail server's security: TLS, certificate, STARTTLS injection, open relay, smuggling… in one report."`
 }
 
 func main() {
@@ -225,7 +234,11 @@ func (f *connFlags) tlsConfig() (*tls.Config, error) {
 type sendCmd struct {
 	connFlags `embed:""`
 
-	Server string `arg:"" help:"host, host:port, [v6]:port or an absolute Unix socket path."`
+	Server string `arg:"" optional:"" help:"host, host:port, [v6]:port or an absolute Unix socket path; without it, the MX hosts of the recipients' domain (docs/dns.md)."`
+
+	Resolver  string `help:"DNS server for MX, TLSA and MTA-STS lookups, HOST[:PORT] (default: /etc/resolv.conf's)." placeholder:"HOST[:PORT]"`
+	TLSChain  bool   `name:"tls-chain" help:"Print the server's certificate chain as PEM."`
+	TLSVerify string `name:"tls-verify" enum:",dane" default:"" placeholder:"dane" help:"dane: require DANE (RFC 7672) TLSA records and check the certificate against them (DANE is automatic when TLSA records exist without SERVER)."`
 
 	From    *string  `help:"Envelope sender (<> for the null sender)."`
 	To      []string `help:"Recipient (repeatable, or comma separated)."`
@@ -233,7 +246,9 @@ type sendCmd struct {
 	Subject string   `help:"Subject (default: \"test\" and the date)."`
 	Body    string   `help:"Body: TEXT, @FILE or - for stdin."`
 	Data    string   `help:"A whole RFC 5322 message, @FILE or - for stdin (envelope from its headers unless --from/--to)."`
-	Attach  []string `sep:"none" type:"path" help:"Attach a file (repeatable)."`
+	Attach  []string `sep:"none" type:"path" help:"Attach a file (repeatable). Read as it is sent; one that is not a regular file (a FIFO, a device) is cut off at the server's SIZE, or 64 MiB."`
+
+	DataTimeout time.Duration `name:"data-timeout" help:"Limit on writing the whole message (DATA or BDAT), from the 354 to its last byte; 0: none. Either way the send fails when the server takes no data for --timeout. Not with --repeat." placeholder:"DURATION"`
 
 	Auth              string `help:"Authenticate: a mechanism (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER) or auto."`
 	AuthUser          string `help:"User name for --auth."`
@@ -296,6 +311,9 @@ func (s *sendCmd) Validate() error {
 	if s.Data != "" && (s.Body != "" || len(s.Attach) > 0 || len(s.Header) > 0 || s.Subject != "") {
 		return fmt.Errorf("--data is a whole message: it excludes --body, --attach, --header and --subject")
 	}
+	if s.DataTimeout < 0 {
+		return errors.New("--data-timeout cannot be negative")
+	}
 	if s.PipelineDepth < 1 {
 		return errors.New("--pipeline-depth must be at least 1")
 	}
@@ -305,12 +323,18 @@ func (s *sendCmd) Validate() error {
 	if s.Repeat > 0 && (s.Record != "" || s.JSON || s.QuitAfter != "") {
 		return fmt.Errorf("--repeat excludes --record, --json and --quit-after")
 	}
+	if s.Repeat > 0 && s.DataTimeout > 0 {
+		return fmt.Errorf("--data-timeout applies to one message, not to --repeat")
+	}
 	if s.Data != "" && s.Data != "-" && !strings.HasPrefix(s.Data, "@") {
 		return fmt.Errorf("--data takes @FILE or - (stdin)")
 	}
 	needRcpt := s.QuitAfter == "" || s.QuitAfter == "rcpt"
 	if needRcpt && len(s.To) == 0 && s.Data == "" {
 		return fmt.Errorf("--to is required")
+	}
+	if err := s.validateRoute(); err != nil {
+		return err
 	}
 	if s.Auth != "" && s.AuthUser == "" {
 		return fmt.Errorf("--auth needs --auth-user")
@@ -338,15 +362,17 @@ func splitList(in []string) []string {
 	return out
 }
 
-// readArg reads TEXT, @FILE or - (stdin).
-func readArg(app *appContext, v string) ([]byte, error) {
+// readArg opens a body given as @FILE or - (stdin) as a streamed input;
+// TEXT is returned as is, with a nil input.
+func readArg(app *appContext, flag, v string) (*session.Input, string, error) {
 	switch {
 	case v == "-":
-		return io.ReadAll(app.stdin)
+		return session.StreamInput(app.ctx, flag+" -", app.stdin), "", nil
 	case strings.HasPrefix(v, "@"):
-		return os.ReadFile(v[1:])
+		in, err := session.OpenInput(app.ctx, flag+" "+v, v[1:])
+		return in, "", err
 	}
-	return []byte(v), nil
+	return nil, v, nil
 }
 
 // password finds the AUTH secret: the flag (with a warning), EHLO_PASSWORD,
@@ -394,6 +420,9 @@ func (s *sendCmd) Run(app *appContext) error {
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
+	if c, ok := msg.(io.Closer); ok {
+		defer c.Close()
+	}
 	mailOpts := append([]string(nil), s.MailOption...)
 	rcptOpts := append([]string(nil), s.RcptOption...)
 	if s.SMTPUTF8 {
@@ -415,7 +444,7 @@ func (s *sendCmd) Run(app *appContext) error {
 	}
 	cfg := session.SendConfig{
 		Server: s.Server, Port: s.Port, Kind: s.kind(), StartTLS: s.StartTLS,
-		Helo: s.Helo, Timeout: s.Timeout, Source: s.Source, TLSConfig: tlsCfg,
+		Helo: s.Helo, Timeout: s.Timeout, DataTimeout: s.DataTimeout, Source: s.Source, TLSConfig: tlsCfg,
 		To: s.To, Message: msg,
 		AuthMech: s.Auth, AuthUser: s.AuthUser, AuthPassword: secret,
 		NoInitialResponse: s.NoInitialResponse, AuthCleartext: s.AuthCleartext,
@@ -445,6 +474,10 @@ func (s *sendCmd) Run(app *appContext) error {
 	if s.Insecure {
 		out.info(session.Warning, "TLS NOT VERIFIED (--insecure): certificates are not checked")
 	}
+	cfg.Tracer = out.chainTracer(cfg.Tracer)
+	if s.routed() {
+		return out.finish(s.sendRoute(app, cfg, out))
+	}
 	res := session.Send(app.ctx, cfg)
 	return out.finish(res)
 }
@@ -456,21 +489,7 @@ func (s *sendCmd) message(app *appContext) (io.Reader, error) {
 		if s.Data == "-" {
 			return interruptible(app.ctx, app.stdin), nil // streamed, never read whole
 		}
-		f, err := os.Open(s.Data[1:])
-		if err != nil {
-			return nil, fmt.Errorf("--data: %w", err)
-		}
-		// A NUL byte is refused before connecting (the file is read twice:
-		// once here, once while sending).
-		if _, err := protocol.NormalizedSize(f); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("--data %s: %w", s.Data[1:], err)
-		}
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("--data: %w", err)
-		}
-		return f, nil
+		return dataFile(app.ctx, s.Data[1:])
 	}
 	comp := session.Composition{To: s.To, Subject: s.Subject, Headers: s.Header, Hostname: localHostname()}
 	if s.From != nil {
@@ -479,41 +498,58 @@ func (s *sendCmd) message(app *appContext) (io.Reader, error) {
 		comp.From = defaultSender()
 	}
 	if s.Body != "" {
-		b, err := readArg(app, s.Body)
-		if err != nil {
-			return nil, fmt.Errorf("--body: %w", err)
-		}
-		comp.Body = string(b)
-	}
-	for _, path := range s.Attach {
-		a, err := session.LoadAttachment(path)
+		in, text, err := readArg(app, "--body", s.Body)
 		if err != nil {
 			return nil, err
 		}
-		comp.Attachments = append(comp.Attachments, a)
+		comp.Body, comp.BodyInput = text, in
 	}
-	b, err := comp.Build()
+	for _, path := range s.Attach {
+		in, err := session.OpenInput(app.ctx, "--attach "+path, path)
+		if err != nil {
+			return nil, err
+		}
+		comp.Attachments = append(comp.Attachments, session.Attachment{Name: filepath.Base(path), Input: in})
+	}
+	// Streamed: a body or attachment file is read while it is sent.
+	return comp.Open()
+}
+
+// dataFile opens --data @FILE. A regular file is checked for NUL before
+// anything connects (it is read twice: here, and while sending); anything
+// else (a FIFO, a device) is streamed as stdin is, so that its open and its
+// reads, which may never return, still end on Ctrl+C.
+func dataFile(ctx context.Context, path string) (io.Reader, error) {
+	st, err := os.Stat(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--data: %w", err)
 	}
-	if _, err := protocol.NormalizedSize(bytes.NewReader(b)); err != nil {
-		return nil, fmt.Errorf("the message: %w", err)
+	if st.IsDir() {
+		return nil, fmt.Errorf("--data %s: is a directory", path)
 	}
-	return bytes.NewReader(b), nil
+	if !st.Mode().IsRegular() {
+		return session.Interruptible(ctx, func() (io.ReadCloser, error) { return os.Open(path) }), nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--data: %w", err)
+	}
+	if _, err := protocol.NormalizedSize(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--data %s: %w", path, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--data: %w", err)
+	}
+	return f, nil
 }
 
 // interruptible makes a read of r (stdin) end when ctx is cancelled, so
 // Ctrl+C aborts a message still being typed or piped instead of waiting
-// for its end. The goroutine blocked in r's Read is left to the process's
-// exit.
+// for its end.
 func interruptible(ctx context.Context, r io.Reader) io.Reader {
-	pr, pw := io.Pipe()
-	go func() {
-		_, err := io.Copy(pw, r)
-		pw.CloseWithError(err)
-	}()
-	context.AfterFunc(ctx, func() { pw.CloseWithError(errors.New("interrupted")) })
-	return pr
+	return session.Interruptible(ctx, func() (io.ReadCloser, error) { return io.NopCloser(r), nil })
 }
 
 func localHostname() string {
@@ -560,6 +596,41 @@ type sandboxCmd struct {
 	Hostname          string   `help:"Name in the greeting, the EHLO reply and the certificate." default:"sandbox.ehlo.test"`
 	AllowInsecureAuth bool     `name:"allow-insecure-auth" help:"Offer and accept AUTH without TLS."`
 	WriteCA           string   `name:"write-ca" type:"path" help:"Write the sandbox's certificate (PEM) to FILE, for ehlo --ca FILE." placeholder:"FILE"`
+	Quiet             bool     `help:"No session log; only the ready banner and the stop line."`
+	LogFile           string   `name:"log" help:"Append the session log to FILE instead of standard output." placeholder:"FILE"`
+	MailboxLimit      int      `name:"mailbox-limit" help:"Messages the mailbox keeps (default 1000); the oldest are dropped first (logged)." default:"1000" placeholder:"N"`
+	MailboxBytes      string   `name:"mailbox-bytes" help:"Bytes the mailbox keeps (default 32M; K, M, G are KiB, MiB, GiB); the oldest are dropped first (logged)." default:"32M" placeholder:"SIZE"`
+	BufferBytes       string   `name:"buffer-bytes" help:"Bytes of message content all sessions together may hold while it arrives (default 32M); past it a message gets 452 (logged)." default:"32M" placeholder:"SIZE"`
+}
+
+// limits fills cfg's bounds and session log from the flags; the log file,
+// if any, is for the caller to close.
+func (s *sandboxCmd) limits(cfg *sandbox.Config) (io.Closer, error) {
+	var err error
+	if cfg.MailboxBytes, err = sandbox.ParseSize(s.MailboxBytes); err != nil {
+		return nil, fmt.Errorf("--mailbox-bytes: %w", err)
+	}
+	if cfg.BufferBytes, err = sandbox.ParseSize(s.BufferBytes); err != nil {
+		return nil, fmt.Errorf("--buffer-bytes: %w", err)
+	}
+	if s.MailboxLimit < 1 {
+		return nil, fmt.Errorf("--mailbox-limit %d: want at least 1", s.MailboxLimit)
+	}
+	cfg.MailboxLimit = s.MailboxLimit
+	switch {
+	case s.Quiet && s.LogFile != "":
+		return nil, errors.New("--quiet and --log: choose one")
+	case s.Quiet:
+		cfg.Log = io.Discard
+	case s.LogFile != "":
+		f, err := os.OpenFile(s.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Log = f
+		return f, nil
+	}
+	return nil, nil
 }
 
 func (s *sandboxCmd) Run(app *appContext) error {
@@ -594,6 +665,14 @@ func (s *sandboxCmd) Run(app *appContext) error {
 		}
 		cfg.Faults = append(cfg.Faults, f)
 	}
+	logFile, err := s.limits(&cfg)
+	if err != nil {
+		return err
+	}
+	if logFile != nil {
+		defer logFile.Close()
+	}
+	sandbox.TuneProcess(cfg)
 	return sandbox.Run(app.ctx, cfg, app.stdout)
 }
 
@@ -607,9 +686,13 @@ type sendOutput struct {
 	capture *session.Capture
 	trans   *session.Transcript
 	rec     *session.Recorder
-	events  []session.Event
+	lines   *jsonLines // --json: the wire lines, written as they come
+	tls     *session.TLSSummary
+	notes   []jsonInfo
 	infos   []jsonInfo
 	scrub   *session.Scrubber
+	route   *mx.Report // MX, DANE and MTA-STS findings (no SERVER, or --tls-verify dane)
+	pems    []string   // --tls-chain with --json
 }
 
 type jsonInfo struct {
@@ -627,11 +710,12 @@ func newSendOutput(app *appContext, s *sendCmd, secret string) (*sendOutput, err
 	}
 	o.capture = session.NewCapture(time.Time{}, session.Redaction{Scrubber: o.scrub})
 	if !s.Quiet && !s.JSON {
-		o.trans = session.NewTranscript(app.stdout, session.TranscriptOptions{Errors: app.stderr})
+		o.trans = session.NewTranscript(app.stdout, session.TranscriptOptions{Errors: app.stderr, Width: terminalWidth(app.stdout)})
 		o.capture.Add(o.trans)
 	}
 	if s.JSON {
-		o.capture.Add(session.SinkFunc(func(e session.Event) { o.events = append(o.events, e) }))
+		o.lines = &jsonLines{w: bufio.NewWriterSize(app.stdout, 64<<10)}
+		o.capture.Add(session.SinkFunc(o.jsonEvent))
 	}
 	if s.Record != "" {
 		network := "tcp"
@@ -704,7 +788,10 @@ func (o *sendOutput) finish(res *session.SendResult) error {
 	var errText string
 	if res.Err != nil {
 		errText, _ = o.scrub.ScrubString(res.Err.Error())
-		errText = session.SanitizeString(errText)
+		// An error's text is ehlo's, quoting bytes that are often escaped
+		// already (Go's %q in x509 errors, protocol's previews): escaped
+		// once more, "" would show as "\x1b".
+		errText = session.SanitizeText(errText)
 	}
 	if o.trans != nil {
 		o.trans.Flush()
@@ -743,6 +830,20 @@ type jsonLine struct {
 	Redacted bool    `json:"redacted,omitempty"`
 }
 
+// jsonEvent is the --json sink: wire lines are written at once, the TLS
+// summary and the notes kept for the end.
+func (o *sendOutput) jsonEvent(e session.Event) {
+	switch e.Kind {
+	case session.KindTLS:
+		o.tls = e.Handshake
+	case session.KindNote:
+		o.notes = append(o.notes, jsonInfo{Level: "note", Text: session.SanitizeString(e.Text)})
+	}
+	o.lines.event(e)
+}
+
+// writeJSON ends the --json document that jsonLines began: "lines" comes
+// first, as the conversation went, and the outcome after it.
 func (o *sendOutput) writeJSON(res *session.SendResult, code int, errText string) error {
 	out := struct {
 		Server   string                    `json:"server"`
@@ -754,10 +855,11 @@ func (o *sendOutput) writeJSON(res *session.SendResult, code int, errText string
 		Refused  map[string]protocol.Reply `json:"refused,omitempty"`
 		LMTP     []protocol.RecipientReply `json:"lmtp,omitempty"`
 		TLS      *session.TLSSummary       `json:"tls,omitempty"`
-		Lines    []jsonLine                `json:"lines"`
 		Notes    []jsonInfo                `json:"notes,omitempty"`
-	}{Server: o.cmd.Server, ExitCode: code, Stage: res.Stage.String(), OK: code == 0, Error: errText,
-		Refused: res.Refused, LMTP: res.LMTP, Notes: o.infos, Lines: []jsonLine{}}
+		Route    *mx.Report                `json:"route,omitempty"`
+		ChainPEM []string                  `json:"tls_chain_pem,omitempty"`
+	}{Route: o.route, ChainPEM: o.pems, Server: o.cmd.Server, ExitCode: code, Stage: res.Stage.String(), OK: code == 0, Error: errText,
+		Refused: res.Refused, LMTP: res.LMTP, TLS: o.tls, Notes: append(o.infos, o.notes...)}
 	if res.Greeting.Code != 0 {
 		g := res.Greeting
 		g.Message = session.SanitizeString(g.Message)
@@ -770,37 +872,227 @@ func (o *sendOutput) writeJSON(res *session.SendResult, code int, errText string
 	for i := range out.LMTP {
 		out.LMTP[i].Message = session.SanitizeString(out.LMTP[i].Message)
 	}
-	for _, e := range o.events {
-		switch e.Kind {
-		case session.KindClient, session.KindServer:
-			dir := "send"
-			if e.Kind == session.KindServer {
-				dir = "recv"
-			}
-			line := bytes.TrimSuffix(bytes.TrimSuffix(e.Data, []byte("\n")), []byte("\r"))
-			text := session.Sanitize(line)
-			l := jsonLine{Offset: e.Offset.Seconds(), Dir: dir, TLS: e.TLS, Text: text, Redacted: e.Redacted}
-			if !printableText(e.Data) {
-				l.Raw = e.Data
-			}
-			out.Lines = append(out.Lines, l)
-		case session.KindTLS:
-			out.TLS = e.Handshake
-		case session.KindNote:
-			out.Notes = append(out.Notes, jsonInfo{Level: "note", Text: session.SanitizeString(e.Text)})
-		}
-	}
-	enc := json.NewEncoder(o.app.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return o.lines.finish(out)
 }
 
-// printableText says whether b round-trips through Sanitize unchanged
-// apart from its line ending.
-func printableText(b []byte) bool {
-	b = bytes.TrimSuffix(b, []byte("\n"))
-	b = bytes.TrimSuffix(b, []byte("\r"))
-	return session.Sanitize(b) == string(b)
+// jsonLines writes the "lines" of --json as the conversation goes, one
+// entry per wire line, so that a message of any size is never held: a
+// client line split across writes is joined (up to 64 KiB, then written
+// in pieces), and each line is kept once, as text, with its bytes in
+// "raw" only when the text could not carry them.
+type jsonLines struct {
+	w       *bufio.Writer
+	started bool
+	n       int
+	pend    []byte // the start of a client line not ended yet
+	pendAt  time.Duration
+	pendTLS bool
+	pendRed bool
+	enc     bytes.Buffer
+	lineBuf []byte // one wire line, encoded
+	out     []byte
+	err     error
+}
+
+const jsonMaxPending = 64 << 10
+
+func (j *jsonLines) event(e session.Event) {
+	switch e.Kind {
+	case session.KindClient:
+		j.split("send", e)
+	case session.KindServer:
+		j.flush()
+		j.split("recv", e)
+	default:
+		j.flush()
+	}
+}
+
+func (j *jsonLines) split(dir string, e session.Event) {
+	data := e.Data
+	if len(data) == 0 {
+		j.line(dir, e.Offset, e.TLS, e.Redacted, data)
+	}
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 && dir == "recv" {
+			j.line(dir, e.Offset, e.TLS, e.Redacted, data)
+			return
+		}
+		if i < 0 {
+			if len(j.pend) == 0 {
+				j.pendAt, j.pendTLS = e.Offset, e.TLS
+			}
+			j.pend, j.pendRed = append(j.pend, data...), j.pendRed || e.Redacted
+			if len(j.pend) >= jsonMaxPending {
+				j.flush()
+			}
+			return
+		}
+		seg := data[:i+1]
+		data = data[i+1:]
+		if len(j.pend) > 0 {
+			j.pend, j.pendRed = append(j.pend, seg...), j.pendRed || e.Redacted
+			j.flush()
+			continue
+		}
+		j.line(dir, e.Offset, e.TLS, e.Redacted, seg)
+	}
+}
+
+// flush writes the client line pending, if any.
+func (j *jsonLines) flush() {
+	if len(j.pend) > 0 {
+		j.line("send", j.pendAt, j.pendTLS, j.pendRed, j.pend)
+		j.pend, j.pendRed = j.pend[:0], false
+	}
+}
+
+func (j *jsonLines) line(dir string, at time.Duration, tls, redacted bool, b []byte) {
+	trimmed := bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
+	l := jsonLine{Offset: at.Seconds(), Dir: dir, TLS: tls, Text: session.Sanitize(trimmed), Redacted: redacted}
+	if l.Text != string(trimmed) {
+		l.Raw = b
+	}
+	j.start()
+	if j.n > 0 {
+		j.write([]byte(","))
+	}
+	j.n++
+	j.write([]byte("\n    "))
+	j.lineBuf = appendJSONLine(j.lineBuf[:0], &l, "    ")
+	j.out = session.AppendJSONSafe(j.out[:0], j.lineBuf)
+	j.write(j.out)
+}
+
+// appendJSONLine appends l as encoding/json's Encoder with SetIndent(prefix,
+// "  ") writes it, without the final newline: a message has a line per
+// 70 bytes or so, and reflection for each would cost more than the rest
+// of --json together. TestAppendJSONLine holds it to the Encoder.
+func appendJSONLine(b []byte, l *jsonLine, prefix string) []byte {
+	field := func(name string) {
+		b = append(b, ",\n"...)
+		b = append(b, prefix...)
+		b = append(b, `  "`...)
+		b = append(b, name...)
+		b = append(b, `": `...)
+	}
+	b = append(b, "{\n"...)
+	b = append(b, prefix...)
+	b = append(b, `  "t": `...)
+	if t := l.Offset; t == 0 || t >= 1e-6 && t < 1e21 {
+		b = strconv.AppendFloat(b, t, 'f', -1, 64)
+	} else {
+		n, _ := json.Marshal(t)
+		b = append(b, n...)
+	}
+	field("dir")
+	b = appendJSONString(b, l.Dir)
+	if l.TLS {
+		field("tls")
+		b = append(b, "true"...)
+	}
+	field("text")
+	b = appendJSONString(b, l.Text)
+	if len(l.Raw) > 0 {
+		field("raw")
+		b = append(b, '"')
+		b = base64.StdEncoding.AppendEncode(b, l.Raw)
+		b = append(b, '"')
+	}
+	if l.Redacted {
+		field("redacted")
+		b = append(b, "true"...)
+	}
+	b = append(b, '\n')
+	b = append(b, prefix...)
+	return append(b, '}')
+}
+
+// appendJSONString quotes s as encoding/json does with HTML escaping on.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\n':
+			b = append(b, `\n`...)
+		case c == '\r':
+			b = append(b, `\r`...)
+		case c == '\t':
+			b = append(b, `\t`...)
+		case c < 0x20 || c == '<' || c == '>' || c == '&':
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+		default:
+			r, n := utf8.DecodeRuneInString(s[i:])
+			switch {
+			case r == utf8.RuneError && n == 1:
+				b = append(b, `\ufffd`...)
+			case r == '\u2028' || r == '\u2029':
+				b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			default:
+				b = append(b, s[i:i+n]...)
+			}
+			i += n
+			continue
+		}
+		i++
+	}
+	return append(b, '"')
+}
+
+func (j *jsonLines) start() {
+	if !j.started {
+		j.started = true
+		j.write([]byte("{\n  \"lines\": ["))
+	}
+}
+
+// finish closes "lines" and writes the fields of rest (a struct) after it.
+func (j *jsonLines) finish(rest any) error {
+	j.flush()
+	j.start()
+	if j.n > 0 {
+		j.write([]byte("\n  "))
+	}
+	j.write([]byte("]"))
+	if j.encode(rest, "") {
+		// rest is "{\n  ...\n}": its fields follow those written.
+		j.write([]byte(","))
+		j.write(j.out[1:])
+		j.write([]byte("\n"))
+	}
+	if err := j.w.Flush(); err != nil && j.err == nil {
+		j.err = err
+	}
+	return j.err
+}
+
+// encode indents v as the rest of the document is, into j.out, with the
+// characters a terminal could act on escaped (session.AppendJSONSafe).
+func (j *jsonLines) encode(v any, prefix string) bool {
+	j.enc.Reset()
+	enc := json.NewEncoder(&j.enc)
+	enc.SetIndent(prefix, "  ")
+	if err := enc.Encode(v); err != nil {
+		if j.err == nil {
+			j.err = err
+		}
+		return false
+	}
+	j.out = session.AppendJSONSafe(j.out[:0], bytes.TrimSuffix(j.enc.Bytes(), []byte("\n")))
+	return true
+}
+
+func (j *jsonLines) write(b []byte) {
+	if j.err == nil {
+		_, j.err = j.w.Write(b)
+	}
 }
 
 // runRepeat is `ehlo send --repeat N`: the message is built once and sent
@@ -999,26 +1291,45 @@ func (r *replayCmd) Run(app *appContext) error {
 		}
 		return nil
 	}
+	if r.Print {
+		return r.print(app)
+	}
 	rec, name, err := loadRecording(r.Recording)
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	warnSecrets(app, name, rec, r.WithSecrets)
+	warnSecrets(app, name, rec.Header, r.WithSecrets)
 	shown := rec
 	if !r.WithSecrets {
 		shown = session.Redacted(rec)
 	}
-	switch {
-	case r.Print:
-		if n := len(rec.Problems); n > 0 {
-			fmt.Fprintf(app.stderr, "*** %s: %d problem(s) reading the recording, listed at the end of the transcript\n", session.SanitizeString(name), n)
-		}
-		return session.WriteTranscript(app.stdout, shown)
-	case r.Serve:
-		reportProblems(app, name, rec)
+	if r.Serve {
+		reportProblems(app, name, rec.Problems)
 		return r.serve(app, shown, name)
 	}
 	return r.tui(app, shown, name)
+}
+
+// print is `replay --print`: the transcript, read and written one event
+// at a time, so a recording of any size prints in little memory.
+func (r *replayCmd) print(app *appContext) error {
+	src, name, err := openRecording(r.Recording)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	defer src.Close()
+	warnSecrets(app, name, src.Header, r.WithSecrets)
+	shown := src
+	if !r.WithSecrets {
+		if shown, err = session.RedactedSource(src); err != nil {
+			return &exitError{code: 1, err: err}
+		}
+	}
+	err = session.WriteTranscriptSource(app.stdout, shown, session.TranscriptOptions{Width: terminalWidth(app.stdout)})
+	if n := len(src.Problems()); n > 0 {
+		fmt.Fprintf(app.stderr, "*** %s: %d problem(s) reading the recording, listed at the end of the transcript\n", session.SanitizeString(name), n)
+	}
+	return err
 }
 
 // tui opens rec in the TUI's replay mode.
@@ -1073,25 +1384,28 @@ type exportCmd struct {
 	WithSecrets bool   `help:"Keep the credentials of a recording made with --record-secrets (hidden by default; Markdown of such a recording needs it)."`
 }
 
+// Run reads the recording one event at a time (session.ExportSource); the
+// problems found in it are reported once it has been read.
 func (x *exportCmd) Run(app *appContext) error {
-	rec, name, err := loadRecording(x.Recording)
+	src, name, err := openRecording(x.Recording)
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	warnSecrets(app, name, rec, x.WithSecrets)
-	reportProblems(app, name, rec)
+	defer src.Close()
+	warnSecrets(app, name, src.Header, x.WithSecrets)
+	defer func() { reportProblems(app, name, src.Problems()) }()
 	opts := session.ExportOptions{WithSecrets: x.WithSecrets}
-	if x.Format == "markdown" && rec.Header.Secrets && !x.WithSecrets {
+	if x.Format == "markdown" && src.Header.Secrets && !x.WithSecrets {
 		return &exitError{code: 1, err: session.ErrMarkdownSecrets}
 	}
 	if x.Output == "" {
 		if f, ok := app.stdout.(*os.File); ok && x.Format == "pcap" && term.IsTerminal(f.Fd()) {
 			return &exitError{code: 1, err: fmt.Errorf("not writing a pcap to a terminal: use -o FILE or redirect stdout")}
 		}
-		return session.Export(app.stdout, rec, x.Format, opts)
+		return session.ExportSource(app.stdout, src, x.Format, opts)
 	}
 	err = session.WriteFileAtomic(app.ctx, x.Output, x.Force, func(w io.Writer) error {
-		return session.Export(w, rec, x.Format, opts)
+		return session.ExportSource(w, src, x.Format, opts)
 	})
 	if errors.Is(err, os.ErrExist) {
 		err = fmt.Errorf("%w (--force replaces it)", err)
@@ -1124,9 +1438,37 @@ func loadRecording(arg string) (*session.Recording, string, error) {
 	return rec, "sample " + strings.TrimSuffix(arg, ".jsonl"), err
 }
 
+// terminalWidth is the width of the terminal w writes to, or 0 if it is
+// not one: a transcript on a terminal folds long lines itself (see
+// session.TranscriptOptions.Width), one written to a file or a pipe never.
+func terminalWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(f.Fd()) {
+		return 0
+	}
+	if cols, _, err := term.GetSize(f.Fd()); err == nil && cols > 0 {
+		return cols
+	}
+	return 80
+}
+
+// openRecording is loadRecording for reading event by event: a file is
+// opened as a session.Source, not read into memory.
+func openRecording(arg string) (*session.Source, string, error) {
+	if _, err := os.Stat(arg); !errors.Is(err, os.ErrNotExist) {
+		src, err := session.OpenSource(arg)
+		return src, arg, err
+	}
+	rec, name, err := loadRecording(arg)
+	if err != nil {
+		return nil, "", err
+	}
+	return session.RecordingSource(rec), name, nil
+}
+
 // warnSecrets says on stderr that a recording holds credentials (C11).
-func warnSecrets(app *appContext, name string, rec *session.Recording, shown bool) {
-	if !rec.Header.Secrets {
+func warnSecrets(app *appContext, name string, h session.Header, shown bool) {
+	if !h.Secrets {
 		return
 	}
 	how := "they are hidden here (--with-secrets shows them)"
@@ -1137,8 +1479,8 @@ func warnSecrets(app *appContext, name string, rec *session.Recording, shown boo
 }
 
 // reportProblems lists on stderr what was wrong with the file.
-func reportProblems(app *appContext, name string, rec *session.Recording) {
-	for _, p := range rec.Problems {
+func reportProblems(app *appContext, name string, problems []session.Problem) {
+	for _, p := range problems {
 		fmt.Fprintf(app.stderr, "*** %s: %s\n", session.SanitizeString(name), session.SanitizeString(p.String()))
 	}
 }
@@ -1259,3 +1601,162 @@ func (r *recordToggle) stopLocked() error {
 	r.path = "" // the next /record starts a new file
 	return err
 }
+
+// auditCmd: `ehlo audit`, a mail server's security report (docs/audit.md).
+// Exit status: 0 nothing fails, 1 bad command line, 2 unreachable, 3 a
+// finding fails.
+type auditCmd struct {
+	Server       string        `arg:"" help:"The mail server (HOST, HOST:PORT or a Unix socket path) or a mail DOMAIN: a name without a port goes to its most preferred MX that answers (its own address when it has no MX)."`
+	TLSOnConnect bool          `name:"tls-on-connect" help:"Implicit TLS (the default port is then 465)."`
+	Port         int           `help:"Port to connect to (default 25, or 465 with --tls-on-connect)."`
+	Resolver     string        `help:"DNS resolver for MX, TLSA and MTA-STS, HOST[:PORT] (default: the system's); only a validating resolver you trust makes DANE meaningful."`
+	Helo         string        `help:"Name for EHLO." default:"ehlo-audit.invalid"`
+	CA           string        `name:"ca" type:"existingfile" help:"Verify the certificate against the CA certificates in this PEM file instead of the system roots."`
+	SNI          string        `name:"sni" help:"Name the certificate must match (default: the host; required to check a Unix socket's certificate name)."`
+	To           string        `help:"A mailbox you own: smtp-smuggling delivers its probe messages there, and runs only with it."`
+	User         string        `default:"postmaster" help:"A user the server knows, for vrfy-expn and rcpt-enumeration."`
+	Domain       string        `help:"The server's mail domain for mta-sts, rcpt-enumeration and pipelining (default: the DOMAIN given, else the name in its greeting)."`
+	Only         []string      `help:"Run only these probes (comma-separated ids; see docs/audit.md)."`
+	ProbeTimeout time.Duration `name:"probe-timeout" default:"10s" help:"Bound on each probe connection."`
+	MaxTime      time.Duration `name:"max-time" default:"3m" help:"Bound on the whole audit."`
+	JSON         bool          `name:"json" help:"Print the report as JSON."`
+	Markdown     bool          `help:"Print the report as Markdown, safe to paste into an issue."`
+	Record       string        `type:"path" help:"Record each probe's conversation into this directory (DIR/ID.jsonl, never overwritten)."`
+	Theme        string        `help:"Colour theme: default, light, dark, high-contrast or mono (NO_COLOR wins)."`
+}
+
+func (a *auditCmd) Validate() error {
+	switch {
+	case a.JSON && a.Markdown:
+		return errors.New("--json and --markdown exclude each other")
+	case a.ProbeTimeout <= 0 || a.MaxTime <= 0:
+		return errors.New("--probe-timeout and --max-time must be greater than zero")
+	}
+	if _, err := themes.Get(a.Theme); err != nil {
+		return fmt.Errorf("--theme: %w", err)
+	}
+	return nil
+}
+
+// config turns the flags into the audit's configuration.
+func (a *auditCmd) config(app *appContext) (audit.Config, error) {
+	t, err := audit.ParseTarget(a.Server, a.TLSOnConnect)
+	if err == nil {
+		t, err = t.WithPort(a.Port)
+	}
+	if err != nil {
+		return audit.Config{}, err
+	}
+	t.SNI = a.SNI
+	res, err := auditResolver(a.Resolver, t)
+	if err != nil {
+		return audit.Config{}, err
+	}
+	cfg := audit.Config{
+		Target: t, Helo: a.Helo, To: a.To, User: a.User, Domain: a.Domain, Only: a.Only,
+		ProbeTimeout: a.ProbeTimeout, MaxTime: a.MaxTime, RecordDir: a.Record, Version: ehloVersion(),
+		Resolver: res, ResolverOnly: a.Resolver != "",
+	}
+	if a.CA != "" {
+		pem, err := os.ReadFile(a.CA)
+		if err != nil {
+			return cfg, fmt.Errorf("--ca: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return cfg, fmt.Errorf("--ca %s: no PEM certificate found", a.CA)
+		}
+	}
+	if f, ok := app.stderr.(*os.File); ok && term.IsTerminal(f.Fd()) {
+		cfg.Progress = func(p audit.Progress) { auditProgress(app.stderr, p) }
+	}
+	return cfg, nil
+}
+
+// auditResolver is --resolver, or the system's; with neither the audit
+// still runs on a server's name or address, without its DNS findings.
+func auditResolver(addr string, t audit.Target) (*mx.Resolver, error) {
+	r, err := mx.NewResolver(addr)
+	switch {
+	case err != nil && addr != "":
+		return nil, fmt.Errorf("--resolver: %w", err)
+	case err != nil && t.MailDomain() != "":
+		return nil, fmt.Errorf("%s: no resolver for its MX lookup (%v): pass --resolver HOST[:PORT]", t.Display, err)
+	case err != nil:
+		return nil, nil
+	}
+	return r, nil
+}
+
+func (a *auditCmd) Run(app *appContext) error {
+	cfg, err := a.config(app)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	rep, err := audit.Run(app.ctx, cfg)
+	var ue *audit.UnreachableError
+	switch {
+	case errors.As(err, &ue):
+		return &exitError{code: 2, err: err}
+	case err != nil:
+		return &exitError{code: 1, err: err}
+	}
+	if err := a.write(app, rep); err != nil {
+		return err
+	}
+	if rep.Failed() {
+		return &exitError{code: 3}
+	}
+	return nil
+}
+
+// write prints the report in the form asked for; colours only on a
+// terminal and never with NO_COLOR.
+func (a *auditCmd) write(app *appContext, rep *audit.Report) error {
+	switch {
+	case a.JSON:
+		return audit.WriteJSON(app.stdout, rep)
+	case a.Markdown:
+		return audit.WriteMarkdown(app.stdout, rep)
+	}
+	f, ok := app.stdout.(*os.File)
+	if !ok || !term.IsTerminal(f.Fd()) {
+		return audit.WriteText(app.stdout, rep, audit.Plain{})
+	}
+	theme, err := themes.Resolve(a.Theme, themes.NoColor(os.LookupEnv))
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	if err := audit.WriteText(&b, rep, auditStyle{themes.NewStyles(theme, true)}); err != nil {
+		return err
+	}
+	_, err = lipgloss.Fprint(app.stdout, b.String())
+	return err
+}
+
+// auditProgress is the line per probe on a terminal.
+func auditProgress(w io.Writer, p audit.Progress) {
+	if p.Finding == nil {
+		fmt.Fprintf(w, "[%2d/%d] %s…", p.Index, p.Total, p.ID)
+		return
+	}
+	fmt.Fprintf(w, " %s\n", p.Finding.Status)
+}
+
+// auditStyle colours the audit report with a theme.
+type auditStyle struct{ s themes.Styles }
+
+func (st auditStyle) Status(s audit.Status, text string) string {
+	switch s {
+	case audit.Pass:
+		return st.s.Verified.Render(text)
+	case audit.Warn:
+		return st.s.Warning.Render(text)
+	case audit.Fail, audit.Error:
+		return st.s.Error.Render(text)
+	}
+	return st.s.Muted.Render(text)
+}
+func (st auditStyle) Muted(text string) string { return st.s.Muted.Render(text) }
+func (st auditStyle) Bold(text string) string  { return st.s.Bold.Render(text) }

@@ -1430,7 +1430,7 @@ func sendIopAttachment(t *testing.T, s sendIopServer) {
 	o := sendIopRun(t, append(append(s.startTLSAuth("auto"), sendIopMsg(token)...), "--attach", file, "--to", "bob@example.test", s.addr)...)
 	o.wantCode(t, 0)
 	content := strings.ReplaceAll(sendIopFind(t, s.mailbox("bob"), "Subject: ehlo send "+token), "\r\n", "\n")
-	for _, want := range []string{`filename="sendiop-data.bin"`, "Content-Transfer-Encoding: base64", base64.StdEncoding.EncodeToString(data), "body of " + token} {
+	for _, want := range []string{"filename=sendiop-data.bin", "Content-Transfer-Encoding: base64", base64.StdEncoding.EncodeToString(data), "body of " + token} {
 		if !strings.Contains(content, want) {
 			t.Errorf("stored message lacks %q:\n%s", want, content)
 		}

@@ -38,6 +38,9 @@ package main
 //	                          closes stdin 300ms later (the writer of a
 //	                          shell pipeline gets the same Ctrl+C)
 //	freeport                  $FREEPORT: a loopback port nobody listens on
+//	dnszone FILE [ZONE]...    $RESOLVER: a DNS server on loopback answering
+//	                          from FILE (zone-file lines, $VARS expanded;
+//	                          $CA_SPKI: ca.pem's key hash), AD under ZONEs
 //	sockdir                   $SOCKDIR: a short directory for Unix sockets
 //	                          ($WORK may be too long for one)
 //	waitlisten ADDR           waits until something accepts on ADDR
@@ -65,7 +68,6 @@ package main
 // has $CR, $LF, $TAB, $SOH and $ESC.
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -96,6 +98,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/protocol/smtptest"
 	"github.com/ehlo-dev/ehlo/sandbox"
 	"github.com/ehlo-dev/ehlo/session"
 )
@@ -152,6 +155,7 @@ func TestScripts(t *testing.T) {
 			"jsonfield":    cmdJSONField,
 			"jsonraw":      cmdJSONRaw,
 			"bigfile":      cmdBigFile,
+			"dnszone":      cmdDNSZone,
 		},
 	})
 }
@@ -301,6 +305,7 @@ func sandboxOf(ts *testscript.TestScript) *sandbox.Server {
 	if st.srv == nil {
 		ts.Fatalf("no sandbox running (use the sandbox command first)")
 	}
+	st.srv.FlushLog()
 	return st.srv
 }
 
@@ -418,30 +423,47 @@ func cmdSandboxLog(ts *testscript.TestScript, neg bool, args []string) {
 
 // ---- the scripted fake server ----
 
-// fakeStep is one step of a fake server's script.
-type fakeStep struct {
-	kind string // "send", "expect", "tls", "clienthello", "data", "sleep", "eof", "close"
-	data []byte
-	glob *regexp.Regexp
-	text string
-	dur  time.Duration
-}
+// fakeConns is how many connections a fake server scripts: the script is
+// played on each, and a connection beyond them is a failure.
+const fakeConns = 16
 
-// fakeServer is a running scripted server and what it saw.
+// fakeServer is a protocol/smtptest server playing a script file, and
+// what it reported: testscript has no testing.T to give it, so fakeServer
+// stands in for one and fakecheck reports the failures.
 type fakeServer struct {
-	ln    net.Listener
-	steps []fakeStep
-	wg    sync.WaitGroup
+	srv *smtptest.Server
 
-	mu     sync.Mutex
-	conns  int
-	errs   []string
-	client []string // every client line, in order, from every connection
-	open   []net.Conn
+	mu       sync.Mutex
+	errs     []string
+	cleanups []func()
 }
 
-func parseFakeScript(ts *testscript.TestScript, text string) []fakeStep {
-	var steps []fakeStep
+func (f *fakeServer) Helper() {}
+func (f *fakeServer) Errorf(format string, args ...any) {
+	f.mu.Lock()
+	f.errs = append(f.errs, fmt.Sprintf(format, args...))
+	f.mu.Unlock()
+}
+func (f *fakeServer) Fatalf(format string, args ...any) { f.Errorf(format, args...) }
+func (f *fakeServer) Cleanup(fn func())                 { f.cleanups = append(f.cleanups, fn) }
+
+// close stops the server, as the end of a test would.
+func (f *fakeServer) close() {
+	for i := len(f.cleanups) - 1; i >= 0; i-- {
+		f.cleanups[i]()
+	}
+	f.cleanups = nil
+}
+
+func parseFakeScript(ts *testscript.TestScript, text string) []smtptest.Step {
+	var steps []smtptest.Step
+	var send []byte // consecutive S: and R: lines, sent in one write
+	flush := func() {
+		if send != nil {
+			steps = append(steps, smtptest.SRaw(string(send)))
+			send = nil
+		}
+	}
 	for n, line := range strings.Split(text, "\n") {
 		line = strings.TrimSuffix(line, "\r")
 		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
@@ -451,36 +473,76 @@ func parseFakeScript(ts *testscript.TestScript, text string) []fakeStep {
 		verb, arg, _ := strings.Cut(line, " ")
 		switch verb {
 		case "S:":
-			steps = append(steps, fakeStep{kind: "send", data: []byte(arg + "\r\n")})
+			send = append(send, arg+"\r\n"...)
+			continue
 		case "R:":
-			steps = append(steps, fakeStep{kind: "send", data: unquote(ts, arg)})
+			send = append(send, unquote(ts, arg)...)
+			continue
+		}
+		flush()
+		switch verb {
 		case "C:":
-			pat := "(?i)^" + strings.ReplaceAll(regexp.QuoteMeta(arg), `\*`, ".*") + "$"
-			steps = append(steps, fakeStep{kind: "expect", glob: regexp.MustCompile(pat), text: arg})
+			steps = append(steps, smtptest.CMatch(regexp.MustCompile("(?i)^"+strings.ReplaceAll(regexp.QuoteMeta(arg), `\*`, ".*")+"$")))
 		case "sleep":
 			d, err := time.ParseDuration(arg)
 			ts.Check(err)
-			steps = append(steps, fakeStep{kind: "sleep", dur: d})
-		case "tls", "eof", "close", "clienthello", "data":
-			steps = append(steps, fakeStep{kind: verb})
+			steps = append(steps, smtptest.Sleep(d))
+		case "tls":
+			cert, err := fakeCert()
+			ts.Check(err)
+			steps = append(steps, smtptest.StartTLS(cert))
+		case "clienthello":
+			steps = append(steps, smtptest.Do("clienthello", readClientHello))
+		case "data":
+			steps = append(steps, smtptest.Do("data", readMessage))
+		case "eof":
+			steps = append(steps, smtptest.ExpectEOF())
+		case "close":
+			steps = append(steps, smtptest.Close())
 		default:
 			ts.Fatalf("fake script line %d: unknown step %q", n+1, line)
 		}
 	}
-	// Merge consecutive sends into one write.
-	var out []fakeStep
-	for _, s := range steps {
-		if s.kind == "send" && len(out) > 0 && out[len(out)-1].kind == "send" {
-			out[len(out)-1].data = append(out[len(out)-1].data, s.data...)
-			continue
-		}
-		out = append(out, s)
+	flush()
+	// When the script ends the server hangs up, as a script's last reply
+	// (a 221, a 421) says it will: the client is not waited for.
+	if end := len(steps) - 1; end < 0 || !strings.HasPrefix(steps[end].String(), "close") && steps[end].String() != "expectEOF" {
+		steps = append(steps, smtptest.Close())
 	}
-	return out
+	return steps
+}
+
+// readClientHello reads one TLS handshake record and ignores it.
+func readClientHello(sc *smtptest.Conn) error {
+	hdr := make([]byte, 5)
+	if _, err := io.ReadFull(sc.NetConn(), hdr); err != nil {
+		return fmt.Errorf("want a TLS record: %w", err)
+	}
+	if hdr[0] != 0x16 {
+		return fmt.Errorf("want a TLS handshake record, got %q", hdr)
+	}
+	if _, err := io.CopyN(io.Discard, sc.NetConn(), int64(hdr[3])<<8|int64(hdr[4])); err != nil {
+		return fmt.Errorf("reading the ClientHello: %w", err)
+	}
+	return nil
+}
+
+// readMessage reads message lines up to and including the "." line.
+func readMessage(sc *smtptest.Conn) error {
+	for {
+		line, err := sc.ReadLine()
+		if err != nil {
+			return fmt.Errorf("message data: %w", err)
+		}
+		if string(line) == ".\r\n" {
+			return nil
+		}
+	}
 }
 
 // cmdFakeServer starts a loopback server that plays the script in FILE on
-// every connection. Lines:
+// every connection (up to fakeConns), strictly, on protocol/smtptest.
+// Lines:
 //
 //	S: TEXT     send TEXT and CRLF
 //	R: TEXT     send TEXT with Go escapes undone (\r \n \x00), no CRLF
@@ -507,154 +569,16 @@ func cmdFakeServer(ts *testscript.TestScript, neg bool, args []string) {
 	if st.fake != nil {
 		st.fake.close()
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	ts.Check(err)
-	f := &fakeServer{ln: ln, steps: parseFakeScript(ts, ts.ReadFile(args[0]))}
+	steps := parseFakeScript(ts, ts.ReadFile(args[0]))
+	scripts := make([][]smtptest.Step, fakeConns)
+	for i := range scripts {
+		scripts[i] = steps
+	}
+	f := &fakeServer{}
+	f.srv = smtptest.NewServer(f, scripts...)
 	st.fake = f
-	f.wg.Add(1)
-	go f.accept()
-	ts.Setenv("FAKE", ln.Addr().String())
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	ts.Setenv("FAKE_PORT", port)
-}
-
-func (f *fakeServer) accept() {
-	defer f.wg.Done()
-	for {
-		c, err := f.ln.Accept()
-		if err != nil {
-			return
-		}
-		f.mu.Lock()
-		f.conns++
-		id := f.conns
-		f.open = append(f.open, c)
-		f.mu.Unlock()
-		f.wg.Add(1)
-		go func() {
-			defer f.wg.Done()
-			defer c.Close()
-			if err := f.play(c); err != nil {
-				f.mu.Lock()
-				f.errs = append(f.errs, fmt.Sprintf("connection %d: %v", id, err))
-				f.mu.Unlock()
-			}
-		}()
-	}
-}
-
-func (f *fakeServer) record(line string) {
-	f.mu.Lock()
-	f.client = append(f.client, line)
-	f.mu.Unlock()
-}
-
-func (f *fakeServer) play(c net.Conn) error {
-	// No script may hang a test: everything is over in 20 seconds.
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-	var conn net.Conn = c
-	r := bufio.NewReader(conn)
-	for i, s := range f.steps {
-		switch s.kind {
-		case "send":
-			if _, err := conn.Write(s.data); err != nil {
-				return fmt.Errorf("step %d: write: %w", i+1, err)
-			}
-		case "expect":
-			line, err := r.ReadString('\n')
-			if line != "" {
-				f.record(strings.TrimRight(line, "\r\n"))
-			}
-			if err != nil {
-				return fmt.Errorf("step %d: want a line matching %q, got %q and %v", i+1, s.text, line, err)
-			}
-			if !strings.HasSuffix(line, "\r\n") {
-				return fmt.Errorf("step %d: line %q does not end in CRLF", i+1, line)
-			}
-			if got := strings.TrimSuffix(line, "\r\n"); !s.glob.MatchString(got) {
-				return fmt.Errorf("step %d: got %q, want %q", i+1, got, s.text)
-			}
-		case "tls":
-			if n := r.Buffered(); n > 0 {
-				b, _ := r.Peek(n)
-				return fmt.Errorf("step %d: %q arrived before the TLS handshake", i+1, b)
-			}
-			cert, err := fakeCert()
-			if err != nil {
-				return err
-			}
-			tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}})
-			if err := tc.Handshake(); err != nil {
-				return fmt.Errorf("step %d: TLS handshake: %w", i+1, err)
-			}
-			conn = tc
-			r = bufio.NewReader(conn)
-		case "data":
-			for {
-				line, err := r.ReadString('\n')
-				if err != nil {
-					return fmt.Errorf("step %d: message data: %w", i+1, err)
-				}
-				if line == ".\r\n" {
-					f.record(".")
-					break
-				}
-			}
-		case "clienthello":
-			hdr := make([]byte, 5)
-			if _, err := io.ReadFull(r, hdr); err != nil {
-				return fmt.Errorf("step %d: want a TLS record: %w", i+1, err)
-			}
-			if hdr[0] != 0x16 {
-				return fmt.Errorf("step %d: want a TLS handshake record, got %q", i+1, hdr)
-			}
-			if _, err := io.CopyN(io.Discard, r, int64(hdr[3])<<8|int64(hdr[4])); err != nil {
-				return fmt.Errorf("step %d: reading the ClientHello: %w", i+1, err)
-			}
-			f.record("<TLS ClientHello>")
-		case "sleep":
-			time.Sleep(s.dur)
-		case "eof":
-			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-			rest, err := io.ReadAll(r)
-			if len(rest) > 0 {
-				f.record(fmt.Sprintf("<%d more bytes>", len(rest)))
-				if len(rest) > 64 {
-					rest = rest[:64]
-				}
-				return fmt.Errorf("step %d: want the client to close, got %q…", i+1, rest)
-			}
-			if err != nil {
-				return fmt.Errorf("step %d: want the client to close: %w", i+1, err)
-			}
-		case "close":
-			return nil
-		}
-	}
-	return nil
-}
-
-// wait waits for every connection to end, at most a few seconds.
-func (f *fakeServer) wait() bool {
-	f.ln.Close()
-	done := make(chan struct{})
-	go func() { f.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return true
-	case <-time.After(10 * time.Second):
-		return false
-	}
-}
-
-func (f *fakeServer) close() {
-	f.ln.Close()
-	f.mu.Lock()
-	for _, c := range f.open {
-		c.Close()
-	}
-	f.mu.Unlock()
-	f.wg.Wait()
+	ts.Setenv("FAKE", f.srv.Addr())
+	ts.Setenv("FAKE_PORT", strconv.Itoa(f.srv.Port()))
 }
 
 func fakeOf(ts *testscript.TestScript) *fakeServer {
@@ -665,15 +589,23 @@ func fakeOf(ts *testscript.TestScript) *fakeServer {
 	return f
 }
 
+// received waits for every connection's script to end and returns what
+// the clients sent, line by line, every connection in turn.
+func (f *fakeServer) received() string {
+	var all []string
+	for i := 0; i < f.srv.NumConns(); i++ {
+		all = append(all, strings.TrimSuffix(f.srv.Wait(i).All(), "\r\n"))
+	}
+	return strings.ReplaceAll(strings.Join(all, "\n"), "\r\n", "\n")
+}
+
 func cmdFakeCheck(ts *testscript.TestScript, neg bool, args []string) {
 	noNeg(ts, neg, "fakecheck")
 	f := fakeOf(ts)
-	if !f.wait() {
-		ts.Fatalf("the fake server's connections did not end")
-	}
+	got := f.received()
+	ts.Logf("[fake server received]\n%s", got)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	ts.Logf("[fake server received]\n%s", strings.Join(f.client, "\n"))
 	if len(f.errs) > 0 {
 		ts.Fatalf("fake server: %s", strings.Join(f.errs, "; "))
 	}
@@ -684,11 +616,7 @@ func cmdFakeConns(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 {
 		ts.Fatalf("usage: fakeconns N")
 	}
-	f := fakeOf(ts)
-	f.mu.Lock()
-	got := f.conns
-	f.mu.Unlock()
-	if want := atoi(ts, args[0]); got != want {
+	if got, want := fakeOf(ts).srv.NumConns(), atoi(ts, args[0]); got != want {
 		ts.Fatalf("the fake server accepted %d connection(s), want %d", got, want)
 	}
 }
@@ -697,13 +625,9 @@ func cmdFakeLog(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 {
 		ts.Fatalf("usage: fakelog REGEXP")
 	}
-	f := fakeOf(ts)
-	f.wait()
+	log := fakeOf(ts).received()
 	re, err := regexp.Compile("(?m)" + args[0])
 	ts.Check(err)
-	f.mu.Lock()
-	log := strings.Join(f.client, "\n")
-	f.mu.Unlock()
 	switch found := re.MatchString(log); {
 	case found && neg:
 		ts.Fatalf("the client sent a line matching %q:\n%s", args[0], log)

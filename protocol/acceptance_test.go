@@ -298,7 +298,7 @@ func acc06(t *testing.T) {
 	} {
 		err := call()
 		sd := wantErrAs[*protocol.ServerDisconnectedError](t, err)
-		if sd.Msg != "please run connect() first" {
+		if sd.Msg != "not connected" {
 			t.Errorf("%s: %q", name, sd.Msg)
 		}
 		wantSMTP(t, err)
@@ -317,7 +317,7 @@ func acc07(t *testing.T) {
 	l.Close()
 	srv := newServer(t, []step{
 		Do("peer port", func(sc *serverConn) error {
-			if got := sc.raw.RemoteAddr().(*net.TCPAddr).Port; got != p {
+			if got := sc.NetConn().RemoteAddr().(*net.TCPAddr).Port; got != p {
 				return fmt.Errorf("peer port %d, want %d", got, p)
 			}
 			return nil
@@ -419,7 +419,7 @@ func acc11(t *testing.T) {
 	start := time.Now()
 	_, err = c.Noop()
 	sd := wantErrAs[*protocol.ServerDisconnectedError](t, err)
-	if sd.Msg != "please run connect() first" || time.Since(start) > time.Second {
+	if sd.Msg != "not connected" || time.Since(start) > time.Second {
 		t.Errorf("second NOOP: %q after %s", sd.Msg, time.Since(start))
 	}
 }
@@ -463,7 +463,7 @@ func acc13(t *testing.T) {
 		c := srv.mustDial(t, withTracer(rec))
 		_, err := c.Noop()
 		re := wantErrAs[*protocol.ResponseError](t, err)
-		if re.Code != 500 || re.Message != "Line too long." {
+		if re.Code != 500 || re.Message != "Line too long" {
 			t.Errorf("ResponseError (%d, %q)", re.Code, re.Message)
 		}
 		wantClosed(t, c)
@@ -478,7 +478,7 @@ func acc14(t *testing.T) {
 	c := srv.mustDial(t)
 	_, err := c.Noop()
 	sd := wantErrAs[*protocol.ServerDisconnectedError](t, err)
-	if sd.Msg != "Connection unexpectedly closed" {
+	if sd.Msg != "connection unexpectedly closed" {
 		t.Errorf("message %q", sd.Msg)
 	}
 	wantClosed(t, c)
@@ -491,7 +491,7 @@ func acc15(t *testing.T) {
 	_, err := c.Noop()
 	el := time.Since(start)
 	sd := wantErrAs[*protocol.ServerDisconnectedError](t, err)
-	if !strings.HasPrefix(sd.Msg, "Connection unexpectedly closed:") {
+	if !strings.HasPrefix(sd.Msg, "connection unexpectedly closed:") {
 		t.Errorf("message %q", sd.Msg)
 	}
 	if !errors.Is(err, os.ErrDeadlineExceeded) {

@@ -122,7 +122,7 @@ func acc57(t *testing.T) {
 	c := srv.mustDial(t, withCleartext())
 	_, err := c.Login("user", "pass", true)
 	ex := wantErrAs[*protocol.Exception](t, err)
-	if ex.Msg != "No suitable authentication method found." {
+	if ex.Msg != "no suitable authentication method found" {
 		t.Errorf("Exception %q", ex.Msg)
 	}
 	wantSMTP(t, err)
@@ -136,14 +136,14 @@ func acc58(t *testing.T) {
 	c := srv.mustDial(t, withCleartext())
 	_, err := c.Login("user", "pass", true)
 	ns := wantErrAs[*protocol.NotSupportedError](t, err)
-	if ns.Msg != "SMTP AUTH extension not supported by server." {
+	if ns.Msg != "SMTP AUTH extension not supported by server" {
 		t.Errorf("NotSupportedError %q", ns.Msg)
 	}
 }
 
 func acc59(t *testing.T) {
 	// smtplib sends 6 responses without an initial response (5 with one)
-	// and then raises "Server AUTH mechanism infinite loop", even if the
+	// and then raises "server AUTH mechanism infinite loop", even if the
 	// last reply was 235. ehlo keeps the counts, cancels with "*" so the
 	// connection stays in step, and does not turn a 235 into an error.
 	loop := func(n int) []step {
@@ -161,7 +161,7 @@ func acc59(t *testing.T) {
 		a := &fixedAuth{resp: []byte("resp")}
 		_, err := c.Auth("x-loop", a, false)
 		ex := wantErrAs[*protocol.Exception](t, err)
-		if !strings.HasPrefix(ex.Msg, "Server AUTH mechanism infinite loop") {
+		if !strings.HasPrefix(ex.Msg, "server AUTH mechanism infinite loop") {
 			t.Errorf("Exception %q", ex.Msg)
 		}
 		if len(a.challenges) != 6 || string(a.challenges[0]) != "foo" {

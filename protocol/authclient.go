@@ -100,7 +100,7 @@ func (c *Client) Auth(mech string, a Authenticator, initialResponseOK bool) (Rep
 			// gives up while the server is still challenging, and cancels
 			// so the connection stays in step.
 			c.cancelAuth("infinite loop")
-			return r, &Exception{Msg: fmt.Sprintf("Server AUTH mechanism infinite loop. Last response: (%d, %q)", r.Code, r.Message)}
+			return r, &Exception{Msg: fmt.Sprintf("server AUTH mechanism infinite loop; last response: %d %q", r.Code, r.Message)}
 		}
 	}
 	if r.Code == 235 || r.Code == 503 {
@@ -149,7 +149,7 @@ func (c *Client) Login(user, password string, initialResponseOK bool) (Reply, er
 		return Reply{}, err
 	}
 	if !c.HasExtn("auth") {
-		return Reply{}, &NotSupportedError{Msg: "SMTP AUTH extension not supported by server."}
+		return Reply{}, &NotSupportedError{Msg: "SMTP AUTH extension not supported by server"}
 	}
 	if err := c.checkCleartextAuth(); err != nil {
 		return Reply{}, err
@@ -165,9 +165,8 @@ func (c *Client) Login(user, password string, initialResponseOK bool) (Reply, er
 		}
 	}
 	if len(mechs) == 0 {
-		return Reply{}, &Exception{Msg: "No suitable authentication method found."}
+		return Reply{}, &Exception{Msg: "no suitable authentication method found"}
 	}
-	c.user, c.password = user, password
 	var last error
 	for _, m := range mechs {
 		a, err := NewAuthenticator(m, user, password)

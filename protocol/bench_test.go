@@ -341,6 +341,37 @@ func BenchmarkPipelineInMemory(b *testing.B) {
 	}
 }
 
+// BenchmarkNoPipelineInMemory is what `ehlo send --repeat --no-pipeline`
+// does per message (as smtp-source does): the envelope worked out once,
+// then MAIL, RCPT, DATA and the message, each waiting for its reply.
+// It is the client's CPU per message on that path, without the kernel.
+func BenchmarkNoPipelineInMemory(b *testing.B) {
+	msg := benchMessage(1024)
+	from, to := "sender@example.com", []string{"rcpt@example.com"}
+	srv := &benchServer{}
+	c := benchClient(srv, Options{LocalHostname: "client.example.com"})
+	prep, err := c.PrepareMessage(bytes.NewReader(msg), &Envelope{From: &from, To: to}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var failed error
+	p := c.NewPipeline(0, func(r TxResult) {
+		if r.Err != nil && failed == nil {
+			failed = r.Err
+		}
+	})
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		p.Send(prep.From, prep.To, prep.Data, prep.MailOptions, nil)
+	}
+	p.Flush()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	if failed != nil || srv.messages != b.N {
+		b.Fatalf("server took %d messages of %d: %v", srv.messages, b.N, failed)
+	}
+}
+
 // BenchmarkDataLarge streams a 16 MiB message through DATA against
 // benchServer: the DATA path end to end (message size, dot-stuffing,
 // writes), in bytes per second, and its memory per message.

@@ -24,7 +24,10 @@ const (
 )
 
 func (k Kind) String() string {
-	return [...]string{"smtp", "smtps", "lmtp"}[k]
+	if names := [...]string{"smtp", "smtps", "lmtp"}; k >= 0 && int(k) < len(names) {
+		return names[k]
+	}
+	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
 
 // DefaultPort is the port a Kind connects to when none is given.
@@ -44,8 +47,15 @@ type Options struct {
 	// LocalHostname is the name sent with HELO/EHLO; empty means the
 	// machine's FQDN, or a domain literal of its address as smtplib does.
 	LocalHostname string
-	// Timeout bounds connecting, each write and each whole reply.
+	// Timeout bounds connecting, each write and each whole reply. A write
+	// of the message is at most 64 KiB (DATA) or one 256 KiB chunk (BDAT),
+	// so a server that takes no data for Timeout fails the send.
 	Timeout time.Duration
+	// DataTimeout, when set, bounds writing a whole message, from the 354
+	// (or the first BDAT) to its last byte, BDAT chunks' replies included:
+	// a server that keeps taking a little data cannot stretch the transfer
+	// past it. The reply after the message has Timeout. Zero: no bound.
+	DataTimeout time.Duration
 	// SourceAddress is the local "host" or "host:port" to bind.
 	SourceAddress string
 	// TLSConfig is used for implicit TLS and as StartTLS's default.
@@ -81,8 +91,8 @@ type Client struct {
 	tlsOn    bool
 	tlsState *tls.ConnectionState
 
-	// helloDone/ehloDone stand for smtplib's helo_resp and ehlo_resp not
-	// being None: they decide whether ehlo_or_helo_if_needed greets.
+	// heloResp/ehloResp are smtplib's helo_resp and ehlo_resp, nil for
+	// None: they decide whether ehlo_or_helo_if_needed greets.
 	heloResp, ehloResp *string
 	doesESMTP          bool
 	features           map[string]string
@@ -90,17 +100,19 @@ type Client struct {
 
 	utf8 bool // smtplib's command_encoding is utf-8 (SMTPUTF8 accepted), until RSET
 
-	user, password string
-	state          State
+	state State
 
-	pipelined  int  // replies outstanding in a pipelined group
-	lastWas421 bool // the last reply read was 421: the server is closing
+	dataDeadline time.Time // when writing the message must end (Options.DataTimeout)
+
+	pipelined int // replies outstanding in a pipelined group
 
 	accepted    []string // recipients accepted in this transaction, for LMTP's replies
 	lmtpReplies []RecipientReply
 	encBuf      []byte // the DATA encoder's buffer, reused across messages
 	copyBuf     []byte // and the buffer the message is read through
 	chunker     *chunker
+	wroteAt     time.Time  // when the last write returned, until a reply is read (conn.go)
+	replyTexts  replyTexts // recent reply texts, made strings once (conn.go)
 
 	debugLevel int
 	debugOut   io.Writer
@@ -300,7 +312,8 @@ func (c *Client) Close() error {
 // on it in another goroutine returns with an error. It is the one method
 // that is safe to call concurrently; the goroutine driving the client
 // still sees the failure and does the rest of the clean-up.
-func (c *Client) Abort() error {
+func (d Debugger) Abort() error {
+	c := d.c
 	c.abortMu.Lock()
 	defer c.abortMu.Unlock()
 	if c.abortConn == nil {
@@ -743,6 +756,9 @@ func (c *Client) afterMail(line string, r Reply) {
 
 func (c *Client) setPhase(p Phase) {
 	c.state.Phase = p
+	if p == PhaseData {
+		c.armDataDeadline()
+	}
 	c.state.TLS = c.tlsOn
 	if p <= PhaseGreeted {
 		c.state.Recipients = 0

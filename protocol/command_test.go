@@ -103,12 +103,12 @@ func TestRawMailSMTPUTF8InAddressOnly(t *testing.T) {
 	}))
 	c := srv.mustDial(t)
 	wantNoErr(t, c.EhloOrHeloIfNeeded(), "EHLO")
-	if _, err := c.Raw("MAIL FROM:<smtputf8@x.test>"); err != nil {
+	if _, err := c.Debug().Raw("MAIL FROM:<smtputf8@x.test>"); err != nil {
 		t.Fatal(err)
 	}
 	_, err := c.Rcpt("ü@y.test")
 	wantErrAs[*protocol.ValueError](t, err)
-	if _, err := c.Raw("MAIL FROM:<a@x.test> SMTPUTF8"); err != nil {
+	if _, err := c.Debug().Raw("MAIL FROM:<a@x.test> SMTPUTF8"); err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.Rcpt("ü@y.test")
@@ -182,19 +182,19 @@ func TestCommandLineLimits(t *testing.T) {
 	}))
 	c := srv.mustDial(t)
 	wantNoErr(t, c.EhloOrHeloIfNeeded(), "EHLO")
-	_, err := c.Raw("VRFY " + long)
+	_, err := c.Debug().Raw("VRFY " + long)
 	ve := wantErrAs[*protocol.ValueError](t, err)
 	if !strings.Contains(ve.Msg, "512") {
 		t.Errorf("error %q does not give the limit", ve.Msg)
 	}
-	_, err = c.Raw(long)
+	_, err = c.Debug().Raw(long)
 	ve = wantErrAs[*protocol.ValueError](t, err)
 	if strings.Contains(ve.Msg, "XXXX") || strings.Contains(ve.Msg, "xxxx") {
 		t.Errorf("error echoes the line: %q", ve.Msg)
 	}
 	_, err = c.Verify(long)
 	wantErrAs[*protocol.ValueError](t, err)
-	_, err = c.Raw("VRFY " + strings.Repeat("x", 505)) // 512 with CRLF
+	_, err = c.Debug().Raw("VRFY " + strings.Repeat("x", 505)) // 512 with CRLF
 	wantNoErr(t, err, "a 512-octet line")
 	if got := srv.After(c).All(); strings.Count(got, "\r\n") != 2 || strings.Contains(got, long) {
 		t.Errorf("wire %q", got)

@@ -32,7 +32,7 @@ const (
 // reach the connection.
 func (c *Client) send(b []byte, secrets []Span) error {
 	if c.conn == nil {
-		return &ServerDisconnectedError{Msg: "please run connect() first"}
+		return &ServerDisconnectedError{Msg: "not connected"}
 	}
 	if err := c.checkUnsolicited(); err != nil {
 		return err
@@ -42,20 +42,88 @@ func (c *Client) send(b []byte, secrets []Span) error {
 
 // write puts b on the wire with a write deadline and traces what was
 // written, after the write returned, with the count actually written.
+//
+// The deadline is the write-side rule: each write (a command, at most
+// 64 KiB of DATA, or one BDAT chunk of at most 256 KiB) must be taken
+// within Timeout, so a server that stops reading fails the send after
+// Timeout; until the message is written, DataTimeout (when set) also
+// bounds the whole of it. A write that fails closes the connection, so a
+// message cut short is never ended with its "." or BDAT LAST (the
+// DataEncoder writes nothing more once a write failed).
 func (c *Client) write(b []byte, secrets []Span) error {
 	if c.conn == nil {
-		return &ServerDisconnectedError{Msg: "please run connect() first"}
+		return &ServerDisconnectedError{Msg: "not connected"}
 	}
-	_ = c.conn.SetWriteDeadline(time.Now().Add(c.opts.Timeout))
+	deadline, overall := c.deadline()
+	_ = c.conn.SetWriteDeadline(deadline)
 	n, err := c.conn.Write(b)
 	if n > 0 {
-		c.trace(Event{Kind: EventSend, Data: b[:n], Secrets: clipSpans(secrets, n), TLS: c.tlsOn})
+		c.wroteAt = c.now()
+		c.trace(Event{Kind: EventSend, Time: c.wroteAt, Data: b[:n], Secrets: clipSpans(secrets, n), TLS: c.tlsOn})
 	}
 	if err != nil {
+		msg := c.writeFailure(err, overall)
 		c.closeConn()
-		return &ServerDisconnectedError{Msg: "Server not connected", Err: err}
+		return &ServerDisconnectedError{Msg: msg, Err: err}
 	}
 	return nil
+}
+
+// armDataDeadline starts the clock of Options.DataTimeout: the message
+// that follows must be written by then.
+func (c *Client) armDataDeadline() {
+	c.dataDeadline = time.Time{}
+	if c.opts.DataTimeout > 0 {
+		c.dataDeadline = time.Now().Add(c.opts.DataTimeout)
+	}
+}
+
+// messageWritten stops the clock once the "." or BDAT LAST is written: the
+// reply that follows may take Timeout, as every reply may, because giving
+// up on it would leave a message that may have been delivered looking
+// failed.
+func (c *Client) messageWritten() { c.dataDeadline = time.Time{} }
+
+// deadline is the deadline of the next write or reply: Timeout from now,
+// or sooner when the message being written must be done by then (overall).
+// A BDAT chunk's reply counts as part of writing the message, so a server
+// that answers each chunk just within Timeout cannot stretch it either.
+func (c *Client) deadline() (d time.Time, overall bool) {
+	return c.deadlineFrom(time.Now())
+}
+
+// deadlineFrom is deadline for a wait that began at start.
+func (c *Client) deadlineFrom(start time.Time) (d time.Time, overall bool) {
+	d = start.Add(c.opts.Timeout)
+	if c.state.Phase == PhaseData && !c.dataDeadline.IsZero() && c.dataDeadline.Before(d) {
+		return c.dataDeadline, true
+	}
+	return d, false
+}
+
+// dataTimedOut says the data timeout has run out for the message being
+// written.
+func (c *Client) dataTimedOut() bool {
+	return c.state.Phase == PhaseData && !c.dataDeadline.IsZero() && !time.Now().Before(c.dataDeadline)
+}
+
+func (c *Client) dataTimeoutMsg() string {
+	return fmt.Sprintf("message not written within the data timeout (%s); connection closed, message not sent", c.opts.DataTimeout)
+}
+
+// writeFailure says why a write failed: which time limit ran out, when one
+// did.
+func (c *Client) writeFailure(err error, overall bool) string {
+	var ne net.Error
+	switch {
+	case !errors.As(err, &ne) || !ne.Timeout():
+		return "server not connected"
+	case overall:
+		return c.dataTimeoutMsg()
+	case c.state.Phase == PhaseData:
+		return fmt.Sprintf("the server took no message data for %s; connection closed, message not sent", c.opts.Timeout)
+	}
+	return fmt.Sprintf("the server took no data for %s; connection closed", c.opts.Timeout)
 }
 
 func clipSpans(spans []Span, n int) []Span {
@@ -81,13 +149,6 @@ func clipSpans(spans []Span, n int) []Span {
 // the server shutting down; anything else is a protocol violation. Either
 // way the connection is closed.
 func (c *Client) checkUnsolicited() error {
-	return c.CheckUnsolicited()
-}
-
-// CheckUnsolicited returns a *ProtocolError (or the *ResponseError of an
-// unsolicited 421) and closes the connection if the server has sent bytes
-// that no command asked for, such as a reply pipelined after the greeting.
-func (c *Client) CheckUnsolicited() error {
 	if c.br == nil || c.br.Buffered() == 0 || c.pipelined > 0 {
 		return nil
 	}
@@ -116,16 +177,23 @@ func (c *Client) CheckUnsolicited() error {
 // malformed line cannot be trusted (smtplib desynchronises instead).
 func (c *Client) GetReply() (Reply, error) {
 	if c.conn == nil || c.br == nil {
-		return Reply{}, &ServerDisconnectedError{Msg: "please run connect() first"}
+		return Reply{}, &ServerDisconnectedError{Msg: "not connected"}
 	}
-	_ = c.conn.SetReadDeadline(time.Now().Add(c.opts.Timeout))
-	defer func() {
-		if c.conn != nil {
-			_ = c.conn.SetReadDeadline(time.Time{})
-		}
-	}()
+	// Right after a command the time it was written is the time the
+	// wait began (microseconds ago): a clock read saved on every reply.
+	start := c.wroteAt
+	if start.IsZero() {
+		start = time.Now()
+	}
+	c.wroteAt = time.Time{}
+	// The deadline is left set after the reply: every reader of the
+	// connection (GetReply, the idle watch, the TLS handshake) sets its
+	// own first, and clearing it would cost a call a reply.
+	deadline, _ := c.deadlineFrom(start)
+	_ = c.conn.SetReadDeadline(deadline)
 	var (
-		texts []string
+		buf   [4]string // most replies have a line or a few: no allocation
+		texts = buf[:0]
 		code  int
 		total int
 		lines int
@@ -158,13 +226,13 @@ func (c *Client) GetReply() (Reply, error) {
 		}
 		if lines > 1 && lc != code {
 			c.closeConn()
-			return Reply{}, &ProtocolError{Msg: fmt.Sprintf("inconsistent reply codes (%d, %d)", code, lc), Line: line}
+			return Reply{}, &ProtocolError{Msg: fmt.Sprintf("inconsistent reply codes (%d, %d)", code, lc), Line: bytes.Clone(line)}
 		}
 		code = lc
 		if !bytes.HasSuffix(line, []byte("\r\n")) {
 			bare = true
 		}
-		texts = append(texts, text)
+		texts = append(texts, c.replyTexts.text(text))
 		if sep != '-' {
 			break
 		}
@@ -176,11 +244,28 @@ func (c *Client) GetReply() (Reply, error) {
 	if c.debugLevel > 0 {
 		c.debugf("reply: retcode (%d); Msg: %s", code, pyRepr([]byte(msg), true))
 	}
-	r := Reply{Code: code, Message: msg}
-	if code == 421 {
-		c.lastWas421 = true
+	return Reply{Code: code, Message: msg}, nil
+}
+
+// replyTexts are the texts of recent reply lines. A load run reads the
+// same few replies thousands of times ("2.1.0 Ok"); each is made a string
+// once, not once a reply.
+type replyTexts struct {
+	s    [8]string
+	next int
+}
+
+// text returns b as a string, the one kept if it is among the recent.
+func (r *replyTexts) text(b []byte) string {
+	for _, s := range r.s {
+		if s == string(b) { // compared in place, not converted
+			return s
+		}
 	}
-	return r, nil
+	s := string(b)
+	r.s[r.next] = s
+	r.next = (r.next + 1) % len(r.s)
+	return s
 }
 
 func joinLines(texts []string) string {
@@ -203,60 +288,74 @@ func joinLines(texts []string) string {
 
 // parseReplyLine splits one reply line into its code, separator ('-', ' '
 // or 0 for a code alone) and text (trimmed of spaces, tabs, CR and LF at
-// both ends, as smtplib trims it).
-func parseReplyLine(line []byte) (code int, sep byte, text string, err error) {
+// both ends, as smtplib trims it; a part of line).
+func parseReplyLine(line []byte) (code int, sep byte, text []byte, err error) {
 	body := line
 	body = bytes.TrimSuffix(body, []byte("\n"))
 	body = bytes.TrimSuffix(body, []byte("\r"))
 	if len(body) < 3 {
-		return 0, 0, "", &ProtocolError{Msg: fmt.Sprintf("reply line too short for a reply code: %s", preview(line, 40)), Line: line}
+		return 0, 0, nil, &ProtocolError{Msg: fmt.Sprintf("reply line too short for a reply code: %s", preview(line, 40)), Line: bytes.Clone(line)}
 	}
 	d0, d1, d2 := body[0], body[1], body[2]
 	if d0 < '2' || d0 > '5' || d1 < '0' || d1 > '5' || d2 < '0' || d2 > '9' {
-		return 0, 0, "", &ProtocolError{Msg: fmt.Sprintf("malformed reply code in %s", preview(line, 40)), Line: line}
+		return 0, 0, nil, &ProtocolError{Msg: fmt.Sprintf("malformed reply code in %s", preview(line, 40)), Line: bytes.Clone(line)}
 	}
 	code = int(d0-'0')*100 + int(d1-'0')*10 + int(d2-'0')
 	if len(body) == 3 {
-		return code, 0, "", nil
+		return code, 0, nil, nil
 	}
 	sep = body[3]
 	if sep != '-' && sep != ' ' {
-		return 0, 0, "", &ProtocolError{Msg: fmt.Sprintf("unexpected %s after reply code %d", preview([]byte{sep}, 8), code), Line: line}
+		return 0, 0, nil, &ProtocolError{Msg: fmt.Sprintf("unexpected %s after reply code %d", preview([]byte{sep}, 8), code), Line: bytes.Clone(line)}
 	}
-	text = string(bytes.Trim(body[4:], " \t\r\n"))
-	return code, sep, text, nil
+	return code, sep, bytes.Trim(body[4:], " \t\r\n"), nil
 }
 
 // readLine reads up to and including '\n', with a hard cap of MaxLine
 // bytes. It never allocates more than the cap, whatever the server sends.
+// A line that is whole in the buffer is returned in place, without a
+// copy: it is valid until the next read, and GetReply is done with it by
+// then (a Tracer copies what it keeps).
 func (c *Client) readLine() ([]byte, error) {
-	var line []byte
+	frag, err := c.br.ReadSlice('\n')
+	if err == nil && len(frag) <= MaxLine {
+		return frag, nil
+	}
+	return c.readRest(nil, frag, err)
+}
+
+// readRest is readLine for a line that is not whole in the buffer: the
+// fragments are copied onto line as they come.
+func (c *Client) readRest(line, frag []byte, err error) ([]byte, error) {
 	for {
-		frag, err := c.br.ReadSlice('\n')
 		if len(line)+len(frag) > MaxLine {
 			seen := len(line) + len(frag)
 			c.closeConn()
 			c.note(fmt.Sprintf("reply line longer than %d bytes (%d+ bytes seen), starting %s", MaxLine, seen, preview(append(line, frag...), 80)))
-			return nil, &ResponseError{Code: 500, Message: "Line too long."}
+			return nil, &ResponseError{Code: 500, Message: "Line too long"}
 		}
 		line = append(line, frag...)
 		if err == nil {
 			return line, nil
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
+			frag, err = c.br.ReadSlice('\n')
 			continue
 		}
 		if errors.Is(err, io.EOF) {
 			if len(line) > 0 {
-				return line, &ServerDisconnectedError{Msg: "Connection unexpectedly closed in the middle of a reply", Err: io.ErrUnexpectedEOF}
+				return line, &ServerDisconnectedError{Msg: "connection unexpectedly closed in the middle of a reply", Err: io.ErrUnexpectedEOF}
 			}
-			return nil, &ServerDisconnectedError{Msg: "Connection unexpectedly closed", Err: err}
+			return nil, &ServerDisconnectedError{Msg: "connection unexpectedly closed", Err: err}
 		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			return line, &ServerDisconnectedError{Msg: fmt.Sprintf("Connection unexpectedly closed: no reply within %s", c.opts.Timeout), Err: err}
+			if c.dataTimedOut() {
+				return line, &ServerDisconnectedError{Msg: c.dataTimeoutMsg(), Err: err}
+			}
+			return line, &ServerDisconnectedError{Msg: fmt.Sprintf("connection unexpectedly closed: no reply within %s", c.opts.Timeout), Err: err}
 		}
-		return line, &ServerDisconnectedError{Msg: "Connection unexpectedly closed: " + err.Error(), Err: err}
+		return line, &ServerDisconnectedError{Msg: "connection unexpectedly closed: " + err.Error(), Err: err}
 	}
 }
 

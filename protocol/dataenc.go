@@ -63,7 +63,12 @@ var ErrDataEncoderClosed = errors.New("data encoder already closed")
 // input must not be sent".
 type NULError struct{ Offset int64 }
 
-func (e *NULError) Error() string        { return fmt.Sprintf("NUL byte at offset %d", e.Offset) }
+func (e *NULError) Error() string {
+	if e == nil {
+		return nilErr
+	}
+	return fmt.Sprintf("NUL byte at offset %d", e.Offset)
+}
 func (e *NULError) Is(target error) bool { return target == ErrNULInData }
 func (e *NULError) Unwrap() error        { return &ValueError{Msg: e.Error()} }
 
@@ -308,31 +313,55 @@ func (e *DataEncoder) LongLines() int { return e.st.long }
 // It counts instead of encoding: every lone CR and lone LF grows by one
 // octet, CRLF stays two, everything else is copied.
 func NormalizedSize(r io.Reader) (int64, error) {
+	var m sizeMeter
+	if br, ok := r.(*bytes.Reader); ok {
+		// A message in memory (a load run's, every message) is measured
+		// where it lies, not copied through the scan buffer.
+		_, err := br.WriteTo(&m)
+		if m.err != nil {
+			err = m.err
+		}
+		return m.size, err
+	}
 	// The scan buffer is pooled, so that a load run does not allocate
 	// 32 KiB per message.
 	bp := scanBufs.Get().(*[]byte)
 	defer scanBufs.Put(bp)
 	buf := *bp
-	var size, off int64
-	prevCR := false
 	for {
 		n, err := r.Read(buf)
-		p := buf[:n]
-		if i := bytes.IndexByte(p, 0); i >= 0 {
-			return size + normalizedLen(p[:i], prevCR), &NULError{Offset: off + int64(i)}
-		}
-		if n > 0 {
-			size += normalizedLen(p, prevCR)
-			prevCR = p[n-1] == '\r'
-			off += int64(n)
+		if _, werr := m.Write(buf[:n]); werr != nil {
+			return m.size, werr
 		}
 		if err == io.EOF {
-			return size, nil
+			return m.size, nil
 		}
 		if err != nil {
-			return size, err
+			return m.size, err
 		}
 	}
+}
+
+// sizeMeter adds up the normalised size of what is written to it, and
+// stops at a NUL byte.
+type sizeMeter struct {
+	size, off int64
+	prevCR    bool
+	err       error
+}
+
+func (m *sizeMeter) Write(p []byte) (int, error) {
+	if i := bytes.IndexByte(p, 0); i >= 0 {
+		m.size += normalizedLen(p[:i], m.prevCR)
+		m.err = &NULError{Offset: m.off + int64(i)}
+		return i, m.err
+	}
+	if len(p) > 0 {
+		m.size += normalizedLen(p, m.prevCR)
+		m.prevCR = p[len(p)-1] == '\r'
+		m.off += int64(len(p))
+	}
+	return len(p), nil
 }
 
 // normalizedLen is the normalised length of p when it follows a chunk that

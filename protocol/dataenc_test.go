@@ -520,6 +520,7 @@ func TestSize(t *testing.T) {
 		}
 		for _, r := range []io.Reader{
 			strings.NewReader(tc.in),
+			bytes.NewReader([]byte(tc.in)), // measured in place
 			iotest.OneByteReader(strings.NewReader(tc.in)),
 			iotest.DataErrReader(strings.NewReader(tc.in)),
 			iotest.HalfReader(strings.NewReader(tc.in)),
@@ -537,6 +538,9 @@ func TestNormalizedSizeErrors(t *testing.T) {
 	var ne *NULError
 	if !errors.As(err, &ne) || ne.Offset != 4 {
 		t.Errorf("NUL: err = %v, want NUL at offset 4", err)
+	}
+	if n, err := NormalizedSize(bytes.NewReader([]byte("ab\n\x00.\r\n"))); !errors.As(err, &ne) || ne.Offset != 3 || n != 4 {
+		t.Errorf("NUL in memory: %d, %v; want 4 and NUL at offset 3", n, err)
 	}
 	r := io.MultiReader(strings.NewReader("abc\n"), iotest.ErrReader(errEncSink))
 	n, err := NormalizedSize(r)

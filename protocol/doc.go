@@ -10,14 +10,20 @@
 // the envelope taken from headers by SendMessage (read as Python's
 // email.utils.getaddresses reads them) with Bcc never transmitted.
 //
+// Client's methods are smtplib's API. What an interactive debugger needs
+// beyond it lives on a separate view, Client.Debug: a line sent as typed
+// (Raw), the answers to a typed AUTH's challenges and its cancel, a message
+// after a typed DATA, a TLS upgrade after a STARTTLS sent by other means,
+// the check for and the watch on bytes the server sends unasked (a 421
+// above all, seen between commands instead of read as the next reply), and
+// Abort from another goroutine.
+//
 // Every command line, whether a method built it, Raw was given it or a
 // pipelined group carries it, goes through one encoder (CR, LF and NUL,
 // ASCII unless SMTPUTF8, line length) and each reply through one state
 // reducer; SplitCommand is the one verb tokenizer, exported so that callers
 // read a line as the client and servers do. Sendmail's engines judge a
-// transaction with one set of rules. Between commands WatchIdle lets an
-// interactive client see what the server sends unasked, a 421 above all,
-// instead of reading it as the next reply.
+// transaction with one set of rules.
 //
 // Every byte written and read, every state change and the TLS handshake are
 // reported to a Tracer, with the byte ranges that carry credentials marked,
@@ -26,8 +32,13 @@
 // Errors are typed, one per smtplib exception (ServerDisconnectedError,
 // ResponseError, SenderRefusedError, RecipientsRefusedError, DataError,
 // ConnectError, HeloError, NotSupportedError, AuthenticationError), and all of
-// them match ErrSMTP with errors.Is. Where ehlo departs from smtplib the
+// them match ErrSMTP with errors.Is; those carrying a reply give its RFC
+// 3463 enhanced status code with Enhanced. Their texts follow Go's
+// conventions rather than smtplib's. Where ehlo departs from smtplib the
 // departure is listed in docs/smtplib-differences.md.
+//
+// Package protocol/smtptest is a scripted server for testing SMTP clients,
+// this one included: strict scripts of client lines and canned replies.
 //
 // The package uses the standard library only.
 package protocol

@@ -12,15 +12,26 @@ import (
 // all of them.
 var ErrSMTP = errors.New("smtp error")
 
+// nilErr is what the Error method of a nil error pointer says, as fmt
+// prints one, instead of panicking.
+const nilErr = "<nil>"
+
 // ErrTimeoutZero is returned when a client is configured with a zero timeout;
 // smtplib refuses it too, since it would mean a non-blocking socket.
 var ErrTimeoutZero = errors.New("timeout of zero is not supported (it would mean a non-blocking socket)")
 
 // Exception is a plain SMTP error that carries only a message, like raising
-// smtplib.SMTPException directly ("No suitable authentication method found.").
+// smtplib.SMTPException directly (smtplib's "No suitable authentication
+// method found.", written here as Go writes errors: "no suitable
+// authentication method found").
 type Exception struct{ Msg string }
 
-func (e *Exception) Error() string        { return e.Msg }
+func (e *Exception) Error() string {
+	if e == nil {
+		return nilErr
+	}
+	return e.Msg
+}
 func (e *Exception) Is(target error) bool { return target == ErrSMTP }
 
 // NotSupportedError says the server does not advertise what the call needs
@@ -30,7 +41,12 @@ type NotSupportedError struct {
 	Err error // a sentinel such as ErrCleartextAuth, for errors.Is
 }
 
-func (e *NotSupportedError) Error() string        { return e.Msg }
+func (e *NotSupportedError) Error() string {
+	if e == nil {
+		return nilErr
+	}
+	return e.Msg
+}
 func (e *NotSupportedError) Is(target error) bool { return target == ErrSMTP }
 func (e *NotSupportedError) Unwrap() error        { return e.Err }
 
@@ -42,7 +58,12 @@ type ServerDisconnectedError struct {
 	Err error
 }
 
-func (e *ServerDisconnectedError) Error() string        { return e.Msg }
+func (e *ServerDisconnectedError) Error() string {
+	if e == nil {
+		return nilErr
+	}
+	return e.Msg
+}
 func (e *ServerDisconnectedError) Is(target error) bool { return target == ErrSMTP }
 func (e *ServerDisconnectedError) Unwrap() error        { return e.Err }
 
@@ -53,7 +74,12 @@ type ResponseError struct {
 	Message string
 }
 
-func (e *ResponseError) Error() string        { return fmt.Sprintf("%d %s", e.Code, e.Message) }
+func (e *ResponseError) Error() string {
+	if e == nil {
+		return nilErr
+	}
+	return fmt.Sprintf("%d %s", e.Code, e.Message)
+}
 func (e *ResponseError) Is(target error) bool { return target == ErrSMTP }
 
 // SenderRefusedError: the server refused MAIL FROM.
@@ -63,6 +89,9 @@ type SenderRefusedError struct {
 }
 
 func (e *SenderRefusedError) Error() string {
+	if e == nil {
+		return nilErr
+	}
 	return fmt.Sprintf("sender %s refused: %d %s", e.Sender, e.Code, e.Message)
 }
 func (e *SenderRefusedError) Unwrap() error { return &e.ResponseError }
@@ -74,6 +103,9 @@ type RecipientsRefusedError struct {
 }
 
 func (e *RecipientsRefusedError) Error() string {
+	if e == nil {
+		return nilErr
+	}
 	if len(e.Recipients) == 0 {
 		return "no recipients"
 	}
@@ -94,25 +126,43 @@ func (e *RecipientsRefusedError) Is(target error) bool { return target == ErrSMT
 // DataError: DATA was not answered 354, or the message was refused after it.
 type DataError struct{ ResponseError }
 
-func (e *DataError) Error() string { return "data refused: " + e.ResponseError.Error() }
+func (e *DataError) Error() string {
+	if e == nil {
+		return nilErr
+	}
+	return "data refused: " + e.ResponseError.Error()
+}
 func (e *DataError) Unwrap() error { return &e.ResponseError }
 
 // ConnectError: the greeting was not 220.
 type ConnectError struct{ ResponseError }
 
-func (e *ConnectError) Error() string { return "bad greeting: " + e.ResponseError.Error() }
+func (e *ConnectError) Error() string {
+	if e == nil {
+		return nilErr
+	}
+	return "bad greeting: " + e.ResponseError.Error()
+}
 func (e *ConnectError) Unwrap() error { return &e.ResponseError }
 
 // HeloError: both EHLO and HELO were refused.
 type HeloError struct{ ResponseError }
 
-func (e *HeloError) Error() string { return "HELO/EHLO refused: " + e.ResponseError.Error() }
+func (e *HeloError) Error() string {
+	if e == nil {
+		return nilErr
+	}
+	return "HELO/EHLO refused: " + e.ResponseError.Error()
+}
 func (e *HeloError) Unwrap() error { return &e.ResponseError }
 
 // AuthenticationError: the server did not accept the credentials.
 type AuthenticationError struct{ ResponseError }
 
 func (e *AuthenticationError) Error() string {
+	if e == nil {
+		return nilErr
+	}
 	return "authentication failed: " + e.ResponseError.Error()
 }
 func (e *AuthenticationError) Unwrap() error { return &e.ResponseError }
@@ -126,7 +176,12 @@ type ProtocolError struct {
 	Line []byte // the offending bytes, if any, as received
 }
 
-func (e *ProtocolError) Error() string        { return "protocol error: " + e.Msg }
+func (e *ProtocolError) Error() string {
+	if e == nil {
+		return nilErr
+	}
+	return "protocol error: " + e.Msg
+}
 func (e *ProtocolError) Is(target error) bool { return target == ErrSMTP }
 
 // ValueError is smtplib's ValueError: the caller passed something that must
@@ -137,7 +192,12 @@ type ValueError struct {
 	Err error // a sentinel such as ErrTimeoutZero, for errors.Is
 }
 
-func (e *ValueError) Error() string { return e.Msg }
+func (e *ValueError) Error() string {
+	if e == nil {
+		return nilErr
+	}
+	return e.Msg
+}
 func (e *ValueError) Unwrap() error { return e.Err }
 
 // TLSError wraps a failed TLS handshake or certificate verification. The
@@ -145,6 +205,11 @@ func (e *ValueError) Unwrap() error { return e.Err }
 // even QUIT is sent.
 type TLSError struct{ Err error }
 
-func (e *TLSError) Error() string        { return "TLS: " + e.Err.Error() }
+func (e *TLSError) Error() string {
+	if e == nil {
+		return nilErr
+	}
+	return "TLS: " + fmt.Sprint(e.Err)
+}
 func (e *TLSError) Unwrap() error        { return e.Err }
 func (e *TLSError) Is(target error) bool { return target == ErrSMTP }

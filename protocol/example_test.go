@@ -1,7 +1,6 @@
 package protocol_test
 
 import (
-	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,30 +11,34 @@ import (
 	"math/big"
 	"net"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/protocol/smtptest"
 )
 
-// exampleServer is a tiny in-process mail server for the examples: it
-// offers STARTTLS with a certificate it generates, then PLAIN inside TLS,
-// accepts mail for anyone but nobody@…, and in LMTP mode gives one reply
-// per recipient after the message. It records the envelope it receives.
-type exampleServer struct {
-	Host  string
-	Port  int
-	Roots *x509.CertPool // trust this to verify the server's certificate
+// The examples talk to a protocol/smtptest server that plays the
+// conversation each one has, strictly: a line the client sends that is
+// not in the script fails it. exampleT stands for the *testing.T a real
+// test would give smtptest, and prints what it reports.
+type exampleT struct{ cleanups []func() }
 
-	ln       net.Listener
-	cert     tls.Certificate
-	lmtp     bool
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	envelope []string
+func (t *exampleT) Helper()                           {}
+func (t *exampleT) Errorf(format string, args ...any) { fmt.Printf("FAIL: "+format+"\n", args...) }
+func (t *exampleT) Fatalf(format string, args ...any) { t.Errorf(format, args...) }
+func (t *exampleT) Cleanup(f func())                  { t.cleanups = append(t.cleanups, f) }
+
+// done ends the example as a test ends: the server stops after the
+// client has gone, and reports a conversation left unfinished.
+func (t *exampleT) done() {
+	for i := len(t.cleanups) - 1; i >= 0; i-- {
+		t.cleanups[i]()
+	}
 }
 
-func startExampleServer(lmtp bool) *exampleServer {
+// exampleCert is a self-signed certificate for 127.0.0.1, and the pool
+// that trusts it.
+func exampleCert() (tls.Certificate, *x509.CertPool) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
@@ -50,115 +53,9 @@ func startExampleServer(lmtp bool) *exampleServer {
 	}
 	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	leaf, _ := x509.ParseCertificate(der)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	s := &exampleServer{
-		Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, Roots: x509.NewCertPool(),
-		ln: ln, cert: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, lmtp: lmtp,
-	}
-	s.Roots.AddCert(leaf)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		conn, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		s.serve(conn)
-	}()
-	return s
-}
-
-// Envelope returns the MAIL and RCPT commands the server accepted, once
-// the client has quit.
-func (s *exampleServer) Envelope() []string {
-	s.wg.Wait()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.envelope
-}
-
-func (s *exampleServer) Close() { s.ln.Close(); s.wg.Wait() }
-
-func (s *exampleServer) serve(conn net.Conn) {
-	r := bufio.NewReader(conn)
-	say := func(lines ...string) { fmt.Fprint(conn, strings.Join(lines, "\r\n")+"\r\n") }
-	say("220 mail.example ESMTP")
-	inTLS := false
-	var rcpts []string
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		line = strings.TrimRight(line, "\r\n")
-		verb, _, _ := strings.Cut(strings.ToUpper(line), " ")
-		switch verb {
-		case "EHLO", "LHLO":
-			if inTLS {
-				say("250-mail.example", "250-AUTH PLAIN", "250 SIZE 10240000")
-			} else {
-				say("250-mail.example", "250-STARTTLS", "250 SIZE 10240000")
-			}
-		case "STARTTLS":
-			say("220 2.0.0 go ahead")
-			tc := tls.Server(conn, &tls.Config{Certificates: []tls.Certificate{s.cert}})
-			if tc.Handshake() != nil {
-				return
-			}
-			conn, r, inTLS = tc, bufio.NewReader(tc), true
-		case "AUTH":
-			say("235 2.7.0 authenticated")
-		case "MAIL":
-			rcpts = nil
-			s.record(line)
-			say("250 2.1.0 ok")
-		case "RCPT":
-			s.record(line)
-			if strings.Contains(line, "nobody@") {
-				say("550 5.1.1 no such user")
-				continue
-			}
-			rcpts = append(rcpts, line)
-			say("250 2.1.5 ok")
-		case "DATA":
-			say("354 go ahead")
-			for {
-				l, err := r.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if l == ".\r\n" {
-					break
-				}
-			}
-			if !s.lmtp {
-				say("250 2.0.0 queued")
-				continue
-			}
-			for i := range rcpts {
-				if i == 1 {
-					say("452 4.2.2 mailbox full")
-				} else {
-					say("250 2.0.0 delivered")
-				}
-			}
-		case "QUIT":
-			say("221 2.0.0 bye")
-			return
-		default:
-			say("502 5.5.2 not implemented")
-		}
-	}
-}
-
-func (s *exampleServer) record(line string) {
-	s.mu.Lock()
-	s.envelope = append(s.envelope, line)
-	s.mu.Unlock()
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, roots
 }
 
 // A whole session: connect, EHLO, STARTTLS (the certificate is verified
@@ -166,13 +63,31 @@ func (s *exampleServer) record(line string) {
 // envelope comes from its headers (Bcc included, but never transmitted),
 // and quit.
 func Example() {
-	srv := startExampleServer(false)
-	defer srv.Close()
+	t := &exampleT{}
+	defer t.done()
+	cert, roots := exampleCert()
+	srv := smtptest.NewServer(t, []smtptest.Step{
+		smtptest.S("220 mail.example ESMTP"),
+		smtptest.C("ehlo client.example"), smtptest.S("250-mail.example", "250-STARTTLS", "250 SIZE 10240000"),
+		smtptest.C("STARTTLS"), smtptest.S("220 2.0.0 go ahead"),
+		smtptest.StartTLS(cert),
+		smtptest.C("ehlo client.example"), smtptest.S("250-mail.example", "250-AUTH PLAIN", "250 SIZE 10240000"),
+		smtptest.C("AUTH PLAIN AGFsaWNlAHNlY3JldA=="), smtptest.S("235 2.7.0 authenticated"),
+		smtptest.C("mail FROM:<alice@example.org> size=110"), smtptest.S("250 2.1.0 ok"),
+		smtptest.C("rcpt TO:<bob@example.net>"), smtptest.S("250 2.1.5 ok"),
+		smtptest.C("rcpt TO:<nobody@example.net>"), smtptest.S("550 5.1.1 no such user"),
+		smtptest.C("rcpt TO:<carol@example.com>"), smtptest.S("250 2.1.5 ok"),
+		smtptest.C("data"), smtptest.S("354 go ahead"),
+		smtptest.CData("From: Alice <alice@example.org>\r\nTo: bob@example.net, Nobody <nobody@example.net>\r\n" +
+			"Subject: hello\r\n\r\nHi Bob.\r\n.\r\n"),
+		smtptest.S("250 2.0.0 queued"),
+		smtptest.C("quit"), smtptest.S("221 2.0.0 bye"),
+	})
 
-	c, greeting, err := protocol.Dial(protocol.SMTP, srv.Host, srv.Port, protocol.Options{
+	c, greeting, err := protocol.Dial(protocol.SMTP, srv.Host(), srv.Port(), protocol.Options{
 		LocalHostname: "client.example",
 		Timeout:       5 * time.Second,
-		TLSConfig:     &tls.Config{RootCAs: srv.Roots},
+		TLSConfig:     &tls.Config{RootCAs: roots},
 	})
 	if err != nil {
 		fmt.Println("dial:", err)
@@ -218,9 +133,6 @@ func Example() {
 
 	r, _ = c.Quit()
 	fmt.Println(r.Code, r.Message)
-	for _, line := range srv.Envelope() {
-		fmt.Println("server got:", line)
-	}
 	// Output:
 	// 220 mail.example ESMTP
 	// STARTTLS offered: true AUTH offered: false
@@ -228,20 +140,27 @@ func Example() {
 	// 235 2.7.0 authenticated
 	// refused: nobody@example.net 550 5.1.1 no such user
 	// 221 2.0.0 bye
-	// server got: mail FROM:<alice@example.org> size=110
-	// server got: rcpt TO:<bob@example.net>
-	// server got: rcpt TO:<nobody@example.net>
-	// server got: rcpt TO:<carol@example.com>
 }
 
 // LMTP gives one reply per accepted recipient after the message (RFC 2033):
 // Sendmail reports the recipients refused at delivery, and LMTPReplies has
 // every recipient's reply in RCPT order.
 func ExampleClient_LMTPReplies() {
-	srv := startExampleServer(true)
-	defer srv.Close()
+	t := &exampleT{}
+	defer t.done()
+	srv := smtptest.NewServer(t, []smtptest.Step{
+		smtptest.S("220 mail.example LMTP"),
+		smtptest.C("lhlo client.example"), smtptest.S("250-mail.example", "250 8BITMIME"),
+		smtptest.C("mail FROM:<alice@example.org>"), smtptest.S("250 2.1.0 ok"),
+		smtptest.C("rcpt TO:<bob@example.net>"), smtptest.S("250 2.1.5 ok"),
+		smtptest.C("rcpt TO:<carol@example.net>"), smtptest.S("250 2.1.5 ok"),
+		smtptest.C("data"), smtptest.S("354 go ahead"),
+		smtptest.CData("Subject: hi\r\n\r\nhello\r\n.\r\n"),
+		smtptest.S("250 2.0.0 delivered", "452 4.2.2 mailbox full"),
+		smtptest.C("quit"), smtptest.S("221 2.0.0 bye"),
+	})
 
-	c, _, err := protocol.Dial(protocol.LMTP, srv.Host, srv.Port, protocol.Options{
+	c, _, err := protocol.Dial(protocol.LMTP, srv.Host(), srv.Port(), protocol.Options{
 		LocalHostname: "client.example",
 		Timeout:       5 * time.Second,
 	})
@@ -284,4 +203,43 @@ func ExampleParseEHLO() {
 	// AUTH LOGIN
 	// AUTH PLAIN LOGIN
 	// 8BITMIME
+}
+
+// A debugger sends lines as the user typed them through Client.Debug; the
+// client keeps its idea of the conversation true, as if its own methods
+// had sent them.
+func ExampleClient_Debug() {
+	t := &exampleT{}
+	defer t.done()
+	srv := smtptest.NewServer(t, []smtptest.Step{
+		smtptest.S("220 mail.example ESMTP"),
+		smtptest.C("EHLO me.example"), smtptest.S("250-mail.example", "250 PIPELINING"),
+		smtptest.C("MAIL FROM:<a@example.org>"), smtptest.S("250 2.1.0 ok"),
+		smtptest.C("RCPT TO:<b@example.org>"), smtptest.S("550 5.1.1 no such user"),
+		smtptest.C("RSET"), smtptest.S("250 2.0.0 ok"),
+		smtptest.C("QUIT"), smtptest.S("221 2.0.0 bye"),
+	})
+	c, _, err := protocol.Dial(protocol.SMTP, srv.Host(), srv.Port(), protocol.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	d := c.Debug()
+	for _, line := range []string{"EHLO me.example", "MAIL FROM:<a@example.org>", "RCPT TO:<b@example.org>", "RSET", "QUIT"} {
+		r, err := d.Raw(line)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("%-26s %d %-8s phase %s\n", line, r.Code, r.Enhanced(), c.State().Phase)
+	}
+	// QUIT, typed, forgot what EHLO said and closed, as Quit does.
+	fmt.Println("PIPELINING offered:", c.HasExtn("pipelining"), "connected:", c.Connected())
+	// Output:
+	// EHLO me.example            250          phase hello
+	// MAIL FROM:<a@example.org>  250 2.1.0    phase mail
+	// RCPT TO:<b@example.org>    550 5.1.1    phase mail
+	// RSET                       250 2.0.0    phase hello
+	// QUIT                       221 2.0.0    phase disconnected
+	// PIPELINING offered: false connected: false
 }

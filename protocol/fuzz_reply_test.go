@@ -150,7 +150,7 @@ func errClass(res replyResult) string {
 	case "*protocol.ServerDisconnectedError":
 		return "disconnected"
 	case "*protocol.ResponseError":
-		if res.errMsg == "500 Line too long." {
+		if res.errMsg == "500 Line too long" {
 			return "toolong"
 		}
 	}

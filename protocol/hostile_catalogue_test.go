@@ -99,13 +99,12 @@ func TestCatalogueA13STARTTLSLastInGroup(t *testing.T) {
 // still refuses any clear-text byte.
 func tlsServer(cfg *tls.Config, wantFail, allowEncrypted bool) step {
 	return Do("TLS server handshake", func(sc *serverConn) error {
-		tc := tls.Server(sc.raw, cfg)
-		err := tc.Handshake()
+		err := sc.Handshake(cfg)
 		if err != nil {
 			if !wantFail {
 				return fmt.Errorf("TLS handshake: %w", err)
 			}
-			rest, _ := io.ReadAll(sc.raw)
+			rest, _ := io.ReadAll(sc.NetConn())
 			if len(rest) > 0 && rest[0] != 0x15 && !(allowEncrypted && rest[0] == 0x17) {
 				return fmt.Errorf("client sent %q after the failed handshake", clip(rest, 60))
 			}
@@ -114,9 +113,6 @@ func tlsServer(cfg *tls.Config, wantFail, allowEncrypted bool) step {
 		if wantFail {
 			return errors.New("the handshake succeeded; the client must refuse it")
 		}
-		sc.mu.Lock()
-		sc.conn, sc.tlsOn = tc, true
-		sc.mu.Unlock()
 		return nil
 	})
 }
@@ -352,7 +348,7 @@ func bdatStep(want []byte, last bool) step {
 		cmd += " LAST"
 	}
 	return Do(cmd, func(sc *serverConn) error {
-		line, err := sc.readLine()
+		line, err := sc.ReadLine()
 		if err != nil {
 			return fmt.Errorf("reading the BDAT line: got %q, %w", line, err)
 		}
@@ -504,7 +500,7 @@ func TestCatalogueF18EHLOGarbage(t *testing.T) {
 		c := srv.mustDial(t)
 		_, err := c.Ehlo("")
 		re := wantErrAs[*protocol.ResponseError](t, err)
-		if re.Code != 500 || re.Message != "Line too long." {
+		if re.Code != 500 || re.Message != "Line too long" {
 			t.Errorf("(%d, %q)", re.Code, re.Message)
 		}
 		wantClosed(t, c)

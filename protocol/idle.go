@@ -29,7 +29,8 @@ var longAgo = time.Unix(1, 0)
 //
 // Without a connection, or while pipelined replies are due, it returns nil
 // at once.
-func (c *Client) WatchIdle(stop <-chan struct{}) error {
+func (d Debugger) WatchIdle(stop <-chan struct{}) error {
+	c := d.c
 	if c.conn == nil || c.br == nil || c.pipelined > 0 {
 		return nil
 	}
@@ -40,11 +41,11 @@ func (c *Client) WatchIdle(stop <-chan struct{}) error {
 		}
 		if err != nil {
 			c.closeConn()
-			return &ServerDisconnectedError{Msg: "Connection unexpectedly closed while no command was outstanding", Err: err}
+			return &ServerDisconnectedError{Msg: "connection unexpectedly closed while no command was outstanding", Err: err}
 		}
 	}
 	c.awaitLine()
-	return c.CheckUnsolicited()
+	return c.checkUnsolicited()
 }
 
 // peekUntil blocks until a byte is buffered, the connection fails, or stop

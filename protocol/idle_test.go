@@ -15,7 +15,7 @@ var never = make(chan struct{})
 func watch(t *testing.T, c *protocol.Client, stop <-chan struct{}) error {
 	t.Helper()
 	res := make(chan error, 1)
-	go func() { res <- c.WatchIdle(stop) }()
+	go func() { res <- c.Debug().WatchIdle(stop) }()
 	select {
 	case err := <-res:
 		return err

@@ -1480,7 +1480,7 @@ func iopHeaderLine(content, name string) string {
 
 func iopRaw(t *testing.T, c *protocol.Client, line string, want int) protocol.Reply {
 	t.Helper()
-	r, err := c.Raw(line)
+	r, err := c.Debug().Raw(line)
 	if err != nil || r.Code != want {
 		t.Fatalf("Raw(%q): %d %q, %v; want %d", line, r.Code, r.Message, err, want)
 	}
@@ -1509,10 +1509,10 @@ func iopRawSession(t *testing.T, s iopSMTPServer) {
 		t.Fatalf("AUTH not advertised after TLS: %v", c.Features())
 	}
 	iopRaw(t, c, "AUTH LOGIN", 334)
-	if r, err := c.AuthRespond([]byte("alice")); err != nil || r.Code != 334 {
+	if r, err := c.Debug().AuthRespond([]byte("alice")); err != nil || r.Code != 334 {
 		t.Fatalf("AUTH LOGIN user: %d %q, %v", r.Code, r.Message, err)
 	}
-	if r, err := c.AuthRespond([]byte("alicepw")); err != nil || r.Code != 235 {
+	if r, err := c.Debug().AuthRespond([]byte("alicepw")); err != nil || r.Code != 235 {
 		t.Fatalf("AUTH LOGIN password: %d %q, %v", r.Code, r.Message, err)
 	}
 	if !c.State().Authenticated {
@@ -1528,7 +1528,7 @@ func iopRawSession(t *testing.T, s iopSMTPServer) {
 		t.Errorf("state after a typed RCPT: %+v", st)
 	}
 	iopRaw(t, c, "DATA", 354)
-	if r, err := c.SendData(strings.NewReader(iopMessage(token, "alice@example.test", "bob@example.test"))); err != nil || r.Code != 250 {
+	if r, err := c.Debug().SendData(strings.NewReader(iopMessage(token, "alice@example.test", "bob@example.test"))); err != nil || r.Code != 250 {
 		t.Fatalf("SendData: %d %q, %v", r.Code, r.Message, err)
 	}
 	if st := c.State(); st.Phase != protocol.PhaseHello {
@@ -1553,7 +1553,7 @@ func iopLMTPRawSession(t *testing.T, s iopLMTPServer) {
 	iopRaw(t, c, "RCPT TO:<"+s.failRcpt+">", 250)
 	iopRaw(t, c, "DATA", 354)
 	token := iopToken(t)
-	r, err := c.SendData(strings.NewReader(iopMessage(token, "sender@example.org", "alice@example.test")))
+	r, err := c.Debug().SendData(strings.NewReader(iopMessage(token, "sender@example.org", "alice@example.test")))
 	if err != nil || r.Code != 250 {
 		t.Fatalf("SendData: first reply %d %q, %v; want alice's 250", r.Code, r.Message, err)
 	}

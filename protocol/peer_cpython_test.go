@@ -533,7 +533,7 @@ func TestCPythonSimAuth(t *testing.T) {
 		a := &fixedAuth{resp: []byte("\x00")}
 		_, err = c.Auth("BUGGY", a, false)
 		ex := wantErrAs[*protocol.Exception](t, err)
-		if !strings.HasPrefix(ex.Msg, "Server AUTH mechanism infinite loop") {
+		if !strings.HasPrefix(ex.Msg, "server AUTH mechanism infinite loop") {
 			t.Errorf("Exception %q", ex.Msg)
 		}
 		if len(a.challenges) == 0 || string(a.challenges[0]) != "BuGgYbUgGy" {

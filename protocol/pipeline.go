@@ -69,7 +69,7 @@ func (c *Client) sendmailFast(from string, to, lines []string, msg io.Reader, op
 		return e.refused, &DataError{ResponseError(endR)}
 	}
 	c.setPhase(PhaseData)
-	r, err := c.SendData(msg)
+	r, err := c.sendData(msg)
 	if err != nil {
 		return e.refused, err
 	}
@@ -243,6 +243,9 @@ func (c *Client) bdat(refused map[string]Reply, body *chunker) (map[string]Reply
 		}
 		sent += int64(len(body.cur))
 		last := body.last
+		if last {
+			c.messageWritten()
+		}
 		body.cur = nil
 		if last && c.kind == LMTP && len(c.accepted) > 0 {
 			first, err := c.readLMTPReplies()

@@ -27,7 +27,8 @@ import (
 // NUL refused; non-ASCII only under SMTPUTF8, that is after a MAIL with
 // the SMTPUTF8 parameter or in a command carrying it; the line-length
 // limits), and its reply through the one state reducer.
-func (c *Client) Raw(line string) (Reply, error) {
+func (d Debugger) Raw(line string) (Reply, error) {
+	c := d.c
 	// Servers split the verb on any white space, so must we: "AUTH\tPLAIN"
 	// is AUTH to them and must get AUTH's protections here.
 	cmd := commandOf(line)
@@ -95,7 +96,8 @@ func rawPath(args string) string {
 
 // AuthRespond answers a 334 challenge of a raw AUTH exchange with resp,
 // base64-encoded. The line is marked secret.
-func (c *Client) AuthRespond(resp []byte) (Reply, error) {
+func (d Debugger) AuthRespond(resp []byte) (Reply, error) {
+	c := d.c
 	enc := base64.StdEncoding.EncodeToString(resp)
 	if err := c.putResponse(enc, []Span{{Start: 0, End: len(enc)}}); err != nil {
 		return Reply{}, err
@@ -108,7 +110,8 @@ func (c *Client) AuthRespond(resp []byte) (Reply, error) {
 }
 
 // AuthCancel cancels a raw AUTH exchange with "*" (RFC 4954).
-func (c *Client) AuthCancel() (Reply, error) {
+func (d Debugger) AuthCancel() (Reply, error) {
+	c := d.c
 	if err := c.putResponse("*", nil); err != nil {
 		return Reply{}, err
 	}
@@ -123,7 +126,9 @@ func DecodeChallenge(text string) ([]byte, error) {
 // SendData sends a message after a raw DATA was answered 354, with the
 // same encoder as Data (normalised, dot-stuffed, ended with "."), and reads
 // the final reply (one per accepted recipient for LMTP).
-func (c *Client) SendData(msg io.Reader) (Reply, error) {
+func (d Debugger) SendData(msg io.Reader) (Reply, error) { return d.c.sendData(msg) }
+
+func (c *Client) sendData(msg io.Reader) (Reply, error) {
 	if err := c.writeData(msg); err != nil {
 		return Reply{}, err
 	}
@@ -140,6 +145,6 @@ func (c *Client) SendData(msg io.Reader) (Reply, error) {
 
 // UpgradeTLS performs the handshake after a STARTTLS the caller sent and
 // saw answered 220 by other means; Raw does this by itself.
-func (c *Client) UpgradeTLS(cfg *tls.Config) error {
-	return c.upgrade(c.tlsConfig(cfg))
+func (d Debugger) UpgradeTLS(cfg *tls.Config) error {
+	return d.c.upgrade(d.c.tlsConfig(cfg))
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -62,6 +63,9 @@ type AbortError struct {
 }
 
 func (e *AbortError) Error() string {
+	if e == nil {
+		return nilErr
+	}
 	return fmt.Sprintf("%v after %d bytes: %v", ErrMessageAborted, e.Sent, e.Err)
 }
 func (e *AbortError) Unwrap() []error { return []error{ErrMessageAborted, e.Err} }
@@ -108,6 +112,7 @@ func (c *Client) writeData(msg io.Reader) error {
 		c.closeConn()
 		return &AbortError{Err: err, Sent: enc.Size()}
 	}
+	c.messageWritten()
 	if n := enc.LongLines(); n > 0 {
 		c.note(fmt.Sprintf("%d message line(s) longer than RFC 5321's 1000-octet limit were sent unfolded", n))
 	}
@@ -220,14 +225,19 @@ func (c *Client) Sendmail(from string, to []string, msg io.Reader, mailOpts, rcp
 // validateEnvelope checks every address and option of a transaction, so
 // that nothing of it is sent when one is bad.
 func validateEnvelope(from string, to []string, mailOpts, rcptOpts []string) error {
-	for _, a := range append([]string{from}, to...) {
+	if err := ValidateAddress(from); err != nil {
+		return err
+	}
+	for _, a := range to {
 		if err := ValidateAddress(a); err != nil {
 			return err
 		}
 	}
-	for _, o := range append(append([]string(nil), mailOpts...), rcptOpts...) {
-		if err := ValidateESMTPParam(o); err != nil {
-			return err
+	for _, opts := range [2][]string{mailOpts, rcptOpts} {
+		for _, o := range opts {
+			if err := ValidateESMTPParam(o); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -241,20 +251,21 @@ func (c *Client) mailOptions(from string, to []string, msg io.Reader, mailOpts [
 		return nil, err
 	}
 	if !allASCII(from, to) && !c.HasExtn("smtputf8") {
-		return nil, &NotSupportedError{Msg: "One or more source or delivery addresses require internationalized email support, but the server does not advertise the required SMTPUTF8 capability"}
+		return nil, &NotSupportedError{Msg: "one or more source or delivery addresses require internationalized email support, but the server does not advertise the required SMTPUTF8 capability"}
 	}
 	size, known, err := messageSize(msg)
 	if err != nil {
 		return nil, err
 	}
-	var opts []string
-	if c.doesESMTP {
-		if c.HasExtn("size") && known {
-			opts = append(opts, fmt.Sprintf("size=%d", size))
-		}
-		opts = append(opts, mailOpts...)
+	if !c.doesESMTP {
+		return nil, nil
 	}
-	return opts, nil
+	if !c.HasExtn("size") || !known {
+		return mailOpts[:len(mailOpts):len(mailOpts)], nil // capped: an append copies
+	}
+	opts := make([]string, 0, 1+len(mailOpts))
+	opts = append(opts, "size="+strconv.FormatInt(size, 10))
+	return append(opts, mailOpts...), nil
 }
 
 // hasOption says whether opts has the keyword of o (case-insensitive).
@@ -396,7 +407,7 @@ func (c *Client) envelopeOf(m *parsedMessage, env *Envelope, mailOpts []string) 
 	opts := append([]string(nil), mailOpts...)
 	if !allASCII(from, to) {
 		if !c.HasExtn("smtputf8") {
-			return "", nil, nil, &NotSupportedError{Msg: "One or more source or delivery addresses require internationalized email support, but the server does not advertise the required SMTPUTF8 capability"}
+			return "", nil, nil, &NotSupportedError{Msg: "one or more source or delivery addresses require internationalized email support, but the server does not advertise the required SMTPUTF8 capability"}
 		}
 		for _, o := range []string{"SMTPUTF8", "BODY=8BITMIME"} {
 			if !hasOption(opts, o) {

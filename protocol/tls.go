@@ -40,7 +40,7 @@ func (c *Client) StartTLS(cfg *tls.Config) (Reply, error) {
 		return Reply{}, &NotSupportedError{Msg: "TLS is already active on this connection"}
 	}
 	if !c.HasExtn("starttls") {
-		return Reply{}, &NotSupportedError{Msg: "STARTTLS extension not supported by server."}
+		return Reply{}, &NotSupportedError{Msg: "STARTTLS extension not supported by server"}
 	}
 	conf := c.tlsConfig(cfg)
 	if conf.ServerName == "" && !conf.InsecureSkipVerify {

@@ -19,7 +19,7 @@ func acc62(t *testing.T) {
 	c := srv.mustDial(t)
 	_, err := c.StartTLS(nil)
 	ns := wantErrAs[*protocol.NotSupportedError](t, err)
-	if ns.Msg != "STARTTLS extension not supported by server." {
+	if ns.Msg != "STARTTLS extension not supported by server" {
 		t.Errorf("NotSupportedError %q", ns.Msg)
 	}
 	if got := srv.After(c).All(); got != "ehlo c.example\r\n" {

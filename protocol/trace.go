@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"crypto/tls"
+	"strconv"
 	"time"
 )
 
@@ -45,7 +46,7 @@ func (k EventKind) String() string {
 	case EventClose:
 		return "close"
 	}
-	return "unknown"
+	return "EventKind(" + strconv.Itoa(int(k)) + ")"
 }
 
 // Span is a half-open byte range [Start, End) within Event.Data.
@@ -97,7 +98,10 @@ const (
 )
 
 func (p Phase) String() string {
-	return [...]string{"disconnected", "connected", "greeted", "hello", "mail", "rcpt", "data"}[p]
+	if names := [...]string{"disconnected", "connected", "greeted", "hello", "mail", "rcpt", "data"}; p >= 0 && int(p) < len(names) {
+		return names[p]
+	}
+	return "Phase(" + strconv.Itoa(int(p)) + ")"
 }
 
 // State is the client's position in the protocol.

@@ -295,7 +295,7 @@ func (p *Pipeline) sendDATA(from string, to []string, msg []byte, opts, rcptOpts
 		if err := p.encode(prev); err != nil {
 			c.closeConn()
 			p.report(prev, TxResult{Err: err})
-			fail(&ServerDisconnectedError{Msg: "Connection closed: the message before could not be sent"})
+			fail(&ServerDisconnectedError{Msg: "connection closed: the message before could not be sent"})
 			return
 		}
 	}
@@ -506,7 +506,7 @@ func (p *Pipeline) readEnvelope(t pendingTx, res *TxResult) (*envelope, error) {
 	c := p.c
 	e := newEnvelope(t.from, len(t.to))
 	if !c.Connected() {
-		return e, &ServerDisconnectedError{Msg: "Connection closed before the replies to this transaction were read"}
+		return e, &ServerDisconnectedError{Msg: "connection closed before the replies to this transaction were read"}
 	}
 	next := func(what string) (Reply, error) {
 		r, err := c.GetReply()

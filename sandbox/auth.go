@@ -14,6 +14,12 @@ import (
 	"time"
 )
 
+// maxAuthFailures is how many wrong credentials a session may try before
+// the server answers 421 and closes, as Postfix's smtpd_hard_error_limit
+// ends a session that keeps failing: guessing then costs a connection
+// (and a new TLS handshake) every few attempts.
+const maxAuthFailures = 5
+
 // errAuthCancelled and errAuthSyntax end an exchange with 501; a wrong
 // password ends it with 535.
 var (
@@ -79,8 +85,17 @@ func (c *conn) cmdAuth(arg string) error {
 	case errors.Is(err, errAuthSyntax):
 		return c.reply(StageAuth, 501, "5.5.2", "Cannot decode response")
 	case err != nil:
-		c.note("AUTH %s failed for %q", mech, user)
-		return c.reply(StageAuth, 535, "5.7.8", "Authentication credentials invalid")
+		c.authFails++
+		c.note("AUTH %s failed for %q (%d of %d)", mech, user, c.authFails, maxAuthFailures)
+		if err := c.reply(StageAuth, 535, "5.7.8", "Authentication credentials invalid"); err != nil {
+			return err
+		}
+		if c.authFails >= maxAuthFailures {
+			c.why = "too many failed AUTH attempts"
+			_ = c.direct(421, "4.7.0", c.cfg.Hostname+" Error: too many failed authentication attempts")
+			return errClose
+		}
+		return nil
 	}
 	c.authUser = user
 	c.note("AUTH %s succeeded for %q", mech, user)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -18,6 +19,8 @@ const (
 	DefaultMaxRecipients   = 100
 	DefaultReadTimeout     = 5 * time.Minute
 	DefaultMailboxLimit    = 1000
+	DefaultMailboxBytes    = 32 << 20
+	DefaultBufferBytes     = 32 << 20
 )
 
 // DefaultUsers returns the demo credentials used when Config.Users is
@@ -58,13 +61,24 @@ type Config struct {
 	// in the clear gets 538 (RFC 4954 §6).
 	AllowInsecureAuth bool
 	// MaxMessageBytes is advertised with SIZE and enforced for DATA and
-	// BDAT (552 5.3.4).
+	// BDAT (552 5.3.4). Zero means DefaultMaxMessageBytes, lowered to
+	// MailboxBytes or BufferBytes if either is smaller; a value given
+	// above either is an error, since such a message could never be kept.
 	MaxMessageBytes int64
 	// MaxRecipients caps RCPT per transaction (452 4.5.3 above it).
 	MaxRecipients int
 	// MailboxLimit is how many messages the Mailbox keeps; older ones are
-	// dropped so a sandbox used as a load-test sink stays bounded.
+	// dropped (and the drop logged) so a sandbox used as a load-test sink
+	// stays bounded.
 	MailboxLimit int
+	// MailboxBytes bounds the Mailbox's size the same way (see
+	// Message.size); DefaultMailboxBytes when zero.
+	MailboxBytes int64
+	// BufferBytes bounds the message content held by all sessions
+	// together while it arrives (DATA and BDAT); a message that would
+	// take the total over it is read to its end, dropped and refused
+	// with 452 4.3.1. DefaultBufferBytes when zero.
+	BufferBytes int64
 	// Faults are injected into every session, in order (see ParseFault).
 	Faults []Fault
 	// Log receives one line per command, reply line and event, tagged
@@ -116,8 +130,21 @@ func (c Config) withDefaults() (Config, error) {
 		}
 		c.Users = u
 	}
+	if allowsInsecureAuth(c.Faults) {
+		c.AllowInsecureAuth = true
+	}
+	if c.MailboxBytes <= 0 {
+		c.MailboxBytes = DefaultMailboxBytes
+	}
+	if c.BufferBytes <= 0 {
+		c.BufferBytes = DefaultBufferBytes
+	}
 	if c.MaxMessageBytes <= 0 {
-		c.MaxMessageBytes = DefaultMaxMessageBytes
+		c.MaxMessageBytes = min(DefaultMaxMessageBytes, c.MailboxBytes, c.BufferBytes)
+	}
+	if c.MaxMessageBytes > c.MailboxBytes || c.MaxMessageBytes > c.BufferBytes {
+		return c, fmt.Errorf("sandbox: the message size limit (%d bytes) is above the mailbox's (%d) or the buffer's (%d)",
+			c.MaxMessageBytes, c.MailboxBytes, c.BufferBytes)
 	}
 	if c.MaxRecipients <= 0 {
 		c.MaxRecipients = DefaultMaxRecipients
@@ -158,4 +185,27 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("sandbox: every listener is disabled")
 	}
 	return c, nil
+}
+
+// ParseSize reads a byte count for a flag: a whole number with an
+// optional binary suffix K, M or G (KiB, MiB, GiB; "64M" is 64 << 20).
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "B"), "I")
+	shift := 0
+	switch {
+	case strings.HasSuffix(t, "K"):
+		shift = 10
+	case strings.HasSuffix(t, "M"):
+		shift = 20
+	case strings.HasSuffix(t, "G"):
+		shift = 30
+	}
+	if shift > 0 {
+		t = t[:len(t)-1]
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)>>shift {
+		return 0, fmt.Errorf("size %q: want a positive number of bytes, with K, M or G for KiB, MiB, GiB", s)
+	}
+	return n << shift, nil
 }

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -78,23 +80,36 @@ type conn struct {
 	body      string // BODY= value, upper case
 	utf8      bool   // SMTPUTF8 given
 	rcpts     []string
-	rcptTried bool          // some RCPT was attempted, accepted or not
-	chunks    *bytes.Buffer // non-nil once BDAT started the content
-	chunkBig  bool
+	rcptTried bool   // some RCPT was attempted, accepted or not
+	bdat      bool   // BDAT started the content
+	chunkBig  bool   // a chunk took the message over MaxMessageBytes
+	chunkFull bool   // a chunk did not fit in the shared buffer
+	data      []byte // the content so far (buffer.go)
+	authFails int
 
 	replay *replaying // replay --serve: the recorded connection played; nil in the sandbox
 }
 
+// The read and write buffers are pooled: a connection per message, as
+// smtp-source and load tests do it, would otherwise allocate 72 KiB each.
+var (
+	readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBuffer) }}
+	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 8<<10) }}
+)
+
 func (s *Server) newConn(nc net.Conn, implicit bool) *conn {
 	dc := deadlineConn{nc, s.cfg.ReadTimeout}
+	r, w := readers.Get().(*bufio.Reader), writers.Get().(*bufio.Writer)
+	r.Reset(dc)
+	w.Reset(dc)
 	n := s.nextID.Add(1)
 	c := &conn{
 		srv:      s,
 		cfg:      &s.cfg,
-		id:       fmt.Sprintf("s%d", n),
+		id:       "s" + strconv.FormatInt(n, 10),
 		raw:      nc,
-		r:        bufio.NewReaderSize(dc, readBuffer),
-		w:        bufio.NewWriterSize(dc, 8<<10),
+		r:        r,
+		w:        w,
 		implicit: implicit,
 	}
 	if s.cfg.Script != nil {
@@ -104,40 +119,50 @@ func (s *Server) newConn(nc net.Conn, implicit bool) *conn {
 	return c
 }
 
+// putBuffers returns the buffers to their pools when the session is over.
+func (c *conn) putBuffers() {
+	c.r.Reset(nil)
+	c.w.Reset(nil)
+	readers.Put(c.r)
+	writers.Put(c.w)
+	c.r, c.w = nil, nil
+}
+
 func (c *conn) note(format string, args ...any) {
 	c.srv.log.printf(c.id, "* "+format, args...)
 }
 
 func (c *conn) serve(busy bool) {
-	remote := c.raw.RemoteAddr().String()
-	if remote == "" || remote == "@" {
-		remote = "unix socket " + c.cfg.Socket
+	if c.srv.log.on {
+		c.logConnection()
 	}
-	kind := "SMTP"
-	if c.cfg.LMTP {
-		kind = "LMTP"
-	}
-	if c.implicit {
-		kind += " (implicit TLS)"
-	}
-	c.note("%s connection from %s", kind, remote)
 	defer func() {
 		_ = c.w.Flush()
 		c.raw.Close()
+		c.releaseBuffer()
 		if c.why == "" {
 			c.why = "connection lost"
 		}
-		c.note("closed: %s", c.why)
+		if c.srv.log.on {
+			c.note("closed: %s", c.why)
+		}
+		c.putBuffers()
 	}()
-	if c.implicit {
-		if c.handshake() != nil {
+	if busy {
+		// Told within busyTimeout, handshake included, whatever the
+		// client does: a busy server must not wait on it.
+		_ = c.raw.SetDeadline(time.Now().Add(c.srv.lim.busyTimeout))
+		if c.implicit && c.handshake(c.srv.lim.busyTimeout) != nil {
 			return
 		}
-	}
-	if busy {
 		c.why = "too many sessions"
 		_ = c.direct(421, "", c.cfg.Hostname+" Too many connections, try again later")
 		return
+	}
+	if c.implicit {
+		if c.handshake(c.srv.lim.handshake) != nil {
+			return
+		}
 	}
 	if c.greet() != nil {
 		return
@@ -179,6 +204,21 @@ func (c *conn) serve(busy bool) {
 	}
 }
 
+func (c *conn) logConnection() {
+	remote := c.raw.RemoteAddr().String()
+	if remote == "" || remote == "@" {
+		remote = "unix socket " + c.cfg.Socket
+	}
+	kind := "SMTP"
+	if c.cfg.LMTP {
+		kind = "LMTP"
+	}
+	if c.implicit {
+		kind += " (implicit TLS)"
+	}
+	c.note("%s connection from %s", kind, remote)
+}
+
 // lost ends a session whose client went away or went quiet in the middle
 // of DATA, BDAT or AUTH; a timeout still gets the 421 RFC 5321 §4.5.3.2
 // expects.
@@ -210,6 +250,9 @@ func (c *conn) greet() error {
 		return c.replayGreeting()
 	}
 	text := c.cfg.Hostname + " " + c.cfg.Banner
+	if f, ok := c.fault(FaultPregreet); ok {
+		return c.greetGuarded(f, text)
+	}
 	if !c.hasFault(FaultPremature) {
 		return c.reply(StageGreeting, 220, "", text)
 	}
@@ -262,10 +305,16 @@ func (c *conn) readLine() ([]byte, error) {
 	if err := c.flushIfIdle(); err != nil {
 		return nil, err
 	}
+	frag, err := c.r.ReadSlice('\n')
+	if err == nil && len(frag) <= maxCommandLine {
+		// The usual case, a whole line in the buffer: no copy. It is
+		// valid until the next read, and every caller is done with it
+		// by then.
+		return frag, nil
+	}
 	var line []byte
 	tooLong := false
 	for {
-		frag, err := c.r.ReadSlice('\n')
 		if !tooLong {
 			line = append(line, frag...)
 			if len(line) > maxCommandLine {
@@ -273,6 +322,7 @@ func (c *conn) readLine() ([]byte, error) {
 			}
 		}
 		if err == bufio.ErrBufferFull {
+			frag, err = c.r.ReadSlice('\n')
 			continue
 		}
 		if err != nil {
@@ -307,7 +357,9 @@ func (c *conn) dispatch(raw []byte) error {
 	line := string(text)
 	verb, arg, _ := strings.Cut(line, " ")
 	verb = strings.ToUpper(verb)
-	c.logCommand(text, eol, verb, arg)
+	if c.srv.log.on {
+		c.logCommand(verb, arg, text, eol)
+	}
 	arg = strings.TrimSpace(arg)
 	switch verb {
 	case "EHLO", "HELO":
@@ -364,11 +416,10 @@ func (c *conn) dispatch(raw []byte) error {
 	}
 }
 
-// logCommand logs a command line; verb is upper case.
-func (c *conn) logCommand(text []byte, eol, verb, arg string) {
+// logCommand logs a command line; of AUTH only the mechanism. Demo
+// credentials are public, but a newcomer may type a real password.
+func (c *conn) logCommand(verb, arg string, text []byte, eol string) {
 	if verb == "AUTH" {
-		// Demo credentials are public, but a newcomer may type a real
-		// password; the log shows the mechanism, not the response.
 		mech, ir, _ := strings.Cut(strings.TrimSpace(arg), " ")
 		if ir != "" && ir != "*" {
 			ir = "<response hidden>"
@@ -399,8 +450,10 @@ func (c *conn) resetTxn() {
 	c.utf8 = false
 	c.rcpts = nil
 	c.rcptTried = false
-	c.chunks = nil
+	c.bdat = false
 	c.chunkBig = false
+	c.chunkFull = false
+	c.endMessage()
 }
 
 func (c *conn) helloVerb() string {
@@ -518,6 +571,9 @@ func (c *conn) cmdVrfy(arg string) error {
 	if at := strings.LastIndexByte(name, '@'); at >= 0 {
 		name = name[:at]
 	}
+	if c.hasFault(FaultUserUnknown) {
+		return c.vrfyEnumerating(name)
+	}
 	if _, ok := c.cfg.Users[name]; ok {
 		return c.reply(StageVrfy, 250, "2.1.5", name+" <"+name+"@"+c.cfg.Hostname+">")
 	}
@@ -623,18 +679,24 @@ func (c *conn) cmdStartTLS(arg string) error {
 
 // upgrade starts TLS once the 220 to STARTTLS is on the wire.
 func (c *conn) upgrade() error {
+	if f, ok := c.fault(FaultKeepPipelined); ok {
+		return c.upgradeKeeping(f)
+	}
 	// Anything the client pipelined after STARTTLS arrived in plaintext
 	// and must not be executed inside TLS (RFC 3207 §5, CVE-2011-0411).
 	if n := c.r.Buffered(); n > 0 {
 		_, _ = c.r.Discard(n)
 		c.note("discarded %d bytes pipelined after STARTTLS", n)
 	}
-	return c.handshake()
+	return c.handshake(c.srv.lim.handshake)
 }
 
-func (c *conn) handshake() error {
+// handshake starts TLS, which must be done within d: a client that
+// connects and never sends its ClientHello holds a session and a
+// descriptor, and ReadTimeout is minutes.
+func (c *conn) handshake(d time.Duration) error {
 	tc := tls.Server(c.raw, c.srv.tlsConf)
-	_ = c.raw.SetDeadline(time.Now().Add(c.cfg.ReadTimeout))
+	_ = c.raw.SetDeadline(time.Now().Add(min(d, c.cfg.ReadTimeout)))
 	if err := tc.Handshake(); err != nil {
 		c.note("TLS handshake failed: %v", err)
 		c.why = "TLS handshake failed"

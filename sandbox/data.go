@@ -2,8 +2,6 @@ package sandbox
 
 import (
 	"bufio"
-	"bytes"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -29,7 +27,7 @@ func (c *conn) cmdData(arg string) error {
 	if arg != "" {
 		return c.reply(StageData, 501, "5.5.4", "Syntax: DATA (no parameters)")
 	}
-	if c.chunks != nil {
+	if c.bdat {
 		return c.reply(StageData, 503, "5.5.1", "DATA not allowed once BDAT has begun")
 	}
 	if ok, err := c.dataSequence(StageData); !ok {
@@ -42,57 +40,74 @@ func (c *conn) cmdData(arg string) error {
 	if err := c.reply(StageData, 354, "", "End data with <CR><LF>.<CR><LF>"); err != nil || c.mute {
 		return err
 	}
-	data, tooBig, err := c.readData()
+	n, refused, err := c.readData()
 	if err != nil {
 		return c.lost(err, "DATA")
 	}
-	c.srv.log.printf(c.id, "C: <message: %d octets>", len(data))
-	c.srv.log.printf(c.id, "C: .")
-	if tooBig {
-		return c.refuseSize()
+	if c.srv.log.on {
+		c.srv.log.printf(c.id, "C: <message: %d octets>", n)
+		c.srv.log.printf(c.id, "C: .")
 	}
-	return c.deliver(data, false)
+	if refused != nil {
+		return refused()
+	}
+	return c.deliver(c.data, false)
 }
 
 // readData reads DATA content up to the end-of-data line and undoes dot
 // stuffing (RFC 5321 §4.5.2). Only CRLF "." CRLF ends the data: a line
 // start is a position after CRLF, so a bare-LF "\n.\n" is content, not an
 // end (the SMTP smuggling defence, security-anchors E1/E2). Content past
-// MaxMessageBytes is read and thrown away so the reply comes after the
-// end, where the client is listening.
-func (c *conn) readData() ([]byte, bool, error) {
-	var buf bytes.Buffer
-	tooBig := false
+// MaxMessageBytes, or past the shared buffer (BufferBytes), is read and
+// thrown away so the reply comes after the end, where the client is
+// listening; refused then gives that reply. The content is left in c.data;
+// n counts every octet, kept or not.
+//
+// Under the bare-lf-dot fault it reads as a vulnerable server does: a line
+// starts after any LF, and a "." line ended by LF or CRLF ends the data
+// (<LF>.<LF>, <LF>.<CR><LF> and <CR><LF>.<LF>; CVE-2023-51764 for
+// Postfix, -51766 for Exim), so what follows is read as commands.
+func (c *conn) readData() (n int, refused func() error, err error) {
+	loose := c.hasFault(FaultBareLFDot)
 	lineStart, prevCR := true, false
 	for {
 		if err := c.flushIfIdle(); err != nil {
-			return nil, false, err
+			return n, nil, err
 		}
 		frag, err := c.r.ReadSlice('\n')
 		complete := err == nil
 		if err != nil && err != bufio.ErrBufferFull {
-			return nil, false, err
+			return n, nil, err
 		}
-		if lineStart && complete && string(frag) == ".\r\n" {
-			return buf.Bytes(), tooBig, nil
+		if lineStart && complete && (string(frag) == ".\r\n" || loose && string(frag) == ".\n") {
+			return n, refused, nil
 		}
 		out := frag
 		if lineStart && len(out) > 0 && out[0] == '.' {
 			out = out[1:]
 		}
-		if !tooBig {
-			if int64(buf.Len()+len(out)) > c.cfg.MaxMessageBytes {
-				tooBig = true
-				buf.Reset()
-			} else {
-				buf.Write(out)
-			}
+		n += len(out)
+		switch {
+		case refused != nil:
+		case int64(len(c.data)+len(out)) > c.cfg.MaxMessageBytes:
+			refused = c.refuseSize
+			c.endMessage()
+		case !c.grow(len(out)):
+			// The buffer is kept, empty, until the reply: handing its
+			// bytes to another session now would only churn memory.
+			refused = c.refuseStorage
+			c.data = c.data[:0]
+		default:
+			c.data = append(c.data, out...)
 		}
-		if complete {
+		switch {
+		case complete && loose:
+			lineStart = true
+		case complete:
 			n := len(frag)
 			lineStart = n >= 2 && frag[n-2] == '\r' || n == 1 && prevCR
 			prevCR = false
-		} else {
+		default:
 			lineStart = false
 			prevCR = len(frag) > 0 && frag[len(frag)-1] == '\r'
 		}
@@ -100,15 +115,27 @@ func (c *conn) readData() ([]byte, bool, error) {
 }
 
 func (c *conn) refuseSize() error {
+	return c.refuseMessage(552, "5.3.4", "Message size exceeds fixed maximum message size")
+}
+
+// refuseStorage answers a message that did not fit in the buffer the
+// sessions share: 452, insufficient system storage (RFC 5321 §4.2.2), a
+// temporary failure, since the room comes back as other sessions finish.
+func (c *conn) refuseStorage() error {
+	c.note("buffer full: the sessions hold %d of %d octets (--buffer-bytes); message dropped",
+		c.srv.buffered.Load(), c.cfg.BufferBytes)
+	return c.refuseMessage(452, "4.3.1", "Insufficient system storage")
+}
+
+func (c *conn) refuseMessage(code int, enh, text string) error {
 	rcpts := c.rcpts
 	c.resetTxn()
-	const text = "Message size exceeds fixed maximum message size"
 	if !c.cfg.LMTP {
-		return c.reply(StageDot, 552, "5.3.4", text)
+		return c.reply(StageDot, code, enh, text)
 	}
 	// LMTP answers every recipient after the data (RFC 2033 §4.2).
 	for _, r := range rcpts {
-		if err := c.reply(StageDot, 552, "5.3.4", "<"+r+"> "+text); err != nil {
+		if err := c.reply(StageDot, code, enh, "<"+r+"> "+text); err != nil {
 			return err
 		}
 	}
@@ -133,21 +160,28 @@ func (c *conn) cmdBdat(arg string) error {
 		st = StageDot
 	}
 	lastOK := !last || strings.EqualFold(fields[1], "LAST")
-	keep := lastOK && c.esmtp && c.inTxn && len(c.rcpts) > 0 && !c.chunkBig
-	var chunk []byte
-	if keep && c.chunkLen()+int64(size) <= c.cfg.MaxMessageBytes {
-		chunk = make([]byte, size)
-		err = c.readChunk(chunk)
+	keep := lastOK && c.esmtp && c.inTxn && len(c.rcpts) > 0 && !c.chunkBig && !c.chunkFull
+	if keep && int64(len(c.data))+int64(size) > c.cfg.MaxMessageBytes {
+		keep, c.chunkBig = false, true
+		c.endMessage()
+	}
+	if keep && !c.grow(int(size)) {
+		keep, c.chunkFull = false, true
+		c.data = c.data[:0]
+	}
+	if keep {
+		n := len(c.data)
+		c.data = c.data[:n+int(size)]
+		err = c.readChunk(c.data[n:])
 	} else {
-		if keep {
-			c.chunkBig = true
-		}
 		err = c.skipChunk(int64(size))
 	}
 	if err != nil {
 		return c.lost(err, "BDAT")
 	}
-	c.srv.log.printf(c.id, "C: <chunk: %d octets>", size)
+	if c.srv.log.on {
+		c.srv.log.printf(c.id, "C: <chunk: %d octets>", size)
+	}
 	if !lastOK {
 		return c.reply(StageBdat, 501, "5.5.4", "Syntax: BDAT size [LAST]")
 	}
@@ -157,26 +191,19 @@ func (c *conn) cmdBdat(arg string) error {
 	if ok, err := c.dataSequence(st); !ok {
 		return err
 	}
+	// RFC 3030 §2: after a failed chunk the transaction is over; the
+	// chunks that follow get 503 for want of MAIL.
 	if c.chunkBig {
-		// RFC 3030 §2: after a failed chunk the transaction is over; the
-		// chunks that follow get 503 for want of MAIL.
 		return c.refuseSize()
 	}
-	if c.chunks == nil {
-		c.chunks = new(bytes.Buffer)
+	if c.chunkFull {
+		return c.refuseStorage()
 	}
-	c.chunks.Write(chunk)
+	c.bdat = true
 	if !last {
-		return c.reply(StageBdat, 250, "2.0.0", fmt.Sprintf("%d octets received", size))
+		return c.reply(StageBdat, 250, "2.0.0", strconv.FormatUint(size, 10)+" octets received")
 	}
-	return c.deliver(c.chunks.Bytes(), true)
-}
-
-func (c *conn) chunkLen() int64 {
-	if c.chunks == nil {
-		return 0
-	}
-	return int64(c.chunks.Len())
+	return c.deliver(c.data, true)
 }
 
 func (c *conn) readChunk(p []byte) error {
@@ -203,7 +230,7 @@ func (c *conn) skipChunk(n int64) error {
 // recipient in LMTP (RFC 2033 §4.2), where a "full" mailbox fails alone.
 func (c *conn) deliver(data []byte, chunked bool) error {
 	c.msgs++
-	id := fmt.Sprintf("%s.%d", c.id, c.msgs)
+	id := c.id + "." + strconv.Itoa(c.msgs)
 	rcpts := c.rcpts
 	msg := Message{
 		ID:       id,
@@ -224,8 +251,14 @@ func (c *conn) deliver(data []byte, chunked bool) error {
 	}
 	c.resetTxn()
 	if len(msg.To) > 0 {
-		c.srv.mailbox.add(msg)
-		c.note("delivered %s: %d octets from <%s> to %s", id, len(msg.Data), msg.From, strings.Join(msg.To, ", "))
+		dropped, droppedBytes := c.srv.mailbox.add(msg)
+		if c.srv.log.on {
+			c.note("delivered %s: %d octets from <%s> to %s", id, len(msg.Data), msg.From, strings.Join(msg.To, ", "))
+			if dropped > 0 {
+				c.note("mailbox full (%d messages, %d octets at most): dropped the %d oldest, %d octets",
+					c.cfg.MailboxLimit, c.cfg.MailboxBytes, dropped, droppedBytes)
+			}
+		}
 	}
 	if !c.cfg.LMTP {
 		return c.reply(StageDot, 250, "2.0.0", "Ok: queued as "+id)

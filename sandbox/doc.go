@@ -10,11 +10,19 @@
 //   - an in-memory self-signed certificate (or a PEM pair from disk) and
 //     its fingerprint, so a client can trust exactly this server;
 //   - demo users for AUTH PLAIN, LOGIN and CRAM-MD5;
-//   - an in-memory, concurrency-safe Mailbox of what was delivered;
+//   - an in-memory, concurrency-safe Mailbox of what was delivered, a ring
+//     bounded by count and by bytes;
+//   - the bounds that keep one client from taking the machine: a buffer
+//     all sessions share for content in flight, a session cap counted
+//     from accept, a handshake deadline, a limit on failed AUTH;
 //   - fault injection (ParseFault): delays, drops, 421s, refusals and
 //     malformed, over-long or injected reply bytes, for demonstrations and
-//     for testing ehlo's own client against hostile servers;
-//   - a per-session, direction-tagged log ("[s3] C: …", "[s3] S: …");
+//     for testing ehlo's own client against hostile servers; and the
+//     vulnerable servers `ehlo audit` looks for (STARTTLS injection, SMTP
+//     smuggling, AUTH before TLS, user enumeration, old TLS), so each of
+//     its findings can be shown failing and passing;
+//   - a per-session, direction-tagged log ("[s3] C: …", "[s3] S: …"),
+//     written in batches;
 //   - playing a recorded server side instead of its own replies (Script,
 //     for `ehlo replay --serve`) through the same listeners, caps,
 //     deadlines and readers, so a replay is as strict as the sandbox.

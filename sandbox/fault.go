@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -91,6 +92,16 @@ const (
 	FaultLMTPMissing    FaultKind = "lmtp-missing"         // LMTP: no reply for the last recipient
 	FaultLMTPExtra      FaultKind = "lmtp-extra"           // LMTP: one reply more than recipients
 	FaultPipelineShort  FaultKind = "pipeline-short"       // no reply to the last RCPT of a pipelined group
+
+	// The vulnerable servers `ehlo audit` finds (docs/audit.md); each is
+	// one finding's failing case.
+	FaultKeepPipelined FaultKind = "keep-pipelined"  // commands pipelined behind STARTTLS run inside TLS (CVE-2011-0411)
+	FaultBareLFDot     FaultKind = "bare-lf-dot"     // DATA also ends at <LF>.<LF>, <LF>.<CR><LF>, <CR><LF>.<LF> (SMTP smuggling)
+	FaultRelayDenied   FaultKind = "relay-denied"    // RCPT to a domain not the sandbox's gets 554 5.7.1: a closed relay
+	FaultAuthNoTLS     FaultKind = "auth-before-tls" // AUTH advertised and accepted before TLS
+	FaultUserUnknown   FaultKind = "user-unknown"    // VRFY and RCPT tell known users from unknown ones
+	FaultPregreet      FaultKind = "pregreet-guard"  // "220-", a pause, and 554 to a client that spoke first
+	FaultTLSLegacy     FaultKind = "tls-legacy"      // TLS 1.0 and 1.1, RC4, 3DES and CBC suites accepted
 )
 
 // Variants of cut and enhanced-garbage.
@@ -138,6 +149,9 @@ const (
 	// DefaultEndless caps an endless reply, in lines; then the server
 	// closes the connection.
 	DefaultEndless = 1 << 20
+	// DefaultPregreetWait is how long pregreet-guard waits, after its
+	// "220-" line, for a client that talks first.
+	DefaultPregreetWait = 500 * time.Millisecond
 	// maxEndless is the largest cap endless accepts.
 	maxEndless = 1 << 24
 )
@@ -237,6 +251,13 @@ var kindRules = map[FaultKind]kindRule{
 	FaultLMTPMissing:    {},
 	FaultLMTPExtra:      {},
 	FaultPipelineShort:  {},
+	FaultKeepPipelined:  {},
+	FaultBareLFDot:      {},
+	FaultRelayDenied:    {},
+	FaultAuthNoTLS:      {},
+	FaultUserUnknown:    {},
+	FaultPregreet:       {value: 1},
+	FaultTLSLegacy:      {},
 }
 
 // ParseFault parses one fault spec:
@@ -263,17 +284,9 @@ func ParseFault(spec string) (Fault, error) {
 		if !rule.stages {
 			return f, fmt.Errorf("fault %q: %s takes no stage", spec, f.Kind)
 		}
-		for _, s := range strings.Split(stages, ",") {
-			s = strings.ToLower(strings.TrimSpace(s))
-			if s == "all" || s == "*" {
-				f.Stages = nil
-				break
-			}
-			st, ok := stageNames[s]
-			if !ok {
-				return f, fmt.Errorf("fault %q: unknown stage %q (known: greeting, ehlo, ehlo-tls, ehlo-only, helo-only, starttls, auth, mail, rcpt, data, dot, bdat, rset, vrfy, noop, help, quit, other, all)", spec, s)
-			}
-			f.Stages = append(f.Stages, st)
+		var err error
+		if f.Stages, err = parseStages(stages); err != nil {
+			return f, fmt.Errorf("fault %q: %v", spec, err)
 		}
 	}
 	switch {
@@ -284,147 +297,212 @@ func ParseFault(spec string) (Fault, error) {
 	case !hasValue && rule.value == 2:
 		return f, fmt.Errorf("fault %q: %s needs a value (%s=…)", spec, f.Kind, f.Kind)
 	}
-	var err error
-	switch f.Kind {
-	case FaultDelay, FaultDrip:
-		f.Duration = DefaultDrip
-		if hasValue {
-			f.Duration, err = time.ParseDuration(value)
-			if err != nil || f.Duration < 0 {
-				return f, fmt.Errorf("fault %q: bad duration %q", spec, value)
-			}
+	if parse := valueParsers[f.Kind]; parse != nil {
+		if err := parse(&f, value, hasValue); err != nil {
+			return f, fmt.Errorf("fault %q: %v", spec, err)
 		}
-	case FaultReply:
-		f.Text, err = unescape(value)
-		switch {
-		case err != nil:
-		case !validReplyStart(f.Text):
-			err = errors.New("the reply must start with a three-digit code, like \"502 5.5.1 Not implemented\"")
-		default:
-			if !bytes.HasSuffix(f.Text, []byte("\n")) {
-				f.Text = append(f.Text, '\r', '\n')
-			}
-		}
-	case FaultInjectLate:
-		f.Text = []byte(DefaultLateInjection)
-		if hasValue {
-			f.Text, err = unescape(value)
-		}
-	case FaultCapsBefore, FaultCapsAfter:
-		for _, c := range strings.Split(value, ",") {
-			if c = strings.TrimSpace(c); c != "" {
-				f.Caps = append(f.Caps, c)
-			}
-		}
-		if len(f.Caps) == 0 {
-			err = errors.New("empty keyword list")
-		}
-	case FaultEndless:
-		f.Length = DefaultEndless
-		if hasValue && value == "line" {
-			// F3: one line that never ends, up to the cap in bytes.
-			f.Line, f.Length = true, 1024 // 1 KiB writes: 1 MiB in all
-		} else if hasValue {
-			f.Length, err = strconv.Atoi(value)
-			if err == nil && (f.Length < 1 || f.Length > maxEndless) {
-				err = fmt.Errorf("line cap %d out of range 1..%d", f.Length, maxEndless)
-			}
-		}
-	case FaultBinary:
-		f.Text = []byte(DefaultBinary)
-		if hasValue {
-			f.Text, err = unescape(value)
-			if err == nil && bytes.ContainsAny(f.Text, "\r\n") {
-				err = errors.New("binary text cannot contain CR or LF")
-			}
-		}
-	case FaultCut:
-		f.Variant = CutMultiline
-		if hasValue {
-			f.Variant = strings.ToLower(value)
-			if f.Variant != CutMultiline && f.Variant != CutPartial {
-				err = fmt.Errorf("unknown variant %q (multiline, partial)", value)
-			}
-		}
-	case FaultEnhGarbage:
-		f.Variant = EnhLong
-		if hasValue {
-			f.Variant = strings.ToLower(value)
-			switch f.Variant {
-			case EnhLong, EnhShort, EnhClass:
-			default:
-				err = fmt.Errorf("unknown variant %q (long, short, class)", value)
-			}
-		}
-	case Fault421, FaultUnsolicited421:
-		if hasValue {
-			f.Text, err = unescape(value)
-			if err == nil && strings.ContainsAny(string(f.Text), "\r\n") {
-				err = errors.New("the text of a 421 cannot contain CR or LF")
-			}
-		}
-	case FaultRefuseSender, FaultRefuseRcpt:
-		if hasValue {
-			for _, a := range strings.Split(value, ",") {
-				a = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(a), "<"), ">")
-				if a != "" {
-					f.Addrs = append(f.Addrs, a)
-				}
-			}
-			if len(f.Addrs) == 0 {
-				err = errors.New("empty address list")
-			}
-		}
-	case FaultMalformed:
-		f.Variant = MalformedCode
-		if hasValue {
-			f.Variant = strings.ToLower(value)
-			switch f.Variant {
-			case MalformedCode, MalformedMixed, MalformedSep, MalformedRange, MalformedShort:
-			default:
-				err = fmt.Errorf("unknown variant %q (code, mixed, sep, range, short)", value)
-			}
-		}
-	case FaultLongLine:
-		f.Length = DefaultLongLine
-		if hasValue {
-			f.Length, err = strconv.Atoi(value)
-			if err == nil && (f.Length < 16 || f.Length > 1<<20) {
-				err = fmt.Errorf("length %d out of range 16..%d", f.Length, 1<<20)
-			}
-		}
-	case FaultCodeOnly:
-		if hasValue {
-			f.Variant = strings.ToLower(value)
-			if f.Variant != "space" {
-				err = fmt.Errorf("unknown variant %q (only \"space\")", value)
-			}
-		}
-	case FaultANSI:
-		f.Text = []byte(DefaultANSI)
-		if hasValue {
-			f.Text, err = unescape(value)
-		}
-	case FaultInjectStartTLS:
-		f.Text = []byte(DefaultInjection)
-		if hasValue {
-			f.Text, err = unescape(value)
-		}
-	case FaultNoTLS:
-		f.Text = []byte(DefaultNoTLS)
-		if hasValue {
-			f.Text, err = unescape(value)
-		}
-	}
-	if err != nil {
-		return f, fmt.Errorf("fault %q: %v", spec, err)
 	}
 	return f, nil
 }
 
+// parseStages reads STAGE[,STAGE…]; "all" or "*" means every reply (nil).
+func parseStages(list string) ([]Stage, error) {
+	var out []Stage
+	for _, s := range strings.Split(list, ",") {
+		s = strings.ToLower(strings.TrimSpace(s))
+		if s == "all" || s == "*" {
+			return nil, nil
+		}
+		st, ok := stageNames[s]
+		if !ok {
+			return nil, fmt.Errorf("unknown stage %q (known: greeting, ehlo, ehlo-tls, ehlo-only, helo-only, starttls, auth, mail, rcpt, data, dot, bdat, rset, vrfy, noop, help, quit, other, all)", s)
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// valueParsers read a kind's =VALUE (has says one was given) into f, with
+// the kind's default when none was. A kind missing here takes no value.
+var valueParsers = map[FaultKind]func(f *Fault, v string, has bool) error{
+	FaultPregreet: func(f *Fault, v string, has bool) error {
+		return parseDuration(&f.Duration, DefaultPregreetWait, v, has, time.Minute)
+	},
+	FaultDelay: func(f *Fault, v string, has bool) error { return parseDuration(&f.Duration, DefaultDrip, v, has, 0) },
+	FaultDrip:  func(f *Fault, v string, has bool) error { return parseDuration(&f.Duration, DefaultDrip, v, has, 0) },
+	FaultReply: parseReplyText,
+	FaultInjectLate: func(f *Fault, v string, has bool) error {
+		return parseText(&f.Text, DefaultLateInjection, v, has, "")
+	},
+	FaultCapsBefore: parseCaps,
+	FaultCapsAfter:  parseCaps,
+	FaultEndless:    parseEndless,
+	FaultBinary: func(f *Fault, v string, has bool) error {
+		return parseText(&f.Text, DefaultBinary, v, has, "binary text cannot contain CR or LF")
+	},
+	FaultCut: func(f *Fault, v string, has bool) error {
+		return parseVariant(&f.Variant, CutMultiline, v, has, CutMultiline, CutPartial)
+	},
+	FaultEnhGarbage: func(f *Fault, v string, has bool) error {
+		return parseVariant(&f.Variant, EnhLong, v, has, EnhLong, EnhShort, EnhClass)
+	},
+	Fault421: func(f *Fault, v string, has bool) error {
+		return parseText(&f.Text, "", v, has, "the text of a 421 cannot contain CR or LF")
+	},
+	FaultUnsolicited421: func(f *Fault, v string, has bool) error {
+		return parseText(&f.Text, "", v, has, "the text of a 421 cannot contain CR or LF")
+	},
+	FaultRefuseSender: parseAddrs,
+	FaultRefuseRcpt:   parseAddrs,
+	FaultMalformed: func(f *Fault, v string, has bool) error {
+		return parseVariant(&f.Variant, MalformedCode, v, has, MalformedCode, MalformedMixed, MalformedSep, MalformedRange, MalformedShort)
+	},
+	FaultLongLine: func(f *Fault, v string, has bool) error {
+		return parseLength(&f.Length, DefaultLongLine, v, has, 16, 1<<20)
+	},
+	FaultCodeOnly: func(f *Fault, v string, has bool) error {
+		return parseVariant(&f.Variant, "", v, has, "space")
+	},
+	FaultANSI: func(f *Fault, v string, has bool) error { return parseText(&f.Text, DefaultANSI, v, has, "") },
+	FaultInjectStartTLS: func(f *Fault, v string, has bool) error {
+		return parseText(&f.Text, DefaultInjection, v, has, "")
+	},
+	FaultNoTLS: func(f *Fault, v string, has bool) error { return parseText(&f.Text, DefaultNoTLS, v, has, "") },
+}
+
+// parseDuration reads a duration (0 < d, and d <= most when most > 0;
+// otherwise 0 <= d), or sets def.
+func parseDuration(d *time.Duration, def time.Duration, v string, has bool, most time.Duration) error {
+	*d = def
+	if !has {
+		return nil
+	}
+	var err error
+	*d, err = time.ParseDuration(v)
+	switch {
+	case most > 0 && (err != nil || *d <= 0 || *d > most):
+		return fmt.Errorf("bad duration %q (0 < wait <= %s)", v, most)
+	case err != nil || *d < 0:
+		return fmt.Errorf("bad duration %q", v)
+	}
+	return nil
+}
+
+// parseText reads an escaped text (\r \n \t \e \\ \xHH) or sets def;
+// noLines, when set, is the error for a text holding CR or LF.
+func parseText(t *[]byte, def, v string, has bool, noLines string) error {
+	if def != "" {
+		*t = []byte(def)
+	}
+	if !has {
+		return nil
+	}
+	var err error
+	if *t, err = unescape(v); err != nil {
+		return err
+	}
+	if noLines != "" && bytes.ContainsAny(*t, "\r\n") {
+		return errors.New(noLines)
+	}
+	return nil
+}
+
+// parseVariant reads one of the allowed words (any case), or sets def.
+func parseVariant(out *string, def, v string, has bool, allowed ...string) error {
+	*out = def
+	if !has {
+		return nil
+	}
+	*out = strings.ToLower(v)
+	if slices.Contains(allowed, *out) {
+		return nil
+	}
+	return fmt.Errorf("unknown variant %q (%s)", v, strings.Join(allowed, ", "))
+}
+
+// parseLength reads a whole number in lo..hi, or sets def.
+func parseLength(n *int, def int, v string, has bool, lo, hi int) error {
+	*n = def
+	if !has {
+		return nil
+	}
+	var err error
+	if *n, err = strconv.Atoi(v); err != nil {
+		return err
+	}
+	if *n < lo || *n > hi {
+		return fmt.Errorf("length %d out of range %d..%d", *n, lo, hi)
+	}
+	return nil
+}
+
+func parseReplyText(f *Fault, v string, _ bool) error {
+	var err error
+	if f.Text, err = unescape(v); err != nil {
+		return err
+	}
+	if !validReplyStart(f.Text) {
+		return errors.New("the reply must start with a three-digit code, like \"502 5.5.1 Not implemented\"")
+	}
+	if !bytes.HasSuffix(f.Text, []byte("\n")) {
+		f.Text = append(f.Text, '\r', '\n')
+	}
+	return nil
+}
+
+func parseCaps(f *Fault, v string, _ bool) error {
+	for _, c := range strings.Split(v, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			f.Caps = append(f.Caps, c)
+		}
+	}
+	if len(f.Caps) == 0 {
+		return errors.New("empty keyword list")
+	}
+	return nil
+}
+
+// parseEndless reads endless's value: "line" (F3: one line that never
+// ends, written 1 KiB at a time up to 1 MiB), or a cap on the lines.
+func parseEndless(f *Fault, v string, has bool) error {
+	if has && v == "line" {
+		f.Line, f.Length = true, 1024
+		return nil
+	}
+	f.Length = DefaultEndless
+	if !has {
+		return nil
+	}
+	var err error
+	if f.Length, err = strconv.Atoi(v); err != nil {
+		return err
+	}
+	if f.Length < 1 || f.Length > maxEndless {
+		return fmt.Errorf("line cap %d out of range 1..%d", f.Length, maxEndless)
+	}
+	return nil
+}
+
+func parseAddrs(f *Fault, v string, has bool) error {
+	if !has {
+		return nil
+	}
+	for _, a := range strings.Split(v, ",") {
+		a = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(a), "<"), ">")
+		if a != "" {
+			f.Addrs = append(f.Addrs, a)
+		}
+	}
+	if len(f.Addrs) == 0 {
+		return errors.New("empty address list")
+	}
+	return nil
+}
+
 func knownKinds() string {
 	return "delay, drip, drop, 421, silent, refuse-sender, refuse-rcpt, require-auth, malformed, longline, codeonly, bare-lf, ansi, inject-starttls, notls, premature, " +
-		"reply, inject-late, readvertise-starttls, caps-before, caps-after, endless, binary, cut, unsolicited-421, ehlo-garbage, enhanced-garbage, lmtp-missing, lmtp-extra, pipeline-short"
+		"reply, inject-late, readvertise-starttls, caps-before, caps-after, endless, binary, cut, unsolicited-421, ehlo-garbage, enhanced-garbage, lmtp-missing, lmtp-extra, pipeline-short, " +
+		"keep-pipelined, bare-lf-dot, relay-denied, auth-before-tls, user-unknown, pregreet-guard, tls-legacy"
 }
 
 // validReplyStart reports whether b starts like a reply line: three

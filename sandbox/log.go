@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -13,18 +14,78 @@ import (
 // flooding the teacher's terminal; the byte count is still shown.
 const maxLogLine = 300
 
-// logger serialises lines from every session onto one writer, one Write
-// per line, so concurrent sessions never interleave within a line.
+// logger serialises lines from every session onto one writer. Lines are
+// buffered and written together, at most logFlushDelay after the first
+// of them or once logFlushBytes are waiting, so a busy server makes one
+// write(2) per batch rather than per line; Close flushes the rest. Lines
+// are appended whole under the lock, so sessions never interleave within
+// a line. When the writer is io.Discard, on is false and callers skip the
+// formatting too.
 type logger struct {
-	mu sync.Mutex
-	w  io.Writer
+	on bool
+
+	mu    sync.Mutex
+	w     io.Writer
+	buf   []byte
+	timer *time.Timer
+	armed bool
+}
+
+const (
+	logFlushDelay = 20 * time.Millisecond
+	logFlushBytes = 32 << 10
+)
+
+func newLogger(w io.Writer) *logger {
+	l := &logger{w: w, on: w != io.Discard}
+	l.timer = time.AfterFunc(time.Hour, l.flush)
+	l.timer.Stop()
+	return l
 }
 
 func (l *logger) printf(id, format string, args ...any) {
-	line := "[" + id + "] " + fmt.Sprintf(format, args...) + "\n"
+	if !l.on {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, _ = io.WriteString(l.w, line)
+	l.buf = append(l.buf, '[')
+	l.buf = append(l.buf, id...)
+	l.buf = append(l.buf, "] "...)
+	l.buf = fmt.Appendf(l.buf, format, args...)
+	l.buf = append(l.buf, '\n')
+	switch {
+	case len(l.buf) >= logFlushBytes:
+		l.writeLocked()
+	case !l.armed:
+		l.armed = true
+		l.timer.Reset(logFlushDelay)
+	}
+}
+
+func (l *logger) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.writeLocked()
+}
+
+func (l *logger) writeLocked() {
+	l.armed = false
+	if len(l.buf) == 0 {
+		return
+	}
+	_, _ = l.w.Write(l.buf)
+	if cap(l.buf) > 4*logFlushBytes {
+		l.buf = nil
+	} else {
+		l.buf = l.buf[:0]
+	}
+}
+
+// close writes what is buffered.
+func (l *logger) close() {
+	l.timer.Stop()
+	l.flush()
 }
 
 // escape renders client or server bytes for the log. Both sides may be

@@ -98,7 +98,7 @@ func (c *conn) cmdRcpt(arg string) error {
 	switch {
 	case !c.inTxn:
 		return c.reply(StageRcpt, 503, "5.5.1", "Need MAIL before RCPT")
-	case c.chunks != nil:
+	case c.bdat:
 		return c.reply(StageRcpt, 503, "5.5.1", "RCPT not allowed once BDAT has begun")
 	}
 	if len(arg) < 3 || !strings.EqualFold(arg[:3], "TO:") {
@@ -152,6 +152,9 @@ func (c *conn) cmdRcpt(arg string) error {
 			c.note("fault %s: refusing recipient <%s>", f, path)
 			return c.reply(StageRcpt, 550, "5.1.1", "<"+path+">: Recipient address rejected")
 		}
+	}
+	if handled, err := c.rcptFault(path); handled {
+		return err
 	}
 	if isFullMailbox(path) && !c.cfg.LMTP {
 		// In LMTP the same mailbox fails after the data instead, which

@@ -26,43 +26,93 @@ type Message struct {
 }
 
 // Mailbox is the sandbox's in-memory store. It is safe for concurrent
-// use; it keeps the most recent Config.MailboxLimit messages.
+// use. It keeps the most recent messages within two bounds, a count
+// (Config.MailboxLimit) and a size (Config.MailboxBytes), dropping the
+// oldest first; the newest message is always kept. It is a ring, so a
+// delivery into a full mailbox costs the same as into an empty one.
 type Mailbox struct {
-	mu      sync.Mutex
-	msgs    []Message
-	total   int
-	limit   int
-	changed chan struct{}
+	mu       sync.Mutex
+	ring     []Message // grows up to limit; ring[head] is the oldest
+	head, n  int
+	bytes    int64
+	limit    int
+	maxBytes int64
+	total    int
+	changed  chan struct{}
 }
 
-func newMailbox(limit int) *Mailbox {
-	return &Mailbox{limit: limit, changed: make(chan struct{})}
+func newMailbox(limit int, maxBytes int64) *Mailbox {
+	return &Mailbox{limit: limit, maxBytes: maxBytes, changed: make(chan struct{})}
 }
 
-func (m *Mailbox) add(msg Message) {
+// size is what a message counts against MailboxBytes: its content and
+// envelope, which a client controls, plus a fixed amount for the rest.
+func (msg *Message) size() int64 {
+	n := len(msg.Data) + len(msg.From) + len(msg.Helo) + len(msg.AuthUser) + len(msg.ID) + 256
+	for _, s := range msg.To {
+		n += len(s) + 16
+	}
+	for _, s := range msg.Params {
+		n += len(s) + 16
+	}
+	return int64(n)
+}
+
+// add stores msg and reports how many older messages, of how many bytes,
+// it dropped to make room.
+func (m *Mailbox) add(msg Message) (dropped int, droppedBytes int64) {
+	size := msg.size()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.msgs = append(m.msgs, msg)
-	if over := len(m.msgs) - m.limit; over > 0 {
-		m.msgs = append(m.msgs[:0:0], m.msgs[over:]...)
+	for m.n > 0 && (m.n >= m.limit || m.bytes+size > m.maxBytes) {
+		old := &m.ring[m.head]
+		b := old.size()
+		*old = Message{} // let the collector have its data
+		m.head = (m.head + 1) % len(m.ring)
+		m.n--
+		m.bytes -= b
+		dropped++
+		droppedBytes += b
 	}
+	if m.n == len(m.ring) {
+		grown := make([]Message, min(max(2*len(m.ring), 16), m.limit))
+		for i := range m.n {
+			grown[i] = m.ring[(m.head+i)%len(m.ring)]
+		}
+		m.ring, m.head = grown, 0
+	}
+	m.ring[(m.head+m.n)%len(m.ring)] = msg
+	m.n++
+	m.bytes += size
 	m.total++
 	close(m.changed)
 	m.changed = make(chan struct{})
+	return dropped, droppedBytes
 }
 
 // Messages returns the stored messages, oldest first.
 func (m *Mailbox) Messages() []Message {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]Message(nil), m.msgs...)
+	out := make([]Message, m.n)
+	for i := range m.n {
+		out[i] = m.ring[(m.head+i)%len(m.ring)]
+	}
+	return out
+}
+
+// Bytes is what the stored messages count against Config.MailboxBytes.
+func (m *Mailbox) Bytes() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.bytes
 }
 
 // Len is the number of stored messages.
 func (m *Mailbox) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.msgs)
+	return m.n
 }
 
 // Total is the number of messages delivered since the server started,
@@ -77,7 +127,7 @@ func (m *Mailbox) Total() int {
 func (m *Mailbox) Clear() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.msgs = nil
+	m.ring, m.head, m.n, m.bytes = nil, 0, 0, 0
 }
 
 // Changed returns a channel that is closed at the next delivery.

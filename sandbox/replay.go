@@ -118,7 +118,7 @@ func (c *conn) replayLine(raw []byte) error {
 	if answeringAuth {
 		c.srv.log.printf(c.id, "C: <AUTH response hidden, %d octets>", len(text))
 	} else {
-		c.logCommand(text, eol, verb, arg)
+		c.logCommand(verb, arg, text, eol)
 	}
 	st, ok := c.nextStep(verb, answeringAuth)
 	if !ok {
@@ -190,11 +190,14 @@ func (c *conn) nextStep(verb string, answeringAuth bool) (Step, bool) {
 // replayBody reads a message with the sandbox's DATA reader, so it ends
 // on CRLF.CRLF only (security-anchors E1/E2), and answers it as recorded.
 func (c *conn) replayBody() error {
-	data, _, err := c.readData()
+	// A replay keeps nothing: the buffer goes back to the shared budget
+	// as soon as the message has been read.
+	n, _, err := c.readData()
+	c.endMessage()
 	if err != nil {
 		return c.lost(err, "DATA")
 	}
-	c.srv.log.printf(c.id, "C: <message: %d octets>", len(data))
+	c.srv.log.printf(c.id, "C: <message: %d octets>", n)
 	c.srv.log.printf(c.id, "C: .")
 	p := c.replay
 	if p.pos >= len(p.run.Steps) {

@@ -81,11 +81,11 @@ func TestReplayDataEndsOnlyOnCRLFDotCRLF(t *testing.T) {
 			c.cmdText("NOOP", 250, "2.0.0 noop")
 			c.cmdText("QUIT", 221, "2.0.0 bye")
 			c.expectClosed()
-			if want := fmt.Sprintf("C: <message: %d octets>", len(body)-tc.unstuff); !strings.Contains(logBuf.String(), want) {
-				t.Errorf("log lacks %q:\n%s", want, logBuf.String())
+			if want := fmt.Sprintf("C: <message: %d octets>", len(body)-tc.unstuff); !strings.Contains(logOf(srv, logBuf), want) {
+				t.Errorf("log lacks %q:\n%s", want, logOf(srv, logBuf))
 			}
-			if strings.Contains(logBuf.String(), "departs") {
-				t.Errorf("the client kept to the recording, yet:\n%s", logBuf.String())
+			if strings.Contains(logOf(srv, logBuf), "departs") {
+				t.Errorf("the client kept to the recording, yet:\n%s", logOf(srv, logBuf))
 			}
 		})
 	}
@@ -217,8 +217,8 @@ func TestReplayHandshakeDeadline(t *testing.T) {
 		srv, logBuf := startReplay(t, script(true, dataScript...), cfg)
 		c := dial(t, "tcp", srv.Addr())
 		c.expectClosed()
-		if !strings.Contains(logBuf.String(), "TLS handshake failed") {
-			t.Errorf("log:\n%s", logBuf.String())
+		if !strings.Contains(logOf(srv, logBuf), "TLS handshake failed") {
+			t.Errorf("log:\n%s", logOf(srv, logBuf))
 		}
 	})
 	t.Run("starttls", func(t *testing.T) {
@@ -247,8 +247,8 @@ func TestReplayDeparts(t *testing.T) {
 	c.cmdText("QUIT", 221, "2.0.0 bye")
 	c.expectClosed()
 	want := `* client departs from the recording at event 2: expected "DATA", got "NOOP"`
-	if !strings.Contains(logBuf.String(), want) {
-		t.Errorf("log lacks %q:\n%s", want, logBuf.String())
+	if !strings.Contains(logOf(srv, logBuf), want) {
+		t.Errorf("log lacks %q:\n%s", want, logOf(srv, logBuf))
 	}
 
 	srv, _ = startReplay(t, script(false, "S: 220 mx.test ESMTP", "C: NOOP", "S: 250 ok"), Config{})
@@ -269,8 +269,8 @@ func TestReplayBdat(t *testing.T) {
 	c.write("BDAT 12 LAST\r\nQUIT\r\nQUIT\r\n")
 	c.expectText(250, "2.0.0 chunk")
 	c.cmd("QUIT", 221)
-	if strings.Contains(logBuf.String(), "departs") {
-		t.Errorf("log:\n%s", logBuf.String())
+	if strings.Contains(logOf(srv, logBuf), "departs") {
+		t.Errorf("log:\n%s", logOf(srv, logBuf))
 	}
 }
 
@@ -278,4 +278,11 @@ func TestScriptNeedsAConnection(t *testing.T) {
 	if _, err := New(Config{TLSListen: "-", Script: &Script{}}); err == nil {
 		t.Error("an empty script was accepted")
 	}
+}
+
+// logOf is the server's log so far: the log is written in batches, so it
+// is flushed first.
+func logOf(srv *Server, b *syncBuffer) string {
+	srv.FlushLog()
+	return b.String()
 }

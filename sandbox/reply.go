@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -32,7 +33,11 @@ func (r rep) encode(esmtp bool) []string {
 		if r.enh != "" && esmtp && r.code/100 != 3 {
 			l = strings.TrimSuffix(r.enh+" "+l, " ")
 		}
-		out[i] = fmt.Sprintf("%03d%s%s", r.code, sep, l)
+		if r.code >= 100 && r.code <= 999 {
+			out[i] = strconv.Itoa(r.code) + sep + l
+		} else {
+			out[i] = fmt.Sprintf("%03d%s%s", r.code, sep, l)
+		}
 	}
 	return out
 }
@@ -197,7 +202,11 @@ func (c *conn) render(st Stage, r rep) []byte {
 			eol = "\n"
 		}
 	}
-	var b bytes.Buffer
+	n := 0
+	for _, l := range lines {
+		n += len(l) + len(eol)
+	}
+	b := bytes.NewBuffer(make([]byte, 0, n+4))
 	switch cut {
 	case CutPartial:
 		// Half of the first line and no line end (F14).
@@ -371,6 +380,9 @@ func (c *conn) direct(code int, enh, text string) error {
 }
 
 func (c *conn) logReply(b []byte) {
+	if !c.srv.log.on {
+		return
+	}
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
 		var line []byte

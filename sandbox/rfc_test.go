@@ -379,7 +379,9 @@ func TestConcurrentSessions(t *testing.T) {
 	if len(seen) != n {
 		t.Fatalf("%d distinct senders, want %d", len(seen), n)
 	}
-	// Every log line is tagged with its session and none is torn.
+	// Every log line is tagged with its session and none is torn. The log
+	// is buffered; Close writes it all.
+	srv.Close()
 	for _, l := range strings.Split(strings.TrimSpace(logBuf.String()), "\n") {
 		if !strings.HasPrefix(l, "[s") || !strings.Contains(l, "] ") {
 			t.Fatalf("untagged log line %q", l)

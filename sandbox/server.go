@@ -13,9 +13,26 @@ import (
 	"time"
 )
 
-// maxSessions is the default Config.MaxSessions; above it a client is greeted
-// with 421 and closed, as RFC 5321 §3.1 allows a busy server to do.
-const maxSessions = 256
+// Connection limits. Up to Config.MaxSessions (maxSessions by default)
+// sessions are served; the next
+// maxBusy connections are told 421 (RFC 5321 §3.1 lets a busy server do
+// so) within busyTimeout, the TLS handshake included on the implicit-TLS
+// listener, and closed; past those, a connection is closed as soon as it
+// is accepted. Every connection counts from accept, so connections that
+// never finish a handshake cannot pile up descriptors, and a session's TLS
+// handshake must finish within handshakeTimeout, not ReadTimeout.
+const (
+	maxSessions      = 256
+	maxBusy          = 64
+	busyTimeout      = 2 * time.Second
+	handshakeTimeout = 10 * time.Second
+)
+
+// limits are the constants above, in a struct so tests can lower them.
+type limits struct {
+	sessions, busy         int
+	busyTimeout, handshake time.Duration
+}
 
 // Server is one running sandbox: its listeners, certificate, mailbox and
 // sessions. New binds; Serve (or Start) accepts; Close stops everything.
@@ -27,6 +44,11 @@ type Server struct {
 	finger  string
 	mailbox *Mailbox
 	log     *logger
+	lim     limits
+
+	// buffered is the capacity of every session's message buffer, held
+	// within cfg.BufferBytes (buffer.go).
+	buffered atomic.Int64
 
 	plain, implicit, unix net.Listener
 
@@ -49,8 +71,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg:     cfg,
-		mailbox: newMailbox(cfg.MailboxLimit),
-		log:     &logger{w: cfg.Log},
+		mailbox: newMailbox(cfg.MailboxLimit, cfg.MailboxBytes),
+		log:     newLogger(cfg.Log),
+		lim:     limits{cfg.MaxSessions, maxBusy, busyTimeout, handshakeTimeout},
 		done:    make(chan struct{}),
 		conns:   make(map[*conn]struct{}),
 	}
@@ -66,6 +89,7 @@ func New(cfg Config) (*Server, error) {
 		Certificates: []tls.Certificate{s.cert},
 		MinVersion:   tls.VersionTLS12,
 	}
+	legacyTLS(s.tlsConf, cfg.Faults)
 	s.certPEM = certPEM(s.cert)
 	s.finger = fingerprint(s.cert.Certificate[0])
 
@@ -183,7 +207,6 @@ func (s *Server) accept(l net.Listener, implicit bool) error {
 			return fmt.Errorf("sandbox: accept: %w", err)
 		}
 		backoff = 0
-		c := s.newConn(nc, implicit)
 		s.mu.Lock()
 		select {
 		case <-s.done:
@@ -192,7 +215,15 @@ func (s *Server) accept(l net.Listener, implicit bool) error {
 			return nil
 		default:
 		}
-		busy := len(s.conns) >= s.cfg.MaxSessions
+		n := len(s.conns)
+		if n >= s.lim.sessions+s.lim.busy {
+			s.mu.Unlock()
+			nc.Close()
+			s.log.printf("accept", "* %d connections held: closed one from %s without a reply", n, nc.RemoteAddr())
+			continue
+		}
+		busy := n >= s.lim.sessions
+		c := s.newConn(nc, implicit)
 		s.conns[c] = struct{}{}
 		s.sessions.Add(1)
 		s.mu.Unlock()
@@ -221,9 +252,15 @@ func (s *Server) Close() error {
 		}
 		s.mu.Unlock()
 		s.sessions.Wait()
+		s.log.close()
 	})
 	return err
 }
+
+// FlushLog writes the log lines still buffered. The log is written in
+// batches (within 20 ms of a line, and at Close); a caller that reads
+// Config.Log while the server runs, as a test does, flushes first.
+func (s *Server) FlushLog() { s.log.flush() }
 
 // Addr is the plain listener's address, "" when disabled.
 func (s *Server) Addr() string { return addrOf(s.plain) }

@@ -13,7 +13,9 @@
 // same Events; WriteTranscript prints them.
 //
 // Anything that came over the wire is shown only through Sanitize, which
-// makes every byte visible and inert on a terminal.
+// makes every byte visible and inert on a terminal, and pasted into
+// Markdown only through MarkdownEscape and MarkdownFence (the exports, and
+// the reports of session/audit, `ehlo audit`).
 //
 // The live side builds on Capture: Live runs protocol calls off the UI
 // goroutine and interprets raw lines the user types (STARTTLS, AUTH, DATA)
@@ -21,13 +23,21 @@
 // sinks through its Capture. Between operations it keeps reading the
 // connection, so that what the server says unasked (an idle timeout's 421)
 // is shown when it comes; Record starts a recording mid-session with a
-// snapshot of the state, so that its replay starts from there. Replay, exports and `replay --serve` are to
-// feed a Recording's Events to the same Sinks.
+// snapshot of the state, so that its replay starts from there. Replay,
+// exports and `replay --serve` are to feed a Recording's Events to the same Sinks.
 //
 // For `replay --serve` the package cuts a recording into a script and
 // hands it to a ScriptBuilder (ServeScript); the sandbox serves it, with
 // its own connection machinery, so there is one server and one DATA
 // reader.
 //
-// The package imports protocol and the standard library only.
+// `ehlo send`'s side is Send (one message, stage by stage, swaks's exit
+// codes) and Composition, which builds the default message as a reader
+// that encodes the body and attachments as they are read, so no input is
+// ever held whole (Input). SendRoute runs Send through DNS when no server
+// is given: the MX hosts in order, secured by DANE or MTA-STS as
+// session/mx finds them.
+//
+// The package imports protocol, session/mx (and through it
+// github.com/miekg/dns) and the standard library.
 package session

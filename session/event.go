@@ -2,6 +2,9 @@ package session
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -164,8 +167,11 @@ func (f *flow) resume(s *StartState) {
 // TLSSummary is what a TLS handshake showed, kept as plain values so that it
 // can be recorded and shown long after the connection is gone.
 type TLSSummary struct {
-	Version    string `json:"version,omitempty"` // "TLSv1.3", as swaks writes it
-	Cipher     string `json:"cipher,omitempty"`  // "TLS_AES_128_GCM_SHA256"
+	Version string `json:"version,omitempty"` // "TLSv1.3", as swaks writes it
+	Cipher  string `json:"cipher,omitempty"`  // "TLS_AES_128_GCM_SHA256"
+	// Weak says why the version or cipher is weak ("CBC with SHA-1"); empty
+	// when it is not.
+	Weak       string `json:"weak,omitempty"`
 	ServerName string `json:"server_name,omitempty"`
 	// Complete says the handshake finished.
 	Complete bool `json:"complete"`
@@ -186,6 +192,12 @@ type Certificate struct {
 	NotBefore time.Time `json:"not_before"`
 	NotAfter  time.Time `json:"not_after"`
 	SHA256    string    `json:"sha256"` // of the DER encoding, lower-case hex
+	// KeyType and KeyBits are the public key's algorithm and size ("RSA"
+	// 2048, "ECDSA" 256, "Ed25519" 256); SPKISHA256 is the SHA-256 of the
+	// key (SubjectPublicKeyInfo), what a DANE "3 1 1" record holds.
+	KeyType    string `json:"key_type,omitempty"`
+	KeyBits    int    `json:"key_bits,omitempty"`
+	SPKISHA256 string `json:"spki_sha256,omitempty"`
 }
 
 func summarizeTLS(cs *tls.ConnectionState, err error) *TLSSummary {
@@ -202,6 +214,9 @@ func summarizeTLS(cs *tls.ConnectionState, err error) *TLSSummary {
 	}
 	s.ServerName = cs.ServerName
 	s.Complete = cs.HandshakeComplete
+	if s.Complete {
+		s.Weak = weakTLS(s.Version, s.Cipher)
+	}
 	s.Verified = err == nil && len(cs.VerifiedChains) > 0
 	for _, c := range cs.PeerCertificates {
 		s.Chain = append(s.Chain, summarizeCert(c))
@@ -227,13 +242,16 @@ func tlsVersionName(v uint16) string {
 
 func summarizeCert(c *x509.Certificate) Certificate {
 	sum := sha256.Sum256(c.Raw)
+	spki := sha256.Sum256(c.RawSubjectPublicKeyInfo)
 	out := Certificate{
-		Subject:   c.Subject.String(),
-		Issuer:    c.Issuer.String(),
-		NotBefore: c.NotBefore.UTC(),
-		NotAfter:  c.NotAfter.UTC(),
-		SHA256:    hex.EncodeToString(sum[:]),
+		Subject:    c.Subject.String(),
+		Issuer:     c.Issuer.String(),
+		NotBefore:  c.NotBefore.UTC(),
+		NotAfter:   c.NotAfter.UTC(),
+		SHA256:     hex.EncodeToString(sum[:]),
+		SPKISHA256: hex.EncodeToString(spki[:]),
 	}
+	out.KeyType, out.KeyBits = keyInfo(c)
 	out.SANs = append(out.SANs, c.DNSNames...)
 	for _, ip := range c.IPAddresses {
 		out.SANs = append(out.SANs, ip.String())
@@ -603,4 +621,17 @@ func replyCode(line []byte) (code string, final bool) {
 		return string(line), true
 	}
 	return string(line[:3]), len(line) == 3 || line[3] != '-'
+}
+
+// keyInfo is the certificate's public key algorithm and size.
+func keyInfo(c *x509.Certificate) (string, int) {
+	switch k := c.PublicKey.(type) {
+	case *rsa.PublicKey:
+		return "RSA", k.N.BitLen()
+	case *ecdsa.PublicKey:
+		return "ECDSA", k.Curve.Params().BitSize
+	case ed25519.PublicKey:
+		return "Ed25519", 256
+	}
+	return c.PublicKeyAlgorithm.String(), 0
 }

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -40,26 +41,45 @@ var ErrMarkdownSecrets = errors.New("the recording contains credentials (made wi
 // summary and every event, and "pcap" a synthetic capture (WritePcap).
 // Credentials are hidden unless opts.WithSecrets (see Redacted).
 func Export(w io.Writer, rec *Recording, format string, opts ExportOptions) error {
+	return ExportSource(w, RecordingSource(rec), format, opts)
+}
+
+// ExportSource is Export for a recording read event by event: a file of
+// any size is exported in the memory of one event. What must be known
+// before the first line (the secrets to hide, the Markdown table, the
+// JSON summary) is found by a pass of its own over src. The output is
+// buffered; it is complete once ExportSource returns nil.
+func ExportSource(w io.Writer, src *Source, format string, opts ExportOptions) error {
 	switch format {
 	case "text", "markdown", "json", "pcap":
 	default:
 		return fmt.Errorf("unknown export format %q (want %s)", format, strings.Join(ExportFormats, ", "))
 	}
-	if format == "markdown" && rec.Header.Secrets && !opts.WithSecrets {
+	if format == "markdown" && src.Header.Secrets && !opts.WithSecrets {
 		return ErrMarkdownSecrets
 	}
 	if !opts.WithSecrets {
-		rec = Redacted(rec)
+		var err error
+		if src, err = RedactedSource(src); err != nil {
+			return err
+		}
 	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var err error
 	switch format {
 	case "text":
-		return WriteTranscript(w, rec)
+		err = writeTranscript(bw, src, 0)
 	case "markdown":
-		return WriteMarkdown(w, rec)
+		err = writeMarkdown(bw, src)
 	case "json":
-		return WriteJSON(w, rec)
+		err = writeJSON(bw, src)
+	default:
+		err = writePcap(bw, src)
 	}
-	return WritePcap(w, rec)
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 // Redacted returns a copy of rec without credentials, whose header says
@@ -76,20 +96,51 @@ func Export(w io.Writer, rec *Recording, format string, opts ExportOptions) erro
 // A recording made without secrets is already redacted; any range still
 // marked in it is replaced by Marker all the same.
 func Redacted(rec *Recording) *Recording {
-	out := &Recording{Header: rec.Header, Problems: rec.Problems, Events: make([]Event, 0, len(rec.Events))}
-	out.Header.Secrets = false
-	if !rec.Header.Secrets {
-		for _, e := range rec.Events {
-			out.Events = append(out.Events, hideSpans(e))
-		}
-		return out
-	}
-	r := redactor{Redaction: Redaction{Scrubber: secretsScrubber(rec.Events)}}
-	for _, e := range rec.Events {
-		raw := e
-		out.Events = append(out.Events, r.apply(&raw))
-	}
+	src, _ := RedactedSource(RecordingSource(rec)) // in memory: no error
+	out := &Recording{Header: src.Header, Events: make([]Event, 0, len(rec.Events))}
+	out.Problems, _ = src.Each(func(e Event) error {
+		out.Events = append(out.Events, e)
+		return nil
+	})
 	return out
+}
+
+// RedactedSource is Redacted for a Source: each pass over it hides the
+// credentials, event by event. For a recording made with --record-secrets
+// it first makes a pass to find them.
+func RedactedSource(src *Source) (*Source, error) {
+	out := *src
+	out.Header.Secrets = false
+	inner := src.redact
+	if !src.Header.Secrets {
+		out.redact = func() func(Event) Event {
+			next := passThrough(inner)
+			return func(e Event) Event { return hideSpans(next(e)) }
+		}
+		return &out, nil
+	}
+	var f secretFinder
+	f.init()
+	if _, err := src.Each(func(e Event) error { f.add(e); return nil }); err != nil {
+		return nil, err
+	}
+	out.redact = func() func(Event) Event {
+		next := passThrough(inner)
+		r := redactor{Redaction: Redaction{Scrubber: f.sc}}
+		return func(e Event) Event {
+			raw := next(e)
+			return r.apply(&raw)
+		}
+	}
+	return &out, nil
+}
+
+// passThrough starts a pass of an optional event filter.
+func passThrough(f func() func(Event) Event) func(Event) Event {
+	if f == nil {
+		return func(e Event) Event { return e }
+	}
+	return f()
 }
 
 // hideSpans replaces the marked ranges of one event by Marker.
@@ -110,55 +161,59 @@ func hideSpans(e Event) Event {
 	return e
 }
 
-// secretsScrubber recovers, from what redaction hides in a recording made
-// with --record-secrets, the credentials the live session's Scrubber knew
-// (the password or token, and the user it went with): the PLAIN blob, the
-// XOAUTH2 and OAUTHBEARER blobs, the LOGIN user and password lines. It
-// adds them as `ehlo send` adds its --auth-password, so that Redacted
-// scrubs exactly what live redaction would have.
-func secretsScrubber(events []Event) *Scrubber {
-	sc := NewScrubber()
-	r := redactor{}
-	var user string
-	addSecret := func(secret string) {
-		sc.Add(secret)
-		sc.AddPlain("", user, secret)
-		sc.AddXOAUTH2(user, secret)
+// secretFinder recovers, event by event, from what redaction hides in a
+// recording made with --record-secrets, the credentials the live session's
+// Scrubber knew (the password or token, and the user it went with): the
+// PLAIN blob, the XOAUTH2 and OAUTHBEARER blobs, the LOGIN user and
+// password lines. It adds them to sc as `ehlo send` adds its
+// --auth-password, so that Redacted scrubs exactly what live redaction
+// would have.
+type secretFinder struct {
+	sc   *Scrubber
+	r    redactor
+	user string
+}
+
+func (f *secretFinder) init() { f.sc = NewScrubber() }
+
+func (f *secretFinder) addSecret(secret string) {
+	f.sc.Add(secret)
+	f.sc.AddPlain("", f.user, secret)
+	f.sc.AddXOAUTH2(f.user, secret)
+}
+
+func (f *secretFinder) add(e Event) {
+	raw := e
+	f.r.apply(&raw) // sets raw.Secrets to every range it hides
+	if e.Kind != KindClient {
+		return
 	}
-	for _, e := range events {
-		raw := e
-		r.apply(&raw) // sets raw.Secrets to every range it hides
-		if e.Kind != KindClient {
+	for _, s := range raw.Secrets {
+		resp := bytes.TrimSpace(e.Data[s.Start:s.End])
+		dec, err := base64.StdEncoding.DecodeString(string(resp))
+		if err != nil {
 			continue
 		}
-		for _, s := range raw.Secrets {
-			resp := bytes.TrimSpace(e.Data[s.Start:s.End])
-			dec, err := base64.StdEncoding.DecodeString(string(resp))
-			if err != nil {
-				continue
+		switch {
+		case f.r.mech == "PLAIN" && bytes.Count(dec, []byte{0}) == 2: // authzid\0user\0password
+			parts := bytes.SplitN(dec, []byte{0}, 3)
+			f.user = string(parts[1])
+			f.addSecret(string(parts[2]))
+			f.sc.AddPlain(string(parts[0]), f.user, string(parts[2]))
+		case bytes.Contains(dec, []byte("auth=Bearer ")): // XOAUTH2, OAUTHBEARER
+			if _, u, ok := bytes.Cut(dec, []byte("user=")); ok {
+				u, _, _ = bytes.Cut(u, []byte{1})
+				f.user = string(u)
 			}
-			switch {
-			case r.mech == "PLAIN" && bytes.Count(dec, []byte{0}) == 2: // authzid\0user\0password
-				parts := bytes.SplitN(dec, []byte{0}, 3)
-				user = string(parts[1])
-				addSecret(string(parts[2]))
-				sc.AddPlain(string(parts[0]), user, string(parts[2]))
-			case bytes.Contains(dec, []byte("auth=Bearer ")): // XOAUTH2, OAUTHBEARER
-				if _, u, ok := bytes.Cut(dec, []byte("user=")); ok {
-					u, _, _ = bytes.Cut(u, []byte{1})
-					user = string(u)
-				}
-				_, tok, _ := bytes.Cut(dec, []byte("auth=Bearer "))
-				tok, _, _ = bytes.Cut(tok, []byte{1})
-				addSecret(string(tok))
-			case r.mech == "LOGIN" && r.nresp == 1: // the user line
-				user = string(dec)
-			case r.mech == "LOGIN": // the password line
-				addSecret(string(dec))
-			}
+			_, tok, _ := bytes.Cut(dec, []byte("auth=Bearer "))
+			tok, _, _ = bytes.Cut(tok, []byte{1})
+			f.addSecret(string(tok))
+		case f.r.mech == "LOGIN" && f.r.nresp == 1: // the user line
+			f.user = string(dec)
+		case f.r.mech == "LOGIN": // the password line
+			f.addSecret(string(dec))
 		}
 	}
-	return sc
 }
 
 // Summary is what the Markdown and JSON exports say about a recording
@@ -174,18 +229,94 @@ type Summary struct {
 // conversation ended (the message accepted or refused, an AUTH failure, a
 // refused sender or recipients, a connection that closed early).
 func Summarize(rec *Recording) Summary {
-	h := rec.Header
+	return summarize(rec.Header, buildScript(rec.Events), nil)
+}
+
+// foldEvery is how many settled turns the summary pass lets a run gather
+// before it folds them into the run's outcome and drops them.
+const foldEvery = 256
+
+// summaryPass makes a pass over src for its Summary, calling also (if not
+// nil) with each event on the way. The turns of a run are folded as they
+// settle, so a run of any length is summarised in bounded memory.
+func summaryPass(src *Source, also func(Event)) (Summary, error) {
+	var err error
+	accs := map[*scriptRun]*outcomeAcc{}
+	settle := func(r *scriptRun) {
+		if r.answered-1 < foldEvery {
+			return
+		}
+		a := accs[r]
+		if a == nil {
+			a = &outcomeAcc{}
+			accs[r] = a
+		}
+		a.fold(r)
+	}
+	runs := buildScriptSeq(func(yield func(int, Event) bool) {
+		i := 0
+		_, err = src.Each(func(e Event) error {
+			if also != nil {
+				also(e)
+			}
+			if !yield(i, e) {
+				return errStopPass
+			}
+			i++
+			return nil
+		})
+	}, settle)
+	return summarize(src.Header, runs, accs), err
+}
+
+// fold folds the settled turns of r, those before turns[answered-1]: no
+// reply can reach them any more (assignReply). The turns up to that one
+// are marked as markAuth would mark them, carrying its state in a.inAuth;
+// markAuth, run on what is left when the run ends, keeps those marks.
+func (a *outcomeAcc) fold(r *scriptRun) {
+	k := r.answered - 1
+	for j := 0; j <= k; j++ {
+		t := &r.turns[j]
+		if t.kind == turnBody {
+			a.inAuth = false
+			continue
+		}
+		if a.inAuth {
+			t.kind, t.verb, t.arg = turnAuth, "", ""
+		}
+		if j < k {
+			a.inAuth = (t.kind == turnAuth || t.verb == "AUTH") && len(t.replies) > 0 && t.replies[len(t.replies)-1].code == "334"
+		}
+	}
+	for j := 0; j < k; j++ {
+		a.turn(&r.turns[j], r.turns[j+1].kind == turnAuth)
+	}
+	n := copy(r.turns, r.turns[k:])
+	clear(r.turns[n:])
+	r.turns = r.turns[:n]
+	r.answered -= k
+}
+
+var errStopPass = errors.New("pass stopped")
+
+// summarize writes the summary of runs; accs holds what the summary pass
+// folded of them already.
+func summarize(h Header, runs []*scriptRun, accs map[*scriptRun]*outcomeAcc) Summary {
 	s := Summary{
 		Server:    SanitizeString(h.Server),
 		Transport: SanitizeString(h.Transport) + " over " + SanitizeString(h.Network),
 	}
-	runs := buildScript(rec.Events)
 	var tlsParts, outcomes []string
 	for _, r := range runs {
 		if t := describeTLS(r, h.Insecure); t != "" {
 			tlsParts = append(tlsParts, t)
 		}
-		outcomes = append(outcomes, runOutcome(r))
+		a := accs[r]
+		if a == nil {
+			a = &outcomeAcc{}
+		}
+		a.turns(r.turns)
+		outcomes = append(outcomes, a.result(r))
 	}
 	s.TLS = strings.Join(dedupe(tlsParts), "; ")
 	if s.TLS == "" {
@@ -251,73 +382,115 @@ func nonEmpty(in []string) []string {
 	return out
 }
 
-// runOutcome says how one connection ended, from the replies to the turns
-// that decide it.
-func runOutcome(r *scriptRun) string {
-	first := func(reps []scriptReply) string {
-		var parts []string
-		for _, rep := range reps {
-			parts = append(parts, clipText(SanitizeString(rep.final()), 120))
-		}
-		return strings.Join(parts, "; ")
+// outcomeAcc says how one connection ended, from the replies to the turns
+// that decide it. It gathers them turn by turn, so that the summary
+// pass can fold the turns that are settled and drop them. Its lists are
+// capped (maxOutcomeItems, the rest counted): a recording of a million
+// messages is summarised in a line, not a million.
+type outcomeAcc struct {
+	msgs, notes, refused  []string
+	moreMsgs, moreRefused int
+	moreNotes             int
+	lastReply, authFailed string
+	rcptOK, rcptRefused   int
+	inAuth                bool // markAuth's state after the turns folded
+}
+
+const maxOutcomeItems = 10
+
+// outcomeReplies is the text of replies in the summary: each one's last
+// line, sanitized and cut short.
+func outcomeReplies(reps []scriptReply) string {
+	var parts []string
+	for _, rep := range reps {
+		parts = append(parts, clipText(SanitizeString(rep.final()), 120))
 	}
+	return strings.Join(parts, "; ")
+}
+
+func capAppend(list []string, more *int, s string) []string {
+	if len(list) >= maxOutcomeItems {
+		*more++
+		return list
+	}
+	return append(list, s)
+}
+
+// turns folds turns, whose kinds markAuth has set, in order.
+func (a *outcomeAcc) turns(ts []turn) {
+	for i := range ts {
+		a.turn(&ts[i], i+1 < len(ts) && ts[i+1].kind == turnAuth)
+	}
+}
+
+// turn folds one turn whose replies are all in; nextAuth says the turn
+// after it answers a 334.
+func (a *outcomeAcc) turn(t *turn, nextAuth bool) {
+	if len(t.replies) > 0 {
+		a.lastReply = outcomeReplies(t.replies[len(t.replies)-1:])
+	}
+	code := lastCode(t.replies)
+	switch {
+	case t.kind == turnBody || (t.verb == "BDAT" && strings.Contains(strings.ToUpper(t.arg), "LAST")):
+		a.msgs = capAppend(a.msgs, &a.moreMsgs, bodyOutcome(t.replies, outcomeReplies))
+	case t.verb == "AUTH" || t.kind == turnAuth:
+		// The reply that ends the exchange decides; a later AUTH that
+		// succeeds makes an earlier failure history.
+		if !nextAuth && code != "" && code != "334" {
+			a.authFailed = ""
+			if !strings.HasPrefix(code, "2") {
+				a.authFailed = outcomeReplies(t.replies)
+			}
+		}
+	case t.verb == "MAIL":
+		if code != "" && !strings.HasPrefix(code, "2") {
+			a.notes = capAppend(a.notes, &a.moreNotes, "sender refused: "+outcomeReplies(t.replies))
+		}
+	case t.verb == "RCPT":
+		if strings.HasPrefix(code, "2") {
+			a.rcptOK++
+		} else if code != "" {
+			a.rcptRefused++
+			a.refused = capAppend(a.refused, &a.moreRefused, outcomeReplies(t.replies))
+		}
+	}
+}
+
+// result is the outcome of r once every turn is folded.
+func (a *outcomeAcc) result(r *scriptRun) string {
 	if len(r.greeting) > 0 && !strings.HasPrefix(r.greeting[len(r.greeting)-1].code, "2") {
-		return "greeting refused: " + first(r.greeting)
+		return "greeting refused: " + outcomeReplies(r.greeting)
 	}
-	var msgs, notes []string
-	var lastReply string
-	rcptOK, rcptRefused := 0, 0
-	var refused []string
-	authFailed := ""
-	for i, t := range r.turns {
-		if len(t.replies) > 0 {
-			lastReply = first(t.replies[len(t.replies)-1:])
+	notes := a.notes
+	if a.rcptRefused > 0 {
+		list := strings.Join(a.refused, "; ")
+		if a.moreRefused > 0 {
+			list += fmt.Sprintf("; and %d more", a.moreRefused)
 		}
-		code := lastCode(t.replies)
-		switch {
-		case t.kind == turnBody || (t.verb == "BDAT" && strings.Contains(strings.ToUpper(t.arg), "LAST")):
-			msgs = append(msgs, bodyOutcome(t.replies, first))
-		case t.verb == "AUTH" || t.kind == turnAuth:
-			// The reply that ends the exchange decides; a later AUTH
-			// that succeeds makes an earlier failure history.
-			if end := i+1 >= len(r.turns) || r.turns[i+1].kind != turnAuth; end && code != "" && code != "334" {
-				authFailed = ""
-				if !strings.HasPrefix(code, "2") {
-					authFailed = first(t.replies)
-				}
-			}
-		case t.verb == "MAIL":
-			if code != "" && !strings.HasPrefix(code, "2") {
-				notes = append(notes, "sender refused: "+first(t.replies))
-			}
-		case t.verb == "RCPT":
-			if strings.HasPrefix(code, "2") {
-				rcptOK++
-			} else if code != "" {
-				rcptRefused++
-				refused = append(refused, first(t.replies))
-			}
-		}
-	}
-	if rcptRefused > 0 {
-		if rcptOK == 0 {
-			notes = append(notes, "no recipient accepted: "+strings.Join(refused, "; "))
+		if a.rcptOK == 0 {
+			notes = append(notes, "no recipient accepted: "+list)
 		} else {
-			notes = append(notes, fmt.Sprintf("%d of %d recipients refused: %s", rcptRefused, rcptOK+rcptRefused, strings.Join(refused, "; ")))
+			notes = append(notes, fmt.Sprintf("%d of %d recipients refused: %s", a.rcptRefused, a.rcptOK+a.rcptRefused, list))
 		}
 	}
 	var out []string
-	if authFailed != "" {
-		out = append(out, "authentication failed: "+authFailed)
+	if a.authFailed != "" {
+		out = append(out, "authentication failed: "+a.authFailed)
 	}
-	out = append(out, msgs...)
+	out = append(out, a.msgs...)
+	if a.moreMsgs > 0 {
+		out = append(out, fmt.Sprintf("and %d more messages", a.moreMsgs))
+	}
 	out = append(out, notes...)
-	if len(msgs) == 0 {
+	if a.moreNotes > 0 {
+		out = append(out, fmt.Sprintf("and %d more refused senders", a.moreNotes))
+	}
+	if len(a.msgs) == 0 {
 		switch {
 		case r.failed != nil && r.tls == nil:
 			out = append(out, "TLS handshake failed: "+SanitizeString(r.failed.Error))
-		case len(out) == 0 && lastReply != "":
-			out = append(out, "no message sent (last reply: "+lastReply+")")
+		case len(out) == 0 && a.lastReply != "":
+			out = append(out, "no message sent (last reply: "+a.lastReply+")")
 		case len(out) == 0:
 			out = append(out, "no reply recorded")
 		}
@@ -365,46 +538,67 @@ func clipText(s string, n int) string {
 // sanitized (no control characters); the fence around it is one backtick
 // longer than the longest run of backticks inside, so no line of it can
 // close the block, and the table escapes every character that Markdown or
-// HTML would act on.
+// HTML would act on and breaks mentions, references, links and emoji
+// shortcodes (mdEscape).
 func WriteMarkdown(w io.Writer, rec *Recording) error {
-	var tr bytes.Buffer
-	if err := WriteTranscript(&tr, rec); err != nil {
+	return writeMarkdown(w, RecordingSource(rec))
+}
+
+// writeMarkdown makes two passes: the first for the table and the fence
+// (the transcript is written to a counter), the second for the transcript.
+func writeMarkdown(w io.Writer, src *Source) error {
+	var (
+		run      backtickRun
+		redacted bool
+	)
+	first := NewTranscript(&run, TranscriptOptions{Full: true})
+	transcriptHead(first, src.Header)
+	sum, err := summaryPass(src, func(e Event) {
+		first.Event(e)
+		redacted = redacted || e.Redacted
+	})
+	if err != nil {
 		return err
 	}
-	sum := Summarize(rec)
-	fence := strings.Repeat("`", max(3, longestRun(tr.Bytes(), '`')+1))
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "## SMTP session with %s\n\n", mdEscape(sum.Server))
+	first.Flush()
+	fence := strings.Repeat("`", max(3, run.longest+1))
+	b := bufio.NewWriter(w)
+	fmt.Fprintf(b, "## SMTP session with %s\n\n", mdCode(sum.Server))
 	b.WriteString("| | |\n| --- | --- |\n")
-	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, mdEscape(v)) }
+	row := func(k, v string) { fmt.Fprintf(b, "| %s | %s |\n", k, mdCode(v)) }
 	row("server", sum.Server)
 	row("transport", sum.Transport)
 	row("TLS", sum.TLS)
 	row("outcome", sum.Outcome)
-	row("recorded", rec.Header.Created.UTC().Format(time.RFC3339)+" by ehlo "+SanitizeString(rec.Header.EhloVersion))
+	row("recorded", src.Header.Created.UTC().Format(time.RFC3339)+" by ehlo "+SanitizeString(src.Header.EhloVersion))
 	b.WriteString("\n")
-	if rec.Header.Secrets {
+	if src.Header.Secrets {
 		b.WriteString("**This transcript contains credentials.**\n\n")
-	} else if anyRedacted(rec) {
+	} else if redacted {
 		b.WriteString("Credentials were replaced by " + mdEscape(Marker) + ".\n\n")
 	}
 	b.WriteString(fence + "text\n")
-	b.Write(tr.Bytes())
-	if tr.Len() > 0 && !bytes.HasSuffix(tr.Bytes(), []byte("\n")) {
-		b.WriteByte('\n')
+	if err := writeTranscript(b, src, 0); err != nil {
+		return err
 	}
 	b.WriteString(fence + "\n")
-	_, err := w.Write(b.Bytes())
-	return err
+	return b.Flush()
 }
 
-func anyRedacted(rec *Recording) bool {
-	for _, e := range rec.Events {
-		if e.Redacted {
-			return true
+// backtickRun is a writer that keeps only the longest run of backticks
+// written to it.
+type backtickRun struct{ cur, longest int }
+
+func (r *backtickRun) Write(p []byte) (int, error) {
+	for _, c := range p {
+		if c == '`' {
+			r.cur++
+			r.longest = max(r.longest, r.cur)
+		} else {
+			r.cur = 0
 		}
 	}
-	return false
+	return len(p), nil
 }
 
 // longestRun is the length of the longest run of c in b.
@@ -419,6 +613,26 @@ func longestRun(b []byte, c byte) int {
 		}
 	}
 	return best
+}
+
+// mdCode puts sanitized text from the server or the file in a code span,
+// where Markdown and HTML are shown as they are and GitHub makes no
+// mention (@user), issue reference (#1), link (a bare URL) or emoji
+// (:smile:) of it (issue 12 finding 10); escaping characters cannot stop
+// those, which are found in the text after the Markdown is read. The span
+// is delimited by one backtick more than the longest run inside, padded
+// with a space where CommonMark would otherwise eat one, and a pipe is
+// GFM's "\|", which a table cell needs even inside code.
+func mdCode(s string) string {
+	if s == "" {
+		return ""
+	}
+	fence := strings.Repeat("`", longestRun([]byte(s), '`')+1)
+	pad := ""
+	if s[0] == '`' || s[len(s)-1] == '`' || s[0] == ' ' && s[len(s)-1] == ' ' && strings.Trim(s, " ") != "" {
+		pad = " "
+	}
+	return fence + pad + strings.ReplaceAll(s, "|", `\|`) + pad + fence
 }
 
 // mdEscape makes sanitized text inert in a Markdown table cell, which
@@ -446,21 +660,13 @@ func mdEscape(s string) string {
 	return b.String()
 }
 
-// jsonExport is the document `export --format json` writes. Events are
-// encoded as in the recording (docs/recording-format.md): bytes in "data"
-// when they are valid UTF-8 text, in "b64" otherwise, so the document is
-// valid JSON whatever the server sent and the bytes come back exactly. An
-// event in "b64" also has "display", the bytes as the transcript shows
-// them, for readers.
-type jsonExport struct {
-	Format   string            `json:"format"`
-	Version  int               `json:"version"`
-	Header   Header            `json:"header"`
-	Summary  Summary           `json:"summary"`
-	Events   []jsonExportEvent `json:"events"`
-	Problems []string          `json:"problems,omitempty"`
-}
-
+// The document `export --format json` writes is an object with "format"
+// (JSONExportFormat), "version", "header", "summary", "events" and, if the
+// file had any, "problems" (docs/recording-format.md). Events are encoded
+// as in the recording: bytes in "data" when they are valid UTF-8 text, in
+// "b64" otherwise, so the document is valid JSON whatever the server sent
+// and the bytes come back exactly. An event in "b64" also has "display",
+// the bytes as the transcript shows them, for readers.
 type jsonExportEvent struct {
 	eventJSON
 	Display string `json:"display,omitempty"`
@@ -469,30 +675,94 @@ type jsonExportEvent struct {
 // JSONExportFormat names the JSON export.
 const JSONExportFormat = "ehlo-export"
 
-// WriteJSON writes rec as one JSON document (see jsonExport).
+// WriteJSON writes rec as one JSON document (described above).
 func WriteJSON(w io.Writer, rec *Recording) error {
-	doc := jsonExport{
-		Format:  JSONExportFormat,
-		Version: FormatVersion,
-		Header:  rec.Header,
-		Summary: Summarize(rec),
-		Events:  make([]jsonExportEvent, 0, len(rec.Events)),
+	return writeJSON(w, RecordingSource(rec))
+}
+
+// writeJSON writes the document as encoding/json would
+// indent it, one event at a time: a pass for the summary, then one for
+// the events. C1, bidi and zero-width characters are \u escapes
+// (AppendJSONSafe).
+func writeJSON(w io.Writer, src *Source) error {
+	sum, err := summaryPass(src, nil)
+	if err != nil {
+		return err
 	}
-	doc.Header.Format, doc.Header.Version = FormatName, FormatVersion
-	for _, e := range rec.Events {
+	h := src.Header
+	h.Format, h.Version = FormatName, FormatVersion
+	jw := &jsonWriter{w: w}
+	jw.raw("{\n  \"format\": ")
+	jw.value(JSONExportFormat, "  ")
+	jw.raw(",\n  \"version\": ")
+	jw.value(FormatVersion, "  ")
+	jw.raw(",\n  \"header\": ")
+	jw.value(h, "  ")
+	jw.raw(",\n  \"summary\": ")
+	jw.value(sum, "  ")
+	jw.raw(",\n  \"events\": [")
+	n := 0
+	probs, err := src.Each(func(e Event) error {
 		j := jsonExportEvent{eventJSON: toJSON(e)}
 		if j.B64 != nil {
 			j.Display = Sanitize(trimEOL(e.Data))
 		}
-		doc.Events = append(doc.Events, j)
+		if n > 0 {
+			jw.raw(",")
+		}
+		n++
+		jw.raw("\n    ")
+		jw.value(j, "    ")
+		return jw.err
+	})
+	if err != nil {
+		return err
 	}
-	for _, p := range rec.Problems {
-		doc.Problems = append(doc.Problems, p.String())
+	if n > 0 {
+		jw.raw("\n  ")
 	}
-	enc := json.NewEncoder(w)
+	jw.raw("]")
+	if len(probs) > 0 {
+		list := make([]string, len(probs))
+		for i, p := range probs {
+			list[i] = p.String()
+		}
+		jw.raw(",\n  \"problems\": ")
+		jw.value(list, "  ")
+	}
+	jw.raw("\n}\n")
+	return jw.err
+}
+
+// jsonWriter writes a JSON document piece by piece, each value indented as
+// encoding/json's Encoder with SetIndent(prefix, "  ") would, without
+// HTML escaping, and made safe for a terminal by AppendJSONSafe.
+type jsonWriter struct {
+	w   io.Writer
+	buf bytes.Buffer
+	out []byte
+	err error
+}
+
+func (j *jsonWriter) raw(s string) {
+	if j.err == nil {
+		_, j.err = io.WriteString(j.w, s)
+	}
+}
+
+func (j *jsonWriter) value(v any, prefix string) {
+	if j.err != nil {
+		return
+	}
+	j.buf.Reset()
+	enc := json.NewEncoder(&j.buf)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	enc.SetIndent(prefix, "  ")
+	if j.err = enc.Encode(v); j.err != nil {
+		return
+	}
+	j.out = AppendJSONSafe(j.out[:0], bytes.TrimSuffix(j.buf.Bytes(), []byte("\n")))
+	_, j.err = j.w.Write(j.out)
 }
 
 // WriteFileAtomic writes a file with write, so that the path either does

@@ -558,20 +558,14 @@ func (l *Live) Close() error {
 	return nil
 }
 
-// aborter is what protocol.Client lacks for Cancel to close the socket at
-// once: a close that is safe while another goroutine is blocked in a call
-// on the client (requested from protocol). Until it exists, an abandoned
-// connection stays open until its pending reply arrives or times out, and
-// the abandoned worker then closes it.
-type aborter interface{ Abort() error }
-
+// abort closes c's socket at once, safe while another goroutine is
+// blocked in a call on it, so that Cancel does not wait for a pending
+// reply to arrive or time out.
 func abort(c *protocol.Client) {
 	if c == nil {
 		return
 	}
-	if a, ok := any(c).(aborter); ok {
-		a.Abort()
-	}
+	c.Debug().Abort()
 }
 
 // abandon stops w's events from reaching the sinks. Taking the gate
@@ -699,7 +693,7 @@ func (l *Live) stopWatch() {
 // connection, and watch reports it as an operation's failure would be,
 // so it is never taken as the reply to the user's next command.
 func (w *worker) watch(stop chan struct{}) {
-	err := w.client.WatchIdle(stop)
+	err := w.client.Debug().WatchIdle(stop)
 	if err == nil {
 		// Stopped, or nothing to watch (replies still due): either way
 		// wait here for the next operation (or Close) to close stop,
@@ -948,7 +942,7 @@ func (w *worker) connect() {
 	}
 	// The greeting and a reply nobody asked for in one segment (F15)
 	// would otherwise be taken as the answer to the user's first command.
-	if err := c.CheckUnsolicited(); err != nil {
+	if err := c.Debug().CheckUnsolicited(); err != nil {
 		w.fail(err)
 	}
 }
@@ -967,7 +961,7 @@ func (w *worker) quit() {
 	}
 	if w.mode == ModeAuth {
 		w.leaveMode()
-		if _, err := w.client.AuthCancel(); err != nil {
+		if _, err := w.client.Debug().AuthCancel(); err != nil {
 			w.fail(err)
 			return
 		}
@@ -1026,7 +1020,7 @@ func (w *worker) command(line string) {
 	if verb == "AUTH" {
 		w.authIR, w.answers = w.learnInitialResponse(line), 0
 	}
-	r, err := w.client.Raw(line)
+	r, err := w.client.Debug().Raw(line)
 	if err != nil {
 		w.fail(err)
 		return
@@ -1138,7 +1132,7 @@ func (w *worker) authLine(line string) {
 	}
 	if line == "*" {
 		w.leaveMode()
-		if _, err := w.client.AuthCancel(); err != nil {
+		if _, err := w.client.Debug().AuthCancel(); err != nil {
 			w.fail(err)
 		}
 		return
@@ -1147,7 +1141,7 @@ func (w *worker) authLine(line string) {
 		w.l.scrub.Add(line)
 	}
 	w.answers++
-	r, err := w.client.AuthRespond([]byte(line))
+	r, err := w.client.Debug().AuthRespond([]byte(line))
 	if err != nil {
 		w.leaveMode()
 		w.fail(err)
@@ -1188,7 +1182,7 @@ func (w *worker) dataLine(line string) {
 		msg += "\r\n"
 	}
 	w.leaveMode()
-	r, err := w.client.SendData(strings.NewReader(msg))
+	r, err := w.client.Debug().SendData(strings.NewReader(msg))
 	if err != nil {
 		w.fail(err)
 		return

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/protocol/smtptest"
 	"github.com/ehlo-dev/ehlo/sandbox"
 )
 
@@ -457,88 +457,34 @@ func TestLiveAuthChallengeMode(t *testing.T) {
 	}
 }
 
-// lenientServer is a fake server that splits a command on any white
-// space, as Postfix does (the sandbox takes SP only, as RFC 5321 writes
-// it): enough AUTH PLAIN and LOGIN to show what the client sends.
-type lenientServer struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	lines []string
-}
-
-func startLenient(t *testing.T) *lenientServer {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &lenientServer{ln: ln}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go s.serve(c)
-		}
-	}()
-	return s
-}
-
-func (s *lenientServer) serve(c net.Conn) {
-	defer c.Close()
-	br := bufio.NewReader(c)
-	read := func() string {
-		l, _ := br.ReadString('\n')
-		l = strings.TrimRight(l, "\r\n")
-		s.mu.Lock()
-		s.lines = append(s.lines, l)
-		s.mu.Unlock()
-		return l
-	}
-	fmt.Fprint(c, "220 lenient\r\n")
-	for {
-		f := strings.Fields(read())
-		if len(f) == 0 {
-			return
-		}
-		switch strings.ToUpper(f[0]) {
-		case "EHLO":
-			fmt.Fprint(c, "250-lenient\r\n250 AUTH PLAIN LOGIN\r\n")
-		case "AUTH":
-			if len(f) < 3 && strings.EqualFold(f[1], "LOGIN") {
-				fmt.Fprint(c, "334 VXNlcm5hbWU6\r\n")
-				read()
-				fmt.Fprint(c, "334 UGFzc3dvcmQ6\r\n")
-				read()
-			}
-			fmt.Fprint(c, "235 2.7.0 ok\r\n")
-		case "QUIT":
-			fmt.Fprint(c, "221 bye\r\n")
-			return
-		default:
-			fmt.Fprint(c, "500 5.5.2 what\r\n")
-		}
-	}
-}
-
-func (s *lenientServer) sentText() string { return strings.Join(s.sent(), "\n") }
-
-func (s *lenientServer) sent() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.lines...)
-}
-
 // Issue 11 defect 1: "AUTH<TAB>LOGIN" is AUTH to the server, so it must
 // be to the session: the 334 enters ModeAuth and the password typed next
 // goes as a base64 answer, marked secret, never as a command in clear.
 // A leading space does the same, and an initial response typed after one
 // is learnt by the Scrubber (issue 12 #9).
+//
+// The server is scripted (protocol/smtptest), so each line must reach it
+// exactly as typed, white space included, as Postfix would read it.
 func TestLiveAuthVerbSplitLikeTheServer(t *testing.T) {
-	srv := startLenient(t)
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	greet := []smtptest.Step{
+		smtptest.S("220 lenient"),
+		smtptest.C("EHLO client.test"), smtptest.S("250-lenient", "250 AUTH PLAIN LOGIN"),
+	}
+	typed := []string{"AUTH\tLOGIN", " AUTH LOGIN", "\tauth\tlogin"}
+	var scripts [][]smtptest.Step
+	for _, line := range typed {
+		scripts = append(scripts, append(append([]smtptest.Step(nil), greet...),
+			smtptest.C(line), smtptest.S("334 VXNlcm5hbWU6"),
+			smtptest.C(b64("alice")), smtptest.S("334 UGFzc3dvcmQ6"),
+			smtptest.C(b64(alicePW)), smtptest.S("235 2.7.0 ok")))
+	}
+	scripts = append(scripts,
+		greet, // a / command typed after a space: nothing more reaches the server
+		append(append([]smtptest.Step(nil), greet...), smtptest.C(" AUTH PLAIN "+plainIR), smtptest.S("235 2.7.0 ok")))
+	srv := smtptest.NewServer(t, scripts...)
 	newLive := func() *harness {
-		l := NewLive(LiveConfig{Server: srv.ln.Addr().String(), Kind: protocol.SMTP, Options: protocol.Options{
+		l := NewLive(LiveConfig{Server: srv.Addr(), Kind: protocol.SMTP, Options: protocol.Options{
 			Timeout: 5 * time.Second, LocalHostname: "client.test", AllowCleartextAuth: true,
 		}})
 		h := &harness{t: t, l: l, log: &eventLog{}}
@@ -553,7 +499,7 @@ func TestLiveAuthVerbSplitLikeTheServer(t *testing.T) {
 		h.input("EHLO client.test")
 		return h
 	}
-	for _, line := range []string{"AUTH\tLOGIN", " AUTH LOGIN", "\tauth\tlogin"} {
+	for _, line := range typed {
 		h := newLive()
 		h.input(line)
 		s := h.settle()
@@ -570,18 +516,21 @@ func TestLiveAuthVerbSplitLikeTheServer(t *testing.T) {
 		h.noSecret(alicePW)
 		h.l.Close()
 	}
-	for _, l := range srv.sent() {
-		if strings.Contains(l, alicePW) {
-			t.Errorf("the password went to the server in clear: %q", l)
+	for i := range typed {
+		if sent := srv.Wait(i).All(); strings.Contains(sent, alicePW) {
+			t.Errorf("the password went to the server in clear: %q", sent)
 		}
 	}
 	// A / command typed after a space is still ehlo's, never sent.
 	h := newLive()
 	h.input(" /auth PLAIN bob hunter5")
-	if s := h.settle(); s.LastError == "" || strings.Contains(srv.sentText(), "hunter5") || strings.Contains(h.log.dump(), "hunter5") {
-		t.Errorf("a / command after a space was sent: %q", srv.sentText())
+	if s := h.settle(); s.LastError == "" || strings.Contains(h.log.dump(), "hunter5") {
+		t.Errorf("a / command after a space was sent: %+v", s)
 	}
 	h.l.Close()
+	if sent := srv.Wait(len(typed)).All(); strings.Contains(sent, "hunter5") {
+		t.Errorf("a / command after a space was sent: %q", sent)
+	}
 	h = newLive()
 	h.input(" AUTH PLAIN " + plainIR)
 	s := h.settle()

@@ -64,61 +64,66 @@ func PcapPort(transport string) uint16 {
 // WritePcap writes rec as a classic pcap file, as described above. It
 // writes the events as they are: Export redacts them first.
 func WritePcap(w io.Writer, rec *Recording) error {
-	p := &pcapWriter{w: w, base: rec.Header.Created, port: PcapPort(rec.Header.Transport)}
+	return writePcap(w, RecordingSource(rec))
+}
+
+func writePcap(w io.Writer, src *Source) error {
+	p := &pcapWriter{w: w, base: src.Header.Created, port: PcapPort(src.Header.Transport)}
 	p.fileHeader()
-	var (
-		s       *tcpStream
-		openAt  time.Duration // when the next connection's SYN goes out
-		nextTLS bool          // the next data is the first after a TLS handshake
-	)
-	for _, e := range rec.Events {
-		switch e.Kind {
-		case KindConnect:
-			if s != nil {
-				s.close(e.Offset)
-				s = nil
-			}
-			openAt, nextTLS = e.Offset, false
-		case KindTLS:
-			// Only a handshake that completed carries on in TLS;
-			// after a failed one nothing more is exchanged.
-			// With implicit TLS there is no connection yet: its SYN
-			// stays at the connect.
-			if e.Handshake != nil && e.Handshake.Complete && s != nil {
-				nextTLS = true
-				openAt = e.Offset
-			}
-		case KindClient, KindServer:
-			if len(e.Data) == 0 {
-				continue
-			}
-			// A new connection for the first bytes of a run, and for the
-			// first bytes inside TLS after a STARTTLS (see above).
-			if s != nil && e.TLS && !s.tls && nextTLS {
-				s.close(openAt)
-				s = nil
-			}
-			if s == nil {
-				s = p.open(openAt, e.TLS)
-			}
-			nextTLS = false
-			s.send(e.Kind == KindServer, e.Offset, e.Data)
-		case KindClose:
-			if s != nil {
-				s.close(e.Offset)
-				s = nil
-			}
-			openAt = e.Offset
-		}
+	var end time.Duration // the last event's offset
+	_, err := src.Each(func(e Event) error {
+		end = e.Offset
+		p.event(e)
+		return p.err
+	})
+	if err != nil {
+		return err
 	}
-	if s != nil {
-		var end time.Duration
-		if n := len(rec.Events); n > 0 {
-			end = rec.Events[n-1].Offset
-		}
-		s.close(end)
+	if p.cur != nil {
+		p.cur.close(end)
 	}
 	return p.err
+}
+
+// event writes the packets of one event.
+func (p *pcapWriter) event(e Event) {
+	switch e.Kind {
+	case KindConnect:
+		if p.cur != nil {
+			p.cur.close(e.Offset)
+			p.cur = nil
+		}
+		p.openAt, p.nextTLS = e.Offset, false
+	case KindTLS:
+		// Only a handshake that completed carries on in TLS; after a
+		// failed one nothing more is exchanged. With implicit TLS there
+		// is no connection yet: its SYN stays at the connect.
+		if e.Handshake != nil && e.Handshake.Complete && p.cur != nil {
+			p.nextTLS = true
+			p.openAt = e.Offset
+		}
+	case KindClient, KindServer:
+		if len(e.Data) == 0 {
+			return
+		}
+		// A new connection for the first bytes of a run, and for the
+		// first bytes inside TLS after a STARTTLS (see above).
+		if p.cur != nil && e.TLS && !p.cur.tls && p.nextTLS {
+			p.cur.close(p.openAt)
+			p.cur = nil
+		}
+		if p.cur == nil {
+			p.cur = p.open(p.openAt, e.TLS)
+		}
+		p.nextTLS = false
+		p.cur.send(e.Kind == KindServer, e.Offset, e.Data)
+	case KindClose:
+		if p.cur != nil {
+			p.cur.close(e.Offset)
+			p.cur = nil
+		}
+		p.openAt = e.Offset
+	}
 }
 
 type pcapWriter struct {
@@ -129,6 +134,10 @@ type pcapWriter struct {
 	conns int       // connections opened, for the client port
 	ipID  [2]uint16 // per host: client, server
 	buf   []byte
+
+	cur     *tcpStream    // the connection open, if any
+	openAt  time.Duration // when the next connection's SYN goes out
+	nextTLS bool          // the next data is the first after a TLS handshake
 }
 
 // tcpStream is one synthetic TCP connection; index 0 is the client, 1 the

@@ -85,6 +85,50 @@ func read(r io.Reader, maxLine int) (*Recording, error) {
 // encoding/json (parseEvent), which the tests compare the fast path with.
 func readWith(r io.Reader, maxLine int, fast bool) (*Recording, error) {
 	size := sizeHint(r)
+	sc, err := newScanner(r, maxLine, fast, true)
+	if err != nil {
+		return nil, err
+	}
+	rec := &Recording{Header: sc.h}
+	if size > 0 && sc.err == nil {
+		// Reserve the events from the newlines in what follows the
+		// header (the line is no longer needed, so Peek may move it).
+		remaining := size - sc.lr.off
+		sample, _ := sc.lr.br.Peek(int(min(remaining, int64(sc.lr.br.Size()))))
+		if n := eventsHint(remaining, sample); n > 0 {
+			rec.Events = make([]Event, 0, n)
+		}
+	}
+	for sc.Next() {
+		rec.Events = append(rec.Events, sc.e)
+	}
+	rec.Problems = sc.Problems()
+	return rec, sc.Err()
+}
+
+// Scanner reads a recording one event at a time, so that printing or
+// exporting a recording of any size holds one event, not the file. It
+// reads and checks as Read does, and reports the same Problems.
+type Scanner struct {
+	h       Header
+	lr      *lineReader
+	fp      *fastParser
+	keep    bool // events outlive the next call (Read); else Data is reused
+	e       Event
+	err     error // io.EOF at the end of the input
+	n       int   // line number of the last line read
+	prev    time.Duration
+	probs   []Problem
+	dropped int
+}
+
+// NewScanner reads the header of a recording from r. Like Read, it fails
+// only if the header is missing or unreadable.
+func NewScanner(r io.Reader) (*Scanner, error) {
+	return newScanner(r, MaxLineBytes, true, false)
+}
+
+func newScanner(r io.Reader, maxLine int, fast, keep bool) (*Scanner, error) {
 	lr := &lineReader{br: bufio.NewReaderSize(r, 64<<10), max: maxLine}
 	line, complete, err := lr.next()
 	switch {
@@ -100,80 +144,111 @@ func readWith(r io.Reader, maxLine int, fast bool) (*Recording, error) {
 		}
 		return nil, herr
 	}
-	rec := &Recording{Header: h}
-	if size > 0 && err == nil {
-		// Reserve the events from the newlines in what follows the
-		// header (the line is no longer needed, so Peek may move it).
-		remaining := size - lr.off
-		sample, _ := lr.br.Peek(int(min(remaining, int64(lr.br.Size()))))
-		if n := eventsHint(remaining, sample); n > 0 {
-			rec.Events = make([]Event, 0, n)
-		}
-	}
-	var fp *fastParser
+	sc := &Scanner{h: h, lr: lr, keep: keep, err: err, n: 1}
 	if fast {
-		fp = &fastParser{}
+		sc.fp = &fastParser{}
 	}
-	var (
-		prev    time.Duration
-		dropped int
-	)
-	problem := func(n int, off int64, format string, args ...any) {
-		if len(rec.Problems) < maxProblems {
-			rec.Problems = append(rec.Problems, Problem{Line: n, Offset: off, Msg: fmt.Sprintf(format, args...)})
-		} else {
-			dropped++
-		}
+	return sc, nil
+}
+
+// Header is the recording's header.
+func (sc *Scanner) Header() Header { return sc.h }
+
+// Event is the event the last Next read. Its Data is good only until the
+// next call to Next.
+func (sc *Scanner) Event() Event { return sc.e }
+
+// Err is the error that stopped the scan, if it was not the end of the
+// input.
+func (sc *Scanner) Err() error {
+	if sc.err == io.EOF {
+		return nil
 	}
-	for n := 2; err == nil; n++ {
-		line, complete, err = lr.next()
+	return sc.err
+}
+
+// Problems are what was wrong with the lines read so far; once Next has
+// returned false, with the count of those not listed.
+func (sc *Scanner) Problems() []Problem {
+	if sc.dropped > 0 && sc.err != nil {
+		return append(sc.probs[:len(sc.probs):len(sc.probs)], Problem{Msg: fmt.Sprintf("%d more problems not listed", sc.dropped)})
+	}
+	return sc.probs
+}
+
+func (sc *Scanner) problem(off int64, format string, args ...any) {
+	if len(sc.probs) < maxProblems {
+		sc.probs = append(sc.probs, Problem{Line: sc.n, Offset: off, Msg: fmt.Sprintf(format, args...)})
+	} else {
+		sc.dropped++
+	}
+}
+
+// Next reads the next event, skipping (and reporting) the lines that hold
+// none; it returns false at the end of the input or on a read error.
+func (sc *Scanner) Next() bool {
+	lr := sc.lr
+	if sc.fp != nil && !sc.keep {
+		sc.fp.arena.reset()
+	}
+	for sc.err == nil {
+		line, complete, err := lr.next()
+		sc.n++
 		if err != nil && err != io.EOF {
-			return rec, fmt.Errorf("reading recording: line %d: %w", n, err)
+			sc.err = fmt.Errorf("reading recording: line %d: %w", sc.n, err)
+			return false
 		}
+		sc.err = err
 		switch {
 		case lr.tooLong:
-			problem(n, lr.start, "event longer than %d bytes, skipped", lr.max)
+			sc.problem(lr.start, "event longer than %d bytes, skipped", lr.max)
 			continue
 		case len(bytes.TrimSpace(line)) == 0:
 			continue
 		}
-		var (
-			e        Event
-			warnings []string
-			perr     error
-			ok       bool
-		)
-		if fp != nil {
-			e, ok = fp.parseEvent(line)
+		if e, ok := sc.parse(line, complete); ok {
+			sc.e = e
+			return true
 		}
-		if !ok {
-			e, warnings, perr = parseEvent(line)
-		}
-		if perr != nil {
-			if !complete {
-				problem(n, lr.start, "recording truncated at byte %d (last event incomplete)", lr.start)
-			} else {
-				problem(n, lr.start, "%v", perr)
-			}
-			continue
-		}
-		for _, w := range warnings {
-			problem(n, lr.start, "%s", w)
-		}
-		switch {
-		case e.Offset < 0: // already reported by parseOffset
-			e.Offset = prev
-		case e.Offset < prev:
-			problem(n, lr.start, "offset goes back in time; set to the previous event's")
-			e.Offset = prev
-		}
-		prev = e.Offset
-		rec.Events = append(rec.Events, e)
 	}
-	if dropped > 0 {
-		rec.Problems = append(rec.Problems, Problem{Msg: fmt.Sprintf("%d more problems not listed", dropped)})
+	return false
+}
+
+// parse reads one event line, reporting what is wrong with it.
+func (sc *Scanner) parse(line []byte, complete bool) (Event, bool) {
+	start := sc.lr.start
+	var (
+		e        Event
+		warnings []string
+		perr     error
+		ok       bool
+	)
+	if sc.fp != nil {
+		e, ok = sc.fp.parseEvent(line)
 	}
-	return rec, nil
+	if !ok {
+		e, warnings, perr = parseEvent(line)
+	}
+	if perr != nil {
+		if !complete {
+			sc.problem(start, "recording truncated at byte %d (last event incomplete)", start)
+		} else {
+			sc.problem(start, "%v", perr)
+		}
+		return e, false
+	}
+	for _, w := range warnings {
+		sc.problem(start, "%s", w)
+	}
+	switch {
+	case e.Offset < 0: // already reported by parseOffset
+		e.Offset = sc.prev
+	case e.Offset < sc.prev:
+		sc.problem(start, "offset goes back in time; set to the previous event's")
+		e.Offset = sc.prev
+	}
+	sc.prev = e.Offset
+	return e, true
 }
 
 // lineReader reads lines of any length up to max bytes from a
@@ -340,4 +415,95 @@ func parseOffset(n json.Number) (time.Duration, string) {
 		return -1, fmt.Sprintf("offset %dµs out of range; set to the previous event's", us)
 	}
 	return time.Duration(us) * time.Microsecond, ""
+}
+
+// Source is a recording that can be read more than once, one event at a
+// time: a file (OpenSource), read again for each pass, or a Recording
+// already in memory (RecordingSource). The exports read it so: a report
+// that needs the whole recording before its first line (the Markdown
+// table, the JSON summary, the secrets to hide) makes a pass of its own
+// rather than holding the events.
+type Source struct {
+	Header Header
+	f      *os.File
+	rec    *Recording
+	// redact, if set, starts a pass of a filter every event goes
+	// through (RedactedSource).
+	redact func() func(Event) Event
+	// last holds the problems of the last pass, shared by the Sources
+	// made from this one.
+	last *[]Problem
+}
+
+// OpenSource opens the recording at path and reads its header, failing as
+// ReadFile does. Close it when done.
+func OpenSource(path string) (*Source, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := NewScanner(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &Source{Header: sc.Header(), f: f, last: new([]Problem)}, nil
+}
+
+// RecordingSource is rec as a Source.
+func RecordingSource(rec *Recording) *Source {
+	return &Source{Header: rec.Header, rec: rec, last: new([]Problem)}
+}
+
+// Problems are what was wrong with the recording, as the last complete
+// pass over it (Each) found.
+func (s *Source) Problems() []Problem { return *s.last }
+
+// Close closes the file of a Source from OpenSource.
+func (s *Source) Close() error {
+	if s.f == nil {
+		return nil
+	}
+	return s.f.Close()
+}
+
+// Each calls fn with every event in order, and returns the problems of
+// the recording. An event's Data is good only during the call. An error
+// from fn stops the pass and is returned.
+func (s *Source) Each(fn func(Event) error) ([]Problem, error) {
+	if s.redact != nil {
+		filter := s.redact()
+		inner := *s
+		inner.redact = nil
+		return inner.Each(func(e Event) error { return fn(filter(e)) })
+	}
+	probs, err := s.each(fn)
+	if err == nil {
+		*s.last = probs
+	}
+	return probs, err
+}
+
+func (s *Source) each(fn func(Event) error) ([]Problem, error) {
+	if s.rec != nil {
+		for _, e := range s.rec.Events {
+			if err := fn(e); err != nil {
+				return s.rec.Problems, err
+			}
+		}
+		return s.rec.Problems, nil
+	}
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	sc, err := NewScanner(s.f)
+	if err != nil {
+		return nil, err
+	}
+	for sc.Next() {
+		if err := fn(sc.Event()); err != nil {
+			return sc.Problems(), err
+		}
+	}
+	return sc.Problems(), sc.Err()
 }

@@ -457,6 +457,12 @@ const (
 	arenaMaxChunk = 1 << 20
 )
 
+// reset lets the arena hand out its current chunk again: the events cut
+// from it are no longer used (a Scanner, one event at a time).
+func (a *byteArena) reset() {
+	a.buf = a.buf[:0]
+}
+
 // alloc returns n bytes, never nil.
 func (a *byteArena) alloc(n int) []byte {
 	if n > arenaMaxChunk/4 {

@@ -147,7 +147,7 @@ func repeatOne(ctx context.Context, cfg SendConfig, msg []byte, share int, add f
 		return 0, share, 0, err
 	}
 	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.Abort() })
+	stop := context.AfterFunc(ctx, func() { c.Debug().Abort() })
 	defer stop()
 	add("connect", time.Since(t0))
 	t0 = time.Now()

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -127,6 +128,47 @@ func isPlain(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// AppendJSONSafe appends the JSON text src to dst with every character
+// that Sanitize would escape and JSON leaves raw (DEL, C1 controls, bidi
+// and zero-width characters, other format characters) written as a \u escape
+// instead (a surrogate pair above U+FFFF). The JSON means the same; a
+// terminal or a reader shown it sees the escape, not the effect. src must
+// be JSON, where such characters can only be inside strings.
+func AppendJSONSafe(dst, src []byte) []byte {
+	for i := 0; i < len(src); {
+		c := src[i]
+		if c < utf8.RuneSelf {
+			if c == 0x7f {
+				dst = appendJSONEscape(dst, rune(c))
+			} else {
+				dst = append(dst, c)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(src[i:])
+		if r == utf8.RuneError && n <= 1 || !unsafeRune(r) {
+			dst = append(dst, src[i:i+n]...)
+			i += n
+			continue
+		}
+		if r > 0xffff {
+			r1, r2 := utf16.EncodeRune(r)
+			dst = appendJSONEscape(dst, r1)
+			dst = appendJSONEscape(dst, r2)
+		} else {
+			dst = appendJSONEscape(dst, r)
+		}
+		i += n
+	}
+	return dst
+}
+
+func appendJSONEscape(dst []byte, r rune) []byte {
+	const digits = "0123456789abcdef"
+	return append(dst, '\\', 'u', digits[r>>12&0xf], digits[r>>8&0xf], digits[r>>4&0xf], digits[r&0xf])
 }
 
 // Unsanitize undoes Sanitize: Unsanitize(Sanitize(b)) returns b. It accepts

@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -95,4 +96,30 @@ func FuzzSanitize(f *testing.F) {
 			t.Fatalf("round trip: %q -> %s -> %q", b, out, back)
 		}
 	})
+}
+
+// Issue 12 finding 11: JSON text keeps its meaning, and C1, bidi,
+// zero-width, tag characters and DEL become \u escapes (a surrogate pair
+// above U+FFFF).
+func TestAppendJSONSafe(t *testing.T) {
+	in := "a\u009b31m \u202eexe.txt\u200b \U000E0041 \u00e9\u4e16 \x7f \\\" done"
+	enc, err := json.Marshal(map[string]string{"k": in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := AppendJSONSafe(nil, enc)
+	for _, r := range []string{"\u009b", "\u202e", "\u200b", "\U000E0041", "\x7f"} {
+		if bytes.Contains(out, []byte(r)) {
+			t.Errorf("%q left raw in %s", r, out)
+		}
+	}
+	for _, esc := range []string{`\u009b`, `\u202e`, `\u200b`, `\udb40\udc41`, `\u007f`, "\u00e9\u4e16"} {
+		if !bytes.Contains(out, []byte(esc)) {
+			t.Errorf("%s missing from %s", esc, out)
+		}
+	}
+	var back map[string]string
+	if err := json.Unmarshal(out, &back); err != nil || back["k"] != in {
+		t.Errorf("round trip: %q, %v", back["k"], err)
+	}
 }

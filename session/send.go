@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,14 +48,17 @@ var QuitAfterStages = []string{"connect", "banner", "helo", "tls", "auth", "mail
 
 // SendConfig is everything `ehlo send` needs for one message.
 type SendConfig struct {
-	Server    string // host, host:port, [v6]:port or an absolute Unix socket path
-	Port      int
-	Kind      protocol.Kind
-	StartTLS  bool // STARTTLS is required: stop if it is not offered or fails
-	Helo      string
-	Timeout   time.Duration
-	Source    string
-	TLSConfig *tls.Config
+	Server   string // host, host:port, [v6]:port or an absolute Unix socket path
+	Port     int
+	Kind     protocol.Kind
+	StartTLS bool // STARTTLS is required: stop if it is not offered or fails
+	Helo     string
+	Timeout  time.Duration
+	// DataTimeout bounds writing the whole message (protocol.Options);
+	// zero: only Timeout, per write.
+	DataTimeout time.Duration
+	Source      string
+	TLSConfig   *tls.Config
 
 	From    string
 	HasFrom bool // From was given (it may be the null sender "")
@@ -135,45 +139,68 @@ func (r *SendResult) ExitCode() int {
 // it sends QUIT when the connection is still usable, never after a failed
 // TLS handshake.
 func Send(ctx context.Context, cfg SendConfig) *SendResult {
-	res := &SendResult{Stage: StageConnect}
-	info := cfg.Info
-	if info == nil {
-		info = func(InfoKind, string) {}
+	s := &sendRun{ctx: ctx, cfg: cfg, res: &SendResult{Stage: StageConnect}, info: cfg.Info}
+	if s.info == nil {
+		s.info = func(InfoKind, string) {}
 	}
-	stages := &stageTracker{next: cfg.Tracer}
+	s.stages = &stageTracker{next: cfg.Tracer}
 	opts := protocol.Options{
 		LocalHostname:      cfg.Helo,
 		Timeout:            cfg.Timeout,
+		DataTimeout:        cfg.DataTimeout,
 		SourceAddress:      cfg.Source,
 		TLSConfig:          cfg.TLSConfig,
-		Tracer:             stages,
+		Tracer:             s.stages,
 		AllowCleartextAuth: cfg.AuthCleartext,
 		Pipelining:         cfg.Pipelining,
 		Chunking:           cfg.Chunking,
 	}
-	c := protocol.NewClient(cfg.Kind, opts)
+	s.c = protocol.NewClient(cfg.Kind, opts)
 	if cfg.DebugLevel > 0 {
-		c.SetDebugLevel(cfg.DebugLevel, cfg.DebugOut)
+		s.c.SetDebugLevel(cfg.DebugLevel, cfg.DebugOut)
 	}
-	stop := context.AfterFunc(ctx, func() { c.Abort() })
+	stop := context.AfterFunc(ctx, func() { s.c.Debug().Abort() })
 	defer stop()
-
-	fail := func(stage Stage, err error) *SendResult {
-		res.Stage, res.Err = stage, err
-		res.closed = isClosed(err)
-		if ctx.Err() != nil {
-			res.Err = fmt.Errorf("interrupted; %w", protocol.ErrMessageAborted)
-			if stage < StageData {
-				res.Err = errors.New("interrupted")
-			}
-			res.closed = false
+	for _, stage := range []func() *SendResult{s.connect, s.greet, s.authenticate} {
+		if res := stage(); res != nil {
+			return res
 		}
-		if c.Connected() {
-			c.Quit()
-		}
-		return res
 	}
+	return s.message()
+}
 
+// sendRun is one Send in progress. Each stage returns the final result
+// when the send ends there (failed, or --quit-after), nil to go on.
+type sendRun struct {
+	ctx    context.Context
+	cfg    SendConfig
+	c      *protocol.Client
+	res    *SendResult
+	info   func(InfoKind, string)
+	stages *stageTracker
+}
+
+// fail ends the send at stage, with QUIT when the connection is usable.
+func (s *sendRun) fail(stage Stage, err error) *SendResult {
+	res := s.res
+	res.Stage, res.Err = stage, err
+	res.closed = isClosed(err)
+	if s.ctx.Err() != nil {
+		res.Err = fmt.Errorf("interrupted; %w", protocol.ErrMessageAborted)
+		if stage < StageData {
+			res.Err = errors.New("interrupted")
+		}
+		res.closed = false
+	}
+	if s.c.Connected() {
+		s.c.Quit()
+	}
+	return res
+}
+
+// connect opens the connection and reads the banner.
+func (s *sendRun) connect() *SendResult {
+	c, cfg := s.c, s.cfg
 	r, err := c.Connect(cfg.Server, cfg.Port)
 	if err != nil {
 		var (
@@ -183,81 +210,96 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 		)
 		switch {
 		case errors.As(err, &tlsErr):
-			return fail(StageTLS, err)
+			return s.fail(StageTLS, err)
 		case errors.As(err, &respErr), errors.As(err, &protErr):
 			// The greeting arrived but was over-long or malformed.
-			return fail(StageBanner, err)
+			return s.fail(StageBanner, err)
 		case c.Connected() || isClosed(err) || isTimeout(err):
-			return fail(StageBanner, hintGreeting(err, cfg))
+			return s.fail(StageBanner, hintGreeting(err, cfg))
 		}
-		return fail(StageConnect, err)
+		return s.fail(StageConnect, err)
 	}
-	res.Greeting = r
+	s.res.Greeting = r
 	if r.Code != 220 {
 		// As smtplib's constructor: close without QUIT (docs/security.md, F17).
 		c.Close()
-		return fail(StageBanner, &protocol.ConnectError{ResponseError: protocol.ResponseError(r)})
+		return s.fail(StageBanner, &protocol.ConnectError{ResponseError: protocol.ResponseError(r)})
 	}
-	if err := c.CheckUnsolicited(); err != nil {
-		return fail(StageBanner, err)
+	if err := c.Debug().CheckUnsolicited(); err != nil {
+		return s.fail(StageBanner, err)
 	}
 	if stopAfter(cfg.QuitAfter, "connect", "banner") {
-		return quit(c, res)
+		return quit(c, s.res)
 	}
+	return nil
+}
 
-	res.Stage = StageHelo
+// greet sends EHLO, then STARTTLS and EHLO again when asked.
+func (s *sendRun) greet() *SendResult {
+	c, cfg := s.c, s.cfg
+	s.res.Stage = StageHelo
 	if err := c.EhloOrHeloIfNeeded(); err != nil {
-		return fail(StageHelo, err)
+		return s.fail(StageHelo, err)
 	}
 	if stopAfter(cfg.QuitAfter, "helo") && !cfg.StartTLS {
-		return quit(c, res)
+		return quit(c, s.res)
 	}
-
-	if cfg.StartTLS {
-		res.Stage = StageTLS
-		if _, err := c.StartTLS(nil); err != nil {
-			return fail(StageTLS, err)
-		}
+	if !cfg.StartTLS {
 		if stopAfter(cfg.QuitAfter, "tls") {
-			return quit(c, res)
+			return quit(c, s.res)
 		}
-		res.Stage = StageHeloAfterTLS
-		if err := c.EhloOrHeloIfNeeded(); err != nil {
-			// With TLS 1.3 a server refusing the client's certificate says
-			// so with an alert in place of the first reply.
-			var alert tls.AlertError
-			if errors.As(err, &alert) || strings.Contains(err.Error(), "remote error: tls:") {
-				// Not a plain disconnect (exit 6): the handshake's outcome.
-				return fail(StageTLS, &protocol.TLSError{Err: fmt.Errorf("%s (the server may want a client certificate: --cert and --key)", err)})
-			}
-			return fail(StageHeloAfterTLS, err)
-		}
-		if stopAfter(cfg.QuitAfter, "helo") {
-			return quit(c, res)
-		}
-	} else if stopAfter(cfg.QuitAfter, "tls") {
-		return quit(c, res)
+		return nil
 	}
+	s.res.Stage = StageTLS
+	if _, err := c.StartTLS(nil); err != nil {
+		return s.fail(StageTLS, err)
+	}
+	if stopAfter(cfg.QuitAfter, "tls") {
+		return quit(c, s.res)
+	}
+	s.res.Stage = StageHeloAfterTLS
+	if err := c.EhloOrHeloIfNeeded(); err != nil {
+		// With TLS 1.3 a server refusing the client's certificate says
+		// so with an alert in place of the first reply.
+		var alert tls.AlertError
+		if errors.As(err, &alert) || strings.Contains(err.Error(), "remote error: tls:") {
+			// Not a plain disconnect (exit 6): the handshake's outcome.
+			return s.fail(StageTLS, &protocol.TLSError{Err: fmt.Errorf("%s (the server may want a client certificate: --cert and --key)", err)})
+		}
+		return s.fail(StageHeloAfterTLS, err)
+	}
+	if stopAfter(cfg.QuitAfter, "helo") {
+		return quit(c, s.res)
+	}
+	return nil
+}
 
-	if cfg.AuthMech != "" {
-		res.Stage = StageAuth
-		if err := authenticate(c, cfg, info); err != nil {
-			return fail(StageAuth, err)
+// authenticate runs AUTH when asked.
+func (s *sendRun) authenticate() *SendResult {
+	if s.cfg.AuthMech != "" {
+		s.res.Stage = StageAuth
+		if err := authenticate(s.c, s.cfg, s.info); err != nil {
+			return s.fail(StageAuth, err)
 		}
 	}
-	if stopAfter(cfg.QuitAfter, "auth") {
-		return quit(c, res)
+	if stopAfter(s.cfg.QuitAfter, "auth") {
+		return quit(s.c, s.res)
 	}
+	return nil
+}
 
+// message sends the envelope and the message, then QUIT.
+func (s *sendRun) message() *SendResult {
+	c, cfg, res := s.c, s.cfg, s.res
 	res.Stage = StageMail
 	if cfg.DSN && !c.HasExtn("dsn") {
-		return fail(StageMail, &protocol.NotSupportedError{Msg: "DSN not supported by server (--notify, --ret and --envid need it)"})
+		return s.fail(StageMail, &protocol.NotSupportedError{Msg: "DSN not supported by server (--notify, --ret and --envid need it)"})
 	}
 	if stopAfter(cfg.QuitAfter, "mail", "rcpt") {
-		return envelopeOnly(c, cfg, res, fail)
+		return envelopeOnly(c, cfg, res, s.fail)
 	}
-	env := cfg.envelope()
-	refused, err := c.SendMessage(cfg.Message, env, cfg.MailOptions, cfg.RcptOptions)
+	limitStreams(c, cfg.Message)
+	refused, err := c.SendMessage(cfg.Message, cfg.envelope(), cfg.MailOptions, cfg.RcptOptions)
 	res.Refused = refused
 	res.LMTP = c.LMTPReplies()
 	for _, rr := range res.LMTP {
@@ -265,13 +307,13 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 		if rr.Code != 250 {
 			kind = Failure
 		}
-		info(kind, fmt.Sprintf("%s: %d %s", rr.Recipient, rr.Code, firstLine(rr.Message)))
+		s.info(kind, fmt.Sprintf("%s: %d %s", rr.Recipient, rr.Code, firstLine(rr.Message)))
 	}
 	if err != nil {
-		return fail(stages.stage(err), err)
+		return s.fail(s.stages.stage(err), err)
 	}
 	if len(refused) > 0 {
-		info(Warning, fmt.Sprintf("%d of %d recipients refused", len(refused), len(cfg.To)))
+		s.info(Warning, fmt.Sprintf("%d of %d recipients refused", len(refused), len(cfg.To)))
 	}
 	return quit(c, res)
 }
@@ -325,6 +367,20 @@ func (cfg SendConfig) envelope() *protocol.Envelope {
 		env.To = cfg.To
 	}
 	return env
+}
+
+// limitStreams caps a composed message's streamed inputs (stdin, a FIFO,
+// /dev/zero) at the server's SIZE, when it advertises one: past it the
+// message cannot be accepted, so it is aborted rather than sent on.
+func limitStreams(c *protocol.Client, msg io.Reader) {
+	l, ok := msg.(interface{ SetStreamLimit(int64) })
+	if !ok {
+		return
+	}
+	v, _ := c.Extn("size")
+	if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n > 0 {
+		l.SetStreamLimit(n)
+	}
 }
 
 // stopAfter says whether --quit-after names one of the stages.
@@ -389,7 +445,8 @@ func authenticate(c *protocol.Client, cfg SendConfig, info func(InfoKind, string
 	}
 	if _, ok := c.TLSConnectionState(); !ok && cfg.AuthCleartext {
 		info(Warning, "sending credentials over an unencrypted connection (--auth-cleartext)")
-	} else if ok && cfg.TLSConfig != nil && cfg.TLSConfig.InsecureSkipVerify {
+	} else if ok && cfg.TLSConfig != nil && cfg.TLSConfig.InsecureSkipVerify && cfg.TLSConfig.VerifyConnection == nil {
+		// (a VerifyConnection is DANE's check, in place of the CAs: hostConfig)
 		info(Warning, "sending credentials over TLS that was NOT VERIFIED (--insecure): anyone in the path may be the server")
 	}
 	if strings.EqualFold(cfg.AuthMech, "auto") {

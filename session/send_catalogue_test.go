@@ -6,12 +6,11 @@ package session
 // limit) and B11 (a server that requires a client certificate).
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/protocol/smtptest"
 	"github.com/ehlo-dev/ehlo/sandbox"
 )
 
@@ -94,45 +94,36 @@ func TestCatalogueE9ExitCode(t *testing.T) {
 	}
 }
 
-// clientCertServer is a one-connection server that offers STARTTLS and
-// then requires a client certificate, up to TLS version max.
+// clientCertServer is a one-connection scripted server that offers
+// STARTTLS and then requires a client certificate, up to TLS version max.
 func clientCertServer(t *testing.T, max uint16) string {
 	t.Helper()
 	cert, err := sandbox.SelfSigned("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	t.Cleanup(func() { ln.Close(); <-done })
-	go func() {
-		defer close(done)
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-		r := bufio.NewReader(c)
-		io.WriteString(c, "220 cert.test ESMTP\r\n")
-		if _, err := r.ReadString('\n'); err != nil {
-			return
-		}
-		io.WriteString(c, "250-cert.test\r\n250 STARTTLS\r\n")
-		if l, err := r.ReadString('\n'); err != nil || l != "STARTTLS\r\n" {
-			return
-		}
-		io.WriteString(c, "220 go ahead\r\n")
-		tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}, MaxVersion: max, ClientAuth: tls.RequireAnyClientCert})
-		if tc.Handshake() == nil {
-			t.Errorf("the server's handshake succeeded without a client certificate")
-		}
-		io.Copy(io.Discard, c)
-	}()
-	return ln.Addr().String()
+	srv := smtptest.NewServer(t, []smtptest.Step{
+		smtptest.S("220 cert.test ESMTP"),
+		smtptest.Do("EHLO, whatever its name", func(sc *smtptest.Conn) error {
+			l, err := sc.ReadLine()
+			if err == nil && !strings.HasPrefix(strings.ToUpper(string(l)), "EHLO ") {
+				err = fmt.Errorf("client sent %q, want EHLO", l)
+			}
+			return err
+		}),
+		smtptest.S("250-cert.test", "250 STARTTLS"),
+		smtptest.C("STARTTLS"), smtptest.S("220 go ahead"),
+		smtptest.Do("handshake requiring a client certificate", func(sc *smtptest.Conn) error {
+			cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MaxVersion: max, ClientAuth: tls.RequireAnyClientCert}
+			if sc.Handshake(cfg) == nil {
+				return errors.New("the server's handshake succeeded without a client certificate")
+			}
+			io.Copy(io.Discard, sc.NetConn())
+			return nil
+		}),
+		smtptest.Close(),
+	})
+	return srv.Addr()
 }
 
 // B11: the server requires a client certificate and none is given. The

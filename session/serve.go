@@ -3,7 +3,9 @@ package session
 import (
 	"bytes"
 	"errors"
+	"iter"
 	"net"
+	"slices"
 	"strings"
 )
 
@@ -60,10 +62,20 @@ type scriptRun struct {
 	// midway: the recording began with this connection already open
 	// (a snapshot), so its greeting and anything before are missing.
 	midway bool
+	answered int  // turns before this one have replies (assignReply)
 }
 
 // buildScript cuts a recording's events into runs and turns.
 func buildScript(events []Event) []*scriptRun {
+	return buildScriptSeq(slices.All(events), nil)
+}
+
+// buildScriptSeq is buildScript over events read one at a time: it keeps
+// copies of the reply lines, not the events (an export's summary pass).
+// settled, if not nil, is called with the current run after each event,
+// and may take its turns before turns[answered-1] away (summarize folds
+// them), so that a run of any length is held in bounded memory.
+func buildScriptSeq(events iter.Seq2[int, Event], settled func(*scriptRun)) []*scriptRun {
 	var (
 		runs    []*scriptRun
 		cur     *scriptRun
@@ -117,7 +129,7 @@ func buildScript(events []Event) []*scriptRun {
 			sawData = true
 			for _, line := range splitLinesKeep(e.Data) {
 				fl.server(line)
-				reply.lines = append(reply.lines, line)
+				reply.lines = append(reply.lines, bytes.Clone(line))
 				code, final := replyCode(trimEOL(line))
 				reply.code = code
 				if final || !bytes.HasSuffix(line, []byte("\n")) {
@@ -154,6 +166,9 @@ func buildScript(events []Event) []*scriptRun {
 				}
 			})
 		}
+		if settled != nil {
+			settled(cur)
+		}
 	}
 	if cur != nil {
 		flushReply()
@@ -181,9 +196,12 @@ func (r *scriptRun) resume(s *StartState) {
 // it is the greeting (before any turn) or an extra reply of the last turn
 // (LMTP's one reply per recipient, an unsolicited 421).
 func assignReply(r *scriptRun, rep scriptReply) {
-	for i := range r.turns {
-		if len(r.turns[i].replies) == 0 {
-			r.turns[i].replies = append(r.turns[i].replies, rep)
+	// Every turn before r.answered has its replies, so the search starts
+	// there: a run of a million commands is not a million searches.
+	for ; r.answered < len(r.turns); r.answered++ {
+		if len(r.turns[r.answered].replies) == 0 {
+			r.turns[r.answered].replies = append(r.turns[r.answered].replies, rep)
+			r.answered++
 			return
 		}
 	}

@@ -22,8 +22,9 @@ import (
 
 // serveLog is a concurrency-safe log for Serve.
 type serveLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu  sync.Mutex
+	b   bytes.Buffer
+	srv *sandbox.Server // flushed before a read: the sandbox writes its log in batches
 }
 
 func (l *serveLog) Write(p []byte) (int, error) {
@@ -33,6 +34,9 @@ func (l *serveLog) Write(p []byte) (int, error) {
 }
 
 func (l *serveLog) String() string {
+	if l.srv != nil {
+		l.srv.FlushLog()
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
@@ -52,6 +56,7 @@ func startServe(t *testing.T, rec *Recording) (addr string, roots *x509.CertPool
 	if err != nil {
 		t.Fatal(err)
 	}
+	log.srv = srv
 	roots = x509.NewCertPool()
 	roots.AppendCertsFromPEM(srv.CertPEM())
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,11 +1,13 @@
 package session
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ehlo-dev/ehlo/protocol"
 )
@@ -40,7 +42,28 @@ type TranscriptOptions struct {
 	DataLines int
 	// Full shows every line of every body.
 	Full bool
+	// Width, if not zero, is the terminal's width in columns: a line
+	// wider than that is folded by ehlo, each continuation starting with
+	// a marker of its own (foldMarks), so that no text from the wire can
+	// start a visual line where the terminal would wrap it.
+	Width int
 }
+
+// foldMarks are the markers of a folded line's continuations. Wire text
+// always follows a marker of its own ("<-  ", " -> " ...), so only ehlo's
+// folding puts one of these at the start of a line.
+var foldMarks = map[string]string{
+	markInfo:      "==+ ",
+	markError:     "**+ ",
+	markClient:    " -+ ",
+	markClientTLS: " ~+ ",
+	markServer:    "<-+ ",
+	markServerTLS: "<~+ ",
+}
+
+// minFold is the fewest columns of text a folded line holds, however
+// narrow the terminal says it is.
+const minFold = 16
 
 // Transcript is a Sink that prints a conversation as swaks does, one line
 // per wire line, as events arrive:
@@ -221,7 +244,7 @@ func (t *Transcript) handshake(h *TLSSummary) {
 		return
 	}
 	if h.Complete {
-		t.info("TLS started with cipher " + SanitizeString(h.Version) + ":" + SanitizeString(h.Cipher))
+		t.info(SanitizeString(h.StartedText()))
 	} else {
 		t.warn("TLS handshake failed: " + h.Error)
 	}
@@ -239,9 +262,6 @@ func (t *Transcript) handshake(h *TLSSummary) {
 			}
 		}
 		t.info(fmt.Sprintf(`%s: subject "%s" issuer "%s"%s`, label, SanitizeString(c.Subject), SanitizeString(c.Issuer), status))
-		if i > 0 {
-			continue
-		}
 		if len(c.SANs) > 0 {
 			names := make([]string, len(c.SANs))
 			for j, n := range c.SANs {
@@ -250,7 +270,13 @@ func (t *Transcript) handshake(h *TLSSummary) {
 			t.info("  names: " + strings.Join(names, ", "))
 		}
 		t.info("  valid: " + c.NotBefore.Format(time.RFC3339) + " to " + c.NotAfter.Format(time.RFC3339))
+		if c.KeyType != "" {
+			t.info(fmt.Sprintf("  key: %s %d bits", SanitizeString(c.KeyType), c.KeyBits))
+		}
 		t.info("  sha256: " + SanitizeString(c.SHA256))
+		if c.SPKISHA256 != "" {
+			t.info("  spki sha256: " + SanitizeString(c.SPKISHA256))
+		}
 	}
 	if h.Complete && h.Error != "" {
 		t.warn("TLS certificate not verified: " + h.Error)
@@ -259,16 +285,50 @@ func (t *Transcript) handshake(h *TLSSummary) {
 
 // info prints an ehlo line; s must already be sanitized.
 func (t *Transcript) info(s string) {
-	t.write(t.w, markInfo+s+"\n")
+	t.write(t.w, t.fold(markInfo, s))
 }
 
 // warn prints a *** line; s is sanitized here.
 func (t *Transcript) warn(s string) {
-	t.write(t.errw, markError+SanitizeText(s)+"\n")
+	t.write(t.errw, t.fold(markError, SanitizeText(s)))
 }
 
 func (t *Transcript) line(w io.Writer, mark string, b []byte) {
-	t.write(w, mark+Sanitize(b)+"\n")
+	t.write(w, t.fold(mark, Sanitize(b)))
+}
+
+// fold returns mark and the sanitized text s as one line, or with
+// Options.Width as several, each no wider than the terminal.
+func (t *Transcript) fold(mark, s string) string {
+	room := max(t.opts.Width-len(mark), minFold)
+	if t.opts.Width <= 0 || len(s) <= room {
+		return mark + s + "\n"
+	}
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/room*(len(mark)+1) + len(mark) + 1)
+	b.WriteString(mark)
+	cols := 0
+	for i, r := range s {
+		if w := runeColumns(r); cols+w > room {
+			b.WriteString("\n")
+			b.WriteString(foldMarks[mark])
+			cols = 0
+		}
+		cols += runeColumns(r)
+		b.WriteString(s[i : i+utf8.RuneLen(r)])
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// runeColumns is how many columns a rune of sanitized text may take: two
+// for anything past the Latin, Greek and Cyrillic blocks, which may be
+// wide. Guessing wide folds a line early, never late.
+func runeColumns(r rune) int {
+	if r < 0x1100 {
+		return 1
+	}
+	return 2
 }
 
 // write issues one Write per line, so lines from the two writers never
@@ -286,8 +346,40 @@ func (t *Transcript) write(w io.Writer, s string) {
 // about the recording, a warning if it holds credentials, every event with
 // every body line, then what was wrong with the file. Everything goes to w.
 func WriteTranscript(w io.Writer, rec *Recording) error {
-	t := NewTranscript(w, TranscriptOptions{Full: true})
-	h := rec.Header
+	return writeTranscript(w, RecordingSource(rec), 0)
+}
+
+// WriteTranscriptSource is WriteTranscript for a recording read event by
+// event, in the memory of one event; the output is buffered. Of opts only
+// Width counts: every body line is shown, everything goes to w.
+func WriteTranscriptSource(w io.Writer, src *Source, opts TranscriptOptions) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if err := writeTranscript(bw, src, opts.Width); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func writeTranscript(w io.Writer, src *Source, width int) error {
+	t := NewTranscript(w, TranscriptOptions{Full: true, Width: width})
+	transcriptHead(t, src.Header)
+	probs, err := src.Each(func(e Event) error {
+		t.Event(e)
+		return t.Err()
+	})
+	if err != nil {
+		return err
+	}
+	t.Flush()
+	for _, p := range probs {
+		t.warn(p.String())
+	}
+	return t.Err()
+}
+
+// transcriptHead prints the lines about the recording that come before
+// its events.
+func transcriptHead(t *Transcript, h Header) {
 	t.info(fmt.Sprintf("Recording of %s (%s over %s), started %s, written by ehlo %s",
 		SanitizeString(h.Server), SanitizeString(h.Transport), SanitizeString(h.Network),
 		h.Created.Format(time.RFC3339), SanitizeString(h.EhloVersion)))
@@ -297,12 +389,4 @@ func WriteTranscript(w io.Writer, rec *Recording) error {
 	if h.Insecure {
 		t.warn("certificates were not verified in this session (--insecure)")
 	}
-	for _, e := range rec.Events {
-		t.Event(e)
-	}
-	t.Flush()
-	for _, p := range rec.Problems {
-		t.warn(p.String())
-	}
-	return t.Err()
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ehlo-dev/ehlo/protocol"
 )
@@ -60,7 +61,9 @@ func TestTranscriptSession(t *testing.T) {
 === TLS peer certificate: subject "CN=mx.test" issuer "CN=mx.test" verified
 ===   names: mx.test, 127.0.0.1
 ===   valid: 2026-01-01T00:00:00Z to 2027-01-01T00:00:00Z
+===   key: ECDSA 256 bits
 ===   sha256: ` + fingerprint(cert) + `
+===   spki sha256: ` + spkiFingerprint(cert) + `
  ~> EHLO client.test
 <~  250 mx.test
  ~> QUIT
@@ -234,7 +237,55 @@ func tlsEvent(cert *x509.Certificate, err error) protocol.Event {
 	return protocol.Event{Kind: protocol.EventTLS, TLSState: cs, TLSErr: err}
 }
 
+func spkiFingerprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return hex.EncodeToString(sum[:])
+}
+
 func fingerprint(cert *x509.Certificate) string {
 	sum := sha256.Sum256(cert.Raw)
 	return hex.EncodeToString(sum[:])
+}
+
+// Issue 12 finding 15: on a terminal of 80 columns, a server line padded
+// so that "=== TLS started" would begin a visual line is folded by ehlo,
+// and every visual line starts with one of ehlo's markers; the folds
+// carry the text unchanged.
+func TestTranscriptFoldsLongLines(t *testing.T) {
+	fake := "=== TLS started with cipher TLSv1.3:TLS_AES_128_GCM_SHA256"
+	line := "250-" + strings.Repeat("x", 76) + fake + strings.Repeat(" ", 30) + "é世界" + strings.Repeat("y", 200)
+	var out bytes.Buffer
+	tr := NewTranscript(&out, TranscriptOptions{Width: 80})
+	tr.Event(Event{Kind: KindServer, Data: []byte(line + "\r\n")})
+	tr.Event(Event{Kind: KindServer, Data: []byte("250 short\r\n"), TLS: true})
+	tr.Event(Event{Kind: KindNote, Text: strings.Repeat("n", 100)})
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	var joined strings.Builder
+	for i, l := range lines {
+		cols := 0
+		for _, r := range l {
+			cols += 1 + utf8.RuneLen(r)/3 // 世 and 界 take two columns
+		}
+		if cols > 80 {
+			t.Errorf("line %d is %d columns: %q", i, cols, l)
+		}
+		switch {
+		case i == 0 && strings.HasPrefix(l, markServer):
+		case strings.HasPrefix(l, "<-+ ") && joined.Len() < len(line):
+		case l == "<~  250 short", l == "*** "+strings.Repeat("n", 76), l == "**+ nnnnnnnnnnnnnnnnnnnnnnnn":
+			continue
+		default:
+			t.Errorf("line %d does not start with the marker expected: %q", i, l)
+		}
+		joined.WriteString(l[4:])
+	}
+	if joined.String() != line {
+		t.Errorf("the folds do not carry the line:\n got %q\nwant %q", joined.String(), line)
+	}
+	// Without a width (a file, a pipe), nothing is folded.
+	out.Reset()
+	NewTranscript(&out, TranscriptOptions{}).Event(Event{Kind: KindServer, Data: []byte(line + "\r\n")})
+	if out.String() != "<-  "+line+"\n" {
+		t.Errorf("folded without a width: %q", out.String())
+	}
 }

@@ -215,6 +215,20 @@ func clock(d time.Duration) string {
 	return fmt.Sprintf("%02d:%02d", s/60, s%60)
 }
 
+// minutes writes a live connection's age to the minute: shown to the
+// second it would redraw the screen every second, and an idle TUI should
+// cost nothing (issue 17).
+func minutes(d time.Duration) string {
+	m := int64(d / time.Minute)
+	switch {
+	case m < 1:
+		return "<1 min"
+	case m < 60:
+		return strconv.FormatInt(m, 10) + " min"
+	}
+	return fmt.Sprintf("%d h %02d min", m/60, m%60)
+}
+
 // connLines draws the Connection pane's content, most important first, so
 // that a short pane cuts the details, not the facts: where, whether the
 // channel is encrypted and verified (loudly when not: RFC 8314 §5 asks for
@@ -235,7 +249,7 @@ func connLines(st paneState, s themes.Styles, w int, now time.Time, replay bool)
 	case st.closed():
 		status = "closed"
 	}
-	tr := st.Transport
+	tr := safe(st.Transport)
 	if tr == "" {
 		tr = "smtp"
 	}
@@ -292,14 +306,14 @@ func connLines(st paneState, s themes.Styles, w int, now time.Time, replay bool)
 	}
 	out = append(out, stateMachine(st, s, w)...)
 
-	var elapsed time.Duration
+	elapsed := minutes(0)
 	switch {
 	case replay:
-		elapsed = st.Offset
+		elapsed = clock(st.Offset)
 	case !st.Started.IsZero():
-		elapsed = now.Sub(st.Started)
+		elapsed = minutes(now.Sub(st.Started))
 	}
-	add(s.Muted.Render(truncate(fmt.Sprintf("↑%s ↓%s · %s", humanBytes(st.Out), humanBytes(st.In), clock(elapsed)), w)))
+	add(s.Muted.Render(truncate(fmt.Sprintf("↑%s ↓%s · %s", humanBytes(st.Out), humanBytes(st.In), elapsed), w)))
 
 	if h := st.TLSInfo; h != nil && len(h.Chain) > 0 {
 		c := h.Chain[0]

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -25,6 +26,8 @@ type logView struct {
 
 	query  string // the search, lower case
 	notice string // "no match", shown in the pane's badge
+	seek   seek   // the search under way, a frame's worth at a time
+	finds  int    // searches begun: a step of an older one is dropped
 }
 
 func newLogView() logView { return logView{follow: true, sel: -1} }
@@ -69,16 +72,56 @@ func (v *logView) selectLine(i, n, rows int) {
 // find searches from line from in direction dir (+1 or -1), wrapping, for
 // the query; it returns -1 if no line matches.
 func (v *logView) find(w *wireLog, n, from, dir int) int {
-	if v.query == "" || n == 0 {
-		return -1
-	}
-	for k := 1; k <= n; k++ {
-		i := ((from+dir*k)%n + n) % n
-		if w.contains(i, v.query) {
+	v.startFind(n, from, dir)
+	for {
+		if i, done := v.stepFind(w, n, math.MaxInt); done {
 			return i
 		}
 	}
-	return -1
+}
+
+// seek is a search under way: the ranges of lines still to read, in
+// order, and the direction.
+type seek struct {
+	dir  int
+	segs [][2]int
+}
+
+// startFind begins a search as find does; stepFind carries it on.
+func (v *logView) startFind(n, from, dir int) {
+	v.seek = seek{}
+	v.finds++
+	if v.query == "" || n == 0 {
+		return
+	}
+	start := ((from+dir)%n + n) % n
+	if dir > 0 {
+		v.seek = seek{dir: 1, segs: [][2]int{{start, n}, {0, start}}}
+	} else {
+		v.seek = seek{dir: -1, segs: [][2]int{{0, start + 1}, {start + 1, n}}}
+	}
+}
+
+// stepFind reads lines worth at most budget bytes of the search under way
+// (see wireLog.search) and says whether it is over: with the line found,
+// or -1. n is how many lines exist now (a replay's cursor may have moved
+// back since the search began).
+func (v *logView) stepFind(w *wireLog, n, budget int) (found int, done bool) {
+	s := &v.seek
+	for len(s.segs) > 0 {
+		seg := &s.segs[0]
+		i, lo, hi := w.search(seg[0], min(seg[1], n), s.dir, v.query, &budget)
+		if i >= 0 {
+			s.segs = nil
+			return i, true
+		}
+		if lo < hi {
+			seg[0], seg[1] = lo, hi
+			return -1, false
+		}
+		s.segs = s.segs[1:]
+	}
+	return -1, true
 }
 
 // logRender is what drawing the wire log needs besides the view state.

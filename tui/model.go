@@ -54,7 +54,7 @@ const (
 type (
 	activityMsg      struct{} // the session has events or a new snapshot
 	notifyClosedMsg  struct{} // Notify's channel was closed
-	clockMsg         struct{} // once a second: elapsed times move
+	clockMsg         struct{} // the connection's elapsed time reached a new minute
 	quitTimeoutMsg   struct{} // /quit waited long enough for the server
 	stopListeningMsg struct{} // the TUI is closing
 )
@@ -107,8 +107,10 @@ type Model struct {
 	abandonArmed bool
 
 	notifyClosed bool
+	clockOn      bool // a clockMsg is on its way
 
-	now func() time.Time
+	now  func() time.Time
+	tick func(time.Duration, func(time.Time) tea.Msg) tea.Cmd // tea.Tick; tests record
 }
 
 // New builds the model for cfg. Use it with tea.NewProgram (Run does), or
@@ -136,6 +138,7 @@ func New(cfg Config) (*Model, error) {
 		recordPath: cfg.RecordPath,
 		lastForm:   sendForm{From: cfg.DefaultFrom},
 		now:        time.Now,
+		tick:       tea.Tick,
 	}
 	m.spin = spinner.New(spinner.WithSpinner(spinner.MiniDot))
 	m.search = textinput.New()
@@ -188,7 +191,7 @@ func (m *Model) Init() tea.Cmd {
 				m.conv.Ehlo("")
 			}
 		}
-		cmds = append(cmds, m.listen(), m.clock())
+		cmds = append(cmds, m.listen(), m.tickClock())
 	}
 	return tea.Batch(cmds...)
 }
@@ -219,8 +222,18 @@ func (m *Model) listen() tea.Cmd {
 	}
 }
 
-func (m *Model) clock() tea.Cmd {
-	return tea.Tick(time.Second, func(time.Time) tea.Msg { return clockMsg{} })
+// tickClock sets a timer for the next change of the elapsed time the
+// Connection pane shows, if it shows one and no timer is set. Nothing else
+// on screen moves by itself (the spinner runs only while waiting), so an
+// idle TUI does no work at all (issue 17): the time is shown in minutes,
+// and one wake-up a minute is all it costs.
+func (m *Model) tickClock() tea.Cmd {
+	if m.conv == nil || m.clockOn || m.st.Started.IsZero() {
+		return nil
+	}
+	m.clockOn = true
+	wait := time.Minute - m.now().Sub(m.st.Started)%time.Minute
+	return m.tick(wait, func(time.Time) tea.Msg { return clockMsg{} })
 }
 
 // pull takes what the session has: new events become wire-log lines, and
@@ -268,9 +281,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			cmds = append(cmds, tea.Quit)
 		}
 	case clockMsg:
-		cmds = append(cmds, m.clock())
+		m.clockOn = false
 	case quitTimeoutMsg:
 		cmds = append(cmds, tea.Quit)
+	case findMsg:
+		if msg.gen == m.view.finds {
+			cmds = append(cmds, m.stepFind())
+		}
 	case spinner.TickMsg:
 		if m.st.Busy {
 			var c tea.Cmd
@@ -294,7 +311,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.PasteMsg:
 		cmds = append(cmds, m.paste(msg))
 	}
-	cmds = append(cmds, m.sync())
+	cmds = append(cmds, m.sync(), m.tickClock())
 	return m, tea.Batch(cmds...)
 }
 
@@ -684,9 +701,9 @@ func (m *Model) logKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.search.SetValue("")
 		return m.search.Focus()
 	case key.Matches(msg, k.NextMatch):
-		m.findNext(cur, 1)
+		return m.findNext(cur, 1)
 	case key.Matches(msg, k.PrevMatch):
-		m.findNext(cur, -1)
+		return m.findNext(cur, -1)
 	case key.Matches(msg, k.Follow):
 		m.view.follow = !m.view.follow
 		if m.view.follow {
@@ -716,22 +733,49 @@ func (m *Model) logKey(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-func (m *Model) findNext(from, dir int) {
-	n := m.lines()
+// searchBudget is how much of the wire log one step of a search reads
+// (bytes, see wireLog.search): a few milliseconds. The index makes most
+// searches one step; one it cannot narrow goes on in later steps, with
+// frames and keys between them, instead of holding up the screen.
+const searchBudget = 16 << 20
+
+// findMsg carries a search on to its next step.
+type findMsg struct{ gen int }
+
+func (m *Model) findNext(from, dir int) tea.Cmd {
+	m.view.startFind(m.searchLines(), from, dir)
+	return m.stepFind()
+}
+
+// searchLines is how many lines a search covers: in a replay the whole
+// recording, not only what has been played.
+func (m *Model) searchLines() int {
 	if m.rep != nil {
-		n = m.log.Len() // a replay searches the whole recording
+		return m.log.Len()
 	}
-	i := m.view.find(m.log, n, from, dir)
-	if i < 0 {
+	return m.lines()
+}
+
+func (m *Model) stepFind() tea.Cmd {
+	i, done := m.view.stepFind(m.log, m.searchLines(), searchBudget)
+	switch {
+	case !done:
+		m.view.notice = "searching…"
+		gen := m.view.finds
+		return func() tea.Msg { return findMsg{gen} }
+	case i < 0:
 		m.view.notice = "no match"
-		return
+	default:
+		m.view.notice = ""
+		if m.rep != nil && i >= m.lines() {
+			// A match further on: move the cursor to the event that
+			// shows it.
+			m.rep.reveal(i)
+			m.afterSeek()
+		}
+		m.view.selectLine(i, m.lines(), m.logRows())
 	}
-	m.view.notice = ""
-	if m.rep != nil && i >= m.lines() {
-		m.rep.reveal(i)
-		m.afterSeek()
-	}
-	m.view.selectLine(i, m.lines(), m.logRows())
+	return nil
 }
 
 func (m *Model) searchKey(msg tea.KeyPressMsg) tea.Cmd {
@@ -749,7 +793,7 @@ func (m *Model) searchKey(msg tea.KeyPressMsg) tea.Cmd {
 			from = m.view.window(m.lines(), m.logRows()) - 1
 		}
 		if m.view.query != "" {
-			m.findNext(from, 1)
+			return m.findNext(from, 1)
 		}
 		return nil
 	}

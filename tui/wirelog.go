@@ -92,14 +92,33 @@ const arenaChunk = 256 << 10
 type wireLog struct {
 	lines  []wireLine
 	chunks [][]byte
+	// filter is the search index: for each block of blockLines lines, a
+	// set of the trigrams of their searched text (see contains). A search
+	// reads only the blocks that hold every trigram of the query, so a
+	// million lines are searched within a frame (issue 17).
+	filter []uint64
 }
+
+// A block's trigram set is a bitmap of filterBits bits, an 8-byte
+// overhead a line. With a few thousand distinct trigrams in a block of
+// message text a quarter of the bits are set, so a query of five
+// trigrams reads about one block in a thousand that does not hold it.
+const (
+	blockLines  = 128
+	filterBits  = 8192
+	filterWords = filterBits / 64
+	filterShift = 32 - 13 // log2(filterBits)
+)
 
 func (w *wireLog) Len() int { return len(w.lines) }
 
 // reserve makes room for about n more lines at once: a replay knows its
 // size up front, and growing a million-line slice by doubling copies it
 // again and again (a fifth of opening a 1,000,000-event recording).
-func (w *wireLog) reserve(n int) { w.lines = slices.Grow(w.lines, n) }
+func (w *wireLog) reserve(n int) {
+	w.lines = slices.Grow(w.lines, n)
+	w.filter = slices.Grow(w.filter, (n/blockLines+1)*filterWords)
+}
 
 func (w *wireLog) add(kind lineKind, flags uint8, vb verb, at time.Duration, text []byte, dropped int) {
 	if len(text) > maxLineBytes {
@@ -120,7 +139,97 @@ func (w *wireLog) add(kind lineKind, flags uint8, vb verb, at time.Duration, tex
 		at: at, chunk: uint32(ci), off: uint32(off), n: uint32(len(text)), cut: uint32(dropped),
 		kind: kind, flags: flags, verb: vb,
 	})
+	i := len(w.lines) - 1
+	if i%blockLines == 0 {
+		w.filter = slices.Grow(w.filter, filterWords)
+		w.filter = w.filter[:len(w.filter)+filterWords]
+		clear(w.filter[len(w.filter)-filterWords:])
+	}
+	if flags&flagPlain == 0 {
+		text = []byte(w.text(i)) // what contains searches
+	}
+	addTrigrams(w.filter[len(w.filter)-filterWords:], text)
 }
+
+// addTrigrams adds the trigrams of b, ASCII letters folded to lower case
+// as indexFold compares them, to a block's set.
+func addTrigrams(f []uint64, b []byte) {
+	if len(b) < 3 {
+		return
+	}
+	h := uint32(foldASCII[b[0]])<<8 | uint32(foldASCII[b[1]])
+	for _, c := range b[2:] {
+		h = (h<<8 | uint32(foldASCII[c])) & 0xffffff
+		k := trigramBit(h)
+		f[k>>6] |= 1 << (k & 63)
+	}
+}
+
+func trigramBit(h uint32) uint32 { return (h * 0x9e3779b1) >> filterShift }
+
+// trigramBits are the bits of q's trigrams (q lower case), or nil when q
+// is too short to have any: then every block may hold it.
+func trigramBits(q string) []uint32 {
+	if len(q) < 3 {
+		return nil
+	}
+	bits := make([]uint32, 0, len(q)-2)
+	for i := 0; i+3 <= len(q); i++ {
+		bits = append(bits, trigramBit(uint32(q[i])<<16|uint32(q[i+1])<<8|uint32(q[i+2])))
+	}
+	return bits
+}
+
+// mayContain reports whether block b can hold a line containing the query
+// whose trigramBits are bits: false only when it certainly cannot.
+func (w *wireLog) mayContain(b int, bits []uint32) bool {
+	f := w.filter[b*filterWords : (b+1)*filterWords]
+	for _, k := range bits {
+		if f[k>>6]&(1<<(k&63)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// search looks for q in lines [lo, hi), forward (dir > 0) or backward,
+// reading lines worth at most *budget (a line costs its length plus
+// lineCost); blocks the index rules out cost nothing. It returns the line
+// found or -1, and the part of [lo, hi) not read yet (empty when done).
+func (w *wireLog) search(lo, hi, dir int, q string, budget *int) (found, restLo, restHi int) {
+	bits := trigramBits(q)
+	for lo < hi && *budget > 0 {
+		if dir > 0 {
+			b := lo / blockLines
+			end := min(hi, (b+1)*blockLines)
+			if w.mayContain(b, bits) {
+				for i := lo; i < end; i++ {
+					*budget -= int(w.lines[i].n) + lineCost
+					if w.contains(i, q) {
+						return i, i + 1, hi
+					}
+				}
+			}
+			lo = end
+			continue
+		}
+		b := (hi - 1) / blockLines
+		start := max(lo, b*blockLines)
+		if w.mayContain(b, bits) {
+			for i := hi - 1; i >= start; i-- {
+				*budget -= int(w.lines[i].n) + lineCost
+				if w.contains(i, q) {
+					return i, lo, i
+				}
+			}
+		}
+		hi = start
+	}
+	return -1, lo, hi
+}
+
+// lineCost is what reading a line costs besides its bytes, in bytes.
+const lineCost = 32
 
 // raw returns the bytes of line i as received or sent (after redaction).
 func (w *wireLog) raw(i int) []byte {
@@ -234,12 +343,19 @@ func indexFold(b []byte, q string) int {
 	return -1
 }
 
-func lower(c byte) byte {
-	if c >= 'A' && c <= 'Z' {
-		return c + 'a' - 'A'
+func lower(c byte) byte { return foldASCII[c] }
+
+// foldASCII maps a byte to its lower case: ASCII letters only, as the
+// search compares them.
+var foldASCII = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if i >= 'A' && i <= 'Z' {
+			t[i] = byte(i) + 'a' - 'A'
+		}
 	}
-	return c
-}
+	return t
+}()
 
 // feed is the Sink the TUI adds to the session's Capture. The Capture calls
 // Event with its lock held on the session's goroutine, so Event only
@@ -377,7 +493,7 @@ func (b *builder) handshake(e session.Event) {
 	if h.Complete {
 		// RFC 3207 §4.2: what was learnt before TLS is forgotten.
 		b.st.Stale = len(b.st.Exts) > 0
-		b.info(lineTLS, e.Offset, "TLS started with cipher "+h.Version+":"+h.Cipher)
+		b.info(lineTLS, e.Offset, h.StartedText())
 	} else {
 		b.info(lineNote, e.Offset, "TLS handshake failed: "+h.Error)
 	}

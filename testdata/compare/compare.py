@@ -27,6 +27,14 @@ of the whole process (start-up, connection and QUIT included) and its CPU
 performance issue are checked at the end, then peak memory for a 100 MB
 message and `ehlo version` start-up time (hyperfine).
 
+The server table turns it around: Postfix's smtp-source sends 1 KiB
+messages (-l 1024) with 1 and with 8 sessions (-s), a new connection per
+message and over persistent connections (-d), into ehlo's sandbox (with
+--quiet, and with its log sent to /dev/null), smtp-sink and aiosmtpd (the
+Sink handler). Messages per second come from smtp-source's wall time, the
+server's CPU from /proc/PID/stat before and after. `--only server` runs
+this table alone.
+
 Results also go to OUT/results.json and OUT/results.md.
 """
 import argparse
@@ -237,6 +245,104 @@ def run_setup(name, args, msg, msg_lf, port, n, n_swaks):
     return rows
 
 
+# ---------------------------------------------------------------- servers
+
+def proc_cpu(pid):
+    """CPU seconds (user + system) the process pid has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cmds(args):
+    """(title, key, command with {addr}, greeting word) of every server in the
+    server table. Each one's log goes to /dev/null."""
+    sink = ["smtp-sink"] + (["-u", "nobody"] if os.geteuid() == 0 else []) + ["{addr}", "256"]
+    return [
+        ("ehlo sandbox --quiet", "sandbox-quiet",
+         [args.ehlo, "sandbox", "--listen", "{addr}", "--tls-listen", "-", "--quiet"], "ehlo sandbox"),
+        ("ehlo sandbox (log to /dev/null)", "sandbox",
+         [args.ehlo, "sandbox", "--listen", "{addr}", "--tls-listen", "-"], "ehlo sandbox"),
+        ("smtp-sink (Postfix)", "smtp-sink", sink, "smtp-sink"),
+        ("aiosmtpd (Sink handler)", "aiosmtpd",
+         [args.python, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink", "-l", "{addr}"], "Python SMTP"),
+    ]
+
+
+def start_server(servers, cmd, word):
+    for _ in range(5):
+        port = free_port()
+        addr = f"{HOST}:{port}"
+        p = servers.start([c.replace("{addr}", addr) for c in cmd],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        b = banner(port, 10)
+        if b and word in b:
+            return p, port
+        servers.stop(p)
+    raise RuntimeError(f"{cmd[0]} did not start")
+
+
+def server_table(args, servers):
+    """smtp-source -s S -m N -l 1024 into each server, with a new connection
+    per message and over S persistent connections (-d): the server's own CPU
+    (from /proc/PID/stat, before and after) and the client's wall time."""
+    todo = server_cmds(args)
+    if args.servers:
+        todo = [t for t in todo if t[1] in args.servers]
+    modes = [(s, d) for s in (1, 8) for d in (False, True)]
+    running = {}
+    for title, key, cmd, word in todo:
+        running[key] = start_server(servers, cmd, word)
+    samples = {}
+    n = args.server_messages
+    for r in range(args.runs):
+        for sessions, persistent in modes:
+            for title, key, _, _ in todo:
+                p, port = running[key]
+                cmd = ["smtp-source", "-s", str(sessions), "-m", str(n), "-l", "1024", "-f", FROM, "-t", TO,
+                       "-M", HELO] + (["-d"] if persistent else []) + [f"{HOST}:{port}"]
+                before = proc_cpu(p.pid)
+                wall, _, _ = measure([cmd])
+                cpu = proc_cpu(p.pid) - before
+                samples.setdefault((key, sessions, persistent), []).append((wall, cpu))
+                log(f"server run {r + 1}/{args.runs}: {title}, {sessions} session(s)"
+                    f"{', persistent' if persistent else ''}: {n / wall:.0f} msgs/s, "
+                    f"server CPU {cpu / n * 1e6:.0f} µs/msg")
+    for key in list(running):
+        servers.stop(running.pop(key)[0])
+    rows = []
+    for sessions, persistent in modes:
+        ref = None
+        for title, key, _, _ in todo:
+            s = samples[(key, sessions, persistent)]
+            wall = statistics.median(x[0] for x in s)
+            cpu = statistics.median(x[1] for x in s)
+            row = {"server": title, "key": key, "sessions": sessions, "persistent": persistent, "messages": n,
+                   "wall_s": wall, "msgs_per_s": n / wall, "cpu_us_per_msg": cpu / n * 1e6,
+                   "runs": [{"wall_s": w, "cpu_s": c} for w, c in s]}
+            rows.append(row)
+        ref = next((r for r in rows[-len(todo):] if r["key"] == "smtp-sink"), None)
+        for r in rows[-len(todo):]:
+            if ref:
+                r["x_msgs"] = r["msgs_per_s"] / ref["msgs_per_s"]
+                r["x_cpu"] = r["cpu_us_per_msg"] / ref["cpu_us_per_msg"] if ref["cpu_us_per_msg"] else None
+    return rows
+
+
+def server_text(rows):
+    head = ["server", "sessions", "connections", "msgs/s", "server CPU µs/msg", "× smtp-sink msgs/s",
+            "× smtp-sink CPU"]
+    body = [[r["server"], str(r["sessions"]), "persistent (-d)" if r["persistent"] else "one per message",
+             f"{r['msgs_per_s']:.0f}", f"{r['cpu_us_per_msg']:.0f}", ratio(r.get("x_msgs")), ratio(r.get("x_cpu"))]
+            for r in rows]
+    widths = [max(len(x) for x in col) for col in zip(head, *body)]
+    lines = ["  ".join(h.ljust(w) if i < 3 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths)))]
+    lines += ["  ".join(x.ljust(w) if i < 3 else x.rjust(w) for i, (x, w) in enumerate(zip(b, widths))) for b in body]
+    md = ["| " + " | ".join(head) + " |", "|---|---:|---|" + "---:|" * (len(head) - 3)]
+    md += ["| " + " | ".join(b) + " |" for b in body]
+    return "\n".join(lines), "\n".join(md)
+
+
 # ---------------------------------------------------------------- output
 
 def ratio(x):
@@ -376,10 +482,17 @@ def main():
     ap.add_argument("--swaks-messages", type=int, default=int(os.environ.get("COMPARE_SWAKS_MESSAGES", 50)))
     ap.add_argument("--delay", default=os.environ.get("COMPARE_DELAY", "5ms"))
     ap.add_argument("--big-mb", type=int, default=int(os.environ.get("COMPARE_BIG_MB", 100)))
+    ap.add_argument("--server-messages", type=int, default=int(os.environ.get("COMPARE_SERVER_MESSAGES", 4000)))
     ap.add_argument("--only", nargs="*", help="client keys to run (ehlo, ehlo-pipe, ehlo-depth1, ehlo-nopipe, smtp-source, "
-                    "smtplib, go-smtp, swaks)")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["loopback", "delayed", "big", "startup"])
+                    "smtplib, go-smtp, swaks); `--only server` runs the server table alone")
+    ap.add_argument("--servers", nargs="*", help="server keys of the server table (sandbox-quiet, sandbox, smtp-sink, "
+                    "aiosmtpd); default all")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["loopback", "delayed", "big", "startup", "server"])
     args = ap.parse_args()
+    if args.only and "server" in args.only:
+        args.only = [k for k in args.only if k != "server"]
+        if not args.only:
+            args.skip = ["loopback", "delayed", "big", "startup"]
     args.here = os.path.dirname(os.path.abspath(__file__))
     args.ehlo = os.path.abspath(args.ehlo)
     os.makedirs(args.out, exist_ok=True)
@@ -399,7 +512,10 @@ def main():
             g.write(f.read().replace(b"\r\n", b"\n"))
         results["message_bytes"] = os.path.getsize(msg)
 
-        sink = start_smtp_sink(servers)
+        if "server" not in args.skip:
+            log(f"servers: smtp-source -s 1 and -s 8, -m {args.server_messages} -l 1024, into each server")
+            results["servers"] = server_table(args, servers)
+        sink = start_smtp_sink(servers) if {"loopback", "big"} - set(args.skip) else None
         if "loopback" not in args.skip:
             log(f"loopback: smtp-sink on {HOST}:{sink}, {args.messages} messages "
                 f"(swaks {args.swaks_messages}), {args.runs} runs")
@@ -452,6 +568,14 @@ def main():
     if {"ehlo", "go-smtp"} <= dl.keys():
         r = dl["ehlo"]["msgs_per_s"] / dl["go-smtp"]["msgs_per_s"]
         check(tg, f"{args.delay} replies: ehlo ≥ go-smtp's msgs/s", r >= 1.0, f"{r:.2f}×")
+    for r in results.get("servers", []):
+        if not r["key"].startswith("sandbox") or "x_msgs" not in r:
+            continue
+        how = f"{r['server']}, {r['sessions']} session(s), {'persistent' if r['persistent'] else 'one connection per message'}"
+        check(tg, f"server: {how}: msgs/s ≥ smtp-sink's", r["x_msgs"] >= 1.0, f"{r['x_msgs']:.2f}×")
+        if r.get("x_cpu") is not None:
+            check(tg, f"server: {how}: CPU per message ≤ 1.5× smtp-sink's", r["x_cpu"] <= 1.5,
+                  f"{r['cpu_us_per_msg']:.0f} µs/msg, {r['x_cpu']:.2f}×")
     for b in results.get("big", []):
         if b["maxrss_kib"] is not None:
             mib = b["maxrss_kib"] / 1024
@@ -476,6 +600,11 @@ def main():
         txt, mdt = table(st["rows"])
         print(f"\n{title}: {st['server']}{extra}\n{txt}")
         md += [f"**{title}**: {st['server']}{extra}", "", mdt, ""]
+    if results.get("servers"):
+        txt, mdt = server_text(results["servers"])
+        title = f"Servers receiving from smtp-source ({args.server_messages} messages of 1 KiB)"
+        print(f"\n{title}\n{txt}")
+        md += [f"**{title}**", "", mdt, ""]
     if results.get("big"):
         print()
         md += ["| 100 MB message into smtp-sink | wall s | MB/s | peak RSS MiB |", "|---|---:|---:|---:|"]

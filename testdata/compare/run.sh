@@ -5,13 +5,15 @@
 #   bash testdata/compare/run.sh [compare.py options]      e.g. --runs 1 --skip big
 #
 # On a fresh Debian 12 machine it must run as root: it apt-installs Postfix (for smtp-sink and
-# smtp-source; "No configuration", and no service is started), swaks, python3, hyperfine and
-# time. Everything listens on 127.0.0.1 only, on ports chosen free at the time, and every
+# smtp-source; "No configuration", and no service is started), swaks, python3, python3-aiosmtpd,
+# hyperfine and time. `--only server` runs only the server table (smtp-source into the sandbox,
+# smtp-sink and aiosmtpd). Everything listens on 127.0.0.1 only, on ports chosen free at the time, and every
 # server it starts is stopped again. It takes about four minutes; the results are printed
 # and written to bin/compare/results.{json,md}.
 #
 # Environment: COMPARE_RUNS (3), COMPARE_MESSAGES (4000), COMPARE_DELAYED_MESSAGES (300),
-# COMPARE_SWAKS_MESSAGES (50), COMPARE_DELAY (5ms), COMPARE_BIG_MB (100), GO (go).
+# COMPARE_SWAKS_MESSAGES (50), COMPARE_SERVER_MESSAGES (4000), COMPARE_DELAY (5ms),
+# COMPARE_BIG_MB (100), GO (go).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,6 +28,8 @@ command -v smtp-sink >/dev/null || [ -x /usr/sbin/smtp-sink ] || need+=(postfix)
 command -v smtp-source >/dev/null || [ -x /usr/sbin/smtp-source ] || need+=(postfix)
 command -v swaks >/dev/null || need+=(swaks)
 [ -x /usr/bin/python3 ] || command -v python3 >/dev/null || need+=(python3)
+# aiosmtpd is a server of the server table; Debian's package is for /usr/bin/python3.
+/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need+=(python3-aiosmtpd)
 command -v hyperfine >/dev/null || need+=(hyperfine)
 [ -x /usr/bin/time ] || need+=(time)
 if [ ${#need[@]} -gt 0 ]; then

@@ -8,6 +8,8 @@
 #   127.0.0.1:${EXIM_PORT:-2526}        SMTP, STARTTLS offered; AUTH PLAIN/LOGIN/CRAM-MD5 offered
 #                                       also before TLS (on purpose, unlike the others)
 #   127.0.0.1:${EXIM_SMTPS_PORT:-4650}  implicit TLS (tls_on_connect_ports)
+#   127.0.0.1:${EXIM_AUDIT_PORT:-2532}  like EXIM_PORT, but VRFY and EXPN refused (for `ehlo audit`;
+#                                       on the other ports both are accepted)
 # Mail for alice|bob|postmaster@example.test goes to Maildirs $BASE/exim/mail/<user>/.
 # Mail for other domains is accepted only after AUTH and is then discarded (:blackhole:).
 # Refusals: unknown user "550 Unrouteable address", relay without AUTH
@@ -19,6 +21,7 @@ NAME=exim.sh
 DIR=$ROOT/exim
 PORT=${EXIM_PORT:-2526}
 SMTPS_PORT=${EXIM_SMTPS_PORT:-4650}
+AUDIT_PORT=${EXIM_AUDIT_PORT:-2532}
 EXIM=$EXIM_BIN
 CONF=$DIR/etc/exim.conf
 PIDFILE=$DIR/run/exim.pid
@@ -59,7 +62,7 @@ domainlist local_domains = example.test
 smtp_banner = \$smtp_active_hostname ESMTP Exim \$version_number (test bed) \$tod_full
 
 local_interfaces = $HOST
-daemon_smtp_ports = $PORT : $SMTPS_PORT
+daemon_smtp_ports = $PORT : $SMTPS_PORT : $AUDIT_PORT
 tls_on_connect_ports = $SMTPS_PORT
 spool_directory = $DIR/spool
 log_file_path = $DIR/log/%slog
@@ -84,11 +87,16 @@ tls_certificate = $DIR/tls/cert.pem
 tls_privatekey = $DIR/tls/key.pem
 
 acl_smtp_rcpt = acl_check_rcpt
-acl_smtp_vrfy = accept
-acl_smtp_expn = accept
+acl_smtp_vrfy = acl_check_vrfy
+acl_smtp_expn = acl_check_vrfy
 acl_smtp_data = accept
 
 begin acl
+
+acl_check_vrfy:
+  deny    condition = \${if eq{\$received_port}{$AUDIT_PORT}}
+          message = VRFY and EXPN are disabled
+  accept
 
 acl_check_rcpt:
   accept  hosts = :
@@ -164,7 +172,7 @@ start() {
   if pid_alive "$PIDFILE"; then echo "$NAME: already running (pid $(tr -d ' ' < "$PIDFILE")) on $HOST:$PORT"; return 0; fi
   [ -x "$EXIM" ] || die "$EXIM missing: run install.sh"
   need_root
-  check_ports "$PORT" "$SMTPS_PORT"
+  check_ports "$PORT" "$SMTPS_PORT" "$AUDIT_PORT"
   local t0; t0=$(now_ms)
   write_config
   rm -f "$PIDFILE"

@@ -7,6 +7,7 @@
 #
 # What it does (idempotent, safe to re-run):
 #   * apt-get installs Postfix, Dovecot (core, lmtpd, submissiond), python3-aiosmtpd,
+#     NSD, Unbound, ldnsutils and nginx-light (dns.sh's DNS and MTA-STS test bed),
 #     Cyrus SASL tools, openssl, iproute2, and swaks with the Perl modules behind its TLS
 #     (--no-install-recommends leaves them out; swaks --support lists what it has). Debian's service start-up is blocked during
 #     the install with a temporary /usr/sbin/policy-rc.d, so nothing listens on the
@@ -30,7 +31,8 @@ APT_OPTS=(-y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-co
           -o DPkg::Lock::Timeout=300 --no-install-recommends)
 APT_PKGS=(postfix dovecot-core dovecot-lmtpd dovecot-submissiond python3 python3-aiosmtpd
           sasl2-bin libsasl2-modules libsasl2-modules-db openssl ca-certificates iproute2
-          swaks libnet-ssleay-perl libio-socket-ssl-perl)
+          swaks libnet-ssleay-perl libio-socket-ssl-perl
+          nsd unbound ldnsutils nginx-light)   # dns.sh: authoritative, validating resolver, signer, HTTPS
 
 [ "$(id -u)" = 0 ] || die "must run as root"
 

@@ -8,7 +8,8 @@
 #   BASE / EHLO_INTEROP_BASE    where the servers keep config, certs, spool, logs and mail
 #                               (default /tmp/ehlo-interop; the per-server directories are
 #                               wiped at the start of a run and left in place afterwards)
-#   EHLO_INTEROP_SERVERS        which servers to start (default: all five, see below)
+#   EHLO_INTEROP_SERVERS        which servers to start (default: the five mail servers and
+#                               dns, the DNS/DNSSEC/MTA-STS bed of dns.sh)
 #   EHLO_INTEROP_SKIP_INSTALL=1 do not run install.sh (the servers must already be installed)
 #   EHLO_INTEROP_KEEP=1         leave the servers running after the tests (stop them with
 #                               `bash testdata/interop/<server>.sh stop`)
@@ -20,7 +21,8 @@
 #   EHLO_INTEROP_<SERVER>_ADDR (STARTTLS listener), _SMTPS_ADDR (implicit TLS), _CA (the
 #   server's self-signed certificate, to be used as the only trusted root), _MAIL (Maildir
 #   root), and for LMTP _LMTP_ADDR / _LMTP_SOCKET; Dovecot also _SUBMISSION_ADDR,
-#   _SUBMISSIONS_ADDR, _RELAYED (the relay sink's Maildir) and _RELAY_ADDR (the sink itself).
+#   _SUBMISSIONS_ADDR, _RELAYED (the relay sink's Maildir) and _RELAY_ADDR (the sink itself);
+#   EHLO_INTEROP_DNS_RESOLVER (Unbound), _DNS_MX_PORT and _DNS_DIR for dns.sh's bed.
 #
 # Exit status: non-zero when installing or starting a server failed or any test failed.
 # The servers are always stopped on exit (trap), also on failure and on Ctrl-C.
@@ -33,7 +35,7 @@ case $BASE in
   /?*/*|/tmp/?*) ;;
   *) echo "run.sh: refusing BASE=$BASE (use an absolute path at least two levels deep, or under /tmp)" >&2; exit 2 ;;
 esac
-read -r -a SERVERS <<< "${EHLO_INTEROP_SERVERS:-postfix exim opensmtpd dovecot aiosmtpd}"
+read -r -a SERVERS <<< "${EHLO_INTEROP_SERVERS:-postfix exim opensmtpd dovecot aiosmtpd dns}"
 GO=${GO:-go}
 
 t_start=$(date +%s)
@@ -132,11 +134,13 @@ export EHLO_INTEROP=1 EHLO_INTEROP_BASE=$BASE EHLO_INTEROP_SERVERS="${SERVERS[*]
 
 export EHLO_INTEROP_POSTFIX_ADDR=$L:${POSTFIX_PORT:-2525}
 export EHLO_INTEROP_POSTFIX_SMTPS_ADDR=$L:${POSTFIX_SMTPS_PORT:-4655}
+export EHLO_INTEROP_POSTFIX_AUDIT_ADDR=$L:${POSTFIX_AUDIT_PORT:-2531}
 export EHLO_INTEROP_POSTFIX_CA=$BASE/postfix/tls/cert.pem
 export EHLO_INTEROP_POSTFIX_MAIL=$BASE/postfix/mail
 
 export EHLO_INTEROP_EXIM_ADDR=$L:${EXIM_PORT:-2526}
 export EHLO_INTEROP_EXIM_SMTPS_ADDR=$L:${EXIM_SMTPS_PORT:-4650}
+export EHLO_INTEROP_EXIM_AUDIT_ADDR=$L:${EXIM_AUDIT_PORT:-2532}
 export EHLO_INTEROP_EXIM_CA=$BASE/exim/tls/cert.pem
 export EHLO_INTEROP_EXIM_MAIL=$BASE/exim/mail
 
@@ -160,6 +164,12 @@ export EHLO_INTEROP_AIOSMTPD_LMTP_ADDR=$L:${AIOSMTPD_LMTP_PORT:-2429}
 export EHLO_INTEROP_AIOSMTPD_LMTP_SOCKET=$BASE/aiosmtpd/lmtp.sock
 export EHLO_INTEROP_AIOSMTPD_CA=$BASE/aiosmtpd/tls/cert.pem
 export EHLO_INTEROP_AIOSMTPD_MAIL=$BASE/aiosmtpd/mail
+
+# dns.sh: NSD (signed dane.test, unsigned plain.test), Unbound validating, nginx for MTA-STS;
+# the tests run the sandbox on 127.0.0.1:$EHLO_INTEROP_DNS_MX_PORT with $BASE/dns/tls/mx.pem
+export EHLO_INTEROP_DNS_RESOLVER=127.0.13.2:${DNS_RESOLVER_PORT:-5302}
+export EHLO_INTEROP_DNS_MX_PORT=${DNS_MX_PORT:-2591}
+export EHLO_INTEROP_DNS_DIR=$BASE/dns
 
 env | grep '^EHLO_INTEROP' | sort > "$BASE/env"
 log "servers up: ${SERVERS[*]} (environment in $BASE/env)"

@@ -1,0 +1,25 @@
+package protocol
+
+// Debugger is the view of a Client that an interactive debugger needs and
+// smtplib has no counterpart for: sending a line as typed (Raw), answering
+// or cancelling the challenges of a typed AUTH, sending a message after a
+// typed DATA, upgrading after a STARTTLS sent by other means, watching for
+// what the server says between commands, and closing the connection from
+// another goroutine. Each call goes through the same encoder, reply reader
+// and state reducer as the Client's own methods, so the client's idea of
+// the conversation stays true whichever view drives it.
+//
+// A Debugger is a handle on its Client, not a copy: it has no state of
+// its own, and like the Client it is not safe for concurrent use, except
+// for Abort.
+type Debugger struct{ c *Client }
+
+// Debug returns the debugger's view of c.
+func (c *Client) Debug() Debugger { return Debugger{c: c} }
+
+// CheckUnsolicited returns a *ProtocolError (or the *ResponseError of an
+// unsolicited 421) and closes the connection if the server has sent bytes
+// that no command asked for, such as a reply pipelined after the greeting.
+// Every command checks this before it is written; a debugger calls it to
+// report such bytes before the user types anything.
+func (d Debugger) CheckUnsolicited() error { return d.c.checkUnsolicited() }
