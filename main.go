@@ -595,6 +595,7 @@ type sandboxCmd struct {
 	Fault             []string `name:"fault" sep:"none" help:"Inject a fault, KIND[:STAGE,...][=VALUE] (repeatable; see docs/sandbox.md)." placeholder:"SPEC"`
 	Hostname          string   `help:"Name in the greeting, the EHLO reply and the certificate." default:"sandbox.ehlo.test"`
 	AllowInsecureAuth bool     `name:"allow-insecure-auth" help:"Offer and accept AUTH without TLS."`
+	WriteCA           string   `name:"write-ca" type:"path" help:"Write the sandbox's certificate (PEM) to FILE, for ehlo --ca FILE." placeholder:"FILE"`
 	Quiet             bool     `help:"No session log; only the ready banner and the stop line."`
 	LogFile           string   `name:"log" help:"Append the session log to FILE instead of standard output." placeholder:"FILE"`
 	MailboxLimit      int      `name:"mailbox-limit" help:"Messages the mailbox keeps (default 1000); the oldest are dropped first (logged)." default:"1000" placeholder:"N"`
@@ -642,6 +643,7 @@ func (s *sandboxCmd) Run(app *appContext) error {
 		TLSCert:           s.TLSCert,
 		TLSKey:            s.TLSKey,
 		AllowInsecureAuth: s.AllowInsecureAuth,
+		WriteCA:           s.WriteCA,
 	}
 	if len(s.User) > 0 {
 		cfg.Users = make(map[string]string, len(s.User))
@@ -1142,12 +1144,17 @@ type tuiCmd struct {
 
 func (t *tuiCmd) Run(app *appContext) error {
 	t.serverArg = t.Server
+	cfgPath := configPath()
+	uc, err := t.applyConfig(cfgPath)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
 	if err := t.check(); err != nil {
 		return &exitError{code: 1, err: err}
 	}
 	if t.Theme != "" {
 		if _, err := themes.Get(t.Theme); err != nil {
-			return &exitError{code: 1, err: fmt.Errorf("--theme: %w (choose from %s)", err, strings.Join(themes.Names(), ", "))}
+			return &exitError{code: 1, err: fmt.Errorf("--theme: %w", err)} // the error lists the themes
 		}
 	}
 	tlsCfg, err := t.tlsConfig()
@@ -1156,6 +1163,7 @@ func (t *tuiCmd) Run(app *appContext) error {
 	}
 	server, port := t.Server, t.Port
 	var mailbox func() []tui.MailItem
+	var sandboxCA []byte
 	if server == "" {
 		sb, err := sandbox.New(sandbox.Config{})
 		if err != nil {
@@ -1166,7 +1174,8 @@ func (t *tuiCmd) Run(app *appContext) error {
 		// ehlo made this certificate, so it is the one root to trust: TLS
 		// against the sandbox is verified, not --insecure.
 		pool := x509.NewCertPool()
-		pool.AppendCertsFromPEM(sb.CertPEM())
+		sandboxCA = sb.CertPEM()
+		pool.AppendCertsFromPEM(sandboxCA)
 		tlsCfg.RootCAs = pool
 		server, port = sb.Addr(), 0
 		if t.TLSOnConnect {
@@ -1175,7 +1184,8 @@ func (t *tuiCmd) Run(app *appContext) error {
 		mailbox = func() []tui.MailItem {
 			var out []tui.MailItem
 			for _, m := range sb.Mailbox().Messages() {
-				out = append(out, tui.MailItem{From: m.From, To: m.To, Received: m.Received, Data: m.Data})
+				out = append(out, tui.MailItem{From: m.From, To: m.To, Received: m.Received, Data: m.Data,
+					ID: m.ID, Helo: m.Helo, Params: m.Params, TLS: m.TLS, AuthUser: m.AuthUser, Chunked: m.Chunked})
 			}
 			return out
 		}
@@ -1201,11 +1211,41 @@ func (t *tuiCmd) Run(app *appContext) error {
 	err = tui.Run(app.ctx, tui.Config{
 		Conversation: live, Connect: true, StartTLS: t.StartTLS, Theme: t.Theme, NoColor: themes.NoColor(os.LookupEnv),
 		Mailbox: mailbox, Recording: t.Record != "", RecordPath: t.Record, ToggleRecord: rt.toggle,
+		DefaultFrom: uc.From, SandboxCA: sandboxCA,
+		SaveTheme: func(name string) (string, error) {
+			return cfgPath, saveConfigKey(cfgPath, "theme", name)
+		},
 	})
 	if cerr := rt.stop(); cerr != nil && err == nil {
 		err = cerr
 	}
 	return err
+}
+
+// applyConfig fills what the flags left empty from the config file at
+// path (flags win), and checks the file's values as the flags' are.
+func (t *tuiCmd) applyConfig(path string) (userConfig, error) {
+	uc, err := loadConfig(path)
+	if err != nil {
+		return uc, fmt.Errorf("config: %w", err)
+	}
+	if uc.Theme != "" {
+		if _, err := themes.Get(uc.Theme); err != nil {
+			return uc, fmt.Errorf("config %s: theme: %w", path, err)
+		}
+		if t.Theme == "" {
+			t.Theme = uc.Theme
+		}
+	}
+	if uc.Helo != "" {
+		if err := protocol.ValidateHeloName(uc.Helo); err != nil {
+			return uc, fmt.Errorf("config %s: helo: %w", path, err)
+		}
+		if t.Helo == "" {
+			t.Helo = uc.Helo
+		}
+	}
+	return uc, nil
 }
 
 // replayCmd: `ehlo replay`. A recording is a JSON Lines FILE or the NAME
@@ -1367,6 +1407,9 @@ func (x *exportCmd) Run(app *appContext) error {
 	err = session.WriteFileAtomic(app.ctx, x.Output, x.Force, func(w io.Writer) error {
 		return session.ExportSource(w, src, x.Format, opts)
 	})
+	if errors.Is(err, os.ErrExist) {
+		err = fmt.Errorf("%w (--force replaces it)", err)
+	}
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}

@@ -199,6 +199,15 @@ func acc04(t *testing.T) {
 		if _, err := c.Connect("host:", 0); err == nil {
 			t.Errorf(`Connect("host:") succeeded`)
 		}
+		// A number too large is out of range, not "nonnumeric" (issue 14
+		// item 10).
+		for _, addr := range []string{"127.0.0.1:99999", "[::1]:70000"} {
+			_, err = c.Connect(addr, 0)
+			ve = wantErrAs[*protocol.ValueError](t, err)
+			if !strings.Contains(ve.Msg, "out of range") || strings.Contains(ve.Msg, "nonnumeric") {
+				t.Errorf("%s: error %q, want out of range", addr, ve.Msg)
+			}
+		}
 	})
 	t.Run("split_rules", func(t *testing.T) {
 		tests := []struct {

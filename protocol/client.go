@@ -193,7 +193,7 @@ func SplitHostPort(host string, port int) (string, int, error) {
 			}
 			p, err := strconv.Atoi(rest[1:])
 			if err != nil || p <= 0 || p > 65535 {
-				return "", 0, &ValueError{Msg: "nonnumeric port"}
+				return "", 0, portError(rest[1:], err)
 			}
 			return h, p, nil
 		}
@@ -202,11 +202,21 @@ func SplitHostPort(host string, port int) (string, int, error) {
 	if i >= 0 && i == j {
 		p, err := strconv.Atoi(host[i+1:])
 		if err != nil || p < 0 || p > 65535 {
-			return "", 0, &ValueError{Msg: "nonnumeric port"}
+			return "", 0, portError(host[i+1:], err)
 		}
 		return host[:i], p, nil
 	}
 	return host, 0, nil
+}
+
+// portError says what is wrong with a port: smtplib's "nonnumeric port"
+// when it is not a number, and, where Python's socket layer would refuse a
+// number too large, that it is out of range rather than not a number.
+func portError(text string, err error) error {
+	if err != nil {
+		return &ValueError{Msg: fmt.Sprintf("nonnumeric port %q", text)}
+	}
+	return &ValueError{Msg: fmt.Sprintf("port %s out of range (1-65535)", text)}
 }
 
 // Connect opens the connection and reads the greeting. Like smtplib's
@@ -387,24 +397,56 @@ func (c *Client) LocalHostname() string {
 	if c.opts.LocalHostname != "" {
 		return c.opts.LocalHostname
 	}
-	c.opts.LocalHostname = defaultLocalHostname()
-	return c.opts.LocalHostname
-}
-
-// defaultLocalHostname follows smtplib: the FQDN if it has a dot,
-// otherwise a domain literal of the host's address, else [127.0.0.1].
-func defaultLocalHostname() string {
-	name, err := os.Hostname()
-	if err == nil && strings.Contains(name, ".") {
+	if name := fqdn(); name != "" {
+		c.opts.LocalHostname = name
 		return name
 	}
-	if err == nil {
-		if cname, err := net.LookupCNAME(name); err == nil {
-			cname = strings.TrimSuffix(cname, ".")
-			if strings.Contains(cname, ".") {
-				return cname
-			}
+	// No FQDN: smtplib sends a literal of the host's address. The
+	// connection's own local address is the one the server sees, where a
+	// lookup of the host name may give another interface or loopback.
+	if c.raw != nil {
+		if a, ok := c.raw.LocalAddr().(*net.TCPAddr); ok {
+			return addressLiteral(a.IP)
 		}
+	}
+	return defaultLocalHostname()
+}
+
+// hostname is os.Hostname; tests replace it.
+var hostname = os.Hostname
+
+// fqdn is the host's fully qualified name, as smtplib takes it: the host
+// name if it has a dot, else its canonical name if that has one; "" when
+// there is none.
+func fqdn() string {
+	name, err := hostname()
+	if err != nil {
+		return ""
+	}
+	if strings.Contains(name, ".") {
+		return name
+	}
+	if cname, err := net.LookupCNAME(name); err == nil {
+		cname = strings.TrimSuffix(cname, ".")
+		if strings.Contains(cname, ".") {
+			return cname
+		}
+	}
+	return ""
+}
+
+// addressLiteral is an RFC 5321 §4.1.3 address literal.
+func addressLiteral(ip net.IP) string {
+	if ip4 := ip.To4(); ip4 != nil {
+		return "[" + ip4.String() + "]"
+	}
+	return "[IPv6:" + ip.String() + "]"
+}
+
+// defaultLocalHostname is the literal of the host's address, else
+// [127.0.0.1], for a client that is not connected.
+func defaultLocalHostname() string {
+	if name, err := hostname(); err == nil {
 		if addrs, err := net.LookupHost(name); err == nil {
 			for _, a := range addrs {
 				if ip := net.ParseIP(a); ip != nil && ip.To4() != nil {

@@ -84,6 +84,10 @@ type Config struct {
 	// Log receives one line per command, reply line and event, tagged
 	// with the session id: "[s3] C: EHLO x". nil discards.
 	Log io.Writer
+	// WriteCA, for Run, is a file to write the server's certificate to
+	// (PEM), so a client can verify the sandbox with --ca FILE instead
+	// of --insecure, without openssl. It is replaced if it exists.
+	WriteCA string
 	// ReadTimeout bounds every read from a client (RFC 5321 §4.5.3.2
 	// suggests 5 minutes); when it expires the server answers 421 and
 	// closes.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"sort"
@@ -23,6 +24,30 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// writeCAFile writes pem to path through a temporary file renamed over it, so
+// a symlink at path is replaced rather than written through, and a reader
+// never sees half a certificate.
+func writeCAFile(path string, pem []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(pem)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644) // a certificate is public
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // Run is `ehlo sandbox`: it starts the server, prints where it listens,
@@ -92,6 +117,12 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 		if a != "" && !isLoopback(a) {
 			fmt.Fprintf(&b, "warning: %s is reachable from other hosts, and the demo credentials above are public\n", a)
 		}
+	}
+	if cfg.WriteCA != "" {
+		if err := writeCAFile(cfg.WriteCA, srv.CertPEM()); err != nil {
+			return fmt.Errorf("--write-ca: %w", err)
+		}
+		fmt.Fprintf(&b, "ca: %s (ehlo --ca %s verifies this sandbox)\n", cfg.WriteCA, cfg.WriteCA)
 	}
 	b.WriteString("stop with Ctrl+C\n")
 	if _, err := io.WriteString(out, b.String()); err != nil {

@@ -113,12 +113,21 @@ type Snapshot struct {
 	SecretInput bool
 	// DataLines is, in ModeData, the number of message lines typed so far.
 	DataLines int
+	// DataTail is, in ModeData, the last of those lines (at most
+	// DataTailLines), so the composer can show the body as it is typed
+	// although nothing is sent before the final dot. Raw: sanitize to show.
+	DataTail []string
 
 	// LastError is the error of the last operation, scrubbed of known
 	// secrets and made safe to show with Sanitize; it is cleared when the
 	// next operation starts.
 	LastError string
 }
+
+// DataTailLines is how many of the last message lines Snapshot.DataTail
+// holds: more than a screen shows, and bounded so that a long pasted body
+// is not copied whole at every line.
+const DataTailLines = 64
 
 // SendForm is the TUI's /send form. The envelope is From and To exactly;
 // the message is composed as `ehlo send` composes one (Composition).
@@ -503,7 +512,7 @@ func (l *Live) Cancel() {
 	l.working = false
 	l.snap.Connected, l.snap.State = false, protocol.State{}
 	l.snap.Busy, l.snap.BusySince, l.snap.Pending = false, time.Time{}, ""
-	l.snap.Mode, l.snap.Challenge, l.snap.SecretInput, l.snap.DataLines = ModeCommand, "", false, 0
+	l.snap.Mode, l.snap.Challenge, l.snap.SecretInput, l.snap.DataLines, l.snap.DataTail = ModeCommand, "", false, 0, nil
 	nw, client := l.cur, old.client
 	l.mu.Unlock()
 
@@ -792,7 +801,7 @@ func (w *worker) fail(err error) {
 	w.emit(func() {
 		w.l.capture.Note("error: " + text)
 		w.l.mu.Lock()
-		w.l.snap.LastError = SanitizeString(text)
+		w.l.snap.LastError = SanitizeText(text)
 		w.l.mu.Unlock()
 	})
 	w.stopBatch()
@@ -859,6 +868,7 @@ func (w *worker) finish() {
 		}
 		s.Busy, s.BusySince, s.Pending = false, time.Time{}, ""
 		s.Mode, s.Challenge, s.SecretInput, s.DataLines = w.mode, w.challenge, w.secret, len(w.data)
+		s.DataTail = slices.Clone(w.data[max(0, len(w.data)-DataTailLines):])
 	}
 	l.mu.Unlock()
 	l.signal()

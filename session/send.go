@@ -551,10 +551,12 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// hintGreeting adds the usual cause to a missing or broken greeting.
+// hintGreeting adds the usual cause to a missing greeting. It says that
+// ehlo gave up, since the server only stayed silent, and names implicit TLS
+// as one cause of that silence, without claiming the port is 465.
 func hintGreeting(err error, cfg SendConfig) error {
 	if isTimeout(err) && cfg.Kind != protocol.SMTPS {
-		return fmt.Errorf("no greeting within %s: %w (a server on port 465 expects TLS at once; try --tls-on-connect)", cfg.Timeout, err)
+		return fmt.Errorf("no greeting within %s, so ehlo gave up waiting (--timeout): %w; the server accepted the connection but said nothing, as one that expects TLS at once (port 465) does: if so, try --tls-on-connect", cfg.Timeout, err)
 	}
 	return err
 }

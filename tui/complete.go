@@ -32,6 +32,7 @@ var commands = []command{
 	{"/theme", "NAME", "switch theme: " + strings.Join(themes.Names(), ", ")},
 	{"/explain", "", "explain every reply beside it (toggle)"},
 	{"/mailbox", "", "the sandbox's received messages"},
+	{"/ca", "", "the sandbox's certificate, to save for --ca FILE"},
 	{"/help", "", "keys and commands"},
 }
 
@@ -44,27 +45,73 @@ var smtpVerbs = []string{
 // suggestion is one completion.
 type suggestion struct {
 	text    string // what replaces the word (or the line)
+	args    string // the arguments it takes, shown after it (the / commands)
+	desc    string // what it does, shown beside it (the / commands)
 	line    bool   // replaces the whole line (a history entry)
 	matched []int  // rune indexes of text that matched, for highlighting
 }
 
+// maxSuggestions is how many completions a word gets; the / commands are
+// all listed, since they are what a newcomer looks for.
 const maxSuggestions = 6
 
 // complete ranks completions for value, whose last word is being typed:
 // / commands and their arguments, SMTP verbs, the MAIL and RCPT parameters
 // the server advertised, AUTH mechanisms, and whole lines from history.
+// Right after a space, where a word may start, every candidate for that
+// place is offered ("MAIL FROM:<a@b> " lists the parameters).
 func complete(value string, st paneState, history []string) []suggestion {
 	if strings.TrimSpace(value) == "" {
 		return nil
 	}
 	word := value[strings.LastIndexByte(value, ' ')+1:]
+	cands, args, descs := candidates(value, st)
+	limit := maxSuggestions
+	if descs != nil {
+		limit = len(cands)
+	}
+	var out []suggestion
+	switch {
+	case word == "" || word == "/":
+		// Nothing to rank by: all of them, in their own order.
+		for i, c := range cands {
+			out = append(out, suggestion{text: c, args: descAt(args, i), desc: descAt(descs, i)})
+		}
+	default:
+		for _, m := range fuzzy.Find(word, cands) {
+			if m.Str != word {
+				out = append(out, suggestion{text: m.Str, args: descAt(args, m.Index), desc: descAt(descs, m.Index), matched: m.MatchedIndexes})
+			}
+		}
+	}
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	for _, h := range fromHistory(value, history, maxSuggestions-len(out)) {
+		if !slices.ContainsFunc(out, func(s suggestion) bool { return s.text == h.text }) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func descAt(s []string, i int) string {
+	if i < len(s) {
+		return s[i]
+	}
+	return ""
+}
+
+// candidates are the words that may stand where value's last word is, and
+// for the / commands their arguments and what each does.
+func candidates(value string, st paneState) (cands, args, descs []string) {
 	head := strings.Fields(value)
-	var cands []string
 	switch {
 	case strings.HasPrefix(value, "/") && !strings.Contains(value, " "):
 		for _, c := range commands {
-			cands = append(cands, c.name)
+			cands, args, descs = append(cands, c.name), append(args, c.args), append(descs, c.help)
 		}
+		return cands, args, descs
 	case strings.HasPrefix(value, "/theme ") && len(head) <= 2:
 		cands = themes.Names()
 	case strings.HasPrefix(value, "/auth ") && len(head) <= 2:
@@ -72,55 +119,37 @@ func complete(value string, st paneState, history []string) []suggestion {
 	case strings.HasPrefix(value, "/"):
 	case !strings.Contains(value, " "):
 		cands = smtpVerbs
-	default:
-		switch strings.ToUpper(head[0]) {
-		case "MAIL":
-			if strings.Contains(value, ">") {
-				cands = mailParams(st)
-			}
-		case "RCPT":
-			if strings.Contains(value, ">") {
-				cands = rcptParams(st)
-			}
-		case "AUTH":
-			if len(head) <= 2 {
-				cands = mechanisms(st)
-			}
+	case strings.EqualFold(head[0], "MAIL") && strings.Contains(value, ">"):
+		cands = mailParams(st)
+	case strings.EqualFold(head[0], "RCPT") && strings.Contains(value, ">"):
+		cands = rcptParams(st)
+	case strings.EqualFold(head[0], "AUTH") && len(head) <= 2:
+		cands = mechanisms(st)
+	}
+	return cands, nil, nil
+}
+
+// fromHistory offers up to n whole lines from history, newest first, that
+// hold the line so far in order.
+func fromHistory(value string, history []string, n int) []suggestion {
+	if len(value) < 2 || n <= 0 {
+		return nil
+	}
+	seen := map[string]bool{}
+	var hist []string
+	for i := len(history) - 1; i >= 0 && len(hist) < 200; i-- {
+		h := history[i]
+		if !seen[h] && h != value {
+			seen[h] = true
+			hist = append(hist, h)
 		}
 	}
 	var out []suggestion
-	if word != "" {
-		for _, m := range fuzzy.Find(word, cands) {
-			if m.Str == word {
-				continue
-			}
-			out = append(out, suggestion{text: m.Str, matched: m.MatchedIndexes})
+	for _, m := range fuzzy.Find(value, hist) {
+		if len(out) >= n {
+			break
 		}
-	}
-	// Whole lines from history, newest first, when the line so far is in
-	// them in order.
-	if len(value) >= 2 {
-		seen := map[string]bool{}
-		var hist []string
-		for i := len(history) - 1; i >= 0 && len(hist) < 200; i-- {
-			h := history[i]
-			if !seen[h] && h != value {
-				seen[h] = true
-				hist = append(hist, h)
-			}
-		}
-		ms := fuzzy.Find(value, hist)
-		for _, m := range ms {
-			if len(out) >= maxSuggestions {
-				break
-			}
-			if !slices.ContainsFunc(out, func(s suggestion) bool { return s.text == m.Str }) {
-				out = append(out, suggestion{text: m.Str, line: true, matched: m.MatchedIndexes})
-			}
-		}
-	}
-	if len(out) > maxSuggestions {
-		out = out[:maxSuggestions]
+		out = append(out, suggestion{text: m.Str, line: true, matched: m.MatchedIndexes})
 	}
 	return out
 }

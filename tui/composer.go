@@ -203,7 +203,9 @@ func (c *composer) searchKey(msg tea.KeyPressMsg) bool {
 
 // refreshSuggestions recomputes the completions for the current value.
 func (c *composer) refreshSuggestions(st paneState) {
-	if c.secret || c.searching || c.dismissed || c.input.Position() != len([]rune(c.input.Value())) {
+	// A message line or a challenge answer is not a command: nothing to
+	// complete, and Esc must reach the session.
+	if st.Mode != modeCommand || c.secret || c.searching || c.dismissed || c.input.Position() != len([]rune(c.input.Value())) {
 		c.sugg = nil
 		return
 	}
@@ -225,28 +227,53 @@ func (c *composer) accept() bool {
 }
 
 // popup draws the suggestions, the selected one marked, matched letters
-// underlined.
-func (c *composer) popup(s themes.Styles, maxW int) []string {
-	if len(c.sugg) == 0 {
+// underlined, and what a / command does beside its name. At most maxRows
+// rows high: a longer list scrolls with the selection.
+func (c *composer) popup(s themes.Styles, maxW, maxRows int) []string {
+	if len(c.sugg) == 0 || maxRows < 3 {
 		return nil
 	}
-	w := 0
+	nameW, descW := 0, 0
 	for _, sg := range c.sugg {
-		w = max(w, displayWidth(sg.text)+2)
+		nameW = max(nameW, displayWidth(strings.TrimSpace(sg.text+" "+sg.args)))
+		if sg.desc != "" {
+			descW = max(descW, displayWidth(sg.desc)+2)
+		}
 	}
-	w = min(max(w, 16), maxW-2)
+	w := min(max(nameW+2+descW, 16), maxW-4)
+	nameW = min(nameW, w-2)
+	rows := min(len(c.sugg), maxRows-2)
+	top := min(max(0, c.suggSel-rows+1), len(c.sugg)-rows)
 	var lines []string
-	for i, sg := range c.sugg {
-		text := truncate(sg.text, w-2)
+	for i := top; i < top+rows; i++ {
+		sg := c.sugg[i]
+		text := truncate(sg.text, nameW)
 		style := s.Suggestion
 		mark := "  "
 		if i == c.suggSel {
 			style, mark = s.SuggestionSelected, "› "
 		}
-		line := lipgloss.StyleRunes(text, sg.matched, style.Inherit(s.SuggestionMatch), style)
-		lines = append(lines, mark+line+style.Render(strings.Repeat(" ", max(0, w-2-displayWidth(text)))))
+		line := mark + lipgloss.StyleRunes(text, sg.matched, style.Inherit(s.SuggestionMatch), style)
+		used := 2 + displayWidth(text)
+		muted := s.Muted.Inherit(style)
+		if sg.args != "" && used+1 < 2+nameW {
+			a := truncate(" "+sg.args, 2+nameW-used)
+			line += muted.Render(a)
+			used += displayWidth(a)
+		}
+		if sg.desc != "" && w-used > 4 {
+			pad := strings.Repeat(" ", max(0, 2+nameW-used)+2)
+			d := truncate(sg.desc, w-used-len(pad))
+			line += style.Render(pad) + muted.Render(d)
+			used += len(pad) + displayWidth(d)
+		}
+		lines = append(lines, line+style.Render(strings.Repeat(" ", max(0, w-used))))
 	}
-	return box(s, "tab completes", "", lines, w+4, len(lines)+2, true)
+	badge := ""
+	if rows < len(c.sugg) {
+		badge = fmt.Sprintf("%d of %d", c.suggSel+1, len(c.sugg))
+	}
+	return box(s, "tab completes", badge, lines, w+4, len(lines)+2, true)
 }
 
 // queuedTitle is the composer's title while lines typed during a pending

@@ -61,6 +61,7 @@ type paneState struct {
 	Challenge string
 	Secret    bool
 	DataLines int
+	DataTail  []string // raw: sanitize to show
 	LastError string
 
 	// Reached is how far the last connection got. It outlives the close,
@@ -117,6 +118,7 @@ func fromSnapshot(s snapshot) paneState {
 		Challenge: s.Challenge,
 		Secret:    s.SecretInput,
 		DataLines: s.DataLines,
+		DataTail:  s.DataTail,
 		LastError: s.LastError,
 	}
 	for _, e := range s.Extensions {
@@ -275,8 +277,15 @@ func connLines(st paneState, s themes.Styles, w int, now time.Time, replay bool)
 	if h := st.TLSInfo; h != nil {
 		switch {
 		case !h.Complete:
-			for _, l := range wrap("✗ TLS handshake failed: "+safe(h.Error), w, 2) {
+			// The whole reason, then what to do about it: a dead end
+			// otherwise.
+			for _, l := range wrap("✗ TLS handshake failed: "+safe(h.Error), w, 0) {
 				add(s.NotVerified.Render(l))
+			}
+			for _, way := range waysOut(h) {
+				for _, l := range wrap(safe(way), w, 0) {
+					add(s.Note.Render(l))
+				}
 			}
 		case h.Verified:
 			name := safe(h.ServerName)
@@ -284,7 +293,7 @@ func connLines(st paneState, s themes.Styles, w int, now time.Time, replay bool)
 			if name != "" {
 				msg += " for " + name
 			}
-			add(s.Verified.Render(truncate(msg, w)))
+			add(s.Verified.Render(truncate(msg, w))) // the name is the first line's
 		case h.Error == "":
 			for _, l := range wrap("✗ NOT VERIFIED: --insecure, nothing checked", w, 2) {
 				add(s.NotVerified.Render(l))
@@ -308,7 +317,16 @@ func connLines(st paneState, s themes.Styles, w int, now time.Time, replay bool)
 
 	if h := st.TLSInfo; h != nil && len(h.Chain) > 0 {
 		c := h.Chain[0]
-		kv := func(k, v string) { add(s.Muted.Render(k) + s.Text.Render(truncate(v, w-len(k)))) }
+		// A value wraps under itself rather than being cut: the names and
+		// the fingerprint are what a user compares.
+		kv := func(k, v string) {
+			for i, l := range wrap(v, w-len(k), 0) {
+				if i > 0 {
+					k = strings.Repeat(" ", len(k))
+				}
+				add(s.Muted.Render(k) + s.Text.Render(l))
+			}
+		}
 		kv("subject ", safe(c.Subject))
 		kv("issuer  ", safe(c.Issuer))
 		if len(c.SANs) > 0 {
@@ -327,7 +345,7 @@ func connLines(st paneState, s themes.Styles, w int, now time.Time, replay bool)
 		default:
 			kv("valid   ", valid)
 		}
-		kv("sha256  ", safe(c.SHA256))
+		kv("sha256  ", fingerprint(safe(c.SHA256), w-8))
 	}
 	return out
 }
@@ -397,6 +415,53 @@ func stateMachine(st paneState, s themes.Styles, w int) []string {
 		lines = append(lines, cur.String())
 	}
 	return lines
+}
+
+// waysOut says how to get past a certificate that failed verification:
+// the two flags, and the fingerprint to check the certificate by before
+// trusting it. Nothing for other handshake failures.
+func waysOut(h *session.TLSSummary) []string {
+	if h == nil || h.Complete || !strings.Contains(h.Error, "certificate") {
+		return nil
+	}
+	out := []string{
+		"not verified, so ehlo closed the connection; run it again with",
+		"--ca FILE: trust the CA or the certificate in FILE",
+		"  (for the sandbox: ehlo sandbox --write-ca FILE)",
+		"--insecure: check nothing (shown as NOT VERIFIED)",
+	}
+	if len(h.Chain) > 0 {
+		out = append(out, "compare first: its sha256 is", h.Chain[0].SHA256)
+	}
+	return out
+}
+
+// fingerprint breaks a hex fingerprint that does not fit in w cells into
+// groups of 32 or 16 digits, one per line, easier to compare than an
+// arbitrary cut.
+func fingerprint(hex string, w int) string {
+	if len(hex) <= w {
+		return hex
+	}
+	group := 32
+	if w < group {
+		group = 16
+	}
+	var parts []string
+	for len(hex) > group {
+		parts, hex = append(parts, hex[:group]), hex[group:]
+	}
+	return strings.Join(append(parts, hex), " ")
+}
+
+// fit cuts lines to rows, the last row then saying how many more there
+// are, so that a pane never ends mid-list without saying so.
+func fit(lines []string, rows int, s themes.Styles) []string {
+	if rows <= 0 || len(lines) <= rows {
+		return lines
+	}
+	more := len(lines) - rows + 1
+	return append(lines[:rows-1:rows-1], s.Muted.Render(fmt.Sprintf("+%d more", more)))
 }
 
 // extLines draws the Extensions pane's content.

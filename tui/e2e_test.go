@@ -12,6 +12,11 @@ package tui_test
 //     the same binary without NO_COLOR does draw colours in the same tmux.
 //   - TestE2E/replay: `ehlo replay NAME` of a sample from `ehlo replay
 //     --list`; End shows the last server line, q quits.
+//   - Issue 14: follow_data_cancel_80x24 (the log follows after a search
+//     and an explanation; Esc twice abandons a message in DATA),
+//     certificate_120x40 (a self-signed certificate refused with its ways
+//     out, then verified with sandbox --write-ca and --ca), resize (80×24,
+//     200×60, 120×40), theme_kept_200x60 (/theme kept in the config file).
 //
 // Each flow has its own tmux server (-L with a unique socket name, killed in
 // Cleanup) and polls capture-pane until the expected text appears or a
@@ -27,6 +32,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,6 +75,167 @@ func TestE2E(t *testing.T) {
 		t.Parallel()
 		testE2EReplay(t, tmuxPath, bin)
 	})
+	t.Run("resize", func(t *testing.T) {
+		t.Parallel()
+		testE2EResize(t, tmuxPath, bin)
+	})
+	t.Run("theme_kept_200x60", func(t *testing.T) {
+		t.Parallel()
+		testE2EThemeKept(t, tmuxPath, bin)
+	})
+	t.Run("certificate_120x40", func(t *testing.T) {
+		t.Parallel()
+		testE2ECertificate(t, tmuxPath, bin)
+	})
+	t.Run("follow_data_cancel_80x24", func(t *testing.T) {
+		t.Parallel()
+		testE2EFollowDataCancel(t, tmuxPath, bin)
+	})
+}
+
+// Flow G (issue 14 item 4): at 80×24 the Extensions list ends with
+// "+N more"; resized to 200×60 it is whole, the side column wider; back
+// at 120×40 the frame is still whole.
+func testE2EResize(t *testing.T, tmuxPath, bin string) {
+	p := startPane(t, tmuxPath, 80, 24, []string{"env", "-u", "NO_COLOR", bin})
+	p.waitFor("the sandbox's greeting", "<-  220 sandbox.ehlo.test")
+	p.typeLine("EHLO e2e.example")
+	p.waitFor("the Extensions pane cut with a count", "<-  250 SMTPUTF8", "more")
+	for _, sz := range [][2]int{{200, 60}, {120, 40}} {
+		p.must("resize-window", "-t", p.target, "-x", strconv.Itoa(sz[0]), "-y", strconv.Itoa(sz[1]))
+		scr := p.waitUntil(fmt.Sprintf("the frame at %dx%d", sz[0], sz[1]), func(scr string) bool {
+			lines := strings.Split(strings.TrimRight(scr, "\n"), "\n")
+			return len(lines) == sz[1] && strings.Contains(scr, "SMTPUTF8") && !regexp.MustCompile(`\+\d+ more`).MatchString(scr) &&
+				strings.HasPrefix(lines[sz[1]-4], "╭─ Composer")
+		})
+		p.noneOf(scr, "needs at least")
+	}
+	p.typeLine("/quit")
+	p.waitExit(0)
+}
+
+// Flow F (issue 14 item 9): a theme chosen with /theme is kept in the
+// config file and is the next run's theme.
+func testE2EThemeKept(t *testing.T, tmuxPath, bin string) {
+	cfg := t.TempDir()
+	argv := []string{"env", "-u", "NO_COLOR", "XDG_CONFIG_HOME=" + cfg, bin}
+	p := startPane(t, tmuxPath, 200, 60, argv)
+	p.waitFor("the sandbox's greeting", "<-  220 sandbox.ehlo.test")
+	p.typeLine("/theme high-contrast")
+	p.waitFor("the theme kept", "theme high-contrast, kept in "+filepath.Join(cfg, "ehlo", "config.toml"))
+	p.typeLine("/quit")
+	p.waitExit(0)
+
+	p = startPane(t, tmuxPath, 200, 60, argv)
+	p.waitFor("the sandbox's greeting", "<-  220 sandbox.ehlo.test")
+	p.typeLine("/theme")
+	p.waitFor("the theme of the last run", "(now high-contrast)")
+	p.typeLine("/quit")
+	p.waitExit(0)
+}
+
+// Flow E (issue 14 item 3): against a server with a self-signed certificate
+// (ehlo sandbox, started on its own), STARTTLS fails verification and the
+// TUI says why in full, the two ways out and the fingerprint; with the
+// certificate from --write-ca given to --ca, the same STARTTLS verifies.
+func testE2ECertificate(t *testing.T, tmuxPath, bin string) {
+	ca := filepath.Join(t.TempDir(), "sandbox-ca.pem")
+	ctx, cancel := context.WithCancel(context.Background())
+	sb := exec.CommandContext(ctx, bin, "sandbox", "--tls-listen", "-", "--write-ca", ca)
+	out, err := sb.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); sb.Wait() })
+	var addr string
+	var banner bytes.Buffer
+	buf := make([]byte, 4096)
+	for deadline := time.Now().Add(e2eWait); addr == "" || !strings.Contains(banner.String(), "stop with Ctrl+C"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no sandbox banner:\n%s", banner.String())
+		}
+		n, err := out.Read(buf)
+		banner.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("sandbox: %v\n%s", err, banner.String())
+		}
+		if m := regexp.MustCompile(`listen: (\S+)`).FindStringSubmatch(banner.String()); m != nil {
+			addr = m[1]
+		}
+	}
+	go io.Copy(io.Discard, out)
+
+	p := startPane(t, tmuxPath, 120, 40, []string{"env", "-u", "NO_COLOR", bin, addr})
+	p.waitFor("the greeting", "<-  220 sandbox.ehlo.test", "not encrypted")
+	p.typeLine("EHLO e2e.example")
+	p.waitFor("the EHLO reply", "<-  250 SMTPUTF8")
+	p.typeLine("STARTTLS")
+	p.waitFor("the failure, its reason and the ways out", "TLS handshake failed", "x509:",
+		"--ca FILE", "--insecure", "compare first: its sha256 is", "ehlo sandbox --write-ca FILE)")
+	p.typeLine("/quit")
+	p.waitExit(0)
+
+	p = startPane(t, tmuxPath, 120, 40, []string{"env", "-u", "NO_COLOR", bin, "--ca", ca, addr})
+	p.waitFor("the greeting", "<-  220 sandbox.ehlo.test", "not encrypted")
+	p.typeLine("EHLO e2e.example")
+	p.waitFor("the EHLO reply", "<-  250 SMTPUTF8")
+	p.typeLine("STARTTLS")
+	p.waitFor("TLS, verified with --ca", "TLS ✓", "certificate verified")
+	p.typeLine("/quit")
+	p.waitExit(0)
+}
+
+// Flow D (issue 14 items 1, 2): after a search and after an explanation
+// the wire log follows the next reply; the body typed after DATA is shown
+// as it is typed; Esc twice abandons it by closing the connection without
+// the final dot, the sandbox's mailbox stays empty, and /connect starts
+// again.
+func testE2EFollowDataCancel(t *testing.T, tmuxPath, bin string) {
+	p := startPane(t, tmuxPath, 80, 24, []string{"env", "-u", "NO_COLOR", bin})
+	p.waitFor("the sandbox's greeting", "<-  220 sandbox.ehlo.test", "Composer")
+	// Item 2: after a search, and after an explanation, the next reply is
+	// on screen without f or shift+tab.
+	p.typeLine("EHLO e2e.example")
+	p.waitFor("the EHLO reply", "<-  250 SMTPUTF8")
+	p.keys("BTab", "Up", "Up", "Up", "Up", "/")
+	p.text("220")
+	p.keys("Enter")
+	p.waitFor("the search", "/220")
+	p.keys("Escape")
+	p.waitFor("the composer", "enter send") // else NOOP reads as alt+N
+	p.typeLine("NOOP")
+	p.waitFor("the NOOP following a search", " -> NOOP")
+	p.keys("BTab", "Up", "Up", "Up", "e")
+	p.waitFor("an explanation", "┄┄┄")
+	p.keys("Escape")
+	p.waitFor("the composer", "enter send")
+	p.typeLine("VRFY bob")
+	p.waitFor("the VRFY following an explanation", " -> VRFY bob")
+
+	for _, l := range []string{"MAIL FROM:<alice@example.test>", "RCPT TO:<bob@example.test>", "DATA"} {
+		p.typeLine(l)
+	}
+	p.waitFor("DATA mode", "<-  354", "DATA> ")
+	p.typeLine("Subject: never sent")
+	p.typeLine("")
+	p.typeLine("first body line")
+	p.waitFor("the body so far", "Message · 3 lines · not sent yet", "Subject: never sent", "first body line")
+	p.keys("Escape")
+	p.waitFor("the question", "esc again abandons the message")
+	p.keys("Escape")
+	scr := p.waitFor("the message abandoned", "message of 3 line(s) abandoned", "DATA", "> type an SMTP command")
+	p.noneOf(scr, "DATA> ", "not sent yet")
+	p.typeLine("/mailbox")
+	p.waitFor("an empty mailbox", "Mailbox (0)")
+	p.keys("Escape")
+	p.waitGone("the mailbox closed", "Mailbox (0)")
+	p.typeLine("/connect")
+	p.waitFor("connected again", "not encrypted")
+	p.typeLine("/quit")
+	p.waitExit(0)
 }
 
 // buildEhlo builds github.com/ehlo-dev/ehlo into a temporary directory.
@@ -151,7 +318,8 @@ func testE2ELiveSandbox(t *testing.T, tmuxPath, bin string) {
 	p.noneOf(scr, "Send a message") // the form closed
 
 	p.typeLine("/mailbox")
-	p.waitFor("the message in the sandbox mailbox", "Mailbox (1)", "alice@example.test → bob@", "Subject: "+subject)
+	p.waitFor("the message and its envelope in the sandbox mailbox", "Mailbox (1)", "→ bob@example.test", "Subject: "+subject,
+		"TLS yes · AUTH as alice", "MAIL FROM:<alice@example.test>", "RCPT TO:<bob@example.test> → 250 accepted")
 	p.keys("Escape")
 	p.waitFor("the mailbox closed", "Composer", "> type an SMTP command")
 	p.waitGone("the mailbox closed", "Mailbox (1)")
@@ -353,7 +521,8 @@ func startPane(t *testing.T, tmuxPath string, w, h int, argv []string) *tmuxPane
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "TMUX", "TMUX_PANE", "NO_COLOR", "TERM", "COLORTERM", "CLICOLOR", "CLICOLOR_FORCE", "TTY_FORCE":
+		case "TMUX", "TMUX_PANE", "NO_COLOR", "TERM", "COLORTERM", "CLICOLOR", "CLICOLOR_FORCE", "TTY_FORCE",
+			"XDG_CONFIG_HOME": // the config file is the test's (HOME below), never the developer's
 			continue
 		}
 		p.env = append(p.env, kv)

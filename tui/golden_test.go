@@ -78,6 +78,7 @@ var scenarios = []struct {
 		f.snap = demoSnapshot()
 		f.snap.State = st(protocol.PhaseData, true, true, 1)
 		f.snap.Mode, f.snap.DataLines = modeData, 3
+		f.snap.DataTail = []string{"Subject: hello", "", "Hi Bob,"}
 		m := newTestModel(t, f, "dark", w, h)
 		deliver(m, demoEvents()[:38]...)
 		typeText(m, "Regards, Alice")
@@ -211,6 +212,51 @@ func TestNoColorHasNoColour(t *testing.T) {
 		state()
 		if seq := colourSequence(m.View().Content); seq != "" {
 			t.Fatalf("colour sequence %q under NO_COLOR", seq)
+		}
+	}
+}
+
+// The states issue 14 added, in every theme and under NO_COLOR, at the
+// three sizes it names: every frame is whole (checkFrame), and NO_COLOR
+// writes no colour.
+func TestIssue14StatesEveryThemeAndSize(t *testing.T) {
+	states := map[string]func(f *fakeConv, m *Model){
+		"data": func(f *fakeConv, m *Model) {
+			f.set(func(s *snapshot) { s.Mode, s.DataLines, s.DataTail = modeData, 2, []string{"Subject: x", "body"} })
+			m.Update(activityMsg{})
+			press(m, "esc")
+		},
+		"commands": func(f *fakeConv, m *Model) { typeText(m, "/") },
+		"params":   func(f *fakeConv, m *Model) { typeText(m, "MAIL FROM:<a@b> ") },
+		"cert": func(f *fakeConv, m *Model) {
+			f.set(func(s *snapshot) {
+				s.TLS = &session.TLSSummary{Error: "tls: failed to verify certificate: x509: certificate signed by unknown authority", Chain: []session.Certificate{testCert}}
+			})
+			m.Update(activityMsg{})
+		},
+		"rtt": func(f *fakeConv, m *Model) { press(m, "ctrl+t") },
+	}
+	for _, name := range themes.Names() {
+		for _, noColor := range []bool{false, true} {
+			for st, do := range states {
+				for _, sz := range [][2]int{{80, 24}, {120, 40}, {200, 60}} {
+					f := newFake()
+					f.snap = demoSnapshot()
+					m, err := New(Config{Conversation: f, Theme: name, NoColor: noColor})
+					if err != nil {
+						t.Fatal(err)
+					}
+					m.now = func() time.Time { return fixedStart }
+					m.Update(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+					deliver(m, demoEvents()...)
+					do(f, m)
+					checkFrame(t, m, sz[0], sz[1])
+					if seq := colourSequence(m.View().Content); noColor && seq != "" {
+						t.Errorf("%s/%s/%dx%d: colour sequence %q under NO_COLOR", name, st, sz[0], sz[1], seq)
+					}
+					m.Close()
+				}
+			}
 		}
 	}
 }

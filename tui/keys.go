@@ -68,7 +68,7 @@ func DefaultKeyMap() KeyMap {
 		PageUp:     b("pgup", "scroll up", "pgup"),
 		PageDown:   b("pgdn", "scroll down", "pgdown"),
 		Cancel:     b("esc", "cancel", "esc"),
-		Timestamps: b("ctrl+t", "timestamps", "ctrl+t"),
+		Timestamps: b("ctrl+t", "round trip/time", "ctrl+t"),
 
 		Submit:         b("enter", "send", "enter"),
 		Complete:       b("tab", "complete", "tab"),

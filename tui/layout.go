@@ -43,7 +43,10 @@ func computeLayout(w, h int) layout {
 	}
 	const statusH, composerH, helpH = 1, 3, 1
 	mainH := h - statusH - composerH - helpH
-	sideW := min(max(w*3/10+6, 30), 48)
+	// The side column grows with the screen, so that on a wide one the
+	// certificate's names and fingerprint fit rather than the log getting
+	// every extra column.
+	sideW := min(max(w*3/10+6, 30), 76)
 	connH := min(max(mainH/2+1, 10), 19)
 	l.Status = rect{0, 0, w, statusH}
 	l.Conn = rect{0, statusH, sideW, connH}

@@ -226,3 +226,40 @@ func TestReplaySnapshotHostile(t *testing.T) {
 		t.Errorf("after a snapshot in DATA: inData %v, commands %v", m.rep.cur.inData, m.rep.cur.queue)
 	}
 }
+
+// /ca shows the sandbox's certificate and its fingerprint, the same the
+// sandbox prints, and how to use it with --ca (issue 14 item 3).
+func TestSlashCAShowsTheSandboxCertificate(t *testing.T) {
+	sb, err := sandbox.New(sandbox.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	m, err := New(Config{Conversation: newFake(), Theme: "dark", SandboxCA: sb.CertPEM()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for _, sz := range [][2]int{{80, 24}, {120, 40}, {200, 60}} {
+		m.Update(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+		typeText(m, "/ca")
+		press(m, "enter")
+		v := plain(m)
+		fp := strings.ToLower(strings.ReplaceAll(sb.Fingerprint(), ":", ""))
+		flat := strings.ReplaceAll(strings.ReplaceAll(v, " ", ""), "│", "")
+		if !strings.Contains(flat, fp[:32]) || !strings.Contains(flat, fp[32:]) || !strings.Contains(v, "-----BEGIN CERTIFICATE-----") || !strings.Contains(v, "--ca FILE") {
+			t.Errorf("%dx%d: /ca lacks the fingerprint, the PEM or the way to use it:\n%s", sz[0], sz[1], v)
+		}
+		checkFrame(t, m, sz[0], sz[1])
+		press(m, "esc")
+		if m.overlay != overlayNone {
+			t.Fatal("esc left /ca open")
+		}
+	}
+	m2 := newTestModel(t, newFake(), "dark", 80, 24)
+	typeText(m2, "/ca")
+	press(m2, "enter")
+	if !strings.Contains(plain(m2), "/ca is the sandbox's certificate") {
+		t.Errorf("/ca on another server:\n%s", plain(m2))
+	}
+}

@@ -20,6 +20,7 @@ type logView struct {
 	sel    int  // the selected line, -1 for none
 
 	stamps  bool // show each line's time
+	rtt     bool // show each reply's round trip (rtt.go)
 	beside  bool // explain every reply beside it
 	details bool // explain the selected line in full
 
@@ -195,6 +196,12 @@ func (v *logView) line(r logRender, i, w int) string {
 	if v.stamps {
 		stampText = stamp(l.at) + " "
 	}
+	if v.rtt {
+		stampText = strings.Repeat(" ", rttWidth)
+		if d, ok := roundTrip(r.log, i); ok {
+			stampText = fmt.Sprintf("%*s ", rttWidth-1, rttText(d))
+		}
+	}
 	mark := l.marker()
 	prefix = stampText + mark
 	avail := w - displayWidth(prefix)
@@ -209,7 +216,9 @@ func (v *logView) line(r logRender, i, w int) string {
 	if expl != "" {
 		ew := displayWidth(expl) + 3
 		if tw+ew > avail {
-			keep := max(avail*2/5, avail-ew)
+			// The server's own words first: the explanation gets what
+			// is left, at least a glimpse (e explains the line in full).
+			keep := max(avail-ew, avail-24)
 			if tw > keep {
 				text = truncate(text, keep)
 				tw = displayWidth(text)

@@ -47,6 +47,7 @@ const (
 	overlayHelp
 	overlaySend
 	overlayMailbox
+	overlayCA
 )
 
 // Messages.
@@ -101,6 +102,9 @@ type Model struct {
 	recording  bool
 	recordPath string
 	quitting   bool
+	// abandonArmed: Esc was pressed once in DATA; a second Esc abandons
+	// the message (and the connection), any other key disarms it.
+	abandonArmed bool
 
 	notifyClosed bool
 	clockOn      bool // a clockMsg is on its way
@@ -132,6 +136,7 @@ func New(cfg Config) (*Model, error) {
 		noColor:    cfg.NoColor,
 		recording:  cfg.Recording,
 		recordPath: cfg.RecordPath,
+		lastForm:   sendForm{From: cfg.DefaultFrom},
 		now:        time.Now,
 		tick:       tea.Tick,
 	}
@@ -339,10 +344,10 @@ func (m *Model) updateKeys() {
 	inComposer := live && m.focus == focusComposer && none
 	inLog := (m.focus == focusLog || replay) && none
 	k.Focus.SetEnabled(live && none)
-	// Esc gives up on a reply being waited for, or answers "*" to an
-	// AUTH challenge (session.Live.Cancel). In DATA it would abandon the
-	// message and the connection, too much for a stray key: "." ends it.
-	k.Cancel.SetEnabled(live && none && (m.st.Busy || m.st.Mode == modeAuth) && m.comp.prompt == nil)
+	// Esc gives up on a reply being waited for, answers "*" to an AUTH
+	// challenge, or in DATA abandons the message (session.Live.Cancel);
+	// the last closes the connection, so it asks for a second Esc.
+	k.Cancel.SetEnabled(live && none && (m.st.Busy || m.st.Mode != modeCommand) && m.comp.prompt == nil)
 	k.Timestamps.SetEnabled(none)
 	k.PageUp.SetEnabled(none)
 	k.PageDown.SetEnabled(none)
@@ -380,6 +385,8 @@ func (m *Model) ShortHelp() []key.Binding {
 		return []key.Binding{k.NextField, k.SendForm, k.Close}
 	case m.overlay == overlayMailbox:
 		return []key.Binding{k.Up, k.Down, k.PageDown, k.Close}
+	case m.overlay == overlayCA:
+		return []key.Binding{k.Close}
 	case m.overlay == overlayHelp:
 		if w, h := m.helpSize(); len(m.helpLines(w-4)) > h-2 {
 			// The log's scroll keys scroll the help here; they are
@@ -454,7 +461,7 @@ func (m *Model) setFlash(msg string, isErr bool) {
 
 // logRows is how many rows of lines the wire-log pane shows.
 func (m *Model) logRows() int {
-	h := m.lay.Log.H - 2
+	h := m.lay.Log.H - 2 - len(m.dataBox())
 	if m.view.details && m.view.sel >= 0 {
 		h -= min(6, h/2)
 	}
@@ -480,6 +487,8 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return tea.Quit
 	}
 	m.flash = ""
+	armed := m.abandonArmed
+	m.abandonArmed = false
 	if m.lay.TooSmall {
 		return nil
 	}
@@ -523,6 +532,15 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			m.overlay, m.sendForm = overlayNone, nil
 		}
 		return cmd
+	case overlayCA:
+		switch {
+		case key.Matches(msg, k.Close) || msg.String() == "q":
+			m.overlay = overlayNone
+		case msg.String() == "y":
+			m.setFlash("copied the certificate to the clipboard: save it as a file for --ca", false)
+			return tea.SetClipboard(string(m.cfg.SandboxCA))
+		}
+		return nil
 	case overlayMailbox:
 		switch {
 		case key.Matches(msg, k.Close) || msg.String() == "q":
@@ -546,7 +564,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.openHelp()
 		return nil
 	case key.Matches(msg, k.Cancel):
-		m.conv.Cancel()
+		m.cancel(armed)
 		return nil
 	case key.Matches(msg, k.Focus):
 		if m.focus == focusComposer {
@@ -562,7 +580,17 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.view.scroll(m.logRows()-1, m.lines(), m.logRows())
 		return nil
 	case key.Matches(msg, k.Timestamps):
-		m.view.stamps = !m.view.stamps
+		// Cycle: off, each reply's round trip, the time since the start.
+		switch {
+		case m.view.rtt:
+			m.view.rtt, m.view.stamps = false, true
+			m.setFlash("time since the session started (ctrl+t: off)", false)
+		case m.view.stamps:
+			m.view.stamps = false
+		default:
+			m.view.rtt = true
+			m.setFlash("round trip of each reply (ctrl+t: time since the start)", false)
+		}
 		return nil
 	}
 	if m.rep != nil {
@@ -576,11 +604,39 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	return m.composerKey(msg)
 }
 
+// cancel is Esc while something can be given up. In DATA, SMTP has no
+// way to take the message back: the only way out without sending it is to
+// close the connection before the final dot, so the first Esc says so
+// and the second does it.
+func (m *Model) cancel(armed bool) {
+	if m.st.Mode != modeData || m.st.Busy {
+		m.conv.Cancel()
+		return
+	}
+	if !armed {
+		m.abandonArmed = true
+		m.setFlash("SMTP has no way to cancel DATA", true)
+		return
+	}
+	m.conv.Cancel()
+	m.comp.input.Reset()
+	m.setFlash("message abandoned; /connect starts again", false)
+}
+
+// followEnd puts the wire log back at its end, following, with no line
+// selected. Reading (a search, a selection, an explanation, a scroll) stops
+// following; going back to the composer, or sending anything, means the
+// next reply is what matters, so it must not arrive below the pane.
+func (m *Model) followEnd() {
+	m.view.follow, m.view.sel = true, -1
+}
+
 func (m *Model) setFocus(f focusArea) {
 	m.focus = f
 	if f == focusComposer {
 		m.comp.input.Focus()
 		m.view.details = false
+		m.followEnd()
 	} else {
 		m.comp.input.Blur()
 		if m.view.sel < 0 && m.lines() > 0 {
@@ -687,12 +743,21 @@ const searchBudget = 16 << 20
 type findMsg struct{ gen int }
 
 func (m *Model) findNext(from, dir int) tea.Cmd {
-	m.view.startFind(m.lines(), from, dir)
+	m.view.startFind(m.searchLines(), from, dir)
 	return m.stepFind()
 }
 
+// searchLines is how many lines a search covers: in a replay the whole
+// recording, not only what has been played.
+func (m *Model) searchLines() int {
+	if m.rep != nil {
+		return m.log.Len()
+	}
+	return m.lines()
+}
+
 func (m *Model) stepFind() tea.Cmd {
-	i, done := m.view.stepFind(m.log, m.lines(), searchBudget)
+	i, done := m.view.stepFind(m.log, m.searchLines(), searchBudget)
 	switch {
 	case !done:
 		m.view.notice = "searching…"
@@ -702,6 +767,12 @@ func (m *Model) stepFind() tea.Cmd {
 		m.view.notice = "no match"
 	default:
 		m.view.notice = ""
+		if m.rep != nil && i >= m.lines() {
+			// A match further on: move the cursor to the event that
+			// shows it.
+			m.rep.reveal(i)
+			m.afterSeek()
+		}
 		m.view.selectLine(i, m.lines(), m.logRows())
 	}
 	return nil
@@ -829,6 +900,7 @@ func (m *Model) submit() tea.Cmd {
 	line := c.input.Value()
 	c.input.Reset()
 	c.sugg, c.dismissed, c.histPos = nil, false, len(c.history)
+	m.followEnd()
 	if p := c.prompt; p != nil {
 		c.prompt = nil
 		if p.login {
@@ -930,6 +1002,12 @@ func (m *Model) command(line string) tea.Cmd {
 		}
 		m.mailbox.set(m.cfg.Mailbox())
 		m.overlay = overlayMailbox
+	case "/ca":
+		if m.cfg.SandboxCA == nil {
+			m.setFlash("/ca is the sandbox's certificate; another server's is in the Connection pane after STARTTLS", true)
+			return nil
+		}
+		m.overlay = overlayCA
 	case "/help":
 		m.openHelp()
 	default:
@@ -975,6 +1053,13 @@ func (m *Model) setTheme(name string) {
 	m.styles = themes.NewStyles(t, m.isDark)
 	m.applyStyles()
 	m.setFlash("theme "+t.Name, false)
+	if m.cfg.SaveTheme != nil {
+		if where, err := m.cfg.SaveTheme(t.Name); err != nil {
+			m.setFlash("theme "+t.Name+", for this run only: "+safe(err.Error()), true)
+		} else {
+			m.setFlash("theme "+t.Name+", kept in "+safe(where), false)
+		}
+	}
 }
 
 func (m *Model) wheel(ms tea.Mouse) {
@@ -1072,16 +1157,19 @@ func (m *Model) screen() []string {
 	out := make([]string, 0, m.h)
 	out = append(out, m.statusBar())
 
-	conn := box(s, "Connection", "", connLines(m.st, s, l.Conn.W-4, m.now(), m.rep != nil), l.Conn.W, l.Conn.H, false)
+	conn := box(s, "Connection", "", fit(connLines(m.st, s, l.Conn.W-4, m.now(), m.rep != nil), l.Conn.H-2, s), l.Conn.W, l.Conn.H, false)
 	extTitle := "Extensions"
 	extBadge := ""
 	if m.st.Stale {
 		extBadge = s.Stale.Render("stale")
 	}
-	ext := box(s, extTitle, extBadge, extLines(m.st, s, l.Ext.W-4), l.Ext.W, l.Ext.H, false)
+	ext := box(s, extTitle, extBadge, fit(extLines(m.st, s, l.Ext.W-4), l.Ext.H-2, s), l.Ext.W, l.Ext.H, false)
 	side := append(conn, ext...)
 
-	logBox := box(s, m.logTitle(), m.logBadge(), m.view.rows(m.renderer(), l.Log.W-4, l.Log.H-2), l.Log.W, l.Log.H, m.focus == focusLog || m.rep != nil)
+	data := m.dataBox()
+	logH := l.Log.H - len(data)
+	logBox := box(s, m.logTitle(), m.logBadge(), m.view.rows(m.renderer(), l.Log.W-4, logH-2), l.Log.W, logH, m.focus == focusLog || m.rep != nil)
+	logBox = append(logBox, data...)
 	out = append(out, joinColumns(side, logBox)...)
 	out = append(out, m.bottomBox()...)
 	out = append(out, padRight(truncate(m.help.View(m), l.Help.W), l.Help.W))
@@ -1131,7 +1219,7 @@ func (m *Model) bottomBox() []string {
 		if name == "" {
 			name = "recording"
 		}
-		return box(s, "Replay · "+safe(name), "", []string{m.rep.controls(s, inner)}, l.Composer.W, l.Composer.H, true)
+		return box(s, "Replay · "+safe(name), m.replayProblems(), []string{m.rep.controls(s, inner)}, l.Composer.W, l.Composer.H, true)
 	}
 	title := "Composer"
 	badge := ""
@@ -1141,9 +1229,12 @@ func (m *Model) bottomBox() []string {
 	case m.st.Mode == modeAuth:
 		title = "AUTH challenge: " + tabless(m.st.Challenge) // sanitized by the session
 		badge = s.Muted.Render("esc or * cancels")
+	case m.st.Mode == modeData && m.abandonArmed:
+		title = "esc again abandons the message and closes the connection"
+		badge = s.Warning.Render("any other key keeps it")
 	case m.st.Mode == modeData:
 		title = fmt.Sprintf("DATA · %d %s · end with a line holding only .", m.st.DataLines, plural(m.st.DataLines, "line"))
-		badge = s.PromptData.Render("multi-line")
+		badge = s.PromptData.Render("esc abandons")
 	case m.comp.searching:
 		title = "History search"
 	}
@@ -1151,6 +1242,17 @@ func (m *Model) bottomBox() []string {
 		title, badge = q, ""
 	}
 	return box(s, title, badge, []string{m.comp.input.View()}, l.Composer.W, l.Composer.H, m.focus == focusComposer)
+}
+
+// replayProblems is the replay bar's warning that the recording is
+// damaged (lines that are not events, a cut last line), as --print says,
+// with the first problem; empty for a sound recording.
+func (m *Model) replayProblems() string {
+	ps := m.rep.rec.Problems
+	if len(ps) == 0 {
+		return ""
+	}
+	return m.styles.Warning.Render(fmt.Sprintf("⚠ damaged: %d %s, first %s", len(ps), plural(len(ps), "problem"), safe(ps[0].String())))
 }
 
 // statusBar draws the top row: where, how safe, recording, busy, and the
@@ -1229,13 +1331,43 @@ func (m *Model) overlayBox() *overlaySpec {
 	case overlayMailbox:
 		h := l.H - 2
 		return &overlaySpec{m.mailbox.view(s, l.W, h), 0, 1}
+	case overlayCA:
+		w, h := min(l.W-4, 80), l.H-2
+		return &overlaySpec{caView(s, m.cfg.SandboxCA, w, h), (l.W - w) / 2, 1}
 	}
 	if m.rep == nil && m.focus == focusComposer && !m.searching {
-		if p := m.comp.popup(s, l.W-4); p != nil {
+		if p := m.comp.popup(s, l.W-4, l.Composer.Y-l.Log.Y); p != nil {
 			return &overlaySpec{p, 2 + displayWidth(m.comp.input.Prompt), l.Composer.Y - len(p)}
 		}
 	}
 	return nil
+}
+
+// dataBox shows the message typed after DATA, which the server sees only
+// at the final dot: the last lines, up to a third of the wire log's
+// height, in a box under the log (which gives up those rows). Nil outside
+// DATA.
+func (m *Model) dataBox() []string {
+	if m.rep != nil || m.st.Mode != modeData || m.lay.TooSmall {
+		return nil
+	}
+	l, s := m.lay, m.styles
+	rows := max(1, (l.Log.H-2)/3)
+	var lines []string
+	tail := m.st.DataTail
+	switch {
+	case m.st.DataLines == 0:
+		lines = []string{s.Muted.Render("(empty) headers, a blank line, then the body")}
+	case m.st.DataLines > len(tail) || len(tail) > rows:
+		rows--
+		skipped := m.st.DataLines - min(len(tail), rows)
+		lines = append(lines, s.Muted.Render(fmt.Sprintf("… %d earlier %s", skipped, plural(skipped, "line"))))
+	}
+	for _, t := range tail[max(0, len(tail)-rows):] {
+		lines = append(lines, s.Input.Render(tabless(safe(t))))
+	}
+	title := fmt.Sprintf("Message · %d %s · not sent yet", m.st.DataLines, plural(m.st.DataLines, "line"))
+	return box(s, title, "", lines, l.Log.W, len(lines)+2, false)
 }
 
 // helpSize is the help overlay's box: as wide as 100 columns and as high as

@@ -3,6 +3,7 @@ package tui
 import (
 	"bytes"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -115,6 +116,14 @@ func (r *replayer) seek(pos int) {
 	for r.pos < pos {
 		r.step()
 	}
+}
+
+// reveal pauses and moves the cursor just far enough for line i to exist
+// (a search hit beyond it).
+func (r *replayer) reveal(i int) {
+	r.gen++
+	r.playing = false
+	r.seek(sort.SearchInts(r.lineEnd, i+1) + 1)
 }
 
 // delay is how long to wait before the event at the cursor, at the

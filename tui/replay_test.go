@@ -279,3 +279,48 @@ func TestLiveClosedShowsHowFarItWent(t *testing.T) {
 		t.Errorf("never connected:\n%s", pane)
 	}
 }
+
+// A damaged recording says so in the replay bar, as --print does (issue
+// 14 item 6), at every size.
+func TestReplayWarnsOfDamage(t *testing.T) {
+	rec := demoRecording()
+	rec.Problems = []session.Problem{{Line: 3, Msg: "not a JSON object"}, {Line: 41, Msg: "the last line is cut"}}
+	for _, sz := range [][2]int{{80, 24}, {120, 40}, {200, 60}} {
+		m := newReplayModel(t, rec, sz[0], sz[1])
+		if v := plain(m); !strings.Contains(v, "⚠ damaged: 2 problems") {
+			t.Errorf("%dx%d: no warning of the damage:\n%s", sz[0], sz[1], v)
+		}
+	}
+	m := newReplayModel(t, rec, 200, 60)
+	if v := plain(m); !strings.Contains(v, "line 3: not a JSON object") {
+		t.Errorf("the first problem is not named:\n%s", v)
+	}
+	if v := plain(newReplayModel(t, demoRecording(), 120, 40)); strings.Contains(v, "damaged") {
+		t.Errorf("a sound recording is called damaged:\n%s", v)
+	}
+}
+
+// Search in a replay covers the whole recording, not only the events
+// played so far: at event 0 a later reply is found, and the cursor moves
+// to the event that shows it (issue 14 item 6).
+func TestReplaySearchWholeRecording(t *testing.T) {
+	m := newReplayModel(t, demoRecording(), 120, 40)
+	if m.rep.pos != 0 {
+		t.Fatalf("replay starts at event %d", m.rep.pos)
+	}
+	press(m, "/")
+	typeText(m, "550")
+	press(m, "enter")
+	if m.view.notice != "" || m.view.sel < 0 {
+		t.Fatalf("no match at event 0: notice %q sel %d", m.view.notice, m.view.sel)
+	}
+	if got := m.log.plain(m.view.sel); !strings.Contains(got, "550 5.1.1") {
+		t.Errorf("selected %q", got)
+	}
+	if m.view.sel >= m.lines() || m.rep.pos == 0 {
+		t.Errorf("the cursor (event %d, %d lines) does not show the match %d", m.rep.pos, m.lines(), m.view.sel)
+	}
+	if v := plain(m); !strings.Contains(v, "550 5.1.1") {
+		t.Errorf("the match is not on screen:\n%s", v)
+	}
+}

@@ -37,6 +37,17 @@ type Config struct {
 	// sequences at all, whatever Theme says.
 	NoColor bool
 
+	// SandboxCA is the sandbox's certificate (PEM), for /ca; nil when the
+	// server is not the sandbox.
+	SandboxCA []byte
+
+	// DefaultFrom is the sender the /send form starts with (the config
+	// file's "from").
+	DefaultFrom string
+	// SaveTheme, if set, keeps a theme chosen with /theme for the next
+	// run; it returns where it saved it.
+	SaveTheme func(name string) (where string, err error)
+
 	// Mailbox returns the sandbox's received messages, oldest first; nil
 	// when the server is not the sandbox (/mailbox then says so).
 	Mailbox func() []MailItem

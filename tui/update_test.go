@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/ehlo-dev/ehlo/protocol"
 	"github.com/ehlo-dev/ehlo/session"
+	"github.com/ehlo-dev/ehlo/themes"
 )
 
 // msgs runs cmd and the commands it batches, each for at most a moment: the
@@ -483,7 +485,7 @@ func TestExplainToggle(t *testing.T) {
 	deliver(m, demoEvents()...)
 	typeText(m, "/explain")
 	press(m, "enter")
-	if !m.view.beside || !strings.Contains(plain(m), "550 mailbox unavailable · 5.1.1 bad") {
+	if !m.view.beside || !strings.Contains(plain(m), "550 mailbox unavail") {
 		t.Errorf("no explanation beside the 550:\n%s", plain(m))
 	}
 	press(m, "shift+tab", "x")
@@ -590,9 +592,23 @@ func TestTimestamps(t *testing.T) {
 	f.snap = demoSnapshot()
 	m := newTestModel(t, f, "dark", 120, 40)
 	deliver(m, demoEvents()...)
+	// Ctrl+T first shows each reply's round trip (issue 14 item 7): from
+	// the last line sent to the reply's first line, not on its
+	// continuation lines.
+	press(m, "ctrl+t")
+	v := plain(m)
+	for _, want := range []string{"   39ms <~  250 2.0.0 Ok: queued as 4Xk2", "   10ms <~  550 5.1.1", "   10ms <~  250-mx.example.test Hello", "         <~  250-SIZE 10485760"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("no round trip %q:\n%s", want, v)
+		}
+	}
 	press(m, "ctrl+t")
 	if !strings.Contains(plain(m), "00:00.260 <~  250 2.0.0 Ok: queued as 4Xk2") {
 		t.Errorf("no timestamps:\n%s", plain(m))
+	}
+	press(m, "ctrl+t")
+	if v := plain(m); strings.Contains(v, "00:00.260") || strings.Contains(v, "39ms") {
+		t.Errorf("a third ctrl+t leaves a time column:\n%s", v)
 	}
 }
 
@@ -626,7 +642,7 @@ func TestHelpOverlayScrollsToEverything(t *testing.T) {
 				t.Errorf("%dx%d: %s never shown", size[0], size[1], c.name)
 			}
 		}
-		for _, want := range []string{"timestamps", "explain all", "follow", "sent to the server as typed", "log in with the best mechanism offered (asks", "for the password)"} {
+		for _, want := range []string{"round trip/time", "explain all", "follow", "sent to the server as typed", "log in with the best mechanism offered (asks", "for the password)"} {
 			if !strings.Contains(seen, want) {
 				t.Errorf("%dx%d: %q never shown", size[0], size[1], want)
 			}
@@ -683,7 +699,8 @@ func TestUnknownThemeIsAnError(t *testing.T) {
 }
 
 // In AUTH challenge mode Esc cancels the exchange (the session answers
-// "*"); in DATA it does not, since that would abandon the message.
+// "*"). In DATA the first Esc says what it would do, any other key keeps
+// the message, and a second Esc in a row abandons it (issue 14 item 1).
 func TestEscInModes(t *testing.T) {
 	f := newFake()
 	connected(f)
@@ -692,8 +709,258 @@ func TestEscInModes(t *testing.T) {
 	m.Update(activityMsg{})
 	press(m, "esc")
 	wantCalls(t, f, "Cancel")
-	f.set(func(s *snapshot) { s.Mode = modeData })
+	f.set(func(s *snapshot) { s.Mode, s.DataLines, s.DataTail = modeData, 1, []string{"Subject: hi"} })
 	m.Update(activityMsg{})
 	press(m, "esc")
 	wantCalls(t, f, "Cancel")
+	if v := plain(m); !strings.Contains(v, "esc again abandons the message and closes the connection") ||
+		!strings.Contains(v, "SMTP has no way to cancel DATA") {
+		t.Errorf("the first Esc in DATA does not say what a second would do:\n%s", v)
+	}
+	typeText(m, "x") // any other key disarms
+	press(m, "esc")
+	wantCalls(t, f, "Cancel")
+	press(m, "esc")
+	wantCalls(t, f, "Cancel", "Cancel")
+	if v := plain(m); !strings.Contains(v, "message abandoned; /connect starts again") {
+		t.Errorf("the second Esc does not say what it did:\n%s", v)
+	}
+	if v := m.comp.input.Value(); v != "" {
+		t.Errorf("the composer keeps %q of the abandoned message", v)
+	}
+}
+
+// The message typed after DATA is on screen before the final dot: the last
+// lines, with how many came before (issue 14 item 1).
+func TestDataBodyShown(t *testing.T) {
+	f := newFake()
+	connected(f)
+	var tail []string
+	for i := 1; i <= 40; i++ {
+		tail = append(tail, fmt.Sprintf("body line %d", i))
+	}
+	f.set(func(s *snapshot) { s.Mode, s.DataLines, s.DataTail = modeData, 100, tail })
+	for _, size := range [][2]int{{80, 24}, {120, 40}, {200, 60}} {
+		m := newTestModel(t, f, "dark", size[0], size[1])
+		m.Update(activityMsg{})
+		v := plain(m)
+		if !strings.Contains(v, "Message · 100 lines · not sent yet") || !strings.Contains(v, "body line 40") {
+			t.Errorf("%dx%d: the body typed so far is not shown:\n%s", size[0], size[1], v)
+		}
+		if !strings.Contains(v, "earlier lines") || strings.Contains(v, "body line 1\n") {
+			t.Errorf("%dx%d: no count of the lines above the box:\n%s", size[0], size[1], v)
+		}
+		checkFrame(t, m, size[0], size[1])
+	}
+}
+
+// After a search or an explanation (i) in the wire log, going back to the
+// composer follows the conversation again: the reply to the next command
+// is on screen, not below it (issue 14 item 2). A command sent after
+// scrolling up (PgUp) brings the log back to its end too.
+func TestFollowAfterSearchAndExplain(t *testing.T) {
+	newReply := session.Event{Offset: at(200), Kind: session.KindServer, Data: []byte("250 2.0.0 the newest reply\r\n"), TLS: true}
+	for _, tc := range []struct {
+		name string
+		act  func(m *Model)
+	}{
+		{"search", func(m *Model) {
+			press(m, "shift+tab", "/")
+			typeText(m, "EHLO")
+			press(m, "enter", "esc")
+		}},
+		{"explain", func(m *Model) { press(m, "shift+tab", "up", "up", "up", "e", "esc") }},
+		{"explain+shift+tab", func(m *Model) { press(m, "shift+tab", "up", "up", "up", "e", "shift+tab") }},
+		{"explain+i", func(m *Model) { press(m, "shift+tab", "up", "up", "up", "e", "i") }},
+		{"pgup+send", func(m *Model) {
+			press(m, "pgup")
+			typeText(m, "NOOP")
+			press(m, "enter")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			f.snap = demoSnapshot()
+			m := newTestModel(t, f, "dark", 80, 24)
+			deliver(m, demoEvents()...)
+			tc.act(m)
+			deliver(m, newReply)
+			if v := plain(m); !strings.Contains(v, "the newest reply") || strings.Contains(v, "scrolled") {
+				t.Errorf("the new reply is not on screen:\n%s", v)
+			}
+		})
+	}
+}
+
+// A note quoting server bytes already escaped keeps its backslashes single
+// in the wire log (issue 14 item 10); a server line's own backslash is
+// still escaped, so a server cannot forge an escape.
+func TestNoteEscapesNotDoubled(t *testing.T) {
+	f := newFake()
+	m := newTestModel(t, f, "dark", 120, 40)
+	deliver(m,
+		session.Event{Offset: at(1), Kind: session.KindNote, Text: `error: unexpected reply '650 2.0.0 Ok\r\n'`},
+		session.Event{Offset: at(2), Kind: session.KindServer, Data: []byte("250 a\\b\r\n")},
+	)
+	v := plain(m)
+	if !strings.Contains(v, `'650 2.0.0 Ok\r\n'`) {
+		t.Errorf("the note's escapes are doubled:\n%s", v)
+	}
+	if !strings.Contains(v, `250 a\\b`) {
+		t.Errorf("a server's backslash is not escaped:\n%s", v)
+	}
+}
+
+// Completion right after a space offers every candidate for the next word,
+// and "/" lists every command with what it does, at every size (issue 14
+// item 5).
+func TestCompletionAfterSpaceAndAllCommands(t *testing.T) {
+	f := newFake()
+	connected(f)
+	m := newTestModel(t, f, "dark", 80, 24)
+	m.Update(activityMsg{})
+	texts := func(ss []suggestion) []string {
+		var out []string
+		for _, s := range ss {
+			out = append(out, s.text)
+		}
+		return out
+	}
+	if got := texts(complete("MAIL FROM:<a@b> ", m.st, nil)); !slices.Contains(got, "SIZE=") || !slices.Contains(got, "BODY=8BITMIME") {
+		t.Errorf("after MAIL FROM:<a@b> and a space: %q", got)
+	}
+	if got := texts(complete("/theme ", m.st, nil)); !slices.Equal(got, themes.Names()) {
+		t.Errorf("after /theme and a space: %q, want %q", got, themes.Names())
+	}
+	typeText(m, "MAIL FROM:<a@b> ")
+	press(m, "tab")
+	if v := m.comp.input.Value(); v != "MAIL FROM:<a@b> SIZE=" {
+		t.Errorf("tab after the space gave %q", v)
+	}
+	for _, size := range [][2]int{{80, 24}, {120, 40}, {200, 60}} {
+		m := newTestModel(t, f, "dark", size[0], size[1])
+		m.Update(activityMsg{})
+		typeText(m, "/")
+		if len(m.comp.sugg) != len(commands) {
+			t.Errorf("%dx%d: / offers %d of %d commands", size[0], size[1], len(m.comp.sugg), len(commands))
+		}
+		v := plain(m)
+		for _, want := range []string{"/connect", "connect to the server", "/help", "keys and commands", "/mailbox"} {
+			if !strings.Contains(v, want) {
+				t.Errorf("%dx%d: the / list lacks %q:\n%s", size[0], size[1], want, v)
+			}
+		}
+		checkFrame(t, m, size[0], size[1])
+	}
+}
+
+// Layout at every size (issue 14 item 4): an Extensions list too long for
+// its pane says how many more there are; the certificate's fingerprint is
+// shown whole, wrapped; /explain leaves the server's text most of the row.
+func TestLayoutNothingCutSilently(t *testing.T) {
+	for _, sz := range [][2]int{{80, 24}, {120, 40}, {200, 60}} {
+		f := newFake()
+		f.snap = demoSnapshot()
+		for i := range 30 {
+			f.snap.Extensions = append(f.snap.Extensions, protocol.Extension{Keyword: fmt.Sprintf("X-EXT%02d", i)})
+		}
+		m := newTestModel(t, f, "dark", sz[0], sz[1])
+		deliver(m, demoEvents()...)
+		v := plain(m)
+		if !strings.Contains(v, " more ") && !regexp.MustCompile(`\+\d+ more`).MatchString(v) {
+			t.Errorf("%dx%d: the Extensions list is cut without +N more:\n%s", sz[0], sz[1], v)
+		}
+		lines := connLines(m.st, m.styles, m.lay.Conn.W-4, m.now(), false)
+		flat := strings.ReplaceAll(ansi.Strip(strings.Join(lines, " ")), " ", "")
+		if !strings.Contains(flat, testCert.SHA256) {
+			t.Errorf("%dx%d: the fingerprint is not shown whole:\n%s", sz[0], sz[1], ansi.Strip(strings.Join(lines, "\n")))
+		}
+	}
+	f := newFake()
+	f.snap = demoSnapshot()
+	m := newTestModel(t, f, "dark", 120, 40)
+	deliver(m, demoEvents()...)
+	press(m, "shift+tab", "x")
+	if v := plain(m); !strings.Contains(v, "<nobody@example.test>: Recipient ad") {
+		t.Errorf("/explain cuts the server's text short at 120 columns:\n%s", v)
+	}
+}
+
+// /mailbox shows how a message came: HELO, TLS, the AUTH user, MAIL FROM
+// with its parameters and every recipient, and neither sender nor
+// recipients are cut in the list at 120 columns (issue 14 item 8).
+func TestMailboxEnvelope(t *testing.T) {
+	items := []MailItem{{
+		From: "alice.longname@example.test", To: []string{"bob.longername@example.test", "carol@example.test"},
+		Received: fixedStart, Data: []byte("Subject: hi\r\n\r\nbody\r\n"),
+		ID: "s1.1", Helo: "client.example", Params: []string{"SIZE=21"}, TLS: true, AuthUser: "alice",
+	}}
+	for _, sz := range [][2]int{{80, 24}, {120, 40}, {200, 60}} {
+		f := newFake()
+		m, err := New(Config{Conversation: f, Theme: "dark", Mailbox: func() []MailItem { return items }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Update(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+		typeText(m, "/mailbox")
+		press(m, "enter")
+		v := plain(m)
+		for _, want := range []string{"HELO client.example · TLS yes · AUTH", "MAIL FROM:<alice.longname@example.test>", "SIZE=21",
+			"RCPT TO:<bob.longername@example.test>", "→ 250 accepted", "RCPT TO:<carol@example.test>", "DATA → 250 queued as s1.1", "Subject: hi"} {
+			if !strings.Contains(v, want) {
+				t.Errorf("%dx%d: the mailbox lacks %q:\n%s", sz[0], sz[1], want, v)
+			}
+		}
+		if sz[0] >= 120 && (!strings.Contains(v, "alice.longname@example.test ") || !strings.Contains(v, "AUTH as alice") || !strings.Contains(v, "→ bob.longername@example.test, carol@")) {
+			t.Errorf("%dx%d: the list cuts the sender or the recipients:\n%s", sz[0], sz[1], v)
+		}
+		checkFrame(t, m, sz[0], sz[1])
+		m.Close()
+	}
+}
+
+// A certificate that fails verification is not a dead end: the pane shows
+// the whole reason, the two ways out and the fingerprint to compare, at
+// every size (issue 14 item 3).
+func TestCertificateFailureWaysOut(t *testing.T) {
+	reason := "tls: failed to verify certificate: x509: certificate signed by unknown authority (possibly because of \"crypto/rsa: verification error\" while trying to verify candidate authority certificate \"sandbox\")"
+	for _, sz := range [][2]int{{80, 24}, {120, 40}, {200, 60}} {
+		f := newFake()
+		f.snap = demoSnapshot()
+		f.snap.State = st(protocol.PhaseHello, false, false, 0)
+		f.snap.TLS = &session.TLSSummary{ServerName: "mx.example.test", Error: reason, Chain: []session.Certificate{testCert}}
+		m := newTestModel(t, f, "dark", sz[0], sz[1])
+		m.Update(activityMsg{})
+		lines := ansi.Strip(strings.Join(connLines(m.st, m.styles, m.lay.Conn.W-4, m.now(), false), " "))
+		flat := strings.Join(strings.Fields(lines), " ")
+		for _, want := range []string{reason, "--ca FILE", "--insecure", "ehlo sandbox --write-ca FILE", testCert.SHA256} {
+			if !strings.Contains(flat, want) && !strings.Contains(strings.ReplaceAll(flat, " ", ""), strings.ReplaceAll(want, " ", "")) {
+				t.Errorf("%dx%d: the Connection pane lacks %q:\n%s", sz[0], sz[1], want, lines)
+			}
+		}
+		checkFrame(t, m, sz[0], sz[1])
+	}
+}
+
+// The config file's sender starts the /send form, and /theme hands the
+// theme to SaveTheme to be kept (issue 14 item 9).
+func TestConfigDefaultsReachTheTUI(t *testing.T) {
+	var saved string
+	m, err := New(Config{Conversation: newFake(), Theme: "dark", DefaultFrom: "cfg@example.test",
+		SaveTheme: func(name string) (string, error) { saved = name; return "/cfg/ehlo/config.toml", nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	typeText(m, "/theme light")
+	press(m, "enter")
+	if saved != "light" || !strings.Contains(plain(m), "theme light, kept in /cfg/ehlo/config.toml") {
+		t.Errorf("saved %q:\n%s", saved, plain(m))
+	}
+	typeText(m, "/send")
+	press(m, "enter")
+	if !strings.Contains(plain(m), "cfg@example.test") {
+		t.Errorf("the /send form does not start with the configured sender:\n%s", plain(m))
+	}
 }

@@ -241,7 +241,15 @@ func (w *wireLog) raw(i int) []byte {
 // every byte from the wire goes through session.Sanitize before anything
 // styles it.
 func (w *wireLog) text(i int) string {
-	s := strings.ReplaceAll(session.Sanitize(w.raw(i)), "\t", "    ")
+	var s string
+	if w.lines[i].kind == lineNote {
+		// ehlo's own words, which quote server bytes already escaped:
+		// Sanitize would double their backslashes ("Ok\\r\\n").
+		s = session.SanitizeText(string(w.raw(i)))
+	} else {
+		s = session.Sanitize(w.raw(i))
+	}
+	s = strings.ReplaceAll(s, "\t", "    ")
 	if c := w.lines[i].cut; c > 0 {
 		s += " [+" + strconv.FormatUint(uint64(c), 10) + " bytes]"
 	}
@@ -492,6 +500,9 @@ func (b *builder) handshake(e session.Event) {
 	if len(h.Chain) > 0 {
 		c := h.Chain[0]
 		b.info(lineTLS, e.Offset, fmt.Sprintf(`TLS peer certificate: subject "%s" issuer "%s"`, c.Subject, c.Issuer))
+	}
+	for _, l := range waysOut(h) {
+		b.info(lineInfo, e.Offset, l)
 	}
 	switch {
 	case h.Complete && h.Verified:
