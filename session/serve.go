@@ -61,8 +61,8 @@ type scriptRun struct {
 	closed   bool // the recording has a close event for this run
 	// midway: the recording began with this connection already open
 	// (a snapshot), so its greeting and anything before are missing.
-	midway bool
-	answered int  // turns before this one have replies (assignReply)
+	midway   bool
+	answered int // turns before this one have replies (assignReply)
 }
 
 // buildScript cuts a recording's events into runs and turns.
