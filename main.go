@@ -119,6 +119,11 @@ func runWith(app *appContext, args []string) int {
 				}
 			}
 		}()
+		args, err := translateSwaks(args)
+		if err != nil {
+			fmt.Fprintf(app.stderr, "ehlo: %v\n", err)
+			return 1
+		}
 		kctx, err := parser.Parse(args)
 		if err != nil {
 			fmt.Fprintf(app.stderr, "ehlo: %v\n", err)
@@ -257,10 +262,23 @@ type sendCmd struct {
 	Ret         string `help:"DSN: RET=FULL or HDRS."`
 	Envid       string `help:"DSN: ENVID=."`
 
-	QuitAfter string `enum:",connect,banner,helo,tls,auth,mail,rcpt" default:"" help:"Stop after this stage and QUIT: connect, banner, helo, tls, auth, mail, rcpt."`
+	QuitAfter string `enum:",connect,banner,first-helo,helo,tls,auth,mail,rcpt" default:"" help:"Stop after this stage and QUIT: connect, banner, first-helo (the greeting before STARTTLS), helo, tls, auth, mail, rcpt; swaks's words in any case too."`
 	Debug     int    `enum:"0,1,2" default:"0" help:"smtplib's debug output on stderr (1, or 2 with timestamps)."`
 	JSON      bool   `name:"json" help:"One JSON object with every reply and the outcome on stdout instead of the transcript."`
 	Quiet     bool   `help:"No transcript."`
+
+	// swaks's options with no ehlo spelling of their own (docs: README's
+	// "Coming from swaks"); swaksargs translates the rest before kong.
+	IPv4              bool     `name:"ipv4" help:"Connect over IPv4 only (swaks -4)."`
+	IPv6              bool     `name:"ipv6" help:"Connect over IPv6 only (swaks -6)."`
+	AttachType        []string `sep:"none" placeholder:"TYPE" help:"MIME type of the --attach at the same position (empty: from the name, then the content)."`
+	AttachName        []string `sep:"none" placeholder:"NAME" help:"File name shown for the --attach at the same position (empty: the file's)."`
+	ShowTimeLapse     bool     `help:"Print how long each reply took (=== response in 0.043s), and give it in --json."`
+	Silent            int      `enum:"0,1,2,3" default:"0" help:"1: no output unless the send fails, then all of it; 2: only errors; 3: nothing (swaks --silent)."`
+	HideSend          bool     `help:"Do not print the lines sent."`
+	HideReceive       bool     `help:"Do not print the lines received."`
+	HideInformational bool     `help:"Do not print ehlo's === lines."`
+	HideAll           bool     `help:"Print nothing but errors on stderr (the exit code says how it went)."`
 }
 
 // Validate refuses every bad input before anything connects (exit 1).
@@ -311,6 +329,9 @@ func (s *sendCmd) Validate() error {
 	needRcpt := s.QuitAfter == "" || s.QuitAfter == "rcpt"
 	if needRcpt && len(s.To) == 0 && s.Data == "" {
 		return fmt.Errorf("--to is required")
+	}
+	if err := s.checkSwaksOptions(); err != nil {
+		return err
 	}
 	if s.Auth != "" && s.AuthUser == "" {
 		return fmt.Errorf("--auth needs --auth-user")
@@ -415,7 +436,7 @@ func (s *sendCmd) Run(app *appContext) error {
 	}
 	cfg := session.SendConfig{
 		Server: s.Server, Port: s.Port, Kind: s.kind(), StartTLS: s.StartTLS,
-		Helo: s.Helo, Timeout: s.Timeout, Source: s.Source, TLSConfig: tlsCfg,
+		Helo: s.Helo, Timeout: s.Timeout, Source: s.Source, TLSConfig: tlsCfg, Network: s.network(),
 		To: s.To, Message: msg,
 		AuthMech: s.Auth, AuthUser: s.AuthUser, AuthPassword: secret,
 		NoInitialResponse: s.NoInitialResponse, AuthCleartext: s.AuthCleartext,
@@ -434,9 +455,10 @@ func (s *sendCmd) Run(app *appContext) error {
 	if s.Repeat > 0 {
 		return s.runRepeat(app, cfg)
 	}
+	unsilence := s.silence(app)
 	out, err := newSendOutput(app, s, secret)
 	if err != nil {
-		return &exitError{code: 1, err: err}
+		return unsilence(&exitError{code: 1, err: err})
 	}
 	cfg.Tracer, cfg.Info = out.tracer(), out.info
 	// smtplib's debug format prints server text as received; a server that
@@ -446,7 +468,7 @@ func (s *sendCmd) Run(app *appContext) error {
 		out.info(session.Warning, "TLS NOT VERIFIED (--insecure): certificates are not checked")
 	}
 	res := session.Send(app.ctx, cfg)
-	return out.finish(res)
+	return unsilence(out.finish(res))
 }
 
 // message builds the message: --data as given, else the default message
@@ -492,6 +514,7 @@ func (s *sendCmd) message(app *appContext) (io.Reader, error) {
 		}
 		comp.Attachments = append(comp.Attachments, a)
 	}
+	s.describeAttachments(comp.Attachments)
 	b, err := comp.Build()
 	if err != nil {
 		return nil, err
@@ -626,7 +649,7 @@ func newSendOutput(app *appContext, s *sendCmd, secret string) (*sendOutput, err
 	o.capture = session.NewCapture(time.Time{}, session.Redaction{Scrubber: o.scrub})
 	if !s.Quiet && !s.JSON {
 		o.trans = session.NewTranscript(app.stdout, session.TranscriptOptions{Errors: app.stderr})
-		o.capture.Add(o.trans)
+		o.capture.Add(o.transcriptSink())
 	}
 	if s.JSON {
 		o.capture.Add(session.SinkFunc(func(e session.Event) { o.events = append(o.events, e) }))
@@ -690,7 +713,7 @@ func (o *sendOutput) info(kind session.InfoKind, text string) {
 		o.infos = append(o.infos, jsonInfo{Level: "info", Text: text})
 		return
 	}
-	if o.trans != nil {
+	if o.trans != nil && !o.cmd.hides(session.KindState) {
 		o.trans.Flush()
 		fmt.Fprintf(o.app.stdout, "=== %s\n", text)
 	}
@@ -739,6 +762,8 @@ type jsonLine struct {
 	Text     string  `json:"text"`
 	Raw      []byte  `json:"raw,omitempty"`
 	Redacted bool    `json:"redacted,omitempty"`
+	// Lapse (--show-time-lapse) is the seconds since the last line sent.
+	Lapse *float64 `json:"lapse,omitempty"`
 }
 
 func (o *sendOutput) writeJSON(res *session.SendResult, code int, errText string) error {
@@ -768,7 +793,9 @@ func (o *sendOutput) writeJSON(res *session.SendResult, code int, errText string
 	for i := range out.LMTP {
 		out.LMTP[i].Message = session.SanitizeString(out.LMTP[i].Message)
 	}
+	clock := &lapseClock{}
 	for _, e := range o.events {
+		lapse, isReply := clock.reply(e)
 		switch e.Kind {
 		case session.KindClient, session.KindServer:
 			dir := "send"
@@ -780,6 +807,10 @@ func (o *sendOutput) writeJSON(res *session.SendResult, code int, errText string
 			l := jsonLine{Offset: e.Offset.Seconds(), Dir: dir, TLS: e.TLS, Text: text, Redacted: e.Redacted}
 			if !printableText(e.Data) {
 				l.Raw = e.Data
+			}
+			if isReply && o.cmd.ShowTimeLapse {
+				sec := lapse.Seconds()
+				l.Lapse = &sec
 			}
 			out.Lines = append(out.Lines, l)
 		case session.KindTLS:

@@ -48,6 +48,9 @@ type Options struct {
 	Timeout time.Duration
 	// SourceAddress is the local "host" or "host:port" to bind.
 	SourceAddress string
+	// Network narrows a TCP connection to IPv4 ("tcp4") or IPv6 ("tcp6");
+	// empty means either, as the resolver orders them.
+	Network string
 	// TLSConfig is used for implicit TLS and as StartTLS's default.
 	// Certificates are verified unless it says InsecureSkipVerify; an empty
 	// ServerName is filled with the host connected to.
@@ -239,7 +242,11 @@ func (c *Client) Connect(host string, port int) (Reply, error) {
 		}
 		d.LocalAddr = la
 	}
-	conn, err := d.Dial(network, addr)
+	dialNet := network
+	if network == "tcp" && c.opts.Network != "" {
+		dialNet = c.opts.Network
+	}
+	conn, err := d.Dial(dialNet, addr)
 	if err != nil {
 		if network == "unix" {
 			c.debugf("connect fail: %s", addr)

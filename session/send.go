@@ -43,7 +43,8 @@ var exitCodes = map[Stage]int{
 }
 
 // QuitAfterStages are the stops --quit-after accepts.
-var QuitAfterStages = []string{"connect", "banner", "helo", "tls", "auth", "mail", "rcpt"}
+// first-helo is the greeting before STARTTLS; helo the last greeting.
+var QuitAfterStages = []string{"connect", "banner", "first-helo", "helo", "tls", "auth", "mail", "rcpt"}
 
 // SendConfig is everything `ehlo send` needs for one message.
 type SendConfig struct {
@@ -55,6 +56,7 @@ type SendConfig struct {
 	Timeout   time.Duration
 	Source    string
 	TLSConfig *tls.Config
+	Network   string // "tcp4" or "tcp6" to force IPv4 or IPv6 (-4, -6)
 
 	From    string
 	HasFrom bool // From was given (it may be the null sender "")
@@ -145,6 +147,7 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 		LocalHostname:      cfg.Helo,
 		Timeout:            cfg.Timeout,
 		SourceAddress:      cfg.Source,
+		Network:            cfg.Network,
 		TLSConfig:          cfg.TLSConfig,
 		Tracer:             stages,
 		AllowCleartextAuth: cfg.AuthCleartext,
@@ -209,7 +212,7 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 	if err := c.EhloOrHeloIfNeeded(); err != nil {
 		return fail(StageHelo, err)
 	}
-	if stopAfter(cfg.QuitAfter, "helo") && !cfg.StartTLS {
+	if stopAfter(cfg.QuitAfter, "first-helo") || stopAfter(cfg.QuitAfter, "helo") && !cfg.StartTLS {
 		return quit(c, res)
 	}
 

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"strings"
+	"time"
+
+	"github.com/ehlo-dev/ehlo/internal/cli/swaksargs"
+	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/session"
+)
+
+// translateSwaks rewrites swaks's spellings in `ehlo send`'s arguments
+// into ehlo's (package swaksargs); other commands are left alone.
+func translateSwaks(args []string) ([]string, error) {
+	if len(args) == 0 || args[0] != "send" {
+		return args, nil
+	}
+	rest, err := swaksargs.Translate(args[1:])
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{"send"}, rest...), nil
+}
+
+// checkSwaksOptions refuses bad values of the options that came from swaks.
+func (s *sendCmd) checkSwaksOptions() error {
+	if s.IPv4 && s.IPv6 {
+		return errors.New("--ipv4 (-4) and --ipv6 (-6) exclude each other")
+	}
+	if len(s.AttachType) > len(s.Attach) || len(s.AttachName) > len(s.Attach) {
+		return errors.New("--attach-type and --attach-name go with the --attach at the same position: more of them than attachments")
+	}
+	for _, t := range s.AttachType {
+		if t == "" {
+			continue
+		}
+		if _, _, err := mime.ParseMediaType(t); err != nil || strings.ContainsAny(t, "\r\n") {
+			return fmt.Errorf("--attach-type %q: not a MIME type (type/subtype[; param=value])", t)
+		}
+	}
+	for _, n := range s.AttachName {
+		if strings.ContainsAny(n, "\"\\/") || strings.IndexFunc(n, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+			return fmt.Errorf("--attach-name %q: a file name without quotes, backslashes, slashes or control characters", n)
+		}
+	}
+	if s.Silent > 0 && (s.JSON || s.Quiet) {
+		return errors.New("--silent excludes --json and --quiet")
+	}
+	return nil
+}
+
+// network is the dial network -4/-6 ask for.
+func (s *sendCmd) network() string {
+	switch {
+	case s.IPv4:
+		return "tcp4"
+	case s.IPv6:
+		return "tcp6"
+	}
+	return ""
+}
+
+// describeAttachments gives each attachment the type and name given for
+// it by position.
+func (s *sendCmd) describeAttachments(as []session.Attachment) {
+	for i := range as {
+		if i < len(s.AttachType) && s.AttachType[i] != "" {
+			as[i].ContentType = s.AttachType[i]
+		}
+		if i < len(s.AttachName) && s.AttachName[i] != "" {
+			as[i].Name = s.AttachName[i]
+		}
+	}
+}
+
+// silence applies --silent to the streams the send writes to. The returned
+// function restores them and, at level 1, shows everything held back when
+// the send failed.
+func (s *sendCmd) silence(app *appContext) func(error) error {
+	out, errw := app.stdout, app.stderr
+	var held bytes.Buffer
+	switch s.Silent {
+	case 1:
+		app.stdout, app.stderr = &held, &held
+	case 2:
+		app.stdout = io.Discard
+	case 3:
+		app.stdout, app.stderr = io.Discard, io.Discard
+	}
+	return func(err error) error {
+		app.stdout, app.stderr = out, errw
+		if err != nil && s.Silent == 1 {
+			out.Write(held.Bytes())
+		}
+		if s.Silent == 3 {
+			var ee *exitError
+			if errors.As(err, &ee) {
+				return &exitError{code: ee.code} // its message was for the terminal
+			}
+		}
+		return err
+	}
+}
+
+// hides says whether the transcript leaves out events of kind k.
+func (s *sendCmd) hides(k session.Kind) bool {
+	switch k {
+	case session.KindClient:
+		return s.HideSend || s.HideAll
+	case session.KindServer:
+		return s.HideReceive || s.HideAll
+	case session.KindConnect, session.KindState, session.KindTLS, session.KindClose, session.KindSnapshot:
+		return s.HideInformational || s.HideAll
+	}
+	return false
+}
+
+// transcriptSink is the transcript as --hide-* and --show-time-lapse ask.
+func (o *sendOutput) transcriptSink() session.Sink {
+	s, clock := o.cmd, &lapseClock{}
+	return session.SinkFunc(func(e session.Event) {
+		if lapse, ok := clock.reply(e); ok && s.ShowTimeLapse && !s.hides(session.KindState) {
+			o.trans.Flush()
+			fmt.Fprintf(o.app.stdout, "=== response in %.3fs\n", lapse.Seconds())
+		}
+		if !s.hides(e.Kind) {
+			o.trans.Event(e)
+		}
+	})
+}
+
+// lapseClock measures each reply's round trip as swaks's --show-time-lapse
+// does: from the last line sent (or the connection) to the reply's first
+// line.
+type lapseClock struct {
+	since   time.Duration
+	waiting bool
+}
+
+func (c *lapseClock) reply(e session.Event) (time.Duration, bool) {
+	switch e.Kind {
+	case session.KindConnect, session.KindClient:
+		c.since, c.waiting = e.Offset, true
+	case session.KindState:
+		if e.State.Phase == protocol.PhaseConnected && c.waiting {
+			c.since = e.Offset
+		}
+	case session.KindServer:
+		if c.waiting {
+			c.waiting = false
+			return e.Offset - c.since, true
+		}
+	}
+	return 0, false
+}
