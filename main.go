@@ -278,7 +278,7 @@ type sendCmd struct {
 	HideSend          bool     `help:"Do not print the lines sent."`
 	HideReceive       bool     `help:"Do not print the lines received."`
 	HideInformational bool     `help:"Do not print ehlo's === lines."`
-	HideAll           bool     `help:"Print nothing but errors on stderr (the exit code says how it went)."`
+	HideAll           bool     `help:"Print nothing, errors included: the exit code says how it went (swaks -ha)."`
 }
 
 // Validate refuses every bad input before anything connects (exit 1).

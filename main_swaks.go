@@ -48,8 +48,8 @@ func (s *sendCmd) checkSwaksOptions() error {
 			return fmt.Errorf("--attach-name %q: a file name without quotes, backslashes, slashes or control characters", n)
 		}
 	}
-	if s.Silent > 0 && (s.JSON || s.Quiet) {
-		return errors.New("--silent excludes --json and --quiet")
+	if (s.Silent > 0 || s.HideAll) && (s.JSON || s.Quiet) {
+		return errors.New("--silent and --hide-all exclude --json and --quiet")
 	}
 	return nil
 }
@@ -83,10 +83,14 @@ func (s *sendCmd) describeAttachments(as []session.Attachment) {
 // the send failed.
 func (s *sendCmd) silence(app *appContext) func(error) error {
 	out, errw := app.stdout, app.stderr
-	var held bytes.Buffer
-	switch s.Silent {
+	var heldOut, heldErr bytes.Buffer
+	level := s.Silent
+	if s.HideAll {
+		level = 3 // swaks's --hide-all hides its errors too
+	}
+	switch level {
 	case 1:
-		app.stdout, app.stderr = &held, &held
+		app.stdout, app.stderr = &heldOut, &heldErr
 	case 2:
 		app.stdout = io.Discard
 	case 3:
@@ -94,10 +98,11 @@ func (s *sendCmd) silence(app *appContext) func(error) error {
 	}
 	return func(err error) error {
 		app.stdout, app.stderr = out, errw
-		if err != nil && s.Silent == 1 {
-			out.Write(held.Bytes())
+		if err != nil && level == 1 {
+			out.Write(heldOut.Bytes())
+			errw.Write(heldErr.Bytes())
 		}
-		if s.Silent == 3 {
+		if level == 3 {
 			var ee *exitError
 			if errors.As(err, &ee) {
 				return &exitError{code: ee.code} // its message was for the terminal
