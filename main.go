@@ -279,6 +279,8 @@ type sendCmd struct {
 	HideReceive       bool     `help:"Do not print the lines received."`
 	HideInformational bool     `help:"Do not print ehlo's === lines."`
 	HideAll           bool     `help:"Print nothing, errors included: the exit code says how it went (swaks -ha)."`
+	SuppressData      bool     `help:"Show no line of the message, only how many were not shown (swaks -n)."`
+	StartTLSIfOffered bool     `name:"starttls-if-offered" help:"STARTTLS when the server offers it; without it, carry on in clear text (swaks --tls-optional-strict). A failed STARTTLS still stops."`
 }
 
 // Validate refuses every bad input before anything connects (exit 1).
@@ -440,7 +442,7 @@ func (s *sendCmd) Run(app *appContext) error {
 		To: s.To, Message: msg,
 		AuthMech: s.Auth, AuthUser: s.AuthUser, AuthPassword: secret,
 		NoInitialResponse: s.NoInitialResponse, AuthCleartext: s.AuthCleartext,
-		MailOptions: mailOpts, RcptOptions: rcptOpts, QuitAfter: s.QuitAfter,
+		MailOptions: mailOpts, RcptOptions: rcptOpts, QuitAfter: s.QuitAfter, StartTLSIfOffered: s.StartTLSIfOffered,
 		Pipelining: s.Pipeline, Chunking: s.Chunking, DSN: s.Notify != "" || s.Ret != "" || s.Envid != "",
 		DebugLevel: s.Debug, DebugOut: app.stderr,
 	}
@@ -508,7 +510,7 @@ func (s *sendCmd) message(app *appContext) (io.Reader, error) {
 		comp.Body = string(b)
 	}
 	for _, path := range s.Attach {
-		a, err := session.LoadAttachment(path)
+		a, err := loadAttachment(app, path)
 		if err != nil {
 			return nil, err
 		}
@@ -648,7 +650,7 @@ func newSendOutput(app *appContext, s *sendCmd, secret string) (*sendOutput, err
 	}
 	o.capture = session.NewCapture(time.Time{}, session.Redaction{Scrubber: o.scrub})
 	if !s.Quiet && !s.JSON {
-		o.trans = session.NewTranscript(app.stdout, session.TranscriptOptions{Errors: app.stderr})
+		o.trans = session.NewTranscript(app.stdout, session.TranscriptOptions{Errors: app.stderr, DataLines: s.dataLines()})
 		o.capture.Add(o.transcriptSink())
 	}
 	if s.JSON {

@@ -48,6 +48,18 @@ func (s *sendCmd) checkSwaksOptions() error {
 			return fmt.Errorf("--attach-name %q: a file name without quotes, backslashes, slashes or control characters", n)
 		}
 	}
+	if s.StartTLSIfOffered && (s.TLSOnConnect || s.Port == 465) {
+		return errors.New("--starttls-if-offered (--tls-optional-strict) and implicit TLS (--tls-on-connect or port 465) exclude each other")
+	}
+	stdin := 0
+	for _, v := range append([]string{s.Body, s.Data}, s.Attach...) {
+		if v == "-" {
+			stdin++
+		}
+	}
+	if stdin > 1 {
+		return errors.New("stdin (-) can be read once: for --data, --body or one --attach")
+	}
 	if (s.Silent > 0 || s.HideAll) && (s.JSON || s.Quiet) {
 		return errors.New("--silent and --hide-all exclude --json and --quiet")
 	}
@@ -162,4 +174,32 @@ func (c *lapseClock) reply(e session.Event) (time.Duration, bool) {
 		}
 	}
 	return 0, false
+}
+
+// dataLines is how many lines of the message the transcript shows.
+func (s *sendCmd) dataLines() int {
+	if s.SuppressData {
+		return -1
+	}
+	return 0
+}
+
+// maxStdinAttachment bounds an attachment read from stdin, which is held
+// in memory: the sandbox's and most servers' SIZE are far below it.
+const maxStdinAttachment = 64 << 20
+
+// loadAttachment reads --attach FILE, or stdin for "-" (swaks's manual
+// attaches EICAR that way).
+func loadAttachment(app *appContext, path string) (session.Attachment, error) {
+	if path != "-" {
+		return session.LoadAttachment(path)
+	}
+	data, err := io.ReadAll(io.LimitReader(interruptible(app.ctx, app.stdin), maxStdinAttachment+1))
+	if err != nil {
+		return session.Attachment{}, fmt.Errorf("--attach -: %w", err)
+	}
+	if len(data) > maxStdinAttachment {
+		return session.Attachment{}, fmt.Errorf("--attach -: stdin holds more than %d MiB; attach a file instead", maxStdinAttachment>>20)
+	}
+	return session.Attachment{Name: "attachment", Data: data}, nil
 }

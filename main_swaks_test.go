@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
 	"net/mail"
 	"os"
 	"os/exec"
@@ -48,6 +52,9 @@ type swaksExample struct {
 	stdin   string
 	headers []string // headers of the received message that must agree
 	body    bool     // the received body must agree too
+	// attachment: the decoded content of the message's last MIME part
+	// must agree (the two tools name and type it differently).
+	attachment bool
 	// refused: ehlo refuses this invocation (exit 1, nothing sent) with a
 	// message containing this text, naming what to do instead.
 	refused string
@@ -64,7 +71,7 @@ var swaksManual = []swaksExample{
 		cfg:     sandbox.Config{Users: map[string]string{"me@example.com": "pw"}},
 		headers: []string{"To", "From", "X-Test"}, body: true},
 	{name: "EICAR in an attachment", args: "-t user@example.com --attach - --server {SERVER} --suppress-data", stdin: "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR",
-		refused: "--attach -: an attachment read from stdin is not supported yet"},
+		headers: []string{"To"}, attachment: true},
 	{name: "GTUBE in the body", args: "--to user@example.com --body {FILE} --server {SERVER}", headers: []string{"To"}, body: true},
 	{name: "LMTP over a Unix socket", args: "--to user@example.com --socket {SOCK} --protocol LMTP",
 		cfg: sandbox.Config{LMTP: true, Listen: "-", TLSListen: "-"}, headers: []string{"To", "From"}, body: true},
@@ -85,6 +92,8 @@ var swaksManual = []swaksExample{
 	{name: "quit after EHLO", args: "--server {SERVER} -t user@example.com --quit-after EHLO --timeout 10"},
 	{name: "quit after FIRST-HELO with TLS", args: "--server {SERVER} -t user@example.com -tls --quit-after FIRST-HELO"},
 	{name: "LMTP to an SMTP server", args: "--server {SERVER} -t user@example.com --protocol LMTP -4"},
+	{name: "tls-optional-strict", args: "--server {SERVER} -t user@example.com -tlsos --tls-ca-path {CA}", headers: []string{"To"}},
+	{name: "drop after RCPT", args: "--server {SERVER} -t user@example.com --drop-after RCPT", refused: "--quit-after STAGE stops there with QUIT"},
 	{name: "silent", args: "--server {SERVER} -t user@example.com --silent 2 --show-time-lapse", headers: []string{"To"}},
 }
 
@@ -182,6 +191,9 @@ func mailboxSummary(t *testing.T, srv *sandbox.Server, ex swaksExample) string {
 		for _, h := range ex.headers {
 			fmt.Fprintf(&b, "%s: %q\n", h, msg.Header[h])
 		}
+		if ex.attachment {
+			fmt.Fprintf(&b, "attachment: %q\n", lastPart(t, msg))
+		}
 		if ex.body {
 			var body bytes.Buffer
 			body.ReadFrom(msg.Body)
@@ -217,4 +229,27 @@ func runEhloSend(args []string, stdin string) (int, string) {
 	app := &appContext{ctx: ctx, stdout: &out, stderr: &out, stdin: strings.NewReader(stdin)}
 	code := runWith(app, append([]string{"send"}, args...))
 	return code, out.String()
+}
+
+// lastPart decodes the last part of a multipart message.
+func lastPart(t *testing.T, msg *mail.Message) string {
+	_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil {
+		t.Fatalf("Content-Type: %v", err)
+	}
+	r := multipart.NewReader(msg.Body, params["boundary"])
+	last := ""
+	for {
+		p, err := r.NextPart()
+		if err != nil {
+			break
+		}
+		var data []byte
+		data, _ = io.ReadAll(p)
+		if strings.EqualFold(p.Header.Get("Content-Transfer-Encoding"), "base64") {
+			data, _ = base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(data)), ""))
+		}
+		last = string(data)
+	}
+	return last
 }

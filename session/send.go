@@ -56,7 +56,13 @@ type SendConfig struct {
 	Timeout   time.Duration
 	Source    string
 	TLSConfig *tls.Config
-	Network   string // "tcp4" or "tcp6" to force IPv4 or IPv6 (-4, -6)
+
+	// StartTLSIfOffered sends STARTTLS when the server offers it and
+	// carries on without TLS, saying so, when it does not; a failed
+	// STARTTLS still stops the send (swaks --tls-optional-strict).
+	StartTLSIfOffered bool
+	// Network is "tcp4" or "tcp6" to force IPv4 or IPv6 (-4, -6).
+	Network string
 
 	From    string
 	HasFrom bool // From was given (it may be the null sender "")
@@ -212,11 +218,15 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 	if err := c.EhloOrHeloIfNeeded(); err != nil {
 		return fail(StageHelo, err)
 	}
-	if stopAfter(cfg.QuitAfter, "first-helo") || stopAfter(cfg.QuitAfter, "helo") && !cfg.StartTLS {
+	startTLS := cfg.StartTLS || cfg.StartTLSIfOffered && c.HasExtn("starttls")
+	if cfg.StartTLSIfOffered && !startTLS {
+		info(Warning, "STARTTLS not offered: carrying on without TLS (--tls-optional-strict)")
+	}
+	if stopAfter(cfg.QuitAfter, "first-helo") || stopAfter(cfg.QuitAfter, "helo") && !startTLS {
 		return quit(c, res)
 	}
 
-	if cfg.StartTLS {
+	if startTLS {
 		res.Stage = StageTLS
 		if _, err := c.StartTLS(nil); err != nil {
 			return fail(StageTLS, err)

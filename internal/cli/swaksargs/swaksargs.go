@@ -357,8 +357,6 @@ func addHeader(t *translation, _ string, v string, _ bool) error {
 
 func attach(t *translation, flag, v string, _ bool) error {
 	switch {
-	case v == "-":
-		return fmt.Errorf("%s -: an attachment read from stdin is not supported yet; save it and pass --attach FILE", flag)
 	case strings.HasPrefix(v, "@"):
 		v = v[1:]
 	}
@@ -455,8 +453,8 @@ func init() {
 	// TLS.
 	add(rename(noArg, "--starttls"), "tls")
 	add(rename(noArg, "--tls-on-connect"), "tlsc", "tls-on-connect")
-	add(refusal("ehlo never falls back to clear text after asking for TLS; --starttls requires it, and without it no STARTTLS is sent"), "tlso", "tls-optional")
-	add(refusal("carrying on when STARTTLS is not offered"+notYet+"; --starttls requires it, and without it no STARTTLS is sent"), "tlsos", "tls-optional-strict")
+	add(refusal("ehlo never falls back to clear text after a STARTTLS that failed; --tls-optional-strict (--starttls-if-offered) uses STARTTLS when offered, --starttls requires it"), "tlso", "tls-optional")
+	add(rename(noArg, "--starttls-if-offered"), "tlsos", "tls-optional-strict")
 	add(rule{arg: optional, accept: oneOf("dane"), apply: tlsVerify}, "tls-verify")
 	add(drop(noArg), "tls-verify-ca", "tls-verify-host")
 	add(rename(required, "--sni"), "tls-verify-target", "tls-sni")
@@ -500,7 +498,7 @@ func init() {
 		t.out = append(t.out, "--show-time-lapse")
 		return nil
 	}}, "stl", "show-time-lapse")
-	add(refusal("a summary instead of the message"+notYet+"; the transcript shows the first lines of the message and --quiet none"), "n", "suppress-data")
+	add(rename(noArg, "--suppress-data"), "n", "suppress-data")
 	add(refusal("the hex dump"+notYet+"; --json carries the raw bytes of any line that is not plain text, and --record FILE every byte"), "raw", "show-raw-text")
 	add(refusal("the transcript's markers are always shown"), "nih", "no-info-hints", "nsh", "no-send-hints", "nrh", "no-receive-hints", "nth", "no-hints")
 	add(refusal("redirect stdout and stderr with the shell"), "output", "output-file", "output-file-stdout", "output-file-stderr")
