@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -280,6 +281,7 @@ type sendCmd struct {
 	HideInformational bool     `help:"Do not print ehlo's === lines."`
 	HideAll           bool     `help:"Print nothing, errors included: the exit code says how it went (swaks -ha)."`
 	SuppressData      bool     `help:"Show no line of the message, only how many were not shown (swaks -n)."`
+	Pipe              string   `placeholder:"COMMAND" help:"Speak SMTP to COMMAND's stdin and stdout (swaks --pipe, e.g. \"sendmail -bs\"); run without a shell. SERVER is then a name for the transcript."`
 	StartTLSIfOffered bool     `name:"starttls-if-offered" help:"STARTTLS when the server offers it; without it, carry on in clear text (swaks --tls-optional-strict). A failed STARTTLS still stops."`
 }
 
@@ -468,6 +470,9 @@ func (s *sendCmd) Run(app *appContext) error {
 	cfg.DebugOut = &scrubWriter{w: app.stderr, scrub: out.scrub}
 	if s.Insecure {
 		out.info(session.Warning, "TLS NOT VERIFIED (--insecure): certificates are not checked")
+	}
+	if s.Pipe != "" {
+		cfg.Dial = func(string) (net.Conn, error) { return dialPipe(s.Pipe, app.stderr) }
 	}
 	res := session.Send(app.ctx, cfg)
 	return unsilence(out.finish(res))

@@ -51,6 +51,9 @@ func (s *sendCmd) checkSwaksOptions() error {
 	if s.StartTLSIfOffered && (s.TLSOnConnect || s.Port == 465) {
 		return errors.New("--starttls-if-offered (--tls-optional-strict) and implicit TLS (--tls-on-connect or port 465) exclude each other")
 	}
+	if s.Pipe != "" && (s.StartTLS || s.TLSOnConnect || s.StartTLSIfOffered) && s.SNI == "" && !s.Insecure {
+		return errors.New("a --pipe command has no server name to verify the certificate against: pass --sni NAME (or --insecure)")
+	}
 	stdin := 0
 	for _, v := range append([]string{s.Body, s.Data}, s.Attach...) {
 		if v == "-" {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/mail"
 	"os"
 	"os/exec"
@@ -92,6 +93,7 @@ var swaksManual = []swaksExample{
 	{name: "quit after EHLO", args: "--server {SERVER} -t user@example.com --quit-after EHLO --timeout 10"},
 	{name: "quit after FIRST-HELO with TLS", args: "--server {SERVER} -t user@example.com -tls --quit-after FIRST-HELO"},
 	{name: "LMTP to an SMTP server", args: "--server {SERVER} -t user@example.com --protocol LMTP -4"},
+	{name: "pipe", args: "--pipe {PIPE} -t user@example.com -f me@example.com", headers: []string{"To", "From"}, body: true},
 	{name: "tls-optional-strict", args: "--server {SERVER} -t user@example.com -tlsos --tls-ca-path {CA}", headers: []string{"To"}},
 	{name: "drop after RCPT", args: "--server {SERVER} -t user@example.com --drop-after RCPT", refused: "--quit-after STAGE stops there with QUIT"},
 	{name: "silent", args: "--server {SERVER} -t user@example.com --silent 2 --show-time-lapse", headers: []string{"To"}},
@@ -111,6 +113,7 @@ func mustFault(spec string) sandbox.Fault {
 func TestSwaksManual(t *testing.T) {
 	swaks := swaksOrSkip(t)
 	t.Setenv("LOGNAME", "tester")
+	t.Setenv("EHLO_PIPE_CHILD", "1")
 	dir := t.TempDir()
 	file := filepath.Join(dir, "gtube.eml")
 	if err := os.WriteFile(file, []byte("Subject: from a file\n\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\n"), 0o600); err != nil {
@@ -170,7 +173,8 @@ func runExample(t *testing.T, ex swaksExample, file string, run func([]string, s
 	if err := os.WriteFile(ca, srv.CertPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := strings.NewReplacer("{SERVER}", srv.Addr(), "{TLS}", srv.TLSAddr(), "{SOCK}", srv.SocketPath(),
+	t.Setenv("EHLO_PIPE_HELPER", srv.Addr())
+	r := strings.NewReplacer("{PIPE}", os.Args[0]+"_-test.run=^TestPipeHelper$", "{SERVER}", srv.Addr(), "{TLS}", srv.TLSAddr(), "{SOCK}", srv.SocketPath(),
 		"{CA}", ca, "{FILE}", file, "{HOSTSLASHPORT}", strings.Replace(srv.Addr(), ":", "/", 1))
 	var args []string
 	for _, a := range strings.Fields(ex.args) {
@@ -252,4 +256,22 @@ func lastPart(t *testing.T, msg *mail.Message) string {
 		last = string(data)
 	}
 	return last
+}
+
+// TestPipeHelper is the command of the --pipe examples: run as a child
+// process with EHLO_PIPE_HELPER set, it joins its stdin and stdout to the
+// sandbox at that address, so swaks and ehlo speak SMTP to a command.
+func TestPipeHelper(t *testing.T) {
+	addr := os.Getenv("EHLO_PIPE_HELPER")
+	if addr == "" || os.Getenv("EHLO_PIPE_CHILD") == "" {
+		t.Skip("the --pipe examples' command, run by TestSwaksManual")
+	}
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(3)
+	}
+	go func() { io.Copy(conn, os.Stdin); conn.(*net.TCPConn).CloseWrite() }()
+	io.Copy(os.Stdout, conn)
+	os.Exit(0)
 }

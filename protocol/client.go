@@ -51,6 +51,10 @@ type Options struct {
 	// Network narrows a TCP connection to IPv4 ("tcp4") or IPv6 ("tcp6");
 	// empty means either, as the resolver orders them.
 	Network string
+	// Dial, when set, opens the connection in place of a socket, given the
+	// host Connect was called with (swaks's --pipe: a command's stdin and
+	// stdout). The trace calls its network "pipe".
+	Dial func(host string) (net.Conn, error)
 	// TLSConfig is used for implicit TLS and as StartTLS's default.
 	// Certificates are verified unless it says InsecureSkipVerify; an empty
 	// ServerName is filled with the host connected to.
@@ -210,7 +214,9 @@ func (c *Client) Connect(host string, port int) (Reply, error) {
 	}
 	network := "tcp"
 	var addr string
-	if strings.HasPrefix(host, "/") {
+	if c.opts.Dial != nil {
+		network, addr = "pipe", host
+	} else if strings.HasPrefix(host, "/") {
 		network, addr = "unix", host
 	} else {
 		h, p, err := SplitHostPort(host, port)
@@ -246,7 +252,13 @@ func (c *Client) Connect(host string, port int) (Reply, error) {
 	if network == "tcp" && c.opts.Network != "" {
 		dialNet = c.opts.Network
 	}
-	conn, err := d.Dial(dialNet, addr)
+	var conn net.Conn
+	var err error
+	if c.opts.Dial != nil {
+		conn, err = c.opts.Dial(addr)
+	} else {
+		conn, err = d.Dial(dialNet, addr)
+	}
 	if err != nil {
 		if network == "unix" {
 			c.debugf("connect fail: %s", addr)

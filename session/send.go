@@ -63,6 +63,8 @@ type SendConfig struct {
 	StartTLSIfOffered bool
 	// Network is "tcp4" or "tcp6" to force IPv4 or IPv6 (-4, -6).
 	Network string
+	// Dial replaces the socket (protocol.Options.Dial; --pipe).
+	Dial func(host string) (net.Conn, error)
 
 	From    string
 	HasFrom bool // From was given (it may be the null sender "")
@@ -154,6 +156,7 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 		Timeout:            cfg.Timeout,
 		SourceAddress:      cfg.Source,
 		Network:            cfg.Network,
+		Dial:               cfg.Dial,
 		TLSConfig:          cfg.TLSConfig,
 		Tracer:             stages,
 		AllowCleartextAuth: cfg.AuthCleartext,

@@ -156,7 +156,7 @@ func (t *translation) finish() ([]string, error) {
 	}
 	out := append(append(t.front, t.out...), t.tail...)
 	if len(t.tail) > 1 {
-		return nil, errors.New("--server and --socket name the target once (swaks's transports exclude each other)")
+		return nil, errors.New("--server, --socket and --pipe name the target once (swaks's transports exclude each other)")
 	}
 	return out, nil
 }
@@ -241,6 +241,17 @@ func server(t *translation, flag, v string, has bool) error {
 		h = strings.Trim(h, "[]")
 		v = net.JoinHostPort(h, p)
 	}
+	t.tail = append(t.tail, v)
+	return nil
+}
+
+// pipe is --pipe COMMAND; the command also names the target in the
+// transcript, as SERVER.
+func pipe(t *translation, flag, v string, _ bool) error {
+	if strings.TrimSpace(v) == "" {
+		return fmt.Errorf("%s needs a command", flag)
+	}
+	t.out = append(t.out, "--pipe="+v)
 	t.tail = append(t.tail, v)
 	return nil
 }
@@ -421,7 +432,7 @@ func init() {
 	add(fn(required, localPort), "lp", "local-port", "lport")
 	add(rename(noArg, "--ipv4"), "4")
 	add(rename(noArg, "--ipv6"), "6")
-	add(refusal("speaking SMTP to a command"+notYet+"; run the command as a server (e.g. on a Unix socket) and give its address as SERVER"), "pipe")
+	add(fn(required, pipe), "pipe")
 	add(refusal("ehlo routes by SERVER; without SERVER it looks up the recipients' MX"), "copy-routing")
 	// Protocol.
 	add(rename(required, "--to"), "t", "to")

@@ -48,6 +48,7 @@ func TestTranslate(t *testing.T) {
 		{"--tls-verify host", []string{"host"}},
 		{"-tlsc --tls-cert c --tls-key k --tls-chain ch", []string{"--tls-on-connect", "--cert=c", "--key=k", "--tls-chain=ch"}},
 		{"-4", []string{"--ipv4"}},
+		{"--pipe sendmail", []string{"--pipe=sendmail", "sendmail"}},
 		{"-6", []string{"--ipv6"}},
 		{"-h client.test", []string{"--helo=client.test"}},
 		{"-h", []string{"--help"}},
@@ -84,7 +85,6 @@ func TestTranslate(t *testing.T) {
 func TestRefused(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct{ in, want string }{
-		{"--pipe sendmail", "not supported yet; run the command as a server"},
 		{"--proxy-version 2", "PROXY protocol is not supported yet"},
 		{"--proxy x", "PROXY protocol is not supported yet"},
 		{"--xclient-addr 1.2.3.4", "XCLIENT (Postfix's extension) is not supported yet"},
@@ -114,6 +114,7 @@ func TestRefused(t *testing.T) {
 		{"--config", "no configuration file"},
 		{"--prdr", "PRDR is not supported yet"},
 		{"--server a --socket /b", "name the target once"},
+		{"--server a --pipe b", "name the target once"},
 		{"-p nosuchservice", "neither a number nor a known service"},
 		{"--server", "needs a host"},
 		{"-t", "needs a value"},
