@@ -201,7 +201,7 @@ var QuitAfterWords = map[string]string{
 func quitAfter(t *translation, flag, v string, _ bool) error {
 	w, ok := QuitAfterWords[strings.ToLower(v)]
 	if !ok {
-		return fmt.Errorf("%s %q: not a stop ehlo knows (CONNECT, BANNER, FIRST-HELO, TLS, HELO, AUTH, MAIL, RCPT, in any case)", flag, v)
+		return fmt.Errorf("--quit-after must be one of connect, banner, first-helo, helo, tls, auth, mail, rcpt (or swaks's words for them, in any case), not %q", v)
 	}
 	t.out = append(t.out, "--quit-after="+w)
 	return nil
@@ -211,7 +211,7 @@ func quitAfter(t *translation, flag, v string, _ bool) error {
 func timeout(t *translation, flag, v string, _ bool) error {
 	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
 		if n == 0 {
-			return fmt.Errorf("%s 0: ehlo always has a timeout (swaks's 0 means none); give a long one, e.g. --timeout 1h", flag)
+			return fmt.Errorf("%s 0: --timeout must be greater than zero: ehlo always has a timeout (swaks's 0 means none); give a long one, e.g. --timeout 1h", flag)
 		}
 		v += "s"
 	}
@@ -274,7 +274,7 @@ func fileArg(to string, textOK bool) func(*translation, string, string, bool) er
 		case isFile(v):
 			v = "@" + v
 		case !textOK:
-			return fmt.Errorf("%s %q: no such file; ehlo takes a whole message as @FILE or - (stdin), not as text", flag, v)
+			return fmt.Errorf("%s %q: no such file; --data takes @FILE or - (stdin), or an existing FILE: a whole message, not its text", flag, v)
 		}
 		t.out = append(t.out, to+"="+v)
 		return nil
