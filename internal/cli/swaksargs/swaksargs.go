@@ -49,6 +49,9 @@ type translation struct {
 	nameSet, typeSet bool
 	typeUsed         bool
 	srcHost, srcPort string
+	cc               []string // --cc: recipients that the Cc header names
+	to               []string // --to, for the To header when --cc or --bcc add recipients
+	bcc              bool
 }
 
 type attachment struct{ path, typ, name string }
@@ -143,6 +146,17 @@ func (t *translation) finish() ([]string, error) {
 			src = net.JoinHostPort(h, t.srcPort)
 		}
 		t.out = append(t.out, "--source="+src)
+	}
+	if len(t.cc) > 0 || t.bcc {
+		// ehlo's default To header names every envelope recipient; swaks's
+		// names only --to's.
+		for _, a := range t.cc {
+			t.out = append(t.out, "--to="+a)
+		}
+		if len(t.cc) > 0 {
+			t.out = append(t.out, "--header=Cc: "+strings.Join(t.cc, ", "))
+		}
+		t.out = append(t.out, "--header=To: "+strings.Join(t.to, ", "))
 	}
 	typed := false
 	for _, a := range t.attaches {
@@ -387,6 +401,29 @@ func attachName(t *translation, _ string, v string, _ bool) error {
 	return nil
 }
 
+func to(t *translation, _ string, v string, _ bool) error {
+	t.out = append(t.out, "--to="+v)
+	t.to = append(t.to, v)
+	return nil
+}
+
+// bcc is swaks's --bcc: envelope recipients no header names.
+func bcc(t *translation, _ string, v string, _ bool) error {
+	t.out = append(t.out, "--to="+v)
+	t.bcc = true
+	return nil
+}
+
+// cc is swaks's --cc: envelope recipients that a Cc header names.
+func cc(t *translation, _ string, v string, _ bool) error {
+	for _, a := range strings.Split(v, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			t.cc = append(t.cc, a)
+		}
+	}
+	return nil
+}
+
 func localInterface(t *translation, _ string, v string, _ bool) error {
 	t.srcHost = v
 	return nil
@@ -435,7 +472,7 @@ func init() {
 	add(fn(required, pipe), "pipe")
 	add(refusal("ehlo routes by SERVER; without SERVER it looks up the recipients' MX"), "copy-routing")
 	// Protocol.
-	add(rename(required, "--to"), "t", "to")
+	add(fn(required, to), "t", "to")
 	add(rename(optional, "--from"), "f", "from")
 	add(rule{arg: optional, accept: notFlag, apply: func(t *translation, _ string, v string, has bool) error {
 		if has {
@@ -456,8 +493,8 @@ func init() {
 	add(fn(required, timeout), "timeout")
 	add(fn(required, protocolWord), "protocol")
 	add(rename(noArg, "--pipeline"), "pipeline")
-	add(refusal("--cc"+notYet+"; give the address with --to and the header with --header \"Cc: ADDRESS\""), "cc")
-	add(refusal("--bcc"+notYet+"; give the address with --to (ehlo never writes a Bcc header)"), "bcc")
+	add(fn(required, cc), "cc")
+	add(fn(required, bcc), "bcc")
 	add(refusal("PRDR"+notYet), "prdr")
 	add(refusal("ehlo's default sender is $LOGNAME@host; give --from to choose another"), "force-getpwuid")
 	add(refusal("dropping the connection"+notYet+"; --quit-after STAGE stops there with QUIT"), "da", "drop-after", "das", "drop-after-send")
