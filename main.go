@@ -281,6 +281,8 @@ type sendCmd struct {
 	HideInformational bool     `help:"Do not print ehlo's === lines."`
 	HideAll           bool     `help:"Print nothing, errors included: the exit code says how it went (swaks -ha)."`
 	SuppressData      bool     `help:"Show no line of the message, only how many were not shown (swaks -n)."`
+	PeerCert          string   `placeholder:"FILE" help:"Write the server's certificate (PEM) to FILE, or - for stdout, once verified (swaks --tls-get-peer-cert)."`
+	PeerChain         string   `placeholder:"FILE" help:"The same with every certificate the server sent (swaks --tls-get-peer-chain)."`
 	Pipe              string   `placeholder:"COMMAND" help:"Speak SMTP to COMMAND's stdin and stdout (swaks --pipe, e.g. \"sendmail -bs\"); run without a shell. SERVER is then a name for the transcript."`
 	StartTLSIfOffered bool     `name:"starttls-if-offered" help:"STARTTLS when the server offers it; without it, carry on in clear text (swaks --tls-optional-strict). A failed STARTTLS still stops."`
 }
@@ -474,7 +476,11 @@ func (s *sendCmd) Run(app *appContext) error {
 	if s.Pipe != "" {
 		cfg.Dial = func(string) (net.Conn, error) { return dialPipe(s.Pipe, app.stderr) }
 	}
+	peer := capturePeer(tlsCfg)
 	res := session.Send(app.ctx, cfg)
+	if err := s.writePeer(app, peer); err != nil {
+		out.info(session.Warning, err.Error())
+	}
 	return unsilence(out.finish(res))
 }
 

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -53,6 +56,9 @@ func (s *sendCmd) checkSwaksOptions() error {
 	}
 	if s.Pipe != "" && (s.StartTLS || s.TLSOnConnect || s.StartTLSIfOffered) && s.SNI == "" && !s.Insecure {
 		return errors.New("a --pipe command has no server name to verify the certificate against: pass --sni NAME (or --insecure)")
+	}
+	if s.JSON && (s.PeerCert == "-" || s.PeerChain == "-") {
+		return errors.New("--peer-cert - and --peer-chain - write to stdout, where --json goes: give a FILE")
 	}
 	stdin := 0
 	for _, v := range append([]string{s.Body, s.Data}, s.Attach...) {
@@ -205,4 +211,63 @@ func loadAttachment(app *appContext, path string) (session.Attachment, error) {
 		return session.Attachment{}, fmt.Errorf("--attach -: stdin holds more than %d MiB; attach a file instead", maxStdinAttachment>>20)
 	}
 	return session.Attachment{Name: "attachment", Data: data}, nil
+}
+
+// peerCerts holds the certificates the server sent, as verified.
+type peerCerts struct{ chain []*x509.Certificate }
+
+// capturePeer records the server's certificates in cfg's verification
+// callback, which runs only once verification passed (or with --insecure):
+// what it saves is what ehlo trusted.
+func capturePeer(cfg *tls.Config) *peerCerts {
+	p := &peerCerts{}
+	next := cfg.VerifyConnection
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if next != nil {
+			if err := next(cs); err != nil {
+				return err
+			}
+		}
+		p.chain = cs.PeerCertificates
+		return nil
+	}
+	return p
+}
+
+// writePeer is --peer-cert and --peer-chain: PEM to a file (replaced
+// whole, never half-written) or to stdout.
+func (s *sendCmd) writePeer(app *appContext, p *peerCerts) error {
+	for _, w := range []struct {
+		flag, path string
+		all        bool
+	}{{"--peer-cert", s.PeerCert, false}, {"--peer-chain", s.PeerChain, true}} {
+		if w.path == "" {
+			continue
+		}
+		if len(p.chain) == 0 {
+			return fmt.Errorf("%s: no verified server certificate to write (no TLS, or the handshake failed)", w.flag)
+		}
+		certs := p.chain[:1]
+		if w.all {
+			certs = p.chain
+		}
+		write := func(out io.Writer) error {
+			for _, c := range certs {
+				if err := pem.Encode(out, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		var err error
+		if w.path == "-" {
+			err = write(app.stdout)
+		} else {
+			err = session.WriteFileAtomic(app.ctx, w.path, true, write)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", w.flag, err)
+		}
+	}
+	return nil
 }

@@ -424,6 +424,28 @@ func cc(t *translation, _ string, v string, _ bool) error {
 	return nil
 }
 
+// isCertFile tells --tls-get-peer-cert's optional FILE from SERVER: a
+// word ending in .pem, .crt or .cer (or the --opt=FILE form).
+func isCertFile(next string) bool {
+	for _, ext := range []string{".pem", ".crt", ".cer"} {
+		if strings.HasSuffix(strings.ToLower(next), ext) {
+			return true
+		}
+	}
+	return false
+}
+
+// peerCert is --tls-get-peer-cert [FILE]: stdout without a FILE.
+func peerCert(to string) func(*translation, string, string, bool) error {
+	return func(t *translation, _ string, v string, has bool) error {
+		if !has || v == "" {
+			v = "-"
+		}
+		t.out = append(t.out, to+"="+v)
+		return nil
+	}
+}
+
 func localInterface(t *translation, _ string, v string, _ bool) error {
 	t.srcHost = v
 	return nil
@@ -512,7 +534,8 @@ func init() {
 	add(rename(required, "--tls-chain"), "tls-chain")
 	add(refusal("ehlo negotiates TLS 1.2 or 1.3 and does not choose versions"+notYet), "tlsp", "tls-protocol")
 	add(refusal("ehlo uses Go's TLS cipher suites; choosing them"+notYet), "tls-cipher")
-	add(refusal("saving the peer's certificate"+notYet+"; the transcript shows its subject, names, validity and SHA-256, and --json its whole chain"), "tls-get-peer-cert", "tls-get-peer-chain")
+	add(rule{arg: optional, accept: isCertFile, apply: peerCert("--peer-cert")}, "tls-get-peer-cert")
+	add(rule{arg: optional, accept: isCertFile, apply: peerCert("--peer-chain")}, "tls-get-peer-chain")
 	// AUTH.
 	add(rule{arg: optional, accept: isMechList, apply: auth}, "a", "auth")
 	add(rename(required, "--auth-user"), "au", "auth-user")
