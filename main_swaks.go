@@ -60,6 +60,9 @@ func (s *sendCmd) checkSwaksOptions() error {
 	if s.JSON && (s.PeerCert == "-" || s.PeerChain == "-") {
 		return errors.New("--peer-cert - and --peer-chain - write to stdout, where --json goes: give a FILE")
 	}
+	if err := s.buildProxy(); err != nil {
+		return err
+	}
 	stdin := 0
 	for _, v := range append([]string{s.Body, s.Data}, s.Attach...) {
 		if v == "-" {
@@ -270,4 +273,22 @@ func (s *sendCmd) writePeer(app *appContext, p *peerCerts) error {
 		}
 	}
 	return nil
+}
+
+// buildProxy encodes the --proxy* options' header, if any was given.
+func (s *sendCmd) buildProxy() error {
+	p := session.Proxy{Version: s.ProxyVersion, Raw: s.Proxy, Family: s.ProxyFamily, Protocol: s.ProxyProtocol,
+		Command: s.ProxyCommand, Source: s.ProxySource, SourcePort: s.ProxySourcePort, Dest: s.ProxyDest, DestPort: s.ProxyDestPort}
+	if p == (session.Proxy{}) {
+		return nil
+	}
+	if p.Version == 0 {
+		p.Version = 1
+	}
+	if s.Pipe != "" || strings.HasPrefix(s.Server, "/") {
+		return errors.New("--proxy*: the PROXY header is for a TCP connection, not --pipe or a Unix socket")
+	}
+	hdr, err := p.Header()
+	s.preamble = hdr
+	return err
 }

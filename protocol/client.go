@@ -55,6 +55,9 @@ type Options struct {
 	// host Connect was called with (swaks's --pipe: a command's stdin and
 	// stdout). The trace calls its network "pipe".
 	Dial func(host string) (net.Conn, error)
+	// Preamble is written as soon as the connection opens, before TLS on
+	// connect and before the greeting is read: a PROXY protocol header.
+	Preamble []byte
 	// TLSConfig is used for implicit TLS and as StartTLS's default.
 	// Certificates are verified unless it says InsecureSkipVerify; an empty
 	// ServerName is filled with the host connected to.
@@ -273,6 +276,11 @@ func (c *Client) Connect(host string, port int) (Reply, error) {
 	c.br = bufio.NewReaderSize(conn, 4096)
 	c.tlsOn, c.tlsState = false, nil
 	c.setPhase(PhaseConnected)
+	if len(c.opts.Preamble) > 0 {
+		if err := c.write(c.opts.Preamble, nil); err != nil {
+			return Reply{}, err
+		}
+	}
 	if c.kind == SMTPS {
 		if err := c.handshake(c.tlsConfig(nil)); err != nil {
 			return Reply{}, err

@@ -65,6 +65,8 @@ type SendConfig struct {
 	Network string
 	// Dial replaces the socket (protocol.Options.Dial; --pipe).
 	Dial func(host string) (net.Conn, error)
+	// Preamble is sent first on the connection (a PROXY header, --proxy).
+	Preamble []byte
 
 	From    string
 	HasFrom bool // From was given (it may be the null sender "")
@@ -157,6 +159,7 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 		SourceAddress:      cfg.Source,
 		Network:            cfg.Network,
 		Dial:               cfg.Dial,
+		Preamble:           cfg.Preamble,
 		TLSConfig:          cfg.TLSConfig,
 		Tracer:             stages,
 		AllowCleartextAuth: cfg.AuthCleartext,

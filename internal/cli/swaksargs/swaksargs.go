@@ -122,9 +122,6 @@ func lookup(name string) (rule, string, bool) {
 	if strings.HasPrefix(key, "xclient") {
 		return refusal("XCLIENT (Postfix's extension) is not supported yet"), "--" + name, true
 	}
-	if strings.HasPrefix(key, "proxy") {
-		return refusal("the HAProxy PROXY protocol is not supported yet"), "--" + name, true
-	}
 	r, ok := rules[key]
 	return r, "--" + name, ok
 }
@@ -492,6 +489,10 @@ func init() {
 	add(rename(noArg, "--ipv4"), "4")
 	add(rename(noArg, "--ipv6"), "6")
 	add(fn(required, pipe), "pipe")
+	for _, n := range []string{"proxy", "proxy-version", "proxy-family", "proxy-protocol", "proxy-command",
+		"proxy-source", "proxy-source-port", "proxy-dest", "proxy-dest-port"} {
+		add(rename(required, "--"+n), n)
+	}
 	add(refusal("ehlo routes by SERVER; without SERVER it looks up the recipients' MX"), "copy-routing")
 	// Protocol.
 	add(fn(required, to), "t", "to")

@@ -48,6 +48,7 @@ func TestTranslate(t *testing.T) {
 		{"--tls-verify host", []string{"host"}},
 		{"-tlsc --tls-cert c --tls-key k --tls-chain ch", []string{"--tls-on-connect", "--cert=c", "--key=k", "--tls-chain=ch"}},
 		{"-4", []string{"--ipv4"}},
+		{"--Proxy-Version 2 --proxy-family AF_INET", []string{"--proxy-version=2", "--proxy-family=AF_INET"}},
 		{"--tls-get-peer-cert host", []string{"--peer-cert=-", "host"}},
 		{"--tls-get-peer-cert out.PEM host", []string{"--peer-cert=out.PEM", "host"}},
 		{"--tls-get-peer-chain=chain", []string{"--peer-chain=chain"}},
@@ -90,8 +91,6 @@ func TestTranslate(t *testing.T) {
 func TestRefused(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct{ in, want string }{
-		{"--proxy-version 2", "PROXY protocol is not supported yet"},
-		{"--proxy x", "PROXY protocol is not supported yet"},
 		{"--xclient-addr 1.2.3.4", "XCLIENT (Postfix's extension) is not supported yet"},
 		{"--tls-optional", "--tls-optional-strict (--starttls-if-offered) uses STARTTLS when offered"},
 		{"-tlso", "--starttls requires it"},
