@@ -263,7 +263,7 @@ type sendCmd struct {
 	Ret         string `help:"DSN: RET=FULL or HDRS."`
 	Envid       string `help:"DSN: ENVID=."`
 
-	QuitAfter string `enum:",connect,banner,first-helo,helo,tls,auth,mail,rcpt" default:"" help:"Stop after this stage and QUIT: connect, banner, first-helo (the greeting before STARTTLS), helo, tls, auth, mail, rcpt; swaks's words in any case too."`
+	QuitAfter string `enum:",connect,banner,first-helo,helo,tls,xclient,auth,mail,rcpt" default:"" help:"Stop after this stage and QUIT: connect, banner, first-helo (the greeting before STARTTLS), helo (the last greeting), tls, xclient, auth, mail, rcpt; swaks's words in any case too."`
 	Debug     int    `enum:"0,1,2" default:"0" help:"smtplib's debug output on stderr (1, or 2 with timestamps)."`
 	JSON      bool   `name:"json" help:"One JSON object with every reply and the outcome on stdout instead of the transcript."`
 	Quiet     bool   `help:"No transcript."`
@@ -281,20 +281,22 @@ type sendCmd struct {
 	HideInformational bool     `help:"Do not print ehlo's === lines."`
 	HideAll           bool     `help:"Print nothing, errors included: the exit code says how it went (swaks -ha)."`
 
-	SuppressData      bool   `help:"Show no line of the message, only how many were not shown (swaks -n)."`
-	ProxyVersion      int    `placeholder:"1|2" help:"Send a HAProxy PROXY protocol header first, version 1 (text, the default) or 2 (binary)."`
-	Proxy             string `placeholder:"RAW" help:"The PROXY header's body as given (v1: after \"PROXY \"; v2: after the signature, base64: for binary)."`
-	ProxyFamily       string `placeholder:"FAMILY" help:"PROXY family: TCP4, TCP6, UNKNOWN (v1); AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC (v2)."`
-	ProxyProtocol     string `placeholder:"PROTO" help:"PROXY v2 transport: STREAM (default), DGRAM, UNSPEC."`
-	ProxyCommand      string `placeholder:"CMD" help:"PROXY v2 command: PROXY (default) or LOCAL."`
-	ProxySource       string `placeholder:"ADDR" help:"PROXY source address (v2 AF_UNIX: a path)."`
-	ProxySourcePort   string `placeholder:"PORT" help:"PROXY source port."`
-	ProxyDest         string `placeholder:"ADDR" help:"PROXY destination address."`
-	ProxyDestPort     string `placeholder:"PORT" help:"PROXY destination port."`
-	PeerCert          string `placeholder:"FILE" help:"Write the server's certificate (PEM) to FILE, or - for stdout, once verified (swaks --tls-get-peer-cert)."`
-	PeerChain         string `placeholder:"FILE" help:"The same with every certificate the server sent (swaks --tls-get-peer-chain)."`
-	Pipe              string `placeholder:"COMMAND" help:"Speak SMTP to COMMAND's stdin and stdout (swaks --pipe, e.g. \"sendmail -bs\"); run without a shell. SERVER is then a name for the transcript."`
-	StartTLSIfOffered bool   `name:"starttls-if-offered" help:"STARTTLS when the server offers it; without it, carry on in clear text (swaks --tls-optional-strict). A failed STARTTLS still stops."`
+	SuppressData      bool     `help:"Show no line of the message, only how many were not shown (swaks -n)."`
+	ProxyVersion      int      `placeholder:"1|2" help:"Send a HAProxy PROXY protocol header first, version 1 (text, the default) or 2 (binary)."`
+	Proxy             string   `placeholder:"RAW" help:"The PROXY header's body as given (v1: after \"PROXY \"; v2: after the signature, base64: for binary)."`
+	ProxyFamily       string   `placeholder:"FAMILY" help:"PROXY family: TCP4, TCP6, UNKNOWN (v1); AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC (v2)."`
+	ProxyProtocol     string   `placeholder:"PROTO" help:"PROXY v2 transport: STREAM (default), DGRAM, UNSPEC."`
+	ProxyCommand      string   `placeholder:"CMD" help:"PROXY v2 command: PROXY (default) or LOCAL."`
+	ProxySource       string   `placeholder:"ADDR" help:"PROXY source address (v2 AF_UNIX: a path)."`
+	ProxySourcePort   string   `placeholder:"PORT" help:"PROXY source port."`
+	ProxyDest         string   `placeholder:"ADDR" help:"PROXY destination address."`
+	ProxyDestPort     string   `placeholder:"PORT" help:"PROXY destination port."`
+	XClient           []string `name:"xclient" sep:"none" placeholder:"ATTRS" help:"Send Postfix's XCLIENT with these NAME=VALUE attributes (xtext-encoded) after the last greeting, then greet again (repeatable: one command each)."`
+	XClientNoVerify   bool     `name:"xclient-no-verify" help:"Send XCLIENT attributes the server did not list."`
+	PeerCert          string   `placeholder:"FILE" help:"Write the server's certificate (PEM) to FILE, or - for stdout, once verified (swaks --tls-get-peer-cert)."`
+	PeerChain         string   `placeholder:"FILE" help:"The same with every certificate the server sent (swaks --tls-get-peer-chain)."`
+	Pipe              string   `placeholder:"COMMAND" help:"Speak SMTP to COMMAND's stdin and stdout (swaks --pipe, e.g. \"sendmail -bs\"); run without a shell. SERVER is then a name for the transcript."`
+	StartTLSIfOffered bool     `name:"starttls-if-offered" help:"STARTTLS when the server offers it; without it, carry on in clear text (swaks --tls-optional-strict). A failed STARTTLS still stops."`
 
 	preamble []byte // the PROXY header, built by Validate
 }
@@ -455,6 +457,7 @@ func (s *sendCmd) Run(app *appContext) error {
 	cfg := session.SendConfig{
 		Server: s.Server, Port: s.Port, Kind: s.kind(), StartTLS: s.StartTLS,
 		Helo: s.Helo, Timeout: s.Timeout, Source: s.Source, TLSConfig: tlsCfg, Network: s.network(), Preamble: s.preamble,
+		XClient: s.XClient, XClientNoVerify: s.XClientNoVerify,
 		To: s.To, Message: msg,
 		AuthMech: s.Auth, AuthUser: s.AuthUser, AuthPassword: secret,
 		NoInitialResponse: s.NoInitialResponse, AuthCleartext: s.AuthCleartext,

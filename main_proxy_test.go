@@ -115,3 +115,118 @@ func TestSwaksProxy(t *testing.T) {
 		})
 	}
 }
+
+// xclientCatcher offers XCLIENT, keeps every XCLIENT line and answers
+// just enough SMTP for a client to get through XCLIENT and QUIT.
+func xclientCatcher(t *testing.T) (addr string, got <-chan []string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	ch := make(chan []string, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		var lines []string
+		defer func() { ch <- lines }()
+		br := bufio.NewReader(c)
+		io.WriteString(c, "220 catcher ready\r\n")
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			verb := strings.ToUpper(strings.Fields(line + " x")[0])
+			switch verb {
+			case "EHLO":
+				io.WriteString(c, "250-catcher\r\n250-XCLIENT NAME ADDR PORT PROTO HELO LOGIN REVERSE_NAME DESTADDR DESTPORT\r\n250 8BITMIME\r\n")
+			case "XCLIENT":
+				lines = append(lines, strings.TrimRight(line, "\r\n"))
+				io.WriteString(c, "220 catcher xclient ok\r\n")
+			case "QUIT":
+				io.WriteString(c, "221 bye\r\n")
+				return
+			default:
+				io.WriteString(c, "250 ok\r\n")
+			}
+		}
+	}()
+	return l.Addr().String(), ch
+}
+
+// TestSwaksXClient sends the same --xclient* options with swaks and ehlo
+// and compares the XCLIENT commands the server received.
+func TestSwaksXClient(t *testing.T) {
+	swaks := swaksOrSkip(t)
+	for _, opts := range []string{
+		"--xclient-addr 192.0.2.1 --xclient-name client.example",
+		"--xclient-name a~name+with=odd --xclient-helo x --xclient-delim --xclient-login alice --xclient-reverse-name r.example",
+		"--xclient PORT=25~PROTO=ESMTP --xclient-destaddr 192.0.2.2 --xclient-destport 587",
+		"--xclient-addr 192.0.2.1 --quit-after XCLIENT",
+		"--xclient-addr 192.0.2.1 --quit-after HELO",
+		"--xclient-addr 192.0.2.1 --quit-after RCPT",
+	} {
+		t.Run(opts, func(t *testing.T) {
+			var args []string
+			for _, a := range strings.Fields(opts) {
+				args = append(args, strings.ReplaceAll(a, "~", " "))
+			}
+			run := func(name string, send func(addr string) (int, string)) []string {
+				addr, got := xclientCatcher(t)
+				code, out := send(addr)
+				if code != 0 {
+					t.Fatalf("%s: exit %d\n%s", name, code, out)
+				}
+				return <-got
+			}
+			base := []string{"-t", "user@example.com"}
+			if !strings.Contains(opts, "--quit-after") {
+				base = append(base, "--quit-after", "AUTH")
+			}
+			var swaksOut, ehloOut string
+			fromSwaks := run("swaks", func(addr string) (code int, out string) {
+				code, swaksOut = runSwaksCmd(t, swaks, t.TempDir(), append(append([]string{"--server", addr}, base...), args...), "")
+				return code, swaksOut
+			})
+			fromEhlo := run("ehlo", func(addr string) (code int, out string) {
+				code, ehloOut = runEhloSend(append(append([]string{"--server", addr}, base...), args...), "")
+				return code, ehloOut
+			})
+			if strings.HasSuffix(opts, "--quit-after HELO") {
+				// swaks 20201014 stops before XCLIENT here, a bug fixed
+				// upstream ("fixes to --quit-after with XCLIENT"): HELO is
+				// the greeting after XCLIENT.
+				if got := commandsAfterXClient(ehloOut); got != "EHLO QUIT" {
+					t.Fatalf("ehlo sent %q after XCLIENT, want EHLO QUIT", got)
+				}
+				return
+			}
+			// Both stop at the same place: the same commands after XCLIENT.
+			if a, b := commandsAfterXClient(swaksOut), commandsAfterXClient(ehloOut); a != b {
+				t.Fatalf("after XCLIENT, swaks sent %q and ehlo %q", a, b)
+			}
+			if strings.Join(fromSwaks, "\n") != strings.Join(fromEhlo, "\n") || len(fromEhlo) == 0 {
+				t.Fatalf("XCLIENT commands differ\nswaks: %q\nehlo:  %q", fromSwaks, fromEhlo)
+			}
+		})
+	}
+}
+
+// commandsAfterXClient lists the verbs a transcript shows sent after the
+// XCLIENT reply, upper-cased ("EHLO QUIT").
+func commandsAfterXClient(transcript string) string {
+	_, after, _ := strings.Cut(transcript, "xclient ok")
+	var verbs []string
+	for _, l := range strings.Split(after, "\n") {
+		if strings.HasPrefix(l, " -> ") {
+			verbs = append(verbs, strings.ToUpper(strings.Fields(l[4:] + " x")[0]))
+		}
+	}
+	return strings.Join(verbs, " ")
+}

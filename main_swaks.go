@@ -63,6 +63,16 @@ func (s *sendCmd) checkSwaksOptions() error {
 	if err := s.buildProxy(); err != nil {
 		return err
 	}
+	for _, x := range s.XClient {
+		for _, attr := range strings.Fields(x) {
+			if name, _, ok := strings.Cut(attr, "="); !ok || name == "" {
+				return fmt.Errorf("--xclient %q: NAME=VALUE attributes, separated by spaces", x)
+			}
+		}
+		if strings.TrimSpace(x) == "" || strings.IndexFunc(x, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+			return fmt.Errorf("--xclient %q: one line of NAME=VALUE attributes, without control characters", x)
+		}
+	}
 	stdin := 0
 	for _, v := range append([]string{s.Body, s.Data}, s.Attach...) {
 		if v == "-" {

@@ -95,6 +95,7 @@ var swaksManual = []swaksExample{
 	{name: "LMTP to an SMTP server", args: "--server {SERVER} -t user@example.com --protocol LMTP -4"},
 	{name: "pipe", args: "--pipe {PIPE} -t user@example.com -f me@example.com", headers: []string{"To", "From"}, body: true},
 	{name: "tls-optional-strict", args: "--server {SERVER} -t user@example.com -tlsos --tls-ca-path {CA}", headers: []string{"To"}},
+	{name: "XCLIENT not offered", args: "--server {SERVER} -t user@example.com --xclient-addr 192.0.2.1"},
 	{name: "drop after RCPT", args: "--server {SERVER} -t user@example.com --drop-after RCPT", refused: "--quit-after STAGE stops there with QUIT"},
 	{name: "silent", args: "--server {SERVER} -t user@example.com --silent 2 --show-time-lapse", headers: []string{"To"}},
 }

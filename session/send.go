@@ -23,6 +23,8 @@ const (
 	StageHelo
 	StageTLS
 	StageHeloAfterTLS
+	StageXClient
+	StageHeloAfterXClient
 	StageAuth
 	StageMail
 	StageRcpt
@@ -32,19 +34,20 @@ const (
 	StageDone
 )
 
-var stageNames = [...]string{"connect", "banner", "helo", "tls", "helo-after-tls", "auth", "mail", "rcpt", "data", "dot", "quit", "done"}
+var stageNames = [...]string{"connect", "banner", "helo", "tls", "helo-after-tls", "xclient", "helo-after-xclient", "auth", "mail", "rcpt", "data", "dot", "quit", "done"}
 
 func (s Stage) String() string { return stageNames[s] }
 
 // exitCodes are swaks's (swaks --help, "EXIT CODES").
 var exitCodes = map[Stage]int{
-	StageConnect: 2, StageBanner: 21, StageHelo: 22, StageTLS: 29, StageHeloAfterTLS: 32,
+	StageConnect: 2, StageBanner: 21, StageHelo: 22, StageTLS: 29, StageHeloAfterTLS: 32, StageXClient: 33, StageHeloAfterXClient: 34,
 	StageAuth: 28, StageMail: 23, StageRcpt: 24, StageData: 25, StageDot: 26, StageQuit: 27,
 }
 
 // QuitAfterStages are the stops --quit-after accepts.
 // first-helo is the greeting before STARTTLS; helo the last greeting.
-var QuitAfterStages = []string{"connect", "banner", "first-helo", "helo", "tls", "auth", "mail", "rcpt"}
+// xclient is after XCLIENT, before the greeting that follows it.
+var QuitAfterStages = []string{"connect", "banner", "first-helo", "helo", "tls", "xclient", "auth", "mail", "rcpt"}
 
 // SendConfig is everything `ehlo send` needs for one message.
 type SendConfig struct {
@@ -67,6 +70,10 @@ type SendConfig struct {
 	Dial func(host string) (net.Conn, error)
 	// Preamble is sent first on the connection (a PROXY header, --proxy).
 	Preamble []byte
+	// XClient are Postfix XCLIENT commands' arguments, sent after the last
+	// greeting; XClientNoVerify sends attributes the server did not list.
+	XClient         []string
+	XClientNoVerify bool
 
 	From    string
 	HasFrom bool // From was given (it may be the null sender "")
@@ -228,7 +235,8 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 	if cfg.StartTLSIfOffered && !startTLS {
 		info(Warning, "STARTTLS not offered: carrying on without TLS (--tls-optional-strict)")
 	}
-	if stopAfter(cfg.QuitAfter, "first-helo") || stopAfter(cfg.QuitAfter, "helo") && !startTLS {
+	xc := len(cfg.XClient) > 0 // then helo is the greeting after XCLIENT
+	if stopAfter(cfg.QuitAfter, "first-helo") || stopAfter(cfg.QuitAfter, "helo", "xclient") && !startTLS && !xc {
 		return quit(c, res)
 	}
 
@@ -251,13 +259,29 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 			}
 			return fail(StageHeloAfterTLS, err)
 		}
-		if stopAfter(cfg.QuitAfter, "helo") {
+		if stopAfter(cfg.QuitAfter, "helo", "xclient") && !xc {
 			return quit(c, res)
 		}
 	} else if stopAfter(cfg.QuitAfter, "tls") {
 		return quit(c, res)
 	}
 
+	if xc {
+		res.Stage = StageXClient
+		if err := xclient(c, cfg); err != nil {
+			return fail(StageXClient, err)
+		}
+		if stopAfter(cfg.QuitAfter, "xclient") {
+			return quit(c, res)
+		}
+		res.Stage = StageHeloAfterXClient
+		if err := xclientGreet(c, cfg); err != nil {
+			return fail(StageHeloAfterXClient, err)
+		}
+		if stopAfter(cfg.QuitAfter, "helo") {
+			return quit(c, res)
+		}
+	}
 	if cfg.AuthMech != "" {
 		res.Stage = StageAuth
 		if err := authenticate(c, cfg, info); err != nil {

@@ -52,6 +52,8 @@ type translation struct {
 	cc               []string // --cc: recipients that the Cc header names
 	to               []string // --to, for the To header when --cc or --bcc add recipients
 	bcc              bool
+	xclient          []string // XCLIENT commands, in order
+	xclientOpen      bool     // the last command takes more --xclient-ATTR
 }
 
 type attachment struct{ path, typ, name string }
@@ -119,9 +121,6 @@ func lookup(name string) (rule, string, bool) {
 			}}, "--" + name, true
 		}
 	}
-	if strings.HasPrefix(key, "xclient") {
-		return refusal("XCLIENT (Postfix's extension) is not supported yet"), "--" + name, true
-	}
 	r, ok := rules[key]
 	return r, "--" + name, ok
 }
@@ -154,6 +153,9 @@ func (t *translation) finish() ([]string, error) {
 			t.out = append(t.out, "--header=Cc: "+strings.Join(t.cc, ", "))
 		}
 		t.out = append(t.out, "--header=To: "+strings.Join(t.to, ", "))
+	}
+	for _, x := range t.xclient {
+		t.out = append(t.out, "--xclient="+x)
 	}
 	typed := false
 	for _, a := range t.attaches {
@@ -199,20 +201,20 @@ func drop(arg argKind) rule {
 func notFlag(next string) bool { return next == "-" || !strings.HasPrefix(next, "-") }
 
 // QuitAfterWords maps every stop word swaks takes, in any case, to the
-// stop ehlo names it by. Stops of stages ehlo never runs (XCLIENT, PROXY)
-// stop where the stage would have run, as swaks does when it skips one.
+// stop ehlo names it by. Stops of stages a send skips stop where the stage
+// would have run, as swaks does.
 var QuitAfterWords = map[string]string{
 	"connect": "connect", "banner": "banner", "proxy": "connect",
 	"first-helo": "first-helo", "first-ehlo": "first-helo", "first-lhlo": "first-helo",
 	"tls": "tls", "starttls": "tls",
-	"helo": "helo", "ehlo": "helo", "lhlo": "helo", "xclient": "helo", "xclient-helo": "helo",
+	"helo": "helo", "ehlo": "helo", "lhlo": "helo", "xclient": "xclient", "xclient-helo": "helo",
 	"auth": "auth", "mail": "mail", "from": "mail", "rcpt": "rcpt", "to": "rcpt",
 }
 
 func quitAfter(t *translation, flag, v string, _ bool) error {
 	w, ok := QuitAfterWords[strings.ToLower(v)]
 	if !ok {
-		return fmt.Errorf("--quit-after must be one of connect, banner, first-helo, helo, tls, auth, mail, rcpt (or swaks's words for them, in any case), not %q", v)
+		return fmt.Errorf("--quit-after must be one of connect, banner, first-helo, helo, tls, xclient, auth, mail, rcpt (or swaks's words for them, in any case), not %q", v)
 	}
 	t.out = append(t.out, "--quit-after="+w)
 	return nil
@@ -411,6 +413,33 @@ func bcc(t *translation, _ string, v string, _ bool) error {
 	return nil
 }
 
+// xclientAttr adds NAME=VALUE, the value xtext-encoded (RFC 3461 §4),
+// to the XCLIENT command being built.
+func xclientAttr(name string) func(*translation, string, string, bool) error {
+	return func(t *translation, _ string, v string, _ bool) error {
+		attr := name + "=" + xtext(v)
+		if t.xclientOpen {
+			t.xclient[len(t.xclient)-1] += " " + attr
+		} else {
+			t.xclient, t.xclientOpen = append(t.xclient, attr), true
+		}
+		return nil
+	}
+}
+
+// xtext encodes "+", "=" and every byte outside "!" to "~" as +HH.
+func xtext(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < '!' || c > '~' || c == '+' || c == '=' {
+			fmt.Fprintf(&b, "+%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
 // cc is swaks's --cc: envelope recipients that a Cc header names.
 func cc(t *translation, _ string, v string, _ bool) error {
 	for _, a := range strings.Split(v, ",") {
@@ -489,6 +518,22 @@ func init() {
 	add(rename(noArg, "--ipv4"), "4")
 	add(rename(noArg, "--ipv6"), "6")
 	add(fn(required, pipe), "pipe")
+	// XCLIENT: the attributes, in the order given, build one command until
+	// --xclient-delim; --xclient RAW is a command of its own.
+	for _, a := range []string{"name", "addr", "port", "proto", "destaddr", "destport", "helo", "login", "reverse-name"} {
+		add(fn(required, xclientAttr(strings.ToUpper(strings.ReplaceAll(a, "-", "_")))), "xclient-"+a)
+	}
+	add(fn(required, func(t *translation, _ string, v string, _ bool) error {
+		t.xclient, t.xclientOpen = append(t.xclient, v), false
+		return nil
+	}), "xclient")
+	add(rule{arg: noArg, apply: func(t *translation, _ string, _ string, _ bool) error {
+		t.xclientOpen = false
+		return nil
+	}}, "xclient-delim")
+	add(rename(noArg, "--xclient-no-verify"), "xclient-no-verify")
+	add(refusal("ehlo sends XCLIENT after STARTTLS and its greeting"), "xclient-before-starttls")
+	add(refusal("ehlo's XCLIENT is required: a failure stops the send"), "xclient-optional", "xclient-optional-strict")
 	for _, n := range []string{"proxy", "proxy-version", "proxy-family", "proxy-protocol", "proxy-command",
 		"proxy-source", "proxy-source-port", "proxy-dest", "proxy-dest-port"} {
 		add(rename(required, "--"+n), n)

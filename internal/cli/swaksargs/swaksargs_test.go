@@ -48,6 +48,9 @@ func TestTranslate(t *testing.T) {
 		{"--tls-verify host", []string{"host"}},
 		{"-tlsc --tls-cert c --tls-key k --tls-chain ch", []string{"--tls-on-connect", "--cert=c", "--key=k", "--tls-chain=ch"}},
 		{"-4", []string{"--ipv4"}},
+		{"--xclient-name a+b=c --xclient-addr 192.0.2.1 --xclient-delim --xclient-helo x --xclient RAW=1 --xclient-no-verify",
+			[]string{"--xclient-no-verify", "--xclient=NAME=a+2Bb+3Dc ADDR=192.0.2.1", "--xclient=HELO=x", "--xclient=RAW=1"}},
+		{"--xclient-reverse-name n", []string{"--xclient=REVERSE_NAME=n"}},
 		{"--Proxy-Version 2 --proxy-family AF_INET", []string{"--proxy-version=2", "--proxy-family=AF_INET"}},
 		{"--tls-get-peer-cert host", []string{"--peer-cert=-", "host"}},
 		{"--tls-get-peer-cert out.PEM host", []string{"--peer-cert=out.PEM", "host"}},
@@ -91,7 +94,7 @@ func TestTranslate(t *testing.T) {
 func TestRefused(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct{ in, want string }{
-		{"--xclient-addr 1.2.3.4", "XCLIENT (Postfix's extension) is not supported yet"},
+		{"--xclient-optional", "a failure stops the send"},
 		{"--tls-optional", "--tls-optional-strict (--starttls-if-offered) uses STARTTLS when offered"},
 		{"-tlso", "--starttls requires it"},
 		{"--tls-protocol tlsv1_2", "TLS 1.2 or 1.3"},
