@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -456,12 +455,11 @@ func (s *sendCmd) Run(app *appContext) error {
 	}
 	cfg := session.SendConfig{
 		Server: s.Server, Port: s.Port, Kind: s.kind(), StartTLS: s.StartTLS,
-		Helo: s.Helo, Timeout: s.Timeout, Source: s.Source, TLSConfig: tlsCfg, Network: s.network(), Preamble: s.preamble,
-		XClient: s.XClient, XClientNoVerify: s.XClientNoVerify,
+		Helo: s.Helo, Timeout: s.Timeout, Source: s.Source, TLSConfig: tlsCfg,
 		To: s.To, Message: msg,
 		AuthMech: s.Auth, AuthUser: s.AuthUser, AuthPassword: secret,
 		NoInitialResponse: s.NoInitialResponse, AuthCleartext: s.AuthCleartext,
-		MailOptions: mailOpts, RcptOptions: rcptOpts, QuitAfter: s.QuitAfter, StartTLSIfOffered: s.StartTLSIfOffered,
+		MailOptions: mailOpts, RcptOptions: rcptOpts, QuitAfter: s.QuitAfter,
 		Pipelining: s.Pipeline, Chunking: s.Chunking, DSN: s.Notify != "" || s.Ret != "" || s.Envid != "",
 		DebugLevel: s.Debug, DebugOut: app.stderr,
 	}
@@ -488,14 +486,7 @@ func (s *sendCmd) Run(app *appContext) error {
 	if s.Insecure {
 		out.info(session.Warning, "TLS NOT VERIFIED (--insecure): certificates are not checked")
 	}
-	if s.Pipe != "" {
-		cfg.Dial = func(string) (net.Conn, error) { return dialPipe(s.Pipe, app.stderr) }
-	}
-	peer := capturePeer(tlsCfg)
-	res := session.Send(app.ctx, cfg)
-	if err := s.writePeer(app, peer); err != nil {
-		out.info(session.Warning, err.Error())
-	}
+	res := s.send(app, cfg, out)
 	return unsilence(out.finish(res))
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"strings"
 	"time"
 
@@ -301,4 +302,22 @@ func (s *sendCmd) buildProxy() error {
 	hdr, err := p.Header()
 	s.preamble = hdr
 	return err
+}
+
+// send runs session.Send with the options that came from swaks: the
+// transport (-4/-6, --pipe, the PROXY header), STARTTLS when offered,
+// XCLIENT, and --peer-cert once it is over.
+func (s *sendCmd) send(app *appContext, cfg session.SendConfig, out *sendOutput) *session.SendResult {
+	cfg.Network, cfg.Preamble = s.network(), s.preamble
+	cfg.StartTLSIfOffered = s.StartTLSIfOffered
+	cfg.XClient, cfg.XClientNoVerify = s.XClient, s.XClientNoVerify
+	if s.Pipe != "" {
+		cfg.Dial = func(string) (net.Conn, error) { return dialPipe(s.Pipe, app.stderr) }
+	}
+	peer := capturePeer(cfg.TLSConfig)
+	res := session.Send(app.ctx, cfg)
+	if err := s.writePeer(app, peer); err != nil {
+		out.info(session.Warning, err.Error())
+	}
+	return res
 }

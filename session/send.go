@@ -267,19 +267,8 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 	}
 
 	if xc {
-		res.Stage = StageXClient
-		if err := xclient(c, cfg); err != nil {
-			return fail(StageXClient, err)
-		}
-		if stopAfter(cfg.QuitAfter, "xclient") {
-			return quit(c, res)
-		}
-		res.Stage = StageHeloAfterXClient
-		if err := xclientGreet(c, cfg); err != nil {
-			return fail(StageHeloAfterXClient, err)
-		}
-		if stopAfter(cfg.QuitAfter, "helo") {
-			return quit(c, res)
+		if done := xclientStage(c, cfg, res, fail); done != nil {
+			return done
 		}
 	}
 	if cfg.AuthMech != "" {

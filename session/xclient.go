@@ -49,3 +49,23 @@ func xclientGreet(c *protocol.Client, cfg SendConfig) error {
 	}
 	return err
 }
+
+// xclientStage is Send's XCLIENT stage: nil to carry on, or the result
+// when it failed or --quit-after stopped it.
+func xclientStage(c *protocol.Client, cfg SendConfig, res *SendResult, fail func(Stage, error) *SendResult) *SendResult {
+	res.Stage = StageXClient
+	if err := xclient(c, cfg); err != nil {
+		return fail(StageXClient, err)
+	}
+	if stopAfter(cfg.QuitAfter, "xclient") {
+		return quit(c, res)
+	}
+	res.Stage = StageHeloAfterXClient
+	if err := xclientGreet(c, cfg); err != nil {
+		return fail(StageHeloAfterXClient, err)
+	}
+	if stopAfter(cfg.QuitAfter, "helo") {
+		return quit(c, res)
+	}
+	return nil
+}

@@ -504,12 +504,21 @@ const notYet = " is not supported yet"
 var rules = map[string]rule{}
 
 func init() {
-	add := func(r rule, names ...string) {
-		for _, n := range names {
-			rules[n] = r
-		}
+	transportRules()
+	protocolRules()
+	tlsRules()
+	authRules()
+	messageRules()
+	outputRules()
+}
+
+func add(r rule, names ...string) {
+	for _, n := range names {
+		rules[n] = r
 	}
-	// Transport.
+}
+
+func transportRules() {
 	add(fn(optional, server), "s", "server")
 	add(fn(required, port), "p", "port")
 	add(fn(required, socket), "socket")
@@ -539,7 +548,9 @@ func init() {
 		add(rename(required, "--"+n), n)
 	}
 	add(refusal("ehlo routes by SERVER; without SERVER it looks up the recipients' MX"), "copy-routing")
-	// Protocol.
+}
+
+func protocolRules() {
 	add(fn(required, to), "t", "to")
 	add(rename(optional, "--from"), "f", "from")
 	add(rule{arg: optional, accept: notFlag, apply: func(t *translation, _ string, v string, has bool) error {
@@ -566,7 +577,9 @@ func init() {
 	add(refusal("PRDR"+notYet), "prdr")
 	add(refusal("ehlo's default sender is $LOGNAME@host; give --from to choose another"), "force-getpwuid")
 	add(refusal("dropping the connection"+notYet+"; --quit-after STAGE stops there with QUIT"), "da", "drop-after", "das", "drop-after-send")
-	// TLS.
+}
+
+func tlsRules() {
 	add(rename(noArg, "--starttls"), "tls")
 	add(rename(noArg, "--tls-on-connect"), "tlsc", "tls-on-connect")
 	add(refusal("ehlo never falls back to clear text after a STARTTLS that failed; --tls-optional-strict (--starttls-if-offered) uses STARTTLS when offered, --starttls requires it"), "tlso", "tls-optional")
@@ -582,7 +595,9 @@ func init() {
 	add(refusal("ehlo uses Go's TLS cipher suites; choosing them"+notYet), "tls-cipher")
 	add(rule{arg: optional, accept: isCertFile, apply: peerCert("--peer-cert")}, "tls-get-peer-cert")
 	add(rule{arg: optional, accept: isCertFile, apply: peerCert("--peer-chain")}, "tls-get-peer-chain")
-	// AUTH.
+}
+
+func authRules() {
 	add(rule{arg: optional, accept: isMechList, apply: auth}, "a", "auth")
 	add(rename(required, "--auth-user"), "au", "auth-user")
 	add(rename(required, "--auth-password"), "ap", "auth-password")
@@ -591,7 +606,9 @@ func init() {
 	add(refusal("ehlo's --auth requires AUTH; optional AUTH"+notYet), "ao", "auth-optional", "aos", "auth-optional-strict")
 	add(refusal("ehlo never shows credentials, decoded or not (the transcript says [redacted user=...])"), "apt", "auth-plaintext")
 	add(refusal("DIGEST-MD5 and NTLM are not supported; ehlo offers PLAIN, LOGIN, CRAM-MD5, XOAUTH2 and OAUTHBEARER"), "ae", "auth-extra", "am", "auth-map")
-	// The message.
+}
+
+func messageRules() {
 	add(fn(required, fileArg("--data", false)), "d", "data")
 	add(rule{arg: noArg, apply: func(t *translation, _ string, _ string, _ bool) error {
 		t.out = append(t.out, "--data=-")
@@ -605,7 +622,9 @@ func init() {
 	add(refusal("use --body for the text part (ehlo builds one text part and the --attach files)"), "attach-body")
 	add(refusal("ehlo sends --data as given but for CRLF line endings and dot-stuffing, which SMTP needs"), "ndf", "no-data-fixup", "nsf", "no-strip-from")
 	add(refusal("--dump"+notYet), "dab", "dump-as-body", "dabsp", "dump-as-body-shows-password", "dump", "dump-mail")
-	// Output.
+}
+
+func outputRules() {
 	add(rule{arg: optional, accept: oneOf("1", "2", "3"), apply: silent}, "S", "silent")
 	add(rename(noArg, "--hide-send"), "hs", "hide-send")
 	add(rename(noArg, "--hide-receive"), "hr", "hide-receive")
