@@ -61,6 +61,9 @@ func (s *sendCmd) checkSwaksOptions() error {
 	if s.JSON && (s.PeerCert == "-" || s.PeerChain == "-") {
 		return errors.New("--peer-cert - and --peer-chain - write to stdout, where --json goes: give a FILE")
 	}
+	if _, _, err := tlsVersions(s.TLSProtocol); err != nil {
+		return err
+	}
 	if err := s.buildProxy(); err != nil {
 		return err
 	}
@@ -314,10 +317,45 @@ func (s *sendCmd) send(app *appContext, cfg session.SendConfig, out *sendOutput)
 	if s.Pipe != "" {
 		cfg.Dial = func(string) (net.Conn, error) { return dialPipe(s.Pipe, app.stderr) }
 	}
+	cfg.TLSConfig.MinVersion, cfg.TLSConfig.MaxVersion, _ = tlsVersions(s.TLSProtocol)
 	peer := capturePeer(cfg.TLSConfig)
 	res := session.Send(app.ctx, cfg)
 	if err := s.writePeer(app, peer); err != nil {
 		out.info(session.Warning, err.Error())
 	}
 	return res
+}
+
+// tlsVersions reads swaks's --tls-protocol: a list of the versions allowed
+// (tlsv1_2,tlsv1_3) or of those forbidden (no_tlsv1_3), not both. ehlo
+// speaks TLS 1.2 and 1.3 only, so what remains of those two is the range.
+func tlsVersions(spec string) (lo, hi uint16, err error) {
+	names := map[string]uint16{"sslv2": 0, "sslv3": 0, "tlsv1": 0, "tlsv1_1": 0, "tlsv1_2": tls.VersionTLS12, "tlsv1_3": tls.VersionTLS13}
+	ok := map[uint16]bool{tls.VersionTLS12: spec == "" || strings.HasPrefix(spec, "no_"), tls.VersionTLS13: spec == "" || strings.HasPrefix(spec, "no_")}
+	for _, w := range strings.Split(spec, ",") {
+		w = strings.ToLower(strings.TrimSpace(w))
+		if w == "" {
+			continue
+		}
+		name, neg := strings.CutPrefix(w, "no_")
+		v, known := names[name]
+		if !known || neg != strings.HasPrefix(strings.ToLower(spec), "no_") {
+			return 0, 0, fmt.Errorf("--tls-protocol %q: versions sslv2 … tlsv1_3, all allowed or all forbidden (no_tlsv1)", spec)
+		}
+		if v != 0 {
+			ok[v] = !neg
+		}
+	}
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		if ok[v] && lo == 0 {
+			lo = v
+		}
+		if ok[v] {
+			hi = v
+		}
+	}
+	if lo == 0 {
+		return 0, 0, fmt.Errorf("--tls-protocol %q leaves no version ehlo speaks (TLS 1.2 and 1.3)", spec)
+	}
+	return lo, hi, nil
 }

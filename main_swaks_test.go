@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -95,6 +96,7 @@ var swaksManual = []swaksExample{
 	{name: "LMTP to an SMTP server", args: "--server {SERVER} -t user@example.com --protocol LMTP -4"},
 	{name: "pipe", args: "--pipe {PIPE} -t user@example.com -f me@example.com", headers: []string{"To", "From"}, body: true},
 	{name: "tls-optional-strict", args: "--server {SERVER} -t user@example.com -tlsos --tls-ca-path {CA}", headers: []string{"To"}},
+	{name: "tls-protocol", args: "--server {SERVER} -t user@example.com -tls --tls-ca-path {CA} --tls-protocol tlsv1_2", headers: []string{"To"}},
 	{name: "XCLIENT not offered", args: "--server {SERVER} -t user@example.com --xclient-addr 192.0.2.1"},
 	{name: "drop after RCPT", args: "--server {SERVER} -t user@example.com --drop-after RCPT", refused: "--quit-after STAGE stops there with QUIT"},
 	{name: "silent", args: "--server {SERVER} -t user@example.com --silent 2 --show-time-lapse", headers: []string{"To"}},
@@ -275,4 +277,28 @@ func TestPipeHelper(t *testing.T) {
 	go func() { io.Copy(conn, os.Stdin); conn.(*net.TCPConn).CloseWrite() }()
 	io.Copy(os.Stdout, conn)
 	os.Exit(0)
+}
+
+func TestTLSVersions(t *testing.T) {
+	for _, tc := range []struct {
+		spec   string
+		lo, hi uint16
+		bad    bool
+	}{
+		{"", tls.VersionTLS12, tls.VersionTLS13, false},
+		{"tlsv1_2", tls.VersionTLS12, tls.VersionTLS12, false},
+		{"TLSv1_3", tls.VersionTLS13, tls.VersionTLS13, false},
+		{"tlsv1,tlsv1_1,tlsv1_2,tlsv1_3", tls.VersionTLS12, tls.VersionTLS13, false},
+		{"no_tlsv1_3", tls.VersionTLS12, tls.VersionTLS12, false},
+		{"no_sslv3,no_tlsv1", tls.VersionTLS12, tls.VersionTLS13, false},
+		{"tlsv1", 0, 0, true},
+		{"no_tlsv1_2,no_tlsv1_3", 0, 0, true},
+		{"tlsv1_2,no_tlsv1_3", 0, 0, true},
+		{"tlsv9", 0, 0, true},
+	} {
+		lo, hi, err := tlsVersions(tc.spec)
+		if (err != nil) != tc.bad || lo != tc.lo || hi != tc.hi {
+			t.Errorf("%q: %x %x %v", tc.spec, lo, hi, err)
+		}
+	}
 }

@@ -591,7 +591,7 @@ func tlsRules() {
 	add(rename(required, "--cert"), "tls-cert")
 	add(rename(required, "--key"), "tls-key")
 	add(rename(required, "--tls-chain"), "tls-chain")
-	add(refusal("ehlo negotiates TLS 1.2 or 1.3 and does not choose versions"+notYet), "tlsp", "tls-protocol")
+	add(rename(required, "--tls-protocol"), "tlsp", "tls-protocol")
 	add(refusal("ehlo uses Go's TLS cipher suites; choosing them"+notYet), "tls-cipher")
 	add(rule{arg: optional, accept: isCertFile, apply: peerCert("--peer-cert")}, "tls-get-peer-cert")
 	add(rule{arg: optional, accept: isCertFile, apply: peerCert("--peer-chain")}, "tls-get-peer-chain")

@@ -97,7 +97,6 @@ func TestRefused(t *testing.T) {
 		{"--xclient-optional", "a failure stops the send"},
 		{"--tls-optional", "--tls-optional-strict (--starttls-if-offered) uses STARTTLS when offered"},
 		{"-tlso", "--starttls requires it"},
-		{"--tls-protocol tlsv1_2", "TLS 1.2 or 1.3"},
 		{"--tls-cipher HIGH", "Go's TLS cipher suites"},
 		{"--tls-ca-path " + dir, "ehlo takes one PEM file of CA certificates (--ca FILE)"},
 		{"--auth PLAIN,LOGIN", "--auth MECH"},
