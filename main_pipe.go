@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -17,8 +18,9 @@ import (
 // child: stdin closed, then killed if it has not exited within a second.
 type pipeConn struct {
 	cmd    *exec.Cmd
-	stdin  *os.File // ours: the child's stdin
-	stdout *os.File // ours: the child's stdout
+	errBuf *bytes.Buffer // the child's stderr, when the user's is not a file
+	stdin  *os.File      // ours: the child's stdin
+	stdout *os.File      // ours: the child's stdout
 	addr   pipeAddr
 	done   chan struct{}
 }
@@ -29,8 +31,11 @@ func (a pipeAddr) Network() string { return "pipe" }
 func (a pipeAddr) String() string  { return string(a) }
 
 // dialPipe starts the command. It is split into words and run without a
-// shell, so nothing in it is expanded; its stderr is the user's.
-func dialPipe(command string, stderr io.Writer) (net.Conn, error) {
+// shell, so nothing in it is expanded. Its stderr is the user's when that
+// is a file; otherwise (a test, --silent) it is held until the child ends
+// and written by flushStderr, since exec would copy it from a goroutine of
+// its own while ehlo writes there too.
+func dialPipe(command string, stderr io.Writer) (*pipeConn, error) {
 	words := strings.Fields(command)
 	if len(words) == 0 {
 		return nil, errors.New("--pipe: no command")
@@ -46,7 +51,12 @@ func dialPipe(command string, stderr io.Writer) (net.Conn, error) {
 		return nil, err
 	}
 	cmd := exec.Command(words[0], words[1:]...)
+	c := &pipeConn{cmd: cmd, addr: pipeAddr(command), done: make(chan struct{})}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, stderr
+	if _, isFile := stderr.(*os.File); !isFile {
+		c.errBuf = &bytes.Buffer{}
+		cmd.Stderr = &limitWriter{w: c.errBuf, n: 64 << 10}
+	}
 	err = cmd.Start()
 	inR.Close() // the child's ends
 	outW.Close()
@@ -55,7 +65,7 @@ func dialPipe(command string, stderr io.Writer) (net.Conn, error) {
 		outR.Close()
 		return nil, fmt.Errorf("--pipe %s: %w", words[0], err)
 	}
-	c := &pipeConn{cmd: cmd, stdin: inW, stdout: outR, addr: pipeAddr(command), done: make(chan struct{})}
+	c.stdin, c.stdout = inW, outR
 	go func() { cmd.Wait(); close(c.done) }()
 	return c, nil
 }
@@ -70,6 +80,28 @@ func (c *pipeConn) SetDeadline(t time.Time) error {
 }
 func (c *pipeConn) SetReadDeadline(t time.Time) error  { return c.stdout.SetReadDeadline(t) }
 func (c *pipeConn) SetWriteDeadline(t time.Time) error { return c.stdin.SetWriteDeadline(t) }
+
+// flushStderr ends the child and writes what it said on stderr, if held.
+func (c *pipeConn) flushStderr(w io.Writer) {
+	c.Close()
+	if c.errBuf != nil {
+		w.Write(c.errBuf.Bytes())
+	}
+}
+
+// limitWriter keeps the first n bytes and drops the rest.
+type limitWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if k := min(len(p), l.n); k > 0 {
+		l.w.Write(p[:k])
+		l.n -= k
+	}
+	return len(p), nil
+}
 
 // Close is idempotent, as protocol's Abort and Close need.
 func (c *pipeConn) Close() error {

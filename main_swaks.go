@@ -314,12 +314,23 @@ func (s *sendCmd) send(app *appContext, cfg session.SendConfig, out *sendOutput)
 	cfg.Network, cfg.Preamble = s.network(), s.preamble
 	cfg.StartTLSIfOffered = s.StartTLSIfOffered
 	cfg.XClient, cfg.XClientNoVerify = s.XClient, s.XClientNoVerify
+	var pipe *pipeConn
 	if s.Pipe != "" {
-		cfg.Dial = func(string) (net.Conn, error) { return dialPipe(s.Pipe, app.stderr) }
+		cfg.Dial = func(string) (net.Conn, error) {
+			var err error
+			pipe, err = dialPipe(s.Pipe, app.stderr)
+			if err != nil {
+				return nil, err // not a nil *pipeConn in a non-nil interface
+			}
+			return pipe, nil
+		}
 	}
 	cfg.TLSConfig.MinVersion, cfg.TLSConfig.MaxVersion, _ = tlsVersions(s.TLSProtocol)
 	peer := capturePeer(cfg.TLSConfig)
 	res := session.Send(app.ctx, cfg)
+	if pipe != nil {
+		pipe.flushStderr(app.stderr)
+	}
 	if err := s.writePeer(app, peer); err != nil {
 		out.info(session.Warning, err.Error())
 	}

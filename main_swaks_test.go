@@ -302,3 +302,13 @@ func TestTLSVersions(t *testing.T) {
 		}
 	}
 }
+
+// TestPipeStderr: what a --pipe command says on stderr reaches ehlo's
+// stderr, also when that is not a file (held until the command ends, so
+// it is never written from two goroutines at once).
+func TestPipeStderr(t *testing.T) {
+	code, out := runEhloSend([]string{"--pipe", "cat /nonexistent-ehlo-pipe", "-t", "b@x.test", "--timeout", "5s"}, "")
+	if code == 0 || !strings.Contains(out, "/nonexistent-ehlo-pipe") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
