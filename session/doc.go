@@ -29,5 +29,9 @@
 // its own connection machinery, so there is one server and one DATA
 // reader.
 //
+// Send is `ehlo send`'s one transaction in swaks's stages, with swaks's
+// optional ones: a PROXY protocol header first (Proxy) and Postfix's
+// XCLIENT after the last greeting.
+//
 // The package imports protocol and the standard library only.
 package session
