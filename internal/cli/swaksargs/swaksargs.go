@@ -181,12 +181,14 @@ func refusal(why string) rule {
 	}}
 }
 
-// rename emits ehlo's flag with the value as given.
+// rename emits ehlo's flag with the value as given. An optional value
+// left out means ehlo's default (swaks would prompt), so the flag goes.
 func rename(arg argKind, to string) rule {
 	return rule{arg: arg, accept: notFlag, apply: func(t *translation, _ string, v string, has bool) error {
-		if has {
+		switch {
+		case has:
 			t.out = append(t.out, to+"="+v)
-		} else {
+		case arg == noArg:
 			t.out = append(t.out, to)
 		}
 		return nil
