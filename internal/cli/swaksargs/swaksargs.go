@@ -74,7 +74,7 @@ func Translate(args []string) ([]string, error) {
 		name, val, hasEq := splitFlag(a)
 		r, flag, ok := lookup(name)
 		if !ok {
-			t.out = append(t.out, a)
+			t.out = append(t.out, ehloSpelling(a, name, val, hasEq))
 			continue
 		}
 		has := hasEq
@@ -95,6 +95,20 @@ func Translate(args []string) ([]string, error) {
 		}
 	}
 	return t.finish()
+}
+
+// ehloSpelling passes a flag swaks does not have on to kong, with swaks's
+// leniency: one dash or two, any case ("-JSON" is --json). ehlo's flags
+// are lower-case and it has no short ones but -h.
+func ehloSpelling(a, name, val string, hasEq bool) string {
+	if len(name) < 2 {
+		return a
+	}
+	out := "--" + strings.ToLower(name)
+	if hasEq {
+		out += "=" + val
+	}
+	return out
 }
 
 // splitFlag returns the option's name without its dashes, and its value

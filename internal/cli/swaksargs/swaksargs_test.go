@@ -48,6 +48,7 @@ func TestTranslate(t *testing.T) {
 		{"--tls-verify host", []string{"host"}},
 		{"-tlsc --tls-cert c --tls-key k --tls-chain ch", []string{"--tls-on-connect", "--cert=c", "--key=k", "--tls-chain=ch"}},
 		{"-4", []string{"--ipv4"}},
+		{"-JSON --Insecure --Mail-Option=SIZE=1 -x", []string{"--json", "--insecure", "--mail-option=SIZE=1", "-x"}},
 		{"--from -t a@x", []string{"--to=a@x"}},
 		{"-f <> -t a@x", []string{"--from=<>", "--to=a@x"}},
 		{"--xclient-name a+b=c --xclient-addr 192.0.2.1 --xclient-delim --xclient-helo x --xclient RAW=1 --xclient-no-verify",
