@@ -292,6 +292,7 @@ type sendCmd struct {
 	ProxyDestPort     string   `placeholder:"PORT" help:"PROXY destination port."`
 	XClient           []string `name:"xclient" sep:"none" placeholder:"ATTRS" help:"Send Postfix's XCLIENT with these NAME=VALUE attributes (xtext-encoded) after the last greeting, then greet again (repeatable: one command each)."`
 	TLSProtocol       string   `name:"tls-protocol" placeholder:"SPEC" help:"TLS versions, as swaks: allowed (tlsv1_2,tlsv1_3) or forbidden (no_tlsv1_3); ehlo speaks only 1.2 and 1.3."`
+	HeloOnly          bool     `help:"Greet with HELO, never EHLO (swaks --protocol SMTP): no extensions, so no STARTTLS, AUTH or PIPELINING."`
 	XClientNoVerify   bool     `name:"xclient-no-verify" help:"Send XCLIENT attributes the server did not list."`
 	PeerCert          string   `placeholder:"FILE" help:"Write the server's certificate (PEM) to FILE, or - for stdout, once verified (swaks --tls-get-peer-cert)."`
 	PeerChain         string   `placeholder:"FILE" help:"The same with every certificate the server sent (swaks --tls-get-peer-chain)."`

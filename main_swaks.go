@@ -61,6 +61,9 @@ func (s *sendCmd) checkSwaksOptions() error {
 	if s.JSON && (s.PeerCert == "-" || s.PeerChain == "-") {
 		return errors.New("--peer-cert - and --peer-chain - write to stdout, where --json goes: give a FILE")
 	}
+	if s.HeloOnly && (s.StartTLS || s.StartTLSIfOffered || s.Auth != "" || s.LMTP || len(s.XClient) > 0) {
+		return errors.New("--helo-only (--protocol SMTP) greets without extensions: no STARTTLS, AUTH, XCLIENT or LMTP (--protocol ESMTP has them)")
+	}
 	if _, _, err := tlsVersions(s.TLSProtocol); err != nil {
 		return err
 	}
@@ -312,7 +315,7 @@ func (s *sendCmd) buildProxy() error {
 // XCLIENT, and --peer-cert once it is over.
 func (s *sendCmd) send(app *appContext, cfg session.SendConfig, out *sendOutput) *session.SendResult {
 	cfg.Network, cfg.Preamble = s.network(), s.preamble
-	cfg.StartTLSIfOffered = s.StartTLSIfOffered
+	cfg.StartTLSIfOffered, cfg.HeloOnly = s.StartTLSIfOffered, s.HeloOnly
 	cfg.XClient, cfg.XClientNoVerify = s.XClient, s.XClientNoVerify
 	var pipe *pipeConn
 	if s.Pipe != "" {

@@ -97,6 +97,8 @@ var swaksManual = []swaksExample{
 	{name: "pipe", args: "--pipe {PIPE} -t user@example.com -f me@example.com", headers: []string{"To", "From"}, body: true},
 	{name: "tls-optional-strict", args: "--server {SERVER} -t user@example.com -tlsos --tls-ca-path {CA}", headers: []string{"To"}},
 	{name: "tls-protocol", args: "--server {SERVER} -t user@example.com -tls --tls-ca-path {CA} --tls-protocol tlsv1_2", headers: []string{"To"}},
+	{name: "protocol SMTP", args: "--server {SERVER} -t user@example.com --protocol SMTP", headers: []string{"To"}},
+	{name: "protocol SMTPS", args: "--server {TLS} -t user@example.com --protocol SMTPS --tls-ca-path {CA}", headers: []string{"To"}},
 	{name: "XCLIENT not offered", args: "--server {SERVER} -t user@example.com --xclient-addr 192.0.2.1"},
 	{name: "drop after RCPT", args: "--server {SERVER} -t user@example.com --drop-after RCPT", refused: "--quit-after STAGE stops there with QUIT"},
 	{name: "silent", args: "--server {SERVER} -t user@example.com --silent 2 --show-time-lapse", headers: []string{"To"}},

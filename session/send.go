@@ -74,6 +74,7 @@ type SendConfig struct {
 	// greeting; XClientNoVerify sends attributes the server did not list.
 	XClient         []string
 	XClientNoVerify bool
+	HeloOnly        bool // greet with HELO, never EHLO (swaks --protocol SMTP)
 
 	From    string
 	HasFrom bool // From was given (it may be the null sender "")
@@ -228,7 +229,7 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 	}
 
 	res.Stage = StageHelo
-	if err := c.EhloOrHeloIfNeeded(); err != nil {
+	if err := greet(c, cfg); err != nil {
 		return fail(StageHelo, err)
 	}
 	startTLS := cfg.StartTLS || cfg.StartTLSIfOffered && c.HasExtn("starttls")

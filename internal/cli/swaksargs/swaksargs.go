@@ -349,12 +349,11 @@ func auth(t *translation, flag, v string, has bool) error {
 	return nil
 }
 
-// protocols are --protocol's words: the flags each implies. ehlo always
-// tries EHLO before HELO, so SMTP is ESMTP here. Port defaults
+// protocols are --protocol's words: the flags each implies. Port defaults
 // stay ehlo's (465 with TLS on connect, 2003 with LMTP): swaks's 24 for
 // LMTP takes --port 24.
 var protocols = map[string][]string{
-	"SMTP": {}, "SMTPS": {"--tls-on-connect"},
+	"SMTP": {"--helo-only"}, "SMTPS": {"--helo-only", "--tls-on-connect"},
 	"ESMTP": {}, "ESMTPA": {"--auth=auto"}, "ESMTPS": {"--starttls"}, "ESMTPSA": {"--starttls", "--auth=auto"},
 	"SSMTP": {"--tls-on-connect"}, "SSMTPA": {"--tls-on-connect", "--auth=auto"},
 	"LMTP": {"--lmtp"}, "LMTPA": {"--lmtp", "--auth=auto"}, "LMTPS": {"--lmtp", "--starttls"},

@@ -43,6 +43,8 @@ func TestTranslate(t *testing.T) {
 		{"--protocol ESMTPSA host", []string{"--starttls", "--auth=auto", "host"}},
 		{"--protocol lmtp --socket /run/l.sock", []string{"--lmtp", "/run/l.sock"}},
 		{"--protocol SSMTP", []string{"--tls-on-connect"}},
+		{"--protocol smtp", []string{"--helo-only"}},
+		{"--protocol SMTPS", []string{"--helo-only", "--tls-on-connect"}},
 		{"-tls --tls-verify --tls-ca-path ca.pem --tls-sni n", []string{"--starttls", "--ca=ca.pem", "--sni=n"}},
 		{"--tls-verify dane", []string{"--tls-verify=dane"}},
 		{"--tls-verify host", []string{"host"}},
