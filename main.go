@@ -128,6 +128,11 @@ func runWith(app *appContext, args []string) int {
 				}
 			}
 		}()
+		args, err := translateSwaks(args)
+		if err != nil {
+			fmt.Fprintf(app.stderr, "ehlo: %v\n", err)
+			return 1
+		}
 		kctx, err := parser.Parse(args)
 		if err != nil {
 			fmt.Fprintf(app.stderr, "ehlo: %v\n", err)
@@ -272,10 +277,44 @@ type sendCmd struct {
 	Ret         string `help:"DSN: RET=FULL or HDRS."`
 	Envid       string `help:"DSN: ENVID=."`
 
-	QuitAfter string `enum:",connect,banner,helo,tls,auth,mail,rcpt" default:"" help:"Stop after this stage and QUIT: connect, banner, helo, tls, auth, mail, rcpt."`
+	QuitAfter string `enum:",connect,banner,first-helo,helo,tls,xclient,auth,mail,rcpt" default:"" help:"Stop after this stage and QUIT: connect, banner, first-helo (the greeting before STARTTLS), helo (the last greeting), tls, xclient, auth, mail, rcpt; swaks's words in any case too."`
 	Debug     int    `enum:"0,1,2" default:"0" help:"smtplib's debug output on stderr (1, or 2 with timestamps)."`
 	JSON      bool   `name:"json" help:"One JSON object with every reply and the outcome on stdout instead of the transcript."`
 	Quiet     bool   `help:"No transcript."`
+
+	// swaks's options with no ehlo spelling of their own (docs: README's
+	// "Coming from swaks"); swaksargs translates the rest before kong.
+	IPv4              bool     `name:"ipv4" help:"Connect over IPv4 only (swaks -4)."`
+	IPv6              bool     `name:"ipv6" help:"Connect over IPv6 only (swaks -6)."`
+	AttachType        []string `sep:"none" placeholder:"TYPE" help:"MIME type of the --attach at the same position (empty: from the name, then the content)."`
+	AttachName        []string `sep:"none" placeholder:"NAME" help:"File name shown for the --attach at the same position (empty: the file's)."`
+	ShowTimeLapse     bool     `help:"Print how long each reply took (=== response in 0.043s), and give it in --json."`
+	Silent            int      `enum:"0,1,2,3" default:"0" help:"1: no output unless the send fails, then all of it; 2: only errors; 3: nothing (swaks --silent)."`
+	HideSend          bool     `help:"Do not print the lines sent."`
+	HideReceive       bool     `help:"Do not print the lines received."`
+	HideInformational bool     `help:"Do not print ehlo's === lines."`
+	HideAll           bool     `help:"Print nothing, errors included: the exit code says how it went (swaks -ha)."`
+
+	SuppressData      bool     `help:"Show no line of the message, only how many were not shown (swaks -n)."`
+	ProxyVersion      int      `placeholder:"1|2" help:"Send a HAProxy PROXY protocol header first, version 1 (text, the default) or 2 (binary)."`
+	Proxy             string   `placeholder:"RAW" help:"The PROXY header's body as given (v1: after \"PROXY \"; v2: after the signature, base64: for binary)."`
+	ProxyFamily       string   `placeholder:"FAMILY" help:"PROXY family: TCP4, TCP6, UNKNOWN (v1); AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC (v2)."`
+	ProxyProtocol     string   `placeholder:"PROTO" help:"PROXY v2 transport: STREAM (default), DGRAM, UNSPEC."`
+	ProxyCommand      string   `placeholder:"CMD" help:"PROXY v2 command: PROXY (default) or LOCAL."`
+	ProxySource       string   `placeholder:"ADDR" help:"PROXY source address (v2 AF_UNIX: a path)."`
+	ProxySourcePort   string   `placeholder:"PORT" help:"PROXY source port."`
+	ProxyDest         string   `placeholder:"ADDR" help:"PROXY destination address."`
+	ProxyDestPort     string   `placeholder:"PORT" help:"PROXY destination port."`
+	XClient           []string `name:"xclient" sep:"none" placeholder:"ATTRS" help:"Send Postfix's XCLIENT with these NAME=VALUE attributes (xtext-encoded) after the last greeting, then greet again (repeatable: one command each)."`
+	TLSProtocol       string   `name:"tls-protocol" placeholder:"SPEC" help:"TLS versions, as swaks: allowed (tlsv1_2,tlsv1_3) or forbidden (no_tlsv1_3); ehlo speaks only 1.2 and 1.3."`
+	HeloOnly          bool     `help:"Greet with HELO, never EHLO (swaks --protocol SMTP): no extensions, so no STARTTLS, AUTH or PIPELINING."`
+	XClientNoVerify   bool     `name:"xclient-no-verify" help:"Send XCLIENT attributes the server did not list."`
+	PeerCert          string   `placeholder:"FILE" help:"Write the server's certificate (PEM) to FILE, or - for stdout, once verified (swaks --tls-get-peer-cert)."`
+	PeerChain         string   `placeholder:"FILE" help:"The same with every certificate the server sent (swaks --tls-get-peer-chain)."`
+	Pipe              string   `placeholder:"COMMAND" help:"Speak SMTP to COMMAND's stdin and stdout (swaks --pipe, e.g. \"sendmail -bs\"); run without a shell. SERVER is then a name for the transcript."`
+	StartTLSIfOffered bool     `name:"starttls-if-offered" help:"STARTTLS when the server offers it; without it, carry on in clear text (swaks --tls-optional-strict). A failed STARTTLS still stops."`
+
+	preamble []byte // the PROXY header, built by Validate
 }
 
 // Validate refuses every bad input before anything connects (exit 1).
@@ -334,6 +373,9 @@ func (s *sendCmd) Validate() error {
 		return fmt.Errorf("--to is required")
 	}
 	if err := s.validateRoute(); err != nil {
+		return err
+	}
+	if err := s.checkSwaksOptions(); err != nil {
 		return err
 	}
 	if s.Auth != "" && s.AuthUser == "" {
@@ -463,9 +505,10 @@ func (s *sendCmd) Run(app *appContext) error {
 	if s.Repeat > 0 {
 		return s.runRepeat(app, cfg)
 	}
+	unsilence := s.silence(app)
 	out, err := newSendOutput(app, s, secret)
 	if err != nil {
-		return &exitError{code: 1, err: err}
+		return unsilence(&exitError{code: 1, err: err})
 	}
 	cfg.Tracer, cfg.Info = out.tracer(), out.info
 	// smtplib's debug format prints server text as received; a server that
@@ -475,11 +518,11 @@ func (s *sendCmd) Run(app *appContext) error {
 		out.info(session.Warning, "TLS NOT VERIFIED (--insecure): certificates are not checked")
 	}
 	cfg.Tracer = out.chainTracer(cfg.Tracer)
+	do := func(cfg session.SendConfig) *session.SendResult { return session.Send(app.ctx, cfg) }
 	if s.routed() {
-		return out.finish(s.sendRoute(app, cfg, out))
+		do = func(cfg session.SendConfig) *session.SendResult { return s.sendRoute(app, cfg, out) }
 	}
-	res := session.Send(app.ctx, cfg)
-	return out.finish(res)
+	return unsilence(out.finish(s.send(app, cfg, out, do)))
 }
 
 // message builds the message: --data as given, else the default message
@@ -505,14 +548,27 @@ func (s *sendCmd) message(app *appContext) (io.Reader, error) {
 		comp.Body, comp.BodyInput = text, in
 	}
 	for _, path := range s.Attach {
-		in, err := session.OpenInput(app.ctx, "--attach "+path, path)
-		if err != nil {
+		var in *session.Input
+		var err error
+		if path == "-" { // swaks's manual attaches EICAR from stdin
+			in = session.StreamInput(app.ctx, "--attach -", app.stdin)
+		} else if in, err = session.OpenInput(app.ctx, "--attach "+path, path); err != nil {
 			return nil, err
 		}
-		comp.Attachments = append(comp.Attachments, session.Attachment{Name: filepath.Base(path), Input: in})
+		comp.Attachments = append(comp.Attachments, session.Attachment{Name: attachmentName(path), Input: in})
 	}
+	s.describeAttachments(comp.Attachments)
 	// Streamed: a body or attachment file is read while it is sent.
 	return comp.Open()
+}
+
+// attachmentName is the name an attachment goes by unless --attach-name
+// gives one: the file's base name, "attachment" for stdin.
+func attachmentName(path string) string {
+	if path == "-" {
+		return "attachment"
+	}
+	return filepath.Base(path)
 }
 
 // dataFile opens --data @FILE. A regular file is checked for NUL before
@@ -693,6 +749,7 @@ type sendOutput struct {
 	scrub   *session.Scrubber
 	route   *mx.Report // MX, DANE and MTA-STS findings (no SERVER, or --tls-verify dane)
 	pems    []string   // --tls-chain with --json
+	clock   lapseClock // --show-time-lapse in --json
 }
 
 type jsonInfo struct {
@@ -710,8 +767,8 @@ func newSendOutput(app *appContext, s *sendCmd, secret string) (*sendOutput, err
 	}
 	o.capture = session.NewCapture(time.Time{}, session.Redaction{Scrubber: o.scrub})
 	if !s.Quiet && !s.JSON {
-		o.trans = session.NewTranscript(app.stdout, session.TranscriptOptions{Errors: app.stderr, Width: terminalWidth(app.stdout)})
-		o.capture.Add(o.trans)
+		o.trans = session.NewTranscript(app.stdout, session.TranscriptOptions{Errors: app.stderr, Width: terminalWidth(app.stdout), DataLines: s.dataLines()})
+		o.capture.Add(o.transcriptSink())
 	}
 	if s.JSON {
 		o.lines = &jsonLines{w: bufio.NewWriterSize(app.stdout, 64<<10)}
@@ -776,7 +833,7 @@ func (o *sendOutput) info(kind session.InfoKind, text string) {
 		o.infos = append(o.infos, jsonInfo{Level: "info", Text: text})
 		return
 	}
-	if o.trans != nil {
+	if o.trans != nil && !o.cmd.hides(session.KindState) {
 		o.trans.Flush()
 		fmt.Fprintf(o.app.stdout, "=== %s\n", text)
 	}
@@ -828,6 +885,8 @@ type jsonLine struct {
 	Text     string  `json:"text"`
 	Raw      []byte  `json:"raw,omitempty"`
 	Redacted bool    `json:"redacted,omitempty"`
+	// Lapse (--show-time-lapse) is the seconds since the last line sent.
+	Lapse *float64 `json:"lapse,omitempty"`
 }
 
 // jsonEvent is the --json sink: wire lines are written at once, the TLS
@@ -838,6 +897,10 @@ func (o *sendOutput) jsonEvent(e session.Event) {
 		o.tls = e.Handshake
 	case session.KindNote:
 		o.notes = append(o.notes, jsonInfo{Level: "note", Text: session.SanitizeString(e.Text)})
+	}
+	if lapse, ok := o.clock.reply(e); ok && o.cmd.ShowTimeLapse {
+		sec := lapse.Seconds()
+		o.lines.lapse = &sec
 	}
 	o.lines.event(e)
 }
@@ -892,6 +955,7 @@ type jsonLines struct {
 	lineBuf []byte // one wire line, encoded
 	out     []byte
 	err     error
+	lapse   *float64 // --show-time-lapse: for the next line received
 }
 
 const jsonMaxPending = 64 << 10
@@ -951,6 +1015,9 @@ func (j *jsonLines) flush() {
 func (j *jsonLines) line(dir string, at time.Duration, tls, redacted bool, b []byte) {
 	trimmed := bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
 	l := jsonLine{Offset: at.Seconds(), Dir: dir, TLS: tls, Text: session.Sanitize(trimmed), Redacted: redacted}
+	if dir == "recv" {
+		l.Lapse, j.lapse = j.lapse, nil
+	}
 	if l.Text != string(trimmed) {
 		l.Raw = b
 	}
@@ -980,12 +1047,7 @@ func appendJSONLine(b []byte, l *jsonLine, prefix string) []byte {
 	b = append(b, "{\n"...)
 	b = append(b, prefix...)
 	b = append(b, `  "t": `...)
-	if t := l.Offset; t == 0 || t >= 1e-6 && t < 1e21 {
-		b = strconv.AppendFloat(b, t, 'f', -1, 64)
-	} else {
-		n, _ := json.Marshal(t)
-		b = append(b, n...)
-	}
+	b = appendJSONFloat(b, l.Offset)
 	field("dir")
 	b = appendJSONString(b, l.Dir)
 	if l.TLS {
@@ -1004,9 +1066,22 @@ func appendJSONLine(b []byte, l *jsonLine, prefix string) []byte {
 		field("redacted")
 		b = append(b, "true"...)
 	}
+	if l.Lapse != nil {
+		field("lapse")
+		b = appendJSONFloat(b, *l.Lapse)
+	}
 	b = append(b, '\n')
 	b = append(b, prefix...)
 	return append(b, '}')
+}
+
+// appendJSONFloat appends t as encoding/json writes a float64.
+func appendJSONFloat(b []byte, t float64) []byte {
+	if t == 0 || t >= 1e-6 && t < 1e21 {
+		return strconv.AppendFloat(b, t, 'f', -1, 64)
+	}
+	n, _ := json.Marshal(t)
+	return append(b, n...)
 }
 
 // appendJSONString quotes s as encoding/json does with HTML escaping on.

@@ -58,6 +58,16 @@ type Options struct {
 	DataTimeout time.Duration
 	// SourceAddress is the local "host" or "host:port" to bind.
 	SourceAddress string
+	// Network narrows a TCP connection to IPv4 ("tcp4") or IPv6 ("tcp6");
+	// empty means either, as the resolver orders them.
+	Network string
+	// Dial, when set, opens the connection in place of a socket, given the
+	// host Connect was called with (swaks's --pipe: a command's stdin and
+	// stdout). The trace calls its network "pipe".
+	Dial func(host string) (net.Conn, error)
+	// Preamble is written as soon as the connection opens, before TLS on
+	// connect and before the greeting is read: a PROXY protocol header.
+	Preamble []byte
 	// TLSConfig is used for implicit TLS and as StartTLS's default.
 	// Certificates are verified unless it says InsecureSkipVerify; an empty
 	// ServerName is filled with the host connected to.
@@ -229,7 +239,9 @@ func (c *Client) Connect(host string, port int) (Reply, error) {
 	}
 	network := "tcp"
 	var addr string
-	if strings.HasPrefix(host, "/") {
+	if c.opts.Dial != nil {
+		network, addr = "pipe", host
+	} else if strings.HasPrefix(host, "/") {
 		network, addr = "unix", host
 	} else {
 		h, p, err := SplitHostPort(host, port)
@@ -261,7 +273,17 @@ func (c *Client) Connect(host string, port int) (Reply, error) {
 		}
 		d.LocalAddr = la
 	}
-	conn, err := d.Dial(network, addr)
+	dialNet := network
+	if network == "tcp" && c.opts.Network != "" {
+		dialNet = c.opts.Network
+	}
+	var conn net.Conn
+	var err error
+	if c.opts.Dial != nil {
+		conn, err = c.opts.Dial(addr)
+	} else {
+		conn, err = d.Dial(dialNet, addr)
+	}
 	if err != nil {
 		if network == "unix" {
 			c.debugf("connect fail: %s", addr)
@@ -276,6 +298,11 @@ func (c *Client) Connect(host string, port int) (Reply, error) {
 	c.br = bufio.NewReaderSize(conn, 4096)
 	c.tlsOn, c.tlsState = false, nil
 	c.setPhase(PhaseConnected)
+	if len(c.opts.Preamble) > 0 {
+		if err := c.write(c.opts.Preamble, nil); err != nil {
+			return Reply{}, err
+		}
+	}
 	if c.kind == SMTPS {
 		if err := c.handshake(c.tlsConfig(nil)); err != nil {
 			return Reply{}, err

@@ -29,6 +29,10 @@
 // reported to a Tracer, with the byte ranges that carry credentials marked,
 // so that a debugger can show and record a session without leaking secrets.
 //
+// Beyond smtplib, Options can narrow TCP to IPv4 or IPv6 (Network), open
+// the connection some other way (Dial: a command's pipes) and write bytes
+// before the greeting is read (Preamble: a PROXY protocol header).
+//
 // Errors are typed, one per smtplib exception (ServerDisconnectedError,
 // ResponseError, SenderRefusedError, RecipientsRefusedError, DataError,
 // ConnectError, HeloError, NotSupportedError, AuthenticationError), and all of

@@ -32,11 +32,12 @@
 // reader.
 //
 // `ehlo send`'s side is Send (one message, stage by stage, swaks's exit
-// codes) and Composition, which builds the default message as a reader
-// that encodes the body and attachments as they are read, so no input is
-// ever held whole (Input). SendRoute runs Send through DNS when no server
-// is given: the MX hosts in order, secured by DANE or MTA-STS as
-// session/mx finds them.
+// codes, with swaks's optional stages: a PROXY protocol header first and
+// Postfix's XCLIENT after the last greeting) and Composition, which
+// builds the default message as a reader that encodes the body and
+// attachments as they are read, so no input is ever held whole (Input).
+// SendRoute runs Send through DNS when no server is given: the MX hosts in
+// order, secured by DANE or MTA-STS as session/mx finds them.
 //
 // The package imports protocol, session/mx (and through it
 // github.com/miekg/dns) and the standard library.

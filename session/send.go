@@ -24,6 +24,8 @@ const (
 	StageHelo
 	StageTLS
 	StageHeloAfterTLS
+	StageXClient
+	StageHeloAfterXClient
 	StageAuth
 	StageMail
 	StageRcpt
@@ -33,7 +35,7 @@ const (
 	StageDone
 )
 
-var stageNames = [...]string{"connect", "banner", "helo", "tls", "helo-after-tls", "auth", "mail", "rcpt", "data", "dot", "quit", "done"}
+var stageNames = [...]string{"connect", "banner", "helo", "tls", "helo-after-tls", "xclient", "helo-after-xclient", "auth", "mail", "rcpt", "data", "dot", "quit", "done"}
 
 func (s Stage) String() string {
 	if s < 0 || int(s) >= len(stageNames) {
@@ -44,12 +46,14 @@ func (s Stage) String() string {
 
 // exitCodes are swaks's (swaks --help, "EXIT CODES").
 var exitCodes = map[Stage]int{
-	StageConnect: 2, StageBanner: 21, StageHelo: 22, StageTLS: 29, StageHeloAfterTLS: 32,
+	StageConnect: 2, StageBanner: 21, StageHelo: 22, StageTLS: 29, StageHeloAfterTLS: 32, StageXClient: 33, StageHeloAfterXClient: 34,
 	StageAuth: 28, StageMail: 23, StageRcpt: 24, StageData: 25, StageDot: 26, StageQuit: 27,
 }
 
 // QuitAfterStages are the stops --quit-after accepts.
-var QuitAfterStages = []string{"connect", "banner", "helo", "tls", "auth", "mail", "rcpt"}
+// first-helo is the greeting before STARTTLS; helo the last greeting.
+// xclient is after XCLIENT, before the greeting that follows it.
+var QuitAfterStages = []string{"connect", "banner", "first-helo", "helo", "tls", "xclient", "auth", "mail", "rcpt"}
 
 // SendConfig is everything `ehlo send` needs for one message.
 type SendConfig struct {
@@ -64,6 +68,22 @@ type SendConfig struct {
 	DataTimeout time.Duration
 	Source      string
 	TLSConfig   *tls.Config
+
+	// StartTLSIfOffered sends STARTTLS when the server offers it and
+	// carries on without TLS, saying so, when it does not; a failed
+	// STARTTLS still stops the send (swaks --tls-optional-strict).
+	StartTLSIfOffered bool
+	// Network is "tcp4" or "tcp6" to force IPv4 or IPv6 (-4, -6).
+	Network string
+	// Dial replaces the socket (protocol.Options.Dial; --pipe).
+	Dial func(host string) (net.Conn, error)
+	// Preamble is sent first on the connection (a PROXY header, --proxy).
+	Preamble []byte
+	// XClient are Postfix XCLIENT commands' arguments, sent after the last
+	// greeting; XClientNoVerify sends attributes the server did not list.
+	XClient         []string
+	XClientNoVerify bool
+	HeloOnly        bool // greet with HELO, never EHLO (swaks --protocol SMTP)
 
 	From    string
 	HasFrom bool // From was given (it may be the null sender "")
@@ -154,6 +174,9 @@ func Send(ctx context.Context, cfg SendConfig) *SendResult {
 		Timeout:            cfg.Timeout,
 		DataTimeout:        cfg.DataTimeout,
 		SourceAddress:      cfg.Source,
+		Network:            cfg.Network,
+		Dial:               cfg.Dial,
+		Preamble:           cfg.Preamble,
 		TLSConfig:          cfg.TLSConfig,
 		Tracer:             s.stages,
 		AllowCleartextAuth: cfg.AuthCleartext,
@@ -239,17 +262,23 @@ func (s *sendRun) connect() *SendResult {
 	return nil
 }
 
-// greet sends EHLO, then STARTTLS and EHLO again when asked.
+// greet sends EHLO (HELO under HeloOnly), then STARTTLS and EHLO again
+// when asked, or when offered under StartTLSIfOffered.
 func (s *sendRun) greet() *SendResult {
 	c, cfg := s.c, s.cfg
 	s.res.Stage = StageHelo
-	if err := c.EhloOrHeloIfNeeded(); err != nil {
+	if err := greet(c, cfg); err != nil {
 		return s.fail(StageHelo, err)
 	}
-	if stopAfter(cfg.QuitAfter, "helo") && !cfg.StartTLS {
+	startTLS := cfg.StartTLS || cfg.StartTLSIfOffered && c.HasExtn("starttls")
+	if cfg.StartTLSIfOffered && !startTLS {
+		s.info(Warning, "STARTTLS not offered: carrying on without TLS (--tls-optional-strict)")
+	}
+	xc := len(cfg.XClient) > 0 // then helo is the greeting after XCLIENT
+	if stopAfter(cfg.QuitAfter, "first-helo") || stopAfter(cfg.QuitAfter, "helo", "xclient") && !startTLS && !xc {
 		return quit(c, s.res)
 	}
-	if !cfg.StartTLS {
+	if !startTLS {
 		if stopAfter(cfg.QuitAfter, "tls") {
 			return quit(c, s.res)
 		}
@@ -273,14 +302,19 @@ func (s *sendRun) greet() *SendResult {
 		}
 		return s.fail(StageHeloAfterTLS, err)
 	}
-	if stopAfter(cfg.QuitAfter, "helo") {
+	if stopAfter(cfg.QuitAfter, "helo", "xclient") && !xc {
 		return quit(c, s.res)
 	}
 	return nil
 }
 
-// authenticate runs AUTH when asked.
+// authenticate sends XCLIENT when asked, then runs AUTH when asked.
 func (s *sendRun) authenticate() *SendResult {
+	if len(s.cfg.XClient) > 0 {
+		if done := xclientStage(s.c, s.cfg, s.res, s.fail); done != nil {
+			return done
+		}
+	}
 	if s.cfg.AuthMech != "" {
 		s.res.Stage = StageAuth
 		if err := authenticate(s.c, s.cfg, s.info); err != nil {

@@ -38,7 +38,7 @@ type TranscriptOptions struct {
 	// writes them to stderr. Nil means the main writer.
 	Errors io.Writer
 	// DataLines is how many lines of each message body (DATA or BDAT) are
-	// shown; 0 means DefaultDataLines.
+	// shown; 0 means DefaultDataLines, and a negative number none.
 	DataLines int
 	// Full shows every line of every body.
 	Full bool
@@ -101,7 +101,7 @@ func NewTranscript(w io.Writer, opts TranscriptOptions) *Transcript {
 	if t.errw == nil {
 		t.errw = w
 	}
-	if t.opts.DataLines <= 0 {
+	if t.opts.DataLines == 0 {
 		t.opts.DataLines = DefaultDataLines
 	}
 	return t
