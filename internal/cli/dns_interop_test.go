@@ -11,7 +11,7 @@
 // The mail itself goes to the sandbox, started here on 127.0.0.1 at the
 // port of the TLSA names with the certificate dns.sh made; every MX name
 // resolves to 127.0.0.1 (or 127.0.0.2, where nothing listens).
-package main
+package cli
 
 import (
 	"net"

@@ -1,4 +1,4 @@
-package main
+package cli
 
 // The command-line acceptance tests: testdata/script/*.txtar run `ehlo send`
 // and `ehlo sandbox` as a user would, against servers that live in this
@@ -111,7 +111,7 @@ func TestMain(m *testing.M) {
 
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
-		Dir:                 "testdata/script",
+		Dir:                 "../../testdata/script",
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		Setup: func(env *testscript.Env) error {

@@ -28,7 +28,7 @@
 //
 // ehlo sends smtplib's lower-case verbs ("mail FROM:"), so transcript lines
 // are matched without regard to case.
-package main
+package cli
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package main
+package cli
 
 // The user's settings file: $XDG_CONFIG_HOME/ehlo/config.toml (else the
 // platform's user config directory). It holds a few defaults, each a
