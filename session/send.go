@@ -84,6 +84,11 @@ type SendConfig struct {
 	XClient         []string
 	XClientNoVerify bool
 	HeloOnly        bool // greet with HELO, never EHLO (swaks --protocol SMTP)
+	// DANE says the TLSA records verify the certificate in place of the
+	// certificate authorities (hostConfig): InsecureSkipVerify is then
+	// not --insecure. Said here, not read from a VerifyConnection, since
+	// other callbacks (--peer-cert) set one too.
+	DANE bool
 
 	From    string
 	HasFrom bool // From was given (it may be the null sender "")
@@ -484,8 +489,7 @@ func authenticate(c *protocol.Client, cfg SendConfig, info func(InfoKind, string
 	}
 	if _, ok := c.TLSConnectionState(); !ok && cfg.AuthCleartext {
 		info(Warning, "sending credentials over an unencrypted connection (--auth-cleartext)")
-	} else if ok && cfg.TLSConfig != nil && cfg.TLSConfig.InsecureSkipVerify && cfg.TLSConfig.VerifyConnection == nil {
-		// (a VerifyConnection is DANE's check, in place of the CAs: hostConfig)
+	} else if ok && cfg.TLSConfig != nil && cfg.TLSConfig.InsecureSkipVerify && !cfg.DANE {
 		info(Warning, "sending credentials over TLS that was NOT VERIFIED (--insecure): anyone in the path may be the server")
 	}
 	if strings.EqualFold(cfg.AuthMech, "auto") {

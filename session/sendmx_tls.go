@@ -92,6 +92,7 @@ func hostConfig(cfg SendConfig, rc RouteConfig, h mx.Host, at *mx.Attempt, info 
 	switch {
 	case at.DANE:
 		cfg.StartTLS = cfg.Kind != protocol.SMTPS
+		cfg.DANE = true
 		tc.InsecureSkipVerify = true // the TLSA records verify instead
 		records, names, now := at.TLSA.Records, certNames(h.Name, rc.Domain), rc.Now
 		if now == nil {
