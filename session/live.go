@@ -814,9 +814,11 @@ func (w *worker) stopBatch() {
 	if b == nil || b.stopped {
 		return
 	}
-	b.stopped = true
 	l := w.l
 	l.mu.Lock()
+	// Under the lock: Snapshot reads it to leave a stopped block's lines
+	// out of the queue it shows (only this goroutine writes it).
+	b.stopped = true
 	n := 0
 	kept := l.queue[:0:0]
 	for _, o := range l.queue {
