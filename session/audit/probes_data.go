@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -34,7 +35,12 @@ func (r *runner) smuggling(ctx context.Context) Finding {
 	var ev, shown, bad []string
 	for _, v := range smugglingVariants {
 		vulnerable, lines, err := r.smuggle(ctx, v)
+		var refused *envelopeRefused
 		switch {
+		case errors.As(err, &refused):
+			// Not an error of the probe: the server will not take this
+			// transaction at all (Dovecot's submission wants AUTH first).
+			return finding(Skip, High, fmt.Sprintf("The server refused the probe's transaction (%s), so no message could be sent to try the end-of-data variants; the audit does not authenticate (RFC 5321 §4.1.1.4).", refused), append(ev, lines...))
 		case err != nil:
 			return finding(Error, High, fmt.Sprintf("The probe could not conclude on %s: %s.", v.name, sanitizeErr(err)), append(ev, lines...))
 		case vulnerable:
@@ -50,6 +56,15 @@ func (r *runner) smuggling(ctx context.Context) Finding {
 	return finding(Pass, High, fmt.Sprintf("None of the %d bare CR and LF end-of-data variants ended the message; only <CR><LF>.<CR><LF> does (RFC 5321 §4.1.1.4).", len(smugglingVariants)), ev)
 }
 
+// envelopeRefused is a MAIL or RCPT the server refused with a reply: the
+// probe has no transaction to smuggle in.
+type envelopeRefused struct {
+	verb string
+	code int
+}
+
+func (e *envelopeRefused) Error() string { return fmt.Sprintf("%s was answered %d", e.verb, e.code) }
+
 // smuggle runs one variant. The evidence is the whole conversation when
 // the server is vulnerable; its last line always sums up the variant.
 func (r *runner) smuggle(ctx context.Context, v smugglingVariant) (bool, []string, error) {
@@ -63,7 +78,7 @@ func (r *runner) smuggle(ctx context.Context, v smugglingVariant) (bool, []strin
 	for _, c := range []string{"MAIL FROM:" + to, "RCPT TO:" + to} {
 		rp, err := w.cmd(c)
 		if err == nil && rp.Code/100 != 2 {
-			err = fmt.Errorf("%s was answered %d", strings.Fields(c)[0], rp.Code)
+			err = &envelopeRefused{verb: strings.Fields(c)[0], code: rp.Code}
 		}
 		if err != nil {
 			return false, w.since(m), err
@@ -163,10 +178,16 @@ func (r *runner) sizeEnforced(ctx context.Context) Finding {
 	}
 	_, _ = w.cmd("RSET")
 	ev := append([]string{fmt.Sprintf("* SIZE %d advertised", limit)}, w.since(m)...)
-	if mail.Code/100 == 2 {
+	switch {
+	case mail.Code/100 == 2:
 		return finding(Fail, Low, "The server accepted MAIL with SIZE over its own advertised limit, so it reads the whole message before refusing it (RFC 1870 §6).", ev)
+	case mail.wantsAuth():
+		// A 530 says nothing about the size: the MAIL never got that far.
+		return finding(Skip, Low, fmt.Sprintf("MAIL was refused for want of authentication (%d), so the size limit could not be tried (RFC 1870 §6).", mail.Code), ev)
+	case mail.Code == 552 || mail.enhanced() == "5.3.4" || mail.enhanced() == "5.2.3":
+		return finding(Pass, Low, fmt.Sprintf("MAIL with SIZE over the advertised limit was refused (%d) before any data (RFC 1870 §6).", mail.Code), ev)
 	}
-	return finding(Pass, Low, fmt.Sprintf("MAIL with SIZE over the advertised limit was refused (%d) before any data (RFC 1870 §6).", mail.Code), ev)
+	return finding(Warn, Low, fmt.Sprintf("MAIL with SIZE over the advertised limit was refused (%d), but not as too large (552, 5.3.4): the refusal may have another reason (RFC 1870 §6).", mail.Code), ev)
 }
 
 // pipelining sends a group in one write and checks that every command got

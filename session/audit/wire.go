@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ehlo-dev/ehlo/protocol"
@@ -20,6 +21,17 @@ import (
 type reply struct {
 	Code  int
 	Lines []string // the text after "CODE-" or "CODE ", one per line
+}
+
+// enhanced is the reply's RFC 3463 code ("5.7.0"), "" when it has none.
+func (r reply) enhanced() string {
+	return protocol.Reply{Code: r.Code, Message: r.text()}.Enhanced()
+}
+
+// wantsAuth says the server refused for want of authentication: 530, or
+// an enhanced code of the security class (5.7.x, RFC 3463 §3.8).
+func (r reply) wantsAuth() bool {
+	return r.Code == 530 || strings.HasPrefix(r.enhanced(), "5.7.") || strings.HasPrefix(r.enhanced(), "4.7.")
 }
 
 func (r reply) text() string {
