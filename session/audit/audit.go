@@ -21,7 +21,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -30,8 +29,6 @@ import (
 	"github.com/ehlo-dev/ehlo/session"
 	"github.com/ehlo-dev/ehlo/session/mx"
 )
-
-var tagRE = regexp.MustCompile(`^[A-Za-z0-9.-]{1,64}$`)
 
 // Defaults of the bounds.
 const (
@@ -167,7 +164,7 @@ func (t Target) WithPort(port int) (Target, error) {
 // (it goes into RCPT commands as the mail domain).
 func (t Target) MailDomain() string {
 	d := strings.TrimSuffix(t.Host, ".")
-	if t.Network != "tcp" || t.portGiven || net.ParseIP(d) != nil || !domainRE.MatchString(d) ||
+	if t.Network != "tcp" || t.portGiven || net.ParseIP(d) != nil || !isDomainName(d) ||
 		!strings.Contains(d, ".") || strings.EqualFold(d, "localhost") {
 		return ""
 	}
@@ -357,13 +354,13 @@ func (c Config) withDefaults() Config {
 // check refuses values that would put bytes of the caller's choosing into
 // the probes' commands: each of them goes on a command line.
 func (c Config) check() error {
-	if !tagRE.MatchString(c.Tag) {
+	if !isTag(c.Tag) {
 		return fmt.Errorf("tag %q: only letters, digits, dots and hyphens, at most 64", c.Tag)
 	}
 	if err := protocol.ValidateHeloName(c.Helo); err != nil {
 		return fmt.Errorf("helo: %w", err)
 	}
-	if c.Domain != "" && !domainRE.MatchString(c.Domain) {
+	if c.Domain != "" && !isDomainName(c.Domain) {
 		return fmt.Errorf("domain %q: not a domain name", c.Domain)
 	}
 	user := c.User
@@ -566,4 +563,10 @@ func (r *runner) endRecording() {
 		}
 	}
 	r.capt, r.rec, r.recTried = nil, nil, false
+}
+
+// isTag says s can mark the probe's messages: 1 to 64 letters, digits,
+// dots and hyphens.
+func isTag(s string) bool {
+	return s != "" && len(s) <= 64 && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == ""
 }

@@ -18,7 +18,20 @@ var knownSoftware = []string{
 	"Dovecot", "ehlo sandbox",
 }
 
-var domainRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,250}[A-Za-z0-9])?$`)
+// isDomainName says s has the shape of a host or domain name: letters,
+// digits, dots and hyphens, at most 252 of them, starting and ending with
+// a letter or digit. (Written out: the regexp with {0,250} took 3 ms and
+// 1,500 allocations to compile at every start of ehlo.)
+func isDomainName(s string) bool {
+	if s == "" || len(s) > 252 || !isAlnum(s[0]) || !isAlnum(s[len(s)-1]) {
+		return false
+	}
+	return strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == ""
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
 
 var versionRE = regexp.MustCompile(`\b[vV]?\d+\.\d+(?:\.\d+)*[a-z]?\b`)
 
@@ -254,7 +267,7 @@ func (r *runner) domain() string {
 	if len(r.greet.Lines) > 0 {
 		// The server's own words go into our commands only if they
 		// look like a domain.
-		if f := strings.Fields(r.greet.Lines[0]); len(f) > 0 && domainRE.MatchString(f[0]) {
+		if f := strings.Fields(r.greet.Lines[0]); len(f) > 0 && isDomainName(f[0]) {
 			return f[0]
 		}
 	}
