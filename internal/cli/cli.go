@@ -1393,12 +1393,11 @@ func (r *replayCmd) Run(app *appContext) error {
 // print is `replay --print`: the transcript, read and written one event
 // at a time, so a recording of any size prints in little memory.
 func (r *replayCmd) print(app *appContext) error {
-	src, name, err := openRecording(r.Recording)
+	src, name, err := openWarned(app, r.Recording, r.WithSecrets)
 	if err != nil {
-		return &exitError{code: 1, err: err}
+		return err
 	}
 	defer src.Close()
-	warnSecrets(app, name, src.Header, r.WithSecrets)
 	shown := src
 	if !r.WithSecrets {
 		if shown, err = session.RedactedSource(src); err != nil {
@@ -1467,12 +1466,11 @@ type exportCmd struct {
 // Run reads the recording one event at a time (session.ExportSource); the
 // problems found in it are reported once it has been read.
 func (x *exportCmd) Run(app *appContext) error {
-	src, name, err := openRecording(x.Recording)
+	src, name, err := openWarned(app, x.Recording, x.WithSecrets)
 	if err != nil {
-		return &exitError{code: 1, err: err}
+		return err
 	}
 	defer src.Close()
-	warnSecrets(app, name, src.Header, x.WithSecrets)
 	defer func() { reportProblems(app, name, src.Problems()) }()
 	opts := session.ExportOptions{WithSecrets: x.WithSecrets}
 	if x.Format == "markdown" && src.Header.Secrets && !x.WithSecrets {
@@ -1495,6 +1493,17 @@ func (x *exportCmd) Run(app *appContext) error {
 	}
 	fmt.Fprintf(app.stderr, "=== wrote %s (%s)\n", session.SanitizeString(x.Output), x.Format)
 	return nil
+}
+
+// openWarned opens a recording to stream (replay --print, export) and
+// says on stderr when it holds credentials, as both commands must.
+func openWarned(app *appContext, arg string, withSecrets bool) (*session.Source, string, error) {
+	src, name, err := openRecording(arg)
+	if err != nil {
+		return nil, "", &exitError{code: 1, err: err}
+	}
+	warnSecrets(app, name, src.Header, withSecrets)
+	return src, name, nil
 }
 
 // loadRecording reads a recording file or, if no file has that name, the
