@@ -204,7 +204,7 @@ func repeatOne(ctx context.Context, cfg SendConfig, msg []byte, share int, add f
 	failed = share - sent // never attempted counts as failed too
 	switch {
 	case ctx.Err() != nil:
-		return sent, failed, inFlight, ctx.Err()
+		return sent, failed, inFlight, ErrInterrupted
 	case closeErr != nil:
 		return sent, failed, inFlight, closeErr
 	}

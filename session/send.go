@@ -153,6 +153,9 @@ func (r *SendResult) ExitCode() int {
 	if r.Err == nil {
 		return 0
 	}
+	if errors.Is(r.Err, ErrInterrupted) {
+		return ExitInterrupted
+	}
 	var ve *protocol.ValueError
 	if errors.As(r.Err, &ve) && r.Stage <= StageConnect {
 		return 1
@@ -219,9 +222,9 @@ func (s *sendRun) fail(stage Stage, err error) *SendResult {
 	res.Stage, res.Err = stage, err
 	res.closed = isClosed(err)
 	if s.ctx.Err() != nil {
-		res.Err = fmt.Errorf("interrupted; %w", protocol.ErrMessageAborted)
+		res.Err = fmt.Errorf("%w; %w", ErrInterrupted, protocol.ErrMessageAborted)
 		if stage < StageData {
-			res.Err = errors.New("interrupted")
+			res.Err = ErrInterrupted
 		}
 		res.closed = false
 	}
@@ -362,6 +365,17 @@ func (s *sendRun) message() *SendResult {
 	return quit(c, res)
 }
 
+// ErrInterrupted is a send stopped by the user (Ctrl+C, SIGTERM): the
+// transaction is abandoned where it stood, without the final dot when it was
+// in DATA, so nothing was delivered.
+var ErrInterrupted = errors.New("interrupted")
+
+// ExitInterrupted is the exit code of an interrupted send: 128 + SIGINT, as
+// the shell reports a program killed by Ctrl+C, so that a script can tell
+// the user's interrupt from every refusal the server can give (swaks has no
+// code of its own for it).
+const ExitInterrupted = 130
+
 // ExitCodeFor is the swaks exit code of an error seen outside Send's stage
 // tracking (a --repeat run): by the error's type.
 func ExitCodeFor(err error) int {
@@ -377,6 +391,8 @@ func ExitCodeFor(err error) int {
 	switch {
 	case err == nil:
 		return 0
+	case errors.Is(err, ErrInterrupted), errors.Is(err, context.Canceled):
+		return ExitInterrupted
 	case errors.Is(err, protocol.ErrCleartextAuth), errors.As(err, &auth):
 		return 28
 	case errors.As(err, &tlsE):

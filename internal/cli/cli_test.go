@@ -719,15 +719,28 @@ func lookPath(ts *testscript.TestScript, name string) string {
 }
 
 // cmdInterrupt plays security-anchors E7: the input of --data - stops in
-// the middle of the message and the user presses Ctrl+C.
+// the middle of the message and the user presses Ctrl+C. With -at TEXT the
+// signal comes once the sandbox log shows TEXT instead of the 354 to DATA,
+// to interrupt another stage.
 func cmdInterrupt(ts *testscript.TestScript, neg bool, args []string) {
 	noNeg(ts, neg, "interrupt")
-	closeStdin := len(args) > 0 && args[0] == "-close"
-	if closeStdin {
+	closeStdin, at := false, "S: 354 "
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		switch args[0] {
+		case "-close":
+			closeStdin = true
+		case "-at":
+			if len(args) < 2 {
+				ts.Fatalf("interrupt: -at needs a log text")
+			}
+			at, args = args[1], args[1:]
+		default:
+			ts.Fatalf("interrupt: unknown option %s", args[0])
+		}
 		args = args[1:]
 	}
 	if len(args) < 2 {
-		ts.Fatalf("usage: interrupt [-close] N ARGS...")
+		ts.Fatalf("usage: interrupt [-close] [-at LOGTEXT] N ARGS...")
 	}
 	want := atoi(ts, args[0])
 	sandboxOf(ts)
@@ -745,11 +758,11 @@ func cmdInterrupt(ts *testscript.TestScript, neg bool, args []string) {
 	go func() { done <- cmd.Wait() }()
 	_, _ = io.WriteString(stdin, "From: a@x.test\r\nTo: b@x.test\r\nSubject: cut off\r\n\r\nthe first line\r\n")
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(log.String(), "S: 354 ") {
+	for !strings.Contains(log.String(), at) {
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
 			<-done
-			ts.Fatalf("the sandbox never answered DATA\n%s\n%s", stdout.String(), stderr.String())
+			ts.Fatalf("the sandbox log never showed %q\n%s\n%s", at, stdout.String(), stderr.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
