@@ -5,7 +5,7 @@ FUZZTIME  ?= 60s
 BENCHTIME ?= 1s
 PKGS      := ./...
 
-.PHONY: help build run test interop fuzz fuzz-ci bench compare lint cover clean
+.PHONY: help build run test interop fuzz fuzz-ci bench compare screenshots lint cover clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -34,6 +34,9 @@ bench: ## Go benchmarks
 
 compare: ## ehlo send --repeat vs smtp-source, smtplib, swaks, go-smtp on loopback (root installs them; docs/performance.md)
 	GO=$(GO) bash testdata/compare/run.sh
+
+screenshots: build ## README's TUI screenshot again (tmux + testdata/screenshot)
+	env TERM=xterm-256color COLORTERM=truecolor bash testdata/screenshot/shot.sh docs/screenshot-tui.png 120 40 env TERM=xterm-256color COLORTERM=truecolor bin/ehlo < testdata/screenshot/tui.steps
 
 lint: ## gofmt, go vet, staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
