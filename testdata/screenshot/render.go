@@ -19,6 +19,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/opentype"
@@ -135,7 +136,7 @@ func parse(r io.Reader) ([][]cell, error) {
 				i = j + 1
 				continue
 			}
-			rn, n := decodeRune(s[i:])
+			rn, n := utf8.DecodeRuneInString(s[i:])
 			c := cur
 			c.r = rn
 			row = append(row, c)
@@ -144,14 +145,6 @@ func parse(r io.Reader) ([][]cell, error) {
 		rows = append(rows, row)
 	}
 	return rows, sc.Err()
-}
-
-func decodeRune(s string) (rune, int) {
-	for i, r := range s {
-		_ = i
-		return r, len(string(r))
-	}
-	return ' ', 1
 }
 
 // sgr applies one Select Graphic Rendition sequence.
