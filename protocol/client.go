@@ -721,7 +721,25 @@ func (c *Client) Mail(from string, opts ...string) (Reply, error) {
 // server spoke ESMTP; SMTPUTF8 among them needs the server's SMTPUTF8. The
 // encoder switches commands to UTF-8 when the line goes out.
 func (c *Client) mailLine(from string, opts []string) (string, error) {
-	if err := ValidateAddress(from); err != nil {
+	optStr, err := c.envelopeParams(from, opts)
+	if err != nil {
+		return "", err
+	}
+	if optStr != "" {
+		for _, o := range opts {
+			if strings.EqualFold(o, "smtputf8") && !c.HasExtn("smtputf8") {
+				return "", &NotSupportedError{Msg: "SMTPUTF8 not supported by server"}
+			}
+		}
+	}
+	return "mail FROM:" + QuoteAddr(from) + optStr, nil
+}
+
+// envelopeParams checks an envelope address and its ESMTP parameters and
+// returns the parameters as they follow the address on the line: none
+// unless the server spoke ESMTP (smtplib's rule for MAIL and RCPT alike).
+func (c *Client) envelopeParams(addr string, opts []string) (string, error) {
+	if err := ValidateAddress(addr); err != nil {
 		return "", err
 	}
 	for _, o := range opts {
@@ -729,18 +747,10 @@ func (c *Client) mailLine(from string, opts []string) (string, error) {
 			return "", err
 		}
 	}
-	optStr := ""
-	if len(opts) > 0 && c.doesESMTP {
-		for _, o := range opts {
-			if strings.EqualFold(o, "smtputf8") {
-				if !c.HasExtn("smtputf8") {
-					return "", &NotSupportedError{Msg: "SMTPUTF8 not supported by server"}
-				}
-			}
-		}
-		optStr = " " + strings.Join(opts, " ")
+	if len(opts) == 0 || !c.doesESMTP {
+		return "", nil
 	}
-	return "mail FROM:" + QuoteAddr(from) + optStr, nil
+	return " " + strings.Join(opts, " "), nil
 }
 
 // Rcpt sends RCPT TO; options only when the server spoke ESMTP.
@@ -757,17 +767,9 @@ func (c *Client) Rcpt(to string, opts ...string) (Reply, error) {
 }
 
 func (c *Client) rcptLine(to string, opts []string) (string, error) {
-	if err := ValidateAddress(to); err != nil {
+	optStr, err := c.envelopeParams(to, opts)
+	if err != nil {
 		return "", err
-	}
-	for _, o := range opts {
-		if err := ValidateESMTPParam(o); err != nil {
-			return "", err
-		}
-	}
-	optStr := ""
-	if len(opts) > 0 && c.doesESMTP {
-		optStr = " " + strings.Join(opts, " ")
 	}
 	return "rcpt TO:" + QuoteAddr(to) + optStr, nil
 }
