@@ -6,6 +6,36 @@ import (
 	"strings"
 )
 
+// Where a byte of a path stands for quoted.next: a quote or a backslash
+// escape (and the byte it escapes), inside a quoted string, or outside.
+const (
+	quoting = iota
+	inside
+	outside
+)
+
+// quoted follows the quoted strings of a path (RFC 5321 §4.1.2), one byte
+// at a time, for the two scans that must skip them: the closing bracket
+// and the '@' of the mailbox.
+type quoted struct{ in, esc bool }
+
+func (q *quoted) next(ch byte) int {
+	switch {
+	case q.esc:
+		q.esc = false
+		return quoting
+	case ch == '\\' && q.in:
+		q.esc = true
+		return quoting
+	case ch == '"':
+		q.in = !q.in
+		return quoting
+	case q.in:
+		return inside
+	}
+	return outside
+}
+
 // splitPath takes "<path> params" (the text after "FROM:" or "TO:") and
 // returns the path without brackets and the parameter text. The closing
 // bracket is searched outside quoted strings, so "<\"a>b\"@x>" is one
@@ -17,17 +47,9 @@ func splitPath(s string) (path, rest string, err error) {
 	if !strings.HasPrefix(s, "<") {
 		return "", "", errors.New("address must be in angle brackets")
 	}
-	inQuote, esc := false, false
+	var q quoted
 	for i := 1; i < len(s); i++ {
-		ch := s[i]
-		switch {
-		case esc:
-			esc = false
-		case ch == '\\' && inQuote:
-			esc = true
-		case ch == '"':
-			inQuote = !inQuote
-		case ch == '>' && !inQuote:
+		if ch := s[i]; q.next(ch) == outside && ch == '>' {
 			rest = s[i+1:]
 			if rest != "" && rest[0] != ' ' {
 				return "", "", errors.New("text after the closing bracket")
@@ -49,25 +71,19 @@ func checkMailbox(p string) (string, error) {
 		p = p[i+1:]
 	}
 	at := -1
-	inQuote, esc := false, false
+	var q quoted
 	for i := 0; i < len(p); i++ {
 		ch := p[i]
-		switch {
-		case esc:
-			esc = false
-		case ch == '\\' && inQuote:
-			esc = true
-		case ch == '"':
-			inQuote = !inQuote
-		case ch == '@' && !inQuote:
+		switch where := q.next(ch); {
+		case where == outside && ch == '@':
 			at = i
-		case !inQuote && (ch <= ' ' || ch == 0x7f):
+		case where == outside && (ch <= ' ' || ch == 0x7f):
 			return "", fmt.Errorf("control or space character 0x%02x", ch)
-		case inQuote && (ch < ' ' && ch != '\t' || ch == 0x7f):
+		case where == inside && (ch < ' ' && ch != '\t' || ch == 0x7f):
 			return "", fmt.Errorf("control character 0x%02x", ch)
 		}
 	}
-	if inQuote {
+	if q.in {
 		return "", errors.New("unterminated quoted string")
 	}
 	if at <= 0 || at == len(p)-1 {
