@@ -23,70 +23,19 @@ func (c *Client) Auth(mech string, a Authenticator, initialResponseOK bool) (Rep
 		return Reply{}, err
 	}
 	mech = strings.ToUpper(mech)
-	var ir []byte
-	if initialResponseOK {
-		resp, err := a.Respond(nil, true)
-		if err != nil {
-			return Reply{}, err
-		}
-		ir = resp
-	}
-	var (
-		r     Reply
-		err   error
-		count int
-	)
-	// RFC 4954 §4: an initial response that would make the command line
-	// longer than 512 octets is sent in answer to the first (empty)
-	// challenge instead.
-	var deferred []byte
-	if ir != nil && len("AUTH "+mech+" ")+base64.StdEncoding.EncodedLen(len(ir))+len(CRLF) > 512 {
-		deferred, ir = ir, nil
-	}
-	if ir != nil {
-		// RFC 4954: an empty initial response is sent as "=" (smtplib sends
-		// a trailing space instead).
-		enc := "="
-		if len(ir) > 0 {
-			enc = base64.StdEncoding.EncodeToString(ir)
-		}
-		line := "AUTH " + mech + " " + enc
-		start := len(line) - len(enc)
-		if err = c.putLine(line, []Span{{Start: start, End: len(line)}}); err != nil {
-			return Reply{}, err
-		}
-		count = 1
-	} else if err = c.putLine("AUTH "+mech, nil); err != nil {
+	deferred, count, err := c.authStart(mech, a, initialResponseOK)
+	if err != nil {
 		return Reply{}, err
 	}
-	if r, err = c.GetReply(); err != nil {
+	r, err := c.GetReply()
+	if err != nil {
 		return r, err
 	}
 	for r.Code == 334 {
 		count++
-		challenge, derr := base64.StdEncoding.DecodeString(r.Message)
-		if derr != nil {
-			return c.cancelAuth(fmt.Sprintf("challenge is not valid base64: %v", derr))
-		}
-		var resp []byte
-		var rerr error
-		if deferred != nil {
-			resp, deferred = deferred, nil
-		} else {
-			resp, rerr = a.Respond(challenge, false)
-		}
-		if errors.Is(rerr, ErrCancelAuth) {
-			return c.cancelAuth("the mechanism cancelled the exchange")
-		}
-		if rerr != nil {
-			// The mechanism's own error explains more than the server's
-			// answer to "*", unless the connection itself failed.
-			_, cerr := c.cancelAuth(rerr.Error())
-			var ae *AuthenticationError
-			if !errors.As(cerr, &ae) {
-				return Reply{}, cerr
-			}
-			return Reply{}, rerr
+		resp, cr, err := c.authAnswer(r, a, &deferred)
+		if err != nil {
+			return cr, err
 		}
 		enc := base64.StdEncoding.EncodeToString(resp)
 		if err = c.putResponse(enc, []Span{{Start: 0, End: len(enc)}}); err != nil {
@@ -111,6 +60,65 @@ func (c *Client) Auth(mech string, a Authenticator, initialResponseOK bool) (Rep
 		return r, nil
 	}
 	return r, &AuthenticationError{ResponseError(r)}
+}
+
+// authStart sends the AUTH line, with the initial response when asked and
+// it fits. It returns the initial response that RFC 4954 §4 makes wait for
+// the first (empty) challenge, because the line would be longer than 512
+// octets, and the number of responses sent (for MaxChallenge).
+func (c *Client) authStart(mech string, a Authenticator, initialResponseOK bool) (deferred []byte, count int, err error) {
+	if !initialResponseOK {
+		return nil, 0, c.putLine("AUTH "+mech, nil)
+	}
+	ir, err := a.Respond(nil, true)
+	if err != nil {
+		return nil, 0, err
+	}
+	if ir == nil || len("AUTH "+mech+" ")+base64.StdEncoding.EncodedLen(len(ir))+len(CRLF) > 512 {
+		return ir, 0, c.putLine("AUTH "+mech, nil)
+	}
+	// RFC 4954: an empty initial response is sent as "=" (smtplib sends
+	// a trailing space instead).
+	enc := "="
+	if len(ir) > 0 {
+		enc = base64.StdEncoding.EncodeToString(ir)
+	}
+	line := "AUTH " + mech + " " + enc
+	start := len(line) - len(enc)
+	return nil, 1, c.putLine(line, []Span{{Start: start, End: len(line)}})
+}
+
+// authAnswer is the response to one 334 challenge: the deferred initial
+// response if there is one, else the mechanism's answer. When there is
+// none to give (a challenge that is not base64, the mechanism cancels or
+// fails) it cancels the exchange and returns the error Auth ends with.
+func (c *Client) authAnswer(r Reply, a Authenticator, deferred *[]byte) ([]byte, Reply, error) {
+	challenge, derr := base64.StdEncoding.DecodeString(r.Message)
+	if derr != nil {
+		cr, err := c.cancelAuth(fmt.Sprintf("challenge is not valid base64: %v", derr))
+		return nil, cr, err
+	}
+	if *deferred != nil {
+		resp := *deferred
+		*deferred = nil
+		return resp, Reply{}, nil
+	}
+	resp, rerr := a.Respond(challenge, false)
+	if errors.Is(rerr, ErrCancelAuth) {
+		cr, err := c.cancelAuth("the mechanism cancelled the exchange")
+		return nil, cr, err
+	}
+	if rerr != nil {
+		// The mechanism's own error explains more than the server's
+		// answer to "*", unless the connection itself failed.
+		_, cerr := c.cancelAuth(rerr.Error())
+		var ae *AuthenticationError
+		if !errors.As(cerr, &ae) {
+			return nil, Reply{}, cerr
+		}
+		return nil, Reply{}, rerr
+	}
+	return resp, Reply{}, nil
 }
 
 // cancelAuth sends "*" (RFC 4954) and reads the server's answer, so the
