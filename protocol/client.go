@@ -237,25 +237,9 @@ func (c *Client) Connect(host string, port int) (Reply, error) {
 	if c.conn != nil {
 		c.Close()
 	}
-	network := "tcp"
-	var addr string
-	if c.opts.Dial != nil {
-		network, addr = "pipe", host
-	} else if strings.HasPrefix(host, "/") {
-		network, addr = "unix", host
-	} else {
-		h, p, err := SplitHostPort(host, port)
-		if err != nil {
-			return Reply{}, err
-		}
-		if h == "" {
-			h = "localhost"
-		}
-		if p == 0 {
-			p = c.kind.DefaultPort()
-		}
-		host = h
-		addr = net.JoinHostPort(h, strconv.Itoa(p))
+	network, addr, host, err := c.target(host, port)
+	if err != nil {
+		return Reply{}, err
 	}
 	c.trace(Event{Kind: EventConnect, Network: network, Addr: addr})
 	if c.opts.Timeout <= 0 {
@@ -265,25 +249,7 @@ func (c *Client) Connect(host string, port int) (Reply, error) {
 		c.debugf("connect: %s", pyAddr(addr, network))
 	}
 	c.debugf("connect: to %s %s", pyAddr(addr, network), pySource(c.opts.SourceAddress))
-	d := net.Dialer{Timeout: c.opts.Timeout}
-	if c.opts.SourceAddress != "" && network == "tcp" {
-		la, err := resolveSource(c.opts.SourceAddress)
-		if err != nil {
-			return Reply{}, err
-		}
-		d.LocalAddr = la
-	}
-	dialNet := network
-	if network == "tcp" && c.opts.Network != "" {
-		dialNet = c.opts.Network
-	}
-	var conn net.Conn
-	var err error
-	if c.opts.Dial != nil {
-		conn, err = c.opts.Dial(addr)
-	} else {
-		conn, err = d.Dial(dialNet, addr)
-	}
+	conn, err := c.dial(network, addr)
 	if err != nil {
 		if network == "unix" {
 			c.debugf("connect fail: %s", addr)
@@ -319,6 +285,49 @@ func (c *Client) Connect(host string, port int) (Reply, error) {
 		c.setPhase(PhaseGreeted)
 	}
 	return r, nil
+}
+
+// target is where Connect goes: a custom dialer's name, a Unix socket (a
+// path), or host and port, with smtplib's defaults (localhost, the kind's
+// port). host comes back without the port, for TLS's server name.
+func (c *Client) target(host string, port int) (network, addr, h string, err error) {
+	switch {
+	case c.opts.Dial != nil:
+		return "pipe", host, host, nil
+	case strings.HasPrefix(host, "/"):
+		return "unix", host, host, nil
+	}
+	h, p, err := SplitHostPort(host, port)
+	if err != nil {
+		return "", "", "", err
+	}
+	if h == "" {
+		h = "localhost"
+	}
+	if p == 0 {
+		p = c.kind.DefaultPort()
+	}
+	return "tcp", net.JoinHostPort(h, strconv.Itoa(p)), h, nil
+}
+
+// dial opens the connection to target's address, from Options'
+// SourceAddress and over its Network (tcp4, tcp6) when set.
+func (c *Client) dial(network, addr string) (net.Conn, error) {
+	if c.opts.Dial != nil {
+		return c.opts.Dial(addr)
+	}
+	d := net.Dialer{Timeout: c.opts.Timeout}
+	if c.opts.SourceAddress != "" && network == "tcp" {
+		la, err := resolveSource(c.opts.SourceAddress)
+		if err != nil {
+			return nil, err
+		}
+		d.LocalAddr = la
+	}
+	if network == "tcp" && c.opts.Network != "" {
+		network = c.opts.Network
+	}
+	return d.Dial(network, addr)
 }
 
 func resolveSource(s string) (net.Addr, error) {
