@@ -30,6 +30,9 @@ const (
 	wireMaxBytes  = 64 << 10
 	watchBuffer   = 512
 	bodyLinesKept = 200
+	// wireLineHeader is what a WireLine costs besides its text: a
+	// time.Time, a bool (padded) and a string header, on 64 bits.
+	wireLineHeader = 48
 )
 
 // SessionInfo is one session as the instructor's list shows it.
@@ -160,7 +163,7 @@ func (rec *record) add(lines ...WireLine) {
 	defer rec.mu.Unlock()
 	for _, l := range lines {
 		rec.lines = append(rec.lines, l)
-		rec.bytes += len(l.Text) + 32
+		rec.bytes += len(l.Text) + wireLineHeader
 		for w := range rec.watchers {
 			w.send(l)
 		}
@@ -169,7 +172,7 @@ func (rec *record) add(lines ...WireLine) {
 		// Let the oldest quarter go at once, so trimming is rare.
 		n := max(len(rec.lines)/4, 1)
 		for _, l := range rec.lines[:n] {
-			rec.bytes -= len(l.Text) + 32
+			rec.bytes -= len(l.Text) + wireLineHeader
 		}
 		rec.lines = slices.Delete(rec.lines, 0, n)
 		rec.dropped += n
