@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -646,4 +647,57 @@ func BenchmarkWorkshop60(b *testing.B) {
 		heap = max(heap, roomLoad(b, 60, 12))
 	}
 	b.ReportMetric(float64(heap), "heap-B")
+}
+
+func TestRunWorkshop(t *testing.T) {
+	dir := t.TempDir()
+	csvPath := filepath.Join(dir, "accounts.csv")
+	users, _, err := GenerateStudents(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(overwrite bool) (string, error) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		out := &syncBuffer{}
+		done := make(chan error, 1)
+		go func() {
+			done <- Run(ctx, Config{Workshop: true, Users: users, AccountsCSV: csvPath, AccountsOverwrite: overwrite}, out)
+		}()
+		deadline := time.After(ioTimeout)
+		for !strings.Contains(out.String(), "stop with Ctrl+C\n") {
+			select {
+			case err := <-done:
+				return out.String(), err
+			case <-deadline:
+				t.Fatalf("no banner:\n%s", out.String())
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+		cancel()
+		return out.String(), <-done
+	}
+	banner, err := run(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"users: student01:" + users["student01"] + " student02:" + users["student02"] + " student03:" + users["student03"] + "\n",
+		"workshop: 3 mailboxes of 10922K each, each user sees only their own (XMAILBOX after AUTH)\n",
+		"accounts: " + csvPath + " (user,password; 3 users)\n",
+	} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks %q:\n%s", want, banner)
+		}
+	}
+	b, _ := os.ReadFile(csvPath)
+	if !strings.HasPrefix(string(b), "user,password\nstudent01,"+users["student01"]+"\n") {
+		t.Errorf("CSV %q", b)
+	}
+	if _, err := run(false); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("second run over the CSV: %v", err)
+	}
+	if _, err := run(true); err != nil {
+		t.Errorf("second run with overwrite: %v", err)
+	}
 }
