@@ -585,13 +585,20 @@ func roomLoad(t testing.TB, n, per int) int64 {
 		sentAll.Add(1)
 		go func() {
 			defer done.Done()
+			// A failed helper ends this goroutine; it must still let
+			// the others past the barrier.
+			var once sync.Once
+			defer once.Do(sentAll.Done)
 			me, next := fmt.Sprintf("student%02d", i), fmt.Sprintf("student%02d", i%n+1)
 			c := login(t, srv, me, fmt.Sprintf("pw%02d", i))
 			for range per {
 				sent[i] = append(sent[i], queuedID(t, c.sendMessage(me+"@room.test", []string{next + "@room.test"}, body)))
 			}
-			sentAll.Done()
+			once.Do(sentAll.Done)
 			sentAll.Wait()
+			if t.Failed() {
+				return
+			}
 			prev := (i+n-2)%n + 1
 			theirs := append(slices.Clone(sent[i]), sent[prev]...)
 			got := ids(c.list())
