@@ -32,7 +32,16 @@ func (c *conn) recordRcpt(b []byte) {
 	}
 	text := ""
 	if len(b) > 4 {
-		text = string(b[4:])
+		// The usual acceptance costs no allocation (the comparison
+		// with a constant does not copy).
+		switch string(b[4:]) {
+		case "2.1.5 Ok":
+			text = "2.1.5 Ok"
+		case "Ok":
+			text = "Ok"
+		default:
+			text = string(b[4:])
+		}
 	}
 	c.rcptLog = append(c.rcptLog, Recipient{Addr: addr, Code: code, Text: text})
 }
