@@ -756,3 +756,18 @@ func TestXMailboxListLimits(t *testing.T) {
 		t.Errorf("params cut in the stored message (%d) or not in the meta (%d of %d)", len(long.Params[0]), len(meta.Params), len(meta.Params[0]))
 	}
 }
+
+// TestXMailboxSparedByFaults: a fault on every "other" reply breaks an
+// unknown verb's, not XMAILBOX's listing.
+func TestXMailboxSparedByFaults(t *testing.T) {
+	srv, _ := start(t, Config{Workshop: true, Users: students(1)})
+	c := login(t, srv, "student01", "pw01")
+	c.sendMessage("student01@x.test", []string{"a@x.test"}, "x\r\n")
+	if err := srv.SetFault("student01", "reply:other=554 5.0.0 broken"); err != nil {
+		t.Fatal(err)
+	}
+	c.cmdText("FOO", 554, "5.0.0 broken")
+	if got := ids(c.list()); len(got) != 1 {
+		t.Errorf("LIST under a fault: %v", got)
+	}
+}
