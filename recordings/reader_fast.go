@@ -1,4 +1,4 @@
-package session
+package recordings
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/session"
 )
 
 // The fast path of the reader. A Recorder writes every event line in one
@@ -51,7 +52,7 @@ var fastFields = map[string]int{
 
 // parseEvent reads line if it is in the Recorder's shape and loads with
 // nothing to report; ok is false otherwise, and e is then meaningless.
-func (p *fastParser) parseEvent(line []byte) (e Event, ok bool) {
+func (p *fastParser) parseEvent(line []byte) (e session.Event, ok bool) {
 	// Trailing JSON whitespace (a CRLF file leaves a "\r").
 	for len(line) > 0 {
 		if c := line[len(line)-1]; c != ' ' && c != '\t' && c != '\r' && c != '\n' {
@@ -80,13 +81,13 @@ func (p *fastParser) parseEvent(line []byte) (e Event, ok bool) {
 		return e, false
 	}
 	kind, ok := fastKind(line[i : i+end])
-	if !ok || kind == KindTLS || kind == KindSnapshot {
+	if !ok || kind == session.KindTLS || kind == session.KindSnapshot {
 		return e, false
 	}
 	e.Kind = kind
 	i += end + 1
 
-	isData := kind == KindClient || kind == KindServer
+	isData := kind == session.KindClient || kind == session.KindServer
 	var (
 		last            int
 		data, b64       []byte // raw JSON string contents
@@ -167,7 +168,7 @@ func (p *fastParser) parseEvent(line []byte) (e Event, ok bool) {
 				e.Text = s
 			}
 		case fState:
-			if kind != KindState {
+			if kind != session.KindState {
 				return e, false
 			}
 			if e.State, i, ok = scanState(line, i); !ok {
@@ -200,7 +201,7 @@ func (p *fastParser) parseEvent(line []byte) (e Event, ok bool) {
 			}
 		}
 		e.Secrets = secrets
-	case kind == KindState:
+	case kind == session.KindState:
 		if !hasState {
 			return e, false
 		}
@@ -208,13 +209,9 @@ func (p *fastParser) parseEvent(line []byte) (e Event, ok bool) {
 	return e, true
 }
 
-func fastKind(b []byte) (Kind, bool) {
-	for k, name := range kindNames {
-		if name != "" && string(b) == name {
-			return Kind(k), true
-		}
-	}
-	return 0, false
+func fastKind(b []byte) (session.Kind, bool) {
+	// A name is short: the conversion stays on the stack.
+	return session.ParseKind(string(b))
 }
 
 // scanUint reads a JSON number that is a non-negative integer of at most

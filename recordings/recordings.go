@@ -27,10 +27,10 @@
 // `bin/ehlo send … --record`, and stops the servers. VRFY and EXPN are
 // not stages of `ehlo send`, so exim-vrfy-expn comes from a small test
 // (record_test.go, build tag "record") that drives protocol through the
-// same session.Capture and session.Recorder.
+// same session.Capture and recordings.Recorder.
 //
 // The package holds data and a name list only, and imports the standard
-// library only (embed, io/fs, strings). Reading a sample is session.Read's
+// library only (embed, io/fs, strings). Reading a sample is recordings.Read's
 // job; its tests, which read and serve every sample, import session.
 package recordings
 

@@ -1,4 +1,4 @@
-package session
+package recordings
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"net"
 	"slices"
 	"strings"
+
+	"github.com/ehlo-dev/ehlo/session"
 )
 
 // A recording seen as a script: what the client said, turn by turn, and
@@ -45,7 +47,7 @@ func (r scriptReply) final() string {
 	if len(r.lines) == 0 {
 		return ""
 	}
-	return string(trimEOL(r.lines[len(r.lines)-1]))
+	return string(session.TrimEOL(r.lines[len(r.lines)-1]))
 }
 
 // scriptRun is one connection of a recording: a connect … close run.
@@ -55,9 +57,9 @@ type scriptRun struct {
 	// implicitTLS: the run's bytes went through TLS from the first one.
 	implicitTLS bool
 	// tls is the last completed handshake's summary, if any.
-	tls      *TLSSummary
+	tls      *session.TLSSummary
 	startTLS bool // a STARTTLS was answered 220 and TLS started
-	failed   *TLSSummary
+	failed   *session.TLSSummary
 	closed   bool // the recording has a close event for this run
 	// midway: the recording began with this connection already open
 	// (a snapshot), so its greeting and anything before are missing.
@@ -66,7 +68,7 @@ type scriptRun struct {
 }
 
 // buildScript cuts a recording's events into runs and turns.
-func buildScript(events []Event) []*scriptRun {
+func buildScript(events []session.Event) []*scriptRun {
 	return buildScriptSeq(slices.All(events), nil)
 }
 
@@ -75,11 +77,11 @@ func buildScript(events []Event) []*scriptRun {
 // settled, if not nil, is called with the current run after each event,
 // and may take its turns before turns[answered-1] away (summarize folds
 // them), so that a run of any length is held in bounded memory.
-func buildScriptSeq(events iter.Seq2[int, Event], settled func(*scriptRun)) []*scriptRun {
+func buildScriptSeq(events iter.Seq2[int, session.Event], settled func(*scriptRun)) []*scriptRun {
 	var (
 		runs    []*scriptRun
 		cur     *scriptRun
-		fl      flow
+		fl      session.Follower
 		pending []byte // a client command line not complete yet
 		inBody  bool   // the last turn is a body still being sent
 		reply   scriptReply
@@ -88,7 +90,7 @@ func buildScriptSeq(events iter.Seq2[int, Event], settled func(*scriptRun)) []*s
 	newRun := func() {
 		cur = &scriptRun{}
 		runs = append(runs, cur)
-		fl, pending, inBody, reply, sawData = flow{}, nil, false, scriptReply{}, false
+		fl, pending, inBody, reply, sawData = session.Follower{}, nil, false, scriptReply{}, false
 	}
 	flushReply := func() {
 		if len(reply.lines) == 0 {
@@ -98,16 +100,16 @@ func buildScriptSeq(events iter.Seq2[int, Event], settled func(*scriptRun)) []*s
 		reply = scriptReply{}
 	}
 	for i, e := range events {
-		if cur == nil || (e.Kind == KindConnect && (sawData || len(cur.turns) > 0 || cur.closed)) {
+		if cur == nil || (e.Kind == session.KindConnect && (sawData || len(cur.turns) > 0 || cur.closed)) {
 			if cur != nil {
 				flushReply()
 			}
 			newRun()
 		}
 		switch e.Kind {
-		case KindSnapshot:
+		case session.KindSnapshot:
 			cur.resume(e.Start)
-		case KindTLS:
+		case session.KindTLS:
 			if e.Handshake == nil {
 				break
 			}
@@ -121,47 +123,47 @@ func buildScriptSeq(events iter.Seq2[int, Event], settled func(*scriptRun)) []*s
 			} else {
 				cur.startTLS = true
 			}
-			fl = flow{}
-		case KindClose:
+			fl = session.Follower{}
+		case session.KindClose:
 			flushReply()
 			cur.closed = true
-		case KindServer:
+		case session.KindServer:
 			sawData = true
 			for _, line := range splitLinesKeep(e.Data) {
-				fl.server(line)
+				fl.Server(line)
 				reply.lines = append(reply.lines, bytes.Clone(line))
-				code, final := replyCode(trimEOL(line))
+				code, final := session.ReplyCode(session.TrimEOL(line))
 				reply.code = code
 				if final || !bytes.HasSuffix(line, []byte("\n")) {
 					flushReply()
 				}
 			}
-		case KindClient:
+		case session.KindClient:
 			sawData = true
-			fl.client(e.Data, func(p piece) {
-				seg := e.Data[p.start:p.end]
-				if p.payload && !p.bdat {
+			fl.Client(e.Data, func(p session.Piece) {
+				seg := e.Data[p.Start:p.End]
+				if p.Payload && !p.BDAT {
 					if !inBody {
 						cur.turns = append(cur.turns, turn{kind: turnBody, event: i})
 						inBody = true
 					}
-					if p.last {
+					if p.Last {
 						inBody = false
 					}
 					return
 				}
-				if p.payload { // a BDAT chunk belongs to its BDAT command
+				if p.Payload { // a BDAT chunk belongs to its BDAT command
 					return
 				}
 				if len(pending) == 0 {
 					cur.turns = append(cur.turns, turn{kind: turnCommand, event: i})
 				}
-				if len(pending) < maxCommandLine {
+				if len(pending) < session.MaxCommandLine {
 					pending = append(pending, seg...)
 				}
-				if p.complete {
+				if p.Complete {
 					t := &cur.turns[len(cur.turns)-1]
-					t.verb, t.arg = splitCommand(pending)
+					t.verb, t.arg = session.SplitCommand(pending)
 					pending = pending[:0]
 				}
 			})
@@ -181,7 +183,7 @@ func buildScriptSeq(events iter.Seq2[int, Event], settled func(*scriptRun)) []*s
 
 // resume marks a run the recording joined already connected, and keeps its
 // TLS handshake for the summary.
-func (r *scriptRun) resume(s *StartState) {
+func (r *scriptRun) resume(s *session.StartState) {
 	if s == nil || !s.Connected {
 		return
 	}

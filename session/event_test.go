@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -14,7 +13,6 @@ import (
 	"math/big"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -305,46 +303,4 @@ func TestFlowIgnoresUnsolicited354(t *testing.T) {
 	if payload {
 		t.Error("a 354 nobody asked for turned commands into message content")
 	}
-}
-
-// Notes come from other goroutines than the protocol's; a signal handler
-// closes the recorder while events flow. Run with -race.
-func TestCaptureConcurrent(t *testing.T) {
-	c := newTestCapture(Redaction{})
-	var buf syncBuffer
-	r, err := NewRecorder(&buf, testHeader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got collect
-	c.Add(r)
-	c.Add(&got)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for range 100 {
-			c.Note("from the UI")
-		}
-	}()
-	for i := range 100 {
-		c.Trace(recv("250 ok\r\n"))
-		if i == 50 {
-			go r.Close()
-		}
-	}
-	<-done
-	if len(got.events) != 200 {
-		t.Errorf("%d events, want 200", len(got.events))
-	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
 }

@@ -132,7 +132,7 @@ type appContext struct {
 
 // terminalWidth is the width of the terminal w writes to, or 0 if it is
 // not one: a transcript on a terminal folds long lines itself (see
-// session.TranscriptOptions.Width), one written to a file or a pipe never.
+// recordings.TranscriptOptions.Width), one written to a file or a pipe never.
 func terminalWidth(w io.Writer) int {
 	f, ok := w.(*os.File)
 	if !ok || !term.IsTerminal(f.Fd()) {

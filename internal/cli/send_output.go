@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/recordings"
 	"github.com/ehlo-dev/ehlo/session"
 	"github.com/ehlo-dev/ehlo/session/mx"
 )
@@ -25,8 +26,8 @@ type sendOutput struct {
 	app     *appContext
 	cmd     *sendCmd
 	capture *session.Capture
-	trans   *session.Transcript
-	rec     *session.Recorder
+	trans   *recordings.Transcript
+	rec     *recordings.Recorder
 	lines   *jsonLines // --json: the wire lines, written as they come
 	tls     *session.TLSSummary
 	notes   []jsonInfo
@@ -52,7 +53,7 @@ func newSendOutput(app *appContext, s *sendCmd, secret string) (*sendOutput, err
 	}
 	o.capture = session.NewCapture(time.Time{}, session.Redaction{Scrubber: o.scrub})
 	if !s.Quiet && !s.JSON {
-		o.trans = session.NewTranscript(app.stdout, session.TranscriptOptions{Errors: app.stderr, Width: terminalWidth(app.stdout), DataLines: s.dataLines()})
+		o.trans = recordings.NewTranscript(app.stdout, recordings.TranscriptOptions{Errors: app.stderr, Width: terminalWidth(app.stdout), DataLines: s.dataLines()})
 		o.capture.Add(o.transcriptSink())
 	}
 	if s.JSON {
@@ -64,7 +65,7 @@ func newSendOutput(app *appContext, s *sendCmd, secret string) (*sendOutput, err
 		if strings.HasPrefix(s.Server, "/") {
 			network = "unix"
 		}
-		rec, err := session.Create(s.Record, session.Header{
+		rec, err := recordings.Create(s.Record, recordings.Header{
 			Created: o.capture.Start(), Server: s.Server, Transport: s.kind().String(), Network: network,
 			EhloVersion: ehloVersion(), Secrets: s.RecordSecrets, Insecure: s.Insecure,
 		})

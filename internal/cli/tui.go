@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/recordings"
 	"github.com/ehlo-dev/ehlo/sandbox"
 	"github.com/ehlo-dev/ehlo/session"
 	"github.com/ehlo-dev/ehlo/themes"
@@ -81,7 +82,7 @@ func (t *tuiCmd) Run(app *appContext) error {
 	if strings.HasPrefix(server, "/") {
 		network = "unix"
 	}
-	rt := &recordToggle{record: live.Record, path: t.Record, header: session.Header{
+	rt := &recordToggle{record: live.Record, path: t.Record, header: recordings.Header{
 		Server: server, Transport: t.kind().String(), Network: network,
 		EhloVersion: ehloVersion(), Secrets: t.RecordSecrets, Insecure: t.Insecure,
 	}}
@@ -138,9 +139,9 @@ func (t *tuiCmd) applyConfig(path string) (userConfig, error) {
 type recordToggle struct {
 	mu     sync.Mutex
 	record func(s session.Sink, origin time.Time) (remove func())
-	header session.Header
+	header recordings.Header
 	path   string
-	rec    *session.Recorder
+	rec    *recordings.Recorder
 	remove func()
 }
 
@@ -156,7 +157,7 @@ func (r *recordToggle) toggle() (on bool, path string, err error) {
 	}
 	h := r.header
 	h.Created = time.Now()
-	rec, err := session.Create(r.path, h)
+	rec, err := recordings.Create(r.path, h)
 	if err != nil {
 		path := r.path
 		r.path = ""
