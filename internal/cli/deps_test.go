@@ -108,8 +108,8 @@ func chain(pkgs map[string]*listedPackage, from, to string) string {
 
 // depsRule says what packages may not import.
 type depsRule struct {
-	pkgs   []string            // the packages it applies to, relative to the module
-	direct bool                // only their own imports, not their dependencies'
+	pkgs   []string // the packages it applies to, relative to the module
+	direct bool     // only their own imports, not their dependencies'
 	bad    func(p *listedPackage) bool
 	why    string
 }
