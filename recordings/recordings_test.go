@@ -313,7 +313,7 @@ func recordedExit(name string) int {
 
 // tshark decodes the pcap export of every sample, the commands after
 // STARTTLS included (the capture puts them on a second connection, see
-// session/pcap.go). Skipped without tshark unless EHLO_REQUIRE_TSHARK=1.
+// recordings/pcap.go). Skipped without tshark unless EHLO_REQUIRE_TSHARK=1.
 func TestSamplesPcapTshark(t *testing.T) {
 	tshark, err := exec.LookPath("tshark")
 	if err != nil {
