@@ -8,8 +8,8 @@
 // in one write, a bare LF before a dot, a command before the greeting), so
 // the package drives its connections itself rather than through
 // protocol.Client, whose choke point refuses those bytes; it reuses
-// protocol's limits and trace events and session's escaping, recorder and
-// Markdown helpers. docs/audit.md lists every probe.
+// protocol's limits and trace events, session's capture and escaping, and
+// recordings' recorder and Markdown helpers. docs/audit.md lists every probe.
 package audit
 
 import (
