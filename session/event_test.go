@@ -26,34 +26,12 @@ func send(s string, secrets ...protocol.Span) protocol.Event {
 	return protocol.Event{Kind: protocol.EventSend, Data: []byte(s), Secrets: secrets}
 }
 
-func sendTLS(s string, secrets ...protocol.Span) protocol.Event {
-	e := send(s, secrets...)
-	e.TLS = true
-	return e
-}
-
 func recv(s string) protocol.Event {
 	return protocol.Event{Kind: protocol.EventRecv, Data: []byte(s)}
 }
 
-func recvTLS(s string) protocol.Event {
-	e := recv(s)
-	e.TLS = true
-	return e
-}
-
 func state(p protocol.Phase, tls, auth bool) protocol.Event {
 	return protocol.Event{Kind: protocol.EventState, State: protocol.State{Phase: p, TLS: tls, Authenticated: auth}}
-}
-
-// span returns the span of sub within s, as protocol would mark it.
-func span(t testing.TB, s, sub string) protocol.Span {
-	t.Helper()
-	i := strings.Index(s, sub)
-	if i < 0 {
-		t.Fatalf("%q not in %q", sub, s)
-	}
-	return protocol.Span{Start: i, End: i + len(sub)}
 }
 
 // collect is a Sink that keeps everything.

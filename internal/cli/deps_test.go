@@ -6,7 +6,6 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -32,11 +31,7 @@ type listedPackage struct {
 // goList lists every package of the module and everything they import.
 func goList(t *testing.T) map[string]*listedPackage {
 	t.Helper()
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := exec.LookPath(goTool); err != nil {
-		goTool = "go"
-	}
-	cmd := exec.Command(goTool, "list", "-deps", "-json", "./...")
+	cmd := exec.Command("go", "list", "-deps", "-json", "./...")
 	cmd.Dir = filepath.Join("..", "..")
 	out, err := cmd.Output()
 	if err != nil {
