@@ -3,7 +3,7 @@
 package recordings_test
 
 // The one sample `ehlo send` cannot make: a VRFY/EXPN session, recorded
-// through the same session.Capture and session.Recorder that `ehlo send
+// through the same session.Capture and recordings.Recorder that `ehlo send
 // --record` uses. record.sh runs it:
 //
 //	EHLO_RECORD_EXIM_ADDR=127.0.0.1:2526 EHLO_RECORD_EXIM_CA=…/exim/tls/cert.pem \
@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/recordings"
 	"github.com/ehlo-dev/ehlo/session"
 )
 
@@ -35,7 +36,7 @@ func TestRecordEximVrfyExpn(t *testing.T) {
 		t.Fatalf("%s: no certificate", caFile)
 	}
 	capture := session.NewCapture(time.Time{}, session.Redaction{Scrubber: session.NewScrubber()})
-	rec, err := session.Create(out, session.Header{
+	rec, err := recordings.Create(out, recordings.Header{
 		Created: capture.Start(), Server: addr, Transport: "smtp", Network: "tcp", EhloVersion: "devel",
 	})
 	if err != nil {

@@ -1,6 +1,8 @@
-// Package recordings holds the sample sessions that ship inside ehlo:
-// recordings (docs/recording-format.md) made through `ehlo send --record`
-// against real mail servers on loopback, started by the project's own
+package recordings
+
+// The samples are the sessions that ship inside ehlo: recordings made
+// through `ehlo send --record` against real mail servers on loopback,
+// started by the project's own
 // scripts in testdata/interop. `ehlo replay --list` lists them, `ehlo
 // replay NAME`, `replay --print NAME`, `replay --serve NAME` and `ehlo
 // export NAME` take one by name, and every test that needs a real
@@ -27,12 +29,7 @@
 // `bin/ehlo send … --record`, and stops the servers. VRFY and EXPN are
 // not stages of `ehlo send`, so exim-vrfy-expn comes from a small test
 // (record_test.go, build tag "record") that drives protocol through the
-// same session.Capture and session.Recorder.
-//
-// The package holds data and a name list only, and imports the standard
-// library only (embed, io/fs, strings). Reading a sample is session.Read's
-// job; its tests, which read and serve every sample, import session.
-package recordings
+// same session.Capture and Recorder.
 
 import (
 	"embed"

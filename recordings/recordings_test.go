@@ -29,14 +29,14 @@ import (
 	"github.com/ehlo-dev/ehlo/session"
 )
 
-func load(t *testing.T, name string) *session.Recording {
+func load(t *testing.T, name string) *recordings.Recording {
 	t.Helper()
 	f, err := recordings.Open(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	rec, err := session.Read(f)
+	rec, err := recordings.Read(f)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
@@ -83,19 +83,19 @@ func TestSamplesReadPrintExport(t *testing.T) {
 				t.Error("a sample made with --record-secrets")
 			}
 			var out bytes.Buffer
-			if err := session.WriteTranscript(&out, rec); err != nil {
+			if err := recordings.WriteTranscript(&out, rec); err != nil {
 				t.Fatal(err)
 			}
 			if bytes.ContainsAny(out.Bytes(), "\x1b\r") || !strings.Contains(out.String(), "<-  220 ") && !strings.Contains(out.String(), "<~  220 ") {
 				t.Errorf("transcript:\n%s", out.String())
 			}
-			for _, f := range session.ExportFormats {
+			for _, f := range recordings.ExportFormats {
 				var b bytes.Buffer
-				if err := session.Export(&b, rec, f, session.ExportOptions{}); err != nil || b.Len() == 0 {
+				if err := recordings.Export(&b, rec, f, recordings.ExportOptions{}); err != nil || b.Len() == 0 {
 					t.Errorf("export %s: %v (%d bytes)", f, err, b.Len())
 				}
 			}
-			if s := session.Summarize(rec); s.Outcome == "" || strings.HasPrefix(s.Outcome, "no reply") {
+			if s := recordings.Summarize(rec); s.Outcome == "" || strings.HasPrefix(s.Outcome, "no reply") {
 				t.Errorf("summary: %+v", s)
 			}
 		})
@@ -104,10 +104,10 @@ func TestSamplesReadPrintExport(t *testing.T) {
 
 // startServe has the sandbox serve a recording's script on loopback, with
 // a certificate the test trusts.
-func startServe(t *testing.T, rec *session.Recording) (string, *x509.CertPool, *lockedBuffer) {
+func startServe(t *testing.T, rec *recordings.Recording) (string, *x509.CertPool, *lockedBuffer) {
 	t.Helper()
 	var script sandbox.Script
-	if err := session.ServeScript(rec, &script); err != nil {
+	if err := recordings.ServeScript(rec, &script); err != nil {
 		t.Fatal(err)
 	}
 	log := &lockedBuffer{}
@@ -313,7 +313,7 @@ func recordedExit(name string) int {
 
 // tshark decodes the pcap export of every sample, the commands after
 // STARTTLS included (the capture puts them on a second connection, see
-// session/pcap.go). Skipped without tshark unless EHLO_REQUIRE_TSHARK=1.
+// recordings/pcap.go). Skipped without tshark unless EHLO_REQUIRE_TSHARK=1.
 func TestSamplesPcapTshark(t *testing.T) {
 	tshark, err := exec.LookPath("tshark")
 	if err != nil {
@@ -328,8 +328,8 @@ func TestSamplesPcapTshark(t *testing.T) {
 			t.Parallel() // tshark takes a second to start
 			rec := load(t, name)
 			file := filepath.Join(dir, name+".pcap")
-			err := session.WriteFileAtomic(context.Background(), file, false, func(w io.Writer) error {
-				return session.Export(w, rec, "pcap", session.ExportOptions{})
+			err := recordings.WriteFileAtomic(context.Background(), file, false, func(w io.Writer) error {
+				return recordings.Export(w, rec, "pcap", recordings.ExportOptions{})
 			})
 			if err != nil {
 				t.Fatal(err)

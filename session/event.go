@@ -53,7 +53,9 @@ func (k Kind) String() string {
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
 
-func parseKind(s string) (Kind, bool) {
+// ParseKind is the Kind whose String form is s, as a recording's "kind"
+// field names it.
+func ParseKind(s string) (Kind, bool) {
 	for k, name := range kindNames {
 		if name != "" && name == s {
 			return Kind(k), true
@@ -137,7 +139,7 @@ func (s *StartState) Summary() string {
 		b.WriteString(": not connected")
 		return b.String()
 	}
-	b.WriteString(": connected to " + s.Addr + ", " + phaseName(s.State.Phase))
+	b.WriteString(": connected to " + s.Addr + ", " + s.State.Phase.String())
 	if s.Handshake != nil && s.Handshake.Complete {
 		b.WriteString(", TLS " + s.Handshake.Version)
 	} else {
@@ -505,9 +507,10 @@ type flow struct {
 	cur         []byte
 }
 
-// maxCommandLine bounds what flow keeps of a line split across sends. RFC
-// 5321 allows 512 bytes for a command; a longer one is never DATA or BDAT.
-const maxCommandLine = 4096
+// MaxCommandLine bounds what flow (and a reader of its pieces) keeps of a
+// line split across sends. RFC 5321 allows 512 bytes for a command; a
+// longer one is never DATA or BDAT.
+const MaxCommandLine = 4096
 
 // piece is one line, or the part of one line, within a client send.
 type piece struct {
@@ -547,7 +550,7 @@ func (f *flow) client(data []byte, fn func(piece)) {
 			}
 			f.lineLen, f.cur = 0, f.cur[:0]
 		} else {
-			if f.lineLen+len(seg) <= maxCommandLine {
+			if f.lineLen+len(seg) <= MaxCommandLine {
 				f.cur = append(f.cur, seg...)
 			}
 			f.lineLen += len(seg)
@@ -563,7 +566,7 @@ func (f *flow) assemble(seg []byte) []byte {
 	if f.lineLen == 0 {
 		return seg
 	}
-	if f.lineLen+len(seg) > maxCommandLine {
+	if f.lineLen+len(seg) > MaxCommandLine {
 		return nil
 	}
 	return append(f.cur, seg...)
@@ -576,7 +579,7 @@ func (f *flow) lineDone(line []byte, p *piece) {
 		}
 		return
 	}
-	verb, arg := splitCommand(line)
+	verb, arg := SplitCommand(line)
 	switch verb {
 	case "DATA":
 		f.dataPending = arg == ""
@@ -597,14 +600,14 @@ func (f *flow) server(line []byte) {
 	}
 }
 
-// splitCommand returns a command line's verb in upper case and the rest,
+// SplitCommand returns a command line's verb in upper case and the rest,
 // without the line ending, split as protocol.SplitCommand splits it.
-func splitCommand(line []byte) (verb, arg string) {
-	return protocol.SplitCommand(string(trimEOL(line)))
+func SplitCommand(line []byte) (verb, arg string) {
+	return protocol.SplitCommand(string(TrimEOL(line)))
 }
 
-// trimEOL drops one CRLF or LF.
-func trimEOL(b []byte) []byte {
+// TrimEOL drops one CRLF or LF.
+func TrimEOL(b []byte) []byte {
 	if n := len(b); n > 0 && b[n-1] == '\n' {
 		b = b[:n-1]
 		if n := len(b); n > 0 && b[n-1] == '\r' {
@@ -614,9 +617,9 @@ func trimEOL(b []byte) []byte {
 	return b
 }
 
-// replyCode returns the code of a reply line and whether it is the last line
+// ReplyCode returns the code of a reply line and whether it is the last line
 // of its reply.
-func replyCode(line []byte) (code string, final bool) {
+func ReplyCode(line []byte) (code string, final bool) {
 	if len(line) < 3 {
 		return string(line), true
 	}

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -14,7 +13,6 @@ import (
 	"math/big"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,34 +26,12 @@ func send(s string, secrets ...protocol.Span) protocol.Event {
 	return protocol.Event{Kind: protocol.EventSend, Data: []byte(s), Secrets: secrets}
 }
 
-func sendTLS(s string, secrets ...protocol.Span) protocol.Event {
-	e := send(s, secrets...)
-	e.TLS = true
-	return e
-}
-
 func recv(s string) protocol.Event {
 	return protocol.Event{Kind: protocol.EventRecv, Data: []byte(s)}
 }
 
-func recvTLS(s string) protocol.Event {
-	e := recv(s)
-	e.TLS = true
-	return e
-}
-
 func state(p protocol.Phase, tls, auth bool) protocol.Event {
 	return protocol.Event{Kind: protocol.EventState, State: protocol.State{Phase: p, TLS: tls, Authenticated: auth}}
-}
-
-// span returns the span of sub within s, as protocol would mark it.
-func span(t testing.TB, s, sub string) protocol.Span {
-	t.Helper()
-	i := strings.Index(s, sub)
-	if i < 0 {
-		t.Fatalf("%q not in %q", sub, s)
-	}
-	return protocol.Span{Start: i, End: i + len(sub)}
 }
 
 // collect is a Sink that keeps everything.
@@ -305,46 +281,4 @@ func TestFlowIgnoresUnsolicited354(t *testing.T) {
 	if payload {
 		t.Error("a 354 nobody asked for turned commands into message content")
 	}
-}
-
-// Notes come from other goroutines than the protocol's; a signal handler
-// closes the recorder while events flow. Run with -race.
-func TestCaptureConcurrent(t *testing.T) {
-	c := newTestCapture(Redaction{})
-	var buf syncBuffer
-	r, err := NewRecorder(&buf, testHeader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got collect
-	c.Add(r)
-	c.Add(&got)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for range 100 {
-			c.Note("from the UI")
-		}
-	}()
-	for i := range 100 {
-		c.Trace(recv("250 ok\r\n"))
-		if i == 50 {
-			go r.Close()
-		}
-	}
-	<-done
-	if len(got.events) != 200 {
-		t.Errorf("%d events, want 200", len(got.events))
-	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
 }

@@ -107,7 +107,7 @@ func (r *redactor) client(data []byte, marked []protocol.Span) ([]byte, bool, []
 		if p.payload {
 			return
 		}
-		start, end := p.start, p.start+len(trimEOL(data[p.start:p.end]))
+		start, end := p.start, p.start+len(TrimEOL(data[p.start:p.end]))
 		if !p.cont {
 			line := string(data[start:end])
 			if mech, ir, ok := protocol.AuthCommand(line); ok {
@@ -181,8 +181,8 @@ func (r *redactor) server(data []byte) ([]byte, bool, []protocol.Span) {
 	out, changed := data, false
 	var secret []protocol.Span
 	if r.auth {
-		line := trimEOL(data)
-		code, final := replyCode(line)
+		line := TrimEOL(data)
+		code, final := ReplyCode(line)
 		switch {
 		case code == "334" && final && strings.HasPrefix(r.mech, "SCRAM-") && len(line) > 4:
 			dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(line[4:])))
@@ -345,3 +345,93 @@ func (s *Scrubber) ScrubString(str string) (string, bool) {
 	}
 	return string(out), true
 }
+
+// HideMarked replaces the ranges e marks as secret (Event.Secrets) by
+// Marker: what a recording made without --record-secrets may still mark.
+func HideMarked(e Event) Event {
+	if len(e.Secrets) == 0 {
+		return e
+	}
+	spans := cleanSpans(append(e.Secrets[:0:0], e.Secrets...), len(e.Data))
+	var b bytes.Buffer
+	prev := 0
+	for _, s := range spans {
+		b.Write(e.Data[prev:s.Start])
+		b.WriteString(Marker)
+		prev = s.End
+	}
+	b.Write(e.Data[prev:])
+	e.Data, e.Secrets, e.Redacted = b.Bytes(), nil, true
+	return e
+}
+
+// SecretFinder recovers, event by event, from what redaction hides in a
+// recording made with --record-secrets, the credentials the live session's
+// Scrubber knew (the password or token, and the user it went with): the
+// PLAIN blob, the XOAUTH2 and OAUTHBEARER blobs, the LOGIN user and
+// password lines. It adds them to its Scrubber as `ehlo send` adds its
+// --auth-password, so that a redacted copy of the recording scrubs exactly
+// what live redaction would have.
+type SecretFinder struct {
+	sc   *Scrubber
+	r    redactor
+	user string
+}
+
+// NewSecretFinder returns a SecretFinder that knows no secret yet.
+func NewSecretFinder() *SecretFinder { return &SecretFinder{sc: NewScrubber()} }
+
+// Scrubber holds the secrets found so far.
+func (f *SecretFinder) Scrubber() *Scrubber { return f.sc }
+
+func (f *SecretFinder) addSecret(secret string) {
+	f.sc.Add(secret)
+	f.sc.AddPlain("", f.user, secret)
+	f.sc.AddXOAUTH2(f.user, secret)
+}
+
+// Add looks for secrets in the next event of the recording.
+func (f *SecretFinder) Add(e Event) {
+	raw := e
+	f.r.apply(&raw) // sets raw.Secrets to every range it hides
+	if e.Kind != KindClient {
+		return
+	}
+	for _, s := range raw.Secrets {
+		resp := bytes.TrimSpace(e.Data[s.Start:s.End])
+		dec, err := base64.StdEncoding.DecodeString(string(resp))
+		if err != nil {
+			continue
+		}
+		switch {
+		case f.r.mech == "PLAIN" && bytes.Count(dec, []byte{0}) == 2: // authzid\0user\0password
+			parts := bytes.SplitN(dec, []byte{0}, 3)
+			f.user = string(parts[1])
+			f.addSecret(string(parts[2]))
+			f.sc.AddPlain(string(parts[0]), f.user, string(parts[2]))
+		case bytes.Contains(dec, []byte("auth=Bearer ")): // XOAUTH2, OAUTHBEARER
+			if _, u, ok := bytes.Cut(dec, []byte("user=")); ok {
+				u, _, _ = bytes.Cut(u, []byte{1})
+				f.user = string(u)
+			}
+			_, tok, _ := bytes.Cut(dec, []byte("auth=Bearer "))
+			tok, _, _ = bytes.Cut(tok, []byte{1})
+			f.addSecret(string(tok))
+		case f.r.mech == "LOGIN" && f.r.nresp == 1: // the user line
+			f.user = string(dec)
+		case f.r.mech == "LOGIN": // the password line
+			f.addSecret(string(dec))
+		}
+	}
+}
+
+// Redactor applies a Redaction to the events of a recording, in order, as
+// a Capture applies it to a live session's: it remembers where an AUTH
+// exchange and a message are.
+type Redactor struct{ r redactor }
+
+// NewRedactor returns a Redactor at the start of a recording.
+func NewRedactor(r Redaction) *Redactor { return &Redactor{r: redactor{Redaction: r}} }
+
+// Apply returns the redacted copy of the next event.
+func (r *Redactor) Apply(e Event) Event { return r.r.apply(&e) }

@@ -9,6 +9,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/ehlo-dev/ehlo/recordings"
 	"github.com/ehlo-dev/ehlo/session"
 )
 
@@ -111,7 +112,7 @@ func BenchmarkSearch1M(b *testing.B) {
 
 // millionEvents is a recording of a long session, ten events a message,
 // as BenchmarkRecordingRead1M's file holds (session/bench_test.go).
-func millionEvents(n int) *session.Recording {
+func millionEvents(n int) *recordings.Recording {
 	rec := demoRecording()
 	rec.Events = rec.Events[:0]
 	body := []byte("From: sender@example.com\r\nTo: rcpt@example.com\r\nSubject: recorded message\r\n\r\n" +
@@ -137,12 +138,12 @@ func millionEvents(n int) *session.Recording {
 }
 
 // BenchmarkReplayOpen1M is `ehlo replay FILE` up to its first frame for a
-// 1,000,000-event recording: session.Read of the file as the Recorder
+// 1,000,000-event recording: recordings.Read of the file as the Recorder
 // wrote it, every wire-log line and replay checkpoint built, one frame
 // drawn. The target is under 1 s.
 func BenchmarkReplayOpen1M(b *testing.B) {
 	var file bytes.Buffer
-	w, err := session.NewRecorder(&file, demoRecording().Header)
+	w, err := recordings.NewRecorder(&file, demoRecording().Header)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -156,7 +157,7 @@ func BenchmarkReplayOpen1M(b *testing.B) {
 	// fresh process never does.
 	runtime.GC()
 	for b.Loop() {
-		rec, err := session.Read(bytes.NewReader(file.Bytes()))
+		rec, err := recordings.Read(bytes.NewReader(file.Bytes()))
 		if err != nil || len(rec.Events) < 1_000_000 {
 			b.Fatalf("read %d events: %v", len(rec.Events), err)
 		}

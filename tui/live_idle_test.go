@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/recordings"
 	"github.com/ehlo-dev/ehlo/sandbox"
 	"github.com/ehlo-dev/ehlo/session"
 )
@@ -145,7 +146,7 @@ func TestRecordMidSessionReplaysFromState(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond) // the session's clock is past 00:01
 
 	var file bytes.Buffer
-	rec, err := session.NewRecorder(&file, session.Header{Server: srv.Addr(), Transport: "smtp", Network: "tcp"})
+	rec, err := recordings.NewRecorder(&file, recordings.Header{Server: srv.Addr(), Transport: "smtp", Network: "tcp"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +159,7 @@ func TestRecordMidSessionReplaysFromState(t *testing.T) {
 	}
 	span := time.Since(rec.Header().Created) // everything recorded happened within it
 
-	r, err := session.Read(&file)
+	r, err := recordings.Read(&file)
 	if err != nil || len(r.Problems) > 0 {
 		t.Fatalf("read back: %v %v", err, r.Problems)
 	}

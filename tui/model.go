@@ -11,8 +11,9 @@
 // server text can move the cursor or pass for ehlo's own lines
 // (security-anchors §3.4). The wire log draws only the rows on screen.
 //
-// The package imports session, themes, the Charm libraries and fuzzy; not
-// protocol (STYLE B1).
+// The package imports session, recordings (for replay), themes, the Charm
+// libraries and fuzzy; not protocol (STYLE B1) nor the sandbox
+// (internal/cli's deps_test.go).
 package tui
 
 import (

@@ -9,6 +9,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/ehlo-dev/ehlo/recordings"
 	"github.com/ehlo-dev/ehlo/session"
 	"github.com/ehlo-dev/ehlo/themes"
 )
@@ -31,7 +32,7 @@ const (
 // happened, and so how many lines exist. The panes' state at the cursor is
 // recomputed from the nearest checkpoint, so stepping back is cheap too.
 type replayer struct {
-	rec     *session.Recording
+	rec     *recordings.Recording
 	pos     int   // events applied
 	lineEnd []int // lines that exist after event i
 	cps     []builder
@@ -43,7 +44,7 @@ type replayer struct {
 
 type replayTickMsg struct{ gen int }
 
-func newReplayer(rec *session.Recording, log *wireLog) *replayer {
+func newReplayer(rec *recordings.Recording, log *wireLog) *replayer {
 	lmtp := strings.EqualFold(rec.Header.Transport, "lmtp")
 	b := newBuilder(log, lmtp)
 	b.st.Server = rec.Header.Server

@@ -9,18 +9,19 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/recordings"
 	"github.com/ehlo-dev/ehlo/session"
 )
 
-func demoRecording() *session.Recording {
-	return &session.Recording{
-		Header: session.Header{Format: session.FormatName, Version: session.FormatVersion, Created: fixedStart,
+func demoRecording() *recordings.Recording {
+	return &recordings.Recording{
+		Header: recordings.Header{Format: recordings.FormatName, Version: recordings.FormatVersion, Created: fixedStart,
 			Server: "mx.example.test", Transport: "smtp", Network: "tcp", EhloVersion: "test"},
 		Events: demoEvents(),
 	}
 }
 
-func newReplayModel(t testing.TB, rec *session.Recording, w, h int) *Model {
+func newReplayModel(t testing.TB, rec *recordings.Recording, w, h int) *Model {
 	t.Helper()
 	m, err := New(Config{Replay: rec, ReplayName: "demo.jsonl", Theme: "dark"})
 	if err != nil {
@@ -106,7 +107,7 @@ func TestReplaySeekMatchesReplay(t *testing.T) {
 		evs = append(evs, session.Event{Offset: at(i), Kind: session.KindClient, Data: []byte("NOOP\r\n")},
 			session.Event{Offset: at(i), Kind: session.KindServer, Data: []byte("250 2.0.0 Ok\r\n")})
 	}
-	rec := &session.Recording{Header: session.Header{Created: fixedStart, Transport: "smtp"}, Events: evs}
+	rec := &recordings.Recording{Header: recordings.Header{Created: fixedStart, Transport: "smtp"}, Events: evs}
 	m := newReplayModel(t, rec, 80, 24)
 	r := m.rep
 	for _, pos := range []int{len(evs), 700, 3, 513, 256, 255, 0, 1000} {
@@ -163,7 +164,7 @@ func TestReplayPlay(t *testing.T) {
 func TestReplayLMTP(t *testing.T) {
 	c := func(s string) session.Event { return session.Event{Kind: session.KindClient, Data: []byte(s)} }
 	s := func(s string) session.Event { return session.Event{Kind: session.KindServer, Data: []byte(s + "\r\n")} }
-	rec := &session.Recording{Header: session.Header{Created: fixedStart, Transport: "lmtp"}, Events: []session.Event{
+	rec := &recordings.Recording{Header: recordings.Header{Created: fixedStart, Transport: "lmtp"}, Events: []session.Event{
 		s("220 lmtp ready"), c("LHLO me\r\n"), s("250-lmtp"), s("250 PIPELINING"),
 		c("MAIL FROM:<a@x>\r\n"), s("250 ok"), c("RCPT TO:<b@x>\r\n"), s("250 ok"), c("RCPT TO:<c@x>\r\n"), s("250 ok"),
 		c("DATA\r\n"), s("354 go"), c("hi\r\n.\r\n"), s("250 2.1.5 <b@x> delivered"), s("452 4.2.2 <c@x> mailbox full"),
@@ -284,7 +285,7 @@ func TestLiveClosedShowsHowFarItWent(t *testing.T) {
 // 14 item 6), at every size.
 func TestReplayWarnsOfDamage(t *testing.T) {
 	rec := demoRecording()
-	rec.Problems = []session.Problem{{Line: 3, Msg: "not a JSON object"}, {Line: 41, Msg: "the last line is cut"}}
+	rec.Problems = []recordings.Problem{{Line: 3, Msg: "not a JSON object"}, {Line: 41, Msg: "the last line is cut"}}
 	for _, sz := range [][2]int{{80, 24}, {120, 40}, {200, 60}} {
 		m := newReplayModel(t, rec, sz[0], sz[1])
 		if v := plain(m); !strings.Contains(v, "⚠ damaged: 2 problems") {

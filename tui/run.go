@@ -7,8 +7,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
-
-	"github.com/ehlo-dev/ehlo/session"
+	"github.com/ehlo-dev/ehlo/recordings"
 )
 
 // Config is what Run needs. Exactly one of Conversation (a live session)
@@ -27,7 +26,7 @@ type Config struct {
 	// closed, never in clear text.
 	StartTLS bool
 	// Replay is a recording to play back in the same panes.
-	Replay *session.Recording
+	Replay *recordings.Recording
 	// ReplayName names the recording in the status bar (a file name).
 	ReplayName string
 

@@ -1,9 +1,10 @@
 // Package cli is ehlo's command line: it parses flags (kong), wires the
 // packages together and maps outcomes to exit codes, which travel as
 // *exitError values. The work is done in protocol (the SMTP client),
-// session (live and recorded conversations, send, audit, MX/DANE/MTA-STS),
+// session (the live conversation, send and its --json report, audit,
+// MX/DANE/MTA-STS), recordings (the recording format, the exports, /record),
 // sandbox (the practice server) and tui (the terminal interface); the
-// top-level main.go only calls Main.
+// top-level main.go only calls Main. deps_test.go holds the package graph.
 //
 // One file per command: send.go (with send_output.go, its transcript,
 // recording and --json sinks; dns.go, the no-SERVER route; swaks.go and
@@ -132,7 +133,7 @@ type appContext struct {
 
 // terminalWidth is the width of the terminal w writes to, or 0 if it is
 // not one: a transcript on a terminal folds long lines itself (see
-// session.TranscriptOptions.Width), one written to a file or a pipe never.
+// recordings.TranscriptOptions.Width), one written to a file or a pipe never.
 func terminalWidth(w io.Writer) int {
 	f, ok := w.(*os.File)
 	if !ok || !term.IsTerminal(f.Fd()) {

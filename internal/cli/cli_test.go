@@ -99,6 +99,7 @@ import (
 
 	"github.com/ehlo-dev/ehlo/protocol"
 	"github.com/ehlo-dev/ehlo/protocol/smtptest"
+	"github.com/ehlo-dev/ehlo/recordings"
 	"github.com/ehlo-dev/ehlo/sandbox"
 	"github.com/ehlo-dev/ehlo/session"
 )
@@ -1084,10 +1085,10 @@ func TestCatalogueI9RecordingFailureExitCode(t *testing.T) {
 	cmd.Record = "r.jsonl"
 	o := &sendOutput{app: app, cmd: cmd, scrub: session.NewScrubber()}
 	o.capture = session.NewCapture(time.Time{}, session.Redaction{Scrubber: o.scrub})
-	o.trans = session.NewTranscript(&stdout, session.TranscriptOptions{Errors: &stderr})
+	o.trans = recordings.NewTranscript(&stdout, recordings.TranscriptOptions{Errors: &stderr})
 	o.capture.Add(o.trans)
 	w := &enospcWriter{limit: 600}
-	rec, err := session.NewRecorder(w, session.Header{Server: "127.0.0.1:25", Transport: "smtp", Network: "tcp"})
+	rec, err := recordings.NewRecorder(w, recordings.Header{Server: "127.0.0.1:25", Transport: "smtp", Network: "tcp"})
 	if err != nil {
 		t.Fatal(err)
 	}

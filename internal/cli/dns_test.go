@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ehlo-dev/ehlo/recordings"
 	"github.com/ehlo-dev/ehlo/sandbox"
 	"github.com/ehlo-dev/ehlo/session"
 	"github.com/ehlo-dev/ehlo/session/mx/mxtest"
@@ -162,7 +163,7 @@ func TestSendNoServerRecord(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
-	r, err := session.ReadFile(rec)
+	r, err := recordings.ReadFile(rec)
 	if err != nil {
 		t.Fatal(err)
 	}

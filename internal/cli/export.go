@@ -8,6 +8,7 @@ import (
 
 	"github.com/charmbracelet/x/term"
 
+	"github.com/ehlo-dev/ehlo/recordings"
 	"github.com/ehlo-dev/ehlo/session"
 )
 
@@ -20,7 +21,7 @@ type exportCmd struct {
 	WithSecrets bool   `help:"Keep the credentials of a recording made with --record-secrets (hidden by default; Markdown of such a recording needs it)."`
 }
 
-// Run reads the recording one event at a time (session.ExportSource); the
+// Run reads the recording one event at a time (recordings.ExportSource); the
 // problems found in it are reported once it has been read.
 func (x *exportCmd) Run(app *appContext) error {
 	src, name, err := openWarned(app, x.Recording, x.WithSecrets)
@@ -29,18 +30,18 @@ func (x *exportCmd) Run(app *appContext) error {
 	}
 	defer src.Close()
 	defer func() { reportProblems(app, name, src.Problems()) }()
-	opts := session.ExportOptions{WithSecrets: x.WithSecrets}
+	opts := recordings.ExportOptions{WithSecrets: x.WithSecrets}
 	if x.Format == "markdown" && src.Header.Secrets && !x.WithSecrets {
-		return &exitError{code: 1, err: session.ErrMarkdownSecrets}
+		return &exitError{code: 1, err: recordings.ErrMarkdownSecrets}
 	}
 	if x.Output == "" {
 		if f, ok := app.stdout.(*os.File); ok && x.Format == "pcap" && term.IsTerminal(f.Fd()) {
 			return &exitError{code: 1, err: fmt.Errorf("not writing a pcap to a terminal: use -o FILE or redirect stdout")}
 		}
-		return session.ExportSource(app.stdout, src, x.Format, opts)
+		return recordings.ExportSource(app.stdout, src, x.Format, opts)
 	}
-	err = session.WriteFileAtomic(app.ctx, x.Output, x.Force, func(w io.Writer) error {
-		return session.ExportSource(w, src, x.Format, opts)
+	err = recordings.WriteFileAtomic(app.ctx, x.Output, x.Force, func(w io.Writer) error {
+		return recordings.ExportSource(w, src, x.Format, opts)
 	})
 	if errors.Is(err, os.ErrExist) {
 		err = fmt.Errorf("%w (--force replaces it)", err)

@@ -22,7 +22,7 @@
 // after the data, 21 no greeting, 1 bad command line); SMTPUTF8;
 // --pipeline, --chunking, --repeat, --data with Bcc, --attach, DSN,
 // --quit-after, --debug, --insecure; --json; --record (mode 0600, readable
-// by session.ReadFile, no password in it unless --record-secrets). LMTP:
+// by recordings.ReadFile, no password in it unless --record-secrets). LMTP:
 // Dovecot's socket (and TCP) and aiosmtpd's, with per-recipient replies.
 // Every run also checks that the password appears in no output, in no form.
 //
@@ -47,6 +47,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ehlo-dev/ehlo/recordings"
 	"github.com/ehlo-dev/ehlo/session"
 )
 
@@ -654,7 +655,7 @@ func sendIopImplicitTLS(t *testing.T, s sendIopServer) {
 	rec := filepath.Join(t.TempDir(), "smtps.jsonl")
 	o := sendIopRun(t, append(append(args, sendIopMsg(token)...), "--record", rec, s.smtpsAddr)...)
 	o.wantCode(t, 0)
-	if r, err := session.ReadFile(rec); err != nil {
+	if r, err := recordings.ReadFile(rec); err != nil {
 		t.Errorf("reading the recording of an implicit-TLS session: %v", err)
 	} else if len(r.Problems) != 0 || r.Header.Transport != "smtps" || r.Header.Network != "tcp" {
 		t.Errorf("recording of an implicit-TLS session: problems %v, header %+v; want transport smtps over tcp", r.Problems, r.Header)
@@ -984,7 +985,7 @@ func sendIopJSONCase(t *testing.T, s sendIopServer) {
 }
 
 // sendIopRecordCase: --record with each mechanism: a 0600 file that
-// session.ReadFile reads without problems, with the whole session and no
+// recordings.ReadFile reads without problems, with the whole session and no
 // password; a second run refuses to overwrite it.
 func sendIopRecordCase(t *testing.T, s sendIopServer) {
 	dir := t.TempDir()
@@ -1007,9 +1008,9 @@ func sendIopRecordCase(t *testing.T, s sendIopServer) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rec, err := session.ReadFile(path)
+			rec, err := recordings.ReadFile(path)
 			if err != nil {
-				t.Fatalf("session.ReadFile: %v", err)
+				t.Fatalf("recordings.ReadFile: %v", err)
 			}
 			for _, p := range rec.Problems {
 				t.Errorf("recording problem: %s", p)
@@ -1064,7 +1065,7 @@ func sendIopRecordCase(t *testing.T, s sendIopServer) {
 			if fi, err := os.Stat(withSecrets); err != nil || fi.Mode().Perm() != 0o600 {
 				t.Errorf("--record-secrets file: %v, %v; want mode 600", fi, err)
 			}
-			if r, err := session.ReadFile(withSecrets); err != nil {
+			if r, err := recordings.ReadFile(withSecrets); err != nil {
 				t.Errorf("--record-secrets: %v", err)
 			} else if len(r.Problems) != 0 || !r.Header.Secrets {
 				t.Errorf("--record-secrets: problems %v, header %+v; want secrets true", r.Problems, r.Header)
@@ -1200,9 +1201,9 @@ func sendIopDovecotLMTP(t *testing.T) {
 		rec := filepath.Join(t.TempDir(), "lmtp.jsonl")
 		o := sendIopRun(t, lmtp("alice@example.test,nobody@example.test", append(sendIopMsg(token), "--record", rec)...)...)
 		o.wantCode(t, 0)
-		r, err := session.ReadFile(rec)
+		r, err := recordings.ReadFile(rec)
 		if err != nil {
-			t.Fatalf("session.ReadFile: %v", err)
+			t.Fatalf("recordings.ReadFile: %v", err)
 		}
 		if len(r.Problems) != 0 || r.Header.Transport != "lmtp" || r.Header.Network != "unix" || r.Header.Server != sock {
 			t.Errorf("recording over the LMTP socket: problems %v, header %+v; want lmtp over unix to %s", r.Problems, r.Header, sock)
@@ -1554,7 +1555,7 @@ func sendIopInsecure(t *testing.T, s sendIopServer) {
 	o.match(t, "stdout", `(?m)^=== TLS peer certificate: .* not verified \(verification disabled\)$`)
 	const warning = "*** sending credentials over TLS that was NOT VERIFIED (--insecure): anyone in the path may be the server"
 	o.match(t, "stderr", `(?m)^`+regexp.QuoteMeta(warning)+`$`)
-	if r, err := session.ReadFile(rec); err != nil {
+	if r, err := recordings.ReadFile(rec); err != nil {
 		t.Errorf("reading the recording: %v", err)
 	} else if !r.Header.Insecure {
 		t.Errorf("recording header %+v: want insecure true", r.Header)

@@ -66,7 +66,7 @@ func (r *replayCmd) Run(app *appContext) error {
 	warnSecrets(app, name, rec.Header, r.WithSecrets)
 	shown := rec
 	if !r.WithSecrets {
-		shown = session.Redacted(rec)
+		shown = recordings.Redacted(rec)
 	}
 	if r.Serve {
 		reportProblems(app, name, rec.Problems)
@@ -85,11 +85,11 @@ func (r *replayCmd) print(app *appContext) error {
 	defer src.Close()
 	shown := src
 	if !r.WithSecrets {
-		if shown, err = session.RedactedSource(src); err != nil {
+		if shown, err = recordings.RedactedSource(src); err != nil {
 			return &exitError{code: 1, err: err}
 		}
 	}
-	err = session.WriteTranscriptSource(app.stdout, shown, session.TranscriptOptions{Width: terminalWidth(app.stdout)})
+	err = recordings.WriteTranscriptSource(app.stdout, shown, recordings.TranscriptOptions{Width: terminalWidth(app.stdout)})
 	if n := len(src.Problems()); n > 0 {
 		fmt.Fprintf(app.stderr, "*** %s: %d problem(s) reading the recording, listed at the end of the transcript\n", session.SanitizeString(name), n)
 	}
@@ -97,7 +97,7 @@ func (r *replayCmd) print(app *appContext) error {
 }
 
 // tui opens rec in the TUI's replay mode.
-func (r *replayCmd) tui(app *appContext, rec *session.Recording, name string) error {
+func (r *replayCmd) tui(app *appContext, rec *recordings.Recording, name string) error {
 	if name == "" {
 		name = r.Recording
 	}
@@ -108,12 +108,12 @@ func (r *replayCmd) tui(app *appContext, rec *session.Recording, name string) er
 // side (so a replay is as strict and as bounded as the sandbox). It prints
 // where it listens, as the sandbox does, then logs each connection on
 // stderr until Ctrl+C.
-func (r *replayCmd) serve(app *appContext, rec *session.Recording, name string) error {
+func (r *replayCmd) serve(app *appContext, rec *recordings.Recording, name string) error {
 	var script sandbox.Script
-	if err := session.ServeScript(rec, &script); err != nil {
+	if err := recordings.ServeScript(rec, &script); err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	cfg := sandbox.Config{Listen: r.Listen, TLSListen: "-", Hostname: session.ServeHostname(rec.Header),
+	cfg := sandbox.Config{Listen: r.Listen, TLSListen: "-", Hostname: recordings.ServeHostname(rec.Header),
 		TLSCert: r.TLSCert, TLSKey: r.TLSKey, Script: &script, Log: app.stderr}
 	if strings.HasPrefix(r.Listen, "/") {
 		cfg.Listen, cfg.Socket = "-", r.Listen
@@ -141,7 +141,7 @@ func (r *replayCmd) serve(app *appContext, rec *session.Recording, name string) 
 
 // openWarned opens a recording to stream (replay --print, export) and
 // says on stderr when it holds credentials, as both commands must.
-func openWarned(app *appContext, arg string, withSecrets bool) (*session.Source, string, error) {
+func openWarned(app *appContext, arg string, withSecrets bool) (*recordings.Source, string, error) {
 	src, name, err := openRecording(arg)
 	if err != nil {
 		return nil, "", &exitError{code: 1, err: err}
@@ -152,9 +152,9 @@ func openWarned(app *appContext, arg string, withSecrets bool) (*session.Source,
 
 // loadRecording reads a recording file or, if no file has that name, the
 // embedded sample of that name. It returns a name to show for it.
-func loadRecording(arg string) (*session.Recording, string, error) {
+func loadRecording(arg string) (*recordings.Recording, string, error) {
 	if _, err := os.Stat(arg); err == nil {
-		rec, err := session.ReadFile(arg)
+		rec, err := recordings.ReadFile(arg)
 		return rec, arg, err
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, "", err
@@ -167,26 +167,26 @@ func loadRecording(arg string) (*session.Recording, string, error) {
 		return nil, "", err
 	}
 	defer f.Close()
-	rec, err := session.Read(f)
+	rec, err := recordings.Read(f)
 	return rec, "sample " + strings.TrimSuffix(arg, ".jsonl"), err
 }
 
 // openRecording is loadRecording for reading event by event: a file is
-// opened as a session.Source, not read into memory.
-func openRecording(arg string) (*session.Source, string, error) {
+// opened as a recordings.Source, not read into memory.
+func openRecording(arg string) (*recordings.Source, string, error) {
 	if _, err := os.Stat(arg); !errors.Is(err, os.ErrNotExist) {
-		src, err := session.OpenSource(arg)
+		src, err := recordings.OpenSource(arg)
 		return src, arg, err
 	}
 	rec, name, err := loadRecording(arg)
 	if err != nil {
 		return nil, "", err
 	}
-	return session.RecordingSource(rec), name, nil
+	return recordings.RecordingSource(rec), name, nil
 }
 
 // warnSecrets says on stderr that a recording holds credentials (C11).
-func warnSecrets(app *appContext, name string, h session.Header, shown bool) {
+func warnSecrets(app *appContext, name string, h recordings.Header, shown bool) {
 	if !h.Secrets {
 		return
 	}
@@ -198,7 +198,7 @@ func warnSecrets(app *appContext, name string, h session.Header, shown bool) {
 }
 
 // reportProblems lists on stderr what was wrong with the file.
-func reportProblems(app *appContext, name string, problems []session.Problem) {
+func reportProblems(app *appContext, name string, problems []recordings.Problem) {
 	for _, p := range problems {
 		fmt.Fprintf(app.stderr, "*** %s: %s\n", session.SanitizeString(name), session.SanitizeString(p.String()))
 	}

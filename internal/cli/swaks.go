@@ -15,6 +15,7 @@ import (
 
 	"github.com/ehlo-dev/ehlo/internal/cli/swaksargs"
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/recordings"
 	"github.com/ehlo-dev/ehlo/session"
 )
 
@@ -263,7 +264,7 @@ func (s *sendCmd) writePeer(app *appContext, p *peerCerts) error {
 		if w.path == "-" {
 			err = write(app.stdout)
 		} else {
-			err = session.WriteFileAtomic(app.ctx, w.path, true, write)
+			err = recordings.WriteFileAtomic(app.ctx, w.path, true, write)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", w.flag, err)

@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/recordings"
 	"github.com/ehlo-dev/ehlo/sandbox"
 	"github.com/ehlo-dev/ehlo/session"
 	"github.com/ehlo-dev/ehlo/themes"
@@ -81,24 +80,24 @@ func (t *tuiCmd) Run(app *appContext) error {
 	if strings.HasPrefix(server, "/") {
 		network = "unix"
 	}
-	rt := &recordToggle{record: live.Record, path: t.Record, header: session.Header{
+	rt := recordings.NewToggle(live.Record, t.Record, recordings.Header{
 		Server: server, Transport: t.kind().String(), Network: network,
 		EhloVersion: ehloVersion(), Secrets: t.RecordSecrets, Insecure: t.Insecure,
-	}}
+	})
 	if t.Record != "" {
-		if _, _, err := rt.toggle(); err != nil {
+		if _, _, err := rt.Toggle(); err != nil {
 			return &exitError{code: 1, err: fmt.Errorf("--record: %w", err)}
 		}
 	}
 	err = tui.Run(app.ctx, tui.Config{
 		Conversation: live, Connect: true, StartTLS: t.StartTLS, Theme: t.Theme, NoColor: themes.NoColor(os.LookupEnv),
-		Mailbox: mailbox, Recording: t.Record != "", RecordPath: t.Record, ToggleRecord: rt.toggle,
+		Mailbox: mailbox, Recording: t.Record != "", RecordPath: t.Record, ToggleRecord: rt.Toggle,
 		DefaultFrom: uc.From, SandboxCA: sandboxCA,
 		SaveTheme: func(name string) (string, error) {
 			return cfgPath, saveConfigKey(cfgPath, "theme", name)
 		},
 	})
-	if cerr := rt.stop(); cerr != nil && err == nil {
+	if cerr := rt.Stop(); cerr != nil && err == nil {
 		err = cerr
 	}
 	return err
@@ -128,60 +127,4 @@ func (t *tuiCmd) applyConfig(path string) (userConfig, error) {
 		}
 	}
 	return uc, nil
-}
-
-// recordToggle lets /record start and stop a recording during a TUI
-// session. A new recording after a stop goes to a new file: recordings are
-// never appended to or overwritten. Each starts its clock when it starts,
-// and one started mid-session opens with the session's state
-// (session.Live.Record), so that its replay shows the right state and time.
-type recordToggle struct {
-	mu     sync.Mutex
-	record func(s session.Sink, origin time.Time) (remove func())
-	header session.Header
-	path   string
-	rec    *session.Recorder
-	remove func()
-}
-
-func (r *recordToggle) toggle() (on bool, path string, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.rec != nil {
-		err := r.stopLocked()
-		return false, r.path, err
-	}
-	if r.path == "" {
-		r.path = "ehlo-" + time.Now().Format("20060102-150405") + ".jsonl"
-	}
-	h := r.header
-	h.Created = time.Now()
-	rec, err := session.Create(r.path, h)
-	if err != nil {
-		path := r.path
-		r.path = ""
-		return false, path, err
-	}
-	r.rec, r.remove = rec, r.record(rec, rec.Header().Created)
-	return true, r.path, nil
-}
-
-func (r *recordToggle) stop() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.stopLocked()
-}
-
-func (r *recordToggle) stopLocked() error {
-	if r.rec == nil {
-		return nil
-	}
-	r.remove()
-	err := r.rec.Close()
-	r.rec = nil
-	if err != nil {
-		err = fmt.Errorf("recording %s: %w", r.path, err)
-	}
-	r.path = "" // the next /record starts a new file
-	return err
 }

@@ -8,8 +8,8 @@
 // in one write, a bare LF before a dot, a command before the greeting), so
 // the package drives its connections itself rather than through
 // protocol.Client, whose choke point refuses those bytes; it reuses
-// protocol's limits and trace events and session's escaping, recorder and
-// Markdown helpers. docs/audit.md lists every probe.
+// protocol's limits and trace events, session's capture and escaping, and
+// recordings' recorder and Markdown helpers. docs/audit.md lists every probe.
 package audit
 
 import (
@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/recordings"
 	"github.com/ehlo-dev/ehlo/session"
 	"github.com/ehlo-dev/ehlo/session/mx"
 )
@@ -472,7 +473,7 @@ type runner struct {
 	// The current probe's recording: capt feeds rec; recTried says
 	// creating it was attempted; recErrs are what went wrong.
 	capt     *session.Capture
-	rec      *session.Recorder
+	rec      *recordings.Recorder
 	recTried bool
 	recErrs  []string
 	greet    reply     // the first greeting
@@ -542,7 +543,7 @@ func (r *runner) recorder() protocol.Tracer {
 		transport = "smtps"
 	}
 	capt := session.NewCapture(time.Time{}, session.Redaction{})
-	rec, err := session.Create(filepath.Join(r.cfg.RecordDir, r.current+".jsonl"), session.Header{
+	rec, err := recordings.Create(filepath.Join(r.cfg.RecordDir, r.current+".jsonl"), recordings.Header{
 		Created: capt.Start(), Server: r.cfg.Target.Display, Transport: transport,
 		Network: r.cfg.Target.Network, EhloVersion: r.cfg.Version, Insecure: true,
 	})

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ehlo-dev/ehlo/recordings"
 	"github.com/ehlo-dev/ehlo/sandbox"
 	"github.com/ehlo-dev/ehlo/session"
 )
@@ -315,7 +316,7 @@ func TestRecord(t *testing.T) {
 		if fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: mode %v", name, fi.Mode())
 		}
-		rec, err := session.ReadFile(p)
+		rec, err := recordings.ReadFile(p)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ehlo-dev/ehlo/recordings"
 	"github.com/ehlo-dev/ehlo/session"
 )
 
@@ -100,7 +101,7 @@ func WriteJSON(w io.Writer, rep *Report) error {
 // server text can close, with session's escaping for everything else.
 func WriteMarkdown(w io.Writer, rep *Report) error {
 	var b bytes.Buffer
-	esc := session.MarkdownEscape
+	esc := recordings.MarkdownEscape
 	fmt.Fprintf(&b, "## ehlo audit of %s\n\n", esc(session.SanitizeString(rep.Server)))
 	fmt.Fprintf(&b, "Started %s. %s.\n\n", rep.Started.UTC().Format(time.RFC3339), counts(rep))
 	for _, l := range mxLines(rep.MX) {
@@ -115,7 +116,7 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 			continue
 		}
 		ev := []byte(strings.Join(f.Evidence, "\n") + "\n")
-		fence := session.MarkdownFence(ev)
+		fence := recordings.MarkdownFence(ev)
 		fmt.Fprintf(&b, "\n### %s: %s\n\n%stext\n", esc(f.ID), esc(string(f.Status)), fence)
 		b.Write(ev)
 		b.WriteString(fence + "\n")

@@ -1,10 +1,9 @@
-package session
+package recordings
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ehlo-dev/ehlo/session"
 )
 
 // ExportFormats are the formats `ehlo export --format` takes.
@@ -97,8 +98,8 @@ func ExportSource(w io.Writer, src *Source, format string, opts ExportOptions) e
 // marked in it is replaced by Marker all the same.
 func Redacted(rec *Recording) *Recording {
 	src, _ := RedactedSource(RecordingSource(rec)) // in memory: no error
-	out := &Recording{Header: src.Header, Events: make([]Event, 0, len(rec.Events))}
-	out.Problems, _ = src.Each(func(e Event) error {
+	out := &Recording{Header: src.Header, Events: make([]session.Event, 0, len(rec.Events))}
+	out.Problems, _ = src.Each(func(e session.Event) error {
 		out.Events = append(out.Events, e)
 		return nil
 	})
@@ -113,107 +114,30 @@ func RedactedSource(src *Source) (*Source, error) {
 	out.Header.Secrets = false
 	inner := src.redact
 	if !src.Header.Secrets {
-		out.redact = func() func(Event) Event {
+		out.redact = func() func(session.Event) session.Event {
 			next := passThrough(inner)
-			return func(e Event) Event { return hideSpans(next(e)) }
+			return func(e session.Event) session.Event { return session.HideMarked(next(e)) }
 		}
 		return &out, nil
 	}
-	var f secretFinder
-	f.init()
-	if _, err := src.Each(func(e Event) error { f.add(e); return nil }); err != nil {
+	f := session.NewSecretFinder()
+	if _, err := src.Each(func(e session.Event) error { f.Add(e); return nil }); err != nil {
 		return nil, err
 	}
-	out.redact = func() func(Event) Event {
+	out.redact = func() func(session.Event) session.Event {
 		next := passThrough(inner)
-		r := redactor{Redaction: Redaction{Scrubber: f.sc}}
-		return func(e Event) Event {
-			raw := next(e)
-			return r.apply(&raw)
-		}
+		r := session.NewRedactor(session.Redaction{Scrubber: f.Scrubber()})
+		return func(e session.Event) session.Event { return r.Apply(next(e)) }
 	}
 	return &out, nil
 }
 
 // passThrough starts a pass of an optional event filter.
-func passThrough(f func() func(Event) Event) func(Event) Event {
+func passThrough(f func() func(session.Event) session.Event) func(session.Event) session.Event {
 	if f == nil {
-		return func(e Event) Event { return e }
+		return func(e session.Event) session.Event { return e }
 	}
 	return f()
-}
-
-// hideSpans replaces the marked ranges of one event by Marker.
-func hideSpans(e Event) Event {
-	if len(e.Secrets) == 0 {
-		return e
-	}
-	spans := cleanSpans(append(e.Secrets[:0:0], e.Secrets...), len(e.Data))
-	var b bytes.Buffer
-	prev := 0
-	for _, s := range spans {
-		b.Write(e.Data[prev:s.Start])
-		b.WriteString(Marker)
-		prev = s.End
-	}
-	b.Write(e.Data[prev:])
-	e.Data, e.Secrets, e.Redacted = b.Bytes(), nil, true
-	return e
-}
-
-// secretFinder recovers, event by event, from what redaction hides in a
-// recording made with --record-secrets, the credentials the live session's
-// Scrubber knew (the password or token, and the user it went with): the
-// PLAIN blob, the XOAUTH2 and OAUTHBEARER blobs, the LOGIN user and
-// password lines. It adds them to sc as `ehlo send` adds its
-// --auth-password, so that Redacted scrubs exactly what live redaction
-// would have.
-type secretFinder struct {
-	sc   *Scrubber
-	r    redactor
-	user string
-}
-
-func (f *secretFinder) init() { f.sc = NewScrubber() }
-
-func (f *secretFinder) addSecret(secret string) {
-	f.sc.Add(secret)
-	f.sc.AddPlain("", f.user, secret)
-	f.sc.AddXOAUTH2(f.user, secret)
-}
-
-func (f *secretFinder) add(e Event) {
-	raw := e
-	f.r.apply(&raw) // sets raw.Secrets to every range it hides
-	if e.Kind != KindClient {
-		return
-	}
-	for _, s := range raw.Secrets {
-		resp := bytes.TrimSpace(e.Data[s.Start:s.End])
-		dec, err := base64.StdEncoding.DecodeString(string(resp))
-		if err != nil {
-			continue
-		}
-		switch {
-		case f.r.mech == "PLAIN" && bytes.Count(dec, []byte{0}) == 2: // authzid\0user\0password
-			parts := bytes.SplitN(dec, []byte{0}, 3)
-			f.user = string(parts[1])
-			f.addSecret(string(parts[2]))
-			f.sc.AddPlain(string(parts[0]), f.user, string(parts[2]))
-		case bytes.Contains(dec, []byte("auth=Bearer ")): // XOAUTH2, OAUTHBEARER
-			if _, u, ok := bytes.Cut(dec, []byte("user=")); ok {
-				u, _, _ = bytes.Cut(u, []byte{1})
-				f.user = string(u)
-			}
-			_, tok, _ := bytes.Cut(dec, []byte("auth=Bearer "))
-			tok, _, _ = bytes.Cut(tok, []byte{1})
-			f.addSecret(string(tok))
-		case f.r.mech == "LOGIN" && f.r.nresp == 1: // the user line
-			f.user = string(dec)
-		case f.r.mech == "LOGIN": // the password line
-			f.addSecret(string(dec))
-		}
-	}
 }
 
 // Summary is what the Markdown and JSON exports say about a recording
@@ -239,7 +163,7 @@ const foldEvery = 256
 // summaryPass makes a pass over src for its Summary, calling also (if not
 // nil) with each event on the way. The turns of a run are folded as they
 // settle, so a run of any length is summarised in bounded memory.
-func summaryPass(src *Source, also func(Event)) (Summary, error) {
+func summaryPass(src *Source, also func(session.Event)) (Summary, error) {
 	var err error
 	accs := map[*scriptRun]*outcomeAcc{}
 	settle := func(r *scriptRun) {
@@ -253,9 +177,9 @@ func summaryPass(src *Source, also func(Event)) (Summary, error) {
 		}
 		a.fold(r)
 	}
-	runs := buildScriptSeq(func(yield func(int, Event) bool) {
+	runs := buildScriptSeq(func(yield func(int, session.Event) bool) {
 		i := 0
-		_, err = src.Each(func(e Event) error {
+		_, err = src.Each(func(e session.Event) error {
 			if also != nil {
 				also(e)
 			}
@@ -303,8 +227,8 @@ var errStopPass = errors.New("pass stopped")
 // folded of them already.
 func summarize(h Header, runs []*scriptRun, accs map[*scriptRun]*outcomeAcc) Summary {
 	s := Summary{
-		Server:    SanitizeString(h.Server),
-		Transport: SanitizeString(h.Transport) + " over " + SanitizeString(h.Network),
+		Server:    session.SanitizeString(h.Server),
+		Transport: session.SanitizeString(h.Transport) + " over " + session.SanitizeString(h.Network),
 	}
 	var tlsParts, outcomes []string
 	for _, r := range runs {
@@ -346,7 +270,7 @@ func dedupe(in []string) []string {
 
 func describeTLS(r *scriptRun, insecure bool) string {
 	if r.failed != nil && r.tls == nil {
-		return "handshake failed: " + SanitizeString(r.failed.Error)
+		return "handshake failed: " + session.SanitizeString(r.failed.Error)
 	}
 	if r.tls == nil {
 		return ""
@@ -358,12 +282,12 @@ func describeTLS(r *scriptRun, insecure bool) string {
 	case r.midway && !r.startTLS:
 		how = "TLS begun before the recording"
 	}
-	parts := []string{how, SanitizeString(r.tls.Version), SanitizeString(r.tls.Cipher)}
+	parts := []string{how, session.SanitizeString(r.tls.Version), session.SanitizeString(r.tls.Cipher)}
 	switch {
 	case r.tls.Verified:
 		parts = append(parts, "certificate verified")
 	case r.tls.Error != "":
-		parts = append(parts, "certificate NOT verified: "+SanitizeString(r.tls.Error))
+		parts = append(parts, "certificate NOT verified: "+session.SanitizeString(r.tls.Error))
 	case insecure:
 		parts = append(parts, "certificate not verified (--insecure)")
 	default:
@@ -403,7 +327,7 @@ const maxOutcomeItems = 10
 func outcomeReplies(reps []scriptReply) string {
 	var parts []string
 	for _, rep := range reps {
-		parts = append(parts, clipText(SanitizeString(rep.final()), 120))
+		parts = append(parts, clipText(session.SanitizeString(rep.final()), 120))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -488,7 +412,7 @@ func (a *outcomeAcc) result(r *scriptRun) string {
 	if len(a.msgs) == 0 {
 		switch {
 		case r.failed != nil && r.tls == nil:
-			out = append(out, "TLS handshake failed: "+SanitizeString(r.failed.Error))
+			out = append(out, "TLS handshake failed: "+session.SanitizeString(r.failed.Error))
 		case len(out) == 0 && a.lastReply != "":
 			out = append(out, "no message sent (last reply: "+a.lastReply+")")
 		case len(out) == 0:
@@ -553,7 +477,7 @@ func writeMarkdown(w io.Writer, src *Source) error {
 	)
 	first := NewTranscript(&run, TranscriptOptions{Full: true})
 	transcriptHead(first, src.Header)
-	sum, err := summaryPass(src, func(e Event) {
+	sum, err := summaryPass(src, func(e session.Event) {
 		first.Event(e)
 		redacted = redacted || e.Redacted
 	})
@@ -570,12 +494,12 @@ func writeMarkdown(w io.Writer, src *Source) error {
 	row("transport", sum.Transport)
 	row("TLS", sum.TLS)
 	row("outcome", sum.Outcome)
-	row("recorded", src.Header.Created.UTC().Format(time.RFC3339)+" by ehlo "+SanitizeString(src.Header.EhloVersion))
+	row("recorded", src.Header.Created.UTC().Format(time.RFC3339)+" by ehlo "+session.SanitizeString(src.Header.EhloVersion))
 	b.WriteString("\n")
 	if src.Header.Secrets {
 		b.WriteString("**This transcript contains credentials.**\n\n")
 	} else if redacted {
-		b.WriteString("Credentials were replaced by " + mdEscape(Marker) + ".\n\n")
+		b.WriteString("Credentials were replaced by " + mdEscape(session.Marker) + ".\n\n")
 	}
 	b.WriteString(fence + "text\n")
 	if err := writeTranscript(b, src, 0); err != nil {
@@ -702,10 +626,10 @@ func writeJSON(w io.Writer, src *Source) error {
 	jw.value(sum, "  ")
 	jw.raw(",\n  \"events\": [")
 	n := 0
-	probs, err := src.Each(func(e Event) error {
+	probs, err := src.Each(func(e session.Event) error {
 		j := jsonExportEvent{eventJSON: toJSON(e)}
 		if j.B64 != nil {
-			j.Display = Sanitize(trimEOL(e.Data))
+			j.Display = session.Sanitize(session.TrimEOL(e.Data))
 		}
 		if n > 0 {
 			jw.raw(",")
@@ -761,7 +685,7 @@ func (j *jsonWriter) value(v any, prefix string) {
 	if j.err = enc.Encode(v); j.err != nil {
 		return
 	}
-	j.out = AppendJSONSafe(j.out[:0], bytes.TrimSuffix(j.buf.Bytes(), []byte("\n")))
+	j.out = session.AppendJSONSafe(j.out[:0], bytes.TrimSuffix(j.buf.Bytes(), []byte("\n")))
 	_, j.err = j.w.Write(j.out)
 }
 

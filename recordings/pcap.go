@@ -1,9 +1,11 @@
-package session
+package recordings
 
 import (
 	"encoding/binary"
 	"io"
 	"time"
+
+	"github.com/ehlo-dev/ehlo/session"
 )
 
 // The synthetic capture `ehlo export --format pcap` writes. A recording
@@ -71,7 +73,7 @@ func writePcap(w io.Writer, src *Source) error {
 	p := &pcapWriter{w: w, base: src.Header.Created, port: PcapPort(src.Header.Transport)}
 	p.fileHeader()
 	var end time.Duration // the last event's offset
-	_, err := src.Each(func(e Event) error {
+	_, err := src.Each(func(e session.Event) error {
 		end = e.Offset
 		p.event(e)
 		return p.err
@@ -86,15 +88,15 @@ func writePcap(w io.Writer, src *Source) error {
 }
 
 // event writes the packets of one event.
-func (p *pcapWriter) event(e Event) {
+func (p *pcapWriter) event(e session.Event) {
 	switch e.Kind {
-	case KindConnect:
+	case session.KindConnect:
 		if p.cur != nil {
 			p.cur.close(e.Offset)
 			p.cur = nil
 		}
 		p.openAt, p.nextTLS = e.Offset, false
-	case KindTLS:
+	case session.KindTLS:
 		// Only a handshake that completed carries on in TLS; after a
 		// failed one nothing more is exchanged. With implicit TLS there
 		// is no connection yet: its SYN stays at the connect.
@@ -102,7 +104,7 @@ func (p *pcapWriter) event(e Event) {
 			p.nextTLS = true
 			p.openAt = e.Offset
 		}
-	case KindClient, KindServer:
+	case session.KindClient, session.KindServer:
 		if len(e.Data) == 0 {
 			return
 		}
@@ -116,8 +118,8 @@ func (p *pcapWriter) event(e Event) {
 			p.cur = p.open(p.openAt, e.TLS)
 		}
 		p.nextTLS = false
-		p.cur.send(e.Kind == KindServer, e.Offset, e.Data)
-	case KindClose:
+		p.cur.send(e.Kind == session.KindServer, e.Offset, e.Data)
+	case session.KindClose:
 		if p.cur != nil {
 			p.cur.close(e.Offset)
 			p.cur = nil

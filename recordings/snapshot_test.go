@@ -1,4 +1,4 @@
-package session
+package recordings
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/session"
 )
 
 // snapshotLine is a snapshot event as the Recorder writes it, for the
@@ -17,15 +18,15 @@ import (
 const snapshotLine = `{"offset_us":0,"kind":"snapshot","snapshot":{"session_start":"2026-11-25T22:40:38+02:00","connected":true,"network":"tcp","addr":"mx.test:25","connection_start":"2026-11-25T22:40:39Z","state":{"phase":"hello","tls":true,"auth":true,"rcpts":0},"handshake":{"version":"TLSv1.3","complete":true,"verified":true},"extensions":[{"keyword":"SIZE","params":"10"},{"keyword":"AUTH"}],"extensions_stale":true,"mode":"auth"}}`
 
 // sampleStart is the state of a session after EHLO, STARTTLS and EHLO.
-func sampleStart(t testing.TB) *StartState {
+func sampleStart(t testing.TB) *session.StartState {
 	cert := selfSigned(t, "mx.test", time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
-	return &StartState{
+	return &session.StartState{
 		SessionStart: time.Date(2026, 11, 25, 22, 40, 38, 0, time.UTC),
 		Connected:    true, Network: "tcp", Addr: "127.0.0.1:2525",
 		ConnectionStart: time.Date(2026, 11, 25, 22, 40, 39, 0, time.UTC),
 		State:           protocol.State{Phase: protocol.PhaseHello, TLS: true},
-		Handshake: &TLSSummary{Version: "TLSv1.3", Cipher: "TLS_AES_128_GCM_SHA256", ServerName: "mx.test",
-			Complete: true, Verified: true, Chain: []Certificate{summarizeCert(cert)}},
+		Handshake: &session.TLSSummary{Version: "TLSv1.3", Cipher: "TLS_AES_128_GCM_SHA256", ServerName: "mx.test",
+			Complete: true, Verified: true, Chain: []session.Certificate{summarizeCert(cert)}},
 		Extensions: []protocol.Extension{{Keyword: "SIZE", Params: "10485760"}, {Keyword: "AUTH", Params: "PLAIN LOGIN"}, {Keyword: "8BITMIME"}},
 		Mode:       "command",
 	}
@@ -35,11 +36,11 @@ func sampleStart(t testing.TB) *StartState {
 // the encoding/json path (the fast path declines it).
 func TestSnapshotRoundTrip(t *testing.T) {
 	start := sampleStart(t)
-	events := []Event{
-		{Kind: KindSnapshot, Start: start},
-		{Offset: time.Millisecond, Kind: KindClient, Data: []byte("NOOP\r\n"), TLS: true},
-		{Offset: 2 * time.Millisecond, Kind: KindServer, Data: []byte("250 ok\r\n"), TLS: true},
-		{Offset: 3 * time.Millisecond, Kind: KindClose},
+	events := []session.Event{
+		{Kind: session.KindSnapshot, Start: start},
+		{Offset: time.Millisecond, Kind: session.KindClient, Data: []byte("NOOP\r\n"), TLS: true},
+		{Offset: 2 * time.Millisecond, Kind: session.KindServer, Data: []byte("250 ok\r\n"), TLS: true},
+		{Offset: 3 * time.Millisecond, Kind: session.KindClose},
 	}
 	file := writeRecording(t, events)
 	if !bytes.HasPrefix(file, []byte(`{"format":"ehlo-recording","version":2,`)) {
@@ -107,75 +108,16 @@ func TestVersion1StillReads(t *testing.T) {
 	}
 }
 
-// Live.Record: before any connection nothing precedes the events; once
-// connected, the recording opens with the state at that moment and its
-// clock starts at its own origin.
-func TestLiveRecordSnapshot(t *testing.T) {
-	srv := startSandbox(t)
-	h := newHarness(t, srv, protocol.SMTP, srv.Addr())
-
-	var before bytes.Buffer
-	r0, _ := NewRecorder(&before, Header{})
-	remove0 := h.l.Record(r0, r0.Header().Created)
-
-	h.connectTLS()
-	time.Sleep(300 * time.Millisecond)
-	var buf bytes.Buffer
-	rec, err := NewRecorder(&buf, Header{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	remove := h.l.Record(rec, rec.Header().Created)
-	h.input("NOOP")
-	h.settle()
-	remove()
-	remove0()
-	rec.Close()
-	r0.Close()
-	// Every event of the recording happened within this much of its start.
-	span := time.Since(rec.Header().Created)
-
-	first, err := Read(&before)
-	if err != nil || first.Events[0].Kind != KindConnect {
-		t.Fatalf("a recording begun before connecting: %v, first event %v", err, first.Events[0].Kind)
-	}
-	got, err := Read(&buf)
-	if err != nil || len(got.Problems) > 0 {
-		t.Fatalf("read: %v %v", err, got.Problems)
-	}
-	e := got.Events[0]
-	if e.Kind != KindSnapshot || e.Offset != 0 || e.Start == nil {
-		t.Fatalf("first event %+v", e)
-	}
-	s := e.Start
-	if !s.Connected || !s.State.TLS || s.State.Phase != protocol.PhaseHello || s.Handshake == nil || !s.Handshake.Verified ||
-		s.Network != "tcp" || s.Addr != srv.Addr() || s.Mode != "command" || !s.SessionStart.Equal(h.l.Capture().Start()) {
-		t.Errorf("snapshot %+v", s)
-	}
-	var auth bool
-	for _, x := range s.Extensions {
-		auth = auth || x.Keyword == "AUTH"
-	}
-	if !auth || s.ExtensionsStale {
-		t.Errorf("extensions %v stale %v: want those of the EHLO inside TLS", s.Extensions, s.ExtensionsStale)
-	}
-	for _, ev := range got.Events[1:] {
-		if ev.Offset > span {
-			t.Errorf("%s at %s: offsets must count from the recording's start", ev.Kind, ev.Offset)
-		}
-	}
-}
-
 // The export's summary reads the TLS state from the snapshot, and the fake
 // server refuses a recording whose only connection began before it, which
 // no client could reach (no greeting, no STARTTLS).
 func TestSnapshotExportAndServe(t *testing.T) {
 	rec := &Recording{Header: Header{Format: FormatName, Version: FormatVersion, Server: "127.0.0.1:2525", Transport: "smtp", Network: "tcp"},
-		Events: []Event{
-			{Kind: KindSnapshot, Start: sampleStart(t)},
-			{Offset: time.Millisecond, Kind: KindClient, Data: []byte("NOOP\r\n"), TLS: true},
-			{Offset: 2 * time.Millisecond, Kind: KindServer, Data: []byte("250 ok\r\n"), TLS: true},
-			{Offset: 3 * time.Millisecond, Kind: KindClose},
+		Events: []session.Event{
+			{Kind: session.KindSnapshot, Start: sampleStart(t)},
+			{Offset: time.Millisecond, Kind: session.KindClient, Data: []byte("NOOP\r\n"), TLS: true},
+			{Offset: 2 * time.Millisecond, Kind: session.KindServer, Data: []byte("250 ok\r\n"), TLS: true},
+			{Offset: 3 * time.Millisecond, Kind: session.KindClose},
 		}}
 	if s := Summarize(rec); !strings.Contains(s.TLS, "TLS begun before the recording, TLSv1.3") {
 		t.Errorf("summary TLS %q", s.TLS)

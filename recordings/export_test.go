@@ -1,4 +1,4 @@
-package session
+package recordings
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/session"
 )
 
 // authConversation is a STARTTLS session as the protocol tracer reports
@@ -61,12 +62,12 @@ func authConversation(t testing.TB, password string) []protocol.Event {
 // returns the file.
 func recordConversation(t testing.TB, events []protocol.Event, password string, secrets bool) []byte {
 	t.Helper()
-	sc := NewScrubber()
+	sc := session.NewScrubber()
 	if password != "" {
 		sc.Add(password)
 		sc.AddPlain("", "alice", password)
 	}
-	c := newTestCapture(Redaction{Scrubber: sc})
+	c := newTestCapture(session.Redaction{Scrubber: sc})
 	var buf bytes.Buffer
 	h := testHeader
 	h.Created, h.Secrets = c.Start(), secrets
@@ -112,8 +113,8 @@ func TestExportJSONRoundTrip(t *testing.T) {
 	cases := map[string][]byte{
 		"captured": recordConversation(t, authConversation(t, canary(t)), "", false),
 		"hostile bytes": writeRecording(t, append(sampleEvents(t)[:8:8],
-			Event{Offset: 4 * time.Millisecond, Kind: KindServer, Data: []byte("250 ```\xff\x1b[2J <img src=x>\r\n")},
-			Event{Offset: 5 * time.Millisecond, Kind: KindClose})),
+			session.Event{Offset: 4 * time.Millisecond, Kind: session.KindServer, Data: []byte("250 ```\xff\x1b[2J <img src=x>\r\n")},
+			session.Event{Offset: 5 * time.Millisecond, Kind: session.KindClose})),
 	}
 	for name, file := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -228,15 +229,15 @@ func TestRedactedMatchesLiveRedaction(t *testing.T) {
 // table and heading escape it.
 func TestMarkdownFence(t *testing.T) {
 	hostile := "```\n" // a bare LF: Sanitize shows it as \n, the backticks stay
-	events := []Event{
-		{Kind: KindConnect, Network: "tcp", Addr: "mx.test:25"},
-		{Offset: time.Millisecond, Kind: KindServer, Data: []byte("220 ```` <img src=x onerror=alert(1)> ok\r\n")},
-		{Offset: 2 * time.Millisecond, Kind: KindClient, Data: []byte("EHLO client.test\r\n")},
-		{Offset: 3 * time.Millisecond, Kind: KindServer, Data: []byte("250-``````````\r\n")},
-		{Offset: 3 * time.Millisecond, Kind: KindServer, Data: []byte("250 " + hostile)},
-		{Offset: 4 * time.Millisecond, Kind: KindClient, Data: []byte("MAIL FROM:<a@b>\r\n")},
-		{Offset: 5 * time.Millisecond, Kind: KindServer, Data: []byte("550 5.7.1 | *no* [x](javascript:alert(1)) ``` <script>x</script>\r\n")},
-		{Offset: 6 * time.Millisecond, Kind: KindClose},
+	events := []session.Event{
+		{Kind: session.KindConnect, Network: "tcp", Addr: "mx.test:25"},
+		{Offset: time.Millisecond, Kind: session.KindServer, Data: []byte("220 ```` <img src=x onerror=alert(1)> ok\r\n")},
+		{Offset: 2 * time.Millisecond, Kind: session.KindClient, Data: []byte("EHLO client.test\r\n")},
+		{Offset: 3 * time.Millisecond, Kind: session.KindServer, Data: []byte("250-``````````\r\n")},
+		{Offset: 3 * time.Millisecond, Kind: session.KindServer, Data: []byte("250 " + hostile)},
+		{Offset: 4 * time.Millisecond, Kind: session.KindClient, Data: []byte("MAIL FROM:<a@b>\r\n")},
+		{Offset: 5 * time.Millisecond, Kind: session.KindServer, Data: []byte("550 5.7.1 | *no* [x](javascript:alert(1)) ``` <script>x</script>\r\n")},
+		{Offset: 6 * time.Millisecond, Kind: session.KindClose},
 	}
 	h := testHeader
 	h.Server = "mx`<img src=x>`|*.test"
@@ -361,13 +362,13 @@ func TestMarkdownNoLiveReferences(t *testing.T) {
 	live := "@octocat #1 GH-2 owner/repo#3 https://evil.test/x www.evil.test a@b.test :smile: "
 	h := testHeader
 	h.Server, h.Transport, h.Network, h.EhloVersion = live+"mx", live, live, live
-	rec := &Recording{Header: h, Events: []Event{
-		{Kind: KindConnect, Network: "tcp", Addr: "mx.test:25"},
-		{Kind: KindServer, Data: []byte("220 " + live + "\r\n")},
-		{Kind: KindClient, Data: []byte("MAIL FROM:<a@b>\r\n")},
-		{Kind: KindServer, Data: []byte("550 " + live + "`x`\r\n")},
-		{Kind: KindTLS, Handshake: &TLSSummary{Error: live}},
-		{Kind: KindClose},
+	rec := &Recording{Header: h, Events: []session.Event{
+		{Kind: session.KindConnect, Network: "tcp", Addr: "mx.test:25"},
+		{Kind: session.KindServer, Data: []byte("220 " + live + "\r\n")},
+		{Kind: session.KindClient, Data: []byte("MAIL FROM:<a@b>\r\n")},
+		{Kind: session.KindServer, Data: []byte("550 " + live + "`x`\r\n")},
+		{Kind: session.KindTLS, Handshake: &session.TLSSummary{Error: live}},
+		{Kind: session.KindClose},
 	}}
 	md := exportString(t, rec, "markdown", ExportOptions{})
 	outside, _ := parseFences(md)

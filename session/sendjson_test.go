@@ -1,4 +1,4 @@
-package cli
+package session
 
 import (
 	"bufio"
@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-
-	"github.com/ehlo-dev/ehlo/session"
 )
 
 // Issue 12 finding 11 and issue 17 item 2: send --json writes C1, bidi
@@ -16,16 +14,16 @@ import (
 func TestSendJSONLines(t *testing.T) {
 	var out bytes.Buffer
 	j := &jsonLines{w: bufio.NewWriterSize(&out, 16)}
-	j.event(session.Event{Kind: session.KindServer, Data: []byte("220 hi\r\n")})
-	j.event(session.Event{Kind: session.KindClient, Data: []byte("line one\r\nline ")})
-	j.event(session.Event{Kind: session.KindClient, Data: []byte("two\r\n.\r\n")})
+	j.event(Event{Kind: KindServer, Data: []byte("220 hi\r\n")})
+	j.event(Event{Kind: KindClient, Data: []byte("line one\r\nline ")})
+	j.event(Event{Kind: KindClient, Data: []byte("two\r\n.\r\n")})
 	if !strings.Contains(out.String(), `"220 hi"`) {
 		t.Errorf("the first line is not written before the end: %q", out.String())
 	}
 	name := "CN=evil\u202eexe.txt\u200b\u009b"
 	err := j.finish(struct {
-		TLS *session.TLSSummary `json:"tls"`
-	}{&session.TLSSummary{Chain: []session.Certificate{{Subject: name, SANs: []string{name}}}}})
+		TLS *TLSSummary `json:"tls"`
+	}{&TLSSummary{Chain: []Certificate{{Subject: name, SANs: []string{name}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +34,7 @@ func TestSendJSONLines(t *testing.T) {
 	}
 	var doc struct {
 		Lines []jsonLine `json:"lines"`
-		TLS   session.TLSSummary
+		TLS   TLSSummary
 	}
 	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
 		t.Fatalf("%v:\n%s", err, out.String())

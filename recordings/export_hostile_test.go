@@ -1,4 +1,4 @@
-package session
+package recordings
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/session"
 )
 
 // hostileField is what a shared recording can put in any of its strings
@@ -58,17 +59,17 @@ func fillStrings(v reflect.Value, s string) {
 // wire bytes, and a line that does not load (a Problem).
 func hostileRecordingFile(t *testing.T) string {
 	t.Helper()
-	cert := Certificate{SANs: []string{""}, NotBefore: testHeader.Created, NotAfter: testHeader.Created}
-	events := []Event{
-		{Kind: KindConnect},
-		{Kind: KindState, State: protocol.State{Phase: protocol.PhaseConnected}},
-		{Kind: KindServer, Data: []byte("220 \x1b[2J\u202e\r\n")},
-		{Kind: KindClient, Data: []byte("STARTTLS\r\n")},
-		{Kind: KindServer, Data: []byte("220 go\r\n")},
-		{Kind: KindTLS, Handshake: &TLSSummary{Complete: true, Chain: []Certificate{cert, cert}}},
-		{Kind: KindTLS, Handshake: &TLSSummary{Chain: []Certificate{cert}}},
-		{Kind: KindNote},
-		{Kind: KindClose},
+	cert := session.Certificate{SANs: []string{""}, NotBefore: testHeader.Created, NotAfter: testHeader.Created}
+	events := []session.Event{
+		{Kind: session.KindConnect},
+		{Kind: session.KindState, State: protocol.State{Phase: protocol.PhaseConnected}},
+		{Kind: session.KindServer, Data: []byte("220 \x1b[2J\u202e\r\n")},
+		{Kind: session.KindClient, Data: []byte("STARTTLS\r\n")},
+		{Kind: session.KindServer, Data: []byte("220 go\r\n")},
+		{Kind: session.KindTLS, Handshake: &session.TLSSummary{Complete: true, Chain: []session.Certificate{cert, cert}}},
+		{Kind: session.KindTLS, Handshake: &session.TLSSummary{Chain: []session.Certificate{cert}}},
+		{Kind: session.KindNote},
+		{Kind: session.KindClose},
 	}
 	h := testHeader
 	fillStrings(reflect.ValueOf(&h).Elem(), hostileField)
@@ -168,9 +169,9 @@ func TestExportsSanitizeEveryRecordingString(t *testing.T) {
 // settle; what it says is what Summarize says with every turn in memory,
 // AUTH exchanges and pipelined commands across the folds included.
 func TestSummaryPassFoldsLongRuns(t *testing.T) {
-	c := func(s string) Event { return Event{Kind: KindClient, Data: []byte(s)} }
-	sv := func(s string) Event { return Event{Kind: KindServer, Data: []byte(s)} }
-	events := []Event{{Kind: KindConnect, Network: "tcp", Addr: "mx.test:25"}, sv("220 hi\r\n")}
+	c := func(s string) session.Event { return session.Event{Kind: session.KindClient, Data: []byte(s)} }
+	sv := func(s string) session.Event { return session.Event{Kind: session.KindServer, Data: []byte(s)} }
+	events := []session.Event{{Kind: session.KindConnect, Network: "tcp", Addr: "mx.test:25"}, sv("220 hi\r\n")}
 	for i := range 3000 {
 		switch {
 		case i%97 == 0 && i < 1500: // the last one fails, long before the end
@@ -188,7 +189,7 @@ func TestSummaryPassFoldsLongRuns(t *testing.T) {
 			events = append(events, c("NOOP\r\n"), sv("250 ok\r\n"))
 		}
 	}
-	events = append(events, c("QUIT\r\n"), sv("221 bye\r\n"), Event{Kind: KindClose})
+	events = append(events, c("QUIT\r\n"), sv("221 bye\r\n"), session.Event{Kind: session.KindClose})
 	rec := &Recording{Header: testHeader, Events: events}
 	want := Summarize(rec)
 	got, err := summaryPass(RecordingSource(rec), nil)

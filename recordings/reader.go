@@ -1,4 +1,4 @@
-package session
+package recordings
 
 import (
 	"bufio"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/session"
 )
 
 // Limits of the reader. A recording may come from a bug report, so nothing
@@ -33,7 +34,7 @@ const (
 // Recording is a recording read back.
 type Recording struct {
 	Header Header
-	Events []Event
+	Events []session.Event
 	// Problems are what was wrong with the file but did not stop it
 	// loading: lines skipped, offsets clamped, a last event cut off.
 	Problems []Problem
@@ -96,7 +97,7 @@ func readWith(r io.Reader, maxLine int, fast bool) (*Recording, error) {
 		remaining := size - sc.lr.off
 		sample, _ := sc.lr.br.Peek(int(min(remaining, int64(sc.lr.br.Size()))))
 		if n := eventsHint(remaining, sample); n > 0 {
-			rec.Events = make([]Event, 0, n)
+			rec.Events = make([]session.Event, 0, n)
 		}
 	}
 	for sc.Next() {
@@ -114,7 +115,7 @@ type Scanner struct {
 	lr      *lineReader
 	fp      *fastParser
 	keep    bool // events outlive the next call (Read); else Data is reused
-	e       Event
+	e       session.Event
 	err     error // io.EOF at the end of the input
 	n       int   // line number of the last line read
 	prev    time.Duration
@@ -156,7 +157,7 @@ func (sc *Scanner) Header() Header { return sc.h }
 
 // Event is the event the last Next read. Its Data is good only until the
 // next call to Next.
-func (sc *Scanner) Event() Event { return sc.e }
+func (sc *Scanner) Event() session.Event { return sc.e }
 
 // Err is the error that stopped the scan, if it was not the end of the
 // input.
@@ -215,10 +216,10 @@ func (sc *Scanner) Next() bool {
 }
 
 // parse reads one event line, reporting what is wrong with it.
-func (sc *Scanner) parse(line []byte, complete bool) (Event, bool) {
+func (sc *Scanner) parse(line []byte, complete bool) (session.Event, bool) {
 	start := sc.lr.start
 	var (
-		e        Event
+		e        session.Event
 		warnings []string
 		perr     error
 		ok       bool
@@ -333,23 +334,23 @@ func shortQuote(s string) string {
 	return strconv.QuoteToASCII(s)
 }
 
-func parseEvent(line []byte) (e Event, warnings []string, err error) {
+func parseEvent(line []byte) (e session.Event, warnings []string, err error) {
 	var j eventJSON
 	if err := json.Unmarshal(line, &j); err != nil {
 		return e, nil, fmt.Errorf("invalid JSON: %v", err)
 	}
-	kind, ok := parseKind(j.Kind)
+	kind, ok := session.ParseKind(j.Kind)
 	if !ok {
 		return e, nil, fmt.Errorf("unknown event kind %s", shortQuote(j.Kind))
 	}
-	e = Event{Kind: kind, TLS: j.TLS, Redacted: j.Redacted, Network: j.Network, Addr: j.Addr, Text: j.Text}
+	e = session.Event{Kind: kind, TLS: j.TLS, Redacted: j.Redacted, Network: j.Network, Addr: j.Addr, Text: j.Text}
 	var warn string
 	e.Offset, warn = parseOffset(j.Offset)
 	if warn != "" {
 		warnings = append(warnings, warn)
 	}
 	switch kind {
-	case KindClient, KindServer:
+	case session.KindClient, session.KindServer:
 		switch {
 		case j.Data != nil && j.B64 != nil:
 			return e, nil, errors.New(`both "data" and "b64"`)
@@ -369,12 +370,12 @@ func parseEvent(line []byte) (e Event, warnings []string, err error) {
 			}
 			e.Secrets = append(e.Secrets, protocol.Span{Start: s[0], End: s[1]})
 		}
-	case KindTLS:
+	case session.KindTLS:
 		if j.Handshake == nil {
 			return e, nil, errors.New(`tls event without "handshake"`)
 		}
 		e.Handshake = j.Handshake
-	case KindState:
+	case session.KindState:
 		if j.State == nil {
 			return e, nil, errors.New(`state event without "state"`)
 		}
@@ -383,7 +384,7 @@ func parseEvent(line []byte) (e Event, warnings []string, err error) {
 			return e, nil, fmt.Errorf("unknown phase %s", shortQuote(j.State.Phase))
 		}
 		e.State = protocol.State{Phase: p, TLS: j.State.TLS, Authenticated: j.State.Authenticated, Recipients: max(0, j.State.Recipients)}
-	case KindSnapshot:
+	case session.KindSnapshot:
 		if j.Start == nil {
 			return e, nil, errors.New(`snapshot event without "snapshot"`)
 		}
@@ -429,7 +430,7 @@ type Source struct {
 	rec    *Recording
 	// redact, if set, starts a pass of a filter every event goes
 	// through (RedactedSource).
-	redact func() func(Event) Event
+	redact func() func(session.Event) session.Event
 	// last holds the problems of the last pass, shared by the Sources
 	// made from this one.
 	last *[]Problem
@@ -470,12 +471,12 @@ func (s *Source) Close() error {
 // Each calls fn with every event in order, and returns the problems of
 // the recording. An event's Data is good only during the call. An error
 // from fn stops the pass and is returned.
-func (s *Source) Each(fn func(Event) error) ([]Problem, error) {
+func (s *Source) Each(fn func(session.Event) error) ([]Problem, error) {
 	if s.redact != nil {
 		filter := s.redact()
 		inner := *s
 		inner.redact = nil
-		return inner.Each(func(e Event) error { return fn(filter(e)) })
+		return inner.Each(func(e session.Event) error { return fn(filter(e)) })
 	}
 	probs, err := s.each(fn)
 	if err == nil {
@@ -484,7 +485,7 @@ func (s *Source) Each(fn func(Event) error) ([]Problem, error) {
 	return probs, err
 }
 
-func (s *Source) each(fn func(Event) error) ([]Problem, error) {
+func (s *Source) each(fn func(session.Event) error) ([]Problem, error) {
 	if s.rec != nil {
 		for _, e := range s.rec.Events {
 			if err := fn(e); err != nil {

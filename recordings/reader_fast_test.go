@@ -1,4 +1,4 @@
-package session
+package recordings
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/session"
 )
 
 // checkFastMatchesJSON reads data with and without the fast path and
@@ -50,19 +51,19 @@ func checkFastMatchesJSON(t testing.TB, data []byte, maxLine int) int {
 func TestReaderFastRecorderLines(t *testing.T) {
 	us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond }
 	events := append(sampleEvents(t),
-		Event{Offset: us(6000), Kind: KindServer, Data: []byte("ctl \x01\x1f\x7f \t\b\f\\ / \"q\" <>&\u2028\u2029 é 中 😀\r\n")},
-		Event{Offset: us(6001), Kind: KindClient, Data: []byte("\xff")},
-		Event{Offset: us(6002), Kind: KindClient, Data: []byte{}, TLS: true},
-		Event{Offset: us(6003), Kind: KindServer, Data: []byte("x"), Secrets: []protocol.Span{{Start: 0, End: 1}}},
-		Event{Offset: us(6004), Kind: KindClient, Data: []byte("AUTH PLAIN AGEAYg== x\r\n"), Secrets: []protocol.Span{{Start: 0, End: 4}, {Start: 11, End: 19}}},
-		Event{Offset: us(6005), Kind: KindState, State: protocol.State{Phase: protocol.PhaseData, Recipients: 123456}},
-		Event{Offset: us(6006), Kind: KindState},
-		Event{Offset: us(6007), Kind: KindConnect, Network: "unix", Addr: "/run/\"sock\"\n"},
-		Event{Offset: us(6008), Kind: KindNote, Text: "\x1b[31m red \u009b évil", Redacted: true},
-		Event{Offset: MaxOffset, Kind: KindClose, Text: "end"},
+		session.Event{Offset: us(6000), Kind: session.KindServer, Data: []byte("ctl \x01\x1f\x7f \t\b\f\\ / \"q\" <>&\u2028\u2029 é 中 😀\r\n")},
+		session.Event{Offset: us(6001), Kind: session.KindClient, Data: []byte("\xff")},
+		session.Event{Offset: us(6002), Kind: session.KindClient, Data: []byte{}, TLS: true},
+		session.Event{Offset: us(6003), Kind: session.KindServer, Data: []byte("x"), Secrets: []protocol.Span{{Start: 0, End: 1}}},
+		session.Event{Offset: us(6004), Kind: session.KindClient, Data: []byte("AUTH PLAIN AGEAYg== x\r\n"), Secrets: []protocol.Span{{Start: 0, End: 4}, {Start: 11, End: 19}}},
+		session.Event{Offset: us(6005), Kind: session.KindState, State: protocol.State{Phase: protocol.PhaseData, Recipients: 123456}},
+		session.Event{Offset: us(6006), Kind: session.KindState},
+		session.Event{Offset: us(6007), Kind: session.KindConnect, Network: "unix", Addr: "/run/\"sock\"\n"},
+		session.Event{Offset: us(6008), Kind: session.KindNote, Text: "\x1b[31m red \u009b évil", Redacted: true},
+		session.Event{Offset: MaxOffset, Kind: session.KindClose, Text: "end"},
 	)
 	for p := protocol.PhaseDisconnected; p <= protocol.PhaseData; p++ {
-		events = append(events, Event{Offset: MaxOffset, Kind: KindState, State: protocol.State{Phase: p, TLS: true}})
+		events = append(events, session.Event{Offset: MaxOffset, Kind: session.KindState, State: protocol.State{Phase: p, TLS: true}})
 	}
 	file := writeRecording(t, events)
 	accepted := checkFastMatchesJSON(t, file, MaxLineBytes)

@@ -1,4 +1,4 @@
-package session
+package recordings
 
 import (
 	"bufio"
@@ -18,6 +18,7 @@ import (
 
 	"github.com/ehlo-dev/ehlo/protocol"
 	"github.com/ehlo-dev/ehlo/sandbox"
+	"github.com/ehlo-dev/ehlo/session"
 )
 
 // serveLog is a concurrency-safe log for Serve.
@@ -87,14 +88,14 @@ type sendCase struct {
 	shows  string // what the recorded client bytes must hold
 	lmtp   bool
 	faults []string
-	cfg    func(srv *sandbox.Server) SendConfig
+	cfg    func(srv *sandbox.Server) session.SendConfig
 }
 
 func sendCases() []sendCase {
 	msg := "From: alice@example.test\r\nTo: bob@example.test\r\nSubject: replay\r\n\r\n" +
 		strings.Repeat("a long line ", 3000) + "\r\n.starts with a dot\r\nbye\r\n"
-	base := func(srv *sandbox.Server) SendConfig {
-		return SendConfig{
+	base := func(srv *sandbox.Server) session.SendConfig {
+		return session.SendConfig{
 			Server: srv.Addr(), Kind: protocol.SMTP, StartTLS: true, Helo: "client.test",
 			Timeout: 10 * time.Second, From: "alice@example.test", HasFrom: true,
 			To: []string{"bob@example.test"}, Message: strings.NewReader(msg),
@@ -103,23 +104,23 @@ func sendCases() []sendCase {
 	}
 	return []sendCase{
 		{name: "starttls-auth", shows: "AUTH PLAIN", cfg: base},
-		{name: "login-pipelining", shows: "RCPT TO:<bob@example.test>\r\nRCPT TO:<carol@example.test>", cfg: func(srv *sandbox.Server) SendConfig {
+		{name: "login-pipelining", shows: "RCPT TO:<bob@example.test>\r\nRCPT TO:<carol@example.test>", cfg: func(srv *sandbox.Server) session.SendConfig {
 			c := base(srv)
 			c.AuthMech, c.Pipelining = "LOGIN", true
 			c.To = []string{"bob@example.test", "carol@example.test"}
 			return c
 		}},
-		{name: "chunking", shows: "BDAT ", cfg: func(srv *sandbox.Server) SendConfig {
+		{name: "chunking", shows: "BDAT ", cfg: func(srv *sandbox.Server) session.SendConfig {
 			c := base(srv)
 			c.Chunking = true
 			return c
 		}},
-		{name: "implicit-tls", shows: "MAIL FROM", cfg: func(srv *sandbox.Server) SendConfig {
+		{name: "implicit-tls", shows: "MAIL FROM", cfg: func(srv *sandbox.Server) session.SendConfig {
 			c := base(srv)
 			c.Server, c.Kind, c.StartTLS = srv.TLSAddr(), protocol.SMTPS, false
 			return c
 		}},
-		{name: "lmtp", shows: "LHLO", lmtp: true, faults: []string{"refuse-rcpt=nobody@example.test"}, cfg: func(srv *sandbox.Server) SendConfig {
+		{name: "lmtp", shows: "LHLO", lmtp: true, faults: []string{"refuse-rcpt=nobody@example.test"}, cfg: func(srv *sandbox.Server) session.SendConfig {
 			c := base(srv)
 			c.Kind, c.StartTLS, c.AuthMech = protocol.LMTP, false, ""
 			c.To = []string{"bob@example.test", "nobody@example.test", "carol@example.test"}
@@ -129,14 +130,14 @@ func sendCases() []sendCase {
 }
 
 // runSend runs one send and returns its events, as received.
-func runSend(t *testing.T, cfg SendConfig, roots *x509.CertPool, rec io.Writer, h Header) (*SendResult, []Event) {
+func runSend(t *testing.T, cfg session.SendConfig, roots *x509.CertPool, rec io.Writer, h Header) (*session.SendResult, []session.Event) {
 	t.Helper()
 	cfg.TLSConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
-	sc := NewScrubber(cfg.AuthPassword)
-	c := NewCapture(time.Time{}, Redaction{Scrubber: sc})
+	sc := session.NewScrubber(cfg.AuthPassword)
+	c := session.NewCapture(time.Time{}, session.Redaction{Scrubber: sc})
 	var evs collect
 	var mu sync.Mutex
-	c.Add(SinkFunc(func(e Event) { mu.Lock(); evs.Event(e); mu.Unlock() }))
+	c.Add(session.SinkFunc(func(e session.Event) { mu.Lock(); evs.Event(e); mu.Unlock() }))
 	if rec != nil {
 		h.Created = c.Start()
 		r, err := NewRecorder(rec, h)
@@ -147,16 +148,16 @@ func runSend(t *testing.T, cfg SendConfig, roots *x509.CertPool, rec io.Writer, 
 		defer r.Close()
 	}
 	cfg.Tracer = c
-	res := Send(context.Background(), cfg)
+	res := session.Send(context.Background(), cfg)
 	return res, evs.events
 }
 
 // serverLines are the server's bytes of a conversation, one reply line per
 // element, with whether they came through TLS.
-func serverLines(evs []Event) []string {
+func serverLines(evs []session.Event) []string {
 	var out []string
 	for _, e := range evs {
-		if e.Kind == KindServer {
+		if e.Kind == session.KindServer {
 			out = append(out, fmt.Sprintf("%v %q", e.TLS, e.Data))
 		}
 	}
@@ -224,18 +225,18 @@ func TestServeAnswersTheSameSend(t *testing.T) {
 // that talk to Serve by hand.
 func scriptRecording(t *testing.T, lines ...string) *Recording {
 	t.Helper()
-	var evs []Event
-	evs = append(evs, Event{Kind: KindConnect, Network: "tcp", Addr: "mx.test:25"})
+	var evs []session.Event
+	evs = append(evs, session.Event{Kind: session.KindConnect, Network: "tcp", Addr: "mx.test:25"})
 	for i, l := range lines {
 		d := time.Duration(i+1) * time.Millisecond
 		switch {
 		case strings.HasPrefix(l, "C: "):
-			evs = append(evs, Event{Offset: d, Kind: KindClient, Data: []byte(l[3:] + "\r\n")})
+			evs = append(evs, session.Event{Offset: d, Kind: session.KindClient, Data: []byte(l[3:] + "\r\n")})
 		case strings.HasPrefix(l, "S: "):
-			evs = append(evs, Event{Offset: d, Kind: KindServer, Data: []byte(l[3:] + "\r\n")})
+			evs = append(evs, session.Event{Offset: d, Kind: session.KindServer, Data: []byte(l[3:] + "\r\n")})
 		}
 	}
-	evs = append(evs, Event{Offset: time.Second, Kind: KindClose})
+	evs = append(evs, session.Event{Offset: time.Second, Kind: session.KindClose})
 	return &Recording{Header: testHeader, Events: evs}
 }
 
@@ -492,27 +493,27 @@ func TestServeHostname(t *testing.T) {
 // keeps every reply after the body, AUTH responses are told from commands.
 func TestBuildScript(t *testing.T) {
 	us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond }
-	evs := []Event{
-		{Kind: KindConnect},
-		{Offset: us(1), Kind: KindServer, Data: []byte("220-first\r\n")},
-		{Offset: us(1), Kind: KindServer, Data: []byte("220 second\r\n")},
-		{Offset: us(2), Kind: KindClient, Data: []byte("AUTH LOGIN\r\n")},
-		{Offset: us(3), Kind: KindServer, Data: []byte("334 VXNlcm5hbWU6\r\n")},
-		{Offset: us(4), Kind: KindClient, Data: []byte("[redacted]\r\n")},
-		{Offset: us(5), Kind: KindServer, Data: []byte("235 ok\r\n")},
-		{Offset: us(6), Kind: KindClient, Data: []byte("MAIL FROM:<a>\r\nRCPT TO:<b>\r\nRCPT TO:<c>\r\nDATA\r\n")},
-		{Offset: us(7), Kind: KindServer, Data: []byte("250 m\r\n")},
-		{Offset: us(7), Kind: KindServer, Data: []byte("250 r1\r\n")},
-		{Offset: us(7), Kind: KindServer, Data: []byte("550 r2\r\n")},
-		{Offset: us(7), Kind: KindServer, Data: []byte("354 go\r\n")},
-		{Offset: us(8), Kind: KindClient, Data: []byte("QUIT is body text\r\n")},
-		{Offset: us(9), Kind: KindClient, Data: []byte(".\r\n")},
-		{Offset: us(10), Kind: KindServer, Data: []byte("250 for b\r\n")},
-		{Offset: us(10), Kind: KindServer, Data: []byte("452 for c\r\n")},
-		{Offset: us(11), Kind: KindClose},
-		{Offset: us(12), Kind: KindConnect},
-		{Offset: us(13), Kind: KindTLS, Handshake: &TLSSummary{Complete: true}},
-		{Offset: us(14), Kind: KindServer, TLS: true, Data: []byte("220 again\r\n")},
+	evs := []session.Event{
+		{Kind: session.KindConnect},
+		{Offset: us(1), Kind: session.KindServer, Data: []byte("220-first\r\n")},
+		{Offset: us(1), Kind: session.KindServer, Data: []byte("220 second\r\n")},
+		{Offset: us(2), Kind: session.KindClient, Data: []byte("AUTH LOGIN\r\n")},
+		{Offset: us(3), Kind: session.KindServer, Data: []byte("334 VXNlcm5hbWU6\r\n")},
+		{Offset: us(4), Kind: session.KindClient, Data: []byte("[redacted]\r\n")},
+		{Offset: us(5), Kind: session.KindServer, Data: []byte("235 ok\r\n")},
+		{Offset: us(6), Kind: session.KindClient, Data: []byte("MAIL FROM:<a>\r\nRCPT TO:<b>\r\nRCPT TO:<c>\r\nDATA\r\n")},
+		{Offset: us(7), Kind: session.KindServer, Data: []byte("250 m\r\n")},
+		{Offset: us(7), Kind: session.KindServer, Data: []byte("250 r1\r\n")},
+		{Offset: us(7), Kind: session.KindServer, Data: []byte("550 r2\r\n")},
+		{Offset: us(7), Kind: session.KindServer, Data: []byte("354 go\r\n")},
+		{Offset: us(8), Kind: session.KindClient, Data: []byte("QUIT is body text\r\n")},
+		{Offset: us(9), Kind: session.KindClient, Data: []byte(".\r\n")},
+		{Offset: us(10), Kind: session.KindServer, Data: []byte("250 for b\r\n")},
+		{Offset: us(10), Kind: session.KindServer, Data: []byte("452 for c\r\n")},
+		{Offset: us(11), Kind: session.KindClose},
+		{Offset: us(12), Kind: session.KindConnect},
+		{Offset: us(13), Kind: session.KindTLS, Handshake: &session.TLSSummary{Complete: true}},
+		{Offset: us(14), Kind: session.KindServer, TLS: true, Data: []byte("220 again\r\n")},
 	}
 	runs := buildScript(evs)
 	if len(runs) != 2 {

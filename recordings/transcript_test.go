@@ -1,4 +1,4 @@
-package session
+package recordings
 
 import (
 	"bytes"
@@ -14,13 +14,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/session"
 )
 
 func transcript(opts TranscriptOptions, evs ...protocol.Event) (stdout, stderr string) {
 	var out, errw bytes.Buffer
 	opts.Errors = &errw
 	tr := NewTranscript(&out, opts)
-	c := newTestCapture(Redaction{})
+	c := newTestCapture(session.Redaction{})
 	c.Add(tr)
 	for _, e := range evs {
 		c.Trace(e)
@@ -212,7 +213,7 @@ func TestTranscriptWriteError(t *testing.T) {
 	w := &brokenWriter{}
 	tr := NewTranscript(w, TranscriptOptions{})
 	for range 5 {
-		tr.Event(Event{Kind: KindServer, Data: []byte("250 ok\r\n")})
+		tr.Event(session.Event{Kind: session.KindServer, Data: []byte("250 ok\r\n")})
 	}
 	if err := tr.Err(); err == nil || !strings.Contains(err.Error(), "transcript stopped: broken pipe") {
 		t.Errorf("Err() = %v", err)
@@ -256,9 +257,9 @@ func TestTranscriptFoldsLongLines(t *testing.T) {
 	line := "250-" + strings.Repeat("x", 76) + fake + strings.Repeat(" ", 30) + "é世界" + strings.Repeat("y", 200)
 	var out bytes.Buffer
 	tr := NewTranscript(&out, TranscriptOptions{Width: 80})
-	tr.Event(Event{Kind: KindServer, Data: []byte(line + "\r\n")})
-	tr.Event(Event{Kind: KindServer, Data: []byte("250 short\r\n"), TLS: true})
-	tr.Event(Event{Kind: KindNote, Text: strings.Repeat("n", 100)})
+	tr.Event(session.Event{Kind: session.KindServer, Data: []byte(line + "\r\n")})
+	tr.Event(session.Event{Kind: session.KindServer, Data: []byte("250 short\r\n"), TLS: true})
+	tr.Event(session.Event{Kind: session.KindNote, Text: strings.Repeat("n", 100)})
 	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 	var joined strings.Builder
 	for i, l := range lines {
@@ -284,7 +285,7 @@ func TestTranscriptFoldsLongLines(t *testing.T) {
 	}
 	// Without a width (a file, a pipe), nothing is folded.
 	out.Reset()
-	NewTranscript(&out, TranscriptOptions{}).Event(Event{Kind: KindServer, Data: []byte(line + "\r\n")})
+	NewTranscript(&out, TranscriptOptions{}).Event(session.Event{Kind: session.KindServer, Data: []byte(line + "\r\n")})
 	if out.String() != "<-  "+line+"\n" {
 		t.Errorf("folded without a width: %q", out.String())
 	}

@@ -1,4 +1,4 @@
-package session
+package recordings
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ehlo-dev/ehlo/session"
 )
 
 // security-anchors I3: a crash cuts the last line anywhere; the rest loads
@@ -179,7 +181,7 @@ func TestReadLongLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.Events) != 1 || rec.Events[0].Kind != KindClose {
+	if len(rec.Events) != 1 || rec.Events[0].Kind != session.KindClose {
 		t.Errorf("events: %+v", rec.Events)
 	}
 	if len(rec.Problems) != 1 || rec.Problems[0].Line != 2 || !strings.Contains(rec.Problems[0].Msg, "longer than 200 bytes") {
@@ -227,7 +229,7 @@ func checkTranscriptSafe(t *testing.T, out string) {
 }
 
 // encodeAll is the canonical form of events, to compare two readings.
-func encodeAll(t *testing.T, events []Event) []byte {
+func encodeAll(t *testing.T, events []session.Event) []byte {
 	var buf bytes.Buffer
 	for _, e := range events {
 		line, err := marshalLine(toJSON(e))

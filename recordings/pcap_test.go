@@ -1,4 +1,4 @@
-package session
+package recordings
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/session"
 )
 
 // pcapPacket is one frame of a capture, decoded and checked by parsePcap.
@@ -181,9 +182,9 @@ func checkStreams(t *testing.T, packets []pcapPacket, serverPort uint16) (client
 func wireBytes(rec *Recording) (client, server []byte) {
 	for _, e := range rec.Events {
 		switch e.Kind {
-		case KindClient:
+		case session.KindClient:
 			client = append(client, e.Data...)
-		case KindServer:
+		case session.KindServer:
 			server = append(server, e.Data...)
 		}
 	}
@@ -213,7 +214,7 @@ func TestPcapSTARTTLS(t *testing.T) {
 	}
 	var tlsAt time.Time
 	for _, e := range rec.Events {
-		if e.Kind == KindTLS {
+		if e.Kind == session.KindTLS {
 			tlsAt = rec.Header.Created.Add(e.Offset).Truncate(time.Microsecond)
 		}
 	}
@@ -242,7 +243,7 @@ func checkTimes(t *testing.T, rec *Recording, packets []pcapPacket) {
 		}
 	}
 	for _, e := range rec.Events {
-		if (e.Kind != KindClient && e.Kind != KindServer) || len(e.Data) == 0 {
+		if (e.Kind != session.KindClient && e.Kind != session.KindServer) || len(e.Data) == 0 {
 			continue
 		}
 		want := rec.Header.Created.Add(e.Offset).Truncate(time.Microsecond)
@@ -255,7 +256,7 @@ func checkTimes(t *testing.T, rec *Recording, packets []pcapPacket) {
 			if !p.ts.Equal(want) {
 				t.Errorf("segment %q at %v, want %v", p.payload, p.ts, want)
 			}
-			if (e.Kind == KindClient) != p.fromClient() || !bytes.Equal(p.payload, e.Data[n:n+len(p.payload)]) {
+			if (e.Kind == session.KindClient) != p.fromClient() || !bytes.Equal(p.payload, e.Data[n:n+len(p.payload)]) {
 				t.Fatalf("segment %q is not the next bytes of %q", p.payload, e.Data)
 			}
 			n += len(p.payload)
@@ -269,16 +270,16 @@ func TestPcapSegmentsAndRuns(t *testing.T) {
 	big := bytes.Repeat([]byte("0123456789\xff"), 1000)
 	big = append(big, "\r\n.\r\n"...)
 	us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond }
-	run := func(base int) []Event {
-		return []Event{
-			{Offset: us(base), Kind: KindConnect, Network: "tcp", Addr: "mx.test:465"},
-			{Offset: us(base + 1), Kind: KindTLS, Handshake: &TLSSummary{Version: "TLSv1.3", Complete: true}},
-			{Offset: us(base + 2), Kind: KindServer, TLS: true, Data: []byte("220 hi\r\n")},
-			{Offset: us(base + 3), Kind: KindClient, TLS: true, Data: []byte("DATA\r\n")},
-			{Offset: us(base + 4), Kind: KindServer, TLS: true, Data: []byte("354 go\r\n")},
-			{Offset: us(base + 5), Kind: KindClient, TLS: true, Data: big},
-			{Offset: us(base + 6), Kind: KindServer, TLS: true, Data: []byte("250 ok\r\n")},
-			{Offset: us(base + 7), Kind: KindClose},
+	run := func(base int) []session.Event {
+		return []session.Event{
+			{Offset: us(base), Kind: session.KindConnect, Network: "tcp", Addr: "mx.test:465"},
+			{Offset: us(base + 1), Kind: session.KindTLS, Handshake: &session.TLSSummary{Version: "TLSv1.3", Complete: true}},
+			{Offset: us(base + 2), Kind: session.KindServer, TLS: true, Data: []byte("220 hi\r\n")},
+			{Offset: us(base + 3), Kind: session.KindClient, TLS: true, Data: []byte("DATA\r\n")},
+			{Offset: us(base + 4), Kind: session.KindServer, TLS: true, Data: []byte("354 go\r\n")},
+			{Offset: us(base + 5), Kind: session.KindClient, TLS: true, Data: big},
+			{Offset: us(base + 6), Kind: session.KindServer, TLS: true, Data: []byte("250 ok\r\n")},
+			{Offset: us(base + 7), Kind: session.KindClose},
 		}
 	}
 	h := testHeader
@@ -384,23 +385,23 @@ func TestPcapTshark(t *testing.T) {
 // a failed handshake, data with no connect) is still well formed.
 func TestPcapOddRecordings(t *testing.T) {
 	us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond }
-	cases := map[string][]Event{
+	cases := map[string][]session.Event{
 		"empty": nil,
 		"no data": {
-			{Kind: KindConnect, Network: "tcp", Addr: "x:25"},
-			{Offset: us(5), Kind: KindNote, Text: "connection refused"},
+			{Kind: session.KindConnect, Network: "tcp", Addr: "x:25"},
+			{Offset: us(5), Kind: session.KindNote, Text: "connection refused"},
 		},
 		"failed handshake": {
-			{Kind: KindConnect, Network: "tcp", Addr: "x:25"},
-			{Offset: us(1), Kind: KindServer, Data: []byte("220 x\r\n")},
-			{Offset: us(2), Kind: KindClient, Data: []byte("STARTTLS\r\n")},
-			{Offset: us(3), Kind: KindServer, Data: []byte("220 go\r\n")},
-			{Offset: us(4), Kind: KindTLS, Handshake: &TLSSummary{Error: "bad certificate"}},
+			{Kind: session.KindConnect, Network: "tcp", Addr: "x:25"},
+			{Offset: us(1), Kind: session.KindServer, Data: []byte("220 x\r\n")},
+			{Offset: us(2), Kind: session.KindClient, Data: []byte("STARTTLS\r\n")},
+			{Offset: us(3), Kind: session.KindServer, Data: []byte("220 go\r\n")},
+			{Offset: us(4), Kind: session.KindTLS, Handshake: &session.TLSSummary{Error: "bad certificate"}},
 		},
 		"no connect, no close": {
-			{Kind: KindClient, Data: []byte("NOOP\r\n")},
-			{Offset: us(1), Kind: KindServer, Data: []byte("250 ok\r\n")},
-			{Offset: us(2), Kind: KindState, State: protocol.State{Phase: protocol.PhaseHello}},
+			{Kind: session.KindClient, Data: []byte("NOOP\r\n")},
+			{Offset: us(1), Kind: session.KindServer, Data: []byte("250 ok\r\n")},
+			{Offset: us(2), Kind: session.KindState, State: protocol.State{Phase: protocol.PhaseHello}},
 		},
 	}
 	for name, evs := range cases {

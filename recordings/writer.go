@@ -1,4 +1,4 @@
-package session
+package recordings
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/session"
 )
 
 // The recording format, described in docs/recording-format.md. The version
@@ -61,14 +62,14 @@ type Recorder struct {
 	now      func() time.Time
 	err      error
 	closed   bool
-	lastKind Kind
+	lastKind session.Kind
 	last     time.Duration
 
 	f        *os.File
 	tmp, dst string // with Force: the file written, and where Close puts it
 }
 
-var _ Sink = (*Recorder)(nil)
+var _ session.Sink = (*Recorder)(nil)
 
 // NewRecorder writes h to w and returns a Recorder that appends events to
 // it. Format and Version are filled in, and a zero Created becomes now.
@@ -154,13 +155,13 @@ func (r *Recorder) Header() Header { return r.h }
 func (r *Recorder) KeepsSecrets() bool { return r.h.Secrets }
 
 // Event appends e. After a write error or Close it does nothing.
-func (r *Recorder) Event(e Event) {
+func (r *Recorder) Event(e session.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.write(e)
 }
 
-func (r *Recorder) write(e Event) {
+func (r *Recorder) write(e session.Event) {
 	if r.err != nil || r.closed {
 		return
 	}
@@ -199,8 +200,8 @@ func (r *Recorder) Close() error {
 	if r.closed {
 		return errors.New("recording already closed")
 	}
-	if r.lastKind != KindClose {
-		r.write(Event{Kind: KindClose, Offset: max(r.last, r.now().Sub(r.h.Created)), Text: "end of recording"})
+	if r.lastKind != session.KindClose {
+		r.write(session.Event{Kind: session.KindClose, Offset: max(r.last, r.now().Sub(r.h.Created)), Text: "end of recording"})
 	}
 	r.closed = true
 	err := r.err
@@ -233,18 +234,18 @@ func (r *Recorder) Close() error {
 // C1 controls) or "b64" (anything else), never both, so that a replay is
 // byte-exact.
 type eventJSON struct {
-	Offset    json.Number `json:"offset_us"`
-	Kind      string      `json:"kind"`
-	Data      *string     `json:"data,omitempty"`
-	B64       *string     `json:"b64,omitempty"`
-	TLS       bool        `json:"tls,omitempty"`
-	Redacted  bool        `json:"redacted,omitempty"`
-	Secrets   [][2]int    `json:"secrets,omitempty"`
-	Network   string      `json:"network,omitempty"`
-	Addr      string      `json:"addr,omitempty"`
-	Handshake *TLSSummary `json:"handshake,omitempty"`
-	State     *stateJSON  `json:"state,omitempty"`
-	Text      string      `json:"text,omitempty"`
+	Offset    json.Number         `json:"offset_us"`
+	Kind      string              `json:"kind"`
+	Data      *string             `json:"data,omitempty"`
+	B64       *string             `json:"b64,omitempty"`
+	TLS       bool                `json:"tls,omitempty"`
+	Redacted  bool                `json:"redacted,omitempty"`
+	Secrets   [][2]int            `json:"secrets,omitempty"`
+	Network   string              `json:"network,omitempty"`
+	Addr      string              `json:"addr,omitempty"`
+	Handshake *session.TLSSummary `json:"handshake,omitempty"`
+	State     *stateJSON          `json:"state,omitempty"`
+	Text      string              `json:"text,omitempty"`
 	// Start is last: the reader's fast path (reader_fast.go) knows the
 	// fields above in this order and declines a snapshot line.
 	Start *startJSON `json:"snapshot,omitempty"`
@@ -252,16 +253,16 @@ type eventJSON struct {
 
 // startJSON is a StartState, as docs/recording-format.md describes it.
 type startJSON struct {
-	SessionStart    time.Time   `json:"session_start"`
-	Connected       bool        `json:"connected"`
-	Network         string      `json:"network,omitempty"`
-	Addr            string      `json:"addr,omitempty"`
-	ConnectionStart *time.Time  `json:"connection_start,omitempty"`
-	State           *stateJSON  `json:"state,omitempty"`
-	Handshake       *TLSSummary `json:"handshake,omitempty"`
-	Extensions      []extJSON   `json:"extensions,omitempty"`
-	ExtensionsStale bool        `json:"extensions_stale,omitempty"`
-	Mode            string      `json:"mode,omitempty"`
+	SessionStart    time.Time           `json:"session_start"`
+	Connected       bool                `json:"connected"`
+	Network         string              `json:"network,omitempty"`
+	Addr            string              `json:"addr,omitempty"`
+	ConnectionStart *time.Time          `json:"connection_start,omitempty"`
+	State           *stateJSON          `json:"state,omitempty"`
+	Handshake       *session.TLSSummary `json:"handshake,omitempty"`
+	Extensions      []extJSON           `json:"extensions,omitempty"`
+	ExtensionsStale bool                `json:"extensions_stale,omitempty"`
+	Mode            string              `json:"mode,omitempty"`
 }
 
 type extJSON struct {
@@ -269,7 +270,7 @@ type extJSON struct {
 	Params  string `json:"params,omitempty"`
 }
 
-func toStartJSON(s *StartState) *startJSON {
+func toStartJSON(s *session.StartState) *startJSON {
 	j := &startJSON{
 		SessionStart: s.SessionStart.UTC(), Connected: s.Connected, Network: s.Network, Addr: s.Addr,
 		Handshake: s.Handshake, ExtensionsStale: s.ExtensionsStale, Mode: s.Mode,
@@ -288,8 +289,8 @@ func toStartJSON(s *StartState) *startJSON {
 }
 
 // startState reads a snapshot back; warnings are what was mended.
-func (j *startJSON) startState() (s *StartState, warnings []string, err error) {
-	s = &StartState{
+func (j *startJSON) startState() (s *session.StartState, warnings []string, err error) {
+	s = &session.StartState{
 		SessionStart: j.SessionStart, Connected: j.Connected, Network: j.Network, Addr: j.Addr,
 		Handshake: j.Handshake, ExtensionsStale: j.ExtensionsStale, Mode: j.Mode,
 	}
@@ -339,7 +340,7 @@ type stateJSON struct {
 	Recipients    int    `json:"rcpts"`
 }
 
-func toJSON(e Event) eventJSON {
+func toJSON(e session.Event) eventJSON {
 	j := eventJSON{
 		Offset:   json.Number(strconv.FormatInt(max(0, e.Offset.Microseconds()), 10)),
 		Kind:     e.Kind.String(),
@@ -350,7 +351,7 @@ func toJSON(e Event) eventJSON {
 		Text:     e.Text,
 	}
 	switch e.Kind {
-	case KindClient, KindServer:
+	case session.KindClient, session.KindServer:
 		if textSafe(e.Data) {
 			s := string(e.Data)
 			j.Data = &s
@@ -361,11 +362,11 @@ func toJSON(e Event) eventJSON {
 		for _, s := range e.Secrets {
 			j.Secrets = append(j.Secrets, [2]int{s.Start, s.End})
 		}
-	case KindTLS:
+	case session.KindTLS:
 		j.Handshake = e.Handshake
-	case KindState:
+	case session.KindState:
 		j.State = toStateJSON(e.State)
-	case KindSnapshot:
+	case session.KindSnapshot:
 		if e.Start != nil {
 			j.Start = toStartJSON(e.Start)
 		}
@@ -416,15 +417,4 @@ func marshalLine(v any) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
-}
-
-// resume starts a transcript from the state a recording begun mid-session
-// opens with.
-func (t *Transcript) resume(s *StartState) {
-	if s == nil {
-		return
-	}
-	t.addr, t.connected = s.Addr, s.Connected
-	t.flow.resume(s)
-	t.info(SanitizeString(s.Summary()))
 }

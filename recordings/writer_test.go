@@ -1,4 +1,4 @@
-package session
+package recordings
 
 import (
 	"bytes"
@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/session"
 )
 
 var testHeader = Header{
@@ -25,34 +27,34 @@ var testHeader = Header{
 
 // sampleEvents covers every kind and every data encoding. Offsets are whole
 // microseconds, the file's resolution.
-func sampleEvents(t testing.TB) []Event {
+func sampleEvents(t testing.TB) []session.Event {
 	cert := selfSigned(t, "mx.test", time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
 	us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond }
-	return []Event{
-		{Offset: 0, Kind: KindConnect, Network: "tcp", Addr: "127.0.0.1:25"},
-		{Offset: us(10), Kind: KindState, State: protocol.State{Phase: protocol.PhaseConnected}},
-		{Offset: us(1500), Kind: KindServer, Data: []byte("220 mx.test ESMTP\r\n")},
-		{Offset: us(1600), Kind: KindClient, Data: []byte("EHLO client.test\r\n")},
+	return []session.Event{
+		{Offset: 0, Kind: session.KindConnect, Network: "tcp", Addr: "127.0.0.1:25"},
+		{Offset: us(10), Kind: session.KindState, State: protocol.State{Phase: protocol.PhaseConnected}},
+		{Offset: us(1500), Kind: session.KindServer, Data: []byte("220 mx.test ESMTP\r\n")},
+		{Offset: us(1600), Kind: session.KindClient, Data: []byte("EHLO client.test\r\n")},
 		// security-anchors F12: NUL and bytes that are not UTF-8.
-		{Offset: us(2000), Kind: KindServer, Data: []byte("250 has\x00nul \xff\xfe\r\n")},
+		{Offset: us(2000), Kind: session.KindServer, Data: []byte("250 has\x00nul \xff\xfe\r\n")},
 		// C1 is valid UTF-8 but is stored as base64.
-		{Offset: us(2001), Kind: KindServer, Data: []byte("250 \u009b31m\r\n")},
-		{Offset: us(2002), Kind: KindServer, Data: []byte{}},
-		{Offset: us(2003), Kind: KindServer, Data: []byte("250 <b>&amp; \"quoted\" \u202e\r\n")},
-		{Offset: us(3000), Kind: KindTLS, Handshake: &TLSSummary{
+		{Offset: us(2001), Kind: session.KindServer, Data: []byte("250 \u009b31m\r\n")},
+		{Offset: us(2002), Kind: session.KindServer, Data: []byte{}},
+		{Offset: us(2003), Kind: session.KindServer, Data: []byte("250 <b>&amp; \"quoted\" \u202e\r\n")},
+		{Offset: us(3000), Kind: session.KindTLS, Handshake: &session.TLSSummary{
 			Version: "TLSv1.3", Cipher: "TLS_AES_128_GCM_SHA256", ServerName: "mx.test", Complete: true,
 			Error: "x509: certificate signed by unknown authority",
-			Chain: []Certificate{summarizeCert(cert)},
+			Chain: []session.Certificate{summarizeCert(cert)},
 		}},
-		{Offset: us(3100), Kind: KindState, State: protocol.State{Phase: protocol.PhaseRcpt, TLS: true, Authenticated: true, Recipients: 2}},
-		{Offset: us(3200), Kind: KindClient, TLS: true, Redacted: true, Data: []byte("AUTH PLAIN [redacted]\r\n")},
-		{Offset: us(3300), Kind: KindClient, TLS: true, Data: []byte("AUTH PLAIN AGEAYg==\r\n"), Secrets: []protocol.Span{{Start: 11, End: 19}}},
-		{Offset: us(4000), Kind: KindNote, Text: "3 bytes discarded after STARTTLS"},
-		{Offset: us(5000), Kind: KindClose},
+		{Offset: us(3100), Kind: session.KindState, State: protocol.State{Phase: protocol.PhaseRcpt, TLS: true, Authenticated: true, Recipients: 2}},
+		{Offset: us(3200), Kind: session.KindClient, TLS: true, Redacted: true, Data: []byte("AUTH PLAIN [redacted]\r\n")},
+		{Offset: us(3300), Kind: session.KindClient, TLS: true, Data: []byte("AUTH PLAIN AGEAYg==\r\n"), Secrets: []protocol.Span{{Start: 11, End: 19}}},
+		{Offset: us(4000), Kind: session.KindNote, Text: "3 bytes discarded after STARTTLS"},
+		{Offset: us(5000), Kind: session.KindClose},
 	}
 }
 
-func writeRecording(t testing.TB, events []Event) []byte {
+func writeRecording(t testing.TB, events []session.Event) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	r, err := NewRecorder(&buf, testHeader)
@@ -72,7 +74,7 @@ func TestRoundTrip(t *testing.T) {
 	events := sampleEvents(t)
 	// security-anchors I4: a 10 MB DATA event, not UTF-8 so base64.
 	big := bytes.Repeat([]byte("0123456789abcde\xff"), 10<<20/16)
-	events = append(events[:len(events)-1], Event{Offset: 4500 * time.Microsecond, Kind: KindClient, Data: big}, events[len(events)-1])
+	events = append(events[:len(events)-1], session.Event{Offset: 4500 * time.Microsecond, Kind: session.KindClient, Data: big}, events[len(events)-1])
 
 	file := writeRecording(t, events)
 	rec, err := Read(bytes.NewReader(file))
@@ -109,7 +111,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-func short(e Event) Event {
+func short(e session.Event) session.Event {
 	if len(e.Data) > 64 {
 		e.Data = append(e.Data[:64:64], "…"...)
 	}
@@ -119,14 +121,14 @@ func short(e Event) Event {
 // The Recorder adds a close event unless the conversation already ended
 // with one.
 func TestRecorderCloseEvent(t *testing.T) {
-	rec, err := Read(bytes.NewReader(writeRecording(t, []Event{{Kind: KindServer, Data: []byte("220 hi\r\n")}})))
+	rec, err := Read(bytes.NewReader(writeRecording(t, []session.Event{{Kind: session.KindServer, Data: []byte("220 hi\r\n")}})))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(rec.Events); n != 2 || rec.Events[1].Kind != KindClose {
+	if n := len(rec.Events); n != 2 || rec.Events[1].Kind != session.KindClose {
 		t.Errorf("events: %+v", rec.Events)
 	}
-	rec, _ = Read(bytes.NewReader(writeRecording(t, []Event{{Kind: KindClose}})))
+	rec, _ = Read(bytes.NewReader(writeRecording(t, []session.Event{{Kind: session.KindClose}})))
 	if n := len(rec.Events); n != 1 {
 		t.Errorf("a second close event was added: %+v", rec.Events)
 	}
@@ -208,7 +210,7 @@ func TestCreateForce(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Create(%s, Force): %v", path, err)
 		}
-		r.Event(Event{Kind: KindServer, Data: []byte("220 hi\r\n")})
+		r.Event(session.Event{Kind: session.KindServer, Data: []byte("220 hi\r\n")})
 		if err := r.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -257,7 +259,7 @@ func TestRecorderDiskFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newTestCapture(Redaction{})
+	c := newTestCapture(session.Redaction{})
 	var stdout, stderr bytes.Buffer
 	c.Add(r)
 	c.Add(NewTranscript(&stdout, TranscriptOptions{Errors: &stderr}))
@@ -274,7 +276,7 @@ func TestRecorderDiskFull(t *testing.T) {
 		t.Errorf("the transcript went on with %d of 20 replies", n)
 	}
 	written := w.buf.Len()
-	r.Event(Event{Kind: KindNote, Text: "after"})
+	r.Event(session.Event{Kind: session.KindNote, Text: "after"})
 	if err := r.Close(); !errors.Is(err, syscall.ENOSPC) {
 		t.Errorf("Close() = %v", err)
 	}
@@ -301,9 +303,51 @@ func TestRecorderShortWrite(t *testing.T) {
 func TestRecorderPhaseOutOfRange(t *testing.T) {
 	// protocol.Phase.String indexes an array; a phase this package does not
 	// know must not panic the recorder.
-	file := writeRecording(t, []Event{{Kind: KindState, State: protocol.State{Phase: 99}}})
+	file := writeRecording(t, []session.Event{{Kind: session.KindState, State: protocol.State{Phase: 99}}})
 	rec, err := Read(bytes.NewReader(file))
 	if err != nil || len(rec.Problems) != 1 || !strings.Contains(rec.Problems[0].Msg, "unknown phase") {
 		t.Errorf("%v %v", rec, err)
 	}
+}
+
+// Notes come from other goroutines than the protocol's; a signal handler
+// closes the recorder while events flow. Run with -race.
+func TestCaptureConcurrent(t *testing.T) {
+	c := newTestCapture(session.Redaction{})
+	var buf syncBuffer
+	r, err := NewRecorder(&buf, testHeader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got collect
+	c.Add(r)
+	c.Add(&got)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 100 {
+			c.Note("from the UI")
+		}
+	}()
+	for i := range 100 {
+		c.Trace(recv("250 ok\r\n"))
+		if i == 50 {
+			go r.Close()
+		}
+	}
+	<-done
+	if len(got.events) != 200 {
+		t.Errorf("%d events, want 200", len(got.events))
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
 }

@@ -1,4 +1,4 @@
-package session
+package recordings
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"net"
 	"slices"
 	"strings"
+
+	"github.com/ehlo-dev/ehlo/session"
 )
 
 // A recording seen as a script: what the client said, turn by turn, and
@@ -45,7 +47,7 @@ func (r scriptReply) final() string {
 	if len(r.lines) == 0 {
 		return ""
 	}
-	return string(trimEOL(r.lines[len(r.lines)-1]))
+	return string(session.TrimEOL(r.lines[len(r.lines)-1]))
 }
 
 // scriptRun is one connection of a recording: a connect … close run.
@@ -55,9 +57,9 @@ type scriptRun struct {
 	// implicitTLS: the run's bytes went through TLS from the first one.
 	implicitTLS bool
 	// tls is the last completed handshake's summary, if any.
-	tls      *TLSSummary
+	tls      *session.TLSSummary
 	startTLS bool // a STARTTLS was answered 220 and TLS started
-	failed   *TLSSummary
+	failed   *session.TLSSummary
 	closed   bool // the recording has a close event for this run
 	// midway: the recording began with this connection already open
 	// (a snapshot), so its greeting and anything before are missing.
@@ -66,7 +68,7 @@ type scriptRun struct {
 }
 
 // buildScript cuts a recording's events into runs and turns.
-func buildScript(events []Event) []*scriptRun {
+func buildScript(events []session.Event) []*scriptRun {
 	return buildScriptSeq(slices.All(events), nil)
 }
 
@@ -75,113 +77,137 @@ func buildScript(events []Event) []*scriptRun {
 // settled, if not nil, is called with the current run after each event,
 // and may take its turns before turns[answered-1] away (summarize folds
 // them), so that a run of any length is held in bounded memory.
-func buildScriptSeq(events iter.Seq2[int, Event], settled func(*scriptRun)) []*scriptRun {
-	var (
-		runs    []*scriptRun
-		cur     *scriptRun
-		fl      flow
-		pending []byte // a client command line not complete yet
-		inBody  bool   // the last turn is a body still being sent
-		reply   scriptReply
-		sawData bool // the run has carried client or server bytes
-	)
-	newRun := func() {
-		cur = &scriptRun{}
-		runs = append(runs, cur)
-		fl, pending, inBody, reply, sawData = flow{}, nil, false, scriptReply{}, false
-	}
-	flushReply := func() {
-		if len(reply.lines) == 0 {
-			return
-		}
-		assignReply(cur, reply)
-		reply = scriptReply{}
-	}
+func buildScriptSeq(events iter.Seq2[int, session.Event], settled func(*scriptRun)) []*scriptRun {
+	var c scriptCut
 	for i, e := range events {
-		if cur == nil || (e.Kind == KindConnect && (sawData || len(cur.turns) > 0 || cur.closed)) {
-			if cur != nil {
-				flushReply()
-			}
-			newRun()
-		}
-		switch e.Kind {
-		case KindSnapshot:
-			cur.resume(e.Start)
-		case KindTLS:
-			if e.Handshake == nil {
-				break
-			}
-			if !e.Handshake.Complete {
-				cur.failed = e.Handshake
-				break
-			}
-			cur.tls = e.Handshake
-			if !sawData {
-				cur.implicitTLS = true
-			} else {
-				cur.startTLS = true
-			}
-			fl = flow{}
-		case KindClose:
-			flushReply()
-			cur.closed = true
-		case KindServer:
-			sawData = true
-			for _, line := range splitLinesKeep(e.Data) {
-				fl.server(line)
-				reply.lines = append(reply.lines, bytes.Clone(line))
-				code, final := replyCode(trimEOL(line))
-				reply.code = code
-				if final || !bytes.HasSuffix(line, []byte("\n")) {
-					flushReply()
-				}
-			}
-		case KindClient:
-			sawData = true
-			fl.client(e.Data, func(p piece) {
-				seg := e.Data[p.start:p.end]
-				if p.payload && !p.bdat {
-					if !inBody {
-						cur.turns = append(cur.turns, turn{kind: turnBody, event: i})
-						inBody = true
-					}
-					if p.last {
-						inBody = false
-					}
-					return
-				}
-				if p.payload { // a BDAT chunk belongs to its BDAT command
-					return
-				}
-				if len(pending) == 0 {
-					cur.turns = append(cur.turns, turn{kind: turnCommand, event: i})
-				}
-				if len(pending) < maxCommandLine {
-					pending = append(pending, seg...)
-				}
-				if p.complete {
-					t := &cur.turns[len(cur.turns)-1]
-					t.verb, t.arg = splitCommand(pending)
-					pending = pending[:0]
-				}
-			})
-		}
+		c.event(i, e)
 		if settled != nil {
-			settled(cur)
+			settled(c.cur)
 		}
 	}
-	if cur != nil {
-		flushReply()
+	if c.cur != nil {
+		c.flushReply()
 	}
-	for _, r := range runs {
+	for _, r := range c.runs {
 		markAuth(r)
 	}
-	return runs
+	return c.runs
+}
+
+// scriptCut is buildScriptSeq's state between events: the run under way
+// and what of it is still incomplete.
+type scriptCut struct {
+	runs    []*scriptRun
+	cur     *scriptRun
+	fl      session.Follower
+	pending []byte // a client command line not complete yet
+	inBody  bool   // the last turn is a body still being sent
+	reply   scriptReply
+	sawData bool // the run has carried client or server bytes
+}
+
+// event takes the recording's event i: a connect after anything starts a
+// new run.
+func (c *scriptCut) event(i int, e session.Event) {
+	if c.cur == nil || (e.Kind == session.KindConnect && (c.sawData || len(c.cur.turns) > 0 || c.cur.closed)) {
+		if c.cur != nil {
+			c.flushReply()
+		}
+		c.cur = &scriptRun{}
+		c.runs = append(c.runs, c.cur)
+		c.fl, c.pending, c.inBody, c.reply, c.sawData = session.Follower{}, nil, false, scriptReply{}, false
+	}
+	switch e.Kind {
+	case session.KindSnapshot:
+		c.cur.resume(e.Start)
+	case session.KindTLS:
+		c.handshake(e.Handshake)
+	case session.KindClose:
+		c.flushReply()
+		c.cur.closed = true
+	case session.KindServer:
+		c.sawData = true
+		c.server(e.Data)
+	case session.KindClient:
+		c.sawData = true
+		c.fl.Client(e.Data, func(p session.Piece) { c.client(i, e.Data[p.Start:p.End], p) })
+	}
+}
+
+// handshake records a TLS handshake: from the first byte (implicit TLS)
+// or after STARTTLS; a new TLS layer starts the conversation over.
+func (c *scriptCut) handshake(h *session.TLSSummary) {
+	if h == nil {
+		return
+	}
+	if !h.Complete {
+		c.cur.failed = h
+		return
+	}
+	c.cur.tls = h
+	if !c.sawData {
+		c.cur.implicitTLS = true
+	} else {
+		c.cur.startTLS = true
+	}
+	c.fl = session.Follower{}
+}
+
+// server adds the reply lines of one server event; each complete reply
+// goes to the turn it answers.
+func (c *scriptCut) server(data []byte) {
+	for _, line := range splitLinesKeep(data) {
+		c.fl.Server(line)
+		c.reply.lines = append(c.reply.lines, bytes.Clone(line))
+		code, final := session.ReplyCode(session.TrimEOL(line))
+		c.reply.code = code
+		if final || !bytes.HasSuffix(line, []byte("\n")) {
+			c.flushReply()
+		}
+	}
+}
+
+// client adds one piece of a client send, from event i: a command line
+// (or part of one) starts a command turn, message content a body turn.
+func (c *scriptCut) client(i int, seg []byte, p session.Piece) {
+	if p.Payload && !p.BDAT {
+		if !c.inBody {
+			c.cur.turns = append(c.cur.turns, turn{kind: turnBody, event: i})
+			c.inBody = true
+		}
+		if p.Last {
+			c.inBody = false
+		}
+		return
+	}
+	if p.Payload { // a BDAT chunk belongs to its BDAT command
+		return
+	}
+	if len(c.pending) == 0 {
+		c.cur.turns = append(c.cur.turns, turn{kind: turnCommand, event: i})
+	}
+	if len(c.pending) < session.MaxCommandLine {
+		c.pending = append(c.pending, seg...)
+	}
+	if p.Complete {
+		t := &c.cur.turns[len(c.cur.turns)-1]
+		t.verb, t.arg = session.SplitCommand(c.pending)
+		c.pending = c.pending[:0]
+	}
+}
+
+// flushReply gives the reply read so far to its turn.
+func (c *scriptCut) flushReply() {
+	if len(c.reply.lines) == 0 {
+		return
+	}
+	assignReply(c.cur, c.reply)
+	c.reply = scriptReply{}
 }
 
 // resume marks a run the recording joined already connected, and keeps its
 // TLS handshake for the summary.
-func (r *scriptRun) resume(s *StartState) {
+func (r *scriptRun) resume(s *session.StartState) {
 	if s == nil || !s.Connected {
 		return
 	}

@@ -1,4 +1,4 @@
-package session
+package recordings
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/session"
 )
 
 // The fast path of the reader. A Recorder writes every event line in one
@@ -51,7 +52,7 @@ var fastFields = map[string]int{
 
 // parseEvent reads line if it is in the Recorder's shape and loads with
 // nothing to report; ok is false otherwise, and e is then meaningless.
-func (p *fastParser) parseEvent(line []byte) (e Event, ok bool) {
+func (p *fastParser) parseEvent(line []byte) (e session.Event, ok bool) {
 	// Trailing JSON whitespace (a CRLF file leaves a "\r").
 	for len(line) > 0 {
 		if c := line[len(line)-1]; c != ' ' && c != '\t' && c != '\r' && c != '\n' {
@@ -59,41 +60,13 @@ func (p *fastParser) parseEvent(line []byte) (e Event, ok bool) {
 		}
 		line = line[:len(line)-1]
 	}
-	const head = `{"offset_us":`
-	if !bytes.HasPrefix(line, []byte(head)) {
+	e, i, ok := fastHead(line)
+	if !ok {
 		return e, false
 	}
-	i := len(head)
-	us, i, ok := scanUint(line, i, 13)
-	if !ok || us > MaxOffset.Microseconds() {
-		return e, false
-	}
-	e.Offset = time.Duration(us) * time.Microsecond
-
-	const kindKey = `,"kind":"`
-	if !bytes.HasPrefix(line[i:], []byte(kindKey)) {
-		return e, false
-	}
-	i += len(kindKey)
-	end := bytes.IndexByte(line[i:], '"')
-	if end < 0 {
-		return e, false
-	}
-	kind, ok := fastKind(line[i : i+end])
-	if !ok || kind == KindTLS || kind == KindSnapshot {
-		return e, false
-	}
-	e.Kind = kind
-	i += end + 1
-
-	isData := kind == KindClient || kind == KindServer
 	var (
-		last            int
-		data, b64       []byte // raw JSON string contents
-		dataEsc         bool
-		hasData, hasB64 bool
-		secrets         []protocol.Span
-		hasState        bool
+		raw  fastRaw
+		last int
 	)
 	for {
 		if i >= len(line) {
@@ -117,104 +90,156 @@ func (p *fastParser) parseEvent(line []byte) (e Event, ok bool) {
 			return e, false
 		}
 		last = f
-		i++
-		switch f {
-		case fData, fB64:
-			if !isData {
-				return e, false
-			}
-			var s []byte
-			var esc bool
-			if s, esc, i, ok = scanString(line, i); !ok {
-				return e, false
-			}
-			if f == fData {
-				data, dataEsc, hasData = s, esc, true
-			} else {
-				if esc {
-					return e, false
-				}
-				b64, hasB64 = s, true
-			}
-		case fTLS, fRedacted:
-			var v bool
-			if v, i, ok = scanBool(line, i); !ok {
-				return e, false
-			}
-			if f == fTLS {
-				e.TLS = v
-			} else {
-				e.Redacted = v
-			}
-		case fSecrets:
-			if !isData {
-				return e, false
-			}
-			if secrets, i, ok = scanSpans(line, i); !ok {
-				return e, false
-			}
-		case fNetwork, fAddr, fText:
-			var s string
-			if s, i, ok = scanText(line, i); !ok {
-				return e, false
-			}
-			switch f {
-			case fNetwork:
-				e.Network = s
-			case fAddr:
-				e.Addr = s
-			default:
-				e.Text = s
-			}
-		case fState:
-			if kind != KindState {
-				return e, false
-			}
-			if e.State, i, ok = scanState(line, i); !ok {
-				return e, false
-			}
-			hasState = true
-		default: // fHandshake, or an unknown field
+		if i, ok = raw.field(line, i+1, f, &e); !ok {
 			return e, false
 		}
 	}
 	if i != len(line) {
 		return e, false
 	}
-	switch {
-	case isData:
-		if hasData == hasB64 {
-			return e, false
-		}
-		if hasData {
-			e.Data, ok = p.arena.unquote(data, dataEsc)
-		} else {
-			e.Data, ok = p.arena.base64(b64)
-		}
-		if !ok {
-			return e, false
-		}
-		for _, s := range secrets {
-			if s.Start < 0 || s.Start >= s.End || s.End > len(e.Data) {
-				return e, false
-			}
-		}
-		e.Secrets = secrets
-	case kind == KindState:
-		if !hasState {
-			return e, false
-		}
-	}
-	return e, true
+	return e, p.settle(&e, &raw)
 }
 
-func fastKind(b []byte) (Kind, bool) {
-	for k, name := range kindNames {
-		if name != "" && string(b) == name {
-			return Kind(k), true
-		}
+// fastHead reads the two fields every line starts with, the offset and
+// the kind, and returns where the others start. A tls or snapshot event
+// is left to encoding/json.
+func fastHead(line []byte) (e session.Event, i int, ok bool) {
+	const head = `{"offset_us":`
+	if !bytes.HasPrefix(line, []byte(head)) {
+		return e, 0, false
 	}
-	return 0, false
+	us, i, ok := scanUint(line, len(head), 13)
+	if !ok || us > MaxOffset.Microseconds() {
+		return e, 0, false
+	}
+	e.Offset = time.Duration(us) * time.Microsecond
+
+	const kindKey = `,"kind":"`
+	if !bytes.HasPrefix(line[i:], []byte(kindKey)) {
+		return e, 0, false
+	}
+	i += len(kindKey)
+	end := bytes.IndexByte(line[i:], '"')
+	if end < 0 {
+		return e, 0, false
+	}
+	kind, ok := fastKind(line[i : i+end])
+	if !ok || kind == session.KindTLS || kind == session.KindSnapshot {
+		return e, 0, false
+	}
+	e.Kind = kind
+	return e, i + end + 1, true
+}
+
+// fastRaw is what the fields of a line left to decode once the whole line
+// has been read: the bytes, and the spans that must fall within them.
+type fastRaw struct {
+	data, b64       []byte // raw JSON string contents
+	dataEsc         bool
+	hasData, hasB64 bool
+	secrets         []protocol.Span
+	hasState        bool
+}
+
+// field reads the value of field f at line[i:] into e, or into r for the
+// bytes, and returns where it ends. A field the kind does not have, or one
+// the fast path leaves to encoding/json, is not ok.
+func (r *fastRaw) field(line []byte, i, f int, e *session.Event) (next int, ok bool) {
+	isData := e.Kind == session.KindClient || e.Kind == session.KindServer
+	switch f {
+	case fData, fB64:
+		if !isData {
+			return i, false
+		}
+		var s []byte
+		var esc bool
+		if s, esc, i, ok = scanString(line, i); !ok {
+			return i, false
+		}
+		if f == fData {
+			r.data, r.dataEsc, r.hasData = s, esc, true
+		} else {
+			if esc {
+				return i, false
+			}
+			r.b64, r.hasB64 = s, true
+		}
+	case fTLS, fRedacted:
+		var v bool
+		if v, i, ok = scanBool(line, i); !ok {
+			return i, false
+		}
+		if f == fTLS {
+			e.TLS = v
+		} else {
+			e.Redacted = v
+		}
+	case fSecrets:
+		if !isData {
+			return i, false
+		}
+		if r.secrets, i, ok = scanSpans(line, i); !ok {
+			return i, false
+		}
+	case fNetwork, fAddr, fText:
+		var s string
+		if s, i, ok = scanText(line, i); !ok {
+			return i, false
+		}
+		switch f {
+		case fNetwork:
+			e.Network = s
+		case fAddr:
+			e.Addr = s
+		default:
+			e.Text = s
+		}
+	case fState:
+		if e.Kind != session.KindState {
+			return i, false
+		}
+		if e.State, i, ok = scanState(line, i); !ok {
+			return i, false
+		}
+		r.hasState = true
+	default: // fHandshake, or an unknown field
+		return i, false
+	}
+	return i, true
+}
+
+// settle checks that the line had the fields its kind needs and decodes
+// the bytes into the arena.
+func (p *fastParser) settle(e *session.Event, r *fastRaw) bool {
+	switch e.Kind {
+	case session.KindClient, session.KindServer:
+		if r.hasData == r.hasB64 {
+			return false
+		}
+		var ok bool
+		if r.hasData {
+			e.Data, ok = p.arena.unquote(r.data, r.dataEsc)
+		} else {
+			e.Data, ok = p.arena.base64(r.b64)
+		}
+		if !ok {
+			return false
+		}
+		for _, s := range r.secrets {
+			if s.Start < 0 || s.Start >= s.End || s.End > len(e.Data) {
+				return false
+			}
+		}
+		e.Secrets = r.secrets
+	case session.KindState:
+		return r.hasState
+	}
+	return true
+}
+
+func fastKind(b []byte) (session.Kind, bool) {
+	// A name is short: the conversion stays on the stack.
+	return session.ParseKind(string(b))
 }
 
 // scanUint reads a JSON number that is a non-negative integer of at most

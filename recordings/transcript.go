@@ -1,4 +1,4 @@
-package session
+package recordings
 
 import (
 	"bufio"
@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/session"
 )
 
 // The swaks markers (PRODUCT §4): sysadmins read transcripts by them, and
@@ -84,7 +85,7 @@ type Transcript struct {
 	opts    TranscriptOptions
 	err     error
 
-	flow       flow
+	flow       session.Follower
 	addr       string
 	connected  bool
 	pending    []byte // the start of a client line not yet ended
@@ -93,7 +94,7 @@ type Transcript struct {
 	hidden     int // and elided
 }
 
-var _ Sink = (*Transcript)(nil)
+var _ session.Sink = (*Transcript)(nil)
 
 // NewTranscript returns a Transcript writing to w.
 func NewTranscript(w io.Writer, opts TranscriptOptions) *Transcript {
@@ -112,36 +113,36 @@ func NewTranscript(w io.Writer, opts TranscriptOptions) *Transcript {
 func (t *Transcript) Err() error { return t.err }
 
 // Event prints e.
-func (t *Transcript) Event(e Event) {
-	if e.Kind != KindClient {
+func (t *Transcript) Event(e session.Event) {
+	if e.Kind != session.KindClient {
 		t.Flush()
 	}
 	switch e.Kind {
-	case KindConnect:
-		t.addr, t.connected, t.flow = e.Addr, false, flow{}
-		t.info("Trying " + SanitizeString(e.Addr) + "...")
-	case KindState:
+	case session.KindConnect:
+		t.addr, t.connected, t.flow = e.Addr, false, session.Follower{}
+		t.info("Trying " + session.SanitizeString(e.Addr) + "...")
+	case session.KindState:
 		if e.State.Phase >= protocol.PhaseConnected && !t.connected {
 			t.connected = true
-			t.info("Connected to " + SanitizeString(t.addr) + ".")
+			t.info("Connected to " + session.SanitizeString(t.addr) + ".")
 		}
-	case KindTLS:
+	case session.KindTLS:
 		t.handshake(e.Handshake)
-	case KindSnapshot:
+	case session.KindSnapshot:
 		t.resume(e.Start)
-	case KindClient:
+	case session.KindClient:
 		t.client(e)
-	case KindServer:
+	case session.KindServer:
 		t.server(e)
-	case KindNote:
+	case session.KindNote:
 		t.warn(e.Text)
-	case KindClose:
+	case session.KindClose:
 		t.endBody()
-		t.connected, t.flow = false, flow{}
+		t.connected, t.flow = false, session.Follower{}
 		if e.Text == "" {
 			t.info("Connection closed with remote host.")
 		} else {
-			t.info(SanitizeString(e.Text) + ".")
+			t.info(session.SanitizeString(e.Text) + ".")
 		}
 	}
 }
@@ -154,6 +155,17 @@ func (t *Transcript) Flush() {
 	}
 }
 
+// resume starts a transcript from the state a recording begun mid-session
+// opens with.
+func (t *Transcript) resume(s *session.StartState) {
+	if s == nil {
+		return
+	}
+	t.addr, t.connected = s.Addr, s.Connected
+	t.flow.Resume(s)
+	t.info(session.SanitizeString(s.Summary()))
+}
+
 func clientMark(tls bool) string {
 	if tls {
 		return markClientTLS
@@ -161,12 +173,12 @@ func clientMark(tls bool) string {
 	return markClient
 }
 
-func (t *Transcript) client(e Event) {
+func (t *Transcript) client(e session.Event) {
 	mark := clientMark(e.TLS)
-	t.flow.client(e.Data, func(p piece) {
-		seg := e.Data[p.start:p.end]
-		eliding := p.payload && !t.opts.Full && t.shown >= t.opts.DataLines
-		if !p.complete {
+	t.flow.Client(e.Data, func(p session.Piece) {
+		seg := e.Data[p.Start:p.End]
+		eliding := p.Payload && !t.opts.Full && t.shown >= t.opts.DataLines
+		if !p.Complete {
 			if !eliding {
 				t.pending, t.pendingTLS = append(t.pending, seg...), e.TLS
 				if len(t.pending) >= maxPending {
@@ -175,9 +187,9 @@ func (t *Transcript) client(e Event) {
 			}
 			return
 		}
-		dot := p.last && !p.bdat
+		dot := p.Last && !p.BDAT
 		switch {
-		case !p.payload:
+		case !p.Payload:
 			t.emit(mark, seg)
 		case dot:
 			// The terminator is always shown: it says the body ended. It
@@ -193,7 +205,7 @@ func (t *Transcript) client(e Event) {
 			t.emit(mark, seg)
 			t.shown++
 		}
-		if p.last && p.bdat {
+		if p.Last && p.BDAT {
 			t.endBody() // the end of a BDAT chunk
 		}
 	})
@@ -206,7 +218,7 @@ func (t *Transcript) emit(mark string, seg []byte) {
 		line = append(t.pending, seg...)
 		t.pending = t.pending[:0]
 	}
-	t.line(t.w, mark, trimEOL(line))
+	t.line(t.w, mark, session.TrimEOL(line))
 }
 
 // endBody closes the count of a body: it says how many lines were elided.
@@ -217,8 +229,8 @@ func (t *Transcript) endBody() {
 	t.shown, t.hidden = 0, 0
 }
 
-func (t *Transcript) server(e Event) {
-	t.flow.server(e.Data)
+func (t *Transcript) server(e session.Event) {
+	t.flow.Server(e.Data)
 	mark := markServer
 	if e.TLS {
 		mark = markServerTLS
@@ -232,19 +244,19 @@ func (t *Transcript) server(e Event) {
 			t.line(t.w, mark, rest)
 			return
 		}
-		t.line(t.w, mark, trimEOL(rest[:i+1]))
+		t.line(t.w, mark, session.TrimEOL(rest[:i+1]))
 		if rest = rest[i+1:]; len(rest) == 0 {
 			return
 		}
 	}
 }
 
-func (t *Transcript) handshake(h *TLSSummary) {
+func (t *Transcript) handshake(h *session.TLSSummary) {
 	if h == nil {
 		return
 	}
 	if h.Complete {
-		t.info(SanitizeString(h.StartedText()))
+		t.info(session.SanitizeString(h.StartedText()))
 	} else {
 		t.warn("TLS handshake failed: " + h.Error)
 	}
@@ -261,21 +273,21 @@ func (t *Transcript) handshake(h *TLSSummary) {
 				status = " not verified (verification disabled)"
 			}
 		}
-		t.info(fmt.Sprintf(`%s: subject "%s" issuer "%s"%s`, label, SanitizeString(c.Subject), SanitizeString(c.Issuer), status))
+		t.info(fmt.Sprintf(`%s: subject "%s" issuer "%s"%s`, label, session.SanitizeString(c.Subject), session.SanitizeString(c.Issuer), status))
 		if len(c.SANs) > 0 {
 			names := make([]string, len(c.SANs))
 			for j, n := range c.SANs {
-				names[j] = SanitizeString(n)
+				names[j] = session.SanitizeString(n)
 			}
 			t.info("  names: " + strings.Join(names, ", "))
 		}
 		t.info("  valid: " + c.NotBefore.Format(time.RFC3339) + " to " + c.NotAfter.Format(time.RFC3339))
 		if c.KeyType != "" {
-			t.info(fmt.Sprintf("  key: %s %d bits", SanitizeString(c.KeyType), c.KeyBits))
+			t.info(fmt.Sprintf("  key: %s %d bits", session.SanitizeString(c.KeyType), c.KeyBits))
 		}
-		t.info("  sha256: " + SanitizeString(c.SHA256))
+		t.info("  sha256: " + session.SanitizeString(c.SHA256))
 		if c.SPKISHA256 != "" {
-			t.info("  spki sha256: " + SanitizeString(c.SPKISHA256))
+			t.info("  spki sha256: " + session.SanitizeString(c.SPKISHA256))
 		}
 	}
 	if h.Complete && h.Error != "" {
@@ -290,11 +302,11 @@ func (t *Transcript) info(s string) {
 
 // warn prints a *** line; s is sanitized here.
 func (t *Transcript) warn(s string) {
-	t.write(t.errw, t.fold(markError, SanitizeText(s)))
+	t.write(t.errw, t.fold(markError, session.SanitizeText(s)))
 }
 
 func (t *Transcript) line(w io.Writer, mark string, b []byte) {
-	t.write(w, t.fold(mark, Sanitize(b)))
+	t.write(w, t.fold(mark, session.Sanitize(b)))
 }
 
 // fold returns mark and the sanitized text s as one line, or with
@@ -363,7 +375,7 @@ func WriteTranscriptSource(w io.Writer, src *Source, opts TranscriptOptions) err
 func writeTranscript(w io.Writer, src *Source, width int) error {
 	t := NewTranscript(w, TranscriptOptions{Full: true, Width: width})
 	transcriptHead(t, src.Header)
-	probs, err := src.Each(func(e Event) error {
+	probs, err := src.Each(func(e session.Event) error {
 		t.Event(e)
 		return t.Err()
 	})
@@ -381,8 +393,8 @@ func writeTranscript(w io.Writer, src *Source, width int) error {
 // its events.
 func transcriptHead(t *Transcript, h Header) {
 	t.info(fmt.Sprintf("Recording of %s (%s over %s), started %s, written by ehlo %s",
-		SanitizeString(h.Server), SanitizeString(h.Transport), SanitizeString(h.Network),
-		h.Created.Format(time.RFC3339), SanitizeString(h.EhloVersion)))
+		session.SanitizeString(h.Server), session.SanitizeString(h.Transport), session.SanitizeString(h.Network),
+		h.Created.Format(time.RFC3339), session.SanitizeString(h.EhloVersion)))
 	if h.Secrets {
 		t.warn("this recording contains credentials (it was made with --record-secrets)")
 	}

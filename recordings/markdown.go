@@ -1,4 +1,4 @@
-package session
+package recordings
 
 // MarkdownEscape makes sanitized text inert in a Markdown table cell or
 // paragraph: the escaping WriteMarkdown uses, for other reports (ehlo
