@@ -269,3 +269,15 @@ func keyMsg(k string) tea.KeyPressMsg {
 
 // plain is the view without styles.
 func plain(m *Model) string { return ansi.Strip(m.View().Content) }
+
+// settle runs what cmd does outside Update (the file and network work of
+// /record, /theme, /mailbox) and hands its answers back to the model, as
+// the program would; the session listener and timers are left behind.
+func settle(m *Model, cmd tea.Cmd) {
+	for _, msg := range msgs(cmd) {
+		switch msg.(type) {
+		case recordMsg, themeSavedMsg, mailboxMsg:
+			m.Update(msg)
+		}
+	}
+}
