@@ -165,7 +165,7 @@ func New(cfg Config) (*Model, error) {
 		m.feed = newFeed()
 		m.rm = cfg.Conversation.Capture().Add(m.feed)
 		m.st = paneState{}.next(cfg.Conversation.Snapshot())
-		m.build = newBuilder(m.log, m.st.Transport == "lmtp")
+		m.build = newLiveBuilder(m.log)
 	}
 	m.sync()
 	return m, nil
@@ -252,7 +252,6 @@ func (m *Model) pull() {
 		m.build.apply(e)
 	}
 	m.st = m.st.next(m.conv.Snapshot())
-	m.build.lmtp = m.st.Transport == "lmtp"
 }
 
 // lines is how many wire-log lines exist now (in replay, up to the cursor).

@@ -286,14 +286,14 @@ func (r *replayer) pause() {
 // resume starts from the state a recording begun mid-session opens with,
 // so that its first frame shows the connection as it was (greeted, in
 // TLS, its extensions) rather than a disconnected session in clear text.
+// Where the client was (inside an AUTH exchange, inside a message) the
+// session's Follower takes from the same event.
 func (b *builder) resume(e session.Event) {
 	s := e.Start
 	if s == nil {
 		return
 	}
 	b.addr, b.connected = s.Addr, s.Connected
-	b.queue, b.answering, b.dataPending, b.bdatLeft = nil, verbNone, false, 0
-	b.inData, b.authCont = s.Mode == "data", s.Mode == "auth"
 	st := &b.st
 	if s.Addr != "" {
 		st.Server = s.Addr
