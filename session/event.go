@@ -576,6 +576,7 @@ type piece struct {
 	cont       bool   // continues a line begun in an earlier send
 	last       bool   // payload: the "." ending DATA, or the end of a BDAT chunk
 	bdat       bool   // payload of a BDAT chunk
+	verb       string // a complete command line's verb (commandVerb); "" if too long to keep
 }
 
 func (f *flow) client(data []byte, fn func(piece)) {
@@ -629,17 +630,19 @@ func (f *flow) assemble(seg []byte) []byte {
 
 func (f *flow) lineDone(line []byte, p *piece) {
 	if f.inData {
-		if s := string(line); s == ".\r\n" || s == ".\n" {
+		if string(line) == ".\r\n" || string(line) == ".\n" { // compared in place
 			f.inData, p.last = false, true
 		}
 		return
 	}
-	verb, arg := splitCommand(line)
-	switch verb {
+	p.verb = commandVerb(line)
+	switch p.verb {
 	case "DATA":
+		_, arg := splitCommand(line)
 		f.dataPending = arg == ""
 	case "BDAT":
 		f.dataPending = false
+		_, arg := splitCommand(line)
 		size, _ := protocol.SplitCommand(arg)
 		if n, err := strconv.ParseInt(size, 10, 64); err == nil && n > 0 {
 			f.bdatLeft = n
@@ -758,7 +761,7 @@ func (f *Follower) client(data []byte, parts []Part) []Part {
 			part.Verb, f.authCont = "AUTH", false
 			f.queue = append(f.queue, part.Verb)
 		default:
-			part.Verb, _ = splitCommand(p.line)
+			part.Verb = p.verb
 			if part.Verb != "BDAT" || f.fl.bdatLeft == 0 {
 				f.queue = append(f.queue, part.Verb) // BDAT n: at its chunk's end
 			}
@@ -767,6 +770,33 @@ func (f *Follower) client(data []byte, parts []Part) []Part {
 	})
 	return parts
 }
+
+// commandVerb is the verb of a command line, as splitCommand cuts it,
+// without keeping the line: a known verb is a constant, another a copy.
+// Only the line's head is converted to a string, which then stays on the
+// stack, unless the verb may go on past it.
+func commandVerb(line []byte) string {
+	line = trimEOL(line)
+	head := line[:min(len(line), 32)]
+	verb, rest := protocol.SplitCommand(string(head))
+	if rest == "" && len(head) < len(line) {
+		long, _ := protocol.SplitCommand(string(line))
+		return long
+	}
+	if v, ok := commonVerbs[verb]; ok {
+		return v
+	}
+	return strings.Clone(verb)
+}
+
+var commonVerbs = func() map[string]string {
+	m := map[string]string{}
+	for _, v := range []string{"EHLO", "HELO", "LHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "BDAT",
+		"RSET", "VRFY", "EXPN", "HELP", "NOOP", "QUIT", "XCLIENT", "ETRN"} {
+		m[v] = v
+	}
+	return m
+}()
 
 // appendPart adds p, run into the part before it when both are message
 // content of the same kind: a streamed body is one part per send, not one
@@ -804,7 +834,9 @@ func (f *Follower) reply(line []byte) string {
 	lmtpMore := f.inReply && f.answering == VerbMessageEnd && f.lmtp && len(f.queue) > 0
 	if (!f.inReply || lmtpMore) && len(f.queue) > 0 {
 		f.answering, f.inReply = f.queue[0], true
-		f.queue = f.queue[1:]
+		// Shift rather than reslice, so that the array is reused: the
+		// queue is as long as a pipelined group at most.
+		f.queue = f.queue[:copy(f.queue, f.queue[1:])]
 	}
 	if !f.inReply {
 		return "" // unsolicited
