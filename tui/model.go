@@ -9,7 +9,13 @@
 // the UI (STYLE B2). Everything that came over the wire is drawn through
 // session.Sanitize, and every wire-log line keeps its swaks marker, so no
 // server text can move the cursor or pass for ehlo's own lines
-// (security-anchors §3.4). The wire log draws only the rows on screen.
+// (security-anchors §3.4). The wire log draws only the rows on screen, and
+// takes what each line is from the session's annotations (Event.Parts):
+// it parses no SMTP itself.
+//
+// Model routes; the help overlay, the /send form, the mailbox and replay
+// are components, each with its state, its key map and its own update and
+// view. Work on the disk or the network runs in a tea.Cmd.
 //
 // The package imports session, themes, the Charm libraries and fuzzy; not
 // protocol (STYLE B1).
@@ -40,6 +46,10 @@ const (
 
 func (f focusArea) String() string { return [...]string{"composer", "log"}[f] }
 
+// overlayKind is the overlay that is up, if any. An overlay is a
+// component with its own state and key map; to add one, give it a kind,
+// a case in overlayKey (its keys), in ShortHelp (its help bar) and in
+// overlayBox (its view), and its keys in overlayHelp (the help's list).
 type overlayKind int
 
 const (
