@@ -129,6 +129,9 @@ type Part struct {
 	// Last says the part ends a message: the "." after DATA, or the
 	// last byte of a BDAT chunk.
 	Last bool
+	// More says a reply line is not its reply's last ("250-…"): more
+	// lines of the same reply follow.
+	More bool
 }
 
 // The verbs of Part.Verb that are not commands; lower case, so that no
@@ -822,7 +825,8 @@ func (f *Follower) server(data []byte, parts []Part) []Part {
 		}
 		line := trimEOL(data[i:end])
 		f.fl.server(line)
-		parts = append(parts, Part{End: end, Verb: f.reply(line), Complete: end > i && data[end-1] == '\n'})
+		_, final := replyCode(line)
+		parts = append(parts, Part{End: end, Verb: f.reply(line), Complete: end > i && data[end-1] == '\n', More: !final})
 		i = end
 	}
 	return parts

@@ -369,6 +369,9 @@ func followAll(lmtp bool, evs ...Event) [][]string {
 			if p.Complete {
 				flags += "+"
 			}
+			if p.More {
+				flags += "m"
+			}
 			got = append(got, p.Verb+"|"+flags+"|"+string(trimEOL(e.Data[start:p.End])))
 			start = p.End
 		}
@@ -400,7 +403,7 @@ func TestFollowerAnnotates(t *testing.T) {
 	want := [][]string{
 		nil,
 		{"greeting|+|220 mx ready"},
-		{"EHLO|+|EHLO me"}, {"EHLO|+|250-mx"}, {"EHLO|+|250 PIPELINING"},
+		{"EHLO|+|EHLO me"}, {"EHLO|+m|250-mx"}, {"EHLO|+|250 PIPELINING"},
 		{"AUTH|+|AUTH\tLOGIN"}, {"AUTH|+|334 VXNlcm5hbWU6"}, {"AUTH|+|YWxpY2U="}, {"AUTH|+|334 UGFzc3dvcmQ6"}, {"AUTH|+|c2VjcmV0"}, {"AUTH|+|235 2.7.0 ok"},
 		{"MAIL|+|MAIL FROM:<a@x>", "RCPT|+|RCPT TO:<b@x>", "DATA|+|DATA"}, {"MAIL|+|250 ok"}, {"RCPT|+|250 ok"}, {"DATA|+|354 go"},
 		{"DATA|p|Subject: hi\r\n\r\nline one\r\nline "}, {"DATA|p+|two", "message end|pl+|.", "QUIT|+|QUIT"},

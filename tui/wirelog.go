@@ -29,6 +29,7 @@ const (
 	flagRedacted                   // a secret was replaced by a marker
 	flagPayload                    // message content (DATA or BDAT), not a command
 	flagPlain                      // printable ASCII only: shown as stored
+	flagMore                       // a reply line its reply goes on after ("250-…")
 )
 
 // verb is the command a client line starts, or that a server line answers;
@@ -648,7 +649,11 @@ func (b *builder) server(e session.Event) {
 		if p.End < start || p.End > len(e.Data) {
 			break
 		}
-		b.reply(trimEOL(e.Data[start:p.End]), flags, verbOf(p.Verb), e.Offset)
+		more := uint8(0)
+		if p.More {
+			more = flagMore
+		}
+		b.reply(trimEOL(e.Data[start:p.End]), flags|more, verbOf(p.Verb), e.Offset)
 		start = p.End
 	}
 	for rest := e.Data[start:]; len(rest) > 0; { // not annotated

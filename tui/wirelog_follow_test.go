@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/session"
 )
 
 // The wire log takes what each line is from session's annotations, so it
@@ -37,5 +38,26 @@ func TestWireLogReadsSessionAnnotations(t *testing.T) {
 	}
 	if e := explain(m.log.text(2), replyContext{Verb: m.log.lines[2].verb}); e.Meaning == "" || e.RFC != "RFC 4954 §4" {
 		t.Errorf("the 334 is not explained as an AUTH challenge: %+v", e)
+	}
+}
+
+// Which reply lines go on ("250-") comes from the session too: the round
+// trip is shown on a reply's first line only, an explanation beside its
+// last only.
+func TestReplyContinuationFromSession(t *testing.T) {
+	f := newFake()
+	m := newTestModel(t, f, "dark", 120, 40)
+	deliver(m, session.Event{Kind: session.KindServer, Data: []byte("220 mx\r\n")},
+		session.Event{Offset: at(10), Kind: session.KindClient, Data: []byte("EHLO me\r\n")},
+		session.Event{Offset: at(30), Kind: session.KindServer, Data: []byte("250-mx\r\n")},
+		session.Event{Offset: at(31), Kind: session.KindServer, Data: []byte("250 SIZE 100\r\n")})
+	if d, ok := roundTrip(m.log, 2); !ok || d != at(20) {
+		t.Errorf("first line of the reply: round trip %v %v, want 20ms", d, ok)
+	}
+	if _, ok := roundTrip(m.log, 3); ok {
+		t.Error("the reply's second line has a round trip of its own")
+	}
+	if m.log.lines[2].flags&flagMore == 0 || m.log.lines[3].flags&flagMore != 0 {
+		t.Errorf("continuation flags %b %b", m.log.lines[2].flags, m.log.lines[3].flags)
 	}
 }
