@@ -113,8 +113,8 @@ func TestMailboxKeyMap(t *testing.T) {
 
 func TestReplayKeyMap(t *testing.T) {
 	r := newReplayer(demoRecording(), &wireLog{})
-	if _, ok, seeked := r.update(keyMsg("right")); !ok || !seeked || r.pos != 1 {
-		t.Fatalf("→: handled %v seeked %v pos %d", ok, seeked, r.pos)
+	if _, ok, moved := r.update(keyMsg("right")); !ok || !moved || r.pos != 1 {
+		t.Fatalf("→: handled %v moved %v pos %d", ok, moved, r.pos)
 	}
 	r.update(keyMsg("end"))
 	if r.pos != r.total() {

@@ -624,8 +624,8 @@ func (m *Model) setFocus(f focusArea) {
 
 // replayKey hands a key to the player; ok says it was one of its keys.
 func (m *Model) replayKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
-	cmd, ok, seeked := m.rep.update(msg)
-	if seeked {
+	cmd, ok, moved := m.rep.update(msg)
+	if moved {
 		m.afterSeek()
 	}
 	return cmd, ok

@@ -246,9 +246,9 @@ func (k replayKeyMap) ShortHelp() []key.Binding {
 // FullHelp is the player's group in the help overlay.
 func (k replayKeyMap) FullHelp() []key.Binding { return k.ShortHelp() }
 
-// update handles a key of the player. handled says it was one; seeked
+// update handles a key of the player. handled says it was one; moved
 // that the cursor may have moved, so the panes must follow.
-func (r *replayer) update(msg tea.KeyPressMsg) (cmd tea.Cmd, handled, seeked bool) {
+func (r *replayer) update(msg tea.KeyPressMsg) (cmd tea.Cmd, handled, moved bool) {
 	k := r.keys
 	switch {
 	case key.Matches(msg, k.PlayPause):
