@@ -477,6 +477,9 @@ func (c *Capture) deliver(raw Event) {
 // Redaction keeps verbs and reply codes but not lengths, so where it
 // changed the bytes the redacted event is annotated from the same point.
 func (c *Capture) annotate(raw, red *Event) {
+	if c.follow == nil { // a Capture not made by NewCapture
+		c.follow = NewFollower(false)
+	}
 	if !red.Redacted || (raw.Kind != KindClient && raw.Kind != KindServer) {
 		c.follow.Annotate(raw)
 		red.Parts = raw.Parts
