@@ -23,7 +23,7 @@
 //   - The samples (*.jsonl, embedded): Names, Open, Description.
 //
 // The flow of a conversation is session's: this package reads session.Event
-// values and follows the client's bytes only through session.Follower, so
+// values and follows the client's bytes only through session.LineFollower, so
 // that what is a command, a reply or message content is decided in one
 // place. It imports session and protocol only; session never imports it
 // (a Live records through session.Sink), tui and the command line do

@@ -99,7 +99,7 @@ func buildScriptSeq(events iter.Seq2[int, session.Event], settled func(*scriptRu
 type scriptCut struct {
 	runs    []*scriptRun
 	cur     *scriptRun
-	fl      session.Follower
+	fl      session.LineFollower
 	pending []byte // a client command line not complete yet
 	inBody  bool   // the last turn is a body still being sent
 	reply   scriptReply
@@ -115,7 +115,7 @@ func (c *scriptCut) event(i int, e session.Event) {
 		}
 		c.cur = &scriptRun{}
 		c.runs = append(c.runs, c.cur)
-		c.fl, c.pending, c.inBody, c.reply, c.sawData = session.Follower{}, nil, false, scriptReply{}, false
+		c.fl, c.pending, c.inBody, c.reply, c.sawData = session.LineFollower{}, nil, false, scriptReply{}, false
 	}
 	switch e.Kind {
 	case session.KindSnapshot:
@@ -150,7 +150,7 @@ func (c *scriptCut) handshake(h *session.TLSSummary) {
 	} else {
 		c.cur.startTLS = true
 	}
-	c.fl = session.Follower{}
+	c.fl = session.LineFollower{}
 }
 
 // server adds the reply lines of one server event; each complete reply

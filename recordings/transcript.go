@@ -85,7 +85,7 @@ type Transcript struct {
 	opts    TranscriptOptions
 	err     error
 
-	flow       session.Follower
+	flow       session.LineFollower
 	addr       string
 	connected  bool
 	pending    []byte // the start of a client line not yet ended
@@ -119,7 +119,7 @@ func (t *Transcript) Event(e session.Event) {
 	}
 	switch e.Kind {
 	case session.KindConnect:
-		t.addr, t.connected, t.flow = e.Addr, false, session.Follower{}
+		t.addr, t.connected, t.flow = e.Addr, false, session.LineFollower{}
 		t.info("Trying " + session.SanitizeString(e.Addr) + "...")
 	case session.KindState:
 		if e.State.Phase >= protocol.PhaseConnected && !t.connected {
@@ -138,7 +138,7 @@ func (t *Transcript) Event(e session.Event) {
 		t.warn(e.Text)
 	case session.KindClose:
 		t.endBody()
-		t.connected, t.flow = false, session.Follower{}
+		t.connected, t.flow = false, session.LineFollower{}
 		if e.Text == "" {
 			t.info("Connection closed with remote host.")
 		} else {

@@ -98,7 +98,50 @@ type Event struct {
 	Text string
 
 	Start *StartState // KindSnapshot
+
+	// Parts is what session read in Data, for a KindClient or KindServer
+	// event a Follower has seen (a Capture's sinks get every event so
+	// annotated; a recording read from a file is not, until it goes
+	// through a Follower). They cover Data in order, each starting where
+	// the one before it ended. It is not part of the recording format.
+	Parts []Part
 }
+
+// Part is one piece of a client send or one line of a server reply, with
+// what session knows of it, so that nothing above session parses SMTP
+// again (issue 11 item 2).
+type Part struct {
+	// End is where the part ends in Data, line ending included.
+	End int
+	// Verb names, for a command line, its verb in upper case as the
+	// server splits it (protocol.SplitCommand), or "AUTH" for an answer
+	// to an AUTH challenge; for message content "DATA" or "BDAT", and
+	// VerbMessageEnd for the "." ending DATA; for a reply line the
+	// command it answers, VerbGreeting, or "" when it answers none that
+	// is outstanding (unsolicited). Empty too for a command line that
+	// goes on in the next send, or is too long to read.
+	Verb string
+	// Payload says the bytes are message content (after DATA's 354, or
+	// the n bytes after BDAT n), not a command; the "." ending DATA is
+	// payload too.
+	Payload bool
+	// Complete says the part ends a line (or a BDAT chunk); false for
+	// the start of a line that goes on in the next send.
+	Complete bool
+	// Last says the part ends a message: the "." after DATA, or the
+	// last byte of a BDAT chunk.
+	Last bool
+	// More says a reply line is not its reply's last ("250-…"): more
+	// lines of the same reply follow.
+	More bool
+}
+
+// The verbs of Part.Verb that are not commands; lower case, so that no
+// command (upper-cased) can be taken for one.
+const (
+	VerbGreeting   = "greeting"    // the server's first reply
+	VerbMessageEnd = "message end" // the "." after DATA, a BDAT chunk's end, and their replies
+)
 
 // StartState is the state of a session when a recording of it began, for a
 // recording begun mid-session (/record): without it a replay would start
@@ -306,7 +349,9 @@ type Capture struct {
 	now   func() time.Time
 	last  time.Duration
 	red   redactor
-	sinks []*sinkEntry
+	// follow annotates every event delivered (Event.Parts).
+	follow *Follower
+	sinks  []*sinkEntry
 }
 
 type sinkEntry struct {
@@ -318,7 +363,7 @@ type sinkEntry struct {
 // NewCapture returns a Capture whose offsets count from start (the zero time
 // means now) and which redacts as r says.
 func NewCapture(start time.Time, r Redaction) *Capture {
-	c := &Capture{start: start, now: time.Now, red: redactor{Redaction: r}}
+	c := &Capture{start: start, now: time.Now, red: redactor{Redaction: r}, follow: NewFollower(false)}
 	if c.start.IsZero() {
 		c.start = c.now()
 	}
@@ -405,6 +450,7 @@ func (c *Capture) offset(t time.Time) time.Duration {
 
 func (c *Capture) deliver(raw Event) {
 	red := c.red.apply(&raw)
+	c.annotate(&raw, &red)
 	var failed []error
 	// drop builds a new slice, so this range is not disturbed by it.
 	for _, e := range c.sinks {
@@ -426,6 +472,24 @@ func (c *Capture) deliver(raw Event) {
 	for _, err := range failed {
 		c.deliver(Event{Kind: KindNote, Text: err.Error(), Offset: raw.Offset})
 	}
+}
+
+// annotate follows the conversation once for both streams: the raw events
+// a sink keeping secrets gets and the redacted ones the others get.
+// Redaction keeps verbs and reply codes but not lengths, so where it
+// changed the bytes the redacted event is annotated from the same point.
+func (c *Capture) annotate(raw, red *Event) {
+	if c.follow == nil { // a Capture not made by NewCapture
+		c.follow = NewFollower(false)
+	}
+	if !red.Redacted || (raw.Kind != KindClient && raw.Kind != KindServer) {
+		c.follow.Annotate(raw)
+		red.Parts = raw.Parts
+		return
+	}
+	before := c.follow.Clone()
+	c.follow.Annotate(raw) // the Follower goes on from what was sent
+	before.Annotate(red)
 }
 
 // convert copies a protocol.Event, whose Data is only valid during the
@@ -521,6 +585,7 @@ type piece struct {
 	cont       bool   // continues a line begun in an earlier send
 	last       bool   // payload: the "." ending DATA, or the end of a BDAT chunk
 	bdat       bool   // payload of a BDAT chunk
+	verb       string // a complete command line's verb (commandVerb); "" if too long to keep
 }
 
 func (f *flow) client(data []byte, fn func(piece)) {
@@ -574,17 +639,19 @@ func (f *flow) assemble(seg []byte) []byte {
 
 func (f *flow) lineDone(line []byte, p *piece) {
 	if f.inData {
-		if s := string(line); s == ".\r\n" || s == ".\n" {
+		if string(line) == ".\r\n" || string(line) == ".\n" { // compared in place
 			f.inData, p.last = false, true
 		}
 		return
 	}
-	verb, arg := SplitCommand(line)
-	switch verb {
+	p.verb = commandVerb(line)
+	switch p.verb {
 	case "DATA":
+		_, arg := SplitCommand(line)
 		f.dataPending = arg == ""
 	case "BDAT":
 		f.dataPending = false
+		_, arg := SplitCommand(line)
 		size, _ := protocol.SplitCommand(arg)
 		if n, err := strconv.ParseInt(size, 10, 64); err == nil && n > 0 {
 			f.bdatLeft = n
@@ -624,6 +691,182 @@ func ReplyCode(line []byte) (code string, final bool) {
 		return string(line), true
 	}
 	return string(line[:3]), len(line) == 3 || line[3] != '-'
+}
+
+// Follower follows a conversation's events in order and annotates them
+// (Event.Parts): which client bytes are commands, and their verbs, which
+// are message content and where a message ends, which command each reply
+// line answers. It is session's one reading of the byte stream for
+// everything above it: the TUI's wire log and explanations read these
+// annotations rather than parse SMTP themselves. A Capture runs one for
+// its sinks; a replay of a recording read from a file runs its own.
+type Follower struct {
+	fl flow
+	// lmtp: the end of a message is answered once per accepted recipient
+	// (RFC 2033 §4.2), so its replies go on answering it until the next
+	// command. NewFollower's argument sets it; so does a LHLO answered 250.
+	lmtp      bool
+	queue     []string // commands sent, waiting for their reply
+	inReply   bool     // a reply is under way, to answering
+	answering string
+	authCont  bool // 334 answered AUTH: the next client line answers it
+}
+
+// NewFollower returns a Follower at the start of a conversation, the
+// server's greeting awaited. lmtp says the transport is LMTP (a
+// recording's Header.Transport); a LHLO answered 250 says it too.
+func NewFollower(lmtp bool) *Follower {
+	return &Follower{lmtp: lmtp, inReply: true, answering: VerbGreeting}
+}
+
+// Clone returns an independent copy, to annotate from the same point on
+// (a replay keeps one at each checkpoint).
+func (f *Follower) Clone() *Follower {
+	c := *f
+	c.fl.cur = bytes.Clone(f.fl.cur)
+	c.queue = slices.Clone(f.queue)
+	return &c
+}
+
+// Annotate follows e and sets e.Parts for a client or server event,
+// reusing its capacity; every other kind only moves the Follower on.
+func (f *Follower) Annotate(e *Event) {
+	switch e.Kind {
+	case KindConnect:
+		*f = Follower{lmtp: f.lmtp, queue: f.queue[:0], inReply: true, answering: VerbGreeting}
+	case KindSnapshot:
+		// Begun mid-session: no reply under way, and the next client
+		// lines are answers to a challenge, or message text.
+		*f = Follower{lmtp: f.lmtp, queue: f.queue[:0], authCont: e.Start != nil && e.Start.Mode == "auth"}
+		f.fl.resume(e.Start)
+	case KindClient:
+		e.Parts = f.client(e.Data, e.Parts[:0])
+	case KindServer:
+		e.Parts = f.server(e.Data, e.Parts[:0])
+	}
+}
+
+func (f *Follower) client(data []byte, parts []Part) []Part {
+	if parts == nil {
+		parts = []Part{} // annotated, if empty
+	}
+	f.fl.client(data, func(p piece) {
+		part := Part{End: p.end, Payload: p.payload, Complete: p.complete, Last: p.last}
+		switch {
+		case p.payload && p.last && !p.bdat:
+			part.Verb = VerbMessageEnd
+			f.queue = append(f.queue, VerbMessageEnd)
+		case p.payload:
+			part.Verb = "DATA"
+			if p.bdat {
+				part.Verb = "BDAT"
+			}
+			if p.last { // a chunk's end is answered as the message's
+				f.queue = append(f.queue, VerbMessageEnd)
+			}
+		case !p.complete:
+			// The verb comes with the line's end.
+		case f.authCont:
+			part.Verb, f.authCont = "AUTH", false
+			f.queue = append(f.queue, part.Verb)
+		default:
+			part.Verb = p.verb
+			if part.Verb != "BDAT" || f.fl.bdatLeft == 0 {
+				f.queue = append(f.queue, part.Verb) // BDAT n: at its chunk's end
+			}
+		}
+		parts = appendPart(parts, part)
+	})
+	return parts
+}
+
+// commandVerb is the verb of a command line, as splitCommand cuts it,
+// without keeping the line: a known verb is a constant, another a copy.
+// Only the line's head is converted to a string, which then stays on the
+// stack, unless the verb may go on past it.
+func commandVerb(line []byte) string {
+	line = TrimEOL(line)
+	head := line[:min(len(line), 32)]
+	verb, rest := protocol.SplitCommand(string(head))
+	if rest == "" && len(head) < len(line) {
+		long, _ := protocol.SplitCommand(string(line))
+		return long
+	}
+	if v, ok := commonVerbs[verb]; ok {
+		return v
+	}
+	return strings.Clone(verb)
+}
+
+var commonVerbs = func() map[string]string {
+	m := map[string]string{}
+	for _, v := range []string{"EHLO", "HELO", "LHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "BDAT",
+		"RSET", "VRFY", "EXPN", "HELP", "NOOP", "QUIT", "XCLIENT", "ETRN"} {
+		m[v] = v
+	}
+	return m
+}()
+
+// appendPart adds p, run into the part before it when both are message
+// content of the same kind: a streamed body is one part per send, not one
+// per line.
+func appendPart(parts []Part, p Part) []Part {
+	if n := len(parts); n > 0 && p.Payload && parts[n-1].Payload && !parts[n-1].Last && parts[n-1].Verb == p.Verb {
+		parts[n-1].End, parts[n-1].Complete, parts[n-1].Last = p.End, p.Complete, p.Last
+		return parts
+	}
+	return append(parts, p)
+}
+
+// server annotates reply lines (an event holds one, as received, but a
+// recording may hold more) with the command each answers.
+func (f *Follower) server(data []byte, parts []Part) []Part {
+	if parts == nil {
+		parts = []Part{}
+	}
+	for i := 0; i < len(data); {
+		end := len(data)
+		if k := bytes.IndexByte(data[i:], '\n'); k >= 0 {
+			end = i + k + 1
+		}
+		line := TrimEOL(data[i:end])
+		f.fl.server(line)
+		_, final := ReplyCode(line)
+		parts = append(parts, Part{End: end, Verb: f.reply(line), Complete: end > i && data[end-1] == '\n', More: !final})
+		i = end
+	}
+	return parts
+}
+
+// reply returns what one reply line answers: the oldest command waiting,
+// when no reply is under way.
+func (f *Follower) reply(line []byte) string {
+	lmtpMore := f.inReply && f.answering == VerbMessageEnd && f.lmtp && len(f.queue) > 0
+	if (!f.inReply || lmtpMore) && len(f.queue) > 0 {
+		f.answering, f.inReply = f.queue[0], true
+		// Shift rather than reslice, so that the array is reused: the
+		// queue is as long as a pipelined group at most.
+		f.queue = f.queue[:copy(f.queue, f.queue[1:])]
+	}
+	if !f.inReply {
+		return "" // unsolicited
+	}
+	verb := f.answering
+	code, final := ReplyCode(line)
+	if !final {
+		return verb
+	}
+	switch {
+	case verb == "AUTH" && code == "334":
+		f.authCont = true
+	case verb == "LHLO" && code == "250":
+		f.lmtp = true
+	}
+	if verb == VerbMessageEnd && f.lmtp && len(f.queue) == 0 {
+		return verb // LMTP: one reply per recipient; the next answers it too
+	}
+	f.inReply = false
+	return verb
 }
 
 // keyInfo is the certificate's public key algorithm and size.

@@ -282,3 +282,134 @@ func TestFlowIgnoresUnsolicited354(t *testing.T) {
 		t.Error("a 354 nobody asked for turned commands into message content")
 	}
 }
+
+// parts follows evs with a new Follower and returns, for each event, its
+// parts as "verb|flags|text" strings (p payload, l last, + complete).
+func followAll(lmtp bool, evs ...Event) [][]string {
+	f := NewFollower(lmtp)
+	var out [][]string
+	for _, e := range evs {
+		f.Annotate(&e)
+		var got []string
+		start := 0
+		for _, p := range e.Parts {
+			flags := ""
+			if p.Payload {
+				flags += "p"
+			}
+			if p.Last {
+				flags += "l"
+			}
+			if p.Complete {
+				flags += "+"
+			}
+			if p.More {
+				flags += "m"
+			}
+			got = append(got, p.Verb+"|"+flags+"|"+string(TrimEOL(e.Data[start:p.End])))
+			start = p.End
+		}
+		out = append(out, got)
+	}
+	return out
+}
+
+func cl(s string) Event { return Event{Kind: KindClient, Data: []byte(s)} }
+func sv(s string) Event { return Event{Kind: KindServer, Data: []byte(s + "\r\n")} }
+
+// The Follower names each command's verb as the server splits it, each
+// reply's command, message content and its end, and an AUTH answer.
+func TestFollowerAnnotates(t *testing.T) {
+	got := followAll(false,
+		Event{Kind: KindConnect, Addr: "mx:25"},
+		sv("220 mx ready"),
+		cl("EHLO me\r\n"), sv("250-mx"), sv("250 PIPELINING"),
+		// A TAB after the verb: the server splits there too (issue 11 #1).
+		cl("AUTH\tLOGIN\r\n"), sv("334 VXNlcm5hbWU6"), cl("YWxpY2U=\r\n"), sv("334 UGFzc3dvcmQ6"), cl("c2VjcmV0\r\n"), sv("235 2.7.0 ok"),
+		// A pipelined group in one send.
+		cl("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n"), sv("250 ok"), sv("250 ok"), sv("354 go"),
+		// The body streamed in two sends, a line across them, then the dot
+		// and QUIT in one send.
+		cl("Subject: hi\r\n\r\nline one\r\nline "), cl("two\r\n.\r\nQUIT\r\n"),
+		sv("250 queued"), sv("221 bye"),
+		sv("421 unasked"),
+	)
+	want := [][]string{
+		nil,
+		{"greeting|+|220 mx ready"},
+		{"EHLO|+|EHLO me"}, {"EHLO|+m|250-mx"}, {"EHLO|+|250 PIPELINING"},
+		{"AUTH|+|AUTH\tLOGIN"}, {"AUTH|+|334 VXNlcm5hbWU6"}, {"AUTH|+|YWxpY2U="}, {"AUTH|+|334 UGFzc3dvcmQ6"}, {"AUTH|+|c2VjcmV0"}, {"AUTH|+|235 2.7.0 ok"},
+		{"MAIL|+|MAIL FROM:<a@x>", "RCPT|+|RCPT TO:<b@x>", "DATA|+|DATA"}, {"MAIL|+|250 ok"}, {"RCPT|+|250 ok"}, {"DATA|+|354 go"},
+		{"DATA|p|Subject: hi\r\n\r\nline one\r\nline "}, {"DATA|p+|two", "message end|pl+|.", "QUIT|+|QUIT"},
+		{"message end|+|250 queued"}, {"QUIT|+|221 bye"},
+		{"|+|421 unasked"},
+	}
+	for i := range want {
+		if strings.Join(got[i], " / ") != strings.Join(want[i], " / ") {
+			t.Errorf("event %d: %q, want %q", i, got[i], want[i])
+		}
+	}
+}
+
+// BDAT n's n bytes are content whatever they hold, and the chunk's end is
+// answered as the message's; LMTP answers the end once per recipient.
+func TestFollowerBDATAndLMTP(t *testing.T) {
+	got := followAll(false,
+		sv("220 lmtp"), cl("LHLO me\r\n"), sv("250 CHUNKING"),
+		cl("BDAT 9 LAST\r\nQUIT\r\nabc"), sv("250 one"), sv("452 two"), cl("NOOP\r\n"), sv("250 noop"),
+	)
+	want := [][]string{
+		{"greeting|+|220 lmtp"}, {"LHLO|+|LHLO me"}, {"LHLO|+|250 CHUNKING"},
+		{"BDAT|+|BDAT 9 LAST", "BDAT|pl+|QUIT\r\nabc"}, {"message end|+|250 one"}, {"message end|+|452 two"},
+		{"NOOP|+|NOOP"}, {"NOOP|+|250 noop"},
+	}
+	for i := range want {
+		if strings.Join(got[i], " / ") != strings.Join(want[i], " / ") {
+			t.Errorf("event %d: %q, want %q", i, got[i], want[i])
+		}
+	}
+}
+
+// A recording begun inside a message goes on with message text; one
+// begun inside an AUTH exchange, with an answer.
+func TestFollowerResumesFromSnapshot(t *testing.T) {
+	data := followAll(false, Event{Kind: KindSnapshot, Start: &StartState{Connected: true, Mode: "data"}}, cl("RCPT TO:<x>\r\n.\r\n"))
+	if got := strings.Join(data[1], " / "); got != "DATA|p+|RCPT TO:<x> / message end|pl+|." {
+		t.Errorf("in data: %s", got)
+	}
+	auth := followAll(false, Event{Kind: KindSnapshot, Start: &StartState{Connected: true, Mode: "auth"}}, cl("c2VjcmV0\r\n"), sv("235 ok"))
+	if got := strings.Join(append(auth[1], auth[2]...), " / "); got != "AUTH|+|c2VjcmV0 / AUTH|+|235 ok" {
+		t.Errorf("in auth: %s", got)
+	}
+}
+
+// Every sink gets annotated events, and a sink keeping secrets gets parts
+// that fit its own, unredacted bytes.
+func TestCaptureAnnotates(t *testing.T) {
+	c := NewCapture(time.Time{}, Redaction{})
+	var red, raw []Event
+	c.Add(SinkFunc(func(e Event) { red = append(red, e) }))
+	c.Add(&secretSink{fn: func(e Event) { raw = append(raw, e) }})
+	c.Trace(protocol.Event{Kind: protocol.EventRecv, Data: []byte("220 mx\r\n")})
+	c.Trace(send("AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n"))
+	c.Trace(protocol.Event{Kind: protocol.EventRecv, Data: []byte("235 ok\r\n")})
+	for _, evs := range [][]Event{red, raw} {
+		if len(evs) != 3 || len(evs[0].Parts) != 1 || evs[0].Parts[0].Verb != VerbGreeting {
+			t.Fatalf("greeting not annotated: %+v", evs)
+		}
+		for _, e := range evs[1:] {
+			if len(e.Parts) != 1 || e.Parts[0].Verb != "AUTH" || e.Parts[0].End != len(e.Data) {
+				t.Errorf("redacted %v: parts %+v for %q", e.Redacted, e.Parts, e.Data)
+			}
+		}
+	}
+	if !red[1].Redacted || raw[1].Redacted || len(red[1].Data) == len(raw[1].Data) {
+		t.Fatalf("the test needs a redacted and a raw stream: %q / %q", red[1].Data, raw[1].Data)
+	}
+}
+
+// secretSink keeps secrets: it gets the raw events.
+type secretSink struct{ fn func(Event) }
+
+func (s *secretSink) Event(e Event)      { s.fn(e) }
+func (s *secretSink) KeepsSecrets() bool { return true }

@@ -1,14 +1,16 @@
 package session
 
-// Follower lends flow, the one follower of the client's byte stream, to
-// the readers of a conversation above this package (the transcript, the
-// exports, the script of `replay --serve`), so that what is a command,
-// what is message content and where it ends are decided here, once, for
-// a live session and a recording alike.
+// LineFollower lends flow, the one follower of the client's byte stream
+// (Follower's too), line by line to the readers of a conversation above
+// this package that need each line's bytes (the transcript, the exports,
+// the script of `replay --serve`), so that what is a command, what is
+// message content and where it ends are decided here, once, for a live
+// session and a recording alike. Follower gives the same reading per
+// event, as Event.Parts.
 //
-// The zero Follower is at the start of a connection; assign a new zero
-// value when a connection or a TLS layer starts over.
-type Follower struct{ f flow }
+// The zero LineFollower is at the start of a connection; assign a new
+// zero value when a connection or a TLS layer starts over.
+type LineFollower struct{ f flow }
 
 // Piece is one line, or the part of one line, within a client send.
 type Piece struct {
@@ -23,7 +25,7 @@ type Piece struct {
 
 // Client cuts the bytes of one client send into pieces, in order, and
 // calls fn with each.
-func (f *Follower) Client(data []byte, fn func(Piece)) {
+func (f *LineFollower) Client(data []byte, fn func(Piece)) {
 	f.f.client(data, func(p piece) {
 		fn(Piece{Start: p.start, End: p.end, Line: p.line, Payload: p.payload,
 			Complete: p.complete, Cont: p.cont, Last: p.last, BDAT: p.bdat})
@@ -32,8 +34,8 @@ func (f *Follower) Client(data []byte, fn func(Piece)) {
 
 // Server takes one reply line the server sent: a 354 to DATA starts the
 // message content.
-func (f *Follower) Server(line []byte) { f.f.server(line) }
+func (f *LineFollower) Server(line []byte) { f.f.server(line) }
 
 // Resume puts the follower where a recording begun mid-session says the
 // client was (inside a message or not).
-func (f *Follower) Resume(s *StartState) { f.f.resume(s) }
+func (f *LineFollower) Resume(s *StartState) { f.f.resume(s) }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
@@ -35,10 +36,11 @@ type composer struct {
 	suggSel   int
 	dismissed bool // Esc hid the suggestions until the next edit
 
-	searching bool // Ctrl+R
-	query     string
-	hit       int // index into history of the match, -1 for none
-	saved     string
+	searching  bool // Ctrl+R
+	searchKeys historySearchKeyMap
+	query      string
+	hit        int // index into history of the match, -1 for none
+	saved      string
 
 	prompt *secretPrompt
 	secret bool // the input is masked: no history, no completion
@@ -57,7 +59,7 @@ func newComposer(s themes.Styles) composer {
 	in.KeyMap.NextSuggestion.SetEnabled(false)
 	in.KeyMap.PrevSuggestion.SetEnabled(false)
 	in.Focus()
-	c := composer{input: in, hit: -1}
+	c := composer{input: in, hit: -1, searchKeys: defaultHistorySearchKeyMap()}
 	c.setStyles(s)
 	return c
 }
@@ -173,19 +175,35 @@ func (c *composer) searchFrom(i int) {
 	}
 }
 
+// historySearchKeyMap is Ctrl+R's, while it searches: give up and restore
+// the line, keep the match for editing, take back a letter of the query.
+// Any other text extends the query.
+type historySearchKeyMap struct {
+	Restore, Keep, Erase key.Binding
+}
+
+func defaultHistorySearchKeyMap() historySearchKeyMap {
+	return historySearchKeyMap{
+		Restore: key.NewBinding(key.WithKeys("esc", "ctrl+g")),
+		Keep:    key.NewBinding(key.WithKeys("enter", "tab", "right", "left", "up", "down")),
+		Erase:   key.NewBinding(key.WithKeys("backspace")),
+	}
+}
+
 // searchKey handles a key during Ctrl+R search; it reports whether the
 // search consumed it.
 func (c *composer) searchKey(msg tea.KeyPressMsg) bool {
-	switch msg.String() {
-	case "esc", "ctrl+g":
+	k := c.searchKeys
+	switch {
+	case key.Matches(msg, k.Restore):
 		c.searching = false
 		c.input.SetValue(c.saved)
 		c.input.CursorEnd()
 		return true
-	case "enter", "tab", "right", "left", "up", "down":
+	case key.Matches(msg, k.Keep):
 		c.searching = false // keep the match for editing
 		return true
-	case "backspace":
+	case key.Matches(msg, k.Erase):
 		if c.query != "" {
 			r := []rune(c.query)
 			c.query = string(r[:len(r)-1])

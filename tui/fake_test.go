@@ -26,6 +26,9 @@ type fakeConv struct {
 	snap   snapshot
 	calls  []string
 	onCall func(f *fakeConv, call string)
+	// follow annotates what deliver hands the model, as the Capture
+	// annotates a live session's events.
+	follow *session.Follower
 }
 
 func newFake() *fakeConv {
@@ -33,6 +36,7 @@ func newFake() *fakeConv {
 		cap:    session.NewCapture(fixedStart, session.Redaction{}),
 		notify: make(chan struct{}, 1),
 		snap:   snapshot{Server: "mx.example.test:25", Started: fixedStart},
+		follow: session.NewFollower(false),
 	}
 }
 
@@ -202,7 +206,9 @@ func newTestModel(t testing.TB, f *fakeConv, theme string, w, h int) *Model {
 // deliver hands events to the model as the Capture would, then the
 // activity message the listener would send.
 func deliver(m *Model, evs ...session.Event) {
+	f := m.conv.(*fakeConv)
 	for _, e := range evs {
+		f.follow.Annotate(&e)
 		m.feed.Event(e)
 	}
 	m.Update(activityMsg{})
@@ -269,3 +275,15 @@ func keyMsg(k string) tea.KeyPressMsg {
 
 // plain is the view without styles.
 func plain(m *Model) string { return ansi.Strip(m.View().Content) }
+
+// settle runs what cmd does outside Update (the file and network work of
+// /record, /theme, /mailbox) and hands its answers back to the model, as
+// the program would; the session listener and timers are left behind.
+func settle(m *Model, cmd tea.Cmd) {
+	for _, msg := range msgs(cmd) {
+		switch msg.(type) {
+		case recordMsg, themeSavedMsg, mailboxMsg:
+			m.Update(msg)
+		}
+	}
+}

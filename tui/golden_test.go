@@ -136,7 +136,7 @@ var scenarios = []struct {
 		m.now = newTestModel(t, f, "dark", w, h).now
 		m.Update(tea.WindowSizeMsg{Width: w, Height: h})
 		typeText(m, "/mailbox")
-		press(m, "enter")
+		settle(m, press(m, "enter"))
 		return m
 	}},
 	{"replay", func(t testing.TB, w, h int) *Model {

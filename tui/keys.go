@@ -2,9 +2,13 @@ package tui
 
 import "charm.land/bubbles/v2/key"
 
-// KeyMap is every key the TUI answers, with its help text. Bindings that do
-// not apply in the current mode are disabled, so they neither match nor
-// show in the help bar (bubbles/key: help "should self-manage").
+// KeyMap is every key the TUI itself answers, with its help text: the keys
+// that work everywhere, the composer's and the wire log's. The overlays
+// and replay have key maps of their own (helpKeyMap, sendKeyMap,
+// mailboxKeyMap, caKeyMap, replayKeyMap), which the help lists too. Raw
+// key strings live only in these maps. Bindings that do not apply in the
+// current mode are disabled, so they neither match nor show in the help
+// bar (bubbles/key: help "should self-manage").
 type KeyMap struct {
 	// Everywhere.
 	Quit       key.Binding
@@ -23,6 +27,11 @@ type KeyMap struct {
 	HistoryPrev    key.Binding
 	HistoryNext    key.Binding
 	HistorySearch  key.Binding
+	// Dismiss (esc) closes the completions or gives up a secret prompt;
+	// NoTab swallows a tab with nothing to complete, which must not be
+	// typed into the line. Neither is shown in the help.
+	Dismiss key.Binding
+	NoTab   key.Binding
 
 	// The wire log, when it has the focus (and in replay).
 	Up        key.Binding
@@ -37,30 +46,26 @@ type KeyMap struct {
 	Beside    key.Binding
 	Copy      key.Binding
 	Back      key.Binding
+	// BackEsc is esc as another way back to the composer; LogHelp is ?
+	// as another way to the help, where no text is typed.
+	BackEsc key.Binding
+	LogHelp key.Binding
 
-	// Replay.
-	PlayPause   key.Binding
-	StepForward key.Binding
-	StepBack    key.Binding
-	Faster      key.Binding
-	Slower      key.Binding
-	Start       key.Binding
-	End         key.Binding
+	// The search prompt: Find runs it, Close (esc) gives it up.
+	Find  key.Binding
+	Close key.Binding
+}
 
-	// Overlays: the /send form and the mailbox.
-	Close     key.Binding
-	NextField key.Binding
-	PrevField key.Binding
-	SendForm  key.Binding
+// binding is a key.Binding with its help.
+func binding(help, desc string, keys ...string) key.Binding {
+	return key.NewBinding(key.WithKeys(keys...), key.WithHelp(help, desc))
 }
 
 // DefaultKeyMap returns the key map. Function keys and Ctrl combinations
 // are used for what must work while typing; plain letters only where no
 // text is typed (the wire log, replay).
 func DefaultKeyMap() KeyMap {
-	b := func(help, desc string, keys ...string) key.Binding {
-		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(help, desc))
-	}
+	b := binding
 	return KeyMap{
 		Quit:       b("ctrl+c", "quit", "ctrl+c"),
 		Help:       b("f1", "help", "f1"),
@@ -77,6 +82,8 @@ func DefaultKeyMap() KeyMap {
 		HistoryPrev:    b("↑", "history", "up"),
 		HistoryNext:    b("↓", "history", "down"),
 		HistorySearch:  b("ctrl+r", "search history", "ctrl+r"),
+		Dismiss:        key.NewBinding(key.WithKeys("esc")),
+		NoTab:          key.NewBinding(key.WithKeys("tab")),
 
 		Up:        b("↑/k", "up", "up", "k"),
 		Down:      b("↓/j", "down", "down", "j"),
@@ -90,18 +97,34 @@ func DefaultKeyMap() KeyMap {
 		Beside:    b("x", "explain all", "x"),
 		Copy:      b("y", "copy line", "y"),
 		Back:      b("i", "composer", "i"),
+		BackEsc:   key.NewBinding(key.WithKeys("esc")),
+		LogHelp:   key.NewBinding(key.WithKeys("?")),
 
-		PlayPause:   b("space", "play/pause", "space"),
-		StepForward: b("→", "step", "right", "l"),
-		StepBack:    b("←", "back", "left", "h"),
-		Faster:      b("+", "faster", "+", "="),
-		Slower:      b("-", "slower", "-"),
-		Start:       b("home", "start", "home"),
-		End:         b("end", "end", "end"),
-
-		Close:     b("esc", "close", "esc"),
-		NextField: b("tab", "next field", "tab"),
-		PrevField: b("shift+tab", "previous field", "shift+tab"),
-		SendForm:  b("ctrl+s", "send", "ctrl+s"),
+		Find:  b("enter", "find", "enter"),
+		Close: b("esc", "close", "esc"),
 	}
+}
+
+// caKeyMap is the /ca overlay's: copy the certificate, close.
+type caKeyMap struct {
+	Copy  key.Binding
+	Close key.Binding
+}
+
+func defaultCAKeyMap() caKeyMap {
+	return caKeyMap{
+		Copy:  binding("y", "copy the certificate", "y"),
+		Close: binding("esc", "close", "esc", "q"),
+	}
+}
+
+// enableAll returns copies of bs, all enabled: the full help lists every
+// key, whatever applies now.
+func enableAll(bs ...key.Binding) []key.Binding {
+	out := make([]key.Binding, len(bs))
+	for i, b := range bs {
+		b.SetEnabled(true)
+		out[i] = b
+	}
+	return out
 }

@@ -223,8 +223,9 @@ func TestReplaySnapshotHostile(t *testing.T) {
 		}
 	}
 	// Inside DATA, the next client line is message text, not a command.
-	if !m.rep.cur.inData || len(m.rep.cur.queue) != 0 {
-		t.Errorf("after a snapshot in DATA: inData %v, commands %v", m.rep.cur.inData, m.rep.cur.queue)
+	last := m.log.lines[m.log.Len()-1]
+	if last.kind != lineClient || last.flags&flagPayload == 0 || last.verb != verbDATA {
+		t.Errorf("after a snapshot in DATA the client line is not message text: kind %v flags %b verb %v", last.kind, last.flags, last.verb)
 	}
 }
 

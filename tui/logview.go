@@ -209,7 +209,7 @@ func (v *logView) line(r logRender, i, w int) string {
 	var expl string
 	// Beside the last line of each reply: a 250- list explained on every
 	// line would drown it.
-	if v.beside && l.kind == lineServer && !(len(text) > 3 && text[3] == '-') {
+	if v.beside && l.kind == lineServer && l.flags&flagMore == 0 {
 		expl = explain(text, replyContext{Verb: l.verb, LMTP: r.lmtp}).Short()
 	}
 	tw := displayWidth(text)

@@ -63,6 +63,7 @@ func (it MailItem) envelope() []string {
 // message is bytes a client sent, so it is sanitized line by line like
 // anything else from the wire.
 type mailboxView struct {
+	keys   mailboxKeyMap // mailbox_keys.go
 	items  []MailItem
 	sel    int
 	scroll int

@@ -9,7 +9,13 @@
 // the UI (STYLE B2). Everything that came over the wire is drawn through
 // session.Sanitize, and every wire-log line keeps its swaks marker, so no
 // server text can move the cursor or pass for ehlo's own lines
-// (security-anchors §3.4). The wire log draws only the rows on screen.
+// (security-anchors §3.4). The wire log draws only the rows on screen, and
+// takes what each line is from the session's annotations (Event.Parts):
+// it parses no SMTP itself.
+//
+// Model routes; the help overlay, the /send form, the mailbox and replay
+// are components, each with its state, its key map and its own update and
+// view. Work on the disk or the network runs in a tea.Cmd.
 //
 // The package imports session, recordings (for replay), themes, the Charm
 // libraries and fuzzy; not protocol (STYLE B1) nor the sandbox
@@ -41,6 +47,10 @@ const (
 
 func (f focusArea) String() string { return [...]string{"composer", "log"}[f] }
 
+// overlayKind is the overlay that is up, if any. An overlay is a
+// component with its own state and key map; to add one, give it a kind,
+// a case in overlayKey (its keys), in ShortHelp (its help bar) and in
+// overlayBox (its view), and its keys in overlayHelp (the help's list).
 type overlayKind int
 
 const (
@@ -83,10 +93,14 @@ type Model struct {
 
 	searching bool
 	spinning  bool
-	sendForm  *sendView
-	lastForm  sendForm
-	mailbox   mailboxView
-	helpTop   int // the first line of the help overlay shown
+
+	// The overlays: each owns its state and its key map.
+	helpOv   helpOverlay
+	sendForm *sendView // nil unless the /send form is up
+	sendKeys sendKeyMap
+	lastForm sendForm
+	mailbox  mailboxView
+	caKeys   caKeyMap
 
 	theme   themes.Theme
 	styles  themes.Styles
@@ -102,6 +116,7 @@ type Model struct {
 	flashErr   bool
 	recording  bool
 	recordPath string
+	recordIO   bool // a /record toggle is under way (recordMsg)
 	quitting   bool
 	// abandonArmed: Esc was pressed once in DATA; a second Esc abandons
 	// the message (and the connection), any other key disarms it.
@@ -132,6 +147,10 @@ func New(cfg Config) (*Model, error) {
 		view:       newLogView(),
 		keys:       DefaultKeyMap(),
 		help:       help.New(),
+		helpOv:     newHelpOverlay(),
+		sendKeys:   defaultSendKeyMap(),
+		mailbox:    mailboxView{keys: defaultMailboxKeyMap()},
+		caKeys:     defaultCAKeyMap(),
 		theme:      theme,
 		isDark:     true,
 		noColor:    cfg.NoColor,
@@ -157,7 +176,7 @@ func New(cfg Config) (*Model, error) {
 		m.feed = newFeed()
 		m.rm = cfg.Conversation.Capture().Add(m.feed)
 		m.st = paneState{}.next(cfg.Conversation.Snapshot())
-		m.build = newBuilder(m.log, m.st.Transport == "lmtp")
+		m.build = newLiveBuilder(m.log)
 	}
 	m.sync()
 	return m, nil
@@ -244,7 +263,6 @@ func (m *Model) pull() {
 		m.build.apply(e)
 	}
 	m.st = m.st.next(m.conv.Snapshot())
-	m.build.lmtp = m.st.Transport == "lmtp"
 }
 
 // lines is how many wire-log lines exist now (in replay, up to the cursor).
@@ -285,6 +303,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.clockOn = false
 	case quitTimeoutMsg:
 		cmds = append(cmds, tea.Quit)
+	case recordMsg, themeSavedMsg, mailboxMsg:
+		m.ioMsg(msg)
 	case findMsg:
 		if msg.gen == m.view.finds {
 			cmds = append(cmds, m.stepFind())
@@ -368,14 +388,12 @@ func (m *Model) updateKeys() {
 	k.NextMatch.SetEnabled(inLog && m.view.query != "")
 	k.PrevMatch.SetEnabled(inLog && m.view.query != "")
 	k.Back.SetEnabled(inLog && live)
-
-	for _, b := range []*key.Binding{&k.PlayPause, &k.StepForward, &k.StepBack, &k.Faster, &k.Slower, &k.Start, &k.End} {
-		b.SetEnabled(replay && none)
-	}
-	k.Close.SetEnabled(m.overlay != overlayNone || m.searching)
-	k.NextField.SetEnabled(m.overlay == overlaySend)
-	k.PrevField.SetEnabled(m.overlay == overlaySend)
-	k.SendForm.SetEnabled(m.overlay == overlaySend)
+	k.BackEsc.SetEnabled(inLog && live)
+	k.LogHelp.SetEnabled(inLog)
+	k.Dismiss.SetEnabled(inComposer)
+	k.NoTab.SetEnabled(inComposer)
+	k.Find.SetEnabled(m.searching)
+	k.Close.SetEnabled(m.searching)
 }
 
 // ShortHelp implements help.KeyMap: the bindings that apply now.
@@ -383,57 +401,22 @@ func (m *Model) ShortHelp() []key.Binding {
 	k := m.keys
 	switch {
 	case m.overlay == overlaySend:
-		return []key.Binding{k.NextField, k.SendForm, k.Close}
+		return m.sendKeys.ShortHelp()
 	case m.overlay == overlayMailbox:
-		return []key.Binding{k.Up, k.Down, k.PageDown, k.Close}
+		return m.mailbox.keys.ShortHelp()
 	case m.overlay == overlayCA:
-		return []key.Binding{k.Close}
+		return []key.Binding{m.caKeys.Close}
 	case m.overlay == overlayHelp:
-		if w, h := m.helpSize(); len(m.helpLines(w-4)) > h-2 {
-			// The log's scroll keys scroll the help here; they are
-			// disabled for the log while an overlay is up.
-			up, down, pgdn := k.Up, k.Down, k.PageDown
-			up.SetEnabled(true)
-			down.SetEnabled(true)
-			pgdn.SetEnabled(true)
-			return []key.Binding{up, down, pgdn, k.Close, k.Quit}
-		}
-		return []key.Binding{k.Close, k.Quit}
+		w, h := m.helpSize()
+		return append(m.helpOv.keys.ShortHelp(len(m.helpLines(w-4)) > h-2), k.Quit)
 	case m.searching:
 		return []key.Binding{k.Submit, k.Close}
 	case m.rep != nil:
-		return []key.Binding{k.PlayPause, k.StepForward, k.StepBack, k.Faster, k.Slower, k.Start, k.End, k.Search, k.Explain, k.Help, k.Quit}
+		return append(m.rep.keys.ShortHelp(), k.Search, k.Explain, k.Help, k.Quit)
 	case m.focus == focusLog:
 		return []key.Binding{k.Up, k.Down, k.Search, k.NextMatch, k.Explain, k.Beside, k.Copy, k.Follow, k.Back, k.Cancel, k.Help, k.Quit}
 	}
 	return []key.Binding{k.Submit, k.Complete, k.HistoryPrev, k.HistorySearch, k.Focus, k.PageUp, k.Cancel, k.Help, k.Quit}
-}
-
-// FullHelp implements help.KeyMap.
-func (m *Model) FullHelp() [][]key.Binding {
-	k := m.keys
-	all := func(bs ...key.Binding) []key.Binding {
-		out := make([]key.Binding, len(bs))
-		for i, b := range bs {
-			b.SetEnabled(true)
-			out[i] = b
-		}
-		return out
-	}
-	groups := [][]key.Binding{
-		all(k.Quit, k.Help, k.Focus, k.PageUp, k.PageDown, k.Cancel, k.Timestamps),
-	}
-	if m.rep == nil {
-		groups = append(groups, all(k.Submit, k.Complete, k.NextSuggestion, k.PrevSuggestion, k.HistoryPrev, k.HistoryNext, k.HistorySearch))
-	}
-	groups = append(groups, all(k.Up, k.Down, k.Top, k.Bottom, k.Search, k.NextMatch)) // n/N: PrevMatch too
-	if m.rep == nil {
-		groups = append(groups, all(k.Follow, k.Explain, k.Beside, k.Copy, k.Back))
-	} else { // no composer to go back to; the player's keys instead
-		groups = append(groups, all(k.Follow, k.Explain, k.Beside, k.Copy),
-			all(k.PlayPause, k.StepForward, k.StepBack, k.Faster, k.Slower, k.Start, k.End))
-	}
-	return groups
 }
 
 // applyStyles hands the theme's styles to the bubbles.
@@ -481,118 +464,26 @@ func (m *Model) afterSeek() {
 	}
 }
 
-// key handles a key press.
+// key handles a key press: quit first, then the overlay or the search
+// prompt that has the keys, then the keys that work everywhere, then
+// replay's or the focused pane's.
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
-	k := m.keys
-	if key.Matches(msg, k.Quit) {
+	if key.Matches(msg, m.keys.Quit) {
 		return tea.Quit
 	}
 	m.flash = ""
 	armed := m.abandonArmed
 	m.abandonArmed = false
-	if m.lay.TooSmall {
+	switch {
+	case m.lay.TooSmall:
 		return nil
-	}
-	switch m.overlay {
-	case overlayHelp:
-		_, h := m.helpSize()
-		page := max(1, h-3)
-		switch msg.String() {
-		case "up", "k":
-			m.scrollHelp(-1)
-		case "down", "j":
-			m.scrollHelp(1)
-		case "pgup":
-			m.scrollHelp(-page)
-		case "pgdown", "space":
-			m.scrollHelp(page)
-		case "home", "g":
-			m.scrollHelp(-m.helpTop)
-		case "end", "G":
-			m.scrollHelp(1 << 30)
-		default:
-			if key.Matches(msg, k.Close, k.Help) || msg.String() == "q" || msg.String() == "?" {
-				m.overlay = overlayNone
-			}
-		}
-		return nil
-	case overlaySend:
-		cmd, done, send := m.sendForm.update(msg, k)
-		if send {
-			f, ok := m.sendForm.form()
-			if !ok {
-				return cmd
-			}
-			m.lastForm = f
-			m.conv.Send(f)
-		}
-		if done {
-			if !send {
-				m.lastForm, _ = m.sendForm.form()
-			}
-			m.overlay, m.sendForm = overlayNone, nil
-		}
-		return cmd
-	case overlayCA:
-		switch {
-		case key.Matches(msg, k.Close) || msg.String() == "q":
-			m.overlay = overlayNone
-		case msg.String() == "y":
-			m.setFlash("copied the certificate to the clipboard: save it as a file for --ca", false)
-			return tea.SetClipboard(string(m.cfg.SandboxCA))
-		}
-		return nil
-	case overlayMailbox:
-		switch {
-		case key.Matches(msg, k.Close) || msg.String() == "q":
-			m.overlay = overlayNone
-		case msg.String() == "up" || msg.String() == "k":
-			m.mailbox.move(-1)
-		case msg.String() == "down" || msg.String() == "j":
-			m.mailbox.move(1)
-		case msg.String() == "pgdown" || msg.String() == "space":
-			m.mailbox.scroll += m.lay.Log.H - 3
-		case msg.String() == "pgup":
-			m.mailbox.scroll -= m.lay.Log.H - 3
-		}
-		return nil
-	}
-	if m.searching {
+	case m.overlay != overlayNone:
+		return m.overlayKey(msg)
+	case m.searching:
 		return m.searchKey(msg)
 	}
-	switch {
-	case key.Matches(msg, k.Help):
-		m.openHelp()
-		return nil
-	case key.Matches(msg, k.Cancel):
-		m.cancel(armed)
-		return nil
-	case key.Matches(msg, k.Focus):
-		if m.focus == focusComposer {
-			m.setFocus(focusLog)
-		} else {
-			m.setFocus(focusComposer)
-		}
-		return nil
-	case key.Matches(msg, k.PageUp):
-		m.view.scroll(-(m.logRows() - 1), m.lines(), m.logRows())
-		return nil
-	case key.Matches(msg, k.PageDown):
-		m.view.scroll(m.logRows()-1, m.lines(), m.logRows())
-		return nil
-	case key.Matches(msg, k.Timestamps):
-		// Cycle: off, each reply's round trip, the time since the start.
-		switch {
-		case m.view.rtt:
-			m.view.rtt, m.view.stamps = false, true
-			m.setFlash("time since the session started (ctrl+t: off)", false)
-		case m.view.stamps:
-			m.view.stamps = false
-		default:
-			m.view.rtt = true
-			m.setFlash("round trip of each reply (ctrl+t: time since the start)", false)
-		}
-		return nil
+	if cmd, ok := m.globalKey(msg, armed); ok {
+		return cmd
 	}
 	if m.rep != nil {
 		if cmd, ok := m.replayKey(msg); ok {
@@ -603,6 +494,92 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return m.logKey(msg)
 	}
 	return m.composerKey(msg)
+}
+
+// overlayKey hands a key to the overlay that is up.
+func (m *Model) overlayKey(msg tea.KeyPressMsg) tea.Cmd {
+	switch m.overlay {
+	case overlayHelp:
+		return m.helpKey(msg)
+	case overlaySend:
+		return m.sendKey(msg)
+	case overlayMailbox:
+		if m.mailbox.update(msg, m.lay.Log.H-3) {
+			m.overlay = overlayNone
+		}
+	case overlayCA:
+		switch {
+		case key.Matches(msg, m.caKeys.Close):
+			m.overlay = overlayNone
+		case key.Matches(msg, m.caKeys.Copy):
+			m.setFlash("copied the certificate to the clipboard: save it as a file for --ca", false)
+			return tea.SetClipboard(string(m.cfg.SandboxCA))
+		}
+	}
+	return nil
+}
+
+// sendKey is a key while the /send form is up: the form is sent (and
+// kept for the next /send) or given up (and kept all the same).
+func (m *Model) sendKey(msg tea.KeyPressMsg) tea.Cmd {
+	cmd, res := m.sendForm.update(msg)
+	switch res {
+	case formSend:
+		f, ok := m.sendForm.form()
+		if !ok {
+			return cmd
+		}
+		m.lastForm = f
+		m.conv.Send(f)
+	case formCancel:
+		m.lastForm, _ = m.sendForm.form()
+	default:
+		return cmd
+	}
+	m.overlay, m.sendForm = overlayNone, nil
+	return cmd
+}
+
+// globalKey handles the keys that work wherever the focus is; ok says the
+// key was one of them.
+func (m *Model) globalKey(msg tea.KeyPressMsg, armed bool) (cmd tea.Cmd, ok bool) {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Help):
+		m.openHelp()
+	case key.Matches(msg, k.Cancel):
+		m.cancel(armed)
+	case key.Matches(msg, k.Focus):
+		if m.focus == focusComposer {
+			m.setFocus(focusLog)
+		} else {
+			m.setFocus(focusComposer)
+		}
+	case key.Matches(msg, k.PageUp):
+		m.view.scroll(-(m.logRows() - 1), m.lines(), m.logRows())
+	case key.Matches(msg, k.PageDown):
+		m.view.scroll(m.logRows()-1, m.lines(), m.logRows())
+	case key.Matches(msg, k.Timestamps):
+		m.cycleTimestamps()
+	default:
+		return nil, false
+	}
+	return nil, true
+}
+
+// cycleTimestamps turns the wire log's time column in turn: each reply's
+// round trip, the time since the start, off.
+func (m *Model) cycleTimestamps() {
+	switch {
+	case m.view.rtt:
+		m.view.rtt, m.view.stamps = false, true
+		m.setFlash("time since the session started (ctrl+t: off)", false)
+	case m.view.stamps:
+		m.view.stamps = false
+	default:
+		m.view.rtt = true
+		m.setFlash("round trip of each reply (ctrl+t: time since the start)", false)
+	}
 }
 
 // cancel is Esc while something can be given up. In DATA, SMTP has no
@@ -646,38 +623,13 @@ func (m *Model) setFocus(f focusArea) {
 	}
 }
 
+// replayKey hands a key to the player; ok says it was one of its keys.
 func (m *Model) replayKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
-	k, r := m.keys, m.rep
-	switch {
-	case key.Matches(msg, k.PlayPause):
-		return r.togglePlay(), true
-	case key.Matches(msg, k.StepForward):
-		r.gen++
-		r.playing = false
-		r.step()
-	case key.Matches(msg, k.StepBack):
-		r.gen++
-		r.playing = false
-		r.seek(r.pos - 1)
-	case key.Matches(msg, k.Faster):
-		r.speed = min(r.speed+1, len(replaySpeeds)-1)
-	case key.Matches(msg, k.Slower):
-		r.speed = max(r.speed-1, 0)
-	case key.Matches(msg, k.Start):
-		r.gen++
-		r.playing = false
-		r.seek(0)
-	case key.Matches(msg, k.End):
-		r.gen++
-		r.playing = false
-		r.seek(r.total())
-	case msg.String() == "q":
-		return tea.Quit, true
-	default:
-		return nil, false
+	cmd, ok, moved := m.rep.update(msg)
+	if moved {
+		m.afterSeek()
 	}
-	m.afterSeek()
-	return nil, true
+	return cmd, ok
 }
 
 func (m *Model) logKey(msg tea.KeyPressMsg) tea.Cmd {
@@ -726,81 +678,12 @@ func (m *Model) logKey(msg tea.KeyPressMsg) tea.Cmd {
 			return tea.SetClipboard(m.log.plain(m.view.sel))
 		}
 		m.setFlash("select a line to copy (↑/↓)", true)
-	case key.Matches(msg, k.Back), msg.String() == "esc" && m.rep == nil:
+	case key.Matches(msg, k.Back, k.BackEsc):
 		m.setFocus(focusComposer)
-	case msg.String() == "?":
+	case key.Matches(msg, k.LogHelp):
 		m.openHelp()
 	}
 	return nil
-}
-
-// searchBudget is how much of the wire log one step of a search reads
-// (bytes, see wireLog.search): a few milliseconds. The index makes most
-// searches one step; one it cannot narrow goes on in later steps, with
-// frames and keys between them, instead of holding up the screen.
-const searchBudget = 16 << 20
-
-// findMsg carries a search on to its next step.
-type findMsg struct{ gen int }
-
-func (m *Model) findNext(from, dir int) tea.Cmd {
-	m.view.startFind(m.searchLines(), from, dir)
-	return m.stepFind()
-}
-
-// searchLines is how many lines a search covers: in a replay the whole
-// recording, not only what has been played.
-func (m *Model) searchLines() int {
-	if m.rep != nil {
-		return m.log.Len()
-	}
-	return m.lines()
-}
-
-func (m *Model) stepFind() tea.Cmd {
-	i, done := m.view.stepFind(m.log, m.searchLines(), searchBudget)
-	switch {
-	case !done:
-		m.view.notice = "searching…"
-		gen := m.view.finds
-		return func() tea.Msg { return findMsg{gen} }
-	case i < 0:
-		m.view.notice = "no match"
-	default:
-		m.view.notice = ""
-		if m.rep != nil && i >= m.lines() {
-			// A match further on: move the cursor to the event that
-			// shows it.
-			m.rep.reveal(i)
-			m.afterSeek()
-		}
-		m.view.selectLine(i, m.lines(), m.logRows())
-	}
-	return nil
-}
-
-func (m *Model) searchKey(msg tea.KeyPressMsg) tea.Cmd {
-	switch msg.String() {
-	case "esc":
-		m.searching = false
-		m.search.Blur()
-		return nil
-	case "enter":
-		m.searching = false
-		m.search.Blur()
-		m.view.query = strings.ToLower(m.search.Value())
-		from := m.view.sel
-		if from < 0 {
-			from = m.view.window(m.lines(), m.logRows()) - 1
-		}
-		if m.view.query != "" {
-			return m.findNext(from, 1)
-		}
-		return nil
-	}
-	var cmd tea.Cmd
-	m.search, cmd = m.search.Update(msg)
-	return cmd
 }
 
 func (m *Model) composerKey(msg tea.KeyPressMsg) tea.Cmd {
@@ -830,7 +713,7 @@ func (m *Model) composerKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.HistorySearch):
 		c.startSearch()
 		return nil
-	case msg.String() == "esc":
+	case key.Matches(msg, k.Dismiss):
 		switch {
 		case len(c.sugg) > 0:
 			c.sugg, c.dismissed = nil, true
@@ -839,7 +722,7 @@ func (m *Model) composerKey(msg tea.KeyPressMsg) tea.Cmd {
 			c.input.Reset()
 		}
 		return nil
-	case msg.String() == "tab":
+	case key.Matches(msg, k.NoTab):
 		return nil // nothing to complete: do not insert a TAB
 	}
 	before := c.input.Value()
@@ -859,14 +742,7 @@ func (m *Model) composerKey(msg tea.KeyPressMsg) tea.Cmd {
 // STARTTLS), and the unfinished last line stays in the composer.
 func (m *Model) paste(msg tea.PasteMsg) tea.Cmd {
 	if m.overlay == overlaySend {
-		var cmd tea.Cmd
-		if m.sendForm.focus == 3 {
-			m.sendForm.body, cmd = m.sendForm.body.Update(msg)
-		} else {
-			f := &m.sendForm.fields[m.sendForm.focus]
-			*f, cmd = f.Update(msg)
-		}
-		return cmd
+		return m.sendForm.edit(msg)
 	}
 	if m.rep != nil || m.focus != focusComposer || m.overlay != overlayNone {
 		return nil
@@ -930,147 +806,9 @@ func (m *Model) submit() tea.Cmd {
 	return nil
 }
 
-// command runs a / command.
-func (m *Model) command(line string) tea.Cmd {
-	name, rest, _ := strings.Cut(strings.TrimSpace(line), " ")
-	rest = strings.TrimSpace(rest)
-	name = strings.ToLower(name)
-	arg1, arg2, _ := strings.Cut(rest, " ")
-	arg2 = strings.TrimLeft(arg2, " ")
-	switch name {
-	case "/connect":
-		m.conv.Connect()
-	case "/ehlo":
-		m.conv.Ehlo(rest)
-	case "/helo":
-		m.conv.Helo(rest)
-	case "/starttls":
-		m.conv.StartTLS()
-	case "/login":
-		switch {
-		case arg1 == "":
-			m.setFlash("usage: /login USER [PASSWORD]", true)
-		case arg2 == "":
-			m.comp.prompt = &secretPrompt{login: true, user: arg1}
-			m.setFlash("password for "+safe(arg1)+" (hidden; Esc cancels)", false)
-		default:
-			m.conv.Login(arg1, arg2)
-		}
-	case "/auth":
-		user, secret, _ := strings.Cut(arg2, " ")
-		switch {
-		case arg1 == "":
-			m.setFlash("usage: /auth MECH [USER [SECRET]]", true)
-		case user != "" && secret == "":
-			m.comp.prompt = &secretPrompt{mech: strings.ToUpper(arg1), user: user}
-			m.setFlash("secret for "+safe(user)+" (hidden; Esc cancels)", false)
-		default:
-			m.conv.Auth(strings.ToUpper(arg1), user, strings.TrimLeft(secret, " "))
-		}
-	case "/send":
-		m.sendForm = newSendView(m.styles, m.lastForm)
-		m.overlay = overlaySend
-	case "/verify":
-		if rest == "" {
-			m.setFlash("usage: /verify ADDRESS", true)
-			return nil
-		}
-		m.conv.Verify(rest)
-	case "/noop":
-		m.conv.Noop()
-	case "/rset":
-		m.conv.Rset()
-	case "/quit":
-		m.quitting = true
-		if !m.st.Connected {
-			return tea.Quit
-		}
-		m.conv.Quit()
-		return tea.Tick(3*time.Second, func(time.Time) tea.Msg { return quitTimeoutMsg{} })
-	case "/record":
-		m.record()
-	case "/theme":
-		m.setTheme(rest)
-	case "/explain":
-		m.view.beside = !m.view.beside
-		if m.view.beside {
-			m.setFlash("explaining every reply beside it (/explain again to stop)", false)
-		}
-	case "/mailbox":
-		if m.cfg.Mailbox == nil {
-			m.setFlash("no mailbox: the server is not ehlo's sandbox", true)
-			return nil
-		}
-		m.mailbox.set(m.cfg.Mailbox())
-		m.overlay = overlayMailbox
-	case "/ca":
-		if m.cfg.SandboxCA == nil {
-			m.setFlash("/ca is the sandbox's certificate; another server's is in the Connection pane after STARTTLS", true)
-			return nil
-		}
-		m.overlay = overlayCA
-	case "/help":
-		m.openHelp()
-	default:
-		m.setFlash("unknown command "+safe(name)+": /help lists them", true)
-	}
-	return nil
-}
-
-func (m *Model) record() {
-	if m.cfg.ToggleRecord != nil {
-		on, path, err := m.cfg.ToggleRecord()
-		if err != nil {
-			m.setFlash("recording: "+safe(err.Error()), true)
-			return
-		}
-		m.recording, m.recordPath = on, path
-	}
-	switch {
-	case m.recording:
-		m.setFlash("recording to "+safe(m.recordPath)+" (/record again stops)", false)
-	case m.cfg.ToggleRecord != nil:
-		m.setFlash("recording stopped; /record starts a new file", false)
-	default:
-		m.setFlash("not recording (start ehlo with --record FILE)", false)
-	}
-}
-
-func (m *Model) setTheme(name string) {
-	if name == "" {
-		m.setFlash("themes: "+strings.Join(themes.Names(), ", ")+" (now "+m.theme.Name+")", false)
-		return
-	}
-	if m.noColor {
-		m.setFlash("NO_COLOR is set: colours stay off", true)
-		return
-	}
-	t, err := themes.Get(name)
-	if err != nil {
-		m.setFlash(safe(err.Error()), true)
-		return
-	}
-	m.theme = t
-	m.styles = themes.NewStyles(t, m.isDark)
-	m.applyStyles()
-	m.setFlash("theme "+t.Name, false)
-	if m.cfg.SaveTheme != nil {
-		if where, err := m.cfg.SaveTheme(t.Name); err != nil {
-			m.setFlash("theme "+t.Name+", for this run only: "+safe(err.Error()), true)
-		} else {
-			m.setFlash("theme "+t.Name+", kept in "+safe(where), false)
-		}
-	}
-}
-
 func (m *Model) wheel(ms tea.Mouse) {
 	if m.overlay == overlayMailbox {
-		switch ms.Button {
-		case tea.MouseWheelUp:
-			m.mailbox.scroll -= 3
-		case tea.MouseWheelDown:
-			m.mailbox.scroll += 3
-		}
+		m.mailbox.wheel(ms.Button)
 		return
 	}
 	if m.overlay != overlayNone || m.lay.TooSmall {
@@ -1325,7 +1063,7 @@ func (m *Model) overlayBox() *overlaySpec {
 	switch m.overlay {
 	case overlayHelp:
 		w, h := m.helpSize()
-		return &overlaySpec{m.helpView(w, h), (l.W - w) / 2, (l.H - h) / 2}
+		return &overlaySpec{m.helpOv.view(s, m.helpLines(w-4), w, h), (l.W - w) / 2, (l.H - h) / 2}
 	case overlaySend:
 		w, h := min(l.W-4, 76), min(l.H-2, 18)
 		return &overlaySpec{m.sendForm.view(s, w, h), (l.W - w) / 2, (l.H - h) / 2}
@@ -1369,98 +1107,6 @@ func (m *Model) dataBox() []string {
 	}
 	title := fmt.Sprintf("Message · %d %s · not sent yet", m.st.DataLines, plural(m.st.DataLines, "line"))
 	return box(s, title, "", lines, l.Log.W, len(lines)+2, false)
-}
-
-// helpSize is the help overlay's box: as wide as 100 columns and as high as
-// 30 rows where the terminal has them.
-func (m *Model) helpSize() (w, h int) {
-	return min(m.lay.W-4, 100), min(m.lay.H-2, 30)
-}
-
-func (m *Model) openHelp() {
-	m.overlay, m.helpTop = overlayHelp, 0
-}
-
-// scrollHelp moves the help overlay by n lines, never past its ends.
-func (m *Model) scrollHelp(n int) {
-	w, h := m.helpSize()
-	last := max(0, len(m.helpLines(w-4))-(h-2))
-	m.helpTop = min(max(m.helpTop+n, 0), last)
-}
-
-// helpView is the help overlay: every key and command, scrolled to helpTop
-// when they do not all fit (an 80×24 terminal shows about half), with the
-// badge saying where the view is.
-func (m *Model) helpView(w, h int) []string {
-	lines := m.helpLines(w - 4)
-	rows := h - 2
-	top := min(max(m.helpTop, 0), max(0, len(lines)-rows))
-	badge := "esc close"
-	if len(lines) > rows {
-		badge = fmt.Sprintf("%d–%d of %d · ↑↓ esc", top+1, min(top+rows, len(lines)), len(lines))
-	}
-	return box(m.styles, "Help", badge, lines[top:], w, h, true)
-}
-
-// helpLines lays the help out for inner columns. Key groups sit side by side
-// as far as they fit and wrap to another band below, and a command's
-// description wraps under itself, so nothing is cut at the right edge.
-func (m *Model) helpLines(inner int) []string {
-	s := m.styles
-	hm := m.help
-	hm.SetWidth(0) // measure whole groups; fitting them is done here
-	widest := func(v string) int {
-		n := 0
-		for _, l := range strings.Split(v, "\n") {
-			n = max(n, ansi.StringWidth(l))
-		}
-		return n
-	}
-	var lines []string
-	var band [][]key.Binding
-	flush := func() {
-		if len(band) == 0 {
-			return
-		}
-		if len(lines) > 0 {
-			lines = append(lines, "")
-		}
-		lines = append(lines, strings.Split(hm.FullHelpView(band), "\n")...)
-		band = nil
-	}
-	for _, g := range m.FullHelp() {
-		try := append(band[:len(band):len(band)], g)
-		if len(band) > 0 && widest(hm.FullHelpView(try)) > inner {
-			flush()
-			try = [][]key.Binding{g}
-		}
-		band = try
-	}
-	flush()
-	if m.rep != nil {
-		return lines
-	}
-	lines = append(lines, "", s.Accent.Render("Commands"))
-	nameW := 0
-	for _, c := range commands {
-		nameW = max(nameW, displayWidth(strings.TrimSpace(c.name+" "+c.args))+2)
-	}
-	// The screen is at least 80 wide (minWidth), which leaves a
-	// description 44 columns; a longer one wraps under itself.
-	for _, c := range commands {
-		name := strings.TrimSpace(c.name + " " + c.args)
-		desc := wrap(c.help, inner-nameW, 0)
-		lines = append(lines, s.HelpKey.Render(padRight(name, nameW))+s.HelpDesc.Render(desc[0]))
-		for _, d := range desc[1:] {
-			lines = append(lines, strings.Repeat(" ", nameW)+s.HelpDesc.Render(d))
-		}
-	}
-	note := "Anything else is sent to the server as typed (RFC 5321 commands)."
-	lines = append(lines, "")
-	for _, l := range wrap(note, inner, 0) {
-		lines = append(lines, s.Muted.Render(l))
-	}
-	return lines
 }
 
 // overlay draws box over the rows of base from column x, row y. The rows

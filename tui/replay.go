@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/ehlo-dev/ehlo/recordings"
@@ -32,6 +33,7 @@ const (
 // happened, and so how many lines exist. The panes' state at the cursor is
 // recomputed from the nearest checkpoint, so stepping back is cheap too.
 type replayer struct {
+	keys    replayKeyMap
 	rec     *recordings.Recording
 	pos     int   // events applied
 	lineEnd []int // lines that exist after event i
@@ -48,7 +50,7 @@ func newReplayer(rec *recordings.Recording, log *wireLog) *replayer {
 	lmtp := strings.EqualFold(rec.Header.Transport, "lmtp")
 	b := newBuilder(log, lmtp)
 	b.st.Server = rec.Header.Server
-	r := &replayer{rec: rec, speed: replayDefaultSpeed, lineEnd: make([]int, len(rec.Events))}
+	r := &replayer{keys: defaultReplayKeyMap(), rec: rec, speed: replayDefaultSpeed, lineEnd: make([]int, len(rec.Events))}
 	lines := 0
 	for _, e := range rec.Events {
 		lines += bytes.Count(e.Data, []byte("\n")) + 1
@@ -122,8 +124,7 @@ func (r *replayer) seek(pos int) {
 // reveal pauses and moves the cursor just far enough for line i to exist
 // (a search hit beyond it).
 func (r *replayer) reveal(i int) {
-	r.gen++
-	r.playing = false
+	r.pause()
 	r.seek(sort.SearchInts(r.lineEnd, i+1) + 1)
 }
 
@@ -219,17 +220,81 @@ func (r *replayer) controls(s themes.Styles, w int) string {
 	return s.Accent.Render(info) + s.StepDone.Render(strings.Repeat("━", done)) + s.StepTodo.Render(strings.Repeat("─", barW-done))
 }
 
+// replayKeyMap is the replay bar's: the player's keys, and q to leave
+// (no text is typed in a replay).
+type replayKeyMap struct {
+	PlayPause, StepForward, StepBack, Faster, Slower, Start, End, Quit key.Binding
+}
+
+func defaultReplayKeyMap() replayKeyMap {
+	return replayKeyMap{
+		PlayPause:   binding("space", "play/pause", "space"),
+		StepForward: binding("→", "step", "right", "l"),
+		StepBack:    binding("←", "back", "left", "h"),
+		Faster:      binding("+", "faster", "+", "="),
+		Slower:      binding("-", "slower", "-"),
+		Start:       binding("home", "start", "home"),
+		End:         binding("end", "end", "end"),
+		Quit:        binding("q", "quit", "q"),
+	}
+}
+
+// ShortHelp is the player's part of the help bar.
+func (k replayKeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.PlayPause, k.StepForward, k.StepBack, k.Faster, k.Slower, k.Start, k.End}
+}
+
+// FullHelp is the player's group in the help overlay.
+func (k replayKeyMap) FullHelp() []key.Binding { return k.ShortHelp() }
+
+// update handles a key of the player. handled says it was one; moved
+// that the cursor may have moved, so the panes must follow.
+func (r *replayer) update(msg tea.KeyPressMsg) (cmd tea.Cmd, handled, moved bool) {
+	k := r.keys
+	switch {
+	case key.Matches(msg, k.PlayPause):
+		return r.togglePlay(), true, false
+	case key.Matches(msg, k.Quit):
+		return tea.Quit, true, false
+	case key.Matches(msg, k.Faster):
+		r.speed = min(r.speed+1, len(replaySpeeds)-1)
+	case key.Matches(msg, k.Slower):
+		r.speed = max(r.speed-1, 0)
+	case key.Matches(msg, k.StepForward):
+		r.pause()
+		r.step()
+	case key.Matches(msg, k.StepBack):
+		r.pause()
+		r.seek(r.pos - 1)
+	case key.Matches(msg, k.Start):
+		r.pause()
+		r.seek(0)
+	case key.Matches(msg, k.End):
+		r.pause()
+		r.seek(r.total())
+	default:
+		return nil, false, false
+	}
+	return nil, true, true
+}
+
+// pause stops playing and voids the ticks in flight.
+func (r *replayer) pause() {
+	r.gen++
+	r.playing = false
+}
+
 // resume starts from the state a recording begun mid-session opens with,
 // so that its first frame shows the connection as it was (greeted, in
 // TLS, its extensions) rather than a disconnected session in clear text.
+// Where the client was (inside an AUTH exchange, inside a message) the
+// session's Follower takes from the same event.
 func (b *builder) resume(e session.Event) {
 	s := e.Start
 	if s == nil {
 		return
 	}
 	b.addr, b.connected = s.Addr, s.Connected
-	b.queue, b.answering, b.dataPending, b.bdatLeft = nil, verbNone, false, 0
-	b.inData, b.authCont = s.Mode == "data", s.Mode == "auth"
 	st := &b.st
 	if s.Addr != "" {
 		st.Server = s.Addr

@@ -26,10 +26,8 @@ func roundTrip(w *wireLog, i int) (d time.Duration, ok bool) {
 	if l.kind != lineServer {
 		return 0, false
 	}
-	if i > 0 && w.lines[i-1].kind == lineServer {
-		if p := w.raw(i - 1); len(p) > 3 && p[3] == '-' {
-			return 0, false // a continuation line of the same reply
-		}
+	if i > 0 && w.lines[i-1].kind == lineServer && w.lines[i-1].flags&flagMore != 0 {
+		return 0, false // a continuation line of the same reply
 	}
 	for j := i - 1; j >= 0 && j >= i-rttScan; j-- {
 		switch w.lines[j].kind {

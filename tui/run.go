@@ -44,7 +44,8 @@ type Config struct {
 	// file's "from").
 	DefaultFrom string
 	// SaveTheme, if set, keeps a theme chosen with /theme for the next
-	// run; it returns where it saved it.
+	// run; it returns where it saved it. Like Mailbox and ToggleRecord it
+	// is called from a tea.Cmd, on another goroutine than the UI's.
 	SaveTheme func(name string) (where string, err error)
 
 	// Mailbox returns the sandbox's received messages, oldest first; nil

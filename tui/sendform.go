@@ -14,16 +14,53 @@ import (
 // sendView is the /send form: from, to, subject and body, sent with
 // Conversation.Send (smtplib's sendmail rules apply in the session).
 type sendView struct {
+	keys   sendKeyMap
 	fields [3]textinput.Model // from, to, subject
 	body   textarea.Model
 	focus  int // 0..2 the fields, 3 the body
 	err    string
 }
 
+// sendKeyMap is the /send form's. In the one-line fields enter and ↓ move
+// to the next field, ↑ to the previous; in the body they edit the text.
+type sendKeyMap struct {
+	NextField, PrevField key.Binding
+	NextLine, PrevLine   key.Binding // the fields only
+	Send, Close          key.Binding
+}
+
+func defaultSendKeyMap() sendKeyMap {
+	return sendKeyMap{
+		NextField: binding("tab", "next field", "tab"),
+		PrevField: binding("shift+tab", "previous field", "shift+tab"),
+		NextLine:  key.NewBinding(key.WithKeys("enter", "down")),
+		PrevLine:  key.NewBinding(key.WithKeys("up")),
+		Send:      binding("ctrl+s", "send", "ctrl+s"),
+		Close:     binding("esc", "close", "esc"),
+	}
+}
+
+// ShortHelp is what the help bar shows while the form is up.
+func (k sendKeyMap) ShortHelp() []key.Binding { return []key.Binding{k.NextField, k.Send, k.Close} }
+
+// FullHelp is the form's group in the help overlay.
+func (k sendKeyMap) FullHelp() []key.Binding {
+	return []key.Binding{k.NextField, k.PrevField, k.Send, k.Close}
+}
+
+// formResult is what a key did to the form.
+type formResult int
+
+const (
+	formEditing formResult = iota
+	formCancel             // closed without sending
+	formSend               // to be sent, if form() accepts it
+)
+
 var sendLabels = [...]string{"From", "To", "Subject"}
 
-func newSendView(s themes.Styles, last sendForm) *sendView {
-	v := &sendView{}
+func newSendView(s themes.Styles, last sendForm, keys sendKeyMap) *sendView {
+	v := &sendView{keys: keys}
 	vals := [3]string{last.From, strings.Join(last.To, ", "), last.Subject}
 	holders := [3]string{"sender@example.com", "rcpt@example.com, other@example.com", "ehlo test"}
 	for i := range v.fields {
@@ -94,28 +131,33 @@ func (v *sendView) form() (sendForm, bool) {
 	return f, true
 }
 
-// update handles a key; done says the form closed, send that it should be
-// sent.
-func (v *sendView) update(msg tea.KeyPressMsg, keys KeyMap) (cmd tea.Cmd, done, send bool) {
+// update handles a key.
+func (v *sendView) update(msg tea.KeyPressMsg) (tea.Cmd, formResult) {
+	k, inField := v.keys, v.focus < 3
 	switch {
-	case key.Matches(msg, keys.Close):
-		return nil, true, false
-	case key.Matches(msg, keys.SendForm):
-		return nil, true, true
-	case key.Matches(msg, keys.NextField), v.focus < 3 && msg.String() == "enter", v.focus < 3 && msg.String() == "down":
+	case key.Matches(msg, k.Close):
+		return nil, formCancel
+	case key.Matches(msg, k.Send):
+		return nil, formSend
+	case key.Matches(msg, k.NextField), inField && key.Matches(msg, k.NextLine):
 		v.setFocus(v.focus + 1)
-		return nil, false, false
-	case key.Matches(msg, keys.PrevField), v.focus < 3 && msg.String() == "up":
+		return nil, formEditing
+	case key.Matches(msg, k.PrevField), inField && key.Matches(msg, k.PrevLine):
 		v.setFocus(v.focus - 1)
-		return nil, false, false
+		return nil, formEditing
 	}
 	v.err = ""
+	return v.edit(msg), formEditing
+}
+
+// edit hands a key or a paste to the field that has the focus.
+func (v *sendView) edit(msg tea.Msg) (cmd tea.Cmd) {
 	if v.focus < 3 {
 		v.fields[v.focus], cmd = v.fields[v.focus].Update(msg)
 	} else {
 		v.body, cmd = v.body.Update(msg)
 	}
-	return cmd, false, false
+	return cmd
 }
 
 // view draws the form as a box of w by h cells.

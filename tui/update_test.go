@@ -467,7 +467,8 @@ func TestMailbox(t *testing.T) {
 		}
 	}
 	typeText(m, "/mailbox")
-	press(m, "enter", "down")
+	settle(m, press(m, "enter"))
+	press(m, "down")
 	v := m.View().Content
 	if !strings.Contains(ansi.Strip(v), `Subject: \x1b]0;pwned\x07two`) || strings.Contains(v, "\x1b]0;pwned") {
 		t.Errorf("message not shown sanitized:\n%s", ansi.Strip(v))
@@ -656,12 +657,12 @@ func TestHelpOverlayScrollsToEverything(t *testing.T) {
 			t.Errorf("%dx%d: scrolled past the end", size[0], size[1])
 		}
 		press(m, "g")
-		if m.helpTop != 0 {
-			t.Errorf("%dx%d: g left the help at line %d", size[0], size[1], m.helpTop)
+		if m.helpOv.top != 0 {
+			t.Errorf("%dx%d: g left the help at line %d", size[0], size[1], m.helpOv.top)
 		}
 		press(m, "esc", "f1")
-		if m.overlay != overlayHelp || m.helpTop != 0 {
-			t.Errorf("%dx%d: help reopened at line %d", size[0], size[1], m.helpTop)
+		if m.overlay != overlayHelp || m.helpOv.top != 0 {
+			t.Errorf("%dx%d: help reopened at line %d", size[0], size[1], m.helpOv.top)
 		}
 	}
 }
@@ -683,7 +684,7 @@ func TestRecordCommand(t *testing.T) {
 	on := true
 	m.cfg.ToggleRecord = func() (bool, string, error) { on = !on; return on, "/tmp/s.jsonl", nil }
 	typeText(m, "/record")
-	press(m, "enter")
+	settle(m, press(m, "enter"))
 	if m.recording || strings.Contains(plain(m), "● REC") {
 		t.Error("toggle did not stop the recording")
 	}
@@ -903,7 +904,7 @@ func TestMailboxEnvelope(t *testing.T) {
 		}
 		m.Update(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
 		typeText(m, "/mailbox")
-		press(m, "enter")
+		settle(m, press(m, "enter"))
 		v := plain(m)
 		for _, want := range []string{"HELO client.example · TLS yes · AUTH", "MAIL FROM:<alice.longname@example.test>", "SIZE=21",
 			"RCPT TO:<bob.longername@example.test>", "→ 250 accepted", "RCPT TO:<carol@example.test>", "DATA → 250 queued as s1.1", "Subject: hi"} {
@@ -954,7 +955,7 @@ func TestConfigDefaultsReachTheTUI(t *testing.T) {
 	defer m.Close()
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
 	typeText(m, "/theme light")
-	press(m, "enter")
+	settle(m, press(m, "enter"))
 	if saved != "light" || !strings.Contains(plain(m), "theme light, kept in /cfg/ehlo/config.toml") {
 		t.Errorf("saved %q:\n%s", saved, plain(m))
 	}

@@ -29,6 +29,7 @@ const (
 	flagRedacted                   // a secret was replaced by a marker
 	flagPayload                    // message content (DATA or BDAT), not a command
 	flagPlain                      // printable ASCII only: shown as stored
+	flagMore                       // a reply line its reply goes on after ("250-…")
 )
 
 // verb is the command a client line starts, or that a server line answers;
@@ -389,13 +390,18 @@ func (f *feed) drain() []session.Event {
 	return evs
 }
 
-// builder turns events into wire-log lines and follows the conversation
-// just far enough to know which command each reply answers, which client
-// lines are message content, and (for replay, where there is no session
-// to ask) the state the Connection and Extensions panes show.
+// builder turns events into wire-log lines. What each line is (a command
+// and its verb, message content, the end of a message, the command a reply
+// answers) it reads from the events' annotations (session.Event.Parts):
+// session follows the conversation once, and nothing here parses SMTP
+// again. A live session's events come annotated by its Capture; a
+// replay's builder runs a session.Follower of its own over the recording.
+// For replay, where there is no session to ask, it also keeps the state
+// the Connection and Extensions panes show.
 type builder struct {
-	log  *wireLog // nil: follow the state only
-	lmtp bool
+	log    *wireLog          // nil: follow the state only
+	follow *session.Follower // nil: the events come annotated
+	parts  []session.Part    // follow's scratch space
 
 	addr      string
 	connected bool
@@ -403,15 +409,9 @@ type builder struct {
 	partial    []byte // the start of a client line not yet ended
 	partialCut int
 	partialTLS bool
+	partialPay bool // the line is message content
 	partialAt  time.Duration
 	lastByte   byte // the last byte added to partial, to drop a CR before LF
-
-	queue       []verb // commands sent, waiting for their final reply
-	answering   verb   // what the current server reply answers
-	dataPending bool   // DATA sent, waiting for 354
-	inData      bool   // DATA content until "."
-	bdatLeft    int64  // BDAT content bytes still to come
-	authCont    bool   // the server sent 334: the next client line answers it
 
 	st paneState // replay: the state at this point
 }
@@ -420,7 +420,10 @@ func (b *builder) clone() builder {
 	c := *b
 	c.log = nil
 	c.partial = bytes.Clone(b.partial)
-	c.queue = append([]verb(nil), b.queue...)
+	c.parts = nil
+	if b.follow != nil {
+		c.follow = b.follow.Clone()
+	}
 	c.st.Exts = append([]extension(nil), b.st.Exts...)
 	return c
 }
@@ -435,19 +438,29 @@ func (b *builder) info(kind lineKind, at time.Duration, text string) {
 	b.line(kind, 0, verbNone, at, []byte(text), 0)
 }
 
+// newBuilder returns a builder that follows the events itself, as a
+// replay needs; lmtp says the recording's transport is LMTP.
 func newBuilder(log *wireLog, lmtp bool) *builder {
-	return &builder{log: log, lmtp: lmtp, answering: verbGreeting}
+	return &builder{log: log, follow: session.NewFollower(lmtp)}
 }
+
+// newLiveBuilder returns a builder for a live session's events, which its
+// Capture annotates.
+func newLiveBuilder(log *wireLog) *builder { return &builder{log: log} }
 
 // apply adds one event.
 func (b *builder) apply(e session.Event) {
+	if b.follow != nil {
+		e.Parts = b.parts[:0]
+		b.follow.Annotate(&e)
+		b.parts = e.Parts[:0]
+	}
 	if e.Kind != session.KindClient {
 		b.flushPartial()
 	}
 	switch e.Kind {
 	case session.KindConnect:
 		b.addr, b.connected = e.Addr, false
-		b.queue, b.answering, b.inData, b.dataPending, b.bdatLeft, b.authCont = nil, verbGreeting, false, false, 0, false
 		b.st.Server = e.Addr
 		b.info(lineInfo, e.Offset, "Trying "+e.Addr+"...")
 	case session.KindState:
@@ -514,10 +527,11 @@ func (b *builder) handshake(e session.Event) {
 	}
 }
 
-// client splits client bytes into lines. A DATA body is streamed in
-// chunks, so a line may span events: its start waits in partial.
+// client adds the lines of a client send, part by part as session read
+// it. A DATA body is streamed in chunks, so a line may span events: its
+// start waits in partial. Bytes no Follower annotated are shown as lines
+// without a verb.
 func (b *builder) client(e session.Event) {
-	data := e.Data
 	flags := uint8(0)
 	if e.TLS {
 		flags |= flagTLS
@@ -525,49 +539,53 @@ func (b *builder) client(e session.Event) {
 	if e.Redacted {
 		flags |= flagRedacted
 	}
-	for len(data) > 0 {
-		if b.bdatLeft > 0 {
-			n := int(min(int64(len(data)), b.bdatLeft))
-			b.payload(data[:n], flags, e.Offset)
-			b.bdatLeft -= int64(n)
-			data = data[n:]
-			if b.bdatLeft == 0 {
-				b.flushAs(flags|flagPayload, verbBDAT)
-				b.queue = append(b.queue, verbDataEnd)
-			}
-			continue
+	start := 0
+	for _, p := range e.Parts {
+		if p.End < start || p.End > len(e.Data) {
+			break
 		}
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			b.appendPartial(data, e.TLS, e.Offset)
-			return
-		}
-		b.appendPartial(data[:i], e.TLS, e.Offset)
-		data = data[i+1:]
-		b.completeLine(flags)
+		b.part(e.Data[start:p.End], flags, p, e.Offset)
+		start = p.End
+	}
+	if start < len(e.Data) {
+		b.part(e.Data[start:], flags, session.Part{}, e.Offset)
 	}
 }
 
-// payload adds BDAT content, split at line ends for display.
-func (b *builder) payload(p []byte, flags uint8, at time.Duration) {
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
+// part adds the lines of one part of a client send. Message content is
+// flagged as such (the "." ending DATA is not: it is the client's
+// command to end it), and a BDAT chunk's end ends a line, since a chunk
+// need not end with one.
+func (b *builder) part(seg []byte, flags uint8, p session.Part, at time.Duration) {
+	vb := verbOf(p.Verb)
+	payload := p.Payload && p.Verb != session.VerbMessageEnd
+	if payload {
+		flags |= flagPayload
+	}
+	for len(seg) > 0 {
+		i := bytes.IndexByte(seg, '\n')
 		if i < 0 {
-			b.appendPartial(p, flags&flagTLS != 0, at)
-			return
+			b.appendPartial(seg, flags&flagTLS != 0, payload, at)
+			break
 		}
-		b.appendPartial(p[:i], flags&flagTLS != 0, at)
-		p = p[i+1:]
+		b.appendPartial(seg[:i], flags&flagTLS != 0, payload, at)
+		seg = seg[i+1:]
 		line, cut, at := b.takeLine()
-		b.line(lineClient, flags|flagPayload, verbBDAT, at, line, cut)
+		if vb == verbEHLO || vb == verbLHLO {
+			b.st.pendingExts = true
+		}
+		b.line(lineClient, flags, vb, at, line, cut)
+	}
+	if p.Last && p.Verb == "BDAT" {
+		b.flushAs(flags, vb)
 	}
 }
 
 // appendPartial adds bytes of a line whose end has not been seen, keeping
 // at most maxLineBytes and counting the rest.
-func (b *builder) appendPartial(p []byte, tls bool, at time.Duration) {
+func (b *builder) appendPartial(p []byte, tls, payload bool, at time.Duration) {
 	if len(b.partial) == 0 && b.partialCut == 0 {
-		b.partialAt, b.partialTLS = at, tls
+		b.partialAt, b.partialTLS, b.partialPay = at, tls, payload
 	}
 	if len(p) == 0 {
 		return
@@ -599,7 +617,7 @@ func (b *builder) takeLine() (line []byte, cut int, at time.Duration) {
 // transcript does before any other event.
 func (b *builder) flushPartial() {
 	flags := uint8(0)
-	if b.inData || b.bdatLeft > 0 {
+	if b.partialPay {
 		flags |= flagPayload
 	}
 	b.flushAs(flags, verbNone)
@@ -616,46 +634,8 @@ func (b *builder) flushAs(flags uint8, vb verb) {
 	b.partial, b.partialCut, b.lastByte = b.partial[:0], 0, 0
 }
 
-func (b *builder) completeLine(flags uint8) {
-	line, cut, at := b.takeLine()
-	if b.inData {
-		if string(line) == "." && cut == 0 {
-			b.inData = false
-			b.queue = append(b.queue, verbDataEnd)
-			b.line(lineClient, flags, verbDataEnd, at, line, 0)
-			return
-		}
-		b.line(lineClient, flags|flagPayload, verbDATA, at, line, cut)
-		return
-	}
-	vb := verbOther
-	word, rest, _ := strings.Cut(string(line[:min(len(line), 64)]), " ")
-	if b.authCont {
-		vb = verbAUTH
-		b.authCont = false
-	} else if v, ok := verbNames[strings.ToUpper(word)]; ok {
-		vb = v
-	}
-	switch vb {
-	case verbDATA:
-		b.dataPending = true
-	case verbBDAT:
-		size, _, _ := strings.Cut(rest, " ")
-		if n, err := strconv.ParseInt(size, 10, 64); err == nil && n > 0 {
-			b.bdatLeft = n
-		} else {
-			b.queue = append(b.queue, verbBDAT)
-		}
-	case verbEHLO, verbLHLO:
-		b.st.pendingExts = true
-	}
-	if vb != verbBDAT {
-		b.queue = append(b.queue, vb)
-	}
-	b.line(lineClient, flags, vb, at, line, cut)
-}
-
-// server adds one reply line (an event may hold more than one).
+// server adds the reply lines of an event (one, as received; a recording
+// may hold more), each with the command session says it answers.
 func (b *builder) server(e session.Event) {
 	flags := uint8(0)
 	if e.TLS {
@@ -664,49 +644,50 @@ func (b *builder) server(e session.Event) {
 	if e.Redacted {
 		flags |= flagRedacted
 	}
-	rest := e.Data
-	for len(rest) > 0 {
+	start := 0
+	for _, p := range e.Parts {
+		if p.End < start || p.End > len(e.Data) {
+			break
+		}
+		more := uint8(0)
+		if p.More {
+			more = flagMore
+		}
+		b.reply(trimEOL(e.Data[start:p.End]), flags|more, verbOf(p.Verb), e.Offset)
+		start = p.End
+	}
+	for rest := e.Data[start:]; len(rest) > 0; { // not annotated
 		line := rest
 		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
 			line, rest = rest[:i+1], rest[i+1:]
 		} else {
 			rest = nil
 		}
-		b.reply(trimEOL(line), flags, e.Offset)
+		b.reply(trimEOL(line), flags, verbNone, e.Offset)
 	}
 }
 
-func (b *builder) reply(line []byte, flags uint8, at time.Duration) {
-	lmtpMore := b.answering == verbDataEnd && b.lmtp && len(b.queue) > 0
-	if (b.answering == verbNone || lmtpMore) && len(b.queue) > 0 {
-		b.answering, b.queue = b.queue[0], b.queue[1:]
-	}
-	vb := b.answering
+func (b *builder) reply(line []byte, flags uint8, vb verb, at time.Duration) {
 	b.line(lineServer, flags, vb, at, line, 0)
-	final := len(line) < 4 || line[3] != '-'
-	code := ""
-	if len(line) >= 3 {
-		code = string(line[:3])
-	}
-	if (vb == verbEHLO || vb == verbLHLO) && code == "250" {
+	if (vb == verbEHLO || vb == verbLHLO) && bytes.HasPrefix(line, []byte("250")) {
 		b.st.ehloLine(line)
 	}
-	if !final {
-		return
+}
+
+// verbOf is the verb session named (session.Part.Verb).
+func verbOf(name string) verb {
+	switch name {
+	case "":
+		return verbNone
+	case session.VerbGreeting:
+		return verbGreeting
+	case session.VerbMessageEnd:
+		return verbDataEnd
 	}
-	switch {
-	case vb == verbAUTH && code == "334":
-		b.authCont = true
-	case b.dataPending && code == "354":
-		b.inData = true
+	if v, ok := verbNames[name]; ok {
+		return v
 	}
-	if vb == verbDATA {
-		b.dataPending = false
-	}
-	if vb == verbDataEnd && b.lmtp && len(b.queue) == 0 {
-		return // LMTP: one reply per recipient; keep answering end of data
-	}
-	b.answering = verbNone
+	return verbOther
 }
 
 func trimEOL(b []byte) []byte {
