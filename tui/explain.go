@@ -238,100 +238,81 @@ func enhancedMeaning(class string, subj, det int) string {
 // specified: RFC 3207 for STARTTLS, RFC 4954 for AUTH, RFC 2033 for LMTP's
 // LHLO and end of data, RFC 5321 for the rest.
 func codeMeaning(code int, ctx replyContext) (meaning, rfc string) {
-	switch ctx.Verb {
-	case verbSTARTTLS:
-		switch code {
-		case 220:
-			return "ready to start TLS: the client begins the handshake now", "RFC 3207 §4"
-		case 454:
-			return "TLS not available due to a temporary reason", "RFC 3207 §4"
-		case 501:
-			return "syntax error: STARTTLS takes no parameters", "RFC 3207 §4"
+	if ctx.Verb == verbDataEnd {
+		if m, ok := dataEndMeaning(code, ctx.LMTP); ok {
+			return m.meaning, m.rfc
 		}
-	case verbAUTH:
-		switch code {
-		case 235:
-			return "authentication succeeded", "RFC 4954 §6"
-		case 334:
-			return "server challenge: base64 text; answer in base64, or * to cancel", "RFC 4954 §4"
-		case 432:
-			return "a password transition is needed", "RFC 4954 §6"
-		case 454:
-			return "temporary authentication failure", "RFC 4954 §6"
-		case 500:
-			return "authentication exchange line is too long", "RFC 4954 §6"
-		case 501:
-			return "the exchange was cancelled, or the response was not valid base64", "RFC 4954 §4"
-		case 503:
-			return "bad sequence: already authenticated, or AUTH during a transaction", "RFC 4954 §4"
-		case 504:
-			return "unrecognized authentication mechanism", "RFC 4954 §4"
-		case 530:
-			return "authentication required", "RFC 4954 §6"
-		case 534:
-			return "authentication mechanism is too weak", "RFC 4954 §6"
-		case 535:
-			return "authentication credentials invalid", "RFC 4954 §6"
-		case 538:
-			return "encryption required for the requested authentication mechanism", "RFC 4954 §6"
-		}
-	case verbLHLO:
-		if code == 250 {
-			return "LHLO accepted: the lines that follow list the extensions", "RFC 2033 §4.1"
-		}
-	case verbDataEnd:
-		if ctx.LMTP {
-			switch code / 100 {
-			case 2:
-				return "delivered to one recipient: LMTP sends one reply per accepted RCPT, in order", "RFC 2033 §4.2"
-			case 4, 5:
-				return "not delivered to one recipient: LMTP sends one reply per accepted RCPT, in order", "RFC 2033 §4.2"
-			}
-		}
-		switch code {
-		case 250:
-			return "message accepted for delivery: the server is now responsible for it", "RFC 5321 §4.2.5"
-		case 451, 452, 552, 554:
-			return codeTable[code] + " (after the message: it was not accepted)", "RFC 5321 §4.2.5"
-		}
-	case verbEHLO, verbHELO:
-		if code == 250 {
-			if ctx.Verb == verbEHLO {
-				return "EHLO accepted: the lines that follow list the extensions", "RFC 5321 §4.1.1.1"
-			}
-			return "HELO accepted: no extensions (plain SMTP)", "RFC 5321 §4.1.1.1"
-		}
-	case verbGreeting:
-		switch code {
-		case 220:
-			return "service ready: the server's greeting", "RFC 5321 §3.1"
-		case 554:
-			return "no SMTP service here: the server refuses the connection", "RFC 5321 §3.1"
-		}
-	case verbMAIL:
-		if code == 250 {
-			return "sender accepted: the transaction has started", "RFC 5321 §4.1.1.2"
-		}
-	case verbRCPT:
-		if code == 250 || code == 251 {
-			return "recipient accepted", "RFC 5321 §4.1.1.3"
-		}
-	case verbVRFY:
-		switch code {
-		case 250:
-			return "the address is valid here", "RFC 5321 §3.5.3"
-		case 252:
-			return "cannot verify the user, but will accept mail for it", "RFC 5321 §3.5.3"
-		}
-	case verbBDAT:
-		if code == 250 {
-			return "chunk accepted", "RFC 3030 §2"
-		}
+	}
+	if m, ok := verbMeanings[ctx.Verb][code]; ok {
+		return m.meaning, m.rfc
 	}
 	if m, ok := codeTable[code]; ok {
 		return m, codeRFC(code)
 	}
 	return "", "RFC 5321 §4.2.1"
+}
+
+// meaningRef is what a reply code means and the section that says so.
+type meaningRef struct{ meaning, rfc string }
+
+// dataEndMeaning explains the reply after the message: LMTP's one reply
+// per accepted recipient, or a refusal after the data.
+func dataEndMeaning(code int, lmtp bool) (meaningRef, bool) {
+	if lmtp {
+		switch code / 100 {
+		case 2:
+			return meaningRef{"delivered to one recipient: LMTP sends one reply per accepted RCPT, in order", "RFC 2033 §4.2"}, true
+		case 4, 5:
+			return meaningRef{"not delivered to one recipient: LMTP sends one reply per accepted RCPT, in order", "RFC 2033 §4.2"}, true
+		}
+	}
+	switch code {
+	case 451, 452, 552, 554:
+		return meaningRef{codeTable[code] + " (after the message: it was not accepted)", "RFC 5321 §4.2.5"}, true
+	}
+	return meaningRef{}, false
+}
+
+// verbMeanings is what a code means in answer to a given command, where
+// that says more than RFC 5321 §4.2.2's general table.
+var verbMeanings = map[verb]map[int]meaningRef{
+	verbSTARTTLS: {
+		220: {"ready to start TLS: the client begins the handshake now", "RFC 3207 §4"},
+		454: {"TLS not available due to a temporary reason", "RFC 3207 §4"},
+		501: {"syntax error: STARTTLS takes no parameters", "RFC 3207 §4"},
+	},
+	verbAUTH: {
+		235: {"authentication succeeded", "RFC 4954 §6"},
+		334: {"server challenge: base64 text; answer in base64, or * to cancel", "RFC 4954 §4"},
+		432: {"a password transition is needed", "RFC 4954 §6"},
+		454: {"temporary authentication failure", "RFC 4954 §6"},
+		500: {"authentication exchange line is too long", "RFC 4954 §6"},
+		501: {"the exchange was cancelled, or the response was not valid base64", "RFC 4954 §4"},
+		503: {"bad sequence: already authenticated, or AUTH during a transaction", "RFC 4954 §4"},
+		504: {"unrecognized authentication mechanism", "RFC 4954 §4"},
+		530: {"authentication required", "RFC 4954 §6"},
+		534: {"authentication mechanism is too weak", "RFC 4954 §6"},
+		535: {"authentication credentials invalid", "RFC 4954 §6"},
+		538: {"encryption required for the requested authentication mechanism", "RFC 4954 §6"},
+	},
+	verbLHLO:    {250: {"LHLO accepted: the lines that follow list the extensions", "RFC 2033 §4.1"}},
+	verbDataEnd: {250: {"message accepted for delivery: the server is now responsible for it", "RFC 5321 §4.2.5"}},
+	verbEHLO:    {250: {"EHLO accepted: the lines that follow list the extensions", "RFC 5321 §4.1.1.1"}},
+	verbHELO:    {250: {"HELO accepted: no extensions (plain SMTP)", "RFC 5321 §4.1.1.1"}},
+	verbGreeting: {
+		220: {"service ready: the server's greeting", "RFC 5321 §3.1"},
+		554: {"no SMTP service here: the server refuses the connection", "RFC 5321 §3.1"},
+	},
+	verbMAIL: {250: {"sender accepted: the transaction has started", "RFC 5321 §4.1.1.2"}},
+	verbRCPT: {
+		250: {"recipient accepted", "RFC 5321 §4.1.1.3"},
+		251: {"recipient accepted", "RFC 5321 §4.1.1.3"},
+	},
+	verbVRFY: {
+		250: {"the address is valid here", "RFC 5321 §3.5.3"},
+		252: {"cannot verify the user, but will accept mail for it", "RFC 5321 §3.5.3"},
+	},
+	verbBDAT: {250: {"chunk accepted", "RFC 3030 §2"}},
 }
 
 // codeTable is RFC 5321 §4.2.2 (and RFC 7504 for 521 and 556).
