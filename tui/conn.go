@@ -10,24 +10,6 @@ import (
 	"github.com/ehlo-dev/ehlo/themes"
 )
 
-// Positions in the SMTP state machine, in the order protocol.Phase has
-// them. The TUI reads the phase by name so that it need not import
-// protocol (STYLE B1).
-const (
-	phaseDisconnected = iota
-	phaseConnected
-	phaseGreeted
-	phaseHello
-	phaseMail
-	phaseRcpt
-	phaseData
-)
-
-var phaseByName = map[string]int{
-	"disconnected": phaseDisconnected, "connected": phaseConnected, "greeted": phaseGreeted,
-	"hello": phaseHello, "mail": phaseMail, "rcpt": phaseRcpt, "data": phaseData,
-}
-
 // extension is one EHLO keyword and its parameters, as the server sent
 // them (raw: they are sanitized when drawn).
 type extension struct{ Keyword, Params string }
@@ -39,7 +21,7 @@ type paneState struct {
 	Server    string
 	Transport string // "smtp", "smtps", "lmtp"
 	Connected bool
-	Phase     int
+	Step      session.Step // how far the conversation has gone
 	TLS       bool
 	Auth      bool
 	Rcpts     int
@@ -74,7 +56,7 @@ type paneState struct {
 // reached is the furthest a connection went: phase and recipients at their
 // highest, and whether TLS and auth ever held.
 type reached struct {
-	Phase     int
+	Step      session.Step
 	TLS, Auth bool
 	Rcpts     int
 }
@@ -89,19 +71,19 @@ func (st *paneState) track(was bool) {
 		st.Reached = reached{}
 	}
 	r := &st.Reached
-	r.Phase, r.Rcpts = max(r.Phase, st.Phase), max(r.Rcpts, st.Rcpts)
+	r.Step, r.Rcpts = max(r.Step, st.Step), max(r.Rcpts, st.Rcpts)
 	r.TLS, r.Auth = r.TLS || st.TLS, r.Auth || st.Auth
 }
 
 // closed is whether a connection was made and has ended.
-func (st *paneState) closed() bool { return !st.Connected && st.Reached.Phase > 0 }
+func (st *paneState) closed() bool { return !st.Connected && st.Reached.Step > session.StepNone }
 
 func fromSnapshot(s snapshot) paneState {
 	st := paneState{
 		Server:    s.Server,
 		Transport: s.Kind.String(),
 		Connected: s.Connected,
-		Phase:     phaseByName[s.State.Phase.String()],
+		Step:      s.Step(),
 		TLS:       s.State.TLS,
 		Auth:      s.State.Authenticated,
 		Rcpts:     s.State.Recipients,
@@ -139,8 +121,8 @@ func (st paneState) next(s snapshot) paneState {
 // applyState follows a KindState event (replay).
 func (st *paneState) applyState(e session.Event) {
 	defer st.track(st.Connected)
-	st.Phase = phaseByName[e.State.Phase.String()]
-	st.Connected = st.Phase != phaseDisconnected
+	st.Step = e.Step()
+	st.Connected = st.Step != session.StepNone
 	st.TLS = e.State.TLS
 	st.Auth = e.State.Authenticated
 	st.Rcpts = e.State.Recipients
@@ -359,7 +341,7 @@ func stateMachine(st paneState, s themes.Styles, w int) []string {
 		label string
 		done  bool
 	}
-	r := reached{st.Phase, st.TLS, st.Auth, st.Rcpts}
+	r := reached{st.Step, st.TLS, st.Auth, st.Rcpts}
 	closed := st.closed()
 	if closed {
 		r = st.Reached
@@ -369,13 +351,13 @@ func stateMachine(st paneState, s themes.Styles, w int) []string {
 		rcpt = "RCPT (" + strconv.Itoa(r.Rcpts) + ")"
 	}
 	steps := []step{
-		{"connected", r.Phase >= phaseConnected},
-		{"greeted", r.Phase >= phaseGreeted},
+		{"connected", r.Step >= session.StepConnected},
+		{"greeted", r.Step >= session.StepGreeted},
 		{"TLS", r.TLS},
 		{"auth", r.Auth},
-		{"MAIL", r.Phase >= phaseMail},
-		{rcpt, r.Phase >= phaseRcpt},
-		{"DATA", r.Phase >= phaseData},
+		{"MAIL", r.Step >= session.StepMail},
+		{rcpt, r.Step >= session.StepRcpt},
+		{"DATA", r.Step >= session.StepData},
 	}
 	current := -1
 	for i, stp := range steps {

@@ -452,11 +452,11 @@ func (b *builder) apply(e session.Event) {
 		b.info(lineInfo, e.Offset, "Trying "+e.Addr+"...")
 	case session.KindState:
 		b.st.applyState(e)
-		if b.st.Phase >= phaseConnected && !b.connected {
+		if b.st.Step >= session.StepConnected && !b.connected {
 			b.connected = true
 			b.info(lineInfo, e.Offset, "Connected to "+b.addr+".")
 		}
-		if b.st.Phase == phaseDisconnected {
+		if b.st.Step == session.StepNone {
 			b.connected = false
 		}
 	case session.KindTLS:
@@ -474,7 +474,7 @@ func (b *builder) apply(e session.Event) {
 	case session.KindClose:
 		b.connected = false
 		b.st.Connected = false
-		b.st.Phase = phaseDisconnected
+		b.st.Step = session.StepNone
 		if e.Text == "" {
 			b.info(lineInfo, e.Offset, "Connection closed with remote host.")
 		} else {
