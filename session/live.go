@@ -197,6 +197,9 @@ type Live struct {
 	// idleStop ends the worker's watch of the idle connection
 	// (protocol.Client.WatchIdle); nil when it is not watching.
 	idleStop chan struct{}
+	// pinned is the SHA-256 of the one certificate trusted for this
+	// session (TrustCertificate); empty when none is.
+	pinned string
 }
 
 // op is one queued operation. Those of one pasted block share a batch.
@@ -739,6 +742,7 @@ func (w *worker) Trace(e protocol.Event) {
 		return
 	}
 	s := &l.snap
+	var handshake *TLSSummary
 	switch e.Kind {
 	case protocol.EventConnect:
 		s.Server, l.network = e.Addr, e.Network
@@ -747,7 +751,8 @@ func (w *worker) Trace(e protocol.Event) {
 	case protocol.EventRecv:
 		s.BytesIn += int64(len(e.Data))
 	case protocol.EventTLS:
-		s.TLS = summarizeTLS(e.TLSState, e.TLSErr)
+		s.TLS = l.summarize(e)
+		handshake = s.TLS
 		if e.TLSErr == nil {
 			s.ExtensionsStale = len(s.Extensions) > 0
 		}
@@ -761,7 +766,11 @@ func (w *worker) Trace(e protocol.Event) {
 		s.Connected, s.State = false, protocol.State{}
 	}
 	l.mu.Unlock()
-	l.capture.Trace(e)
+	if handshake != nil {
+		l.capture.traceHandshake(e, handshake)
+	} else {
+		l.capture.Trace(e)
+	}
 	l.signal()
 }
 
