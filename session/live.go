@@ -33,6 +33,9 @@ type LiveConfig struct {
 	// secret it learns (passwords given to Login and Auth, initial
 	// responses typed on an AUTH line, answers typed in ModeAuth).
 	Redaction Redaction
+
+	// route is how PlanLive found the server through DNS; nil otherwise.
+	route *Route
 }
 
 // Mode is what a line typed in the composer means, which depends on where
@@ -122,6 +125,11 @@ type Snapshot struct {
 	// secrets and made safe to show with Sanitize; it is cleared when the
 	// next operation starts.
 	LastError string
+
+	// Route is how the server was found through DNS (PlanLive): the MX,
+	// DANE and MTA-STS, DANE's verdict as of the last handshake; nil when
+	// the server was named.
+	Route *Route
 }
 
 // DataTailLines is how many of the last message lines Snapshot.DataTail
@@ -252,7 +260,7 @@ func NewLive(cfg LiveConfig) *Live {
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
-	l.snap = Snapshot{Server: cfg.Server, Kind: cfg.Kind}
+	l.snap = Snapshot{Server: cfg.Server, Kind: cfg.Kind, Route: cfg.route.snapshot()}
 	l.cur = l.newWorker()
 	go l.run(l.cur)
 	return l

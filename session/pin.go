@@ -87,9 +87,15 @@ func leafSHA256(cs tls.ConnectionState) string {
 }
 
 // summarize is the TLS summary of a handshake on this conversation: one
-// that passed the pin is Verified and Pinned. Called with l.mu held.
+// that passed DANE is Verified, one that passed the pin is Verified and
+// Pinned; the Snapshot's Route takes DANE's verdict. Called with l.mu held,
+// on the worker goroutine.
 func (l *Live) summarize(e protocol.Event) *TLSSummary {
 	h := summarizeTLS(e.TLSState, e.TLSErr)
+	if r := l.cfg.route; r != nil {
+		l.snap.Route = r.snapshot()
+		h.Verified = h.Verified || r.daneVerified(e) && h.Complete
+	}
 	if l.pinned != "" && e.TLSErr == nil && h.Complete && e.TLSState != nil &&
 		len(e.TLSState.PeerCertificates) > 0 && leafSHA256(*e.TLSState) == l.pinned {
 		h.Verified, h.Pinned = true, true

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/lipgloss/v2"
+
 	"github.com/ehlo-dev/ehlo/session"
 	"github.com/ehlo-dev/ehlo/themes"
 )
@@ -31,6 +33,7 @@ type paneState struct {
 	pendingExts bool // EHLO sent: its 250 reply replaces Exts
 
 	TLSInfo *session.TLSSummary
+	Route   *session.Route // how DNS found the server; nil when named
 	In, Out int64
 	Started time.Time
 	Offset  time.Duration // replay: the time at the cursor
@@ -89,6 +92,7 @@ func fromSnapshot(s snapshot) paneState {
 		Rcpts:     s.State.Recipients,
 		Stale:     s.ExtensionsStale,
 		TLSInfo:   s.TLS,
+		Route:     s.Route,
 		In:        s.BytesIn,
 		Out:       s.BytesOut,
 		Started:   s.Started,
@@ -214,9 +218,31 @@ func minutes(d time.Duration) string {
 // connLines draws the Connection pane's content, most important first, so
 // that a short pane cuts the details, not the facts: where, whether the
 // channel is encrypted and verified (loudly when not: RFC 8314 §5 asks for
-// a prominent indication), where in the state machine, bytes and time, and
-// then the certificate.
+// a prominent indication), where in the state machine, bytes and time,
+// what DNS said (DANE, MTA-STS) when the server was found through it, and
+// then the certificate chain (/cert shows it in full).
 func connLines(st paneState, s themes.Styles, w int, now time.Time, replay bool) []string {
+	out := connHeader(st, s, w)
+	out = append(out, verifyLines(st, s, w)...)
+	out = append(out, stateMachine(st, s, w)...)
+	elapsed := minutes(0)
+	switch {
+	case replay:
+		elapsed = clock(st.Offset)
+	case !st.Started.IsZero():
+		elapsed = minutes(now.Sub(st.Started))
+	}
+	out = append(out, s.Muted.Render(truncate(fmt.Sprintf("↑%s ↓%s · %s", humanBytes(st.Out), humanBytes(st.In), elapsed), w)))
+	out = append(out, routeLines(st.Route, s, w)...)
+	if h := st.TLSInfo; h != nil {
+		out = append(out, chainLines(h.Chain, s, w, now, false)...)
+	}
+	return out
+}
+
+// connHeader is the server, the transport and whether the channel is
+// encrypted.
+func connHeader(st paneState, s themes.Styles, w int) []string {
 	var out []string
 	add := func(line string) { out = append(out, line) }
 	server := safe(st.Server)
@@ -256,78 +282,47 @@ func connLines(st paneState, s themes.Styles, w int, now time.Time, replay bool)
 	default:
 		add(s.Muted.Render(truncate("not encrypted", w)))
 	}
-	if h := st.TLSInfo; h != nil {
-		switch {
-		case !h.Complete:
-			// The whole reason, then what to do about it: a dead end
-			// otherwise.
-			for _, l := range wrap("✗ TLS handshake failed: "+safe(h.Error), w, 0) {
-				add(s.NotVerified.Render(l))
-			}
-			for _, way := range waysOut(h) {
-				for _, l := range wrap(safe(way), w, 0) {
-					add(s.Note.Render(l))
-				}
-			}
-		case h.Verified:
-			name := safe(h.ServerName)
-			msg := "✓ certificate verified"
-			if name != "" {
-				msg += " for " + name
-			}
-			add(s.Verified.Render(truncate(msg, w))) // the name is the first line's
-		case h.Error == "":
-			for _, l := range wrap("✗ NOT VERIFIED: --insecure, nothing checked", w, 2) {
-				add(s.NotVerified.Render(l))
-			}
-		default:
-			for _, l := range wrap("✗ NOT VERIFIED: "+safe(h.Error), w, 3) {
-				add(s.NotVerified.Render(l))
-			}
+	return out
+}
+
+// verifyLines says whether the certificate was verified, how (a
+// certificate authority, DANE, the user's pin) and, when it failed, the
+// whole reason and the ways on.
+func verifyLines(st paneState, s themes.Styles, w int) []string {
+	h := st.TLSInfo
+	if h == nil {
+		return nil
+	}
+	var out []string
+	add := func(style lipgloss.Style, text string, maxLines int) {
+		for _, l := range wrap(text, w, maxLines) {
+			out = append(out, style.Render(l))
 		}
 	}
-	out = append(out, stateMachine(st, s, w)...)
-
-	elapsed := minutes(0)
 	switch {
-	case replay:
-		elapsed = clock(st.Offset)
-	case !st.Started.IsZero():
-		elapsed = minutes(now.Sub(st.Started))
-	}
-	add(s.Muted.Render(truncate(fmt.Sprintf("↑%s ↓%s · %s", humanBytes(st.Out), humanBytes(st.In), elapsed), w)))
-
-	if h := st.TLSInfo; h != nil && len(h.Chain) > 0 {
-		c := h.Chain[0]
-		// A value wraps under itself rather than being cut: the names and
-		// the fingerprint are what a user compares.
-		kv := func(k, v string) {
-			for i, l := range wrap(v, w-len(k), 0) {
-				if i > 0 {
-					k = strings.Repeat(" ", len(k))
-				}
-				add(s.Muted.Render(k) + s.Text.Render(l))
-			}
+	case !h.Complete:
+		// The whole reason, then what to do about it: a dead end
+		// otherwise.
+		add(s.NotVerified, "✗ TLS handshake failed: "+safe(h.Error), 0)
+		for _, way := range waysOut(h, st.Route) {
+			add(s.Note, safe(way), 0)
 		}
-		kv("subject ", safe(c.Subject))
-		kv("issuer  ", safe(c.Issuer))
-		if len(c.SANs) > 0 {
-			names := make([]string, len(c.SANs))
-			for i, n := range c.SANs {
-				names[i] = safe(n)
-			}
-			kv("names   ", strings.Join(names, ", "))
+	case h.Pinned:
+		add(s.Verified, "✓ certificate pinned for this session (you trusted its sha256)", 2)
+	case h.Verified && st.Route.DANEVerdict() != "":
+		add(s.Verified, "✓ certificate verified by DANE", 1)
+	case h.Verified:
+		msg := "✓ certificate verified"
+		if name := safe(h.ServerName); name != "" {
+			msg += " for " + name
 		}
-		valid := c.NotBefore.Format("2006-01-02") + " → " + c.NotAfter.Format("2006-01-02")
-		switch {
-		case !now.IsZero() && now.After(c.NotAfter):
-			add(s.Muted.Render("valid   ") + s.NotVerified.Render(truncate(valid+" EXPIRED", w-8)))
-		case !now.IsZero() && now.Before(c.NotBefore):
-			add(s.Muted.Render("valid   ") + s.NotVerified.Render(truncate(valid+" NOT YET VALID", w-8)))
-		default:
-			kv("valid   ", valid)
-		}
-		kv("sha256  ", fingerprint(safe(c.SHA256), w-8))
+		out = append(out, s.Verified.Render(truncate(msg, w))) // the name is the first line's
+	case h.Error == "" && st.Route.DANEVerdict() != "":
+		add(s.NotVerified, "✗ NOT VERIFIED: "+st.Route.DANEVerdict(), 3)
+	case h.Error == "":
+		add(s.NotVerified, "✗ NOT VERIFIED: --insecure, nothing checked", 2)
+	default:
+		add(s.NotVerified, "✗ NOT VERIFIED: "+safe(h.Error), 3)
 	}
 	return out
 }
@@ -401,9 +396,11 @@ func stateMachine(st paneState, s themes.Styles, w int) []string {
 
 // waysOut says how to get past a certificate that failed verification:
 // the two flags, and the fingerprint to check the certificate by before
-// trusting it. Nothing for other handshake failures.
-func waysOut(h *session.TLSSummary) []string {
-	if h == nil || h.Complete || !strings.Contains(h.Error, "certificate") {
+// trusting it, or trusting it for this session (/trust). Nothing for
+// other handshake failures, nor for a failed DANE check: the TLSA
+// records are the domain's own word, and no way around them is offered.
+func waysOut(h *session.TLSSummary, r *session.Route) []string {
+	if h == nil || h.Complete || !strings.Contains(h.Error, "certificate") || r.DANE() || strings.Contains(h.Error, "DANE") {
 		return nil
 	}
 	out := []string{
@@ -413,7 +410,8 @@ func waysOut(h *session.TLSSummary) []string {
 		"--insecure: check nothing (shown as NOT VERIFIED)",
 	}
 	if len(h.Chain) > 0 {
-		out = append(out, "compare first: its sha256 is", h.Chain[0].SHA256)
+		out = append(out, "compare first: its sha256 is", h.Chain[0].SHA256,
+			"or trust this one certificate for this session: t in the wire log (or /cert trust), then y")
 	}
 	return out
 }

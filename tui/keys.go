@@ -37,6 +37,7 @@ type KeyMap struct {
 	Beside    key.Binding
 	Copy      key.Binding
 	Back      key.Binding
+	Trust     key.Binding // offer to pin a certificate that failed verification
 
 	// Replay.
 	PlayPause   key.Binding
@@ -90,6 +91,7 @@ func DefaultKeyMap() KeyMap {
 		Beside:    b("x", "explain all", "x"),
 		Copy:      b("y", "copy line", "y"),
 		Back:      b("i", "composer", "i"),
+		Trust:     b("t", "trust cert", "t"),
 
 		PlayPause:   b("space", "play/pause", "space"),
 		StepForward: b("→", "step", "right", "l"),

@@ -48,6 +48,8 @@ const (
 	overlaySend
 	overlayMailbox
 	overlayCA
+	overlayCert  // /cert: the whole chain and the DNS route
+	overlayTrust // /trust: confirm pinning the certificate shown
 )
 
 // Messages.
@@ -86,6 +88,7 @@ type Model struct {
 	lastForm  sendForm
 	mailbox   mailboxView
 	helpTop   int // the first line of the help overlay shown
+	cert      certOverlay
 
 	theme   themes.Theme
 	styles  themes.Styles
@@ -367,6 +370,7 @@ func (m *Model) updateKeys() {
 	k.NextMatch.SetEnabled(inLog && m.view.query != "")
 	k.PrevMatch.SetEnabled(inLog && m.view.query != "")
 	k.Back.SetEnabled(inLog && live)
+	k.Trust.SetEnabled(inLog && live && m.canTrust())
 
 	for _, b := range []*key.Binding{&k.PlayPause, &k.StepForward, &k.StepBack, &k.Faster, &k.Slower, &k.Start, &k.End} {
 		b.SetEnabled(replay && none)
@@ -387,6 +391,8 @@ func (m *Model) ShortHelp() []key.Binding {
 		return []key.Binding{k.Up, k.Down, k.PageDown, k.Close}
 	case m.overlay == overlayCA:
 		return []key.Binding{k.Close}
+	case m.overlay == overlayCert || m.overlay == overlayTrust:
+		return m.certHelp()
 	case m.overlay == overlayHelp:
 		if w, h := m.helpSize(); len(m.helpLines(w-4)) > h-2 {
 			// The log's scroll keys scroll the help here; they are
@@ -541,6 +547,8 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			return tea.SetClipboard(string(m.cfg.SandboxCA))
 		}
 		return nil
+	case overlayCert, overlayTrust:
+		return m.certKey(msg)
 	case overlayMailbox:
 		switch {
 		case key.Matches(msg, k.Close) || msg.String() == "q":
@@ -696,6 +704,8 @@ func (m *Model) logKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Bottom):
 		m.view.selectLine(n-1, n, rows)
 		m.view.follow = true
+	case key.Matches(msg, k.Trust):
+		m.openCert(true)
 	case key.Matches(msg, k.Search):
 		m.searching = true
 		m.search.SetValue("")
@@ -1008,6 +1018,8 @@ func (m *Model) command(line string) tea.Cmd {
 			return nil
 		}
 		m.overlay = overlayCA
+	case "/cert", "/trust":
+		m.openCert(name == "/trust" || strings.EqualFold(rest, "trust"))
 	case "/help":
 		m.openHelp()
 	default:
@@ -1157,7 +1169,7 @@ func (m *Model) screen() []string {
 	out := make([]string, 0, m.h)
 	out = append(out, m.statusBar())
 
-	conn := box(s, "Connection", "", fit(connLines(m.st, s, l.Conn.W-4, m.now(), m.rep != nil), l.Conn.H-2, s), l.Conn.W, l.Conn.H, false)
+	conn := box(s, "Connection", connBadge(m.st), fit(connLines(m.st, s, l.Conn.W-4, m.now(), m.rep != nil), l.Conn.H-2, s), l.Conn.W, l.Conn.H, false)
 	extTitle := "Extensions"
 	extBadge := ""
 	if m.st.Stale {
@@ -1334,9 +1346,13 @@ func (m *Model) overlayBox() *overlaySpec {
 	case overlayCA:
 		w, h := min(l.W-4, 80), l.H-2
 		return &overlaySpec{caView(s, m.cfg.SandboxCA, w, h), (l.W - w) / 2, 1}
+	case overlayCert, overlayTrust:
+		return m.certBox()
 	}
 	if m.rep == nil && m.focus == focusComposer && !m.searching {
-		if p := m.comp.popup(s, l.W-4, l.Composer.Y-l.Log.Y); p != nil {
+		// The list may cover the status bar too: at 80×24 that is the
+		// row that lets every / command show at once.
+		if p := m.comp.popup(s, l.W-4, l.Composer.Y); p != nil {
 			return &overlaySpec{p, 2 + displayWidth(m.comp.input.Prompt), l.Composer.Y - len(p)}
 		}
 	}

@@ -501,7 +501,7 @@ func (b *builder) handshake(e session.Event) {
 		c := h.Chain[0]
 		b.info(lineTLS, e.Offset, fmt.Sprintf(`TLS peer certificate: subject "%s" issuer "%s"`, c.Subject, c.Issuer))
 	}
-	for _, l := range waysOut(h) {
+	for _, l := range waysOut(h, nil) {
 		b.info(lineInfo, e.Offset, l)
 	}
 	switch {

@@ -20,6 +20,7 @@ import (
 // loopback port and connects to it, trusting the certificate it made.
 type tuiCmd struct {
 	connFlags `embed:""`
+	mxFlags   `embed:""`
 	Theme     string `help:"Colour theme: default, light, dark, high-contrast or mono."`
 	Server    string `arg:"" optional:"" help:"host, host:port, [v6]:port or an absolute Unix socket path; none: the embedded sandbox."`
 }
@@ -34,6 +35,9 @@ func (t *tuiCmd) Run(app *appContext) error {
 	if err := t.check(); err != nil {
 		return &exitError{code: 1, err: err}
 	}
+	if err := t.checkMX(t.Server, t.LMTP); err != nil {
+		return &exitError{code: 1, err: err}
+	}
 	if t.Theme != "" {
 		if _, err := themes.Get(t.Theme); err != nil {
 			return &exitError{code: 1, err: fmt.Errorf("--theme: %w", err)} // the error lists the themes
@@ -46,7 +50,7 @@ func (t *tuiCmd) Run(app *appContext) error {
 	server, port := t.Server, t.Port
 	var mailbox func() []tui.MailItem
 	var sandboxCA []byte
-	if server == "" {
+	if server == "" && t.MX == "" {
 		sb, err := sandbox.New(sandbox.Config{})
 		if err != nil {
 			return fmt.Errorf("starting the sandbox: %w", err)
@@ -72,10 +76,19 @@ func (t *tuiCmd) Run(app *appContext) error {
 			return out
 		}
 	}
-	live := session.NewLive(session.LiveConfig{
+	lc := session.LiveConfig{
 		Server: server, Port: port, Kind: t.kind(),
 		Options: protocol.Options{LocalHostname: t.Helo, Timeout: t.Timeout, SourceAddress: t.Source, TLSConfig: tlsCfg},
-	})
+	}
+	startTLS := t.StartTLS
+	if t.MX != "" {
+		var route *session.Route
+		if lc, route, err = t.planMX(app, lc); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		server, startTLS = lc.Server, startTLS || route.TLSRequired && t.kind() != protocol.SMTPS
+	}
+	live := session.NewLive(lc)
 	defer live.Close()
 	network := "tcp"
 	if strings.HasPrefix(server, "/") {
@@ -91,7 +104,7 @@ func (t *tuiCmd) Run(app *appContext) error {
 		}
 	}
 	err = tui.Run(app.ctx, tui.Config{
-		Conversation: live, Connect: true, StartTLS: t.StartTLS, Theme: t.Theme, NoColor: themes.NoColor(os.LookupEnv),
+		Conversation: live, Connect: true, StartTLS: startTLS, Theme: t.Theme, NoColor: themes.NoColor(os.LookupEnv),
 		Mailbox: mailbox, Recording: t.Record != "", RecordPath: t.Record, ToggleRecord: rt.toggle,
 		DefaultFrom: uc.From, SandboxCA: sandboxCA,
 		SaveTheme: func(name string) (string, error) {
