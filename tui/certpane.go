@@ -25,8 +25,7 @@ func kvLines(s themes.Styles, w int, k, v string) []string {
 
 // chainLines draws the server's certificates, leaf first: subject, issuer,
 // names, validity (EXPIRED and NOT YET VALID flagged), key and SHA-256;
-// full adds the key's SHA-256 (what a DANE "3 1 1" record holds), for the
-// /cert view.
+// full adds the SHA-256 of the key (SPKI), for the /cert view.
 func chainLines(chain []session.Certificate, s themes.Styles, w int, now time.Time, full bool) []string {
 	var out []string
 	kv := func(k, v string) { out = append(out, kvLines(s, w, k, v)...) }
@@ -61,7 +60,7 @@ func chainLines(chain []session.Certificate, s themes.Styles, w int, now time.Ti
 		}
 		kv("sha256  ", fingerprint(safe(c.SHA256), w-8))
 		if full && c.SPKISHA256 != "" {
-			kv("key256  ", fingerprint(safe(c.SPKISHA256), w-8))
+			kv("spki    ", fingerprint(safe(c.SPKISHA256), w-8)) // what DANE's "3 1 1" holds
 		}
 	}
 	return out
@@ -72,7 +71,7 @@ func chainLines(chain []session.Certificate, s themes.Styles, w int, now time.Ti
 // resolver authenticated them with the AD bit, the verdict on the
 // certificate), MTA-STS (the mode and whether the host matches the
 // policy) and the TLS-RPT record. Nothing when the server was named.
-func routeLines(r *session.Route, s themes.Styles, w int) []string {
+func routeLines(r *session.Route, s themes.Styles, w int, full bool) []string {
 	if r == nil || r.Report == nil {
 		return nil
 	}
@@ -88,13 +87,15 @@ func routeLines(r *session.Route, s themes.Styles, w int) []string {
 		where = safe(h.Name) + " (no MX: its own address)"
 	}
 	add(s.Text, "via DNS: "+where+dnssec(h.Secure), 2)
-	out = append(out, daneLines(r, s, w)...)
+	out = append(out, daneLines(r, s, w, full)...)
 	sts := r.Report.MTASTS
 	switch {
 	case sts == nil:
 		add(s.Muted, "MTA-STS: no policy", 1)
-	case sts.Policy == nil:
+	case sts.Policy == nil && sts.Error != "":
 		add(s.Warning, "MTA-STS: "+safe(sts.Error), 2)
+	case sts.Policy == nil:
+		add(s.Muted, "MTA-STS: record "+safe(sts.Record.Name)+", policy not fetched", 2)
 	case r.Attempt.MTASTS == "match":
 		add(s.Verified, fmt.Sprintf("MTA-STS %s: ✓ host matches the policy (mx %s)", safe(sts.Policy.Mode), safe(strings.Join(sts.Policy.MX, ", "))), 3)
 	default:
@@ -110,8 +111,9 @@ func routeLines(r *session.Route, s themes.Styles, w int) []string {
 	return out
 }
 
-// daneLines is the TLSA lookup and DANE's verdict.
-func daneLines(r *session.Route, s themes.Styles, w int) []string {
+// daneLines is the TLSA lookup and DANE's verdict: in short for the pane,
+// with the whole reason when full (/cert).
+func daneLines(r *session.Route, s themes.Styles, w int, full bool) []string {
 	t := r.Attempt.TLSA
 	if t == nil {
 		return []string{s.Muted.Render(truncate("DANE: no TLSA lookup (the host is not DNSSEC-authenticated)", w))}
@@ -140,14 +142,26 @@ func daneLines(r *session.Route, s themes.Styles, w int) []string {
 		add(s.Warning, "DANE does not apply: the records are not DNSSEC-authenticated (RFC 7672 §2.2)", 3)
 	case v == nil:
 		add(s.Muted, "DANE: TLS required; the certificate is checked at the handshake", 2)
-	case v.Status == mx.Verified:
-		add(s.Verified, "✓ DANE match: "+safe(v.Reason), 3)
+	case full && v.Status == mx.Verified:
+		add(s.Verified, "✓ DANE match: "+safe(v.Reason), 0)
+	case v.Status == mx.Verified && v.Record != nil:
+		add(s.Verified, "✓ DANE match: "+daneUsage(*v.Record, v.Depth), 2)
 	case v.Status == mx.Unusable:
 		add(s.Warning, "DANE: "+safe(v.Reason), 3)
+	case full:
+		add(s.NotVerified, "✗ DANE mismatch: "+safe(v.Reason), 0)
 	default:
-		add(s.NotVerified, "✗ DANE mismatch: "+safe(v.Reason), 4)
+		add(s.NotVerified, "✗ DANE mismatch: no usable TLSA record matches the chain (/cert: why)", 3)
 	}
 	return out
+}
+
+// daneUsage names the record that matched and what it matched.
+func daneUsage(t mx.TLSA, depth int) string {
+	if t.Usage == 3 {
+		return fmt.Sprintf("DANE-EE %d %d %d, the server's certificate", t.Usage, t.Selector, t.MatchingType)
+	}
+	return fmt.Sprintf("DANE-TA %d %d %d, chain certificate %d", t.Usage, t.Selector, t.MatchingType, depth+1)
 }
 
 func dnssec(secure bool) string {
@@ -178,7 +192,7 @@ func certView(s themes.Styles, st paneState, now time.Time, w, h, top int) []str
 	}
 	if r := st.Route; r != nil {
 		lines = append(lines, "", s.Bold.Render("DNS"))
-		lines = append(lines, routeLines(r, s, inner)...)
+		lines = append(lines, routeLines(r, s, inner, true)...)
 		lines = append(lines, "")
 		for _, l := range r.Lines {
 			for _, wl := range wrap(safe(l), inner, 0) {

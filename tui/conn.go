@@ -233,7 +233,7 @@ func connLines(st paneState, s themes.Styles, w int, now time.Time, replay bool)
 		elapsed = minutes(now.Sub(st.Started))
 	}
 	out = append(out, s.Muted.Render(truncate(fmt.Sprintf("↑%s ↓%s · %s", humanBytes(st.Out), humanBytes(st.In), elapsed), w)))
-	out = append(out, routeLines(st.Route, s, w)...)
+	out = append(out, routeLines(st.Route, s, w, false)...)
 	if h := st.TLSInfo; h != nil {
 		out = append(out, chainLines(h.Chain, s, w, now, false)...)
 	}
@@ -310,7 +310,7 @@ func verifyLines(st paneState, s themes.Styles, w int) []string {
 	case h.Pinned:
 		add(s.Verified, "✓ certificate pinned for this session (you trusted its sha256)", 2)
 	case h.Verified && st.Route.DANEVerdict() != "":
-		add(s.Verified, "✓ certificate verified by DANE", 1)
+		add(s.Verified, "✓ verified by DANE (TLSA)", 1)
 	case h.Verified:
 		msg := "✓ certificate verified"
 		if name := safe(h.ServerName); name != "" {
@@ -403,15 +403,18 @@ func waysOut(h *session.TLSSummary, r *session.Route) []string {
 	if h == nil || h.Complete || !strings.Contains(h.Error, "certificate") || r.DANE() || strings.Contains(h.Error, "DANE") {
 		return nil
 	}
-	out := []string{
-		"not verified, so ehlo closed the connection; run it again with",
-		"--ca FILE: trust the CA or the certificate in FILE",
-		"  (for the sandbox: ehlo sandbox --write-ca FILE)",
-		"--insecure: check nothing (shown as NOT VERIFIED)",
-	}
+	out := []string{"not verified, so ehlo closed the connection; the ways on:"}
 	if len(h.Chain) > 0 {
-		out = append(out, "compare first: its sha256 is", h.Chain[0].SHA256,
-			"or trust this one certificate for this session: t in the wire log (or /cert trust), then y")
+		// First: the one that works without leaving the TUI.
+		out = append(out, "t (in the wire log) or /cert trust: trust this one certificate, for this session only")
+	}
+	out = append(out,
+		"--ca FILE: run again trusting the CA or the certificate in FILE",
+		"  (for the sandbox: ehlo sandbox --write-ca FILE)",
+		"--insecure: run again checking nothing (shown as NOT VERIFIED)",
+	)
+	if len(h.Chain) > 0 {
+		out = append(out, "compare first: its sha256 is", h.Chain[0].SHA256)
 	}
 	return out
 }

@@ -1169,13 +1169,15 @@ func (m *Model) screen() []string {
 	out := make([]string, 0, m.h)
 	out = append(out, m.statusBar())
 
-	conn := box(s, "Connection", connBadge(m.st), fit(connLines(m.st, s, l.Conn.W-4, m.now(), m.rep != nil), l.Conn.H-2, s), l.Conn.W, l.Conn.H, false)
+	cl, el := connLines(m.st, s, l.Conn.W-4, m.now(), m.rep != nil), extLines(m.st, s, l.Ext.W-4)
+	cr, er := splitSide(l.Conn, l.Ext, len(cl), len(el))
+	conn := box(s, "Connection", connBadge(m.st), fit(cl, cr.H-2, s), cr.W, cr.H, false)
 	extTitle := "Extensions"
 	extBadge := ""
 	if m.st.Stale {
 		extBadge = s.Stale.Render("stale")
 	}
-	ext := box(s, extTitle, extBadge, fit(extLines(m.st, s, l.Ext.W-4), l.Ext.H-2, s), l.Ext.W, l.Ext.H, false)
+	ext := box(s, extTitle, extBadge, fit(el, er.H-2, s), er.W, er.H, false)
 	side := append(conn, ext...)
 
 	data := m.dataBox()
