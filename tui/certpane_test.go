@@ -241,7 +241,9 @@ func TestConnStatesEveryThemeAndSize(t *testing.T) {
 	}
 	chain := summary(fixedChain(t))
 	states["trust"] = func(f *fakeConv, m *Model) {
-		f.set(func(s *snapshot) { s.TLS = &session.TLSSummary{Error: "x509: certificate signed by unknown authority", Chain: chain} })
+		f.set(func(s *snapshot) {
+			s.TLS = &session.TLSSummary{Error: "x509: certificate signed by unknown authority", Chain: chain}
+		})
 		m.Update(activityMsg{})
 		press(m, "shift+tab", "t")
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -32,10 +33,7 @@ func (t *tuiCmd) Run(app *appContext) error {
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	if err := t.check(); err != nil {
-		return &exitError{code: 1, err: err}
-	}
-	if err := t.checkMX(t.Server, t.LMTP); err != nil {
+	if err := errors.Join(t.check(), t.checkMX(t.Server, t.LMTP)); err != nil {
 		return &exitError{code: 1, err: err}
 	}
 	if t.Theme != "" {
@@ -76,26 +74,18 @@ func (t *tuiCmd) Run(app *appContext) error {
 			return out
 		}
 	}
-	lc := session.LiveConfig{
-		Server: server, Port: port, Kind: t.kind(),
-		Options: protocol.Options{LocalHostname: t.Helo, Timeout: t.Timeout, SourceAddress: t.Source, TLSConfig: tlsCfg},
-	}
-	startTLS := t.StartTLS
-	if t.MX != "" {
-		var route *session.Route
-		if lc, route, err = t.planMX(app, lc); err != nil {
-			return &exitError{code: 2, err: err}
-		}
-		server, startTLS = lc.Server, startTLS || route.TLSRequired && t.kind() != protocol.SMTPS
+	lc, startTLS, err := t.liveConfig(app, server, port, tlsCfg)
+	if err != nil {
+		return &exitError{code: 2, err: err}
 	}
 	live := session.NewLive(lc)
 	defer live.Close()
 	network := "tcp"
-	if strings.HasPrefix(server, "/") {
+	if strings.HasPrefix(lc.Server, "/") {
 		network = "unix"
 	}
 	rt := &recordToggle{record: live.Record, path: t.Record, header: session.Header{
-		Server: server, Transport: t.kind().String(), Network: network,
+		Server: lc.Server, Transport: t.kind().String(), Network: network,
 		EhloVersion: ehloVersion(), Secrets: t.RecordSecrets, Insecure: t.Insecure,
 	}}
 	if t.Record != "" {

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 
+	"github.com/ehlo-dev/ehlo/protocol"
 	"github.com/ehlo-dev/ehlo/session"
 	"github.com/ehlo-dev/ehlo/session/mx"
 )
@@ -28,9 +30,8 @@ func (f *mxFlags) checkMX(server string, lmtp bool) error {
 	case lmtp:
 		return errors.New("--mx: LMTP is not found through MX records")
 	}
-	_, err := recipientDomain([]string{"postmaster@" + f.MX})
-	if err != nil {
-		return fmt.Errorf("--mx: %w", err)
+	if _, err := recipientDomain([]string{"postmaster@" + f.MX}); err != nil {
+		return fmt.Errorf("--mx takes a domain name, in ASCII (xn--) form, not %q", f.MX)
 	}
 	return nil
 }
@@ -54,4 +55,22 @@ func (f *mxFlags) planMX(app *appContext, cfg session.LiveConfig) (session.LiveC
 		return cfg, route, fmt.Errorf("--mx %s: %w", f.MX, err)
 	}
 	return out, route, nil
+}
+
+// liveConfig is the session's configuration for server (SERVER or the
+// sandbox), or with --mx for the server DNS finds; startTLS says to upgrade
+// at once: --starttls, or DANE or an enforced MTA-STS policy requiring it.
+func (t *tuiCmd) liveConfig(app *appContext, server string, port int, tlsCfg *tls.Config) (_ session.LiveConfig, startTLS bool, _ error) {
+	lc := session.LiveConfig{
+		Server: server, Port: port, Kind: t.kind(),
+		Options: protocol.Options{LocalHostname: t.Helo, Timeout: t.Timeout, SourceAddress: t.Source, TLSConfig: tlsCfg},
+	}
+	if t.MX == "" {
+		return lc, t.StartTLS, nil
+	}
+	lc, route, err := t.planMX(app, lc)
+	if err != nil {
+		return lc, false, err
+	}
+	return lc, t.StartTLS || route.TLSRequired && lc.Kind != protocol.SMTPS, nil
 }
