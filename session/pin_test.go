@@ -85,6 +85,10 @@ func TestLiveTrustCertificatePins(t *testing.T) {
 	if r.Header.Version != FormatVersion || pinned != 1 || refused != 1 {
 		t.Errorf("recording v%d: %d pinned handshakes, %d failed, want 1 and 1", r.Header.Version, pinned, refused)
 	}
+	var tr strings.Builder
+	if err := WriteTranscript(&tr, r); err != nil || !strings.Contains(tr.String(), "=== TLS peer certificate: subject \"CN=sandbox.ehlo.test,O=ehlo sandbox\" issuer \"CN=sandbox.ehlo.test,O=ehlo sandbox\" pinned") {
+		t.Errorf("the transcript does not say pinned (%v):\n%s", err, tr.String())
+	}
 
 	// Another server's certificate (the sandbox makes a new one each
 	// start) under the same pin: refused, and not marked pinned.

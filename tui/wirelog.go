@@ -505,6 +505,8 @@ func (b *builder) handshake(e session.Event) {
 		b.info(lineInfo, e.Offset, l)
 	}
 	switch {
+	case h.Complete && h.Pinned:
+		b.info(lineTLS, e.Offset, "certificate pinned: the one trusted for this session by its sha256")
 	case h.Complete && h.Verified:
 		b.info(lineTLS, e.Offset, "certificate verified")
 	case h.Complete && h.Error == "":
