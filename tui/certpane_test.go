@@ -271,3 +271,37 @@ func TestConnStatesEveryThemeAndSize(t *testing.T) {
 		}
 	}
 }
+
+// The route's other verdicts: MTA-STS matched or not (enforce is loud,
+// testing is not), and TLSA records without the AD bit, which DANE
+// ignores.
+func TestRouteLinesMTASTSAndNoAD(t *testing.T) {
+	s := themes.Styles{}
+	host := mx.Host{Name: "mx1.example.test", Preference: 10}
+	pol := &mx.Policy{Mode: "enforce", MX: []string{"*.example.test"}}
+	unsigned := &mx.TLSAResult{Name: "_25._tcp.mx1.example.test", Records: []mx.TLSA{{Usage: 3, Selector: 1, MatchingType: 1, Data: "ab"}}}
+	for _, tc := range []struct {
+		route session.Route
+		want  []string
+	}{
+		{session.Route{Report: &mx.Report{MTASTS: &mx.STSState{Policy: pol}, TLSRPT: "v=TLSRPTv1; rua=mailto:r@example.test"}, Host: host,
+			Attempt: mx.Attempt{MTASTS: "match", TLSA: &mx.TLSAResult{Name: "_25._tcp.mx1.example.test", Secure: true}}},
+			[]string{"via DNS: MX 10 mx1.example.test (no DNSSEC)", "DANE: no TLSA record at _25._tcp.mx1.example.test",
+				"MTA-STS enforce: ✓ host matches the policy (mx *.example.test)", "TLS-RPT: v=TLSRPTv1; rua=mailto:r@example.test"}},
+		{session.Route{Report: &mx.Report{MTASTS: &mx.STSState{Policy: &mx.Policy{Mode: "testing", MX: []string{"other.test"}}}}, Host: host,
+			Attempt: mx.Attempt{MTASTS: "mismatch", TLSA: unsigned}},
+			[]string{"TLSA _25._tcp.mx1.example.test (no AD: not authenticated)", "  3 1 1 ab",
+				"DANE does not apply: the records are not DNSSEC-authenticated", "MTA-STS testing: ✗ host matches no mx of the policy (other.test)"}},
+		{session.Route{Report: &mx.Report{}, Host: host}, []string{"DANE: no TLSA lookup", "MTA-STS: no policy"}},
+	} {
+		got := strings.Join(routeLines(&tc.route, s, 200, false), "\n")
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("missing %q in:\n%s", w, got)
+			}
+		}
+	}
+	if routeLines(nil, s, 80, false) != nil {
+		t.Error("a named server has route lines")
+	}
+}
