@@ -409,7 +409,7 @@ func (m *Model) ShortHelp() []key.Binding {
 	case m.rep != nil:
 		return []key.Binding{k.PlayPause, k.StepForward, k.StepBack, k.Faster, k.Slower, k.Start, k.End, k.Search, k.Explain, k.Help, k.Quit}
 	case m.focus == focusLog:
-		return []key.Binding{k.Up, k.Down, k.Search, k.NextMatch, k.Explain, k.Beside, k.Copy, k.Follow, k.Back, k.Cancel, k.Help, k.Quit}
+		return []key.Binding{k.Trust, k.Up, k.Down, k.Search, k.NextMatch, k.Explain, k.Beside, k.Copy, k.Follow, k.Back, k.Cancel, k.Help, k.Quit}
 	}
 	return []key.Binding{k.Submit, k.Complete, k.HistoryPrev, k.HistorySearch, k.Focus, k.PageUp, k.Cancel, k.Help, k.Quit}
 }
@@ -433,7 +433,7 @@ func (m *Model) FullHelp() [][]key.Binding {
 	}
 	groups = append(groups, all(k.Up, k.Down, k.Top, k.Bottom, k.Search, k.NextMatch)) // n/N: PrevMatch too
 	if m.rep == nil {
-		groups = append(groups, all(k.Follow, k.Explain, k.Beside, k.Copy, k.Back))
+		groups = append(groups, all(k.Follow, k.Explain, k.Beside, k.Copy, k.Back, k.Trust))
 	} else { // no composer to go back to; the player's keys instead
 		groups = append(groups, all(k.Follow, k.Explain, k.Beside, k.Copy),
 			all(k.PlayPause, k.StepForward, k.StepBack, k.Faster, k.Slower, k.Start, k.End))
