@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/ehlo-dev/ehlo/protocol"
 	"github.com/ehlo-dev/ehlo/session/mx"
@@ -68,7 +69,7 @@ func PlanLive(ctx context.Context, cfg LiveConfig, rc RouteConfig) (LiveConfig, 
 		cfg.route = r
 		return cfg, r.snapshot(), nil
 	}
-	return cfg, r, fmt.Errorf("no MX host can be used: %v", skipped)
+	return cfg, r, fmt.Errorf("no MX host can be used: %s", strings.Join(skipped, "; "))
 }
 
 // snapshot copies r as it stands, the verdict of the last handshake

@@ -211,6 +211,17 @@ func TestTrustOfferAndConfirm(t *testing.T) {
 			t.Errorf("%dx%d: no word after y:\n%s", sz[0], sz[1], plain(m))
 		}
 	}
+	// A fingerprint that is not 64 digits (a fake or damaged summary) is
+	// passed on as shown, without a panic; the session refuses it.
+	f0 := newFake()
+	f0.snap = demoSnapshot()
+	f0.snap.TLS = &session.TLSSummary{Error: "x509: certificate signed by unknown authority", Chain: []session.Certificate{{SHA256: "ab"}}}
+	m0 := newTestModel(t, f0, "dark", 80, 24)
+	m0.Update(activityMsg{})
+	press(m0, "shift+tab", "t", "y")
+	if got := f0.Calls(); len(got) != 1 || got[0] != "TrustCertificate(ab)" {
+		t.Errorf("short fingerprint: %q", got)
+	}
 	// Once pinned, the pane says so.
 	f := newFake()
 	f.snap = demoSnapshot()

@@ -74,7 +74,7 @@ func (m *Model) certKey(msg tea.KeyPressMsg) tea.Cmd {
 			m.setFlash(err.Error(), true)
 			return nil
 		}
-		m.setFlash("trusting sha256 "+m.cert.fp[:16]+"… for this session only; reconnecting", false)
+		m.setFlash("trusting sha256 "+truncate(safe(m.cert.fp), 17)+" for this session only; reconnecting", false)
 		return nil
 	}
 	switch {
