@@ -61,3 +61,19 @@ func (e Event) Step() Step { return StepOf(e.State) }
 
 // Step is the step the session had reached when the recording began.
 func (s *StartState) Step() Step { return StepOf(s.State) }
+
+// ExtensionOf reads one line of a 250 reply to EHLO or LHLO, code and
+// separator included ("250-SIZE 10240000"), as protocol.ParseEHLO reads
+// the whole reply, so that a replay lists the extensions a live session
+// would; ok is false for a line that names none. The reply's first line
+// names the server, not an extension: the caller skips it.
+func ExtensionOf(line []byte) (e protocol.Extension, ok bool) {
+	if len(line) < 4 {
+		return e, false
+	}
+	_, exts := protocol.ParseEHLO("\n" + string(line[4:]))
+	if len(exts) != 1 {
+		return e, false
+	}
+	return exts[0], true
+}

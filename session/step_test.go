@@ -26,3 +26,20 @@ func TestStepOfFollowsProtocolPhases(t *testing.T) {
 		t.Errorf("snapshot step %v", s.Step())
 	}
 }
+
+func TestExtensionOf(t *testing.T) {
+	for line, want := range map[string]protocol.Extension{
+		"250-AUTH=LOGIN PLAIN": {Keyword: "AUTH", Params: "LOGIN PLAIN"},
+		"250-SIZE\t1000":       {Keyword: "SIZE", Params: "1000"},
+		"250 8BITMIME":         {Keyword: "8BITMIME"},
+	} {
+		if got, ok := ExtensionOf([]byte(line)); !ok || got != want {
+			t.Errorf("%q: %+v %v, want %+v", line, got, ok, want)
+		}
+	}
+	for _, line := range []string{"", "250", "250- ", "250-\x00"} {
+		if got, ok := ExtensionOf([]byte(line)); ok {
+			t.Errorf("%q: %+v, want none", line, got)
+		}
+	}
+}

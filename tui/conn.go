@@ -132,19 +132,16 @@ func (st *paneState) applyState(e session.Event) {
 	st.Rcpts = e.State.Recipients
 }
 
-// ehloLine follows one line of a 250 reply to EHLO or LHLO (replay).
+// ehloLine follows one line of a 250 reply to EHLO or LHLO (replay),
+// read as the live session reads it (session.ExtensionOf).
 func (st *paneState) ehloLine(line []byte) {
 	if st.pendingExts {
 		// The first line names the server; the extensions follow.
 		st.pendingExts, st.Exts, st.Stale = false, nil, false
 		return
 	}
-	if len(line) < 4 {
-		return
-	}
-	kw, params, _ := strings.Cut(strings.TrimSpace(string(line[4:])), " ")
-	if kw != "" {
-		st.Exts = append(st.Exts, extension{kw, strings.TrimSpace(params)})
+	if e, ok := session.ExtensionOf(line); ok {
+		st.Exts = append(st.Exts, extension{e.Keyword, e.Params})
 	}
 }
 
