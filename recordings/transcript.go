@@ -265,6 +265,8 @@ func (t *Transcript) handshake(h *session.TLSSummary) {
 		if i == 0 {
 			label = "TLS peer certificate"
 			switch {
+			case h.Pinned:
+				status = " pinned (trusted for this session by its sha256)"
 			case h.Verified:
 				status = " verified"
 			case h.Error != "":

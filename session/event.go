@@ -227,6 +227,11 @@ type TLSSummary struct {
 	Error string `json:"error,omitempty"`
 	// Chain is the peer's certificates as sent, leaf first.
 	Chain []Certificate `json:"chain,omitempty"`
+	// Pinned says the leaf was trusted because it is the very certificate
+	// the user accepted for this session after seeing its fingerprint
+	// (Live.TrustCertificate), not through a certificate authority;
+	// Verified is then true too.
+	Pinned bool `json:"pinned,omitempty"`
 }
 
 // Certificate is what a user debugging TLS needs to see of one certificate.

@@ -33,6 +33,9 @@ type LiveConfig struct {
 	// secret it learns (passwords given to Login and Auth, initial
 	// responses typed on an AUTH line, answers typed in ModeAuth).
 	Redaction Redaction
+
+	// route is how PlanLive found the server through DNS; nil otherwise.
+	route *Route
 }
 
 // Mode is what a line typed in the composer means, which depends on where
@@ -122,6 +125,11 @@ type Snapshot struct {
 	// secrets and made safe to show with Sanitize; it is cleared when the
 	// next operation starts.
 	LastError string
+
+	// Route is how the server was found through DNS (PlanLive): the MX,
+	// DANE and MTA-STS, DANE's verdict as of the last handshake; nil when
+	// the server was named.
+	Route *Route
 }
 
 // DataTailLines is how many of the last message lines Snapshot.DataTail
@@ -197,6 +205,9 @@ type Live struct {
 	// idleStop ends the worker's watch of the idle connection
 	// (protocol.Client.WatchIdle); nil when it is not watching.
 	idleStop chan struct{}
+	// pinned is the SHA-256 of the one certificate trusted for this
+	// session (TrustCertificate); empty when none is.
+	pinned string
 }
 
 // op is one queued operation. Those of one pasted block share a batch.
@@ -249,7 +260,7 @@ func NewLive(cfg LiveConfig) *Live {
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
-	l.snap = Snapshot{Server: cfg.Server, Kind: cfg.Kind}
+	l.snap = Snapshot{Server: cfg.Server, Kind: cfg.Kind, Route: cfg.route.snapshot()}
 	l.cur = l.newWorker()
 	go l.run(l.cur)
 	return l
@@ -739,6 +750,7 @@ func (w *worker) Trace(e protocol.Event) {
 		return
 	}
 	s := &l.snap
+	var handshake *TLSSummary
 	switch e.Kind {
 	case protocol.EventConnect:
 		s.Server, l.network = e.Addr, e.Network
@@ -747,7 +759,8 @@ func (w *worker) Trace(e protocol.Event) {
 	case protocol.EventRecv:
 		s.BytesIn += int64(len(e.Data))
 	case protocol.EventTLS:
-		s.TLS = summarizeTLS(e.TLSState, e.TLSErr)
+		s.TLS = l.summarize(e)
+		handshake = s.TLS
 		if e.TLSErr == nil {
 			s.ExtensionsStale = len(s.Extensions) > 0
 		}
@@ -761,7 +774,11 @@ func (w *worker) Trace(e protocol.Event) {
 		s.Connected, s.State = false, protocol.State{}
 	}
 	l.mu.Unlock()
-	l.capture.Trace(e)
+	if handshake != nil {
+		l.capture.traceHandshake(e, handshake)
+	} else {
+		l.capture.Trace(e)
+	}
 	l.signal()
 }
 

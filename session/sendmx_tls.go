@@ -98,11 +98,17 @@ func hostConfig(cfg SendConfig, rc RouteConfig, h mx.Host, at *mx.Attempt, info 
 		if now == nil {
 			now = time.Now
 		}
+		// The caller's callback (--peer-cert captures the certificate in
+		// one) runs once DANE has passed, as it runs once PKIX has.
+		next := tc.VerifyConnection
 		tc.VerifyConnection = func(cs tls.ConnectionState) error {
 			v := mx.Verify(cs.PeerCertificates, records, names, now())
 			at.Verdict = &v
 			if v.Status == mx.Failed {
 				return fmt.Errorf("DANE verification failed: %s", v.Reason)
+			}
+			if next != nil {
+				return next(cs)
 			}
 			return nil
 		}

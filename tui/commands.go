@@ -35,6 +35,7 @@ var commandHandlers = map[string]func(m *Model, a cmdArgs) tea.Cmd{
 	"/explain":  (*Model).toggleExplain,
 	"/mailbox":  (*Model).openMailbox,
 	"/ca":       (*Model).openCA,
+	"/cert":     func(m *Model, a cmdArgs) tea.Cmd { m.openCert(strings.EqualFold(a.rest, "trust")); return nil },
 	"/help":     func(m *Model, _ cmdArgs) tea.Cmd { m.openHelp(); return nil },
 }
 

@@ -33,6 +33,7 @@ var commands = []command{
 	{"/explain", "", "explain every reply beside it (toggle)"},
 	{"/mailbox", "", "the sandbox's received messages"},
 	{"/ca", "", "the sandbox's certificate, to save for --ca FILE"},
+	{"/cert", "[trust]", "the chain, DANE, MTA-STS in full; trust: pin a failed certificate"},
 	{"/help", "", "keys and commands"},
 }
 

@@ -6,27 +6,11 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/lipgloss/v2"
+
 	"github.com/ehlo-dev/ehlo/session"
 	"github.com/ehlo-dev/ehlo/themes"
 )
-
-// Positions in the SMTP state machine, in the order protocol.Phase has
-// them. The TUI reads the phase by name so that it need not import
-// protocol (STYLE B1).
-const (
-	phaseDisconnected = iota
-	phaseConnected
-	phaseGreeted
-	phaseHello
-	phaseMail
-	phaseRcpt
-	phaseData
-)
-
-var phaseByName = map[string]int{
-	"disconnected": phaseDisconnected, "connected": phaseConnected, "greeted": phaseGreeted,
-	"hello": phaseHello, "mail": phaseMail, "rcpt": phaseRcpt, "data": phaseData,
-}
 
 // extension is one EHLO keyword and its parameters, as the server sent
 // them (raw: they are sanitized when drawn).
@@ -39,7 +23,7 @@ type paneState struct {
 	Server    string
 	Transport string // "smtp", "smtps", "lmtp"
 	Connected bool
-	Phase     int
+	Step      session.Step // how far the conversation has gone
 	TLS       bool
 	Auth      bool
 	Rcpts     int
@@ -49,6 +33,7 @@ type paneState struct {
 	pendingExts bool // EHLO sent: its 250 reply replaces Exts
 
 	TLSInfo *session.TLSSummary
+	Route   *session.Route // how DNS found the server; nil when named
 	In, Out int64
 	Started time.Time
 	Offset  time.Duration // replay: the time at the cursor
@@ -74,7 +59,7 @@ type paneState struct {
 // reached is the furthest a connection went: phase and recipients at their
 // highest, and whether TLS and auth ever held.
 type reached struct {
-	Phase     int
+	Step      session.Step
 	TLS, Auth bool
 	Rcpts     int
 }
@@ -89,24 +74,25 @@ func (st *paneState) track(was bool) {
 		st.Reached = reached{}
 	}
 	r := &st.Reached
-	r.Phase, r.Rcpts = max(r.Phase, st.Phase), max(r.Rcpts, st.Rcpts)
+	r.Step, r.Rcpts = max(r.Step, st.Step), max(r.Rcpts, st.Rcpts)
 	r.TLS, r.Auth = r.TLS || st.TLS, r.Auth || st.Auth
 }
 
 // closed is whether a connection was made and has ended.
-func (st *paneState) closed() bool { return !st.Connected && st.Reached.Phase > 0 }
+func (st *paneState) closed() bool { return !st.Connected && st.Reached.Step > session.StepNone }
 
 func fromSnapshot(s snapshot) paneState {
 	st := paneState{
 		Server:    s.Server,
 		Transport: s.Kind.String(),
 		Connected: s.Connected,
-		Phase:     phaseByName[s.State.Phase.String()],
+		Step:      s.Step(),
 		TLS:       s.State.TLS,
 		Auth:      s.State.Authenticated,
 		Rcpts:     s.State.Recipients,
 		Stale:     s.ExtensionsStale,
 		TLSInfo:   s.TLS,
+		Route:     s.Route,
 		In:        s.BytesIn,
 		Out:       s.BytesOut,
 		Started:   s.Started,
@@ -139,26 +125,23 @@ func (st paneState) next(s snapshot) paneState {
 // applyState follows a KindState event (replay).
 func (st *paneState) applyState(e session.Event) {
 	defer st.track(st.Connected)
-	st.Phase = phaseByName[e.State.Phase.String()]
-	st.Connected = st.Phase != phaseDisconnected
+	st.Step = e.Step()
+	st.Connected = st.Step != session.StepNone
 	st.TLS = e.State.TLS
 	st.Auth = e.State.Authenticated
 	st.Rcpts = e.State.Recipients
 }
 
-// ehloLine follows one line of a 250 reply to EHLO or LHLO (replay).
+// ehloLine follows one line of a 250 reply to EHLO or LHLO (replay),
+// read as the live session reads it (session.ExtensionOf).
 func (st *paneState) ehloLine(line []byte) {
 	if st.pendingExts {
 		// The first line names the server; the extensions follow.
 		st.pendingExts, st.Exts, st.Stale = false, nil, false
 		return
 	}
-	if len(line) < 4 {
-		return
-	}
-	kw, params, _ := strings.Cut(strings.TrimSpace(string(line[4:])), " ")
-	if kw != "" {
-		st.Exts = append(st.Exts, extension{kw, strings.TrimSpace(params)})
+	if e, ok := session.ExtensionOf(line); ok {
+		st.Exts = append(st.Exts, extension{e.Keyword, e.Params})
 	}
 }
 
@@ -232,9 +215,31 @@ func minutes(d time.Duration) string {
 // connLines draws the Connection pane's content, most important first, so
 // that a short pane cuts the details, not the facts: where, whether the
 // channel is encrypted and verified (loudly when not: RFC 8314 §5 asks for
-// a prominent indication), where in the state machine, bytes and time, and
-// then the certificate.
+// a prominent indication), where in the state machine, bytes and time,
+// what DNS said (DANE, MTA-STS) when the server was found through it, and
+// then the certificate chain (/cert shows it in full).
 func connLines(st paneState, s themes.Styles, w int, now time.Time, replay bool) []string {
+	out := connHeader(st, s, w)
+	out = append(out, verifyLines(st, s, w)...)
+	out = append(out, stateMachine(st, s, w)...)
+	elapsed := minutes(0)
+	switch {
+	case replay:
+		elapsed = clock(st.Offset)
+	case !st.Started.IsZero():
+		elapsed = minutes(now.Sub(st.Started))
+	}
+	out = append(out, s.Muted.Render(truncate(fmt.Sprintf("↑%s ↓%s · %s", humanBytes(st.Out), humanBytes(st.In), elapsed), w)))
+	out = append(out, routeLines(st.Route, s, w, false)...)
+	if h := st.TLSInfo; h != nil {
+		out = append(out, chainLines(h.Chain, s, w, now, false)...)
+	}
+	return out
+}
+
+// connHeader is the server, the transport and whether the channel is
+// encrypted.
+func connHeader(st paneState, s themes.Styles, w int) []string {
 	var out []string
 	add := func(line string) { out = append(out, line) }
 	server := safe(st.Server)
@@ -274,78 +279,47 @@ func connLines(st paneState, s themes.Styles, w int, now time.Time, replay bool)
 	default:
 		add(s.Muted.Render(truncate("not encrypted", w)))
 	}
-	if h := st.TLSInfo; h != nil {
-		switch {
-		case !h.Complete:
-			// The whole reason, then what to do about it: a dead end
-			// otherwise.
-			for _, l := range wrap("✗ TLS handshake failed: "+safe(h.Error), w, 0) {
-				add(s.NotVerified.Render(l))
-			}
-			for _, way := range waysOut(h) {
-				for _, l := range wrap(safe(way), w, 0) {
-					add(s.Note.Render(l))
-				}
-			}
-		case h.Verified:
-			name := safe(h.ServerName)
-			msg := "✓ certificate verified"
-			if name != "" {
-				msg += " for " + name
-			}
-			add(s.Verified.Render(truncate(msg, w))) // the name is the first line's
-		case h.Error == "":
-			for _, l := range wrap("✗ NOT VERIFIED: --insecure, nothing checked", w, 2) {
-				add(s.NotVerified.Render(l))
-			}
-		default:
-			for _, l := range wrap("✗ NOT VERIFIED: "+safe(h.Error), w, 3) {
-				add(s.NotVerified.Render(l))
-			}
+	return out
+}
+
+// verifyLines says whether the certificate was verified, how (a
+// certificate authority, DANE, the user's pin) and, when it failed, the
+// whole reason and the ways on.
+func verifyLines(st paneState, s themes.Styles, w int) []string {
+	h := st.TLSInfo
+	if h == nil {
+		return nil
+	}
+	var out []string
+	add := func(style lipgloss.Style, text string, maxLines int) {
+		for _, l := range wrap(text, w, maxLines) {
+			out = append(out, style.Render(l))
 		}
 	}
-	out = append(out, stateMachine(st, s, w)...)
-
-	elapsed := minutes(0)
 	switch {
-	case replay:
-		elapsed = clock(st.Offset)
-	case !st.Started.IsZero():
-		elapsed = minutes(now.Sub(st.Started))
-	}
-	add(s.Muted.Render(truncate(fmt.Sprintf("↑%s ↓%s · %s", humanBytes(st.Out), humanBytes(st.In), elapsed), w)))
-
-	if h := st.TLSInfo; h != nil && len(h.Chain) > 0 {
-		c := h.Chain[0]
-		// A value wraps under itself rather than being cut: the names and
-		// the fingerprint are what a user compares.
-		kv := func(k, v string) {
-			for i, l := range wrap(v, w-len(k), 0) {
-				if i > 0 {
-					k = strings.Repeat(" ", len(k))
-				}
-				add(s.Muted.Render(k) + s.Text.Render(l))
-			}
+	case !h.Complete:
+		// The whole reason, then what to do about it: a dead end
+		// otherwise.
+		add(s.NotVerified, "✗ TLS handshake failed: "+safe(h.Error), 0)
+		for _, way := range waysOut(h, st.Route) {
+			add(s.Note, safe(way), 0)
 		}
-		kv("subject ", safe(c.Subject))
-		kv("issuer  ", safe(c.Issuer))
-		if len(c.SANs) > 0 {
-			names := make([]string, len(c.SANs))
-			for i, n := range c.SANs {
-				names[i] = safe(n)
-			}
-			kv("names   ", strings.Join(names, ", "))
+	case h.Pinned:
+		add(s.Verified, "✓ certificate pinned for this session (you trusted its sha256)", 2)
+	case h.Verified && st.Route.DANEVerdict() != "":
+		add(s.Verified, "✓ verified by DANE (TLSA)", 1)
+	case h.Verified:
+		msg := "✓ certificate verified"
+		if name := safe(h.ServerName); name != "" {
+			msg += " for " + name
 		}
-		valid := c.NotBefore.Format("2006-01-02") + " → " + c.NotAfter.Format("2006-01-02")
-		switch {
-		case !now.IsZero() && now.After(c.NotAfter):
-			add(s.Muted.Render("valid   ") + s.NotVerified.Render(truncate(valid+" EXPIRED", w-8)))
-		case !now.IsZero() && now.Before(c.NotBefore):
-			add(s.Muted.Render("valid   ") + s.NotVerified.Render(truncate(valid+" NOT YET VALID", w-8)))
-		default:
-			kv("valid   ", valid)
-		}
-		kv("sha256  ", fingerprint(safe(c.SHA256), w-8))
+		out = append(out, s.Verified.Render(truncate(msg, w))) // the name is the first line's
+	case h.Error == "" && st.Route.DANEVerdict() != "":
+		add(s.NotVerified, "✗ NOT VERIFIED: "+st.Route.DANEVerdict(), 3)
+	case h.Error == "":
+		add(s.NotVerified, "✗ NOT VERIFIED: --insecure, nothing checked", 2)
+	default:
+		add(s.NotVerified, "✗ NOT VERIFIED: "+safe(h.Error), 3)
 	}
 	return out
 }
@@ -359,7 +333,7 @@ func stateMachine(st paneState, s themes.Styles, w int) []string {
 		label string
 		done  bool
 	}
-	r := reached{st.Phase, st.TLS, st.Auth, st.Rcpts}
+	r := reached{st.Step, st.TLS, st.Auth, st.Rcpts}
 	closed := st.closed()
 	if closed {
 		r = st.Reached
@@ -369,13 +343,13 @@ func stateMachine(st paneState, s themes.Styles, w int) []string {
 		rcpt = "RCPT (" + strconv.Itoa(r.Rcpts) + ")"
 	}
 	steps := []step{
-		{"connected", r.Phase >= phaseConnected},
-		{"greeted", r.Phase >= phaseGreeted},
+		{"connected", r.Step >= session.StepConnected},
+		{"greeted", r.Step >= session.StepGreeted},
 		{"TLS", r.TLS},
 		{"auth", r.Auth},
-		{"MAIL", r.Phase >= phaseMail},
-		{rcpt, r.Phase >= phaseRcpt},
-		{"DATA", r.Phase >= phaseData},
+		{"MAIL", r.Step >= session.StepMail},
+		{rcpt, r.Step >= session.StepRcpt},
+		{"DATA", r.Step >= session.StepData},
 	}
 	current := -1
 	for i, stp := range steps {
@@ -419,17 +393,23 @@ func stateMachine(st paneState, s themes.Styles, w int) []string {
 
 // waysOut says how to get past a certificate that failed verification:
 // the two flags, and the fingerprint to check the certificate by before
-// trusting it. Nothing for other handshake failures.
-func waysOut(h *session.TLSSummary) []string {
-	if h == nil || h.Complete || !strings.Contains(h.Error, "certificate") {
+// trusting it, or trusting it for this session (/trust). Nothing for
+// other handshake failures, nor for a failed DANE check: the TLSA
+// records are the domain's own word, and no way around them is offered.
+func waysOut(h *session.TLSSummary, r *session.Route) []string {
+	if h == nil || h.Complete || !strings.Contains(h.Error, "certificate") || r.DANE() || strings.Contains(h.Error, "DANE") {
 		return nil
 	}
-	out := []string{
-		"not verified, so ehlo closed the connection; run it again with",
-		"--ca FILE: trust the CA or the certificate in FILE",
-		"  (for the sandbox: ehlo sandbox --write-ca FILE)",
-		"--insecure: check nothing (shown as NOT VERIFIED)",
+	out := []string{"not verified, so ehlo closed the connection; the ways on:"}
+	if len(h.Chain) > 0 {
+		// First: the one that works without leaving the TUI.
+		out = append(out, "t (in the wire log) or /cert trust: trust this one certificate, for this session only")
 	}
+	out = append(out,
+		"--ca FILE: run again trusting the CA or the certificate in FILE",
+		"  (for the sandbox: ehlo sandbox --write-ca FILE)",
+		"--insecure: run again checking nothing (shown as NOT VERIFIED)",
+	)
 	if len(h.Chain) > 0 {
 		out = append(out, "compare first: its sha256 is", h.Chain[0].SHA256)
 	}

@@ -136,8 +136,9 @@ func testE2EThemeKept(t *testing.T, tmuxPath, bin string) {
 
 // Flow E (issue 14 item 3): against a server with a self-signed certificate
 // (ehlo sandbox, started on its own), STARTTLS fails verification and the
-// TUI says why in full, the two ways out and the fingerprint; with the
-// certificate from --write-ca given to --ca, the same STARTTLS verifies.
+// TUI says why in full, the ways out and the fingerprint, and t then y pins
+// the certificate for the session; with the certificate from --write-ca
+// given to --ca, the same STARTTLS verifies.
 func testE2ECertificate(t *testing.T, tmuxPath, bin string) {
 	ca := filepath.Join(t.TempDir(), "sandbox-ca.pem")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -174,7 +175,17 @@ func testE2ECertificate(t *testing.T, tmuxPath, bin string) {
 	p.waitFor("the EHLO reply", "<-  250 SMTPUTF8")
 	p.typeLine("STARTTLS")
 	p.waitFor("the failure, its reason and the ways out", "TLS handshake failed", "x509:",
-		"--ca FILE", "--insecure", "compare first: its sha256 is", "ehlo sandbox --write-ca FILE)")
+		"--ca FILE", "--insecure", "compare first: its sha256 is", "ehlo sandbox --write-ca FILE)",
+		"t (in the wire log) or /cert trust")
+	// The third way (issue 14 item 3): t shows the certificate and its
+	// sha256, y pins it, reconnects and upgrades again.
+	p.keys("BTab")
+	p.keys("t")
+	p.waitFor("the question", "Trust this certificate?", "y: trust and reconnect")
+	p.keys("y")
+	p.waitFor("the pinned connection", "TLS ✓", "certificate pinned for this session", "*** trusting the certificate with sha256",
+		"=== certificate pinned: the one trusted for this session")
+	p.keys("i")
 	p.typeLine("/quit")
 	p.waitExit(0)
 

@@ -125,7 +125,7 @@ func (m *Model) FullHelp() [][]key.Binding {
 	if m.rep != nil {                                                                  // no composer to go back to; the player's keys instead
 		return append(groups, all(k.Follow, k.Explain, k.Beside, k.Copy), all(m.rep.keys.FullHelp()...))
 	}
-	return append(groups, all(k.Follow, k.Explain, k.Beside, k.Copy, k.Back))
+	return append(groups, all(k.Follow, k.Explain, k.Beside, k.Copy, k.Back, k.Trust))
 }
 
 // overlayHelp is, for each overlay a command opens, its keys from its key
@@ -141,6 +141,7 @@ func (m *Model) overlayHelp() []command {
 	return []command{
 		{name: "/send", help: keys(m.sendKeys.FullHelp())},
 		{name: "/mailbox", help: keys(m.mailbox.keys.FullHelp())},
+		{name: "/cert", help: keys(m.certKeys.FullHelp())},
 		{name: "/ca", help: keys([]key.Binding{m.caKeys.Copy, m.caKeys.Close})},
 		{name: "f1", help: keys(m.helpOv.keys.FullHelp())},
 	}

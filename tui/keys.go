@@ -46,6 +46,7 @@ type KeyMap struct {
 	Beside    key.Binding
 	Copy      key.Binding
 	Back      key.Binding
+	Trust     key.Binding // offer to pin a certificate that failed verification
 	// BackEsc is esc as another way back to the composer; LogHelp is ?
 	// as another way to the help, where no text is typed.
 	BackEsc key.Binding
@@ -97,6 +98,7 @@ func DefaultKeyMap() KeyMap {
 		Beside:    b("x", "explain all", "x"),
 		Copy:      b("y", "copy line", "y"),
 		Back:      b("i", "composer", "i"),
+		Trust:     b("t", "trust cert", "t"),
 		BackEsc:   key.NewBinding(key.WithKeys("esc")),
 		LogHelp:   key.NewBinding(key.WithKeys("?")),
 

@@ -179,3 +179,16 @@ func joinColumns(cols ...[]string) []string {
 	}
 	return out
 }
+
+// splitSide moves the boundary between the Connection and Extensions
+// panes to what they hold: the Connection pane (a certificate chain, the
+// DNS route) takes the rows the Extensions pane leaves empty, never the
+// ones its list needs up to its own size.
+func splitSide(conn, ext rect, connNeed, extNeed int) (rect, rect) {
+	total := conn.H + ext.H
+	extMin := min(ext.H, max(4, extNeed+2))
+	h := max(conn.H, min(connNeed+2, total-extMin))
+	conn.H = h
+	ext.Y, ext.H = conn.Y+h, total-h
+	return conn, ext
+}

@@ -59,6 +59,8 @@ const (
 	overlaySend
 	overlayMailbox
 	overlayCA
+	overlayCert  // /cert: the whole chain and the DNS route
+	overlayTrust // /trust: confirm pinning the certificate shown
 )
 
 // Messages.
@@ -101,6 +103,8 @@ type Model struct {
 	lastForm sendForm
 	mailbox  mailboxView
 	caKeys   caKeyMap
+	cert     certOverlay
+	certKeys certKeyMap
 
 	theme   themes.Theme
 	styles  themes.Styles
@@ -151,6 +155,7 @@ func New(cfg Config) (*Model, error) {
 		sendKeys:   defaultSendKeyMap(),
 		mailbox:    mailboxView{keys: defaultMailboxKeyMap()},
 		caKeys:     defaultCAKeyMap(),
+		certKeys:   defaultCertKeyMap(),
 		theme:      theme,
 		isDark:     true,
 		noColor:    cfg.NoColor,
@@ -389,6 +394,7 @@ func (m *Model) updateKeys() {
 	k.PrevMatch.SetEnabled(inLog && m.view.query != "")
 	k.Back.SetEnabled(inLog && live)
 	k.BackEsc.SetEnabled(inLog && live)
+	k.Trust.SetEnabled(inLog && live && m.canTrust())
 	k.LogHelp.SetEnabled(inLog)
 	k.Dismiss.SetEnabled(inComposer)
 	k.NoTab.SetEnabled(inComposer)
@@ -406,6 +412,8 @@ func (m *Model) ShortHelp() []key.Binding {
 		return m.mailbox.keys.ShortHelp()
 	case m.overlay == overlayCA:
 		return []key.Binding{m.caKeys.Close}
+	case m.overlay == overlayCert || m.overlay == overlayTrust:
+		return m.certHelp()
 	case m.overlay == overlayHelp:
 		w, h := m.helpSize()
 		return append(m.helpOv.keys.ShortHelp(len(m.helpLines(w-4)) > h-2), k.Quit)
@@ -414,7 +422,7 @@ func (m *Model) ShortHelp() []key.Binding {
 	case m.rep != nil:
 		return append(m.rep.keys.ShortHelp(), k.Search, k.Explain, k.Help, k.Quit)
 	case m.focus == focusLog:
-		return []key.Binding{k.Up, k.Down, k.Search, k.NextMatch, k.Explain, k.Beside, k.Copy, k.Follow, k.Back, k.Cancel, k.Help, k.Quit}
+		return []key.Binding{k.Trust, k.Up, k.Down, k.Search, k.NextMatch, k.Explain, k.Beside, k.Copy, k.Follow, k.Back, k.Cancel, k.Help, k.Quit}
 	}
 	return []key.Binding{k.Submit, k.Complete, k.HistoryPrev, k.HistorySearch, k.Focus, k.PageUp, k.Cancel, k.Help, k.Quit}
 }
@@ -515,6 +523,8 @@ func (m *Model) overlayKey(msg tea.KeyPressMsg) tea.Cmd {
 			m.setFlash("copied the certificate to the clipboard: save it as a file for --ca", false)
 			return tea.SetClipboard(string(m.cfg.SandboxCA))
 		}
+	case overlayCert, overlayTrust:
+		return m.certKey(msg)
 	}
 	return nil
 }
@@ -649,6 +659,8 @@ func (m *Model) logKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Bottom):
 		m.view.selectLine(n-1, n, rows)
 		m.view.follow = true
+	case key.Matches(msg, k.Trust):
+		m.openCert(true)
 	case key.Matches(msg, k.Search):
 		m.searching = true
 		m.search.SetValue("")
@@ -896,13 +908,15 @@ func (m *Model) screen() []string {
 	out := make([]string, 0, m.h)
 	out = append(out, m.statusBar())
 
-	conn := box(s, "Connection", "", fit(connLines(m.st, s, l.Conn.W-4, m.now(), m.rep != nil), l.Conn.H-2, s), l.Conn.W, l.Conn.H, false)
+	cl, el := connLines(m.st, s, l.Conn.W-4, m.now(), m.rep != nil), extLines(m.st, s, l.Ext.W-4)
+	cr, er := splitSide(l.Conn, l.Ext, len(cl), len(el))
+	conn := box(s, "Connection", connBadge(m.st), fit(cl, cr.H-2, s), cr.W, cr.H, false)
 	extTitle := "Extensions"
 	extBadge := ""
 	if m.st.Stale {
 		extBadge = s.Stale.Render("stale")
 	}
-	ext := box(s, extTitle, extBadge, fit(extLines(m.st, s, l.Ext.W-4), l.Ext.H-2, s), l.Ext.W, l.Ext.H, false)
+	ext := box(s, extTitle, extBadge, fit(el, er.H-2, s), er.W, er.H, false)
 	side := append(conn, ext...)
 
 	data := m.dataBox()
@@ -1073,9 +1087,13 @@ func (m *Model) overlayBox() *overlaySpec {
 	case overlayCA:
 		w, h := min(l.W-4, 80), l.H-2
 		return &overlaySpec{caView(s, m.cfg.SandboxCA, w, h), (l.W - w) / 2, 1}
+	case overlayCert, overlayTrust:
+		return m.certBox()
 	}
 	if m.rep == nil && m.focus == focusComposer && !m.searching {
-		if p := m.comp.popup(s, l.W-4, l.Composer.Y-l.Log.Y); p != nil {
+		// The list may cover the status bar too: at 80×24 that is the
+		// row that lets every / command show at once.
+		if p := m.comp.popup(s, l.W-4, l.Composer.Y); p != nil {
 			return &overlaySpec{p, 2 + displayWidth(m.comp.input.Prompt), l.Composer.Y - len(p)}
 		}
 	}

@@ -300,7 +300,7 @@ func (b *builder) resume(e session.Event) {
 		st.Server = s.Addr
 	}
 	st.Connected, st.TLSInfo, st.Stale = s.Connected, s.Handshake, s.ExtensionsStale
-	st.Phase = phaseByName[s.State.Phase.String()]
+	st.Step = s.Step()
 	st.TLS, st.Auth, st.Rcpts = s.State.TLS, s.State.Authenticated, s.State.Recipients
 	st.Exts = st.Exts[:0:0]
 	for _, x := range s.Extensions {

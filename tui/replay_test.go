@@ -54,13 +54,13 @@ func TestReplayStepsState(t *testing.T) {
 		}
 	}
 	check(3, func(st paneState) string {
-		if st.Phase != phaseConnected || st.TLS {
-			return fmt.Sprintf("phase %d tls %v", st.Phase, st.TLS)
+		if st.Step != session.StepConnected || st.TLS {
+			return fmt.Sprintf("step %v tls %v", st.Step, st.TLS)
 		}
 		return ""
 	})
 	check(12, func(st paneState) string {
-		if st.Phase != phaseHello || len(st.Exts) != 5 || st.Exts[0].Keyword != "SIZE" || st.Stale {
+		if st.Step != session.StepHello || len(st.Exts) != 5 || st.Exts[0].Keyword != "SIZE" || st.Stale {
 			return fmt.Sprintf("after EHLO: %+v", st)
 		}
 		return ""
@@ -78,7 +78,7 @@ func TestReplayStepsState(t *testing.T) {
 		return ""
 	})
 	check(34, func(st paneState) string {
-		if st.Phase != phaseRcpt || st.Rcpts != 1 || !st.Auth {
+		if st.Step != session.StepRcpt || st.Rcpts != 1 || !st.Auth {
 			return fmt.Sprintf("after RCPT: %+v", st)
 		}
 		return ""

@@ -465,11 +465,11 @@ func (b *builder) apply(e session.Event) {
 		b.info(lineInfo, e.Offset, "Trying "+e.Addr+"...")
 	case session.KindState:
 		b.st.applyState(e)
-		if b.st.Phase >= phaseConnected && !b.connected {
+		if b.st.Step >= session.StepConnected && !b.connected {
 			b.connected = true
 			b.info(lineInfo, e.Offset, "Connected to "+b.addr+".")
 		}
-		if b.st.Phase == phaseDisconnected {
+		if b.st.Step == session.StepNone {
 			b.connected = false
 		}
 	case session.KindTLS:
@@ -487,7 +487,7 @@ func (b *builder) apply(e session.Event) {
 	case session.KindClose:
 		b.connected = false
 		b.st.Connected = false
-		b.st.Phase = phaseDisconnected
+		b.st.Step = session.StepNone
 		if e.Text == "" {
 			b.info(lineInfo, e.Offset, "Connection closed with remote host.")
 		} else {
@@ -514,10 +514,12 @@ func (b *builder) handshake(e session.Event) {
 		c := h.Chain[0]
 		b.info(lineTLS, e.Offset, fmt.Sprintf(`TLS peer certificate: subject "%s" issuer "%s"`, c.Subject, c.Issuer))
 	}
-	for _, l := range waysOut(h) {
+	for _, l := range waysOut(h, nil) {
 		b.info(lineInfo, e.Offset, l)
 	}
 	switch {
+	case h.Complete && h.Pinned:
+		b.info(lineTLS, e.Offset, "certificate pinned: the one trusted for this session by its sha256")
 	case h.Complete && h.Verified:
 		b.info(lineTLS, e.Offset, "certificate verified")
 	case h.Complete && h.Error == "":

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ehlo-dev/ehlo/protocol"
 	"github.com/ehlo-dev/ehlo/session"
@@ -97,15 +98,12 @@ func splitServer(server string) (string, int, error) {
 // the recipients' domain (or SERVER's name) and MTA-STS over HTTPS
 // verified against --ca (or the system roots).
 func (s *sendCmd) sendRoute(app *appContext, cfg session.SendConfig, out *sendOutput) *session.SendResult {
-	r, err := mx.NewResolver(s.Resolver)
+	rc, err := routeConfig(s.Resolver, s.Timeout)
 	if err != nil {
 		return &session.SendResult{Stage: session.StageConnect, Err: &protocol.ValueError{Msg: err.Error()}}
 	}
-	r.Timeout = s.Timeout // each DNS query, as each reply
-	rc := session.RouteConfig{Resolver: r, ResolverName: s.Resolver, RequireDANE: s.TLSVerify == "dane"}
-	if rc.ResolverName == "" {
-		rc.ResolverName = "system: " + strings.Join(r.Servers, ", ")
-	}
+	r := rc.Resolver
+	rc.RequireDANE = s.TLSVerify == "dane"
 	if s.Server == "" {
 		rc.Domain, _ = recipientDomain(s.To)
 		var roots *x509.CertPool
@@ -123,6 +121,22 @@ func (s *sendCmd) sendRoute(app *appContext, cfg session.SendConfig, out *sendOu
 	res, rep := session.SendRoute(app.ctx, cfg, rc)
 	out.route = rep
 	return res
+}
+
+// routeConfig is the DNS side of a route through --resolver (the
+// system's servers when empty), each query bounded by timeout as each
+// reply is.
+func routeConfig(resolver string, timeout time.Duration) (session.RouteConfig, error) {
+	r, err := mx.NewResolver(resolver)
+	if err != nil {
+		return session.RouteConfig{}, err
+	}
+	r.Timeout = timeout
+	rc := session.RouteConfig{Resolver: r, ResolverName: resolver}
+	if rc.ResolverName == "" {
+		rc.ResolverName = "system: " + strings.Join(r.Servers, ", ")
+	}
+	return rc, nil
 }
 
 // chainTracer prints (or, with --json, keeps) the server's certificate

@@ -181,3 +181,24 @@ func TestSendNoServerRecord(t *testing.T) {
 		t.Errorf("replay --print: exit %d\n%s", code, pr.String())
 	}
 }
+
+// --peer-cert (swaks --tls-get-peer-cert) writes the certificate under a
+// DANE route as without one: the DANE check must not replace the
+// callback that captures it.
+func TestSendDANEPeerCert(t *testing.T) {
+	port, resolver, _, srv := dnsBed(t, "")
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"--to", "b@example.test", "--port", port, "--peer-cert", filepath.Join(dir, "mx.pem")},
+		{"mx1.example.test:" + port, "--to", "b@example.test", "--tls-verify", "dane", "--tls-get-peer-cert", filepath.Join(dir, "dane.pem")},
+	} {
+		out, errs, code := runDNS(t, append(args, "--resolver", resolver)...)
+		if code != 0 || !strings.Contains(out, "=== DANE: verified") {
+			t.Fatalf("%q: exit %d\n%s\n%s", args, code, out, errs)
+		}
+		got, err := os.ReadFile(args[len(args)-1])
+		if err != nil || !bytes.Equal(got, srv.CertPEM()) {
+			t.Errorf("%q: wrote %q (%v), want the sandbox's certificate", args, got, err)
+		}
+	}
+}

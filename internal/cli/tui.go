@@ -2,6 +2,7 @@ package cli
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -19,6 +20,7 @@ import (
 // loopback port and connects to it, trusting the certificate it made.
 type tuiCmd struct {
 	connFlags `embed:""`
+	mxFlags   `embed:""`
 	Theme     string `help:"Colour theme: default, light, dark, high-contrast or mono."`
 	Server    string `arg:"" optional:"" help:"host, host:port, [v6]:port or an absolute Unix socket path; none: the embedded sandbox."`
 }
@@ -30,7 +32,7 @@ func (t *tuiCmd) Run(app *appContext) error {
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	if err := t.check(); err != nil {
+	if err := errors.Join(t.check(), t.checkMX(t.Server, t.LMTP)); err != nil {
 		return &exitError{code: 1, err: err}
 	}
 	if t.Theme != "" {
@@ -45,7 +47,7 @@ func (t *tuiCmd) Run(app *appContext) error {
 	server, port := t.Server, t.Port
 	var mailbox func() []tui.MailItem
 	var sandboxCA []byte
-	if server == "" {
+	if server == "" && t.MX == "" {
 		sb, err := sandbox.New(sandbox.Config{})
 		if err != nil {
 			return fmt.Errorf("starting the sandbox: %w", err)
@@ -71,17 +73,18 @@ func (t *tuiCmd) Run(app *appContext) error {
 			return out
 		}
 	}
-	live := session.NewLive(session.LiveConfig{
-		Server: server, Port: port, Kind: t.kind(),
-		Options: protocol.Options{LocalHostname: t.Helo, Timeout: t.Timeout, SourceAddress: t.Source, TLSConfig: tlsCfg},
-	})
+	lc, startTLS, err := t.liveConfig(app, server, port, tlsCfg)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	live := session.NewLive(lc)
 	defer live.Close()
 	network := "tcp"
-	if strings.HasPrefix(server, "/") {
+	if strings.HasPrefix(lc.Server, "/") {
 		network = "unix"
 	}
 	rt := recordings.NewToggle(live.Record, t.Record, recordings.Header{
-		Server: server, Transport: t.kind().String(), Network: network,
+		Server: lc.Server, Transport: t.kind().String(), Network: network,
 		EhloVersion: ehloVersion(), Secrets: t.RecordSecrets, Insecure: t.Insecure,
 	})
 	if t.Record != "" {
@@ -90,7 +93,7 @@ func (t *tuiCmd) Run(app *appContext) error {
 		}
 	}
 	err = tui.Run(app.ctx, tui.Config{
-		Conversation: live, Connect: true, StartTLS: t.StartTLS, Theme: t.Theme, NoColor: themes.NoColor(os.LookupEnv),
+		Conversation: live, Connect: true, StartTLS: startTLS, Theme: t.Theme, NoColor: themes.NoColor(os.LookupEnv),
 		Mailbox: mailbox, Recording: t.Record != "", RecordPath: t.Record, ToggleRecord: rt.Toggle,
 		DefaultFrom: uc.From, SandboxCA: sandboxCA,
 		SaveTheme: func(name string) (string, error) {
