@@ -111,6 +111,8 @@ type Model struct {
 
 	now  func() time.Time
 	tick func(time.Duration, func(time.Time) tea.Msg) tea.Cmd // tea.Tick; tests record
+
+	lesson *lessonPane // `ehlo lesson`: nil otherwise (lesson.go)
 }
 
 // New builds the model for cfg. Use it with tea.NewProgram (Run does), or
@@ -157,6 +159,7 @@ func New(cfg Config) (*Model, error) {
 		m.rm = cfg.Conversation.Capture().Add(m.feed)
 		m.st = paneState{}.next(cfg.Conversation.Snapshot())
 		m.build = newBuilder(m.log, m.st.Transport == "lmtp")
+		m.lesson = newLessonPane(cfg)
 	}
 	m.sync()
 	return m, nil
@@ -173,6 +176,7 @@ func (m *Model) Close() {
 		m.rm()
 		m.rm = nil
 	}
+	m.lesson.close()
 }
 
 // Init starts listening to the session, asks the terminal for its
@@ -257,6 +261,9 @@ func (m *Model) lines() int {
 // Update routes a message: sizes first, then the session, then global
 // keys, then the overlay or the focused pane (STYLE B2).
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if cmd, done := m.lessonUpdate(msg); done {
+		return m, cmd
+	}
 	var cmds []tea.Cmd
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
@@ -317,7 +324,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 func (m *Model) resize(w, h int) {
 	m.w, m.h = w, h
-	m.lay = computeLayout(w, h)
+	m.lay = computeLayout(w-m.lesson.dock(w), h)
 	m.help.SetWidth(w)
 	m.comp.setWidth(w - 4)
 	m.search.SetWidth(max(1, w-6))
@@ -1123,6 +1130,7 @@ func (m *Model) View() tea.View {
 		return v
 	}
 	lines := m.screen()
+	m.lessonView(lines)
 	ov := m.overlayBox()
 	if ov != nil {
 		overlay(lines, ov.lines, ov.x, ov.y, m.w)

@@ -20,7 +20,7 @@ func (c Check) String() string { return c.src }
 // cond is one condition. Conditions about what happened look at the
 // records since the step began; tls and auth look at the state now.
 type cond struct {
-	what string // reply, sent, greeted, tls, plain, auth, closed, extension, recipients, delivered, payload
+	what string // reply, sent, greeted, tls, plain, auth, closed, extension, recipients, delivered, payload, error
 	verb string
 	code string // "250", "5xx", "*"
 	enh  string
@@ -31,7 +31,7 @@ type cond struct {
 	mode string // payload: prefix or contains
 }
 
-var condNames = []string{"reply", "sent", "greeted", "tls", "plain", "auth", "closed", "extension", "recipients", "delivered", "payload"}
+var condNames = []string{"reply", "sent", "greeted", "tls", "plain", "auth", "closed", "extension", "recipients", "delivered", "payload", "error"}
 
 // ParseCheck reads a check as a lesson's check: and wrong: lines write it.
 func ParseCheck(s string) (Check, error) {
@@ -83,6 +83,12 @@ func parseCond(f []string) (cond, error) {
 			d.ok = 1
 		}
 		return d, d.options(args, "ok=", "refused=")
+	case "error":
+		if len(args) == 0 {
+			return d, errors.New("want error TEXT")
+		}
+		d.arg = strings.ToLower(strings.Join(args, " "))
+		return d, nil
 	case "payload":
 		if len(args) != 1 || (!strings.HasPrefix(args[0], "prefix=") && !strings.HasPrefix(args[0], "contains=")) {
 			return d, errors.New("want payload prefix=TEXT or payload contains=TEXT")
@@ -219,6 +225,8 @@ func (d cond) one(r record) bool {
 			return false
 		}
 		return (d.verb == "*" || d.verb == r.verb) && codeMatches(d.code, r.code) && tlsOK && (d.enh == "" || d.enh == r.enh)
+	case "error":
+		return r.kind == kindError && strings.Contains(strings.ToLower(r.payload), d.arg)
 	case "payload":
 		if r.kind != kindPayload {
 			return false

@@ -62,9 +62,9 @@ type Wrong struct {
 	Hint  string
 }
 
-// maxFile bounds a lesson file: lessons are a page or two of text, and a
+// MaxFile bounds a lesson file: lessons are a page or two of text, and a
 // teacher's file that is not one should be refused, not read into memory.
-const maxFile = 256 << 10
+const MaxFile = 256 << 10
 
 // ParseError says where a lesson file is wrong.
 type ParseError struct {
@@ -84,14 +84,14 @@ func (e *ParseError) Error() string {
 // lesson's Name (without directory and ".md").
 func Parse(name string, data []byte) (*Lesson, error) {
 	p := parser{file: name, l: &Lesson{Name: strings.TrimSuffix(path.Base(strings.ReplaceAll(name, "\\", "/")), ".md")}}
-	if len(data) > maxFile {
-		return nil, p.errAt(0, "%d bytes: a lesson file is at most %d", len(data), maxFile)
+	if len(data) > MaxFile {
+		return nil, p.errAt(0, "%d bytes: a lesson file is at most %d", len(data), MaxFile)
 	}
 	if bytes.IndexByte(data, 0) >= 0 {
 		return nil, p.errAt(0, "a NUL byte: not a text file")
 	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 4096), maxFile)
+	sc.Buffer(make([]byte, 0, 4096), MaxFile)
 	for n := 1; sc.Scan(); n++ {
 		if err := p.line(n, strings.TrimRight(sc.Text(), " \t\r")); err != nil {
 			return nil, err

@@ -100,7 +100,7 @@ func TestParseBad(t *testing.T) {
 		{"open comment", "# T\ntask\n<!-- x\n" + step, 0, "never closed"},
 		{"payload", "# T\ntask\n## S\ncheck: payload ..\n", 4, "payload prefix="},
 		{"NUL", "# T\x00\n", 0, "NUL"},
-		{"huge", "# T\n" + strings.Repeat("x", maxFile), 0, "at most"},
+		{"huge", "# T\n" + strings.Repeat("x", MaxFile), 0, "at most"},
 		{"long line", "# T\ntask\n" + strings.Repeat("y", 70000) + step, 0, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -25,7 +25,7 @@ type record struct {
 	// msg numbers the messages of the conversation, on the replies to
 	// their end (LMTP gives one per recipient).
 	msg     int
-	payload string // kindPayload: the line as sent, without its line end
+	payload string // kindPayload: the line as sent, without its line end; kindError: the error
 }
 
 type recordKind uint8
@@ -37,6 +37,10 @@ const (
 	kindUnsolicited
 	kindPayload
 	kindClose
+	// kindError is an operation that failed, as the session noted it
+	// ("error: …"): ehlo may refuse a command before sending it, such as
+	// AUTH on a connection in clear text.
+	kindError
 )
 
 // pending is a command waiting for its reply.
@@ -108,6 +112,10 @@ func (t *trail) apply(e session.Event) {
 		t.lines.Client(e.Data, func(l session.ClientLine) { t.client(l, e.TLS) })
 	case session.KindServer:
 		t.server(e.Data)
+	case session.KindNote:
+		if text, ok := strings.CutPrefix(e.Text, "error: "); ok {
+			t.add(record{kind: kindError, payload: text})
+		}
 	case session.KindClose:
 		t.state = protocol.State{}
 		t.queue, t.greeting = nil, false
