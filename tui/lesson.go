@@ -16,8 +16,10 @@ import (
 // conversation through a Sink of its own on the session's Capture, so the
 // pane needs nothing of the wire log. From dockMinWidth columns it is a
 // column at the right of the screen; below, it floats over the top of the
-// wire log (whose newest lines, at the bottom, stay in view). F2 hides and
-// shows it.
+// wire log (whose newest lines, at the bottom, stay in view), showing the
+// current step and its hint; F2 then goes round: the whole pane over the
+// wire log (the task and every step), hidden, the current step again.
+// Docked, F2 hides and shows it.
 
 // LessonKeyMap is the lesson pane's keys. Function keys, since the
 // composer has the focus while the student types.
@@ -44,6 +46,7 @@ type lessonPane struct {
 	rm     func()
 	keys   LessonKeyMap
 	hidden bool
+	full   bool // floating: the whole pane, over the whole wire log
 	remote bool
 }
 
@@ -88,7 +91,7 @@ func (m *Model) lessonUpdate(msg tea.Msg) (tea.Cmd, bool) {
 	case tea.KeyPressMsg:
 		switch {
 		case key.Matches(msg, p.keys.Toggle):
-			p.hidden = !p.hidden
+			p.toggle(m.w)
 			m.resize(m.w, m.h)
 			return nil, true
 		case key.Matches(msg, p.keys.Hint):
@@ -97,6 +100,19 @@ func (m *Model) lessonUpdate(msg tea.Msg) (tea.Cmd, bool) {
 		}
 	}
 	return nil, false
+}
+
+// toggle is F2: docked, hide or show; floating, go round from the current
+// step to the whole pane to hidden.
+func (p *lessonPane) toggle(w int) {
+	switch {
+	case w >= dockMinWidth || p.hidden:
+		p.hidden, p.full = !p.hidden, false
+	case !p.full:
+		p.full = true
+	default:
+		p.hidden, p.full = true, false
+	}
 }
 
 // lessonView is the pane's hook in View: it adds the column to the rows of
@@ -117,8 +133,11 @@ func (m *Model) lessonView(rows []string) {
 		return
 	}
 	l := m.lay.Log
-	pane := p.lines(m.styles, l.W, min(l.H, max(8, l.H/2+1)), true)
-	overlay(rows, pane, l.X, l.Y, m.w)
+	if p.full {
+		overlay(rows, p.lines(m.styles, l.W, l.H, false), l.X, l.Y, m.w)
+		return
+	}
+	overlay(rows, p.lines(m.styles, l.W, min(l.H, max(8, l.H/2+1)), true), l.X, l.Y, m.w)
 }
 
 // lines draws the pane w wide and at most h high (exactly h when docked);
@@ -133,30 +152,42 @@ func (p *lessonPane) lines(s themes.Styles, w, h int, compact bool) []string {
 	if p.remote && l.Server != "" {
 		note = styled(s.Warning, wrap("On this server: "+oneLine(l.Server), inner, 3))
 	}
-	room := h - 2 - len(hint) - len(steps) - len(note) - 2
-	taskRows := room
-	if compact {
-		taskRows = min(room, 2)
+	// The hint and the steps matter most: the task gets the rows left,
+	// at most two in the floating pane.
+	sections := [][]string{nil, note, steps, hint}
+	used := -1
+	for _, sec := range sections[1:] {
+		if len(sec) > 0 {
+			used += len(sec) + 1
+		}
 	}
-	body := styled(s.Text, wrap(oneLine(l.Task), inner, max(1, taskRows)))
-	if room < 1 {
-		body = nil
+	if room := h - 2 - used - 1; room > 0 {
+		if compact {
+			room = min(room, 2)
+		}
+		sections[0] = styled(s.Text, wrap(oneLine(l.Task), inner, room))
 	}
 	var out []string
-	out = append(out, body...)
-	out = append(out, note...)
-	out = append(out, "")
-	out = append(out, steps...)
-	out = append(out, "")
-	out = append(out, hint...)
+	for _, sec := range sections {
+		if len(sec) == 0 {
+			continue
+		}
+		if len(out) > 0 {
+			out = append(out, "")
+		}
+		out = append(out, sec...)
+	}
 	if len(out) > h-2 {
-		out = out[len(out)-(h-2):] // the hint and the steps matter most
+		out = out[len(out)-(h-2):]
 	}
 	height := h
 	if compact {
 		height = min(h, len(out)+2)
 	}
 	badge := s.Muted.Render("f2 hide")
+	if compact {
+		badge = s.Muted.Render("f2 more")
+	}
 	return box(s, "Lesson · "+oneLine(l.Title), badge, out, w, height, false)
 }
 
@@ -221,5 +252,5 @@ func (p *lessonPane) hintLines(s themes.Styles, pr lesson.Progress, inner, rows 
 // oneLine makes a lesson's text one paragraph for wrap, and safe to show:
 // a teacher's file is input like any other.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(safe(s)), " ")
+	return safe(strings.Join(strings.Fields(s), " "))
 }
