@@ -137,7 +137,7 @@ func (m *Model) lessonView(rows []string) {
 		overlay(rows, p.lines(m.styles, l.W, l.H, false), l.X, l.Y, m.w)
 		return
 	}
-	overlay(rows, p.lines(m.styles, l.W, min(l.H, max(8, l.H/2+1)), true), l.X, l.Y, m.w)
+	overlay(rows, p.lines(m.styles, l.W, min(l.H, max(8, l.H/2+2)), true), l.X, l.Y, m.w)
 }
 
 // lines draws the pane w wide and at most h high (exactly h when docked);
@@ -154,6 +154,7 @@ func (p *lessonPane) lines(s themes.Styles, w, h int, compact bool) []string {
 	}
 	// The hint and the steps matter most: the task gets the rows left,
 	// at most two in the floating pane.
+	head := styled(s.Accent, wrap(oneLine(l.Title), inner, 2))
 	sections := [][]string{nil, note, steps, hint}
 	used := -1
 	for _, sec := range sections[1:] {
@@ -161,18 +162,18 @@ func (p *lessonPane) lines(s themes.Styles, w, h int, compact bool) []string {
 			used += len(sec) + 1
 		}
 	}
-	if room := h - 2 - used - 1; room > 0 {
+	if room := h - 2 - used - 1 - len(head); room > 0 {
 		if compact {
 			room = min(room, 2)
 		}
 		sections[0] = styled(s.Text, wrap(oneLine(l.Task), inner, room))
 	}
-	var out []string
-	for _, sec := range sections {
+	out := head
+	for i, sec := range sections {
 		if len(sec) == 0 {
 			continue
 		}
-		if len(out) > 0 {
+		if i > 0 || len(out) == 0 {
 			out = append(out, "")
 		}
 		out = append(out, sec...)
@@ -188,7 +189,7 @@ func (p *lessonPane) lines(s themes.Styles, w, h int, compact bool) []string {
 	if compact {
 		badge = s.Muted.Render("f2 more")
 	}
-	return box(s, "Lesson · "+oneLine(l.Title), badge, out, w, height, false)
+	return box(s, "Lesson", badge, out, w, height, false)
 }
 
 func styled(st interface{ Render(...string) string }, lines []string) []string {

@@ -114,7 +114,7 @@ func TestLessonPaneToggle(t *testing.T) {
 	for _, sz := range [][2]int{{80, 24}, {120, 40}, {200, 60}} {
 		m := newLessonModel(t, mustLesson(t, "greet"), "dark", false, sz[0], sz[1])
 		deliverLesson(m, demoEvents()[:12]...)
-		if !strings.Contains(plain(m), "Lesson · Greet") {
+		if !strings.Contains(plain(m), "Greet the server and") {
 			t.Fatalf("%dx%d: no pane at start", sz[0], sz[1])
 		}
 		logW := m.lay.Log.W
@@ -127,7 +127,7 @@ func TestLessonPaneToggle(t *testing.T) {
 		}
 		m.Update(fkey(2))
 		checkFrame(t, m, sz[0], sz[1])
-		if strings.Contains(plain(m), "Lesson ·") {
+		if strings.Contains(plain(m), "╭─ Lesson") {
 			t.Fatalf("%dx%d: f2 did not hide the pane", sz[0], sz[1])
 		}
 		if sz[0] >= dockMinWidth && m.lay.Log.W <= logW {
@@ -135,7 +135,7 @@ func TestLessonPaneToggle(t *testing.T) {
 		}
 		m.Update(fkey(2))
 		checkFrame(t, m, sz[0], sz[1])
-		if !strings.Contains(plain(m), "Lesson · Greet") {
+		if !strings.Contains(plain(m), "Greet the server and") {
 			t.Fatalf("%dx%d: f2 did not show the pane again", sz[0], sz[1])
 		}
 	}
