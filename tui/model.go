@@ -1,8 +1,8 @@
 // Package tui is ehlo's terminal interface, a Bubble Tea program: the
 // Connection, Extensions and Wire log panes, the composer with its /
 // commands, history and fuzzy completion, reply explanations for
-// workshops, the sandbox mailbox, and replay of recordings in the same
-// panes (PRODUCT §5).
+// workshops, the sandbox mailbox, replay of recordings in the same panes
+// (PRODUCT §5), and the side pane of `ehlo lesson` (lesson.go).
 //
 // It sees a live session only through the Conversation interface and a
 // Sink on the session's Capture, so the session's goroutine never waits for

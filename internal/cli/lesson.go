@@ -55,11 +55,11 @@ func listLessons(w io.Writer) error {
 			needs = append(needs, "LMTP")
 		}
 		needs = append(needs, l.Faults...)
-		extra := ""
-		if len(needs) > 0 {
-			extra = "(sandbox: " + strings.Join(needs, ", ") + ")"
+		if len(needs) == 0 {
+			fmt.Fprintf(tw, "%2d\t%s\t%s\n", i+1, l.Name, l.Title)
+			continue
 		}
-		fmt.Fprintf(tw, "%2d\t%s\t%s\t%s\n", i+1, l.Name, l.Title, extra)
+		fmt.Fprintf(tw, "%2d\t%s\t%s\t(sandbox: %s)\n", i+1, l.Name, l.Title, strings.Join(needs, ", "))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
