@@ -276,11 +276,10 @@ var wrongWay = map[string]func(s *student){
 		s.wrong("only LHLO")
 	},
 	"vrfy": func(s *student) {
-		// No anticipated mistake but the hints: VRFY before EHLO is fine.
-		s.typ("VRFY alice")
-		if p := s.progress(); p.Step != 0 || p.Hint == "" {
-			s.t.Fatalf("progress %+v; want step 1 with its hint", p)
-		}
+		s.typ("EHLO student.example", "VRFY mallory")
+		s.wrong("alice or bob")
+		s.typ("VRFY bob")
+		s.at(2)
 	},
 	"size": func(s *student) {
 		s.typ("EHLO student.example", mailFrom+" SIZE=1000")

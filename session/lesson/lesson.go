@@ -107,7 +107,6 @@ type parser struct {
 	file   string
 	l      *Lesson
 	step   *Step
-	text   *[]string // the paragraph lines being collected
 	task   []string
 	stext  []string
 	inNote bool // inside an HTML comment
