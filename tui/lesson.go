@@ -154,7 +154,7 @@ func (p *lessonPane) lines(s themes.Styles, w, h int, compact bool) []string {
 	}
 	// The hint and the steps matter most: the task gets the rows left,
 	// at most two in the floating pane.
-	head := styled(s.Accent, wrap(oneLine(l.Title), inner, 2))
+	head := append(styled(s.Accent, wrap(oneLine(l.Title), inner, 2)), "")
 	sections := [][]string{nil, note, steps, hint}
 	used := -1
 	for _, sec := range sections[1:] {
@@ -173,7 +173,7 @@ func (p *lessonPane) lines(s themes.Styles, w, h int, compact bool) []string {
 		if len(sec) == 0 {
 			continue
 		}
-		if i > 0 || len(out) == 0 {
+		if i > 0 && len(out) > len(head) {
 			out = append(out, "")
 		}
 		out = append(out, sec...)
@@ -226,7 +226,8 @@ func (p *lessonPane) stepLines(s themes.Styles, pr lesson.Progress, inner int, c
 		}
 	}
 	if pr.Done {
-		out = append(out, s.Verified.Render("✓ done: every step checked, lesson complete"))
+		out = append(out, s.Verified.Render(truncate("✓ done: every step checked, lesson complete", inner)),
+			s.Muted.Render(truncate("ehlo lesson lists the others", inner)))
 	}
 	return out
 }
