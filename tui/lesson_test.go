@@ -178,3 +178,23 @@ func TestLessonPaneEscapesTheFile(t *testing.T) {
 		t.Errorf("the escape is not shown escaped:\n%s", ansi.Strip(v))
 	}
 }
+
+// On a server the lesson did not set up, the pane says what it needs.
+func TestLessonPaneRemoteNote(t *testing.T) {
+	f := newFake()
+	m, err := New(Config{Conversation: f, Theme: "dark", Lesson: mustLesson(t, "recover-421"), LessonRemote: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.Update(tea.WindowSizeMsg{Width: 200, Height: 60})
+	if v := plain(m); !strings.Contains(v, "On this server: start the") || !strings.Contains(v, "421:noop") {
+		t.Fatalf("no note for the workshop sandbox:\n%s", v)
+	}
+	m2, _ := New(Config{Conversation: newFake(), Theme: "dark", Lesson: mustLesson(t, "recover-421")})
+	defer m2.Close()
+	m2.Update(tea.WindowSizeMsg{Width: 200, Height: 60})
+	if strings.Contains(plain(m2), "On this server") {
+		t.Fatal("the note shows on the embedded sandbox, which the lesson set up")
+	}
+}
