@@ -198,3 +198,23 @@ func TestLessonPaneRemoteNote(t *testing.T) {
 		t.Fatal("the note shows on the embedded sandbox, which the lesson set up")
 	}
 }
+
+// The layout sweep with the lesson pane, shown, floating in full, and
+// hidden: every frame whole from 80×24 to 200×60, the panes never below
+// their minimum beside the lesson column.
+func TestLessonPaneLayoutSweep(t *testing.T) {
+	m := newLessonModel(t, mustLesson(t, "end-of-data"), "dark", false, 80, 24)
+	deliverLesson(m, demoEvents()...)
+	for w := 80; w <= 200; w += 7 {
+		for h := 24; h <= 60; h += 6 {
+			for range 3 {
+				m.Update(tea.WindowSizeMsg{Width: w, Height: h})
+				checkFrame(t, m, w, h)
+				if m.lay.TooSmall {
+					t.Fatalf("%dx%d: the lesson column left the panes too small", w, h)
+				}
+				m.Update(fkey(2))
+			}
+		}
+	}
+}
