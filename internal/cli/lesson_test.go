@@ -259,6 +259,8 @@ var wrongWay = map[string]func(s *student){
 	"recover-421": func(s *student) {
 		s.typ("EHLO student.example")
 		s.do(s.live.Noop)
+		s.typ("RSET")
+		s.wrong("not even QUIT or RSET")
 		s.do(s.live.Connect)
 		s.typ(mailFrom)
 		s.wrong("greet it with EHLO")
