@@ -352,3 +352,98 @@ func TestLessonBadFile(t *testing.T) {
 		}
 	}
 }
+
+// Every anticipated mistake of every shipped lesson can be made: a
+// scripted student reaches the step and makes it, and the step shows that
+// mistake's hint. A wrong: line ehlo makes impossible (a command it never
+// sends) fails here, and so does one added without a script.
+var everyMistake = []struct {
+	lesson      string
+	step, wrong int
+	do          []string // typed lines; /connect, /noop, /login U P as the TUI runs them
+}{
+	{"greet", 1, 0, []string{"EHLO"}},
+	{"greet", 1, 1, []string{"RCPT TO:<a@b.example>"}},
+	{"greet", 1, 2, []string{"HELO student.example"}},
+	{"starttls", 1, 0, []string{"EHLO x.example", "/connect", "STARTTLS"}}, // a new connection, not greeted
+	{"starttls", 1, 1, []string{"EHLO x.example", "STARTTLS now"}},
+	{"starttls", 2, 0, []string{"EHLO x.example", "STARTTLS", "AUTH PLAIN AGFsaWNlAGFsaWNlcHc="}},
+	{"auth", 0, 0, []string{"EHLO x.example", "AUTH PLAIN AGFsaWNlAGFsaWNlcHc="}},
+	{"auth", 0, 1, []string{"/login alice alicepw"}},
+	{"auth", 2, 0, []string{"EHLO x.example", "STARTTLS", "EHLO x.example", "/login alice wrong"}},
+	{"auth", 2, 1, []string{"EHLO x.example", "STARTTLS", "EHLO x.example", "AUTH FOO"}},
+	{"auth", 2, 2, []string{"EHLO x.example", "STARTTLS", "EHLO x.example", "/connect", "EHLO x.example", "AUTH PLAIN AGFsaWNlAGFsaWNlcHc="}},
+	{"auth", 2, 3, []string{"EHLO x.example", "STARTTLS", "EHLO x.example", "AUTH PLAIN", "*"}},
+	{"recipients", 0, 0, []string{mailFrom}},
+	{"recipients", 1, 0, []string{"EHLO x.example", "MAIL FROM:student@example.test"}},
+	{"recipients", 2, 0, []string{"EHLO x.example", mailFrom, "RSET", rcptOK}},
+	{"recipients", 2, 1, []string{"EHLO x.example", mailFrom, "RCPT TO:alice@sandbox.ehlo.test"}},
+	{"recipients", 2, 2, []string{"EHLO x.example", mailFrom, "RCPT TO:<nobody@sandbox.ehlo.test>", "DATA"}},
+	{"recipients", 3, 0, []string{"EHLO x.example", mailFrom, rcptOK, "RCPT TO:<nobody@sandbox.ehlo.test>", "RSET", mailFrom, "RCPT TO:<nobody@sandbox.ehlo.test>", "DATA"}},
+	{"recover-421", 2, 0, []string{"EHLO x.example", "/noop", "QUIT"}},
+	{"recover-421", 3, 0, []string{"EHLO x.example", "/noop", "/connect", mailFrom}},
+	{"recover-421", 3, 1, []string{"EHLO x.example", "/noop", "/connect", "EHLO x.example", "/noop"}},
+	{"end-of-data", 1, 0, []string{"EHLO x.example", "DATA"}},
+	{"end-of-data", 2, 0, []string{"EHLO x.example", mailFrom, rcptOK, "DATA", `a\n.\nb`, "."}},
+	{"end-of-data", 2, 1, []string{"EHLO x.example", mailFrom, rcptOK, "DATA", "text", "."}},
+	{"lmtp", 0, 0, []string{"HELO x.example"}},
+	{"lmtp", 1, 0, []string{"LHLO x.example", rcptOK}},
+	{"lmtp", 2, 0, []string{"LHLO x.example", mailFrom, rcptOK, "RCPT TO:<bob@sandbox.ehlo.test>", "RSET", mailFrom, rcptOK, "DATA", "hi", "."}},
+	{"vrfy", 1, 0, []string{"EHLO x.example", "VRFY nobody"}},
+	{"vrfy", 1, 1, []string{"EHLO x.example", "VRFY"}},
+	{"vrfy", 3, 0, []string{"EHLO x.example", "VRFY alice", "VRFY mallory", "VRFY bob"}},
+	{"size", 1, 0, []string{"EHLO x.example", mailFrom, mailFrom + " SIZE=99999999"}},
+	{"size", 1, 1, []string{"EHLO x.example", mailFrom}},
+	{"size", 1, 2, []string{"EHLO x.example", mailFrom + " SIZE=lots"}},
+}
+
+func TestLessonsEveryMistake(t *testing.T) {
+	all, err := lesson.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	scripted := map[[3]any]bool{}
+	for _, m := range everyMistake {
+		scripted[[3]any{m.lesson, m.step, m.wrong}] = true
+	}
+	for _, l := range all {
+		for i, st := range l.Steps {
+			for j, w := range st.Wrong {
+				if !scripted[[3]any{l.Name, i, j}] {
+					t.Errorf("%s, step %d (%s): no script makes the mistake %q", l.Name, i+1, st.Title, w.Check)
+				}
+			}
+		}
+	}
+	for _, m := range everyMistake {
+		t.Run(fmt.Sprintf("%s/%d/%d", m.lesson, m.step+1, m.wrong+1), func(t *testing.T) {
+			s := newStudent(t, m.lesson)
+			l := s.check.Lesson()
+			want := l.Steps[m.step].Wrong[m.wrong].Hint
+			for _, line := range m.do {
+				s.act(line)
+			}
+			s.waitFor(fmt.Sprintf("step %d's hint %q", m.step+1, want), func() bool {
+				p := s.check.Progress()
+				return p.Step == m.step && p.Wrong && p.Hint == want
+			})
+		})
+	}
+}
+
+// act is one thing the student does: a typed line, or a / command as the
+// TUI runs it.
+func (s *student) act(line string) {
+	s.t.Helper()
+	f := strings.Fields(line)
+	switch {
+	case line == "/connect":
+		s.do(s.live.Connect)
+	case line == "/noop":
+		s.do(s.live.Noop)
+	case len(f) == 3 && f[0] == "/login":
+		s.do(func() { s.live.Login(f[1], f[2]) })
+	default:
+		s.typ(line)
+	}
+}
