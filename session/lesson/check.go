@@ -175,18 +175,56 @@ func codeMatches(p string, code int) bool {
 	return true
 }
 
-// matches says whether c holds for the records since from.
-func (c Check) matches(t *trail, from int) bool {
-	for _, d := range c.alts {
-		if d.matches(t, from) {
+// scan is how far a condition has read the records, and what it found:
+// conditions about what happened hold once they have held (a reply that
+// came stays come), so each record is read once per step, not at every
+// event.
+type scan struct {
+	pos          int  // the next record to read
+	hit          bool // the condition has held
+	ok, bad, msg int  // recipients and delivered: the counts so far
+}
+
+// scans keeps a scan per condition, from one starting record.
+type scans struct {
+	from int
+	m    map[*cond]*scan
+}
+
+func (ss *scans) reset(from int) { ss.from, ss.m = from, nil }
+
+// shift follows the records' indexes down when the trail drops n.
+func (ss *scans) shift(n int) {
+	ss.from = max(0, ss.from-n)
+	for _, sc := range ss.m {
+		sc.pos = max(0, sc.pos-n)
+	}
+}
+
+func (ss *scans) of(d *cond) *scan {
+	if ss.m == nil {
+		ss.m = map[*cond]*scan{}
+	}
+	sc, ok := ss.m[d]
+	if !ok {
+		sc = &scan{pos: ss.from}
+		ss.m[d] = sc
+	}
+	return sc
+}
+
+// matches says whether c holds for the records since ss began, and the
+// state now.
+func (c *Check) matches(t *trail, ss *scans) bool {
+	for i := range c.alts {
+		if c.alts[i].matches(t, ss.of(&c.alts[i])) {
 			return true
 		}
 	}
 	return false
 }
 
-func (d cond) matches(t *trail, from int) bool {
-	recs := t.records[min(from, len(t.records)):]
+func (d *cond) matches(t *trail, sc *scan) bool {
 	switch d.what {
 	case "tls":
 		return t.state.TLS
@@ -197,21 +235,23 @@ func (d cond) matches(t *trail, from int) bool {
 	case "extension":
 		_, ok := t.exts[d.arg]
 		return ok
-	case "recipients":
-		return d.recipients(recs)
-	case "delivered":
-		return d.delivered(recs)
 	}
-	for _, r := range recs {
-		if d.one(r) {
-			return true
+	for ; !sc.hit && sc.pos < len(t.records); sc.pos++ {
+		r := t.records[sc.pos]
+		switch d.what {
+		case "recipients":
+			sc.hit = d.recipient(r, sc)
+		case "delivered":
+			sc.hit = d.delivery(r, sc)
+		default:
+			sc.hit = d.one(r)
 		}
 	}
-	return false
+	return sc.hit
 }
 
 // one says whether a single record satisfies d.
-func (d cond) one(r record) bool {
+func (d *cond) one(r record) bool {
 	tlsOK := d.tls == 0 || (d.tls == 1) == r.tls
 	switch d.what {
 	case "greeted":
@@ -239,45 +279,34 @@ func (d cond) one(r record) bool {
 	return false
 }
 
-// recipients: one transaction (from an accepted MAIL) with at least ok
-// recipients accepted and bad refused.
-func (d cond) recipients(recs []record) bool {
-	ok, bad := 0, 0
-	for _, r := range recs {
-		switch {
-		case r.kind == kindGreeting || (r.kind == kindReply && r.verb == "MAIL" && r.code/100 == 2):
-			ok, bad = 0, 0
-		case r.kind == kindReply && r.verb == "RCPT" && r.code/100 == 2:
-			ok++
-		case r.kind == kindReply && r.verb == "RCPT" && r.code >= 400:
-			bad++
-		}
-		if (ok > 0 || bad > 0) && ok >= d.ok && bad >= d.bad {
-			return true
-		}
+// recipient reads one record for "recipients": one transaction (from an
+// accepted MAIL) with at least ok recipients accepted and bad refused.
+func (d *cond) recipient(r record, sc *scan) bool {
+	switch {
+	case r.kind == kindGreeting || (r.kind == kindReply && r.verb == "MAIL" && r.code/100 == 2):
+		sc.ok, sc.bad = 0, 0
+	case r.kind == kindReply && r.verb == "RCPT" && r.code/100 == 2:
+		sc.ok++
+	case r.kind == kindReply && r.verb == "RCPT" && r.code >= 400:
+		sc.bad++
 	}
-	return false
+	return (sc.ok > 0 || sc.bad > 0) && sc.ok >= d.ok && sc.bad >= d.bad
 }
 
-// delivered: one message whose end got at least ok replies that accept it
-// and bad that refuse it (LMTP answers once per recipient).
-func (d cond) delivered(recs []record) bool {
-	ok, bad, msg := 0, 0, 0
-	for _, r := range recs {
-		if r.kind != kindReply || r.verb != "." {
-			continue
-		}
-		if r.msg != msg {
-			ok, bad, msg = 0, 0, r.msg
-		}
-		if r.code/100 == 2 {
-			ok++
-		} else if r.code >= 400 {
-			bad++
-		}
-		if ok >= d.ok && bad >= d.bad {
-			return true
-		}
+// delivery reads one record for "delivered": one message whose end got at
+// least ok replies that accept it and bad that refuse it (LMTP answers
+// once per recipient).
+func (d *cond) delivery(r record, sc *scan) bool {
+	if r.kind != kindReply || r.verb != "." {
+		return false
 	}
-	return false
+	if r.msg != sc.msg {
+		sc.ok, sc.bad, sc.msg = 0, 0, r.msg
+	}
+	if r.code/100 == 2 {
+		sc.ok++
+	} else if r.code >= 400 {
+		sc.bad++
+	}
+	return sc.ok >= d.ok && sc.bad >= d.bad
 }

@@ -13,12 +13,13 @@ type Checker struct {
 	l     *Lesson
 	t     trail
 	step  int // the current step; len(l.Steps) once done
-	from  int // the record where the current step began
 	hint  int // which of the step's hints is shown
 	wrong int // the anticipated mistake whose hint is shown, -1 none
-	// wfrom is where mistakes are looked for: from the step's start, or
-	// after the last mistake the student dismissed with NextHint.
-	wfrom int
+	// checks read the records from where the current step began; wrongs
+	// from there too, or from after the last mistake the student
+	// dismissed with NextHint.
+	checks, wrongs scans
+	gen            int // the trail's generation last checked
 }
 
 // NewChecker starts l at its first step.
@@ -33,26 +34,34 @@ func (c *Checker) Lesson() *Lesson { return c.l }
 // session.Sink, but must be called from one goroutine.
 func (c *Checker) Event(e session.Event) {
 	c.t.apply(e)
-	n := c.t.trim()
-	c.from, c.wfrom = max(0, c.from-n), max(0, c.wfrom-n)
+	if n := c.t.trim(); n > 0 {
+		c.checks.shift(n)
+		c.wrongs.shift(n)
+	}
+	if c.t.gen == c.gen {
+		return // nothing a check reads has changed
+	}
+	c.gen = c.t.gen
 	c.advance()
 }
 
 func (c *Checker) advance() {
 	for c.step < len(c.l.Steps) {
-		s := c.l.Steps[c.step]
+		s := &c.l.Steps[c.step]
 		if !c.all(s.Checks) {
 			break
 		}
 		c.step++
-		c.from, c.hint, c.wrong = len(c.t.records), 0, -1
-		c.wfrom = c.from
+		c.hint, c.wrong = 0, -1
+		c.checks.reset(len(c.t.records))
+		c.wrongs.reset(len(c.t.records))
 	}
 	if c.step >= len(c.l.Steps) {
 		return
 	}
-	for i, w := range c.l.Steps[c.step].Wrong {
-		if w.Check.matches(&c.t, c.wfrom) {
+	ws := c.l.Steps[c.step].Wrong
+	for i := range ws {
+		if ws[i].Check.matches(&c.t, &c.wrongs) {
 			c.wrong = i
 			return
 		}
@@ -60,8 +69,8 @@ func (c *Checker) advance() {
 }
 
 func (c *Checker) all(checks []Check) bool {
-	for _, k := range checks {
-		if !k.matches(&c.t, c.from) {
+	for i := range checks {
+		if !checks[i].matches(&c.t, &c.checks) {
 			return false
 		}
 	}
@@ -75,7 +84,8 @@ func (c *Checker) NextHint() {
 		return
 	}
 	if c.wrong >= 0 {
-		c.wrong, c.wfrom = -1, len(c.t.records)
+		c.wrong = -1
+		c.wrongs.reset(len(c.t.records))
 		return
 	}
 	c.hint = (c.hint + 1) % len(c.l.Steps[c.step].Hints)

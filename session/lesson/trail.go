@@ -66,6 +66,10 @@ type trail struct {
 	accepted int // RCPTs accepted in the current transaction
 	msgs     int
 
+	// gen counts the changes a check can see: a record, the state, the
+	// extensions. The checker looks again only when it moved.
+	gen int
+
 	state protocol.State
 	// exts are the keywords of the last EHLO or LHLO on this connection,
 	// upper case; forgotten at a TLS handshake (RFC 3207 §4.2).
@@ -83,10 +87,15 @@ const maxReplyLines = 256
 func (t *trail) add(r record) {
 	r.conn = t.conn
 	t.records = append(t.records, r)
+	t.gen++
 }
 
 // apply takes one event.
 func (t *trail) apply(e session.Event) {
+	switch e.Kind {
+	case session.KindConnect, session.KindSnapshot, session.KindState, session.KindTLS:
+		t.gen++
+	}
 	switch e.Kind {
 	case session.KindConnect:
 		t.conn++
@@ -224,6 +233,7 @@ func (t *trail) learn(r record, msg string) {
 		t.accepted++
 	case (r.verb == "EHLO" || r.verb == "LHLO") && r.code/100 == 2:
 		features, _ := protocol.ParseEHLO(msg)
+		t.gen++
 		t.exts = map[string]string{}
 		for k, v := range features {
 			t.exts[strings.ToUpper(k)] = v
@@ -231,13 +241,14 @@ func (t *trail) learn(r record, msg string) {
 	}
 }
 
-// trim drops the oldest records past maxRecords and returns how many it
-// dropped.
+// trim drops the oldest records once there are a quarter more than
+// maxRecords, down to maxRecords (so that dropping costs little per
+// record), and returns how many it dropped.
 func (t *trail) trim() int {
-	n := len(t.records) - maxRecords
-	if n <= 0 {
+	if len(t.records) <= maxRecords+maxRecords/4 {
 		return 0
 	}
+	n := len(t.records) - maxRecords
 	t.records = append(t.records[:0], t.records[n:]...)
 	return n
 }
