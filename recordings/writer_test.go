@@ -351,3 +351,29 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
+
+// A certificate the user pinned for the session (the TUI's trust) is
+// recorded as pinned, reads back so, and the transcript says so rather
+// than "verified" (issue 14 item 3).
+func TestPinnedHandshakeRoundTrip(t *testing.T) {
+	cert := summarizeCert(selfSigned(t, "mx.test", time.Now().Add(time.Hour)))
+	events := []session.Event{
+		{Kind: session.KindConnect, Addr: "127.0.0.1:25"},
+		{Offset: time.Millisecond, Kind: session.KindTLS, Handshake: &session.TLSSummary{
+			Complete: true, Version: "TLSv1.3", Verified: true, Pinned: true, Chain: []session.Certificate{cert}}},
+	}
+	rec, err := Read(bytes.NewReader(writeRecording(t, events)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Events) < 2 || rec.Events[1].Handshake == nil || !rec.Events[1].Handshake.Pinned {
+		t.Fatalf("the pin did not survive the file: %+v", rec.Events)
+	}
+	var tr strings.Builder
+	if err := WriteTranscript(&tr, rec); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(tr.String(), `issuer "CN=mx.test" pinned (trusted for this session by its sha256)`) {
+		t.Errorf("the transcript does not say pinned:\n%s", tr.String())
+	}
+}

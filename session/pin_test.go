@@ -2,7 +2,6 @@ package session
 
 import (
 	"crypto/tls"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -40,12 +39,8 @@ func (h *harness) failedTLS() string {
 func TestLiveTrustCertificatePins(t *testing.T) {
 	srv := startSandbox(t)
 	h := untrusting(t, srv)
-	path := filepath.Join(t.TempDir(), "pin.jsonl")
-	rec, err := Create(path, Header{Server: srv.Addr(), Transport: "smtp", Created: h.l.Capture().Start()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	remove := h.l.Capture().Add(rec)
+	var rec collect
+	remove := h.l.Capture().Add(&rec)
 	fp := h.failedTLS()
 
 	if err := h.l.TrustCertificate("not-a-fingerprint"); err == nil {
@@ -65,16 +60,11 @@ func TestLiveTrustCertificatePins(t *testing.T) {
 	h.input("NOOP")
 	h.noError(h.settle())
 	remove()
-	if err := rec.Close(); err != nil {
-		t.Fatal(err)
-	}
 
-	r, err := ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// What a recording gets (recordings' tests write and read the field
+	// back, and the transcript says "pinned").
 	var pinned, refused int
-	for _, e := range r.Events {
+	for _, e := range rec.events {
 		if e.Kind == KindTLS && e.Handshake.Pinned && e.Handshake.Verified && e.Handshake.Chain[0].SHA256 == fp {
 			pinned++
 		}
@@ -82,12 +72,8 @@ func TestLiveTrustCertificatePins(t *testing.T) {
 			refused++
 		}
 	}
-	if r.Header.Version != FormatVersion || pinned != 1 || refused != 1 {
-		t.Errorf("recording v%d: %d pinned handshakes, %d failed, want 1 and 1", r.Header.Version, pinned, refused)
-	}
-	var tr strings.Builder
-	if err := WriteTranscript(&tr, r); err != nil || !strings.Contains(tr.String(), "=== TLS peer certificate: subject \"CN=sandbox.ehlo.test,O=ehlo sandbox\" issuer \"CN=sandbox.ehlo.test,O=ehlo sandbox\" pinned") {
-		t.Errorf("the transcript does not say pinned (%v):\n%s", err, tr.String())
+	if pinned != 1 || refused != 1 {
+		t.Errorf("%d pinned handshakes, %d failed, want 1 and 1", pinned, refused)
 	}
 
 	// Another server's certificate (the sandbox makes a new one each

@@ -1,8 +1,8 @@
 // Package tui is ehlo's terminal interface, a Bubble Tea program: the
 // Connection, Extensions and Wire log panes, the composer with its /
 // commands, history and fuzzy completion, reply explanations for
-// workshops, the sandbox mailbox, and replay of recordings in the same
-// panes (PRODUCT §5).
+// workshops, the sandbox mailbox, replay of recordings in the same panes
+// (PRODUCT §5), and the side pane of `ehlo lesson` (lesson.go).
 //
 // It sees a live session only through the Conversation interface and a
 // Sink on the session's Capture, so the session's goroutine never waits for
@@ -131,6 +131,8 @@ type Model struct {
 
 	now  func() time.Time
 	tick func(time.Duration, func(time.Time) tea.Msg) tea.Cmd // tea.Tick; tests record
+
+	lesson *lessonPane // `ehlo lesson`: nil otherwise (lesson.go)
 }
 
 // New builds the model for cfg. Use it with tea.NewProgram (Run does), or
@@ -182,6 +184,7 @@ func New(cfg Config) (*Model, error) {
 		m.rm = cfg.Conversation.Capture().Add(m.feed)
 		m.st = paneState{}.next(cfg.Conversation.Snapshot())
 		m.build = newLiveBuilder(m.log)
+		m.lesson = newLessonPane(cfg)
 	}
 	m.sync()
 	return m, nil
@@ -198,6 +201,7 @@ func (m *Model) Close() {
 		m.rm()
 		m.rm = nil
 	}
+	m.lesson.close()
 }
 
 // Init starts listening to the session, asks the terminal for its
@@ -281,6 +285,9 @@ func (m *Model) lines() int {
 // Update routes a message: sizes first, then the session, then global
 // keys, then the overlay or the focused pane (STYLE B2).
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if cmd, done := m.lessonUpdate(msg); done {
+		return m, cmd
+	}
 	var cmds []tea.Cmd
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
@@ -343,7 +350,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 func (m *Model) resize(w, h int) {
 	m.w, m.h = w, h
-	m.lay = computeLayout(w, h)
+	m.lay = computeLayout(w-m.lesson.dock(w), h)
 	m.help.SetWidth(w)
 	m.comp.setWidth(w - 4)
 	m.search.SetWidth(max(1, w-6))
@@ -874,6 +881,7 @@ func (m *Model) View() tea.View {
 		return v
 	}
 	lines := m.screen()
+	m.lessonView(lines)
 	ov := m.overlayBox()
 	if ov != nil {
 		overlay(lines, ov.lines, ov.x, ov.y, m.w)

@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 	"github.com/ehlo-dev/ehlo/recordings"
+	"github.com/ehlo-dev/ehlo/session/lesson"
 )
 
 // Config is what Run needs. Exactly one of Conversation (a live session)
@@ -58,6 +59,13 @@ type Config struct {
 	Recording    bool
 	RecordPath   string
 	ToggleRecord func() (on bool, path string, err error)
+
+	// Lesson, if set, opens the lesson side pane (lesson.go), which
+	// checks the live conversation against it. LessonRemote says the
+	// server is not the embedded sandbox the lesson set up, so the pane
+	// shows what the lesson needs of it (Lesson.Server).
+	Lesson       *lesson.Lesson
+	LessonRemote bool
 
 	// Input and Output replace the terminal (tests); nil means the TTY
 	// and stdout.

@@ -39,6 +39,7 @@ type cli struct {
 	Replay     replayCmd     `cmd:"" help:"Replay a recording: --print the transcript, --serve it as a fake server, --list the samples."`
 	Export     exportCmd     `cmd:"" help:"Export a recording as text, Markdown, JSON or pcap (credentials hidden)."`
 	Audit      auditCmd      `cmd:"" help:"Audit a mail server's security: TLS, certificate, STARTTLS injection, open relay, smuggling… in one report."`
+	Lesson     lessonCmd     `cmd:"" help:"Guided exercises, checked against the live conversation: no NAME lists them."`
 }
 
 // Main runs ehlo with the process's arguments and returns the exit code.

@@ -11,6 +11,7 @@ import (
 	"github.com/ehlo-dev/ehlo/recordings"
 	"github.com/ehlo-dev/ehlo/sandbox"
 	"github.com/ehlo-dev/ehlo/session"
+	"github.com/ehlo-dev/ehlo/session/lesson"
 	"github.com/ehlo-dev/ehlo/themes"
 	"github.com/ehlo-dev/ehlo/tui"
 )
@@ -23,6 +24,11 @@ type tuiCmd struct {
 	mxFlags   `embed:""`
 	Theme     string `help:"Colour theme: default, light, dark, high-contrast or mono."`
 	Server    string `arg:"" optional:"" help:"host, host:port, [v6]:port or an absolute Unix socket path; none: the embedded sandbox."`
+
+	// Set by `ehlo lesson` (lesson.go): the embedded sandbox's settings
+	// and the lesson its side pane follows.
+	sandboxCfg sandbox.Config
+	lesson     *lesson.Lesson
 }
 
 func (t *tuiCmd) Run(app *appContext) error {
@@ -48,7 +54,7 @@ func (t *tuiCmd) Run(app *appContext) error {
 	var mailbox func() []tui.MailItem
 	var sandboxCA []byte
 	if server == "" && t.MX == "" {
-		sb, err := sandbox.New(sandbox.Config{})
+		sb, err := sandbox.New(t.sandboxCfg)
 		if err != nil {
 			return fmt.Errorf("starting the sandbox: %w", err)
 		}
@@ -95,7 +101,7 @@ func (t *tuiCmd) Run(app *appContext) error {
 	err = tui.Run(app.ctx, tui.Config{
 		Conversation: live, Connect: true, StartTLS: startTLS, Theme: t.Theme, NoColor: themes.NoColor(os.LookupEnv),
 		Mailbox: mailbox, Recording: t.Record != "", RecordPath: t.Record, ToggleRecord: rt.Toggle,
-		DefaultFrom: uc.From, SandboxCA: sandboxCA,
+		DefaultFrom: uc.From, SandboxCA: sandboxCA, Lesson: t.lesson, LessonRemote: t.Server != "",
 		SaveTheme: func(name string) (string, error) {
 			return cfgPath, saveConfigKey(cfgPath, "theme", name)
 		},
