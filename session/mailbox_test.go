@@ -12,7 +12,6 @@ import (
 	"github.com/ehlo-dev/ehlo/protocol/smtptest"
 )
 
-
 func metaLine(t *testing.T, m map[string]any) string {
 	t.Helper()
 	b, err := json.Marshal(m)
@@ -53,7 +52,7 @@ func TestMailboxReadsMessagesPageByPage(t *testing.T) {
 	first, second := body[:256<<10], body[256<<10:]
 	meta := metaLine(t, map[string]any{"id": "Q1", "from": "s1@x.test", "params": []string{"SIZE=5"},
 		"rcpts": []map[string]any{{"addr": "a@x.test", "code": 250, "text": "2.1.5 Ok"}, {"addr": "bad@x.test", "code": 550, "text": "5.1.1 no"}},
-		"helo": "c.test", "tls": true, "tls_version": "TLS 1.3", "auth_user": "student01", "received": "2026-12-06T20:00:00.5Z",
+		"helo":  "c.test", "tls": true, "tls_version": "TLS 1.3", "auth_user": "student01", "received": "2026-12-06T20:00:00.5Z",
 		"size": len(body), "chunked": false})
 	pageLines := func(s string) []string {
 		enc := base64.StdEncoding.EncodeToString([]byte(s))
