@@ -302,6 +302,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.afterSeek()
 			cmds = append(cmds, m.rep.tick())
 		}
+	case mailboxLoadedMsg:
+		m.mailboxLoaded(msg)
 	case tea.KeyPressMsg:
 		cmds = append(cmds, m.key(msg))
 	case tea.MouseWheelMsg:
@@ -996,12 +998,7 @@ func (m *Model) command(line string) tea.Cmd {
 			m.setFlash("explaining every reply beside it (/explain again to stop)", false)
 		}
 	case "/mailbox":
-		if m.cfg.Mailbox == nil {
-			m.setFlash("no mailbox: the server is not ehlo's sandbox", true)
-			return nil
-		}
-		m.mailbox.set(m.cfg.Mailbox())
-		m.overlay = overlayMailbox
+		return m.openMailbox()
 	case "/ca":
 		if m.cfg.SandboxCA == nil {
 			m.setFlash("/ca is the sandbox's certificate; another server's is in the Connection pane after STARTTLS", true)
