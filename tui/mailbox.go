@@ -23,9 +23,9 @@ type MailItem struct {
 	// the server kept them; nil shows To as accepted.
 	Rcpts []MailRcpt
 
-	ID       string   // the queue id of the 250 reply
-	Helo     string   // the last HELO/EHLO argument
-	Params   []string // MAIL FROM parameters as sent
+	ID         string   // the queue id of the 250 reply
+	Helo       string   // the last HELO/EHLO argument
+	Params     []string // MAIL FROM parameters as sent
 	TLS        bool
 	TLSVersion string // "TLS 1.3"; "" when unknown
 	AuthUser   string // "" when not authenticated

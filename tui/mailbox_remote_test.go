@@ -41,7 +41,7 @@ func TestMailboxFromWorkshopSandbox(t *testing.T) {
 	long := "a.very.long.recipient.address.for.the.workshop@students.example.test"
 	f := newWorkshopFake(true, session.MailboxResult{Messages: []session.MailboxMessage{{
 		ID: "Q1", From: "student01@workshop.test", Helo: "laptop", TLS: true, TLSVersion: "TLS 1.3", AuthUser: "student01",
-		Rcpts: []session.MailboxRcpt{{Addr: long, Code: 250, Text: "2.1.5 Ok"}, {Addr: "nobody@workshop.test", Code: 550, Text: "5.1.1 no such user"}},
+		Rcpts:    []session.MailboxRcpt{{Addr: long, Code: 250, Text: "2.1.5 Ok"}, {Addr: "nobody@workshop.test", Code: 550, Text: "5.1.1 no such user"}},
 		Received: fixedStart, Size: 30, Data: []byte("Subject: hello\r\n\r\nbody text\r\n"),
 	}}})
 	m := newTestModel(t, f.fakeConv, "dark", 120, 40)
