@@ -115,6 +115,9 @@ func (c *conn) challenge(data []byte) ([]byte, error) {
 		return nil, c.lost(err, "AUTH")
 	}
 	text, _ := trimEOL(line)
+	if c.sess != nil {
+		c.wireClient(authResponseShown(text))
+	}
 	if string(text) == "*" {
 		c.srv.log.printf(c.id, "C: *")
 		return nil, errAuthCancelled

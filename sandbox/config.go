@@ -101,6 +101,27 @@ type Config struct {
 	// its recorded one did; the SMTP settings above (LMTP, Banner,
 	// Users, Faults…) do not apply.
 	Script *Script
+
+	// Workshop makes one sandbox serve a room (workshop.go, room.go,
+	// xmailbox.go): a mailbox per user that holds only what was sent to
+	// or by that user, the XMAILBOX extension that lets an authenticated
+	// user read it, and the room API (Sessions, Watch, SetFault).
+	Workshop bool
+	// StudentMailboxBytes bounds each user's mailbox in a workshop, as
+	// MailboxBytes bounds the sandbox's (MailboxLimit bounds the count).
+	// Zero means MailboxBytes divided among the users, at least
+	// minStudentBytes. The message size limit is lowered to it.
+	StudentMailboxBytes int64
+	// OnSessionEnd, when set, is called once per closed session with its
+	// summary and its whole (bounded) wire log, on the session's own
+	// goroutine: keep it short (hand the lines to another goroutine to
+	// save them as a recording). Setting it also turns on Sessions.
+	OnSessionEnd func(info SessionInfo, lines []WireLine)
+	// AccountsCSV, for Run, is a file to write the users and passwords
+	// to (user,password; mode 0600), never over an existing file unless
+	// AccountsOverwrite is set.
+	AccountsCSV       string
+	AccountsOverwrite bool
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -139,12 +160,13 @@ func (c Config) withDefaults() (Config, error) {
 	if c.BufferBytes <= 0 {
 		c.BufferBytes = DefaultBufferBytes
 	}
+	c.studentDefaults()
 	if c.MaxMessageBytes <= 0 {
-		c.MaxMessageBytes = min(DefaultMaxMessageBytes, c.MailboxBytes, c.BufferBytes)
+		c.MaxMessageBytes = min(DefaultMaxMessageBytes, c.MailboxBytes, c.BufferBytes, c.studentCap())
 	}
-	if c.MaxMessageBytes > c.MailboxBytes || c.MaxMessageBytes > c.BufferBytes {
-		return c, fmt.Errorf("sandbox: the message size limit (%d bytes) is above the mailbox's (%d) or the buffer's (%d)",
-			c.MaxMessageBytes, c.MailboxBytes, c.BufferBytes)
+	if c.MaxMessageBytes > c.MailboxBytes || c.MaxMessageBytes > c.BufferBytes || c.MaxMessageBytes > c.studentCap() {
+		return c, fmt.Errorf("sandbox: the message size limit (%d bytes) is above the mailbox's (%d), the buffer's (%d) or a student's mailbox's (%d)",
+			c.MaxMessageBytes, c.MailboxBytes, c.BufferBytes, c.StudentMailboxBytes)
 	}
 	if c.MaxRecipients <= 0 {
 		c.MaxRecipients = DefaultMaxRecipients

@@ -87,6 +87,17 @@ type conn struct {
 	data      []byte // the content so far (buffer.go)
 	authFails int
 
+	tlsVersion string      // "TLS 1.3", once TLS is up
+	rcptArg    string      // the RCPT being answered, for rcptLog
+	rcptLog    []Recipient // every RCPT of the transaction and its reply
+
+	// The workshop's room (room.go): this session's record, and which
+	// run-time faults c.cfg holds. nil and zero outside a room.
+	sess       *record
+	faultGen   uint64
+	faultUser  string
+	faultSpecs string
+
 	replay *replaying // replay --serve: the recorded connection played; nil in the sandbox
 }
 
@@ -115,6 +126,9 @@ func (s *Server) newConn(nc net.Conn, implicit bool) *conn {
 	if s.cfg.Script != nil {
 		c.replay = newReplaying(s.cfg.Script, n)
 		c.implicit = c.replay.run.ImplicitTLS
+	}
+	if s.room != nil {
+		s.room.open(c, uint64(n))
 	}
 	return c
 }
@@ -145,6 +159,9 @@ func (c *conn) serve(busy bool) {
 		}
 		if c.srv.log.on {
 			c.note("closed: %s", c.why)
+		}
+		if c.sess != nil {
+			c.srv.room.close(c)
 		}
 		c.putBuffers()
 	}()
@@ -360,6 +377,9 @@ func (c *conn) dispatch(raw []byte) error {
 	if c.srv.log.on {
 		c.logCommand(verb, arg, text, eol)
 	}
+	if c.sess != nil {
+		c.onCommand(verb, arg, text)
+	}
 	arg = strings.TrimSpace(arg)
 	switch verb {
 	case "EHLO", "HELO":
@@ -376,6 +396,7 @@ func (c *conn) dispatch(raw []byte) error {
 			c.swallow = true
 			defer func() { c.swallow = false }()
 		}
+		c.rcptArg = arg
 		return c.cmdRcpt(arg)
 	case "DATA":
 		return c.cmdData(arg)
@@ -407,6 +428,8 @@ func (c *conn) dispatch(raw []byte) error {
 		return c.cmdStartTLS(arg)
 	case "AUTH":
 		return c.cmdAuth(arg)
+	case "XMAILBOX":
+		return c.cmdXMailbox(arg)
 	case "EXPN", "TURN", "ETRN", "ATRN", "SEND", "SOML", "SAML", "VERB", "XCLIENT", "XFORWARD":
 		// Known verbs this server does not implement: 502, not 500
 		// (RFC 5321 §4.2.4).
@@ -453,6 +476,7 @@ func (c *conn) resetTxn() {
 	c.bdat = false
 	c.chunkBig = false
 	c.chunkFull = false
+	c.rcptLog = nil
 	c.endMessage()
 }
 
@@ -499,6 +523,9 @@ func (c *conn) ehloLines(arg string) []string {
 		lines = append([]string{hello}, f.Caps...)
 	} else {
 		lines = c.defaultEhloLines(hello)
+	}
+	if c.cfg.Workshop && c.authUser != "" {
+		lines = append(lines, "XMAILBOX") // xmailbox.go
 	}
 	if c.tls && c.hasFault(FaultReadvertise) {
 		// RFC 3207 §4.2: a server must not offer STARTTLS inside TLS.
@@ -708,6 +735,6 @@ func (c *conn) handshake(d time.Duration) error {
 	dc := deadlineConn{tc, c.cfg.ReadTimeout}
 	c.r.Reset(dc)
 	c.w.Reset(dc)
-	c.tls = true
+	c.tls, c.tlsVersion = true, tls.VersionName(st.Version)
 	return nil
 }

@@ -48,6 +48,9 @@ func (c *conn) cmdData(arg string) error {
 		c.srv.log.printf(c.id, "C: <message: %d octets>", n)
 		c.srv.log.printf(c.id, "C: .")
 	}
+	if c.sess != nil {
+		c.wireBody(n)
+	}
 	if refused != nil {
 		return refused()
 	}
@@ -233,16 +236,18 @@ func (c *conn) deliver(data []byte, chunked bool) error {
 	id := c.id + "." + strconv.Itoa(c.msgs)
 	rcpts := c.rcpts
 	msg := Message{
-		ID:       id,
-		Session:  c.id,
-		From:     c.from,
-		Data:     append([]byte(nil), data...),
-		Received: time.Now(),
-		TLS:      c.tls,
-		AuthUser: c.authUser,
-		Helo:     c.helo,
-		Params:   c.params,
-		Chunked:  chunked,
+		ID:         id,
+		Session:    c.id,
+		From:       c.from,
+		Data:       append([]byte(nil), data...),
+		Received:   time.Now(),
+		TLS:        c.tls,
+		TLSVersion: c.tlsVersion,
+		Rcpts:      c.rcptLog,
+		AuthUser:   c.authUser,
+		Helo:       c.helo,
+		Params:     c.params,
+		Chunked:    chunked,
 	}
 	for _, r := range rcpts {
 		if !c.cfg.LMTP || !isFullMailbox(r) {
@@ -252,6 +257,12 @@ func (c *conn) deliver(data []byte, chunked bool) error {
 	c.resetTxn()
 	if len(msg.To) > 0 {
 		dropped, droppedBytes := c.srv.mailbox.add(msg)
+		if c.srv.students != nil {
+			c.deliverStudents(&msg)
+		}
+		if c.sess != nil {
+			c.countMessage()
+		}
 		if c.srv.log.on {
 			c.note("delivered %s: %d octets from <%s> to %s", id, len(msg.Data), msg.From, strings.Join(msg.To, ", "))
 			if dropped > 0 {

@@ -12,17 +12,22 @@ import (
 // so tests can compare bytes. Treat a Message as read-only: Messages hands
 // out the stored slices, not copies.
 type Message struct {
-	ID       string    // queue id, "<session>.<n>", also in the 250 reply
-	Session  string    // session id of the log lines, "s3"
-	From     string    // reverse-path without angle brackets; "" for <>
-	To       []string  // accepted recipients (LMTP: those delivered)
+	ID      string   // queue id, "<session>.<n>", also in the 250 reply
+	Session string   // session id of the log lines, "s3"
+	From    string   // reverse-path without angle brackets; "" for <>
+	To      []string // accepted recipients (LMTP: those delivered)
+	// Rcpts is every RCPT of the transaction with the reply it got,
+	// refused ones too (issue 14: the envelope as the server saw it).
+	Rcpts    []Recipient
 	Data     []byte    // message content
 	Received time.Time // when the final reply was sent
 	TLS      bool      // whether the session was under TLS
-	AuthUser string    // AUTH identity, "" when not authenticated
-	Helo     string    // argument of the last HELO/EHLO/LHLO
-	Params   []string  // MAIL parameters as sent, e.g. "SIZE=123"
-	Chunked  bool      // sent with BDAT rather than DATA
+	// TLSVersion is the session's TLS version ("TLS 1.3"), "" without.
+	TLSVersion string
+	AuthUser   string   // AUTH identity, "" when not authenticated
+	Helo       string   // argument of the last HELO/EHLO/LHLO
+	Params     []string // MAIL parameters as sent, e.g. "SIZE=123"
+	Chunked    bool     // sent with BDAT rather than DATA
 }
 
 // Mailbox is the sandbox's in-memory store. It is safe for concurrent
@@ -55,7 +60,32 @@ func (msg *Message) size() int64 {
 	for _, s := range msg.Params {
 		n += len(s) + 16
 	}
+	for _, r := range msg.Rcpts {
+		n += len(r.Addr) + len(r.Text) + 40
+	}
 	return int64(n)
+}
+
+// Recipient is one RCPT of a transaction: the address as given (without
+// angle brackets) and the reply's code and text (the enhanced code
+// included, when the session used EHLO).
+type Recipient struct {
+	Addr string
+	Code int
+	Text string
+}
+
+// recipients is Rcpts, or To as accepted recipients for a Message built
+// without them.
+func (msg *Message) recipients() []Recipient {
+	if len(msg.Rcpts) > 0 {
+		return msg.Rcpts
+	}
+	out := make([]Recipient, len(msg.To))
+	for i, t := range msg.To {
+		out[i] = Recipient{Addr: t, Code: 250}
+	}
+	return out
 }
 
 // add stores msg and reports how many older messages, of how many bytes,

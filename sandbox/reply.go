@@ -335,6 +335,9 @@ func (c *conn) emit(st Stage, b []byte) error {
 		}
 	}
 	c.logReply(b)
+	if st == StageRcpt && c.inTxn {
+		c.recordRcpt(b)
+	}
 	if delay > 0 || drip > 0 {
 		if c.w.Flush() != nil {
 			return errClose
@@ -380,6 +383,9 @@ func (c *conn) direct(code int, enh, text string) error {
 }
 
 func (c *conn) logReply(b []byte) {
+	if c.sess != nil {
+		c.wireReply(b)
+	}
 	if !c.srv.log.on {
 		return
 	}

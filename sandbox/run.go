@@ -106,6 +106,16 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	} else {
 		b.WriteString("auth: PLAIN LOGIN CRAM-MD5, after STARTTLS or on the implicit-TLS listener\n")
 	}
+	if srv.cfg.Workshop {
+		fmt.Fprintf(&b, "workshop: %d mailboxes of %s each, each user sees only their own (XMAILBOX after AUTH)\n",
+			len(names), sizeName(srv.cfg.StudentMailboxBytes))
+	}
+	if cfg.AccountsCSV != "" {
+		if err := WriteAccountsCSV(cfg.AccountsCSV, srv.cfg.Users, names, cfg.AccountsOverwrite); err != nil {
+			return fmt.Errorf("--accounts-csv: %w", err)
+		}
+		fmt.Fprintf(&b, "accounts: %s (user,password; %d users)\n", cfg.AccountsCSV, len(names))
+	}
 	if len(srv.cfg.Faults) > 0 {
 		specs := make([]string, len(srv.cfg.Faults))
 		for i, f := range srv.cfg.Faults {
@@ -164,9 +174,28 @@ func TuneProcess(cfg Config) {
 		return
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(cfg.MailboxBytes + cfg.BufferBytes + 48<<20)
+		limit := cfg.MailboxBytes + cfg.BufferBytes + 48<<20
+		if cfg.Workshop {
+			// The users' mailboxes share messages with the sandbox's,
+			// but may each keep ones it has dropped.
+			limit += cfg.StudentMailboxBytes * int64(len(cfg.Users))
+		}
+		debug.SetMemoryLimit(limit)
 	}
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}
+}
+
+// sizeName shows a byte count the way the --*-bytes flags take it.
+func sizeName(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dG", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dM", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dK", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

@@ -60,6 +60,9 @@ type Server struct {
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
+
+	room     *room        // Sessions, Watch, SetFault (room.go); nil unless Workshop or OnSessionEnd
+	students *studentMail // per-user mailboxes (workshop.go); nil unless Workshop
 }
 
 // New validates cfg, prepares the certificate and binds every listener,
@@ -76,6 +79,12 @@ func New(cfg Config) (*Server, error) {
 		lim:     limits{cfg.MaxSessions, maxBusy, busyTimeout, handshakeTimeout},
 		done:    make(chan struct{}),
 		conns:   make(map[*conn]struct{}),
+	}
+	if cfg.Workshop || cfg.OnSessionEnd != nil {
+		s.room = newRoom(s)
+	}
+	if cfg.Workshop {
+		s.students = newStudentMail(&s.cfg)
 	}
 	if cfg.TLSCert != "" {
 		s.cert, err = loadCert(cfg.TLSCert, cfg.TLSKey)

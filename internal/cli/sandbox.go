@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/ehlo-dev/ehlo/sandbox"
 )
@@ -30,6 +29,45 @@ type sandboxCmd struct {
 	MailboxLimit      int      `name:"mailbox-limit" help:"Messages the mailbox keeps (default 1000); the oldest are dropped first (logged)." default:"1000" placeholder:"N"`
 	MailboxBytes      string   `name:"mailbox-bytes" help:"Bytes the mailbox keeps (default 32M; K, M, G are KiB, MiB, GiB); the oldest are dropped first (logged)." default:"32M" placeholder:"SIZE"`
 	BufferBytes       string   `name:"buffer-bytes" help:"Bytes of message content all sessions together may hold while it arrives (default 32M); past it a message gets 452 (logged)." default:"32M" placeholder:"SIZE"`
+	Workshop          bool     `help:"Serve a room: a mailbox per user that only that user can read (XMAILBOX after AUTH), faults per user. See docs/sandbox.md."`
+	Students          int      `help:"With --workshop: make N accounts student01… with generated passwords, print them and write them to --accounts-csv." placeholder:"N"`
+	AccountsCSV       string   `name:"accounts-csv" type:"path" help:"Where --students writes user,password (mode 0600)." default:"ehlo-workshop-accounts.csv" placeholder:"FILE"`
+	Force             bool     `help:"Let --accounts-csv replace an existing file."`
+	UsersFile         string   `name:"users-file" type:"path" help:"Read the users from FILE, one NAME:PASS a line (# comments); like --user." placeholder:"FILE"`
+}
+
+// users fills cfg's users and workshop settings from --user, --users-file
+// and --students (one of them).
+func (s *sandboxCmd) users(cfg *sandbox.Config) error {
+	given := 0
+	for _, on := range []bool{len(s.User) > 0, s.UsersFile != "", s.Students != 0} {
+		if on {
+			given++
+		}
+	}
+	switch {
+	case given > 1:
+		return errors.New("--user, --users-file and --students: choose one")
+	case s.Students != 0 && !s.Workshop:
+		return errors.New("--students needs --workshop")
+	}
+	cfg.Workshop = s.Workshop
+	var err error
+	switch {
+	case len(s.User) > 0:
+		cfg.Users, _, err = sandbox.ParseUsers(s.User)
+	case s.UsersFile != "":
+		cfg.Users, _, err = sandbox.ReadUsersFile(s.UsersFile)
+		if err != nil {
+			err = fmt.Errorf("--users-file: %w", err)
+		}
+	case s.Students != 0:
+		if cfg.Users, _, err = sandbox.GenerateStudents(s.Students); err != nil {
+			return fmt.Errorf("--students: %w", err)
+		}
+		cfg.AccountsCSV, cfg.AccountsOverwrite = s.AccountsCSV, s.Force
+	}
+	return err
 }
 
 // limits fills cfg's bounds and session log from the flags; the log file,
@@ -74,18 +112,8 @@ func (s *sandboxCmd) Run(app *appContext) error {
 		AllowInsecureAuth: s.AllowInsecureAuth,
 		WriteCA:           s.WriteCA,
 	}
-	if len(s.User) > 0 {
-		cfg.Users = make(map[string]string, len(s.User))
-		for _, u := range s.User {
-			name, pass, ok := strings.Cut(u, ":")
-			if !ok || name == "" {
-				return fmt.Errorf("--user %q: want NAME:PASS", u)
-			}
-			if _, dup := cfg.Users[name]; dup {
-				return fmt.Errorf("--user %q: %s given twice", u, name)
-			}
-			cfg.Users[name] = pass
-		}
+	if err := s.users(&cfg); err != nil {
+		return err
 	}
 	for _, spec := range s.Fault {
 		f, err := sandbox.ParseFault(spec)
