@@ -74,7 +74,9 @@ var ErrNoXMAILBOX = errors.New("the server does not advertise XMAILBOX: only `eh
 // lines reach the wire log as any command's do, and it refuses to start
 // when the last EHLO did not advertise XMAILBOX. The channel delivers one
 // result and is closed; an operation dropped by Cancel or Close delivers an
-// error, so a reader never waits forever.
+// error, so a reader never waits forever. Since XMAILBOX is advertised only
+// after AUTH, an authenticated session whose last EHLO came before it
+// greets again first.
 func (l *Live) Mailbox() <-chan MailboxResult {
 	ch := make(chan MailboxResult, 1)
 	deliver := func(r MailboxResult) {
@@ -91,6 +93,15 @@ func (l *Live) Mailbox() <-chan MailboxResult {
 		if !w.begin(XMAILBOX) {
 			deliver(MailboxResult{Err: errors.New("the session is closed")})
 			return
+		}
+		if !w.client.HasExtn(XMAILBOX) && w.client.State().Authenticated {
+			// XMAILBOX is advertised only after AUTH: greet again to
+			// learn it, as a student would by hand.
+			if _, err := w.client.Ehlo(l.cfg.Options.LocalHostname); err != nil {
+				w.fail(err)
+				deliver(MailboxResult{Err: err})
+				return
+			}
 		}
 		if !w.client.HasExtn(XMAILBOX) {
 			w.fail(ErrNoXMAILBOX)

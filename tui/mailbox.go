@@ -186,7 +186,7 @@ func (m *Model) openMailbox() tea.Cmd {
 		return nil
 	}
 	src, ok := m.conv.(mailboxSource)
-	if !ok || !advertises(m.conv.Snapshot(), session.XMAILBOX) {
+	if snap := m.conv.Snapshot(); !ok || !advertises(snap, session.XMAILBOX) && !(snap.Connected && snap.State.Authenticated) {
 		m.setFlash("no mailbox: the server is not ehlo's sandbox (a workshop sandbox, ehlo sandbox --workshop, offers yours once you have authenticated)", true)
 		return nil
 	}
