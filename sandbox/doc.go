@@ -11,7 +11,8 @@
 //     its fingerprint, so a client can trust exactly this server;
 //   - demo users for AUTH PLAIN, LOGIN and CRAM-MD5;
 //   - an in-memory, concurrency-safe Mailbox of what was delivered, a ring
-//     bounded by count and by bytes;
+//     bounded by count and by bytes, each message with its envelope as
+//     the server saw it (every recipient and its reply, refused ones too);
 //   - the bounds that keep one client from taking the machine: a buffer
 //     all sessions share for content in flight, a session cap counted
 //     from accept, a handshake deadline, a limit on failed AUTH;
@@ -23,6 +24,11 @@
 //     its findings can be shown failing and passing;
 //   - a per-session, direction-tagged log ("[s3] C: …", "[s3] S: …"),
 //     written in batches;
+//   - the workshop (Config.Workshop): accounts for a room
+//     (GenerateStudents), a mailbox per user that only that user can
+//     read, over the XMAILBOX extension after AUTH, and the room an
+//     instructor watches (Sessions, Watch, SetFault per user,
+//     OnSessionEnd for recordings);
 //   - playing a recorded server side instead of its own replies (Script,
 //     for `ehlo replay --serve`) through the same listeners, caps,
 //     deadlines and readers, so a replay is as strict as the sandbox.

@@ -19,18 +19,27 @@ import (
 // sessions carry no record and pay nothing for it.
 
 // Bounds on what the room keeps. A session's wire log keeps its newest
-// wireMaxLines lines within wireMaxBytes (older ones are counted in a
-// first "… N earlier lines dropped" line), each line at most maxLogLine
-// characters as escape renders it, so the room holds at most
-// (MaxSessions + closedKept) × wireMaxBytes of logs: 32 MiB at the
-// defaults, and a few hundred KiB in a class.
+// wireMaxLines lines within wireMaxBytes, line headers counted (older
+// ones are counted in a first "… N earlier lines dropped" line), each
+// line at most maxLogLine characters as escape renders it. A closed log
+// is trimmed to its lines, a live one may have as much again of spare
+// capacity, so the room holds at most (2 × MaxSessions + closedKept) ×
+// wireMaxBytes of logs: 48 MiB at the defaults, and a few MiB in a class.
 const (
 	closedKept    = 256
 	wireMaxLines  = 2000
 	wireMaxBytes  = 64 << 10
 	watchBuffer   = 512
 	bodyLinesKept = 200
+	// wireLineHeader is what a WireLine costs besides its text: a
+	// time.Time, a bool (padded) and a string header, on 64 bits.
+	wireLineHeader = 48
 )
+
+// roomLogBytes is the most the room's wire logs may hold (see above).
+func roomLogBytes(cfg Config) int64 {
+	return int64(2*cfg.MaxSessions+closedKept) * wireMaxBytes
+}
 
 // SessionInfo is one session as the instructor's list shows it.
 type SessionInfo struct {
@@ -127,6 +136,9 @@ func (rm *room) close(c *conn) {
 	}
 	rec.watchers = nil
 	info, lines := rec.info, rec.snapshot()
+	// A closed log no longer grows: let its spare capacity go, so the
+	// closed sessions kept cost their lines and no more.
+	rec.lines = slices.Clone(rec.lines)
 	rec.mu.Unlock()
 	rm.mu.Lock()
 	delete(rm.live, info.ID)
@@ -160,7 +172,7 @@ func (rec *record) add(lines ...WireLine) {
 	defer rec.mu.Unlock()
 	for _, l := range lines {
 		rec.lines = append(rec.lines, l)
-		rec.bytes += len(l.Text) + 32
+		rec.bytes += len(l.Text) + wireLineHeader
 		for w := range rec.watchers {
 			w.send(l)
 		}
@@ -169,7 +181,7 @@ func (rec *record) add(lines ...WireLine) {
 		// Let the oldest quarter go at once, so trimming is rare.
 		n := max(len(rec.lines)/4, 1)
 		for _, l := range rec.lines[:n] {
-			rec.bytes -= len(l.Text) + 32
+			rec.bytes -= len(l.Text) + wireLineHeader
 		}
 		rec.lines = slices.Delete(rec.lines, 0, n)
 		rec.dropped += n

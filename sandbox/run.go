@@ -177,8 +177,9 @@ func TuneProcess(cfg Config) {
 		limit := cfg.MailboxBytes + cfg.BufferBytes + 48<<20
 		if cfg.Workshop {
 			// The users' mailboxes share messages with the sandbox's,
-			// but may each keep ones it has dropped.
-			limit += cfg.StudentMailboxBytes * int64(len(cfg.Users))
+			// but may each keep ones it has dropped; and the room
+			// keeps the sessions' wire logs (room.go).
+			limit += cfg.StudentMailboxBytes*int64(len(cfg.Users)) + roomLogBytes(cfg)
 		}
 		debug.SetMemoryLimit(limit)
 	}
