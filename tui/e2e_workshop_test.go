@@ -66,6 +66,8 @@ func testE2EWorkshop(t *testing.T, tmuxPath, bin string) {
 	p.waitFor("the saved sessions", "2 session(s) saved in")
 
 	p.keys("q")
+	p.waitFor("quitting asks first", "press q again")
+	p.keys("q")
 	p.waitExit(0)
 	files, _ := filepath.Glob(filepath.Join(dir, "*-student02.jsonl"))
 	if len(files) != 1 {

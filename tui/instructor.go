@@ -147,6 +147,8 @@ type Instructor struct {
 	status   string
 	flash    string
 	flashErr bool
+	// quitArmed: q or ctrl+c was pressed once; a second one quits.
+	quitArmed bool
 
 	// The watched session.
 	watchID   uint64
@@ -260,9 +262,16 @@ func (in *Instructor) setFlash(text string, isErr bool) { in.flash, in.flashErr 
 func (in *Instructor) key(k tea.KeyPressMsg) tea.Cmd {
 	ks := in.keys
 	if key.Matches(k, ks.Quit) && (k.String() == "ctrl+c" || in.screen != screenFault) {
-		in.unwatch()
-		return tea.Quit
+		// Quitting stops the sandbox under a whole room: ask once more.
+		if in.quitArmed {
+			in.unwatch()
+			return tea.Quit
+		}
+		in.quitArmed = true
+		in.setFlash("press "+k.String()+" again to stop the sandbox for the whole room; any other key keeps it", true)
+		return nil
 	}
+	in.quitArmed = false
 	in.flash = ""
 	switch in.screen {
 	case screenWatch:

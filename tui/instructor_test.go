@@ -184,6 +184,8 @@ func TestInstructorView(t *testing.T) {
 	tm.Send(tea.KeyPressMsg{Code: 'C', Text: "C"})
 	waitRoomScreen(t, spy, "the room's fault off", "no fault for the room now")
 	tm.Send(tea.KeyPressMsg{Code: 'q', Text: "q"})
+	waitRoomScreen(t, spy, "quitting asks first", "press q again to stop the sandbox")
+	tm.Send(tea.KeyPressMsg{Code: 'q', Text: "q"})
 	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
 
 	want := []string{"Watch(2)", `SetFault("student02", "421")`, "stop(2)", `SetFault("", "slow")`, `ClearFault("")`}

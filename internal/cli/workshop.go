@@ -238,7 +238,8 @@ func saveSession(dir, server string, info sandbox.SessionInfo, lines []sandbox.W
 	capture.Add(rec)
 	capture.Trace(protocol.Event{Kind: protocol.EventConnect, Time: info.Started, Network: "tcp", Addr: server})
 	capture.Trace(protocol.Event{Kind: protocol.EventNote, Time: info.Started, Text: fmt.Sprintf(
-		"workshop session %d of %s from %s, as the sandbox logged it (escaped, AUTH secrets hidden)", info.ID, orNone(info.User), info.Remote)})
+		"workshop session %d of %s from %s (TLS at the end: %s), as the sandbox logged it: escaped, AUTH secrets hidden, lines not marked TLS",
+		info.ID, orNone(info.User), info.Remote, yesNo(info.TLS))})
 	for _, l := range lines {
 		e := protocol.Event{Kind: protocol.EventRecv, Time: l.At, Data: []byte(l.Text + "\r\n")}
 		switch {
@@ -255,6 +256,13 @@ func saveSession(dir, server string, info sandbox.SessionInfo, lines []sandbox.W
 		return "", err
 	}
 	return path, nil
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 func orNone(user string) string {

@@ -155,3 +155,42 @@ func TestWorkshopFileSafe(t *testing.T) {
 		}
 	}
 }
+
+// --headless and --save-dir belong to a workshop.
+func TestWorkshopFlagsNeedWorkshop(t *testing.T) {
+	for _, args := range [][]string{{"sandbox", "--headless"}, {"sandbox", "--save-dir", t.TempDir()}} {
+		var o, e bytes.Buffer
+		app := &appContext{ctx: context.Background(), stdout: &o, stderr: &e, stdin: strings.NewReader("")}
+		if code := runWith(app, args); code == 0 || !strings.Contains(e.String(), "need --workshop") {
+			t.Errorf("%q: exit %d, stderr %q", args, code, e.String())
+		}
+	}
+}
+
+// Headless (standard output is not a terminal here) keeps the session
+// log and says where the sessions are saved.
+func TestWorkshopHeadlessSaves(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "room")
+	var e bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	w := &syncBuffer{}
+	app := &appContext{ctx: ctx, stdout: w, stderr: &e, stdin: strings.NewReader("")}
+	go func() {
+		done <- runWith(app, []string{"sandbox", "--workshop", "--user", "student01:pw-one", "--tls-listen", "-", "--allow-insecure-auth", "--save-dir", dir})
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(w.String(), "stop with Ctrl+C") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, e.String())
+	}
+	if out := w.String(); !strings.Contains(out, "recordings: every session is saved in "+dir+"/") || !strings.Contains(out, "ehlo sandbox ready") {
+		t.Errorf("stdout:\n%s", out)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("the save directory: %v %v", fi, err)
+	}
+}
