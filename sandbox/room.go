@@ -339,14 +339,14 @@ func (s *Server) ClearFault(user string) {
 // one a lesson (docs/sandbox.md); SetFault takes any other spec too.
 func FaultNames() []string {
 	return []string{
-		"421",                 // the server gives up now
-		"421:rcpt",            // … in the middle of a transaction
-		"delay=2s",            // a slow server: every reply waits
-		"delay:rcpt=3s",       // a slow recipient check
-		"drip:greeting=100ms", // a reply that arrives byte by byte
-		"refuse-rcpt",         // every recipient refused
-		"refuse-sender",       // the sender refused
-		"require-auth",        // MAIL before AUTH refused
+		"421",             // the server gives up now
+		"421:rcpt",        // … in the middle of a transaction
+		"delay=2s",        // a slow server: every reply waits
+		"delay:rcpt=3s",   // a slow recipient check
+		"drip:mail=200ms", // a reply that arrives byte by byte
+		"refuse-rcpt",     // every recipient refused
+		"refuse-sender",   // the sender refused
+		"require-auth",    // MAIL before AUTH refused
 		"reply:rcpt=450 4.2.1 Mailbox busy, try again later", // a temporary failure
 		"reply:dot=451 4.3.0 Try again later",                // refused after the data
 		"silent:dot",                                         // stored, never confirmed

@@ -701,3 +701,48 @@ func TestRunWorkshop(t *testing.T) {
 		t.Errorf("second run with overwrite: %v", err)
 	}
 }
+
+// TestXMailboxListLimits: a LIST of more messages than one reply holds
+// keeps the newest, says how many older ones it left out, and each line
+// stays within 8192 bytes even for a message with a hundred long
+// recipients and a long HELO.
+func TestXMailboxListLimits(t *testing.T) {
+	srv, _ := start(t, Config{Workshop: true, Users: students(1), MailboxLimit: 2000})
+	box := srv.StudentMailbox("student01")
+	long := Message{ID: "s0.0", AuthUser: "student01", Helo: strings.Repeat("h", 10000), Data: []byte("x")}
+	for i := range 100 {
+		addr := fmt.Sprintf("%s%03d@%s", strings.Repeat("r", 60), i, strings.Repeat("d", 200))
+		long.To = append(long.To, addr)
+		long.Rcpts = append(long.Rcpts, Recipient{addr, 550, "5.1.1 <" + addr + ">: Recipient address rejected"})
+	}
+	for i := range 20 {
+		long.Params = append(long.Params, fmt.Sprintf("X%d=%s", i, strings.Repeat("v", 300)))
+	}
+	box.add(long)
+	for i := range 1100 {
+		box.add(Message{ID: fmt.Sprintf("s0.%d", i+1), AuthUser: "student01", Data: []byte("x")})
+	}
+	c := login(t, srv, "student01", "pw01")
+	c.send("XMAILBOX LIST")
+	r := c.expect(250)
+	if len(r.raw) > 1<<20 || len(r.lines) > 1000 {
+		t.Fatalf("LIST reply of %d bytes, %d lines", len(r.raw), len(r.lines))
+	}
+	n := len(r.lines) - 2
+	if want := fmt.Sprintf("%d messages (%d older not listed)", n, 1101-n); r.lines[0] != want {
+		t.Errorf("first line %q, want %q", r.lines[0], want)
+	}
+	b, _ := base64.StdEncoding.DecodeString(r.lines[len(r.lines)-2])
+	if !strings.Contains(string(b), `"id":"s0.1100"`) {
+		t.Errorf("last meta %s, want the newest message", b)
+	}
+	m := metaJSON(&long)
+	var meta xmMeta
+	if err := json.Unmarshal(m, &meta); err != nil || len(m) > xmMetaMax || meta.RcptsOmitted == 0 ||
+		len(meta.Rcpts)+meta.RcptsOmitted != 100 || len(meta.Helo) != 255 {
+		t.Errorf("meta of %d bytes: %d recipients, %d omitted, helo %d: %v", len(m), len(meta.Rcpts), meta.RcptsOmitted, len(meta.Helo), err)
+	}
+	if len(long.Params[0]) != 303 || len(meta.Params) != 8 || len(meta.Params[0]) != 200 {
+		t.Errorf("params cut in the stored message (%d) or not in the meta (%d of %d)", len(long.Params[0]), len(meta.Params), len(meta.Params[0]))
+	}
+}

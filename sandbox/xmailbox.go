@@ -143,12 +143,11 @@ func metaJSON(m *Message) []byte {
 		return b
 	}
 	meta.Helo = cut(meta.Helo, 255)
-	if len(meta.Params) > 8 {
-		meta.Params = meta.Params[:8]
+	params := make([]string, 0, 8) // not in place: the stored message's own slice
+	for _, p := range meta.Params[:min(len(meta.Params), 8)] {
+		params = append(params, cut(p, 200))
 	}
-	for i := range meta.Params {
-		meta.Params[i] = cut(meta.Params[i], 200)
-	}
+	meta.Params = params
 	for {
 		b, _ = json.Marshal(meta)
 		if len(b) <= xmMetaMax || len(meta.Rcpts) == 0 {
