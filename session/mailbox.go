@@ -48,6 +48,9 @@ type MailboxMessage struct {
 	Size       int64
 	Chunked    bool // BDAT rather than DATA
 	Data       []byte
+	// RcptsOmitted counts recipients the server left out of Rcpts to keep
+	// the listing small.
+	RcptsOmitted int
 }
 
 // MailboxRcpt is one RCPT TO and the server's reply to it.
@@ -61,7 +64,10 @@ type MailboxRcpt struct {
 // why there are none.
 type MailboxResult struct {
 	Messages []MailboxMessage
-	Err      error
+	// Omitted counts older messages the server could not list in one
+	// reply.
+	Omitted int
+	Err     error
 }
 
 // ErrNoXMAILBOX says the server does not offer XMAILBOX: it is not a
@@ -108,11 +114,12 @@ func (l *Live) Mailbox() <-chan MailboxResult {
 			deliver(MailboxResult{Err: ErrNoXMAILBOX})
 			return
 		}
-		msgs, err := FetchMailbox(w.client.Debug().Raw)
+		res, err := FetchMailbox(w.client.Debug().Raw)
 		if err != nil {
 			w.fail(err)
+			res.Err = err
 		}
-		deliver(MailboxResult{Messages: msgs, Err: err})
+		deliver(res)
 	}})
 	return ch
 }
@@ -121,28 +128,28 @@ func (l *Live) Mailbox() <-chan MailboxResult {
 // command line and returns its reply (protocol.Debugger.Raw). It is
 // Mailbox's work without the worker, for a caller that drives a client
 // itself.
-func FetchMailbox(exchange func(line string) (protocol.Reply, error)) ([]MailboxMessage, error) {
+func FetchMailbox(exchange func(line string) (protocol.Reply, error)) (MailboxResult, error) {
 	r, err := exchange("XMAILBOX LIST")
 	if err != nil {
-		return nil, err
+		return MailboxResult{}, err
 	}
-	msgs, err := parseMailboxList(r)
+	msgs, omitted, err := parseMailboxList(r)
 	if err != nil {
-		return nil, err
+		return MailboxResult{}, err
 	}
 	var total int64
 	for _, m := range msgs {
 		if total += m.Size; total > MailboxMaxTotal {
-			return nil, fmt.Errorf("XMAILBOX: the messages add up to more than %d bytes, more than ehlo keeps", MailboxMaxTotal)
+			return MailboxResult{}, fmt.Errorf("XMAILBOX: the messages add up to more than %d bytes, more than ehlo keeps", MailboxMaxTotal)
 		}
 	}
 	for i := range msgs {
 		m := &msgs[i]
 		if m.Data, err = fetchMessage(exchange, m.ID, m.Size); err != nil {
-			return nil, err
+			return MailboxResult{}, err
 		}
 	}
-	return msgs, nil
+	return MailboxResult{Messages: msgs, Omitted: omitted}, nil
 }
 
 // mailboxReply checks that r is a 250 whose last line is "end" and returns
@@ -175,27 +182,44 @@ type mailboxMeta struct {
 	Received   string `json:"received"`
 	Size       int64  `json:"size"`
 	Chunked    bool   `json:"chunked"`
+	Omitted    int    `json:"rcpts_omitted"`
 }
 
-func parseMailboxList(r protocol.Reply) ([]MailboxMessage, error) {
+// parseListCount reads LIST's first line, "<n> messages", with
+// " (<k> older not listed)" when the reply could not hold them all.
+func parseListCount(line string) (n, omitted int, ok bool) {
+	count, rest, _ := strings.Cut(line, " messages")
+	n, err := strconv.Atoi(count)
+	if err != nil || n < 0 || !strings.HasPrefix(line, count+" messages") {
+		return 0, 0, false
+	}
+	if rest == "" {
+		return n, 0, true
+	}
+	k, ok := strings.CutPrefix(rest, " (")
+	k, ok2 := strings.CutSuffix(k, " older not listed)")
+	omitted, err = strconv.Atoi(k)
+	return n, omitted, ok && ok2 && err == nil && omitted >= 0
+}
+
+func parseMailboxList(r protocol.Reply) ([]MailboxMessage, int, error) {
 	lines, err := mailboxReply("XMAILBOX LIST", r)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	count, ok := strings.CutSuffix(lines[0], " messages")
-	n, err := strconv.Atoi(count)
-	if !ok || err != nil || n < 0 || n != len(lines)-1 {
-		return nil, fmt.Errorf("XMAILBOX LIST: malformed reply: %q does not count the %d message lines", firstLine(lines[0]), len(lines)-1)
+	n, omitted, ok := parseListCount(lines[0])
+	if !ok || n != len(lines)-1 {
+		return nil, 0, fmt.Errorf("XMAILBOX LIST: malformed reply: %q does not count the %d message lines", firstLine(lines[0]), len(lines)-1)
 	}
 	msgs := make([]MailboxMessage, 0, n)
 	for i, line := range lines[1:] {
 		m, err := parseMailboxMeta(line)
 		if err != nil {
-			return nil, fmt.Errorf("XMAILBOX LIST: message %d: %w", i+1, err)
+			return nil, 0, fmt.Errorf("XMAILBOX LIST: message %d: %w", i+1, err)
 		}
 		msgs = append(msgs, m)
 	}
-	return msgs, nil
+	return msgs, omitted, nil
 }
 
 func parseMailboxMeta(line string) (MailboxMessage, error) {
@@ -214,7 +238,7 @@ func parseMailboxMeta(line string) (MailboxMessage, error) {
 		return MailboxMessage{}, fmt.Errorf("size %d: ehlo reads messages of 0 to %d bytes", j.Size, MailboxMaxMessage)
 	}
 	m := MailboxMessage{ID: j.ID, From: j.From, Params: j.Params, Helo: j.Helo, TLS: j.TLS, TLSVersion: j.TLSVersion,
-		AuthUser: j.AuthUser, Size: j.Size, Chunked: j.Chunked}
+		AuthUser: j.AuthUser, Size: j.Size, Chunked: j.Chunked, RcptsOmitted: max(0, j.Omitted)}
 	for _, rc := range j.Rcpts {
 		m.Rcpts = append(m.Rcpts, MailboxRcpt(rc))
 	}

@@ -108,6 +108,8 @@ func TestMailboxHostileReplies(t *testing.T) {
 		{"refused", list("530 5.7.0 Authentication required"), "refused: 530"},
 		{"no end", list("250-0 messages", "250 done"), `not "end"`},
 		{"count lies", list("250-3 messages", "250-"+good(1), "250 end"), "does not count"},
+		{"count with garbage", list("250-1 messagesX", "250-"+good(1), "250 end"), "does not count"},
+		{"bad omitted", list("250-1 messages (x older not listed)", "250-"+good(1), "250 end"), "does not count"},
 		{"bad base64", list("250-1 messages", "250-!!!notbase64", "250 end"), "not base64"},
 		{"bad json", list("250-1 messages", "250-"+b64("{\"id\":"), "250 end"), "not the JSON"},
 		{"id with space", list("250-1 messages", "250-"+metaLine(t, map[string]any{"id": "Q1 RSET", "size": 1}), "250 end"), "is not 1 to"},
@@ -170,5 +172,22 @@ func TestMailboxAnswersWhenClosed(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Mailbox on a closed session never answered")
+	}
+}
+
+// A LIST that could not hold every message says how many older ones it
+// left out, and a meta cut down counts the recipients it left out.
+func TestMailboxOmittedCounts(t *testing.T) {
+	meta := metaLine(t, map[string]any{"id": "Q9", "from": "a@x", "size": 0, "rcpts_omitted": 40,
+		"rcpts": []map[string]any{{"addr": "b@x", "code": 250, "text": "ok"}}})
+	r, _ := mailboxLive(t,
+		smtptest.C("XMAILBOX LIST"), smtptest.S("250-1 messages (3 older not listed)", "250-"+meta, "250 end"),
+		smtptest.C("XMAILBOX FETCH Q9 0"), smtptest.S("250-0 0 0", "250 end"),
+	)
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if r.Omitted != 3 || len(r.Messages) != 1 || r.Messages[0].RcptsOmitted != 40 || len(r.Messages[0].Data) != 0 {
+		t.Errorf("result %+v", r)
 	}
 }

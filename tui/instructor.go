@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -162,6 +163,11 @@ type Instructor struct {
 	stop      func()
 	updates   <-chan RoomLine
 
+	// setFaults are the faults switched on from this view, by user ("" for
+	// the room): a session takes one at its next command, so the list's
+	// column can lag; this says at once what is on.
+	setFaults map[string]string
+
 	// The fault picker.
 	faultFor string // "" for the whole room
 	faults   []string
@@ -181,7 +187,7 @@ func NewInstructor(cfg InstructorConfig) (*Instructor, error) {
 	if cfg.Refresh <= 0 {
 		cfg.Refresh = time.Second
 	}
-	in := &Instructor{cfg: cfg, keys: DefaultInstructorKeyMap(), help: help.New(), styles: themes.NewStyles(theme, true)}
+	in := &Instructor{cfg: cfg, keys: DefaultInstructorKeyMap(), help: help.New(), styles: themes.NewStyles(theme, true), setFaults: map[string]string{}}
 	s := in.styles
 	in.help.Styles = help.Styles{Ellipsis: s.HelpSep, ShortKey: s.HelpKey, ShortDesc: s.HelpDesc, ShortSeparator: s.HelpSep}
 	in.refresh()
@@ -296,10 +302,12 @@ func (in *Instructor) key(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, ks.ClearStudent):
 		if user, ok := in.selectedStudent(); ok {
 			in.cfg.Room.ClearFault(user)
+			delete(in.setFaults, user)
 			in.setFlash("no fault for "+safe(user)+" now", false)
 		}
 	case key.Matches(k, ks.ClearRoom):
 		in.cfg.Room.ClearFault("")
+		delete(in.setFaults, "")
 		in.setFlash("no fault for the room now", false)
 	}
 	return nil
@@ -346,6 +354,7 @@ func (in *Instructor) faultKey(k tea.KeyPressMsg) {
 			in.setFlash("fault "+safe(spec)+": "+safe(err.Error()), true)
 			return
 		}
+		in.setFaults[in.faultFor] = spec
 		in.setFlash("fault "+safe(spec)+" on for "+who+" (c/C clears it)", false)
 		in.screen = in.back
 		in.refresh()
@@ -578,7 +587,7 @@ func (in *Instructor) sessionsView(h int) []string {
 	if len(in.sessions) == 0 {
 		lines = append(lines, s.Muted.Render("no student has connected yet"))
 	}
-	rows := max(1, h-3-boolInt(in.status != ""))
+	rows := max(1, h-3-boolInt(in.status != "")-boolInt(len(in.setFaults) > 0))
 	first := max(0, in.sel-rows+1)
 	for i := first; i < len(in.sessions) && i < first+rows; i++ {
 		x := in.sessions[i]
@@ -607,13 +616,39 @@ func (in *Instructor) sessionsView(h int) []string {
 		}
 		lines = append(lines, line)
 	}
-	if in.status != "" {
-		for len(lines) < h-3 {
-			lines = append(lines, "")
-		}
-		lines = append(lines, s.Muted.Render(safe(in.status)))
+	var foot []string
+	if on := in.faultsOn(); on != "" {
+		foot = append(foot, s.Warning.Render(on))
 	}
+	if in.status != "" {
+		foot = append(foot, s.Muted.Render(safe(in.status)))
+	}
+	for len(lines)+len(foot) < h-2 && len(foot) > 0 {
+		lines = append(lines, "")
+	}
+	lines = append(lines, foot...)
 	return box(s, fmt.Sprintf("Sessions (%d)", len(in.sessions)), "enter watches one", lines, in.w, h, true)
+}
+
+// faultsOn lists the faults switched on from this view, the room's first.
+func (in *Instructor) faultsOn() string {
+	if len(in.setFaults) == 0 {
+		return ""
+	}
+	users := make([]string, 0, len(in.setFaults))
+	for u := range in.setFaults {
+		users = append(users, u)
+	}
+	slices.Sort(users)
+	parts := make([]string, len(users))
+	for i, u := range users {
+		who := u
+		if u == "" {
+			who = "the room"
+		}
+		parts[i] = safe(who) + ": " + safe(in.setFaults[u])
+	}
+	return "faults on (c/C clears): " + strings.Join(parts, " · ")
 }
 
 func boolInt(b bool) int {

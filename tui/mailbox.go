@@ -22,6 +22,8 @@ type MailItem struct {
 	// Rcpts is every RCPT TO with its reply, the refused ones too, when
 	// the server kept them; nil shows To as accepted.
 	Rcpts []MailRcpt
+	// RcptsOmitted counts recipients the server left out of Rcpts.
+	RcptsOmitted int
 
 	ID         string   // the queue id of the 250 reply
 	Helo       string   // the last HELO/EHLO argument
@@ -67,6 +69,9 @@ func (it MailItem) envelope() []string {
 			verdict = "REFUSED"
 		}
 		out = append(out, fmt.Sprintf("RCPT TO:<%s> → %d %s (%s)", safe(rc.Addr), rc.Code, safe(rc.Text), verdict))
+	}
+	if it.RcptsOmitted > 0 {
+		out = append(out, fmt.Sprintf("… %d more RCPT TO not listed by the server", it.RcptsOmitted))
 	}
 	if it.Rcpts == nil {
 		for _, to := range it.To {
@@ -171,8 +176,9 @@ type mailboxSource interface {
 
 // mailboxLoadedMsg carries what a workshop sandbox's mailbox held.
 type mailboxLoadedMsg struct {
-	items []MailItem
-	err   error
+	items   []MailItem
+	omitted int
+	err     error
 }
 
 // openMailbox shows the embedded sandbox's mailbox at once, or asks a
@@ -194,7 +200,7 @@ func (m *Model) openMailbox() tea.Cmd {
 	m.setFlash("reading your mailbox (XMAILBOX, in the wire log)…", false)
 	return func() tea.Msg {
 		r := <-ch
-		return mailboxLoadedMsg{items: mailItems(r.Messages), err: r.Err}
+		return mailboxLoadedMsg{items: mailItems(r.Messages), omitted: r.Omitted, err: r.Err}
 	}
 }
 
@@ -203,7 +209,11 @@ func (m *Model) mailboxLoaded(msg mailboxLoadedMsg) {
 		m.setFlash("mailbox: "+safe(msg.err.Error()), true)
 		return
 	}
-	m.setFlash(fmt.Sprintf("%d messages in your mailbox", len(msg.items)), false)
+	flash := fmt.Sprintf("%d messages in your mailbox", len(msg.items))
+	if msg.omitted > 0 {
+		flash += fmt.Sprintf(" (%d older ones the server could not list)", msg.omitted)
+	}
+	m.setFlash(flash, false)
 	m.mailbox.set(msg.items)
 	m.overlay = overlayMailbox
 }
@@ -225,7 +235,7 @@ func mailItems(msgs []session.MailboxMessage) []MailItem {
 	items := make([]MailItem, 0, len(msgs))
 	for _, mm := range msgs {
 		it := MailItem{From: mm.From, Received: mm.Received, Data: mm.Data, ID: mm.ID, Helo: mm.Helo, Params: mm.Params,
-			TLS: mm.TLS, TLSVersion: mm.TLSVersion, AuthUser: mm.AuthUser, Chunked: mm.Chunked, Rcpts: []MailRcpt{}}
+			TLS: mm.TLS, TLSVersion: mm.TLSVersion, AuthUser: mm.AuthUser, Chunked: mm.Chunked, Rcpts: []MailRcpt{}, RcptsOmitted: mm.RcptsOmitted}
 		for _, rc := range mm.Rcpts {
 			it.Rcpts = append(it.Rcpts, MailRcpt(rc))
 			if rc.Code >= 200 && rc.Code < 300 {

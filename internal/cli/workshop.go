@@ -44,7 +44,9 @@ func (s *sandboxCmd) runWorkshop(app *appContext, cfg sandbox.Config) error {
 		saver.errs = app.stderr
 		fmt.Fprintf(app.stdout, "recordings: every session is saved in %s/ (ehlo replay FILE)\n", dir)
 		sandbox.TuneProcess(cfg)
-		return sandbox.Run(app.ctx, cfg, app.stdout)
+		err := sandbox.Run(app.ctx, cfg, app.stdout)
+		saver.close() // Run has closed the server: every session has ended
+		return err
 	}
 	if cfg.Log == nil {
 		// The view owns the screen: the session log goes beside the
@@ -62,22 +64,27 @@ func (s *sandboxCmd) runWorkshop(app *appContext, cfg sandbox.Config) error {
 	}
 	defer srv.Close()
 	saver.server = srv.Addr()
-	title, err := s.prepareRoom(app.stdout, srv, cfg)
+	where, err := s.prepareRoom(app.stdout, srv, cfg)
 	if err != nil {
 		return err
 	}
+	status := saver.status
+	if where != "" {
+		status = func() string { return where + " · " + saver.status() }
+	}
 	go srv.Serve()
 	err = tui.RunInstructor(app.ctx, tui.InstructorConfig{
-		Room: serverRoom{srv}, Title: title, Status: saver.status, NoColor: themes.NoColor(os.LookupEnv),
+		Room: serverRoom{srv}, Title: srv.Addr(), Status: status, NoColor: themes.NoColor(os.LookupEnv),
 	})
 	srv.Close()
+	saver.close()
 	fmt.Fprintf(app.stdout, "ehlo sandbox stopped: %d message(s) received; %s\n", srv.Mailbox().Total(), saver.status())
 	return err
 }
 
 // prepareRoom writes the accounts and the certificate that Run would
 // write, prints where the room is (it stays on the terminal after the
-// view closes), and returns the view's title.
+// view closes), and says where the accounts and the certificate are.
 func (s *sandboxCmd) prepareRoom(out io.Writer, srv *sandbox.Server, cfg sandbox.Config) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "ehlo sandbox ready (workshop)\nlisten: %s\n", srv.Addr())
@@ -105,14 +112,14 @@ func (s *sandboxCmd) prepareRoom(out io.Writer, srv *sandbox.Server, cfg sandbox
 	if _, err := io.WriteString(out, b.String()); err != nil {
 		return "", err
 	}
-	title := srv.Addr()
+	var where []string
 	if cfg.AccountsCSV != "" {
-		title += " · accounts in " + cfg.AccountsCSV
+		where = append(where, "accounts in "+cfg.AccountsCSV)
 	}
 	if cfg.WriteCA != "" {
-		title += " · CA in " + cfg.WriteCA
+		where = append(where, "CA in "+cfg.WriteCA)
 	}
-	return title, nil
+	return strings.Join(where, " · "), nil
 }
 
 // writePublicFile writes data to path through a temporary file renamed
@@ -185,29 +192,76 @@ func (r serverRoom) ClearFault(user string)           { r.srv.ClearFault(user) }
 func (r serverRoom) FaultNames() []string             { return sandbox.FaultNames() }
 
 // sessionSaver writes each session that ends as a recording
-// (docs/recording-format.md) in dir.
+// (docs/recording-format.md) in dir. OnSessionEnd runs on the session's
+// goroutine, so save only queues the lines; one goroutine writes them.
+// A queue that is full (a disk slower than a room closing sessions) drops
+// the session and counts it rather than hold the sandbox up.
 type sessionSaver struct {
 	dir    string
 	server string    // the sandbox's address, for the recordings' header
 	errs   io.Writer // where a failed save is said in headless mode
 
+	start sync.Once
+	queue chan endedSession
+	done  chan struct{}
+
 	mu      sync.Mutex
 	saved   int
+	failed  int
 	lastErr error
 }
 
+type endedSession struct {
+	info  sandbox.SessionInfo
+	lines []sandbox.WireLine
+}
+
+// saverQueue is how many ended sessions may wait to be written.
+const saverQueue = 1024
+
 func (s *sessionSaver) save(info sandbox.SessionInfo, lines []sandbox.WireLine) {
-	_, err := saveSession(s.dir, s.server, info, lines)
+	s.start.Do(func() {
+		s.queue, s.done = make(chan endedSession, saverQueue), make(chan struct{})
+		go s.write()
+	})
+	select {
+	case s.queue <- endedSession{info, lines}:
+	default:
+		s.report(info.ID, errors.New("too many sessions waiting to be saved"))
+	}
+}
+
+func (s *sessionSaver) write() {
+	defer close(s.done)
+	for e := range s.queue {
+		if _, err := saveSession(s.dir, s.server, e.info, e.lines); err != nil {
+			s.report(e.info.ID, err)
+			continue
+		}
+		s.mu.Lock()
+		s.saved++
+		s.mu.Unlock()
+	}
+}
+
+func (s *sessionSaver) report(id uint64, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err != nil {
-		s.lastErr = err
-		if s.errs != nil {
-			fmt.Fprintf(s.errs, "ehlo: session %d not saved: %v\n", info.ID, err)
-		}
-		return
+	s.failed++
+	s.lastErr = err
+	if s.errs != nil {
+		fmt.Fprintf(s.errs, "ehlo: session %d not saved: %v\n", id, err)
 	}
-	s.saved++
+}
+
+// close writes what is queued and returns when it is written; call it
+// once the server has stopped calling save.
+func (s *sessionSaver) close() {
+	s.start.Do(func() {}) // nothing was queued: nothing to wait for
+	if s.queue != nil {
+		close(s.queue)
+		<-s.done
+	}
 }
 
 func (s *sessionSaver) status() string {
@@ -215,7 +269,7 @@ func (s *sessionSaver) status() string {
 	defer s.mu.Unlock()
 	st := fmt.Sprintf("%d session(s) saved in %s/", s.saved, s.dir)
 	if s.lastErr != nil {
-		st += "; last failure: " + s.lastErr.Error()
+		st += fmt.Sprintf("; %d not saved, the last: %v", s.failed, s.lastErr)
 	}
 	return st
 }
