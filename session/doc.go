@@ -26,6 +26,10 @@
 // snapshot of the state, so that its replay starts from there. Replay,
 // exports and `replay --serve` are to feed a Recording's Events to the same Sinks.
 //
+// Live.Mailbox reads a workshop sandbox's mailbox through its sandbox-only
+// XMAILBOX extension, on the session like any command, and believes
+// nothing of the reply it has not checked.
+//
 // For `replay --serve` the package cuts a recording into a script and
 // hands it to a ScriptBuilder (ServeScript); the sandbox serves it, with
 // its own connection machinery, so there is one server and one DATA

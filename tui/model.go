@@ -1,8 +1,9 @@
 // Package tui is ehlo's terminal interface, a Bubble Tea program: the
 // Connection, Extensions and Wire log panes, the composer with its /
 // commands, history and fuzzy completion, reply explanations for
-// workshops, the sandbox mailbox, and replay of recordings in the same
-// panes (PRODUCT §5).
+// workshops, the sandbox mailbox (a workshop sandbox's over XMAILBOX), and
+// replay of recordings in the same panes (PRODUCT §5); and the instructor's
+// view of a workshop sandbox (RunInstructor, through the Room interface).
 //
 // It sees a live session only through the Conversation interface and a
 // Sink on the session's Capture, so the session's goroutine never waits for
