@@ -323,7 +323,7 @@ func testE2ELiveSandbox(t *testing.T, tmuxPath, bin string) {
 
 	p.typeLine("/mailbox")
 	p.waitFor("the message and its envelope in the sandbox mailbox", "Mailbox (1)", "→ bob@example.test", "Subject: "+subject,
-		"TLS yes · AUTH as alice", "MAIL FROM:<alice@example.test>", "RCPT TO:<bob@example.test> → 250 accepted")
+		"TLS yes (TLS 1.3) · AUTH as alice", "MAIL FROM:<alice@example.test>", "RCPT TO:<bob@example.test> → 250 2.1.5 Ok (accepted)")
 	p.keys("Escape")
 	p.waitFor("the mailbox closed", "Composer", "> type an SMTP command")
 	p.waitGone("the mailbox closed", "Mailbox (1)")

@@ -48,7 +48,7 @@ func (it MailItem) envelope() []string {
 	if it.TLS {
 		tls = "yes"
 		if it.TLSVersion != "" {
-			tls = safe(it.TLSVersion)
+			tls = "yes (" + safe(it.TLSVersion) + ")"
 		}
 	}
 	if it.AuthUser != "" {

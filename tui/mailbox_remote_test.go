@@ -59,7 +59,7 @@ func TestMailboxFromWorkshopSandbox(t *testing.T) {
 		t.Errorf("an address was cut:\n%s", scr)
 	}
 	for _, want := range []string{"RCPT TO:<a.very.long.recipient.address.for.the.workshop@students.exa", "mple.test> → 250 2.1.5 Ok (accepted)", "RCPT TO:<nobody@workshop.test> → 550 5.1.1 no such user (REFUSED)",
-		"TLS TLS 1.3", "AUTH as student01", "… 7 more RCPT TO not listed by the server", "(2 older ones the server could not list)", "MAIL FROM:<student01@workshop.test>", "Subject: hello", "body text"} {
+		"TLS yes (TLS 1.3)", "AUTH as student01", "… 7 more RCPT TO not listed by the server", "(2 older ones the server could not list)", "MAIL FROM:<student01@workshop.test>", "Subject: hello", "body text"} {
 		if !strings.Contains(scr, want) {
 			t.Errorf("missing %q:\n%s", want, scr)
 		}

@@ -194,3 +194,35 @@ func TestWorkshopHeadlessSaves(t *testing.T) {
 		t.Errorf("the save directory: %v %v", fi, err)
 	}
 }
+
+// The embedded sandbox's /mailbox shows every RCPT with its reply, the
+// refused one too (issue 14 item 8), now that the sandbox keeps them.
+func TestEmbeddedMailboxKeepsRefusedRecipients(t *testing.T) {
+	f, err := sandbox.ParseFault("refuse-rcpt=nobody@example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := sandbox.New(sandbox.Config{TLSListen: "-", Faults: []sandbox.Fault{f}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	defer srv.Close()
+	host, port := splitHostPort(t, srv.Addr())
+	c, _, err := protocol.Dial(protocol.SMTP, host, port, protocol.Options{Timeout: 5 * time.Second, LocalHostname: "laptop.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Sendmail("a@example.test", []string{"bob@example.test", "nobody@example.test"}, strings.NewReader("Subject: x\r\n\r\nx\r\n"), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	msgs := srv.Mailbox().Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	it := mailItem(msgs[0])
+	if len(it.Rcpts) != 2 || it.Rcpts[0].Code != 250 || it.Rcpts[1].Addr != "nobody@example.test" || it.Rcpts[1].Code < 500 {
+		t.Errorf("rcpts %+v", it.Rcpts)
+	}
+}
