@@ -235,6 +235,9 @@ func (c *conn) deliver(data []byte, chunked bool) error {
 	c.msgs++
 	id := c.id + "." + strconv.Itoa(c.msgs)
 	rcpts := c.rcpts
+	if c.cfg.LMTP {
+		lmtpOutcome(c.rcptLog)
+	}
 	msg := Message{
 		ID:         id,
 		Session:    c.id,
@@ -284,7 +287,8 @@ func (c *conn) deliver(data []byte, chunked bool) error {
 		}
 		var err error
 		if isFullMailbox(r) {
-			err = c.reply(StageDot, 452, "4.2.2", "<"+r+"> Mailbox full")
+			code, enh, text := lmtpFull(r)
+			err = c.reply(StageDot, code, enh, text)
 		} else {
 			err = c.reply(StageDot, 250, "2.0.0", "<"+r+"> Ok: delivered as "+id)
 		}

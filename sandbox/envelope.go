@@ -32,7 +32,16 @@ func (c *conn) recordRcpt(b []byte) {
 	}
 	text := ""
 	if len(b) > 4 {
-		text = string(b[4:])
+		// The usual acceptance costs no allocation (the comparison
+		// with a constant does not copy).
+		switch string(b[4:]) {
+		case "2.1.5 Ok":
+			text = "2.1.5 Ok"
+		case "Ok":
+			text = "Ok"
+		default:
+			text = string(b[4:])
+		}
 	}
 	c.rcptLog = append(c.rcptLog, Recipient{Addr: addr, Code: code, Text: text})
 }
@@ -54,4 +63,21 @@ func (c *conn) refusedLogged() int {
 		}
 	}
 	return n
+}
+
+// lmtpFull is LMTP's reply after the data for a recipient whose mailbox
+// is full (RFC 2033 §4.2: the per-recipient failure LMTP exists for).
+func lmtpFull(addr string) (code int, enh, text string) {
+	return 452, "4.2.2", "<" + addr + "> Mailbox full"
+}
+
+// lmtpOutcome gives an LMTP envelope's recipients the reply that decided
+// their delivery: a full mailbox, accepted at RCPT, fails after the data.
+func lmtpOutcome(rcpts []Recipient) {
+	for i, r := range rcpts {
+		if r.Code/100 == 2 && isFullMailbox(r.Addr) {
+			code, enh, text := lmtpFull(r.Addr)
+			rcpts[i] = Recipient{Addr: r.Addr, Code: code, Text: enh + " " + text}
+		}
+	}
 }

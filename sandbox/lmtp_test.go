@@ -51,6 +51,11 @@ func TestLMTPOverUnixSocket(t *testing.T) {
 	if len(m) != 1 || strings.Join(m[0].To, ",") != "ok@x.test" || string(m[0].Data) != "Subject: lmtp\r\n\r\nhi\r\n" {
 		t.Fatalf("mailbox %+v", m)
 	}
+	// The envelope keeps the reply that decided each delivery.
+	if r := m[0].Rcpts; len(r) != 2 || r[0] != (Recipient{"ok@x.test", 250, "2.1.5 Ok"}) ||
+		r[1] != (Recipient{"full@x.test", 452, "4.2.2 <full@x.test> Mailbox full"}) {
+		t.Errorf("Rcpts %+v", r)
+	}
 	// BDAT LAST also answers per recipient.
 	c.cmd("MAIL FROM:<a@x.test>", 250)
 	c.cmd("RCPT TO:<full@x.test>", 250)

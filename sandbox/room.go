@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -225,18 +226,8 @@ func (s *Server) Sessions() []SessionInfo {
 		out[i] = r.info
 		r.mu.Unlock()
 	}
-	slices.SortFunc(out, func(a, b SessionInfo) int { return int64Cmp(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b SessionInfo) int { return cmp.Compare(a.ID, b.ID) })
 	return out
-}
-
-func int64Cmp(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (rm *room) find(id uint64) *record {

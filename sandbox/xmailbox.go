@@ -27,8 +27,8 @@ import (
 //
 // Every reply stays within what a client must accept (and what ehlo's
 // does): 1000 lines, 1 MiB, 8192 bytes a line. Faults do not apply to
-// these replies: the mailbox view keeps working while a lesson plays a
-// broken server.
+// the 250 replies (refusals are ordinary replies): the mailbox view keeps
+// working while a lesson plays a broken server.
 const (
 	xmPage      = 256 << 10 // bytes of a message one FETCH returns at most
 	xmLineChars = 4000      // base64 characters a line; a multiple of 4
