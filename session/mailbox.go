@@ -93,7 +93,12 @@ func (l *Live) Mailbox() <-chan MailboxResult {
 		deliver(MailboxResult{Err: errors.New("the mailbox was not read: the operation was cancelled")})
 	}, run: func(w *worker) {
 		if !w.ready() {
-			deliver(MailboxResult{Err: errNotConnected})
+			// ready said why (not connected, in an AUTH exchange, in
+			// DATA) as the session's last error.
+			l.mu.Lock()
+			why := l.snap.LastError
+			l.mu.Unlock()
+			deliver(MailboxResult{Err: errors.New(why)})
 			return
 		}
 		if !w.begin(XMAILBOX) {

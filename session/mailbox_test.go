@@ -191,3 +191,28 @@ func TestMailboxOmittedCounts(t *testing.T) {
 		t.Errorf("result %+v", r)
 	}
 }
+
+// In DATA the server reads lines as the message: Mailbox sends nothing
+// and says why.
+func TestMailboxRefusedInData(t *testing.T) {
+	srv := smtptest.NewServer(t, []smtptest.Step{
+		smtptest.S("220 workshop"),
+		smtptest.C("EHLO client.test"), smtptest.S("250-workshop", "250 XMAILBOX"),
+		smtptest.C("MAIL FROM:<a@x>"), smtptest.S("250 ok"),
+		smtptest.C("RCPT TO:<b@x>"), smtptest.S("250 ok"),
+		smtptest.C("DATA"), smtptest.S("354 go ahead"),
+		smtptest.Anything(),
+	})
+	l := NewLive(LiveConfig{Server: srv.Addr(), Kind: protocol.SMTP, Options: protocol.Options{Timeout: 5 * time.Second, LocalHostname: "client.test"}})
+	defer l.Close()
+	l.Connect()
+	l.Input("EHLO client.test\nMAIL FROM:<a@x>\nRCPT TO:<b@x>\nDATA")
+	r := <-l.Mailbox()
+	if r.Err == nil || !strings.Contains(r.Err.Error(), "reading a message") {
+		t.Fatalf("err = %v", r.Err)
+	}
+	l.Close()
+	if sent := srv.Wait(0).All(); strings.Contains(sent, "XMAILBOX") {
+		t.Errorf("sent %q", sent)
+	}
+}
