@@ -95,6 +95,10 @@ func TestE2E(t *testing.T) {
 		t.Parallel()
 		testE2EWorkshop(t, tmuxPath, bin)
 	})
+	t.Run("workshop_student_120x40", func(t *testing.T) {
+		t.Parallel()
+		testE2EWorkshopStudent(t, tmuxPath, bin)
+	})
 }
 
 // Flow G (issue 14 item 4): at 80×24 the Extensions list ends with

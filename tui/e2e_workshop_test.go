@@ -83,3 +83,50 @@ func testE2EWorkshop(t *testing.T, tmuxPath, bin string) {
 		}
 	}
 }
+
+// Flow W2 (issue 16): a student's TUI on a workshop sandbox. student01
+// (this test's client) sends to student02 and to the teacher; student02,
+// in the real TUI with --ca, upgrades to TLS, logs in and types /mailbox:
+// the message appears with its envelope, read over XMAILBOX (its lines in
+// the wire log), and nothing of the mail between others.
+func testE2EWorkshopStudent(t *testing.T, tmuxPath, bin string) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "room-ca.pem")
+	server := startPane(t, tmuxPath, 120, 40, []string{bin, "sandbox", "--workshop", "--headless",
+		"--listen", "127.0.0.1:0", "--tls-listen", "-", "--write-ca", ca, "--allow-insecure-auth",
+		"--user", "student01:pw-one", "--user", "student02:pw-two", "--save-dir", filepath.Join(dir, "saved")})
+	scr := server.waitFor("the sandbox's banner", "stop with Ctrl+C")
+	m := regexp.MustCompile(`listen: 127\.0\.0\.1:(\d+)`).FindStringSubmatch(scr)
+	if m == nil {
+		t.Fatalf("no address in the banner:\n%s", scr)
+	}
+	port, _ := strconv.Atoi(m[1])
+	c, _, err := protocol.Dial(protocol.SMTP, "127.0.0.1", port, protocol.Options{Timeout: 10 * time.Second, LocalHostname: "one.laptop", AllowCleartextAuth: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Login("student01", "pw-one", true); err != nil {
+		t.Fatal(err)
+	}
+	for _, to := range []string{"student02@room.test", "teacher@room.test"} {
+		msg := "Subject: for " + to + "\r\n\r\nhello\r\n"
+		if _, err := c.Sendmail("student01@room.test", []string{to}, strings.NewReader(msg), nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	p := startPane(t, tmuxPath, 120, 40, []string{"env", "-u", "NO_COLOR", bin, "--ca", ca, "127.0.0.1:" + m[1]})
+	p.waitFor("the greeting", "<-  220 ")
+	p.typeLine("/mailbox")
+	p.waitFor("no mailbox before AUTH", "ehlo sandbox --workshop")
+	for _, line := range []string{"EHLO two.laptop", "STARTTLS", "EHLO two.laptop", "/login student02 pw-two"} {
+		p.typeLine(line)
+	}
+	p.waitFor("logged in", "Authentication successful")
+	p.typeLine("/mailbox")
+	scr = p.waitFor("student02's mailbox", "Mailbox (1)", "AUTH as student01", "RCPT TO:<student02@room.test> → 250", "Subject: for student02@room.test")
+	p.noneOf(scr, "teacher@room.test")
+	p.keys("Escape")
+	p.waitFor("the XMAILBOX lines in the wire log", "~> XMAILBOX LIST", "~> XMAILBOX FETCH")
+}

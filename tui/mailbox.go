@@ -193,7 +193,7 @@ func (m *Model) openMailbox() tea.Cmd {
 	}
 	src, ok := m.conv.(mailboxSource)
 	if snap := m.conv.Snapshot(); !ok || !advertises(snap, session.XMAILBOX) && !(snap.Connected && snap.State.Authenticated) {
-		m.setFlash("no mailbox: the server is not ehlo's sandbox (a workshop sandbox, ehlo sandbox --workshop, offers yours once you have authenticated)", true)
+		m.setFlash("no mailbox: not ehlo's sandbox (ehlo sandbox --workshop offers one after AUTH)", true)
 		return nil
 	}
 	ch := src.Mailbox()
