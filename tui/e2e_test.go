@@ -17,6 +17,10 @@ package tui_test
 //     certificate_120x40 (a self-signed certificate refused with its ways
 //     out, then verified with sandbox --write-ca and --ca), resize (80×24,
 //     200×60, 120×40), theme_kept_200x60 (/theme kept in the config file).
+//   - Issue 16 (e2e_workshop_test.go): workshop_120x40 (the instructor's
+//     view: students appear, a log followed live, a fault for one student,
+//     a saved session replayed) and workshop_student_120x40 (a student's
+//     /mailbox over XMAILBOX).
 //
 // Each flow has its own tmux server (-L with a unique socket name, killed in
 // Cleanup) and polls capture-pane until the expected text appears or a
