@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -92,6 +93,9 @@ func (s *sandboxCmd) prepareRoom(out io.Writer, srv *sandbox.Server, cfg sandbox
 		fmt.Fprintf(&b, "tls-listen: %s\n", a)
 	}
 	fmt.Fprintf(&b, "certificate: SHA-256 %s\n", srv.Fingerprint())
+	if ap, err := netip.ParseAddrPort(srv.Addr()); err == nil && !ap.Addr().IsLoopback() {
+		fmt.Fprintf(&b, "warning: %s is reachable from other hosts\n", srv.Addr())
+	}
 	if cfg.AccountsCSV != "" {
 		names := make([]string, 0, len(cfg.Users))
 		for n := range cfg.Users {
