@@ -75,7 +75,7 @@ func (s *sandboxCmd) runWorkshop(app *appContext, cfg sandbox.Config) error {
 	}
 	go srv.Serve()
 	err = tui.RunInstructor(app.ctx, tui.InstructorConfig{
-		Room: serverRoom{srv}, Title: srv.Addr(), Status: status, NoColor: themes.NoColor(os.LookupEnv),
+		Room: serverRoom{srv}, Title: srv.Addr(), Status: status, Theme: configTheme(), NoColor: themes.NoColor(os.LookupEnv),
 	})
 	srv.Close()
 	saver.close()
@@ -148,6 +148,20 @@ func writePublicFile(path string, data []byte) error {
 		os.Remove(f.Name())
 	}
 	return err
+}
+
+// configTheme is the theme the config file keeps (docs/tui.md,
+// Settings), the TUI's too; one it cannot read is no reason to stop a
+// room, so that gives the default.
+func configTheme() string {
+	uc, err := loadConfig(configPath())
+	if err != nil {
+		return ""
+	}
+	if _, err := themes.Get(uc.Theme); err != nil {
+		return ""
+	}
+	return uc.Theme
 }
 
 // serverRoom adapts a workshop sandbox to the instructor's view, which

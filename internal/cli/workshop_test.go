@@ -226,3 +226,21 @@ func TestEmbeddedMailboxKeepsRefusedRecipients(t *testing.T) {
 		t.Errorf("rcpts %+v", it.Rcpts)
 	}
 }
+
+// The instructor's view takes the theme the config file keeps; a file it
+// cannot read gives the default rather than stopping the room.
+func TestWorkshopConfigTheme(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", dir)
+	if err := os.MkdirAll(filepath.Join(dir, "ehlo"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for content, want := range map[string]string{"theme = \"light\"\n": "light", "theme = \"bogus\"\n": "", "not toml\n": ""} {
+		if err := os.WriteFile(filepath.Join(dir, "ehlo", "config.toml"), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got := configTheme(); got != want {
+			t.Errorf("%q: theme %q, want %q", content, got, want)
+		}
+	}
+}
