@@ -26,6 +26,10 @@
 // a snapshot of the state (StartState), so that a recording's replay
 // starts from there.
 //
+// Live.Mailbox reads a workshop sandbox's mailbox through its sandbox-only
+// XMAILBOX extension, on the session like any command, and believes
+// nothing of the reply it has not checked.
+//
 // `ehlo send`'s side is Send (one message, stage by stage, swaks's exit
 // codes, with swaks's optional stages: a PROXY protocol header first and
 // Postfix's XCLIENT after the last greeting), its --json report

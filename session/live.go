@@ -219,6 +219,9 @@ type op struct {
 	// to its challenges.
 	label string
 	auth  bool
+	// dropped, if set, is called when the op is dropped unrun (Cancel,
+	// Close), so that a caller waiting for its result stops waiting.
+	dropped func()
 }
 
 type batch struct{ stopped bool }
@@ -518,6 +521,7 @@ func (l *Live) Cancel() {
 			dropped = append(dropped, o.label)
 		}
 	}
+	dropOps(l.queue)
 	l.queue = nil
 	l.cur = l.newWorker()
 	l.working = false
@@ -548,6 +552,7 @@ func (l *Live) Close() error {
 		return nil
 	}
 	l.closed = true
+	dropOps(l.queue)
 	l.queue = nil
 	l.stopWatch()
 	w, busy := l.cur, l.snap.Busy
@@ -588,6 +593,15 @@ func (w *worker) abandon() {
 	w.gate.Unlock()
 }
 
+// dropOps tells the ops dropped unrun that they will not run.
+func dropOps(ops []op) {
+	for _, o := range ops {
+		if o.dropped != nil {
+			o.dropped()
+		}
+	}
+}
+
 func (l *Live) newWorker() *worker {
 	return &worker{l: l, exited: make(chan struct{})}
 }
@@ -609,6 +623,7 @@ func (l *Live) enqueue(ops ...op) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
+		dropOps(ops)
 		return
 	}
 	l.queue = append(l.queue, ops...)

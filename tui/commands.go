@@ -141,17 +141,6 @@ type (
 	mailboxMsg struct{ items []MailItem }
 )
 
-// openMailbox asks for the sandbox's messages; the overlay opens when they
-// come (mailboxMsg).
-func (m *Model) openMailbox(cmdArgs) tea.Cmd {
-	if m.cfg.Mailbox == nil {
-		m.setFlash("no mailbox: the server is not ehlo's sandbox", true)
-		return nil
-	}
-	get := m.cfg.Mailbox
-	return func() tea.Msg { return mailboxMsg{get()} }
-}
-
 // record starts or stops the recording where the command line allows it:
 // the file is created or closed in a tea.Cmd, and recordMsg says how it
 // went. One toggle at a time.

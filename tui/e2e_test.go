@@ -17,6 +17,10 @@ package tui_test
 //     certificate_120x40 (a self-signed certificate refused with its ways
 //     out, then verified with sandbox --write-ca and --ca), resize (80×24,
 //     200×60, 120×40), theme_kept_200x60 (/theme kept in the config file).
+//   - Issue 16 (e2e_workshop_test.go): workshop_120x40 (the instructor's
+//     view: students appear, a log followed live, a fault for one student,
+//     a saved session replayed) and workshop_student_120x40 (a student's
+//     /mailbox over XMAILBOX).
 //
 // Each flow has its own tmux server (-L with a unique socket name, killed in
 // Cleanup) and polls capture-pane until the expected text appears or a
@@ -90,6 +94,14 @@ func TestE2E(t *testing.T) {
 	t.Run("follow_data_cancel_80x24", func(t *testing.T) {
 		t.Parallel()
 		testE2EFollowDataCancel(t, tmuxPath, bin)
+	})
+	t.Run("workshop_120x40", func(t *testing.T) {
+		t.Parallel()
+		testE2EWorkshop(t, tmuxPath, bin)
+	})
+	t.Run("workshop_student_120x40", func(t *testing.T) {
+		t.Parallel()
+		testE2EWorkshopStudent(t, tmuxPath, bin)
 	})
 }
 
@@ -330,7 +342,7 @@ func testE2ELiveSandbox(t *testing.T, tmuxPath, bin string) {
 
 	p.typeLine("/mailbox")
 	p.waitFor("the message and its envelope in the sandbox mailbox", "Mailbox (1)", "→ bob@example.test", "Subject: "+subject,
-		"TLS yes · AUTH as alice", "MAIL FROM:<alice@example.test>", "RCPT TO:<bob@example.test> → 250 accepted")
+		"TLS yes (TLS 1.3) · AUTH as alice", "MAIL FROM:<alice@example.test>", "RCPT TO:<bob@example.test> → 250 2.1.5 Ok (accepted)")
 	p.keys("Escape")
 	p.waitFor("the mailbox closed", "Composer", "> type an SMTP command")
 	p.waitGone("the mailbox closed", "Mailbox (1)")

@@ -1,8 +1,10 @@
 // Package tui is ehlo's terminal interface, a Bubble Tea program: the
 // Connection, Extensions and Wire log panes, the composer with its /
 // commands, history and fuzzy completion, reply explanations for
-// workshops, the sandbox mailbox, replay of recordings in the same panes
-// (PRODUCT §5), and the side pane of `ehlo lesson` (lesson.go).
+// workshops, the sandbox mailbox (a workshop sandbox's over XMAILBOX),
+// replay of recordings in the same panes (PRODUCT §5), the side pane of
+// `ehlo lesson` (lesson.go), and the instructor's view of a workshop
+// sandbox (RunInstructor, through the Room interface).
 //
 // It sees a live session only through the Conversation interface and a
 // Sink on the session's Capture, so the session's goroutine never waits for
@@ -335,6 +337,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.afterSeek()
 			cmds = append(cmds, m.rep.tick())
 		}
+	case mailboxLoadedMsg:
+		m.mailboxLoaded(msg)
 	case tea.KeyPressMsg:
 		cmds = append(cmds, m.key(msg))
 	case tea.MouseWheelMsg:

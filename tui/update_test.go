@@ -912,7 +912,7 @@ func TestMailboxEnvelope(t *testing.T) {
 				t.Errorf("%dx%d: the mailbox lacks %q:\n%s", sz[0], sz[1], want, v)
 			}
 		}
-		if sz[0] >= 120 && (!strings.Contains(v, "alice.longname@example.test ") || !strings.Contains(v, "AUTH as alice") || !strings.Contains(v, "→ bob.longername@example.test, carol@")) {
+		if sz[0] >= 120 && (!strings.Contains(v, "alice.longname@example.test ") || !strings.Contains(v, "AUTH as alice") || !strings.Contains(v, "→ bob.longername@example.test,") || !strings.Contains(v, "│ carol@example.test ")) {
 			t.Errorf("%dx%d: the list cuts the sender or the recipients:\n%s", sz[0], sz[1], v)
 		}
 		checkFrame(t, m, sz[0], sz[1])

@@ -34,6 +34,7 @@ type sandboxCmd struct {
 	AccountsCSV       string   `name:"accounts-csv" type:"path" help:"Where --students writes user,password (mode 0600)." default:"ehlo-workshop-accounts.csv" placeholder:"FILE"`
 	Force             bool     `help:"Let --accounts-csv replace an existing file."`
 	UsersFile         string   `name:"users-file" type:"path" help:"Read the users from FILE, one NAME:PASS a line (# comments); like --user." placeholder:"FILE"`
+	workshopFlags
 }
 
 // users fills cfg's users and workshop settings from --user, --users-file
@@ -128,6 +129,11 @@ func (s *sandboxCmd) Run(app *appContext) error {
 	}
 	if logFile != nil {
 		defer logFile.Close()
+	}
+	if s.Workshop {
+		return s.runWorkshop(app, cfg)
+	} else if s.Headless || s.SaveDir != "" {
+		return errNoWorkshop
 	}
 	sandbox.TuneProcess(cfg)
 	return sandbox.Run(app.ctx, cfg, app.stdout)

@@ -73,8 +73,7 @@ func (t *tuiCmd) Run(app *appContext) error {
 		mailbox = func() []tui.MailItem {
 			var out []tui.MailItem
 			for _, m := range sb.Mailbox().Messages() {
-				out = append(out, tui.MailItem{From: m.From, To: m.To, Received: m.Received, Data: m.Data,
-					ID: m.ID, Helo: m.Helo, Params: m.Params, TLS: m.TLS, AuthUser: m.AuthUser, Chunked: m.Chunked})
+				out = append(out, mailItem(m))
 			}
 			return out
 		}
