@@ -226,18 +226,9 @@ func (s *sendCmd) Run(app *appContext) error {
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	var secret string
-	if s.Auth != "" {
-		if secret, err = s.password(app); err != nil {
-			return &exitError{code: 1, err: err}
-		}
-		if _, err := protocol.NewAuthenticator(strings.ToUpper(s.Auth), s.AuthUser, secret); err != nil && !strings.EqualFold(s.Auth, "auto") {
-			return &exitError{code: 1, err: fmt.Errorf("--auth-user/--auth-password: %w", err)}
-		} else if strings.EqualFold(s.Auth, "auto") {
-			if _, err := protocol.PlainAuth("", s.AuthUser, secret); err != nil {
-				return &exitError{code: 1, err: fmt.Errorf("--auth-user/--auth-password: %w", err)}
-			}
-		}
+	secret, err := s.credentials(app)
+	if err != nil {
+		return &exitError{code: 1, err: err}
 	}
 	msg, err := s.message(app)
 	if err != nil {
@@ -246,24 +237,9 @@ func (s *sendCmd) Run(app *appContext) error {
 	if c, ok := msg.(io.Closer); ok {
 		defer c.Close()
 	}
-	mailOpts := append([]string(nil), s.MailOption...)
-	rcptOpts := append([]string(nil), s.RcptOption...)
-	if s.SMTPUTF8 {
-		mailOpts = append(mailOpts, "SMTPUTF8")
-	}
-	if s.Ret != "" {
-		mailOpts = append(mailOpts, "RET="+s.Ret)
-	}
-	if s.Envid != "" {
-		mailOpts = append(mailOpts, "ENVID="+s.Envid)
-	}
-	if s.Notify != "" {
-		rcptOpts = append(rcptOpts, "NOTIFY="+s.Notify)
-	}
-	for _, o := range append(append([]string(nil), mailOpts...), rcptOpts...) {
-		if err := protocol.ValidateESMTPParam(o); err != nil {
-			return &exitError{code: 1, err: err}
-		}
+	mailOpts, rcptOpts, err := s.envelopeOptions()
+	if err != nil {
+		return &exitError{code: 1, err: err}
 	}
 	cfg := session.SendConfig{
 		Server: s.Server, Port: s.Port, Kind: s.kind(), StartTLS: s.StartTLS,
@@ -275,14 +251,7 @@ func (s *sendCmd) Run(app *appContext) error {
 		Pipelining: s.Pipeline, Chunking: s.Chunking, DSN: s.Notify != "" || s.Ret != "" || s.Envid != "",
 		DebugLevel: s.Debug, DebugOut: app.stderr,
 	}
-	if s.From != nil {
-		cfg.From, cfg.HasFrom = *s.From, true
-		if cfg.From == "<>" {
-			cfg.From = ""
-		}
-	} else if s.Data == "" {
-		cfg.From, cfg.HasFrom = defaultSender(), true
-	}
+	cfg.From, cfg.HasFrom = s.sender()
 	if s.Repeat > 0 {
 		return s.runRepeat(app, cfg)
 	}
@@ -304,6 +273,67 @@ func (s *sendCmd) Run(app *appContext) error {
 		do = func(cfg session.SendConfig) *session.SendResult { return s.sendRoute(app, cfg, out) }
 	}
 	return unsilence(out.finish(s.send(app, cfg, out, do)))
+}
+
+// credentials reads the AUTH secret (asking for it when it was not given)
+// and checks that the mechanism can use it before anything is sent.
+func (s *sendCmd) credentials(app *appContext) (string, error) {
+	if s.Auth == "" {
+		return "", nil
+	}
+	secret, err := s.password(app)
+	if err != nil {
+		return "", err
+	}
+	if strings.EqualFold(s.Auth, "auto") {
+		_, err = protocol.PlainAuth("", s.AuthUser, secret)
+	} else {
+		_, err = protocol.NewAuthenticator(strings.ToUpper(s.Auth), s.AuthUser, secret)
+	}
+	if err != nil {
+		return "", fmt.Errorf("--auth-user/--auth-password: %w", err)
+	}
+	return secret, nil
+}
+
+// envelopeOptions are the MAIL and RCPT parameters: --mail-option and
+// --rcpt-option as given, then those the flags stand for (--smtputf8, the
+// DSN flags), each checked before anything is sent.
+func (s *sendCmd) envelopeOptions() (mail, rcpt []string, err error) {
+	mail = append([]string(nil), s.MailOption...)
+	rcpt = append([]string(nil), s.RcptOption...)
+	if s.SMTPUTF8 {
+		mail = append(mail, "SMTPUTF8")
+	}
+	if s.Ret != "" {
+		mail = append(mail, "RET="+s.Ret)
+	}
+	if s.Envid != "" {
+		mail = append(mail, "ENVID="+s.Envid)
+	}
+	if s.Notify != "" {
+		rcpt = append(rcpt, "NOTIFY="+s.Notify)
+	}
+	for _, o := range append(append([]string(nil), mail...), rcpt...) {
+		if err := protocol.ValidateESMTPParam(o); err != nil {
+			return nil, nil, err
+		}
+	}
+	return mail, rcpt, nil
+}
+
+// sender is the envelope sender: --from ("<>" is the null sender), else
+// the user's address unless --data's headers give it.
+func (s *sendCmd) sender() (from string, given bool) {
+	switch {
+	case s.From != nil && *s.From == "<>":
+		return "", true
+	case s.From != nil:
+		return *s.From, true
+	case s.Data == "":
+		return defaultSender(), true
+	}
+	return "", false
 }
 
 // message builds the message: --data as given, else the default message
