@@ -68,74 +68,11 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	}
 	defer srv.Close()
 
-	var b strings.Builder
-	proto := "SMTP"
-	if srv.cfg.LMTP {
-		proto = "LMTP"
+	banner, err := srv.Announce()
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(&b, "ehlo sandbox ready (%s)\n", proto)
-	if a := srv.Addr(); a != "" {
-		fmt.Fprintf(&b, "listen: %s (plain, STARTTLS offered)\n", a)
-	}
-	if a := srv.TLSAddr(); a != "" {
-		fmt.Fprintf(&b, "tls-listen: %s (implicit TLS)\n", a)
-	}
-	if p := srv.SocketPath(); p != "" {
-		fmt.Fprintf(&b, "socket: %s\n", p)
-	}
-	fmt.Fprintf(&b, "hostname: %s\n", srv.cfg.Hostname)
-	origin := "in-memory self-signed"
-	if srv.cfg.TLSCert != "" {
-		origin = "from " + srv.cfg.TLSCert
-	}
-	leaf := srv.cert.Leaf
-	fmt.Fprintf(&b, "certificate: SHA-256 %s (%s, subject %s, valid until %s)\n",
-		srv.Fingerprint(), origin, leaf.Subject.CommonName, leaf.NotAfter.UTC().Format("2006-01-02 15:04 MST"))
-	names := make([]string, 0, len(srv.cfg.Users))
-	for n := range srv.cfg.Users {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	creds := make([]string, len(names))
-	for i, n := range names {
-		creds[i] = n + ":" + srv.cfg.Users[n]
-	}
-	fmt.Fprintf(&b, "users: %s\n", strings.Join(creds, " "))
-	if srv.cfg.AllowInsecureAuth {
-		b.WriteString("auth: PLAIN LOGIN CRAM-MD5, also without TLS (--allow-insecure-auth)\n")
-	} else {
-		b.WriteString("auth: PLAIN LOGIN CRAM-MD5, after STARTTLS or on the implicit-TLS listener\n")
-	}
-	if srv.cfg.Workshop {
-		fmt.Fprintf(&b, "workshop: %d mailboxes of %s each, each user sees only their own (XMAILBOX after AUTH)\n",
-			len(names), sizeName(srv.cfg.StudentMailboxBytes))
-	}
-	if cfg.AccountsCSV != "" {
-		if err := WriteAccountsCSV(cfg.AccountsCSV, srv.cfg.Users, names, cfg.AccountsOverwrite); err != nil {
-			return fmt.Errorf("--accounts-csv: %w", err)
-		}
-		fmt.Fprintf(&b, "accounts: %s (user,password; %d users)\n", cfg.AccountsCSV, len(names))
-	}
-	if len(srv.cfg.Faults) > 0 {
-		specs := make([]string, len(srv.cfg.Faults))
-		for i, f := range srv.cfg.Faults {
-			specs[i] = f.String()
-		}
-		fmt.Fprintf(&b, "faults: %s\n", strings.Join(specs, " "))
-	}
-	for _, a := range []string{srv.Addr(), srv.TLSAddr()} {
-		if a != "" && !isLoopback(a) {
-			fmt.Fprintf(&b, "warning: %s is reachable from other hosts, and the demo credentials above are public\n", a)
-		}
-	}
-	if cfg.WriteCA != "" {
-		if err := writeCAFile(cfg.WriteCA, srv.CertPEM()); err != nil {
-			return fmt.Errorf("--write-ca: %w", err)
-		}
-		fmt.Fprintf(&b, "ca: %s (ehlo --ca %s verifies this sandbox)\n", cfg.WriteCA, cfg.WriteCA)
-	}
-	b.WriteString("stop with Ctrl+C\n")
-	if _, err := io.WriteString(out, b.String()); err != nil {
+	if _, err := io.WriteString(out, banner+"stop with Ctrl+C\n"); err != nil {
 		return err
 	}
 
@@ -153,6 +90,94 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	}
 	fmt.Fprintf(out, "ehlo sandbox stopped: %d message(s) received\n", srv.Mailbox().Total())
 	return nil
+}
+
+// Announce writes the files the configuration asks for (--accounts-csv,
+// --write-ca) and returns the banner that says where the sandbox is: its
+// listeners, certificate, users, faults, and a warning for an address
+// other hosts can reach.
+func (s *Server) Announce() (string, error) {
+	var b strings.Builder
+	s.listenerLines(&b)
+	names := s.userLines(&b)
+	cfg := s.cfg
+	if cfg.AccountsCSV != "" {
+		if err := WriteAccountsCSV(cfg.AccountsCSV, cfg.Users, names, cfg.AccountsOverwrite); err != nil {
+			return "", fmt.Errorf("--accounts-csv: %w", err)
+		}
+		fmt.Fprintf(&b, "accounts: %s (user,password; %d users)\n", cfg.AccountsCSV, len(names))
+	}
+	if len(cfg.Faults) > 0 {
+		specs := make([]string, len(cfg.Faults))
+		for i, f := range cfg.Faults {
+			specs[i] = f.String()
+		}
+		fmt.Fprintf(&b, "faults: %s\n", strings.Join(specs, " "))
+	}
+	for _, a := range []string{s.Addr(), s.TLSAddr()} {
+		if a != "" && !isLoopback(a) {
+			fmt.Fprintf(&b, "warning: %s is reachable from other hosts, and the demo credentials above are public\n", a)
+		}
+	}
+	if cfg.WriteCA != "" {
+		if err := writeCAFile(cfg.WriteCA, s.CertPEM()); err != nil {
+			return "", fmt.Errorf("--write-ca: %w", err)
+		}
+		fmt.Fprintf(&b, "ca: %s (ehlo --ca %s verifies this sandbox)\n", cfg.WriteCA, cfg.WriteCA)
+	}
+	return b.String(), nil
+}
+
+// listenerLines are the banner's first lines: the protocol, where it
+// listens, its name and certificate.
+func (s *Server) listenerLines(b *strings.Builder) {
+	proto := "SMTP"
+	if s.cfg.LMTP {
+		proto = "LMTP"
+	}
+	fmt.Fprintf(b, "ehlo sandbox ready (%s)\n", proto)
+	if a := s.Addr(); a != "" {
+		fmt.Fprintf(b, "listen: %s (plain, STARTTLS offered)\n", a)
+	}
+	if a := s.TLSAddr(); a != "" {
+		fmt.Fprintf(b, "tls-listen: %s (implicit TLS)\n", a)
+	}
+	if p := s.SocketPath(); p != "" {
+		fmt.Fprintf(b, "socket: %s\n", p)
+	}
+	fmt.Fprintf(b, "hostname: %s\n", s.cfg.Hostname)
+	origin := "in-memory self-signed"
+	if s.cfg.TLSCert != "" {
+		origin = "from " + s.cfg.TLSCert
+	}
+	leaf := s.cert.Leaf
+	fmt.Fprintf(b, "certificate: SHA-256 %s (%s, subject %s, valid until %s)\n",
+		s.Fingerprint(), origin, leaf.Subject.CommonName, leaf.NotAfter.UTC().Format("2006-01-02 15:04 MST"))
+}
+
+// userLines says who may log in, and how; it returns the user names in
+// order.
+func (s *Server) userLines(b *strings.Builder) []string {
+	names := make([]string, 0, len(s.cfg.Users))
+	for n := range s.cfg.Users {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	creds := make([]string, len(names))
+	for i, n := range names {
+		creds[i] = n + ":" + s.cfg.Users[n]
+	}
+	fmt.Fprintf(b, "users: %s\n", strings.Join(creds, " "))
+	if s.cfg.AllowInsecureAuth {
+		b.WriteString("auth: PLAIN LOGIN CRAM-MD5, also without TLS (--allow-insecure-auth)\n")
+	} else {
+		b.WriteString("auth: PLAIN LOGIN CRAM-MD5, after STARTTLS or on the implicit-TLS listener\n")
+	}
+	if s.cfg.Workshop {
+		fmt.Fprintf(b, "workshop: %d mailboxes of %s each, each user sees only their own (XMAILBOX after AUTH)\n",
+			len(names), sizeName(s.cfg.StudentMailboxBytes))
+	}
+	return names
 }
 
 // TuneProcess sets the Go runtime for a process that is a sandbox and

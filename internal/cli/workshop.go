@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -84,37 +82,15 @@ func (s *sandboxCmd) runWorkshop(app *appContext, cfg sandbox.Config) error {
 	return err
 }
 
-// prepareRoom writes the accounts and the certificate that Run would
-// write, prints where the room is (it stays on the terminal after the
-// view closes), and says where the accounts and the certificate are.
+// prepareRoom writes the accounts and the certificate as Run would, prints
+// the sandbox's banner (it stays on the terminal after the view closes),
+// and says where the accounts and the certificate are.
 func (s *sandboxCmd) prepareRoom(out io.Writer, srv *sandbox.Server, cfg sandbox.Config) (string, error) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "ehlo sandbox ready (workshop)\nlisten: %s\n", srv.Addr())
-	if a := srv.TLSAddr(); a != "" {
-		fmt.Fprintf(&b, "tls-listen: %s\n", a)
+	banner, err := srv.Announce()
+	if err != nil {
+		return "", err
 	}
-	fmt.Fprintf(&b, "certificate: SHA-256 %s\n", srv.Fingerprint())
-	if ap, err := netip.ParseAddrPort(srv.Addr()); err == nil && !ap.Addr().IsLoopback() {
-		fmt.Fprintf(&b, "warning: %s is reachable from other hosts\n", srv.Addr())
-	}
-	if cfg.AccountsCSV != "" {
-		names := make([]string, 0, len(cfg.Users))
-		for n := range cfg.Users {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		if err := sandbox.WriteAccountsCSV(cfg.AccountsCSV, cfg.Users, names, cfg.AccountsOverwrite); err != nil {
-			return "", fmt.Errorf("--accounts-csv: %w", err)
-		}
-		fmt.Fprintf(&b, "accounts: %s (user,password; %d users)\n", cfg.AccountsCSV, len(names))
-	}
-	if cfg.WriteCA != "" {
-		if err := writePublicFile(cfg.WriteCA, srv.CertPEM()); err != nil {
-			return "", fmt.Errorf("--write-ca: %w", err)
-		}
-		fmt.Fprintf(&b, "ca: %s (ehlo --ca %s verifies this sandbox)\n", cfg.WriteCA, cfg.WriteCA)
-	}
-	if _, err := io.WriteString(out, b.String()); err != nil {
+	if _, err := io.WriteString(out, banner); err != nil {
 		return "", err
 	}
 	var where []string
@@ -125,30 +101,6 @@ func (s *sandboxCmd) prepareRoom(out io.Writer, srv *sandbox.Server, cfg sandbox
 		where = append(where, "CA in "+cfg.WriteCA)
 	}
 	return strings.Join(where, " · "), nil
-}
-
-// writePublicFile writes data to path through a temporary file renamed
-// over it (mode 0644: a certificate is public), so that a symlink at path
-// is replaced rather than written through.
-func writePublicFile(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
 }
 
 // configTheme is the theme the config file keeps (docs/tui.md,
