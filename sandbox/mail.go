@@ -36,47 +36,9 @@ func (c *conn) cmdMail(arg string) error {
 		// Parameters are an ESMTP feature; after HELO none is in effect.
 		return c.reply(StageMail, 555, "5.5.4", "MAIL parameters need EHLO")
 	}
-	body, utf8 := "", false
-	for _, p := range params {
-		bad := func(why string) error {
-			return c.reply(StageMail, 501, "5.5.4", "Bad "+p.key+" parameter: "+why)
-		}
-		switch p.key {
-		case "SIZE":
-			n, err := strconv.ParseUint(p.value, 10, 63)
-			if !p.hasValue || err != nil {
-				return bad("expected a number of octets")
-			}
-			if int64(n) > c.cfg.MaxMessageBytes {
-				return c.reply(StageMail, 552, "5.3.4", "Message size exceeds fixed maximum message size")
-			}
-		case "BODY":
-			body = strings.ToUpper(p.value)
-			if body != "7BIT" && body != "8BITMIME" && body != "BINARYMIME" {
-				return bad("expected 7BIT, 8BITMIME or BINARYMIME")
-			}
-		case "SMTPUTF8":
-			if p.hasValue {
-				return bad("takes no value")
-			}
-			utf8 = true
-		case "RET":
-			if v := strings.ToUpper(p.value); v != "FULL" && v != "HDRS" {
-				return bad("expected FULL or HDRS")
-			}
-		case "ENVID":
-			if !p.hasValue || len(p.value) > 100 || !isXtext(p.value) {
-				return bad("expected xtext of at most 100 characters")
-			}
-		case "AUTH":
-			// RFC 4954 §5: the submitter's identity; accepted and unused.
-			if !p.hasValue || (p.value != "<>" && !isXtext(p.value)) {
-				return bad("expected xtext or <>")
-			}
-		default:
-			// RFC 5321 §4.1.1.11: an unrecognised parameter is 555.
-			return c.reply(StageMail, 555, "5.5.4", "Unsupported MAIL parameter "+p.key)
-		}
+	body, utf8, no := c.mailParams(params)
+	if no != nil {
+		return c.reply(StageMail, no.code, no.enh, no.text)
 	}
 	if !utf8 && !isASCII(path) {
 		return c.reply(StageMail, 553, "5.6.7", "Non-ASCII address needs SMTPUTF8")
@@ -92,6 +54,60 @@ func (c *conn) cmdMail(arg string) error {
 		c.params = append(c.params, p.raw)
 	}
 	return c.reply(StageMail, 250, "2.1.0", "Ok")
+}
+
+// refusal is the reply that refuses a command.
+type refusal struct {
+	code      int
+	enh, text string
+}
+
+// mailParams checks MAIL's parameters (RFC 1870 SIZE, RFC 6152 BODY,
+// RFC 6531 SMTPUTF8, RFC 3461 RET and ENVID, RFC 4954 AUTH) and returns
+// the BODY type and whether SMTPUTF8 was asked for, or the refusal.
+func (c *conn) mailParams(params []param) (body string, utf8 bool, no *refusal) {
+	for _, p := range params {
+		bad := func(why string) *refusal {
+			return &refusal{501, "5.5.4", "Bad " + p.key + " parameter: " + why}
+		}
+		switch p.key {
+		case "SIZE":
+			n, err := strconv.ParseUint(p.value, 10, 63)
+			if !p.hasValue || err != nil {
+				return "", false, bad("expected a number of octets")
+			}
+			if int64(n) > c.cfg.MaxMessageBytes {
+				return "", false, &refusal{552, "5.3.4", "Message size exceeds fixed maximum message size"}
+			}
+		case "BODY":
+			body = strings.ToUpper(p.value)
+			if body != "7BIT" && body != "8BITMIME" && body != "BINARYMIME" {
+				return "", false, bad("expected 7BIT, 8BITMIME or BINARYMIME")
+			}
+		case "SMTPUTF8":
+			if p.hasValue {
+				return "", false, bad("takes no value")
+			}
+			utf8 = true
+		case "RET":
+			if v := strings.ToUpper(p.value); v != "FULL" && v != "HDRS" {
+				return "", false, bad("expected FULL or HDRS")
+			}
+		case "ENVID":
+			if !p.hasValue || len(p.value) > 100 || !isXtext(p.value) {
+				return "", false, bad("expected xtext of at most 100 characters")
+			}
+		case "AUTH":
+			// RFC 4954 §5: the submitter's identity; accepted and unused.
+			if !p.hasValue || (p.value != "<>" && !isXtext(p.value)) {
+				return "", false, bad("expected xtext or <>")
+			}
+		default:
+			// RFC 5321 §4.1.1.11: an unrecognised parameter is 555.
+			return "", false, &refusal{555, "5.5.4", "Unsupported MAIL parameter " + p.key}
+		}
+	}
+	return body, utf8, nil
 }
 
 func (c *conn) cmdRcpt(arg string) error {
