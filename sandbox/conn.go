@@ -98,7 +98,7 @@ var (
 )
 
 func (s *Server) newConn(nc net.Conn, implicit bool) *conn {
-	dc := deadlineConn{nc, s.cfg.ReadTimeout}
+	dc := newDeadlineConn(nc, s.cfg.ReadTimeout)
 	r, w := readers.Get().(*bufio.Reader), writers.Get().(*bufio.Writer)
 	r.Reset(dc)
 	w.Reset(dc)
