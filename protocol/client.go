@@ -291,6 +291,7 @@ func (c *Client) Connect(host string, port int) (Reply, error) {
 		return Reply{}, err
 	}
 	c.host = host
+	conn = withRawIO(conn)
 	c.raw, c.conn = conn, conn
 	c.abortMu.Lock()
 	c.abortConn = conn

@@ -1,0 +1,103 @@
+//go:build linux
+
+package protocol
+
+import (
+	"io"
+	"net"
+	"syscall"
+	"unsafe"
+)
+
+// rawSocket reads and writes a TCP or Unix connection with raw system
+// calls inside the runtime's poller (syscall.RawConn); deadlines, Close
+// and addresses are the connection's own.
+//
+// Why: a client waits for every reply, so between commands the process
+// has nothing to run and the runtime's monitor thread goes to sleep; the
+// next ordinary system call wakes it again (a futex call and a thread
+// switch), and once awake it polls every 20 µs until the next wait. Over
+// `--repeat --no-pipeline` that was a wake-up per command, four per
+// message, and on a loaded machine a call that outlasted one of its ticks
+// lost the P to another thread. The socket is non-blocking, so a raw call
+// never waits in the kernel: it is what a C client such as smtp-source
+// does, one read or write and no scheduler around it. EAGAIN hands the
+// wait to the poller, which honours the deadline.
+type rawSocket struct {
+	net.Conn
+	rc syscall.RawConn
+}
+
+// withRawIO returns nc reading and writing through rawSocket when it is a
+// TCP or Unix connection, nc itself otherwise (a test's pipe, a caller's
+// own Dial that wraps the socket).
+func withRawIO(nc net.Conn) net.Conn {
+	switch nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+	default:
+		return nc
+	}
+	rc, err := nc.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return nc
+	}
+	return &rawSocket{Conn: nc, rc: rc}
+}
+
+// NetConn is the connection underneath, as tls.Conn's NetConn is.
+func (c *rawSocket) NetConn() net.Conn { return c.Conn }
+
+func (c *rawSocket) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	var n int
+	var errno syscall.Errno
+	err := c.rc.Read(func(fd uintptr) bool {
+		n, errno = rawIO(syscall.SYS_READ, fd, p)
+		return errno != syscall.EAGAIN
+	})
+	switch {
+	case err != nil:
+		return 0, err
+	case errno != 0:
+		return 0, &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Addr: c.RemoteAddr(), Err: errno}
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+func (c *rawSocket) Write(p []byte) (int, error) {
+	written := 0
+	for written < len(p) {
+		var n int
+		var errno syscall.Errno
+		err := c.rc.Write(func(fd uintptr) bool {
+			n, errno = rawIO(syscall.SYS_WRITE, fd, p[written:])
+			return errno != syscall.EAGAIN
+		})
+		if err != nil {
+			return written, err
+		}
+		if errno != 0 {
+			return written, &net.OpError{Op: "write", Net: c.LocalAddr().Network(), Addr: c.RemoteAddr(), Err: errno}
+		}
+		written += n
+	}
+	return written, nil
+}
+
+// rawIO is one read or write on a non-blocking descriptor, retried on
+// EINTR; n is 0 when errno is set.
+func rawIO(trap, fd uintptr, p []byte) (int, syscall.Errno) {
+	for {
+		r, _, errno := syscall.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		if errno != syscall.EINTR {
+			if errno != 0 {
+				return 0, errno
+			}
+			return int(r), 0
+		}
+	}
+}
