@@ -26,6 +26,7 @@ import (
 type rawSocket struct {
 	net.Conn
 	rc syscall.RawConn
+	rawState
 }
 
 // withRawIO returns nc reading and writing through rawSocket when it is a
@@ -41,7 +42,9 @@ func withRawIO(nc net.Conn) net.Conn {
 	if err != nil {
 		return nc
 	}
-	return &rawSocket{Conn: nc, rc: rc}
+	c := &rawSocket{Conn: nc, rc: rc}
+	c.init()
+	return c
 }
 
 // NetConn is the connection underneath, as tls.Conn's NetConn is.
@@ -51,12 +54,10 @@ func (c *rawSocket) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Read(func(fd uintptr) bool {
-		n, errno = rawIO(syscall.SYS_READ, fd, p)
-		return errno != syscall.EAGAIN
-	})
+	c.rd.p = p
+	err := c.rc.Read(c.rd.fn)
+	n, errno := c.rd.n, c.rd.errno
+	c.rd.p = nil
 	switch {
 	case err != nil:
 		return 0, err
@@ -71,12 +72,10 @@ func (c *rawSocket) Read(p []byte) (int, error) {
 func (c *rawSocket) Write(p []byte) (int, error) {
 	written := 0
 	for written < len(p) {
-		var n int
-		var errno syscall.Errno
-		err := c.rc.Write(func(fd uintptr) bool {
-			n, errno = rawIO(syscall.SYS_WRITE, fd, p[written:])
-			return errno != syscall.EAGAIN
-		})
+		c.wr.p = p[written:]
+		err := c.rc.Write(c.wr.fn)
+		n, errno := c.wr.n, c.wr.errno
+		c.wr.p = nil
 		if err != nil {
 			return written, err
 		}
@@ -86,6 +85,32 @@ func (c *rawSocket) Write(p []byte) (int, error) {
 		written += n
 	}
 	return written, nil
+}
+
+// rawState is what the poller's callbacks work on, kept with the
+// connection and the callbacks made once, so that a read or a write
+// allocates nothing (a closure per call escaped to the heap). Reads and
+// writes have their own halves: net.Conn allows one of each at a time.
+type rawState struct {
+	rd, wr rawOp
+}
+
+type rawOp struct {
+	p     []byte
+	n     int
+	errno syscall.Errno
+	fn    func(fd uintptr) bool
+}
+
+func (s *rawState) init() {
+	s.rd.fn = func(fd uintptr) bool { return s.rd.do(syscall.SYS_READ, fd) }
+	s.wr.fn = func(fd uintptr) bool { return s.wr.do(syscall.SYS_WRITE, fd) }
+}
+
+// do makes one call on o.p; false (EAGAIN) lets the poller wait.
+func (o *rawOp) do(trap, fd uintptr) bool {
+	o.n, o.errno = rawIO(trap, fd, o.p)
+	return o.errno != syscall.EAGAIN
 }
 
 // rawIO is one read or write on a non-blocking descriptor, retried on

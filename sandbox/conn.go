@@ -233,6 +233,9 @@ func (c *conn) lost(err error, during string) error {
 }
 
 func isTimeout(err error) bool {
+	if err == nil {
+		return false // checked on every command line: errors.As would allocate
+	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -28,6 +28,7 @@ type rawConn struct {
 	net.Conn
 	rc syscall.RawConn
 	d  time.Duration
+	rawState
 }
 
 // newDeadlineConn wraps a freshly accepted connection so that every wait
@@ -46,7 +47,9 @@ func newDeadlineConn(nc net.Conn, d time.Duration) net.Conn {
 	if err != nil {
 		return deadlineConn{nc, d}
 	}
-	return &rawConn{Conn: nc, rc: rc, d: d}
+	c := &rawConn{Conn: nc, rc: rc, d: d}
+	c.init()
+	return c
 }
 
 func (c *rawConn) Read(p []byte) (int, error) {
@@ -54,12 +57,10 @@ func (c *rawConn) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	_ = c.Conn.SetReadDeadline(time.Now().Add(c.d))
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Read(func(fd uintptr) bool {
-		n, errno = rawIO(syscall.SYS_READ, fd, p)
-		return errno != syscall.EAGAIN
-	})
+	c.rd.p = p
+	err := c.rc.Read(c.rd.fn)
+	n, errno := c.rd.n, c.rd.errno
+	c.rd.p = nil
 	switch {
 	case err != nil:
 		return 0, err
@@ -75,12 +76,10 @@ func (c *rawConn) Write(p []byte) (int, error) {
 	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.d))
 	written := 0
 	for written < len(p) {
-		var n int
-		var errno syscall.Errno
-		err := c.rc.Write(func(fd uintptr) bool {
-			n, errno = rawIO(syscall.SYS_WRITE, fd, p[written:])
-			return errno != syscall.EAGAIN
-		})
+		c.wr.p = p[written:]
+		err := c.rc.Write(c.wr.fn)
+		n, errno := c.wr.n, c.wr.errno
+		c.wr.p = nil
 		if err != nil {
 			return written, err
 		}
@@ -90,6 +89,32 @@ func (c *rawConn) Write(p []byte) (int, error) {
 		written += n
 	}
 	return written, nil
+}
+
+// rawState is what the poller's callbacks work on, kept with the
+// connection and the callbacks made once, so that a read or a write
+// allocates nothing (a closure per call escaped to the heap). Reads and
+// writes have their own halves: net.Conn allows one of each at a time.
+type rawState struct {
+	rd, wr rawOp
+}
+
+type rawOp struct {
+	p     []byte
+	n     int
+	errno syscall.Errno
+	fn    func(fd uintptr) bool
+}
+
+func (s *rawState) init() {
+	s.rd.fn = func(fd uintptr) bool { return s.rd.do(syscall.SYS_READ, fd) }
+	s.wr.fn = func(fd uintptr) bool { return s.wr.do(syscall.SYS_WRITE, fd) }
+}
+
+// do makes one call on o.p; false (EAGAIN) lets the poller wait.
+func (o *rawOp) do(trap, fd uintptr) bool {
+	o.n, o.errno = rawIO(trap, fd, o.p)
+	return o.errno != syscall.EAGAIN
 }
 
 // rawIO is one read or write on a non-blocking descriptor, retried on
