@@ -3,7 +3,6 @@ package sandbox
 import (
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"time"
 	"unicode"
@@ -53,6 +52,30 @@ func (l *logger) printf(id, format string, args ...any) {
 	l.buf = append(l.buf, id...)
 	l.buf = append(l.buf, "] "...)
 	l.buf = fmt.Appendf(l.buf, format, args...)
+	l.lineAdded()
+}
+
+// wire logs one line of the conversation ("[s3] C: …", "[s3] S: …"):
+// printf(id, dir+"%s%s", escape(text), eol) without fmt or a copy of the
+// line, since every command and reply goes through it.
+func (l *logger) wire(id, dir string, text []byte, eol string) {
+	if !l.on {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, '[')
+	l.buf = append(l.buf, id...)
+	l.buf = append(l.buf, "] "...)
+	l.buf = append(l.buf, dir...)
+	l.buf = appendEscape(l.buf, text)
+	l.buf = append(l.buf, eol...)
+	l.lineAdded()
+}
+
+// lineAdded ends the line just appended and writes the batch when it is
+// due; l.mu is held.
+func (l *logger) lineAdded() {
 	l.buf = append(l.buf, '\n')
 	switch {
 	case len(l.buf) >= logFlushBytes:
@@ -92,37 +115,40 @@ func (l *logger) close() {
 // hostile (a client typing ANSI escapes, an ansi fault), and the log goes
 // to a terminal, so every control, bidi and invalid byte becomes a visible
 // escape (security-anchors §3.4).
-func escape(b []byte) string {
-	var sb strings.Builder
+func escape(b []byte) string { return string(appendEscape(nil, b)) }
+
+// appendEscape is escape appending to dst, so a logged line is escaped
+// straight into the log's buffer.
+func appendEscape(dst, b []byte) []byte {
 	n := 0
 	for len(b) > 0 {
 		if n >= maxLogLine {
-			fmt.Fprintf(&sb, "… (%d more bytes)", len(b))
+			dst = fmt.Appendf(dst, "… (%d more bytes)", len(b))
 			break
 		}
 		r, size := utf8.DecodeRune(b)
 		switch {
 		case r == utf8.RuneError && size <= 1:
-			fmt.Fprintf(&sb, `\x%02x`, b[0])
+			dst = fmt.Appendf(dst, `\x%02x`, b[0])
 		case r == '\\':
-			sb.WriteString(`\\`)
+			dst = append(dst, `\\`...)
 		case r == '\r':
-			sb.WriteString(`\r`)
+			dst = append(dst, `\r`...)
 		case r == '\n':
-			sb.WriteString(`\n`)
+			dst = append(dst, `\n`...)
 		case r == '\t':
-			sb.WriteString(`\t`)
+			dst = append(dst, `\t`...)
 		case r < 0x80 && (r < 0x20 || r == 0x7f):
-			fmt.Fprintf(&sb, `\x%02x`, r)
+			dst = fmt.Appendf(dst, `\x%02x`, r)
 		case r >= 0x80 && !unicode.IsPrint(r):
-			fmt.Fprintf(&sb, `\u%04x`, r)
+			dst = fmt.Appendf(dst, `\u%04x`, r)
 		default:
-			sb.WriteRune(r)
+			dst = utf8.AppendRune(dst, r)
 		}
 		b = b[size:]
 		n++
 	}
-	return sb.String()
+	return dst
 }
 
 // trimEOL drops one CRLF, or a bare LF, which the log then shows as \n so
