@@ -430,7 +430,7 @@ func (c *conn) logCommand(verb, arg string, text []byte, eol string) {
 		c.srv.log.printf(c.id, "C: AUTH %s", escape([]byte(strings.TrimSpace(mech+" "+ir))))
 		return
 	}
-	c.srv.log.wire(c.id, "C: ", text, eol)
+	c.srv.log.printf(c.id, "C: %s%s", escape(text), eol)
 }
 
 // lastRcptOfGroup reports whether the RCPT being handled came in a

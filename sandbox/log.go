@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 	"unicode"
@@ -52,30 +53,6 @@ func (l *logger) printf(id, format string, args ...any) {
 	l.buf = append(l.buf, id...)
 	l.buf = append(l.buf, "] "...)
 	l.buf = fmt.Appendf(l.buf, format, args...)
-	l.lineAdded()
-}
-
-// wire logs one line of the conversation ("[s3] C: …", "[s3] S: …"):
-// printf(id, dir+"%s%s", escape(text), eol) without fmt or a copy of the
-// line, since every command and reply goes through it.
-func (l *logger) wire(id, dir string, text []byte, eol string) {
-	if !l.on {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf = append(l.buf, '[')
-	l.buf = append(l.buf, id...)
-	l.buf = append(l.buf, "] "...)
-	l.buf = append(l.buf, dir...)
-	l.buf = appendEscape(l.buf, text)
-	l.buf = append(l.buf, eol...)
-	l.lineAdded()
-}
-
-// lineAdded ends the line just appended and writes the batch when it is
-// due; l.mu is held.
-func (l *logger) lineAdded() {
 	l.buf = append(l.buf, '\n')
 	switch {
 	case len(l.buf) >= logFlushBytes:
@@ -115,40 +92,37 @@ func (l *logger) close() {
 // hostile (a client typing ANSI escapes, an ansi fault), and the log goes
 // to a terminal, so every control, bidi and invalid byte becomes a visible
 // escape (security-anchors §3.4).
-func escape(b []byte) string { return string(appendEscape(nil, b)) }
-
-// appendEscape is escape appending to dst, so a logged line is escaped
-// straight into the log's buffer.
-func appendEscape(dst, b []byte) []byte {
+func escape(b []byte) string {
+	var sb strings.Builder
 	n := 0
 	for len(b) > 0 {
 		if n >= maxLogLine {
-			dst = fmt.Appendf(dst, "… (%d more bytes)", len(b))
+			fmt.Fprintf(&sb, "… (%d more bytes)", len(b))
 			break
 		}
 		r, size := utf8.DecodeRune(b)
 		switch {
 		case r == utf8.RuneError && size <= 1:
-			dst = fmt.Appendf(dst, `\x%02x`, b[0])
+			fmt.Fprintf(&sb, `\x%02x`, b[0])
 		case r == '\\':
-			dst = append(dst, `\\`...)
+			sb.WriteString(`\\`)
 		case r == '\r':
-			dst = append(dst, `\r`...)
+			sb.WriteString(`\r`)
 		case r == '\n':
-			dst = append(dst, `\n`...)
+			sb.WriteString(`\n`)
 		case r == '\t':
-			dst = append(dst, `\t`...)
+			sb.WriteString(`\t`)
 		case r < 0x80 && (r < 0x20 || r == 0x7f):
-			dst = fmt.Appendf(dst, `\x%02x`, r)
+			fmt.Fprintf(&sb, `\x%02x`, r)
 		case r >= 0x80 && !unicode.IsPrint(r):
-			dst = fmt.Appendf(dst, `\u%04x`, r)
+			fmt.Fprintf(&sb, `\u%04x`, r)
 		default:
-			dst = utf8.AppendRune(dst, r)
+			sb.WriteRune(r)
 		}
 		b = b[size:]
 		n++
 	}
-	return dst
+	return sb.String()
 }
 
 // trimEOL drops one CRLF, or a bare LF, which the log then shows as \n so

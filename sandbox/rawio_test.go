@@ -131,22 +131,3 @@ func TestRawConnSemantics(t *testing.T) {
 		t.Fatalf("Read after the peer closed: %v, want io.EOF", err)
 	}
 }
-
-// TestWireLineIsPrintfLine: the log's fast path for the conversation
-// writes exactly what printf with escape wrote, hostile bytes included.
-func TestWireLineIsPrintfLine(t *testing.T) {
-	long := bytes.Repeat([]byte("ab"), 400)
-	for _, in := range [][]byte{nil, []byte("MAIL FROM:<a@x.test>"), []byte("\x1b[31mred\x7f\\\t\xff\u202e"), long} {
-		for _, eol := range []string{"", `\n`} {
-			var a, b bytes.Buffer
-			la, lb := newLogger(&a), newLogger(&b)
-			la.printf("s1", "C: %s%s", escape(in), eol)
-			lb.wire("s1", "C: ", in, eol)
-			la.close()
-			lb.close()
-			if a.String() != b.String() {
-				t.Errorf("%q: wire wrote %q, printf %q", in, b.String(), a.String())
-			}
-		}
-	}
-}

@@ -395,6 +395,6 @@ func (c *conn) logReply(b []byte) {
 		if i < 0 {
 			eol = " (no line end)"
 		}
-		c.srv.log.wire(c.id, "S: ", text, eol)
+		c.srv.log.printf(c.id, "S: %s%s", escape(text), eol)
 	}
 }
