@@ -327,7 +327,13 @@ func (c *Client) dial(network, addr string) (net.Conn, error) {
 	if network == "tcp" && c.opts.Network != "" {
 		network = c.opts.Network
 	}
-	return d.Dial(network, addr)
+	conn, err := d.Dial(network, addr)
+	if err != nil {
+		return nil, err
+	}
+	// Only a socket the client dialled itself: a caller's Options.Dial
+	// gets its connection used as it gave it.
+	return withRawIO(conn), nil
 }
 
 func resolveSource(s string) (net.Addr, error) {

@@ -87,7 +87,11 @@ func slowClient(t *testing.T, addr string, timeout, dataTimeout time.Duration) *
 	}
 	// A small send buffer, so the test's message need not be large to
 	// fill the path between the two sockets.
-	c.raw.(*net.TCPConn).SetWriteBuffer(8192)
+	raw := c.raw
+	if u, ok := raw.(interface{ NetConn() net.Conn }); ok {
+		raw = u.NetConn()
+	}
+	raw.(*net.TCPConn).SetWriteBuffer(8192)
 	return c
 }
 

@@ -109,7 +109,7 @@ var (
 )
 
 func (s *Server) newConn(nc net.Conn, implicit bool) *conn {
-	dc := deadlineConn{nc, s.cfg.ReadTimeout}
+	dc := newDeadlineConn(nc, s.cfg.ReadTimeout)
 	r, w := readers.Get().(*bufio.Reader), writers.Get().(*bufio.Writer)
 	r.Reset(dc)
 	w.Reset(dc)
@@ -250,6 +250,9 @@ func (c *conn) lost(err error, during string) error {
 }
 
 func isTimeout(err error) bool {
+	if err == nil {
+		return false // checked on every command line: errors.As would allocate
+	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }

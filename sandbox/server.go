@@ -103,12 +103,12 @@ func New(cfg Config) (*Server, error) {
 	s.finger = fingerprint(s.cert.Certificate[0])
 
 	if cfg.Listen != "-" {
-		if s.plain, err = net.Listen("tcp", cfg.Listen); err != nil {
+		if s.plain, err = listenTCP(cfg.Listen); err != nil {
 			return nil, fmt.Errorf("sandbox: listen %s: %w", cfg.Listen, err)
 		}
 	}
 	if cfg.TLSListen != "-" {
-		if s.implicit, err = net.Listen("tcp", cfg.TLSListen); err != nil {
+		if s.implicit, err = listenTCP(cfg.TLSListen); err != nil {
 			s.closeListeners()
 			return nil, fmt.Errorf("sandbox: listen (TLS) %s: %w", cfg.TLSListen, err)
 		}

@@ -69,6 +69,9 @@ func run(args []string) int {
 }
 
 func runWith(app *appContext, args []string) int {
+	if code, done := runVersionFast(app, args); done {
+		return code
+	}
 	var c cli
 	exitCode := -1
 	parser, err := kong.New(&c,

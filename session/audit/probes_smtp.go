@@ -8,6 +8,7 @@ import (
 	"net"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // knownSoftware are names a greeting or EHLO reply may give away.
@@ -33,7 +34,11 @@ func isAlnum(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
-var versionRE = regexp.MustCompile(`\b[vV]?\d+\.\d+(?:\.\d+)*[a-z]?\b`)
+// versionRE is compiled on first use: every ehlo command links this
+// package, few run an audit.
+var versionRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\b[vV]?\d+\.\d+(?:\.\d+)*[a-z]?\b`)
+})
 
 // revealed finds a software name and a version number in text; an IPv4
 // address is not a version.
@@ -45,7 +50,7 @@ func revealed(text string) (name, version string) {
 			break
 		}
 	}
-	for _, v := range versionRE.FindAllString(text, -1) {
+	for _, v := range versionRE().FindAllString(text, -1) {
 		if net.ParseIP(v) == nil {
 			return name, v
 		}

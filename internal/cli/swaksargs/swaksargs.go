@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // argKind is how an option takes its value.
@@ -135,6 +136,7 @@ func lookup(name string) (rule, string, bool) {
 			}}, "--" + name, true
 		}
 	}
+	rulesOnce.Do(buildRules)
 	r, ok := rules[key]
 	return r, "--" + name, ok
 }
@@ -525,10 +527,14 @@ func fn(arg argKind, f func(*translation, string, string, bool) error) rule {
 const notYet = " is not supported yet"
 
 // rules are swaks's options by every name swaks gives them (lower case;
-// single letters as typed).
-var rules = map[string]rule{}
+// single letters as typed). They are built on first use, not at start-up:
+// most commands never translate a swaks option.
+var rules map[string]rule
 
-func init() {
+var rulesOnce sync.Once
+
+func buildRules() {
+	rules = map[string]rule{}
 	transportRules()
 	protocolRules()
 	tlsRules()

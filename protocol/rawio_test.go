@@ -1,0 +1,85 @@
+//go:build linux
+
+package protocol
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// TestRawSocketKeepsConnContract: the raw path (rawio_linux.go) is what a
+// TCP client reads and writes through, and it keeps net.Conn's contract:
+// a write larger than the socket buffer to a slow reader arrives whole, a
+// read deadline times out as a net.Error, a closed peer reads as io.EOF.
+func TestRawSocketKeepsConnContract(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	peerc := make(chan net.Conn, 1)
+	go func() {
+		c, _ := l.Accept()
+		peerc <- c
+	}()
+	nc, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := withRawIO(nc)
+	defer c.Close()
+	if _, ok := c.(*rawSocket); !ok {
+		t.Fatalf("withRawIO gave %T", c)
+	}
+	peer := <-peerc
+	defer peer.Close()
+
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<18) // 4 MiB
+	got := make(chan []byte, 1)
+	go func() {
+		var buf bytes.Buffer
+		p := make([]byte, 4096)
+		for buf.Len() < len(big) {
+			n, err := peer.Read(p)
+			buf.Write(p[:n])
+			if err != nil {
+				break
+			}
+			if buf.Len()%(1<<20) < 4096 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		got <- buf.Bytes()
+	}()
+	_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if n, err := c.Write(big); n != len(big) || err != nil {
+		t.Fatalf("Write: %d, %v", n, err)
+	}
+	if b := <-got; !bytes.Equal(b, big) {
+		t.Fatalf("peer read %d bytes, not the %d written", len(b), len(big))
+	}
+
+	_ = c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	_, err = c.Read(make([]byte, 10))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("Read with nothing sent: %v, want a timeout", err)
+	}
+
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := peer.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	p := make([]byte, 10)
+	if n, err := c.Read(p); err != nil || string(p[:n]) != "hello" {
+		t.Fatalf("Read: %q, %v", p[:n], err)
+	}
+	peer.Close()
+	if _, err := c.Read(p); err != io.EOF {
+		t.Fatalf("Read after the peer closed: %v, want io.EOF", err)
+	}
+}

@@ -1,0 +1,133 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// serverSide returns the server's end of the one session open on srv.
+func serverSide(t *testing.T, srv *Server) *conn {
+	t.Helper()
+	for range 200 {
+		srv.mu.Lock()
+		for c := range srv.conns {
+			srv.mu.Unlock()
+			return c
+		}
+		srv.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("no session")
+	return nil
+}
+
+// TestAcceptedConnectionsHaveNoKeepAlive: keep-alive cost four system
+// calls per accepted connection (listen.go says why it is not needed).
+func TestAcceptedConnectionsHaveNoKeepAlive(t *testing.T) {
+	srv, _ := start(t, Config{})
+	for _, addr := range []string{srv.Addr(), srv.TLSAddr()} {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := serverSide(t, srv)
+		rc, err := c.raw.(*net.TCPConn).SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var on int
+		var gerr error
+		_ = rc.Control(func(fd uintptr) { on, gerr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE) })
+		if gerr != nil || on != 0 {
+			t.Errorf("%s: SO_KEEPALIVE %d, %v", addr, on, gerr)
+		}
+		nc.Close()
+		for range 200 {
+			srv.mu.Lock()
+			n := len(srv.conns)
+			srv.mu.Unlock()
+			if n == 0 {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+// TestRawConnSemantics: the raw path keeps net.Conn's contract: a write
+// larger than the socket buffer to a slow reader arrives whole, a read
+// deadline times out as a net.Error, and a closed peer reads as io.EOF.
+func TestRawConnSemantics(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	peerc := make(chan net.Conn, 1)
+	go func() {
+		c, _ := l.Accept()
+		peerc <- c
+	}()
+	client, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	peer := <-peerc
+	rc := newDeadlineConn(peer, 100*time.Millisecond)
+	if _, ok := rc.(*rawConn); !ok {
+		t.Fatalf("newDeadlineConn gave %T", rc)
+	}
+
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<18) // 4 MiB
+	got := make(chan []byte, 1)
+	go func() {
+		var buf bytes.Buffer
+		p := make([]byte, 4096)
+		for buf.Len() < len(big) {
+			n, err := client.Read(p)
+			buf.Write(p[:n])
+			if err != nil {
+				break
+			}
+			if buf.Len()%(1<<20) < 4096 {
+				time.Sleep(time.Millisecond) // slow: the server's writes fill the socket
+			}
+		}
+		got <- buf.Bytes()
+	}()
+	rc.(*rawConn).d = 10 * time.Second
+	if n, err := rc.Write(big); n != len(big) || err != nil {
+		t.Fatalf("Write: %d, %v", n, err)
+	}
+	if b := <-got; !bytes.Equal(b, big) {
+		t.Fatalf("peer read %d bytes, not the %d written", len(b), len(big))
+	}
+
+	rc.(*rawConn).d = 50 * time.Millisecond
+	_, err = rc.Read(make([]byte, 10))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("Read with nothing sent: %v, want a timeout", err)
+	}
+
+	rc.(*rawConn).d = 10 * time.Second
+	if _, err := client.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	p := make([]byte, 10)
+	if n, err := rc.Read(p); err != nil || string(p[:n]) != "hello" {
+		t.Fatalf("Read: %q, %v", p[:n], err)
+	}
+	client.Close()
+	if _, err := rc.Read(p); err != io.EOF {
+		t.Fatalf("Read after the peer closed: %v, want io.EOF", err)
+	}
+}
