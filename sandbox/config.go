@@ -186,27 +186,37 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Log == nil {
 		c.Log = io.Discard
 	}
+	if err := c.validate(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// validate refuses what would put CR, LF or white space where a reply
+// carries it (the hostname, the banner, the users), and settings that
+// cannot work together.
+func (c Config) validate() error {
 	if strings.ContainsAny(c.Hostname, " \t\r\n") {
-		return c, fmt.Errorf("sandbox: hostname %q contains white space", c.Hostname)
+		return fmt.Errorf("sandbox: hostname %q contains white space", c.Hostname)
 	}
 	if strings.ContainsAny(c.Banner, "\r\n") {
-		return c, errors.New("sandbox: banner contains CR or LF")
+		return errors.New("sandbox: banner contains CR or LF")
 	}
 	for name, pass := range c.Users {
 		if name == "" || strings.ContainsAny(name, " \t\r\n\x00") {
-			return c, fmt.Errorf("sandbox: user name %q is empty or contains white space or NUL", name)
+			return fmt.Errorf("sandbox: user name %q is empty or contains white space or NUL", name)
 		}
 		if strings.ContainsAny(pass, "\r\n\x00") {
-			return c, fmt.Errorf("sandbox: password of %q contains CR, LF or NUL", name)
+			return fmt.Errorf("sandbox: password of %q contains CR, LF or NUL", name)
 		}
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
-		return c, errors.New("sandbox: TLSCert and TLSKey must be given together")
+		return errors.New("sandbox: TLSCert and TLSKey must be given together")
 	}
 	if c.Listen == "-" && c.TLSListen == "-" && c.Socket == "" {
-		return c, errors.New("sandbox: every listener is disabled")
+		return errors.New("sandbox: every listener is disabled")
 	}
-	return c, nil
+	return nil
 }
 
 // ParseSize reads a byte count for a flag: a whole number with an
