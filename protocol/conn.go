@@ -393,8 +393,10 @@ func escapeBytes(b []byte) string {
 	return string(out)
 }
 
-// tlsVersionName names a TLS version as people write it.
-func tlsVersionName(v uint16) string {
+// TLSVersionName names a TLS version as OpenSSL and swaks write it
+// ("TLSv1.3"), or as crypto/tls names one it does not know ("SSLv3",
+// "0x0305").
+func TLSVersionName(v uint16) string {
 	switch v {
 	case tls.VersionTLS10:
 		return "TLSv1.0"
@@ -405,5 +407,5 @@ func tlsVersionName(v uint16) string {
 	case tls.VersionTLS13:
 		return "TLSv1.3"
 	}
-	return fmt.Sprintf("0x%04x", v)
+	return tls.VersionName(v)
 }

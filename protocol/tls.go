@@ -104,7 +104,7 @@ func (c *Client) handshake(conf *tls.Config) error {
 	c.tlsOn, c.tlsState = true, &st
 	c.state.TLS = true
 	c.trace(Event{Kind: EventTLS, TLSState: &st})
-	c.debugf("tls: %s %s", tlsVersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
+	c.debugf("tls: %s %s", TLSVersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
 	return nil
 }
 

@@ -258,7 +258,9 @@ func summarizeTLS(cs *tls.ConnectionState, err error) *TLSSummary {
 	if cs == nil {
 		return s
 	}
-	s.Version = tlsVersionName(cs.Version)
+	if cs.Version != 0 {
+		s.Version = protocol.TLSVersionName(cs.Version)
+	}
 	if cs.CipherSuite != 0 {
 		s.Cipher = tls.CipherSuiteName(cs.CipherSuite)
 	}
@@ -272,22 +274,6 @@ func summarizeTLS(cs *tls.ConnectionState, err error) *TLSSummary {
 		s.Chain = append(s.Chain, summarizeCert(c))
 	}
 	return s
-}
-
-func tlsVersionName(v uint16) string {
-	switch v {
-	case 0:
-		return ""
-	case tls.VersionTLS10:
-		return "TLSv1.0"
-	case tls.VersionTLS11:
-		return "TLSv1.1"
-	case tls.VersionTLS12:
-		return "TLSv1.2"
-	case tls.VersionTLS13:
-		return "TLSv1.3"
-	}
-	return tls.VersionName(v)
 }
 
 func summarizeCert(c *x509.Certificate) Certificate {
