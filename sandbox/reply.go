@@ -382,13 +382,10 @@ func (c *conn) direct(code int, enh, text string) error {
 	return c.w.Flush()
 }
 
-func (c *conn) logReply(b []byte) {
-	if c.sess != nil {
-		c.wireReply(b)
-	}
-	if !c.srv.log.on {
-		return
-	}
+// replyLines calls fn with each line of a reply as the logs show it:
+// escaped, its line ending named, "(no line end)" for a last line without
+// one.
+func replyLines(b []byte, fn func(text string)) {
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
 		var line []byte
@@ -401,6 +398,16 @@ func (c *conn) logReply(b []byte) {
 		if i < 0 {
 			eol = " (no line end)"
 		}
-		c.srv.log.printf(c.id, "S: %s%s", escape(text), eol)
+		fn(escape(text) + eol)
 	}
+}
+
+func (c *conn) logReply(b []byte) {
+	if c.sess != nil {
+		c.wireReply(b)
+	}
+	if !c.srv.log.on {
+		return
+	}
+	replyLines(b, func(text string) { c.srv.log.printf(c.id, "S: %s", text) })
 }

@@ -451,20 +451,7 @@ func (c *conn) syncInfo(info *SessionInfo) {
 func (c *conn) wireReply(b []byte) {
 	now := time.Now()
 	var lines []WireLine
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, '\n')
-		var line []byte
-		if i < 0 {
-			line, b = b, nil
-		} else {
-			line, b = b[:i+1], b[i+1:]
-		}
-		text, eol := trimEOL(line)
-		if i < 0 {
-			eol = " (no line end)"
-		}
-		lines = append(lines, WireLine{At: now, Text: escape(text) + eol})
-	}
+	replyLines(b, func(text string) { lines = append(lines, WireLine{At: now, Text: text}) })
 	rec := c.sess
 	rec.mu.Lock()
 	rec.info.LastActive = now
