@@ -6,8 +6,9 @@
 #   keys ARGS...   tmux send-keys ARGS (e.g. keys 'EHLO client.example.test' Enter)
 #   wait TEXT      until the screen shows TEXT (at most 10 s)
 #   sleep SECONDS
+#   run CMD...     a shell command, waited for (e.g. a student's ehlo send)
 # then captures the screen with its colours and draws it into OUT.png with
-# render.go. README's screenshots are made this way (see README.md).
+# render.go, and prints it as text. README's screenshots are made this way (see README.md).
 set -euo pipefail
 out=$(realpath -m "$1") cols=$2 rows=$3
 shift 3
@@ -21,6 +22,7 @@ while read -r verb rest; do
 	''|'#'*) ;;
 	keys) eval "tmux send-keys -t $name $rest" ;;
 	sleep) sleep "$rest" ;;
+	run) bash -c "$rest" ;;
 	wait)
 		for _ in $(seq 100); do
 			tmux capture-pane -p -t "$name" | grep -qF -- "$rest" && break
@@ -32,6 +34,6 @@ while read -r verb rest; do
 	esac
 done
 tmux capture-pane -e -p -t "$name" > "${out%.png}.ansi"
-tmux capture-pane -p -t "$name" > "${out%.png}.txt"
+tmux capture-pane -p -t "$name" # the same screen as text, for README
 (cd "$here" && go run . -o "$out") < "${out%.png}.ansi"
 rm -f "${out%.png}.ansi"
