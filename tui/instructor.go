@@ -12,7 +12,6 @@ import (
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/colorprofile"
 
 	"github.com/ehlo-dev/ehlo/themes"
 )
@@ -202,24 +201,7 @@ func RunInstructor(ctx context.Context, cfg InstructorConfig) error {
 		return err
 	}
 	defer in.unwatch()
-	opts := []tea.ProgramOption{tea.WithContext(ctx)}
-	if cfg.Input != nil {
-		opts = append(opts, tea.WithInput(cfg.Input))
-	}
-	if cfg.Output != nil {
-		opts = append(opts, tea.WithOutput(cfg.Output))
-	}
-	if cfg.NoColor {
-		opts = append(opts, tea.WithColorProfile(colorprofile.Ascii))
-	}
-	if cfg.Width > 0 && cfg.Height > 0 {
-		opts = append(opts, tea.WithWindowSize(cfg.Width, cfg.Height))
-	}
-	_, err = tea.NewProgram(in, opts...).Run()
-	if err != nil && ctx.Err() != nil && errors.Is(err, tea.ErrProgramKilled) {
-		return nil
-	}
-	return err
+	return runProgram(ctx, in, terminal{cfg.Input, cfg.Output, cfg.NoColor, cfg.Width, cfg.Height})
 }
 
 // Init starts the refresh of the list.

@@ -84,22 +84,37 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer m.Close()
+	return runProgram(ctx, m, terminal{cfg.Input, cfg.Output, cfg.NoColor, cfg.Width, cfg.Height})
+}
+
+// terminal is where a program runs: the TTY unless tests give other
+// streams and a fixed size, in colour unless NO_COLOR.
+type terminal struct {
+	in            io.Reader
+	out           io.Writer
+	noColor       bool
+	width, height int
+}
+
+// runProgram runs model until the user quits or ctx is done; a cancelled
+// ctx is not an error.
+func runProgram(ctx context.Context, model tea.Model, t terminal) error {
 	opts := []tea.ProgramOption{tea.WithContext(ctx)}
-	if cfg.Input != nil {
-		opts = append(opts, tea.WithInput(cfg.Input))
+	if t.in != nil {
+		opts = append(opts, tea.WithInput(t.in))
 	}
-	if cfg.Output != nil {
-		opts = append(opts, tea.WithOutput(cfg.Output))
+	if t.out != nil {
+		opts = append(opts, tea.WithOutput(t.out))
 	}
-	if cfg.NoColor {
+	if t.noColor {
 		// Attributes (bold, reverse) only; the mono theme has no colour
 		// either, so no colour sequence is ever written.
 		opts = append(opts, tea.WithColorProfile(colorprofile.Ascii))
 	}
-	if cfg.Width > 0 && cfg.Height > 0 {
-		opts = append(opts, tea.WithWindowSize(cfg.Width, cfg.Height))
+	if t.width > 0 && t.height > 0 {
+		opts = append(opts, tea.WithWindowSize(t.width, t.height))
 	}
-	_, err = tea.NewProgram(m, opts...).Run()
+	_, err := tea.NewProgram(model, opts...).Run()
 	if err != nil && ctx.Err() != nil && errors.Is(err, tea.ErrProgramKilled) {
 		return nil
 	}
