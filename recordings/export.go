@@ -153,7 +153,7 @@ type Summary struct {
 // conversation ended (the message accepted or refused, an AUTH failure, a
 // refused sender or recipients, a connection that closed early).
 func Summarize(rec *Recording) Summary {
-	return summarize(rec.Header, buildScript(rec.Events), nil)
+	return summarize(rec.Header, buildScript(rec.Header, rec.Events), nil)
 }
 
 // foldEvery is how many settled turns the summary pass lets a run gather
@@ -177,9 +177,12 @@ func summaryPass(src *Source, also func(session.Event)) (Summary, error) {
 		}
 		a.fold(r)
 	}
-	runs := buildScriptSeq(func(yield func(int, session.Event) bool) {
+	// One Follower for the pass: its annotations serve also and the script.
+	follow := session.NewAnnotator(src.Header.lmtp())
+	runs := buildScriptSeq(src.Header, func(yield func(int, session.Event) bool) {
 		i := 0
 		_, err = src.Each(func(e session.Event) error {
+			follow.Annotate(&e)
 			if also != nil {
 				also(e)
 			}
@@ -206,7 +209,7 @@ func (a *outcomeAcc) fold(r *scriptRun) {
 			continue
 		}
 		if a.inAuth {
-			t.kind, t.verb, t.arg = turnAuth, "", ""
+			t.kind, t.verb, t.last = turnAuth, "", false
 		}
 		if j < k {
 			a.inAuth = (t.kind == turnAuth || t.verb == "AUTH") && len(t.replies) > 0 && t.replies[len(t.replies)-1].code == "334"
@@ -355,7 +358,7 @@ func (a *outcomeAcc) turn(t *turn, nextAuth bool) {
 	}
 	code := lastCode(t.replies)
 	switch {
-	case t.kind == turnBody || (t.verb == "BDAT" && strings.Contains(strings.ToUpper(t.arg), "LAST")):
+	case t.kind == turnBody || (t.verb == "BDAT" && t.last):
 		a.msgs = capAppend(a.msgs, &a.moreMsgs, bodyOutcome(t.replies, outcomeReplies))
 	case t.verb == "AUTH" || t.kind == turnAuth:
 		// The reply that ends the exchange decides; a later AUTH that
