@@ -132,13 +132,8 @@ func (c *scriptCut) event(i int, e session.Event) {
 		c.server(e)
 	case session.KindClient:
 		c.sawData = true
-		start := 0
-		for _, p := range e.Parts {
-			if p.End < start || p.End > len(e.Data) {
-				break
-			}
+		for _, p := range e.Segments() {
 			c.client(i, p)
-			start = p.End
 		}
 	}
 }
@@ -164,13 +159,8 @@ func (c *scriptCut) handshake(h *session.TLSSummary) {
 // server adds the reply lines of one server event; each complete reply
 // (its last line, or a line cut short) goes to the turn it answers.
 func (c *scriptCut) server(e session.Event) {
-	start := 0
-	for _, p := range e.Parts {
-		if p.End < start || p.End > len(e.Data) {
-			break
-		}
+	for start, p := range e.Segments() {
 		line := e.Data[start:p.End]
-		start = p.End
 		c.reply.lines = append(c.reply.lines, bytes.Clone(line))
 		c.reply.code, _ = session.ReplyCode(session.TrimEOL(line))
 		if !p.More || !p.Complete {

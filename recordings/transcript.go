@@ -180,13 +180,8 @@ func clientMark(tls bool) string {
 // content comes as one part per send, cut here into its lines for display.
 func (t *Transcript) client(e session.Event) {
 	mark := clientMark(e.TLS)
-	start := 0
-	for _, p := range e.Parts {
-		if p.End < start || p.End > len(e.Data) {
-			break
-		}
+	for start, p := range e.Segments() {
 		seg := e.Data[start:p.End]
-		start = p.End
 		switch {
 		case !p.Payload:
 			t.piece(mark, e.TLS, seg, p.Complete, false)

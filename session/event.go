@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"iter"
 	"slices"
 	"strconv"
 	"strings"
@@ -138,6 +139,21 @@ type Part struct {
 	// More says a reply line is not its reply's last ("250-…"): more
 	// lines of the same reply follow.
 	More bool
+}
+
+// Segments yields each of e's Parts with where it starts in Data (where
+// the one before it ended), in order. It stops at a part that does not
+// fit Data, as Parts set by hand might not.
+func (e *Event) Segments() iter.Seq2[int, Part] {
+	return func(yield func(int, Part) bool) {
+		start := 0
+		for _, p := range e.Parts {
+			if p.End < start || p.End > len(e.Data) || !yield(start, p) {
+				return
+			}
+			start = p.End
+		}
+	}
 }
 
 // The verbs of Part.Verb that are not commands; lower case, so that no
@@ -584,8 +600,8 @@ type flow struct {
 }
 
 // MaxCommandLine bounds what flow keeps of a line split across sends: the
-// verb of a longer line is not read (Part.Verb is empty). RFC 5321 allows 512 bytes for a command; a
-// longer one is never DATA or BDAT.
+// verb of a longer line is not read (Part.Verb is empty). RFC 5321 allows
+// 512 bytes for a command; a longer one is never DATA or BDAT.
 const MaxCommandLine = 4096
 
 // piece is one line, or the part of one line, within a client send.

@@ -472,3 +472,16 @@ func TestAnnotator(t *testing.T) {
 		t.Fatalf("annotated event changed: %+v", e.Parts)
 	}
 }
+
+// Segments gives each part with where it starts, and stops at a part
+// that does not fit the data rather than slice out of it.
+func TestSegments(t *testing.T) {
+	e := Event{Kind: KindClient, Data: []byte("ab\r\ncd"), Parts: []Part{{End: 4}, {End: 6}, {End: 9}, {End: 7}}}
+	var got []string
+	for start, p := range e.Segments() {
+		got = append(got, string(e.Data[start:p.End]))
+	}
+	if strings.Join(got, "|") != "ab\r\n|cd" {
+		t.Errorf("segments %q", got)
+	}
+}

@@ -73,7 +73,7 @@ func (r *redactor) apply(e *Event) Event {
 	}
 	switch e.Kind {
 	case KindClient:
-		out.Data, out.Redacted, e.Secrets = r.client(e.Data, e.Parts, e.Secrets)
+		out.Data, out.Redacted, e.Secrets = r.client(e)
 	case KindServer:
 		out.Data, out.Redacted, e.Secrets = r.server(e.Data)
 	case KindTLS:
@@ -90,7 +90,10 @@ func (r *redactor) apply(e *Event) Event {
 	return out
 }
 
-func (r *redactor) client(data []byte, parts []Part, marked []protocol.Span) ([]byte, bool, []protocol.Span) {
+// client redacts the command lines of a client send, as e's Parts say
+// where they are.
+func (r *redactor) client(e *Event) ([]byte, bool, []protocol.Span) {
+	data, marked := e.Data, e.Secrets
 	var secret []protocol.Span
 	for _, s := range marked {
 		// The line ending is not secret, and keeping it keeps the
@@ -103,15 +106,10 @@ func (r *redactor) client(data []byte, parts []Part, marked []protocol.Span) ([]
 		}
 	}
 	user := protocol.Span{Start: -1}
-	start := 0
-	for _, p := range parts {
-		if p.End < start || p.End > len(data) {
-			break
-		}
+	for start, p := range e.Segments() {
 		if !p.Payload {
 			secret = r.line(data, start, p, secret, &user)
 		}
-		start = p.End
 	}
 	out := data
 	if secret = mergeSpans(secret); len(secret) > 0 {
