@@ -197,24 +197,9 @@ func summaryPass(src *Source, also func(session.Event)) (Summary, error) {
 }
 
 // fold folds the settled turns of r, those before turns[answered-1]: no
-// reply can reach them any more (assignReply). The turns up to that one
-// are marked as markAuth would mark them, carrying its state in a.inAuth;
-// markAuth, run on what is left when the run ends, keeps those marks.
+// reply can reach them any more (assignReply).
 func (a *outcomeAcc) fold(r *scriptRun) {
 	k := r.answered - 1
-	for j := 0; j <= k; j++ {
-		t := &r.turns[j]
-		if t.kind == turnBody {
-			a.inAuth = false
-			continue
-		}
-		if a.inAuth {
-			t.kind, t.verb, t.last = turnAuth, "", false
-		}
-		if j < k {
-			a.inAuth = (t.kind == turnAuth || t.verb == "AUTH") && len(t.replies) > 0 && t.replies[len(t.replies)-1].code == "334"
-		}
-	}
 	for j := 0; j < k; j++ {
 		a.turn(&r.turns[j], r.turns[j+1].kind == turnAuth)
 	}
@@ -320,7 +305,6 @@ type outcomeAcc struct {
 	moreNotes             int
 	lastReply, authFailed string
 	rcptOK, rcptRefused   int
-	inAuth                bool // markAuth's state after the turns folded
 }
 
 const maxOutcomeItems = 10
@@ -343,7 +327,7 @@ func capAppend(list []string, more *int, s string) []string {
 	return append(list, s)
 }
 
-// turns folds turns, whose kinds markAuth has set, in order.
+// turns folds turns in order.
 func (a *outcomeAcc) turns(ts []turn) {
 	for i := range ts {
 		a.turn(&ts[i], i+1 < len(ts) && ts[i+1].kind == turnAuth)

@@ -89,9 +89,6 @@ func buildScriptSeq(h Header, events iter.Seq2[int, session.Event], settled func
 	if c.cur != nil {
 		c.flushReply()
 	}
-	for _, r := range c.runs {
-		markAuth(r)
-	}
 	return c.runs
 }
 
@@ -170,8 +167,8 @@ func (c *scriptCut) server(e session.Event) {
 }
 
 // client adds one part of a client send, from event i: a command line
-// (or the start of one) starts a command turn, message content a body
-// turn.
+// (or the start of one) starts a command turn, an answer to a 334 an auth
+// turn, message content a body turn.
 func (c *scriptCut) client(i int, p session.Part) {
 	switch {
 	case p.Payload && p.Verb == "BDAT": // a BDAT chunk belongs to its BDAT command
@@ -187,8 +184,11 @@ func (c *scriptCut) client(i int, p session.Part) {
 		if !p.Cont || len(c.cur.turns) == 0 {
 			c.cur.turns = append(c.cur.turns, turn{kind: turnCommand, event: i})
 		}
-		if p.Complete {
-			t := &c.cur.turns[len(c.cur.turns)-1]
+		switch t := &c.cur.turns[len(c.cur.turns)-1]; {
+		case !p.Complete:
+		case p.Answer: // credentials, or their marker, not a verb
+			t.kind = turnAuth
+		default:
 			t.verb, t.last = p.Verb, p.Last
 		}
 	}
@@ -235,28 +235,6 @@ func assignReply(r *scriptRun, rep scriptReply) {
 	}
 	t := &r.turns[len(r.turns)-1]
 	t.replies = append(t.replies, rep)
-}
-
-// markAuth marks the lines that answered a 334 as AUTH responses: they
-// carry credentials (or the marker that replaced them), not a verb.
-func markAuth(r *scriptRun) {
-	inAuth := false
-	for i := range r.turns {
-		t := &r.turns[i]
-		if t.kind == turnBody {
-			inAuth = false
-			continue
-		}
-		if inAuth {
-			t.kind, t.verb, t.last = turnAuth, "", false
-		}
-		switch {
-		case t.kind == turnAuth || t.verb == "AUTH":
-			inAuth = len(t.replies) > 0 && t.replies[len(t.replies)-1].code == "334"
-		default:
-			inAuth = false
-		}
-	}
 }
 
 // ScriptBuilder receives the server's side of a recording, connection by

@@ -136,6 +136,10 @@ type Part struct {
 	// Cont says the part continues a line begun in an earlier send (the
 	// part before it was not Complete).
 	Cont bool
+	// Answer says a client line answers an AUTH challenge (a 334): it
+	// carries credentials, or the marker that replaced them, not a
+	// command; its Verb is "AUTH".
+	Answer bool
 	// More says a reply line is not its reply's last ("250-…"): more
 	// lines of the same reply follow.
 	More bool
@@ -841,7 +845,7 @@ func (f *Follower) client(data []byte, parts []Part) []Part {
 		case !p.complete:
 			// The verb comes with the line's end.
 		case f.authCont:
-			part.Verb, f.authCont = "AUTH", false
+			part.Verb, part.Answer, f.authCont = "AUTH", true, false
 			f.queue = append(f.queue, part.Verb)
 		default:
 			part.Verb = p.verb

@@ -309,6 +309,9 @@ func followAll(lmtp bool, evs ...Event) [][]string {
 			if p.Cont {
 				flags += "c"
 			}
+			if p.Answer {
+				flags += "a"
+			}
 			got = append(got, p.Verb+"|"+flags+"|"+string(TrimEOL(e.Data[start:p.End])))
 			start = p.End
 		}
@@ -341,7 +344,7 @@ func TestFollowerAnnotates(t *testing.T) {
 		nil,
 		{"greeting|+|220 mx ready"},
 		{"EHLO|+|EHLO me"}, {"EHLO|+m|250-mx"}, {"EHLO|+|250 PIPELINING"},
-		{"AUTH|+|AUTH\tLOGIN"}, {"AUTH|+|334 VXNlcm5hbWU6"}, {"AUTH|+|YWxpY2U="}, {"AUTH|+|334 UGFzc3dvcmQ6"}, {"AUTH|+|c2VjcmV0"}, {"AUTH|+|235 2.7.0 ok"},
+		{"AUTH|+|AUTH\tLOGIN"}, {"AUTH|+|334 VXNlcm5hbWU6"}, {"AUTH|+a|YWxpY2U="}, {"AUTH|+|334 UGFzc3dvcmQ6"}, {"AUTH|+a|c2VjcmV0"}, {"AUTH|+|235 2.7.0 ok"},
 		{"MAIL|+|MAIL FROM:<a@x>", "RCPT|+|RCPT TO:<b@x>", "DATA|+|DATA"}, {"MAIL|+|250 ok"}, {"RCPT|+|250 ok"}, {"DATA|+|354 go"},
 		{"DATA|p|Subject: hi\r\n\r\nline one\r\nline "}, {"DATA|p+c|two", "message end|pl+|.", "QUIT|+|QUIT"},
 		{"message end|+|250 queued"}, {"QUIT|+|221 bye"},
@@ -381,7 +384,7 @@ func TestFollowerResumesFromSnapshot(t *testing.T) {
 		t.Errorf("in data: %s", got)
 	}
 	auth := followAll(false, Event{Kind: KindSnapshot, Start: &StartState{Connected: true, Mode: "auth"}}, cl("c2VjcmV0\r\n"), sv("235 ok"))
-	if got := strings.Join(append(auth[1], auth[2]...), " / "); got != "AUTH|+|c2VjcmV0 / AUTH|+|235 ok" {
+	if got := strings.Join(append(auth[1], auth[2]...), " / "); got != "AUTH|+a|c2VjcmV0 / AUTH|+|235 ok" {
 		t.Errorf("in auth: %s", got)
 	}
 }
