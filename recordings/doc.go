@@ -22,10 +22,13 @@
 //     that the sandbox serves it with its one DATA reader.
 //   - The samples (*.jsonl, embedded): Names, Open, Description.
 //
-// The flow of a conversation is session's: this package reads session.Event
-// values and follows the client's bytes only through session.LineFollower, so
-// that what is a command, a reply or message content is decided in one
-// place. It imports session and protocol only; session never imports it
-// (a Live records through session.Sink), tui and the command line do
+// The flow of a conversation is session's: this package reads what each
+// piece of a session.Event is (a command and its verb, message content and
+// where it ends, an answer to an AUTH challenge, a reply line and whether
+// more follow) from the event's Parts, which a live session's Capture sets
+// and a session.Annotator sets for a recording read from a file, so that
+// it is decided in one place: nothing here looks for a verb, a 354 or a
+// ".". It imports session and protocol only; session never imports it (a
+// Live records through session.Sink), tui and the command line do
 // (internal/cli's deps_test.go holds the graph).
 package recordings

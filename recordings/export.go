@@ -153,7 +153,7 @@ type Summary struct {
 // conversation ended (the message accepted or refused, an AUTH failure, a
 // refused sender or recipients, a connection that closed early).
 func Summarize(rec *Recording) Summary {
-	return summarize(rec.Header, buildScript(rec.Events), nil)
+	return summarize(rec.Header, buildScript(rec.Header, rec.Events), nil)
 }
 
 // foldEvery is how many settled turns the summary pass lets a run gather
@@ -177,9 +177,12 @@ func summaryPass(src *Source, also func(session.Event)) (Summary, error) {
 		}
 		a.fold(r)
 	}
-	runs := buildScriptSeq(func(yield func(int, session.Event) bool) {
+	// One Follower for the pass: its annotations serve also and the script.
+	follow := session.NewAnnotator(src.Header.lmtp())
+	runs := buildScriptSeq(src.Header, func(yield func(int, session.Event) bool) {
 		i := 0
 		_, err = src.Each(func(e session.Event) error {
+			follow.Annotate(&e)
 			if also != nil {
 				also(e)
 			}
@@ -194,24 +197,9 @@ func summaryPass(src *Source, also func(session.Event)) (Summary, error) {
 }
 
 // fold folds the settled turns of r, those before turns[answered-1]: no
-// reply can reach them any more (assignReply). The turns up to that one
-// are marked as markAuth would mark them, carrying its state in a.inAuth;
-// markAuth, run on what is left when the run ends, keeps those marks.
+// reply can reach them any more (assignReply).
 func (a *outcomeAcc) fold(r *scriptRun) {
 	k := r.answered - 1
-	for j := 0; j <= k; j++ {
-		t := &r.turns[j]
-		if t.kind == turnBody {
-			a.inAuth = false
-			continue
-		}
-		if a.inAuth {
-			t.kind, t.verb, t.arg = turnAuth, "", ""
-		}
-		if j < k {
-			a.inAuth = (t.kind == turnAuth || t.verb == "AUTH") && len(t.replies) > 0 && t.replies[len(t.replies)-1].code == "334"
-		}
-	}
 	for j := 0; j < k; j++ {
 		a.turn(&r.turns[j], r.turns[j+1].kind == turnAuth)
 	}
@@ -317,7 +305,6 @@ type outcomeAcc struct {
 	moreNotes             int
 	lastReply, authFailed string
 	rcptOK, rcptRefused   int
-	inAuth                bool // markAuth's state after the turns folded
 }
 
 const maxOutcomeItems = 10
@@ -340,7 +327,7 @@ func capAppend(list []string, more *int, s string) []string {
 	return append(list, s)
 }
 
-// turns folds turns, whose kinds markAuth has set, in order.
+// turns folds turns in order.
 func (a *outcomeAcc) turns(ts []turn) {
 	for i := range ts {
 		a.turn(&ts[i], i+1 < len(ts) && ts[i+1].kind == turnAuth)
@@ -355,7 +342,7 @@ func (a *outcomeAcc) turn(t *turn, nextAuth bool) {
 	}
 	code := lastCode(t.replies)
 	switch {
-	case t.kind == turnBody || (t.verb == "BDAT" && strings.Contains(strings.ToUpper(t.arg), "LAST")):
+	case t.kind == turnBody || (t.verb == "BDAT" && t.last):
 		a.msgs = capAppend(a.msgs, &a.moreMsgs, bodyOutcome(t.replies, outcomeReplies))
 	case t.verb == "AUTH" || t.kind == turnAuth:
 		// The reply that ends the exchange decides; a later AUTH that

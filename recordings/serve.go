@@ -29,8 +29,8 @@ const (
 type turn struct {
 	kind  turnKind
 	event int    // index in the recording's Events where it starts
-	verb  string // for a command: its verb, upper case
-	arg   string // for a command: the rest of the line
+	verb  string // for a command: its verb, upper case, as session read it
+	last  bool   // for a command: BDAT … LAST, whose chunk ends a message
 	// replies are the replies recorded for this turn, in order. An LMTP
 	// body has one per accepted recipient; any reply the server sent
 	// when no turn was waiting is kept with the last turn.
@@ -67,9 +67,10 @@ type scriptRun struct {
 	answered int // turns before this one have replies (assignReply)
 }
 
-// buildScript cuts a recording's events into runs and turns.
-func buildScript(events []session.Event) []*scriptRun {
-	return buildScriptSeq(slices.All(events), nil)
+// buildScript cuts a recording's events into runs and turns; h is the
+// recording's header.
+func buildScript(h Header, events []session.Event) []*scriptRun {
+	return buildScriptSeq(h, slices.All(events), nil)
 }
 
 // buildScriptSeq is buildScript over events read one at a time: it keeps
@@ -77,8 +78,8 @@ func buildScript(events []session.Event) []*scriptRun {
 // settled, if not nil, is called with the current run after each event,
 // and may take its turns before turns[answered-1] away (summarize folds
 // them), so that a run of any length is held in bounded memory.
-func buildScriptSeq(events iter.Seq2[int, session.Event], settled func(*scriptRun)) []*scriptRun {
-	var c scriptCut
+func buildScriptSeq(h Header, events iter.Seq2[int, session.Event], settled func(*scriptRun)) []*scriptRun {
+	c := scriptCut{follow: session.NewAnnotator(h.lmtp())}
 	for i, e := range events {
 		c.event(i, e)
 		if settled != nil {
@@ -88,20 +89,17 @@ func buildScriptSeq(events iter.Seq2[int, session.Event], settled func(*scriptRu
 	if c.cur != nil {
 		c.flushReply()
 	}
-	for _, r := range c.runs {
-		markAuth(r)
-	}
 	return c.runs
 }
 
 // scriptCut is buildScriptSeq's state between events: the run under way
-// and what of it is still incomplete.
+// and what of it is still incomplete. What the client's bytes are and
+// where a reply line ends it reads from the events' Parts.
 type scriptCut struct {
 	runs    []*scriptRun
 	cur     *scriptRun
-	fl      session.LineFollower
-	pending []byte // a client command line not complete yet
-	inBody  bool   // the last turn is a body still being sent
+	follow  *session.Annotator // for events that come without Parts
+	inBody  bool               // the last turn is a body still being sent
 	reply   scriptReply
 	sawData bool // the run has carried client or server bytes
 }
@@ -109,13 +107,14 @@ type scriptCut struct {
 // event takes the recording's event i: a connect after anything starts a
 // new run.
 func (c *scriptCut) event(i int, e session.Event) {
+	c.follow.Annotate(&e)
 	if c.cur == nil || (e.Kind == session.KindConnect && (c.sawData || len(c.cur.turns) > 0 || c.cur.closed)) {
 		if c.cur != nil {
 			c.flushReply()
 		}
 		c.cur = &scriptRun{}
 		c.runs = append(c.runs, c.cur)
-		c.fl, c.pending, c.inBody, c.reply, c.sawData = session.LineFollower{}, nil, false, scriptReply{}, false
+		c.inBody, c.reply, c.sawData = false, scriptReply{}, false
 	}
 	switch e.Kind {
 	case session.KindSnapshot:
@@ -127,15 +126,17 @@ func (c *scriptCut) event(i int, e session.Event) {
 		c.cur.closed = true
 	case session.KindServer:
 		c.sawData = true
-		c.server(e.Data)
+		c.server(e)
 	case session.KindClient:
 		c.sawData = true
-		c.fl.Client(e.Data, func(p session.Piece) { c.client(i, e.Data[p.Start:p.End], p) })
+		for _, p := range e.Segments() {
+			c.client(i, p)
+		}
 	}
 }
 
 // handshake records a TLS handshake: from the first byte (implicit TLS)
-// or after STARTTLS; a new TLS layer starts the conversation over.
+// or after STARTTLS.
 func (c *scriptCut) handshake(h *session.TLSSummary) {
 	if h == nil {
 		return
@@ -150,27 +151,28 @@ func (c *scriptCut) handshake(h *session.TLSSummary) {
 	} else {
 		c.cur.startTLS = true
 	}
-	c.fl = session.LineFollower{}
 }
 
 // server adds the reply lines of one server event; each complete reply
-// goes to the turn it answers.
-func (c *scriptCut) server(data []byte) {
-	for _, line := range splitLinesKeep(data) {
-		c.fl.Server(line)
+// (its last line, or a line cut short) goes to the turn it answers.
+func (c *scriptCut) server(e session.Event) {
+	for start, p := range e.Segments() {
+		line := e.Data[start:p.End]
 		c.reply.lines = append(c.reply.lines, bytes.Clone(line))
-		code, final := session.ReplyCode(session.TrimEOL(line))
-		c.reply.code = code
-		if final || !bytes.HasSuffix(line, []byte("\n")) {
+		c.reply.code, _ = session.ReplyCode(session.TrimEOL(line))
+		if !p.More || !p.Complete {
 			c.flushReply()
 		}
 	}
 }
 
-// client adds one piece of a client send, from event i: a command line
-// (or part of one) starts a command turn, message content a body turn.
-func (c *scriptCut) client(i int, seg []byte, p session.Piece) {
-	if p.Payload && !p.BDAT {
+// client adds one part of a client send, from event i: a command line
+// (or the start of one) starts a command turn, an answer to a 334 an auth
+// turn, message content a body turn.
+func (c *scriptCut) client(i int, p session.Part) {
+	switch {
+	case p.Payload && p.Verb == "BDAT": // a BDAT chunk belongs to its BDAT command
+	case p.Payload: // DATA's content, or the "." ending it
 		if !c.inBody {
 			c.cur.turns = append(c.cur.turns, turn{kind: turnBody, event: i})
 			c.inBody = true
@@ -178,21 +180,17 @@ func (c *scriptCut) client(i int, seg []byte, p session.Piece) {
 		if p.Last {
 			c.inBody = false
 		}
-		return
-	}
-	if p.Payload { // a BDAT chunk belongs to its BDAT command
-		return
-	}
-	if len(c.pending) == 0 {
-		c.cur.turns = append(c.cur.turns, turn{kind: turnCommand, event: i})
-	}
-	if len(c.pending) < session.MaxCommandLine {
-		c.pending = append(c.pending, seg...)
-	}
-	if p.Complete {
-		t := &c.cur.turns[len(c.cur.turns)-1]
-		t.verb, t.arg = session.SplitCommand(c.pending)
-		c.pending = c.pending[:0]
+	default:
+		if !p.Cont || len(c.cur.turns) == 0 {
+			c.cur.turns = append(c.cur.turns, turn{kind: turnCommand, event: i})
+		}
+		switch t := &c.cur.turns[len(c.cur.turns)-1]; {
+		case !p.Complete:
+		case p.Answer: // credentials, or their marker, not a verb
+			t.kind = turnAuth
+		default:
+			t.verb, t.last = p.Verb, p.Last
+		}
 	}
 }
 
@@ -239,44 +237,6 @@ func assignReply(r *scriptRun, rep scriptReply) {
 	t.replies = append(t.replies, rep)
 }
 
-// markAuth marks the lines that answered a 334 as AUTH responses: they
-// carry credentials (or the marker that replaced them), not a verb.
-func markAuth(r *scriptRun) {
-	inAuth := false
-	for i := range r.turns {
-		t := &r.turns[i]
-		if t.kind == turnBody {
-			inAuth = false
-			continue
-		}
-		if inAuth {
-			t.kind, t.verb, t.arg = turnAuth, "", ""
-		}
-		switch {
-		case t.kind == turnAuth || t.verb == "AUTH":
-			inAuth = len(t.replies) > 0 && t.replies[len(t.replies)-1].code == "334"
-		default:
-			inAuth = false
-		}
-	}
-}
-
-// splitLinesKeep splits b after each LF, keeping the line endings; a last
-// line without one is kept as it is.
-func splitLinesKeep(b []byte) [][]byte {
-	var out [][]byte
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			out = append(out, b)
-			break
-		}
-		out = append(out, b[:i+1])
-		b = b[i+1:]
-	}
-	return out
-}
-
 // ScriptBuilder receives the server's side of a recording, connection by
 // connection, for `ehlo replay --serve`. sandbox.Script is one: the
 // sandbox serves the script with its own connection machinery, and this
@@ -299,7 +259,7 @@ type ScriptBuilder interface {
 // multi-line replies as they were, LMTP's one reply per recipient after
 // the body, pipelined replies each with its command.
 func ServeScript(rec *Recording, b ScriptBuilder) error {
-	runs := buildScript(rec.Events)
+	runs := buildScript(rec.Header, rec.Events)
 	if len(runs) > 0 && runs[0].midway {
 		// Its greeting and TLS upgrade are not in the recording: a client
 		// could not get to where it starts.

@@ -515,7 +515,7 @@ func TestBuildScript(t *testing.T) {
 		{Offset: us(13), Kind: session.KindTLS, Handshake: &session.TLSSummary{Complete: true}},
 		{Offset: us(14), Kind: session.KindServer, TLS: true, Data: []byte("220 again\r\n")},
 	}
-	runs := buildScript(evs)
+	runs := buildScript(Header{}, evs)
 	if len(runs) != 2 {
 		t.Fatalf("%d runs", len(runs))
 	}

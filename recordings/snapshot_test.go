@@ -136,3 +136,22 @@ func (n *nopScript) Connection([]byte, bool)             { n.connections++ }
 func (n *nopScript) Command(int, string, []byte, string) {}
 func (n *nopScript) AuthResponse(int, []byte, string)    {}
 func (n *nopScript) Body(int, []byte, string)            {}
+
+// A recording begun inside a message reads its lines as the message's,
+// as session's Follower does: the summary says the message was accepted,
+// rather than taking each body line for a command (the script builder
+// followed the client's bytes with a flow of its own, which did not
+// resume from the snapshot).
+func TestSnapshotInsideDataSummary(t *testing.T) {
+	start := sampleStart(t)
+	start.Mode = "data"
+	rec := &Recording{Header: Header{Server: "mx.test:25", Transport: "smtp", Network: "tcp"}, Events: []session.Event{
+		{Kind: session.KindSnapshot, Start: start},
+		{Kind: session.KindClient, Data: []byte("Subject: hi\r\n\r\nQUIT\r\n.\r\n"), TLS: true},
+		{Kind: session.KindServer, Data: []byte("250 2.0.0 queued\r\n"), TLS: true},
+		{Kind: session.KindClose},
+	}}
+	if got, want := Summarize(rec).Outcome, "message accepted: 250 2.0.0 queued"; got != want {
+		t.Errorf("outcome %q, want %q", got, want)
+	}
+}

@@ -85,7 +85,10 @@ type Transcript struct {
 	opts    TranscriptOptions
 	err     error
 
-	flow       session.LineFollower
+	// follow annotates the events that come without Parts (a
+	// recording); what is a command and what message content, and where
+	// a message ends, the Transcript reads from the Parts.
+	follow     *session.Annotator
 	addr       string
 	connected  bool
 	pending    []byte // the start of a client line not yet ended
@@ -98,7 +101,7 @@ var _ session.Sink = (*Transcript)(nil)
 
 // NewTranscript returns a Transcript writing to w.
 func NewTranscript(w io.Writer, opts TranscriptOptions) *Transcript {
-	t := &Transcript{w: w, errw: opts.Errors, opts: opts}
+	t := &Transcript{w: w, errw: opts.Errors, opts: opts, follow: session.NewAnnotator(false)}
 	if t.errw == nil {
 		t.errw = w
 	}
@@ -114,12 +117,13 @@ func (t *Transcript) Err() error { return t.err }
 
 // Event prints e.
 func (t *Transcript) Event(e session.Event) {
+	t.follow.Annotate(&e)
 	if e.Kind != session.KindClient {
 		t.Flush()
 	}
 	switch e.Kind {
 	case session.KindConnect:
-		t.addr, t.connected, t.flow = e.Addr, false, session.LineFollower{}
+		t.addr, t.connected = e.Addr, false
 		t.info("Trying " + session.SanitizeString(e.Addr) + "...")
 	case session.KindState:
 		if e.State.Phase >= protocol.PhaseConnected && !t.connected {
@@ -138,7 +142,7 @@ func (t *Transcript) Event(e session.Event) {
 		t.warn(e.Text)
 	case session.KindClose:
 		t.endBody()
-		t.connected, t.flow = false, session.LineFollower{}
+		t.connected = false
 		if e.Text == "" {
 			t.info("Connection closed with remote host.")
 		} else {
@@ -162,7 +166,6 @@ func (t *Transcript) resume(s *session.StartState) {
 		return
 	}
 	t.addr, t.connected = s.Addr, s.Connected
-	t.flow.Resume(s)
 	t.info(session.SanitizeString(s.Summary()))
 }
 
@@ -173,42 +176,64 @@ func clientMark(tls bool) string {
 	return markClient
 }
 
+// client prints a client send, part by part as session read it. Message
+// content comes as one part per send, cut here into its lines for display.
 func (t *Transcript) client(e session.Event) {
 	mark := clientMark(e.TLS)
-	t.flow.Client(e.Data, func(p session.Piece) {
-		seg := e.Data[p.Start:p.End]
-		eliding := p.Payload && !t.opts.Full && t.shown >= t.opts.DataLines
-		if !p.Complete {
-			if !eliding {
-				t.pending, t.pendingTLS = append(t.pending, seg...), e.TLS
-				if len(t.pending) >= maxPending {
-					t.Flush()
-				}
-			}
-			return
-		}
-		dot := p.Last && !p.BDAT
+	for start, p := range e.Segments() {
+		seg := e.Data[start:p.End]
 		switch {
 		case !p.Payload:
-			t.emit(mark, seg)
-		case dot:
+			t.piece(mark, e.TLS, seg, p.Complete, false)
+		case p.Verb == session.VerbMessageEnd:
 			// The terminator is always shown: it says the body ended. It
 			// may have come in two sends while the body was elided, so
 			// it is written, not joined.
 			t.pending = t.pending[:0]
 			t.endBody()
 			t.line(t.w, mark, []byte("."))
-		case eliding:
-			t.pending = t.pending[:0]
-			t.hidden++
 		default:
-			t.emit(mark, seg)
+			t.body(mark, e.TLS, seg, p.Complete)
+			if p.Last {
+				t.endBody() // the end of a BDAT chunk
+			}
+		}
+	}
+}
+
+// body prints the lines of message content; complete says its last line
+// ends with it (a BDAT chunk need not end with a line ending).
+func (t *Transcript) body(mark string, tls bool, seg []byte, complete bool) {
+	for len(seg) > 0 {
+		line, ends := seg, complete
+		if i := bytes.IndexByte(seg, '\n'); i >= 0 {
+			line, ends = seg[:i+1], true
+		}
+		seg = seg[len(line):]
+		t.piece(mark, tls, line, ends, true)
+	}
+}
+
+// piece prints one line, or keeps the start of one whose end is to come;
+// the lines of a body past Options.DataLines are counted, not shown.
+func (t *Transcript) piece(mark string, tls bool, seg []byte, complete, payload bool) {
+	eliding := payload && !t.opts.Full && t.shown >= t.opts.DataLines
+	switch {
+	case !complete && eliding:
+	case !complete:
+		t.pending, t.pendingTLS = append(t.pending, seg...), tls
+		if len(t.pending) >= maxPending {
+			t.Flush()
+		}
+	case eliding:
+		t.pending = t.pending[:0]
+		t.hidden++
+	default:
+		t.emit(mark, seg)
+		if payload {
 			t.shown++
 		}
-		if p.Last && p.BDAT {
-			t.endBody() // the end of a BDAT chunk
-		}
-	})
+	}
 }
 
 // emit prints a complete client line, joined to what was pending.
@@ -230,7 +255,6 @@ func (t *Transcript) endBody() {
 }
 
 func (t *Transcript) server(e session.Event) {
-	t.flow.Server(e.Data)
 	mark := markServer
 	if e.TLS {
 		mark = markServerTLS
@@ -375,7 +399,7 @@ func WriteTranscriptSource(w io.Writer, src *Source, opts TranscriptOptions) err
 }
 
 func writeTranscript(w io.Writer, src *Source, width int) error {
-	t := NewTranscript(w, TranscriptOptions{Full: true, Width: width})
+	t := newTranscriptOf(w, TranscriptOptions{Full: true, Width: width}, src.Header)
 	transcriptHead(t, src.Header)
 	probs, err := src.Each(func(e session.Event) error {
 		t.Event(e)
@@ -389,6 +413,13 @@ func writeTranscript(w io.Writer, src *Source, width int) error {
 		t.warn(p.String())
 	}
 	return t.Err()
+}
+
+// newTranscriptOf is NewTranscript for the recording that h heads.
+func newTranscriptOf(w io.Writer, opts TranscriptOptions, h Header) *Transcript {
+	t := NewTranscript(w, opts)
+	t.follow = session.NewAnnotator(h.lmtp())
+	return t
 }
 
 // transcriptHead prints the lines about the recording that come before

@@ -290,3 +290,31 @@ func TestTranscriptFoldsLongLines(t *testing.T) {
 		t.Errorf("folded without a width: %q", out.String())
 	}
 }
+
+// A Transcript reads the same from a live session's annotated events as
+// from a recording's, which it annotates itself: a body streamed in
+// chunks, a line across them, lines elided, the "." in a send of its own.
+func TestTranscriptAnnotatedOrNot(t *testing.T) {
+	c := newTestCapture(session.Redaction{})
+	var live bytes.Buffer
+	c.Add(NewTranscript(&live, TranscriptOptions{DataLines: 2}))
+	var all collect
+	c.Add(&all)
+	c.Trace(protocol.Event{Kind: protocol.EventConnect, Network: "tcp", Addr: "mx:25"})
+	for _, ev := range []protocol.Event{
+		recv("220 mx\r\n"), send("DATA\r\n"), recv("354 go\r\n"),
+		send("one\r\ntwo\r\nthr"), send("ee\r\nfour\r\n"), send(".\r\n"), recv("250 ok\r\n"),
+		send("BDAT 8 LAST\r\nab\r\ncd\r\n"), recv("250 ok\r\n"),
+	} {
+		c.Trace(ev)
+	}
+	var read bytes.Buffer
+	tr := NewTranscript(&read, TranscriptOptions{DataLines: 2})
+	for _, e := range all.events {
+		e.Parts = nil // as read from a file
+		tr.Event(e)
+	}
+	if live.String() != read.String() || !strings.Contains(live.String(), "=== 2 more lines of message data not shown") {
+		t.Errorf("live:\n%s\nread:\n%s", live.String(), read.String())
+	}
+}

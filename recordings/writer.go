@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -418,3 +419,7 @@ func marshalLine(v any) ([]byte, error) {
 	}
 	return b.Bytes(), nil
 }
+
+// lmtp says the recording is of an LMTP conversation, whose end of a
+// message is answered once per recipient.
+func (h Header) lmtp() bool { return strings.EqualFold(h.Transport, "lmtp") }

@@ -10,10 +10,11 @@
 // (SendReport), the TUI. Because redaction happens in that one place, no
 // sink can leak a password by forgetting to redact. The follower of the
 // client's bytes (what is a command, where DATA or BDAT content starts and
-// ends) is here too, once: redaction uses it, and the readers of a
-// recording borrow it (Follower), as they borrow the redaction rules
-// (Redactor, SecretFinder, HideMarked) for a recording made with
-// --record-secrets.
+// ends, which command a reply answers) is here too, once: it annotates
+// every Event a Capture delivers (Event.Parts), redaction reads those
+// annotations, and the readers of a recording borrow it (Follower,
+// Annotator), as they borrow the redaction rules (Redactor, SecretFinder,
+// HideMarked) for a recording made with --record-secrets.
 //
 // Anything that came over the wire is shown only through Sanitize, which
 // makes every byte visible and inert on a terminal.

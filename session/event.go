@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"iter"
 	"slices"
 	"strconv"
 	"strings"
@@ -129,11 +130,34 @@ type Part struct {
 	// the start of a line that goes on in the next send.
 	Complete bool
 	// Last says the part ends a message: the "." after DATA, or the
-	// last byte of a BDAT chunk.
+	// last byte of a BDAT chunk; on a BDAT command line, that it is
+	// BDAT … LAST (its chunk ends the message).
 	Last bool
+	// Cont says the part continues a line begun in an earlier send (the
+	// part before it was not Complete).
+	Cont bool
+	// Answer says a client line answers an AUTH challenge (a 334): it
+	// carries credentials, or the marker that replaced them, not a
+	// command; its Verb is "AUTH".
+	Answer bool
 	// More says a reply line is not its reply's last ("250-…"): more
 	// lines of the same reply follow.
 	More bool
+}
+
+// Segments yields each of e's Parts with where it starts in Data (where
+// the one before it ended), in order. It stops at a part that does not
+// fit Data, as Parts set by hand might not.
+func (e *Event) Segments() iter.Seq2[int, Part] {
+	return func(yield func(int, Part) bool) {
+		start := 0
+		for _, p := range e.Parts {
+			if p.End < start || p.End > len(e.Data) || !yield(start, p) {
+				return
+			}
+			start = p.End
+		}
+	}
 }
 
 // The verbs of Part.Verb that are not commands; lower case, so that no
@@ -340,9 +364,10 @@ type Capture struct {
 	now   func() time.Time
 	last  time.Duration
 	red   redactor
-	// follow annotates every event delivered (Event.Parts).
-	follow *Follower
-	sinks  []*sinkEntry
+	// follow annotates every event delivered (Event.Parts); before is
+	// where it stood before the last client or server event.
+	follow, before *Follower
+	sinks          []*sinkEntry
 }
 
 type sinkEntry struct {
@@ -440,8 +465,7 @@ func (c *Capture) offset(t time.Time) time.Duration {
 }
 
 func (c *Capture) deliver(raw Event) {
-	red := c.red.apply(&raw)
-	c.annotate(&raw, &red)
+	red := c.annotate(&raw)
 	var failed []error
 	// drop builds a new slice, so this range is not disturbed by it.
 	for _, e := range c.sinks {
@@ -465,22 +489,30 @@ func (c *Capture) deliver(raw Event) {
 	}
 }
 
-// annotate follows the conversation once for both streams: the raw events
-// a sink keeping secrets gets and the redacted ones the others get.
-// Redaction keeps verbs and reply codes but not lengths, so where it
-// changed the bytes the redacted event is annotated from the same point.
-func (c *Capture) annotate(raw, red *Event) {
+// annotate follows the conversation once for both streams, and returns
+// the redacted copy of raw: the raw events a sink keeping secrets gets
+// and the redacted ones the others get. The redactor reads what was sent
+// as the Follower read it. Redaction keeps verbs and reply codes but not
+// lengths, so where it changed the bytes the redacted event is annotated
+// from the same point.
+func (c *Capture) annotate(raw *Event) Event {
 	if c.follow == nil { // a Capture not made by NewCapture
 		c.follow = NewFollower(false)
 	}
-	if !red.Redacted || (raw.Kind != KindClient && raw.Kind != KindServer) {
-		c.follow.Annotate(raw)
-		red.Parts = raw.Parts
-		return
+	data := raw.Kind == KindClient || raw.Kind == KindServer
+	if data {
+		if c.before == nil {
+			c.before = &Follower{}
+		}
+		c.follow.copyTo(c.before)
 	}
-	before := c.follow.Clone()
 	c.follow.Annotate(raw) // the Follower goes on from what was sent
-	before.Annotate(red)
+	red := c.red.apply(raw)
+	if data && red.Redacted {
+		red.Parts = nil
+		c.before.Annotate(&red)
+	}
+	return red
 }
 
 // convert copies a protocol.Event, whose Data is only valid during the
@@ -562,9 +594,9 @@ type flow struct {
 	cur         []byte
 }
 
-// MaxCommandLine bounds what flow (and a reader of its pieces) keeps of a
-// line split across sends. RFC 5321 allows 512 bytes for a command; a
-// longer one is never DATA or BDAT.
+// MaxCommandLine bounds what flow keeps of a line split across sends: the
+// verb of a longer line is not read (Part.Verb is empty). RFC 5321 allows
+// 512 bytes for a command; a longer one is never DATA or BDAT.
 const MaxCommandLine = 4096
 
 // piece is one line, or the part of one line, within a client send.
@@ -578,6 +610,11 @@ type piece struct {
 	bdat       bool   // payload of a BDAT chunk
 	verb       string // a complete command line's verb (commandVerb); "" if too long to keep
 }
+
+// resetAtTLS forgets the bytes a new TLS layer makes void: a line begun
+// or a message under way in clear text does not go on inside TLS (RFC
+// 3207 §4.2).
+func (f *flow) resetAtTLS() { *f = flow{cur: f.cur[:0]} }
 
 func (f *flow) client(data []byte, fn func(piece)) {
 	for i := 0; i < len(data); {
@@ -643,10 +680,11 @@ func (f *flow) lineDone(line []byte, p *piece) {
 	case "BDAT":
 		f.dataPending = false
 		_, arg := SplitCommand(line)
-		size, _ := protocol.SplitCommand(arg)
+		size, rest := protocol.SplitCommand(arg)
 		if n, err := strconv.ParseInt(size, 10, 64); err == nil && n > 0 {
 			f.bdatLeft = n
 		}
+		p.last = strings.EqualFold(strings.TrimSpace(rest), "LAST")
 	default:
 		f.dataPending = false
 	}
@@ -713,18 +751,27 @@ func NewFollower(lmtp bool) *Follower {
 // Clone returns an independent copy, to annotate from the same point on
 // (a replay keeps one at each checkpoint).
 func (f *Follower) Clone() *Follower {
-	c := *f
-	c.fl.cur = bytes.Clone(f.fl.cur)
-	c.queue = slices.Clone(f.queue)
-	return &c
+	c := &Follower{}
+	f.copyTo(c)
+	return c
+}
+
+// copyTo makes dst a copy of f, reusing dst's buffers.
+func (f *Follower) copyTo(dst *Follower) {
+	cur, queue := dst.fl.cur[:0], dst.queue[:0]
+	*dst = *f
+	dst.fl.cur = append(cur, f.fl.cur...)
+	dst.queue = append(queue, f.queue...)
 }
 
 // Annotate follows e and sets e.Parts for a client or server event,
 // reusing its capacity; every other kind only moves the Follower on.
 func (f *Follower) Annotate(e *Event) {
 	switch e.Kind {
-	case KindConnect:
+	case KindConnect, KindClose:
 		*f = Follower{lmtp: f.lmtp, queue: f.queue[:0], inReply: true, answering: VerbGreeting}
+	case KindTLS:
+		f.fl.resetAtTLS()
 	case KindSnapshot:
 		// Begun mid-session: no reply under way, and the next client
 		// lines are answers to a challenge, or message text.
@@ -737,12 +784,43 @@ func (f *Follower) Annotate(e *Event) {
 	}
 }
 
+// Annotator annotates the events of one conversation that come without
+// Parts (a recording read from a file) with a Follower of its own; once
+// an event comes annotated (a Capture's sinks get them so), it lets every
+// event pass as it is. The Parts it sets are overwritten by its next
+// call: a reader that keeps events must not keep their Parts.
+type Annotator struct {
+	f         *Follower
+	parts     []Part
+	annotated bool
+}
+
+// NewAnnotator returns an Annotator at the start of a conversation; lmtp
+// says the transport is LMTP (a recording's Header.Transport).
+func NewAnnotator(lmtp bool) *Annotator { return &Annotator{f: NewFollower(lmtp)} }
+
+// Annotate sets e.Parts, unless the events come annotated.
+func (a *Annotator) Annotate(e *Event) {
+	data := e.Kind == KindClient || e.Kind == KindServer
+	if a.annotated || (data && e.Parts != nil) {
+		a.annotated = true
+		return
+	}
+	if !data {
+		a.f.Annotate(e)
+		return
+	}
+	e.Parts = a.parts[:0]
+	a.f.Annotate(e)
+	a.parts = e.Parts[:0]
+}
+
 func (f *Follower) client(data []byte, parts []Part) []Part {
 	if parts == nil {
 		parts = []Part{} // annotated, if empty
 	}
 	f.fl.client(data, func(p piece) {
-		part := Part{End: p.end, Payload: p.payload, Complete: p.complete, Last: p.last}
+		part := Part{End: p.end, Payload: p.payload, Complete: p.complete, Last: p.last, Cont: p.cont}
 		switch {
 		case p.payload && p.last && !p.bdat:
 			part.Verb = VerbMessageEnd
@@ -758,7 +836,7 @@ func (f *Follower) client(data []byte, parts []Part) []Part {
 		case !p.complete:
 			// The verb comes with the line's end.
 		case f.authCont:
-			part.Verb, f.authCont = "AUTH", false
+			part.Verb, part.Answer, f.authCont = "AUTH", true, false
 			f.queue = append(f.queue, part.Verb)
 		default:
 			part.Verb = p.verb

@@ -267,7 +267,7 @@ func TestFlowDataAndBDAT(t *testing.T) {
 	feed("AUTH PLAIN eA==\r\nline two\r\n.")
 	feed("\r\nQUIT\r\n")
 	feed("BDAT 12 LAST\r\n0123456789\r\nRSET\r\n")
-	want := "cmd cmd cmd body body body-partial body-last cmd cmd body-last cmd"
+	want := "cmd cmd cmd body body body-partial body-last cmd cmd-last body-last cmd"
 	if got := strings.Join(kinds, " "); got != want {
 		t.Errorf("pieces:\n got %s\nwant %s", got, want)
 	}
@@ -306,6 +306,12 @@ func followAll(lmtp bool, evs ...Event) [][]string {
 			if p.More {
 				flags += "m"
 			}
+			if p.Cont {
+				flags += "c"
+			}
+			if p.Answer {
+				flags += "a"
+			}
 			got = append(got, p.Verb+"|"+flags+"|"+string(TrimEOL(e.Data[start:p.End])))
 			start = p.End
 		}
@@ -338,9 +344,9 @@ func TestFollowerAnnotates(t *testing.T) {
 		nil,
 		{"greeting|+|220 mx ready"},
 		{"EHLO|+|EHLO me"}, {"EHLO|+m|250-mx"}, {"EHLO|+|250 PIPELINING"},
-		{"AUTH|+|AUTH\tLOGIN"}, {"AUTH|+|334 VXNlcm5hbWU6"}, {"AUTH|+|YWxpY2U="}, {"AUTH|+|334 UGFzc3dvcmQ6"}, {"AUTH|+|c2VjcmV0"}, {"AUTH|+|235 2.7.0 ok"},
+		{"AUTH|+|AUTH\tLOGIN"}, {"AUTH|+|334 VXNlcm5hbWU6"}, {"AUTH|+a|YWxpY2U="}, {"AUTH|+|334 UGFzc3dvcmQ6"}, {"AUTH|+a|c2VjcmV0"}, {"AUTH|+|235 2.7.0 ok"},
 		{"MAIL|+|MAIL FROM:<a@x>", "RCPT|+|RCPT TO:<b@x>", "DATA|+|DATA"}, {"MAIL|+|250 ok"}, {"RCPT|+|250 ok"}, {"DATA|+|354 go"},
-		{"DATA|p|Subject: hi\r\n\r\nline one\r\nline "}, {"DATA|p+|two", "message end|pl+|.", "QUIT|+|QUIT"},
+		{"DATA|p|Subject: hi\r\n\r\nline one\r\nline "}, {"DATA|p+c|two", "message end|pl+|.", "QUIT|+|QUIT"},
 		{"message end|+|250 queued"}, {"QUIT|+|221 bye"},
 		{"|+|421 unasked"},
 	}
@@ -360,7 +366,7 @@ func TestFollowerBDATAndLMTP(t *testing.T) {
 	)
 	want := [][]string{
 		{"greeting|+|220 lmtp"}, {"LHLO|+|LHLO me"}, {"LHLO|+|250 CHUNKING"},
-		{"BDAT|+|BDAT 9 LAST", "BDAT|pl+|QUIT\r\nabc"}, {"message end|+|250 one"}, {"message end|+|452 two"},
+		{"BDAT|l+|BDAT 9 LAST", "BDAT|pl+|QUIT\r\nabc"}, {"message end|+|250 one"}, {"message end|+|452 two"},
 		{"NOOP|+|NOOP"}, {"NOOP|+|250 noop"},
 	}
 	for i := range want {
@@ -378,7 +384,7 @@ func TestFollowerResumesFromSnapshot(t *testing.T) {
 		t.Errorf("in data: %s", got)
 	}
 	auth := followAll(false, Event{Kind: KindSnapshot, Start: &StartState{Connected: true, Mode: "auth"}}, cl("c2VjcmV0\r\n"), sv("235 ok"))
-	if got := strings.Join(append(auth[1], auth[2]...), " / "); got != "AUTH|+|c2VjcmV0 / AUTH|+|235 ok" {
+	if got := strings.Join(append(auth[1], auth[2]...), " / "); got != "AUTH|+a|c2VjcmV0 / AUTH|+|235 ok" {
 		t.Errorf("in auth: %s", got)
 	}
 }
@@ -413,3 +419,72 @@ type secretSink struct{ fn func(Event) }
 
 func (s *secretSink) Event(e Event)      { s.fn(e) }
 func (s *secretSink) KeepsSecrets() bool { return true }
+
+// A command line split across sends is one line: its second part says it
+// continues the first and carries the verb. Only BDAT … LAST is Last.
+func TestFollowerContAndBDATLast(t *testing.T) {
+	got := followAll(false,
+		sv("220 mx"), cl("MAIL FROM:<a"), cl("@x>\r\n"), sv("250 ok"),
+		cl("BDAT 3\r\nabcBDAT 0 last\r\n"), sv("250 chunk"), sv("250 done"),
+	)
+	want := [][]string{
+		{"greeting|+|220 mx"}, {"||MAIL FROM:<a"}, {"MAIL|+c|@x>"}, {"MAIL|+|250 ok"},
+		{"BDAT|+|BDAT 3", "BDAT|pl+|abc", "BDAT|l+|BDAT 0 last"}, {"message end|+|250 chunk"}, {"BDAT|+|250 done"},
+	}
+	for i := range want {
+		if strings.Join(got[i], " / ") != strings.Join(want[i], " / ") {
+			t.Errorf("event %d: %q, want %q", i, got[i], want[i])
+		}
+	}
+}
+
+// A new TLS layer voids what was under way in clear text (a line begun, a
+// message), and a close ends the conversation: what follows is read
+// afresh. The redactor and the readers of recordings rely on it.
+func TestFollowerResetsAtTLSAndClose(t *testing.T) {
+	got := followAll(false,
+		sv("220 mx"), cl("DATA\r\n"), sv("354 go"), cl("half a li"),
+		Event{Kind: KindTLS, Handshake: &TLSSummary{Complete: true}},
+		cl("QUIT\r\n"), sv("221 bye"),
+		Event{Kind: KindClose}, sv("220 again"),
+	)
+	want := [][]string{
+		{"greeting|+|220 mx"}, {"DATA|+|DATA"}, {"DATA|+|354 go"}, {"DATA|p|half a li"},
+		nil, {"QUIT|+|QUIT"}, {"QUIT|+|221 bye"}, nil, {"greeting|+|220 again"},
+	}
+	for i := range want {
+		if strings.Join(got[i], " / ") != strings.Join(want[i], " / ") {
+			t.Errorf("event %d: %q, want %q", i, got[i], want[i])
+		}
+	}
+}
+
+// An Annotator annotates the events that come without Parts, and lets
+// through those a Capture annotated.
+func TestAnnotator(t *testing.T) {
+	a := NewAnnotator(false)
+	e := cl("EHLO me\r\n")
+	a.Annotate(&e)
+	if len(e.Parts) != 1 || e.Parts[0].Verb != "EHLO" {
+		t.Fatalf("unannotated event: %+v", e.Parts)
+	}
+	given := []Part{{End: 3, Verb: "X", Complete: true}}
+	e = Event{Kind: KindClient, Data: []byte("abc"), Parts: given}
+	a.Annotate(&e)
+	if len(e.Parts) != 1 || e.Parts[0].Verb != "X" {
+		t.Fatalf("annotated event changed: %+v", e.Parts)
+	}
+}
+
+// Segments gives each part with where it starts, and stops at a part
+// that does not fit the data rather than slice out of it.
+func TestSegments(t *testing.T) {
+	e := Event{Kind: KindClient, Data: []byte("ab\r\ncd"), Parts: []Part{{End: 4}, {End: 6}, {End: 9}, {End: 7}}}
+	var got []string
+	for start, p := range e.Segments() {
+		got = append(got, string(e.Data[start:p.End]))
+	}
+	if strings.Join(got, "|") != "ab\r\n|cd" {
+		t.Errorf("segments %q", got)
+	}
+}

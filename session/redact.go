@@ -44,18 +44,19 @@ type Redaction struct {
 }
 
 // redactor is Redaction plus what it must remember between events: where
-// an AUTH exchange is, and which client bytes are message content.
+// an AUTH exchange is. Which client bytes are command lines and which are
+// message content it reads from the events' Parts (a Follower's).
 type redactor struct {
 	Redaction
-	flow  flow
 	auth  bool   // inside an AUTH exchange
 	mech  string // its mechanism, upper case
 	nresp int    // client responses so far in it
 }
 
-// apply returns the redacted copy of e. It also sets e.Secrets to every
-// range it hid (protocol's and its own), so that a sink keeping secrets
-// records where they are and a later export can still hide them.
+// apply returns the redacted copy of e, which a Follower has annotated.
+// It also sets e.Secrets to every range it hid (protocol's and its own),
+// so that a sink keeping secrets records where they are and a later
+// export can still hide them.
 func (r *redactor) apply(e *Event) Event {
 	out := *e
 	out.Secrets = nil
@@ -64,16 +65,15 @@ func (r *redactor) apply(e *Event) Event {
 	case KindConnect, KindClose, KindTLS:
 		// No exchange survives a new connection or a new TLS layer; an
 		// AUTH whose reply never came must not redact the next EHLO.
-		r.auth, r.flow = false, flow{}
+		r.auth = false
 	case KindSnapshot:
 		// A recording begun inside an AUTH exchange or a message goes
 		// on from there: its next client lines are answers, or text.
 		r.auth, r.mech, r.nresp = e.Start != nil && e.Start.Mode == "auth", "", 0
-		r.flow.resume(e.Start)
 	}
 	switch e.Kind {
 	case KindClient:
-		out.Data, out.Redacted, e.Secrets = r.client(e.Data, e.Secrets)
+		out.Data, out.Redacted, e.Secrets = r.client(e)
 	case KindServer:
 		out.Data, out.Redacted, e.Secrets = r.server(e.Data)
 	case KindTLS:
@@ -90,7 +90,10 @@ func (r *redactor) apply(e *Event) Event {
 	return out
 }
 
-func (r *redactor) client(data []byte, marked []protocol.Span) ([]byte, bool, []protocol.Span) {
+// client redacts the command lines of a client send, as e's Parts say
+// where they are.
+func (r *redactor) client(e *Event) ([]byte, bool, []protocol.Span) {
+	data, marked := e.Data, e.Secrets
 	var secret []protocol.Span
 	for _, s := range marked {
 		// The line ending is not secret, and keeping it keeps the
@@ -103,35 +106,11 @@ func (r *redactor) client(data []byte, marked []protocol.Span) ([]byte, bool, []
 		}
 	}
 	user := protocol.Span{Start: -1}
-	r.flow.client(data, func(p piece) {
-		if p.payload {
-			return
+	for start, p := range e.Segments() {
+		if !p.Payload {
+			secret = r.line(data, start, p, secret, &user)
 		}
-		start, end := p.start, p.start+len(TrimEOL(data[p.start:p.end]))
-		if !p.cont {
-			line := string(data[start:end])
-			if mech, ir, ok := protocol.AuthCommand(line); ok {
-				r.auth, r.mech, r.nresp = true, mech, 0
-				if protocol.IsSecretResponse(line[ir.Start:ir.End]) {
-					r.nresp = 1
-					user = protocol.Span{Start: start + ir.Start, End: start + ir.End}
-					secret = append(secret, user)
-				}
-				return
-			}
-		}
-		if !r.auth || start == end || string(data[start:end]) == "*" {
-			return // "*" cancels; an empty line answers an XOAUTH2 error
-		}
-		s := protocol.Span{Start: start, End: end}
-		if !p.cont {
-			r.nresp++
-			if r.nresp == 1 {
-				user = s
-			}
-		}
-		secret = append(secret, s)
-	})
+	}
 	out := data
 	if secret = mergeSpans(secret); len(secret) > 0 {
 		var b bytes.Buffer
@@ -150,6 +129,35 @@ func (r *redactor) client(data []byte, marked []protocol.Span) ([]byte, bool, []
 	}
 	out, scrubbed := r.Scrubber.Scrub(out)
 	return out, len(secret) > 0 || scrubbed, secret
+}
+
+// line finds the secrets in one command line, or the part of one, that
+// ends at p.End; user is set to the span of a user name.
+func (r *redactor) line(data []byte, start int, p Part, secret []protocol.Span, user *protocol.Span) []protocol.Span {
+	end := start + len(TrimEOL(data[start:p.End]))
+	if !p.Cont {
+		line := string(data[start:end])
+		if mech, ir, ok := protocol.AuthCommand(line); ok {
+			r.auth, r.mech, r.nresp = true, mech, 0
+			if protocol.IsSecretResponse(line[ir.Start:ir.End]) {
+				r.nresp = 1
+				*user = protocol.Span{Start: start + ir.Start, End: start + ir.End}
+				secret = append(secret, *user)
+			}
+			return secret
+		}
+	}
+	if !r.auth || start == end || string(data[start:end]) == "*" {
+		return secret // "*" cancels; an empty line answers an XOAUTH2 error
+	}
+	s := protocol.Span{Start: start, End: end}
+	if !p.Cont {
+		r.nresp++
+		if r.nresp == 1 {
+			*user = s
+		}
+	}
+	return append(secret, s)
 }
 
 // userMarker keeps the user name of a PLAIN or LOGIN first response visible.
@@ -177,7 +185,6 @@ func (r *redactor) userMarker(resp []byte) string {
 }
 
 func (r *redactor) server(data []byte) ([]byte, bool, []protocol.Span) {
-	r.flow.server(data)
 	out, changed := data, false
 	var secret []protocol.Span
 	if r.auth {
@@ -375,11 +382,14 @@ func HideMarked(e Event) Event {
 type SecretFinder struct {
 	sc   *Scrubber
 	r    redactor
+	a    *Annotator
 	user string
 }
 
 // NewSecretFinder returns a SecretFinder that knows no secret yet.
-func NewSecretFinder() *SecretFinder { return &SecretFinder{sc: NewScrubber()} }
+func NewSecretFinder() *SecretFinder {
+	return &SecretFinder{sc: NewScrubber(), a: NewAnnotator(false)}
+}
 
 // Scrubber holds the secrets found so far.
 func (f *SecretFinder) Scrubber() *Scrubber { return f.sc }
@@ -393,6 +403,7 @@ func (f *SecretFinder) addSecret(secret string) {
 // Add looks for secrets in the next event of the recording.
 func (f *SecretFinder) Add(e Event) {
 	raw := e
+	f.a.Annotate(&raw)
 	f.r.apply(&raw) // sets raw.Secrets to every range it hides
 	if e.Kind != KindClient {
 		return
@@ -427,11 +438,24 @@ func (f *SecretFinder) Add(e Event) {
 
 // Redactor applies a Redaction to the events of a recording, in order, as
 // a Capture applies it to a live session's: it remembers where an AUTH
-// exchange and a message are.
-type Redactor struct{ r redactor }
+// exchange is, and follows the conversation (Annotator) for where a
+// message is.
+type Redactor struct {
+	r redactor
+	a *Annotator
+}
 
 // NewRedactor returns a Redactor at the start of a recording.
-func NewRedactor(r Redaction) *Redactor { return &Redactor{r: redactor{Redaction: r}} }
+func NewRedactor(r Redaction) *Redactor {
+	return &Redactor{r: redactor{Redaction: r}, a: NewAnnotator(false)}
+}
 
-// Apply returns the redacted copy of the next event.
-func (r *Redactor) Apply(e Event) Event { return r.r.apply(&e) }
+// Apply returns the redacted copy of the next event, without Parts: its
+// reader annotates it (Annotator), as it would a recording read from a
+// file.
+func (r *Redactor) Apply(e Event) Event {
+	r.a.Annotate(&e)
+	out := r.r.apply(&e)
+	out.Parts = nil
+	return out
+}
