@@ -736,23 +736,32 @@ func (c *Client) Mail(from string, opts ...string) (Reply, error) {
 // server spoke ESMTP; SMTPUTF8 among them needs the server's SMTPUTF8. The
 // encoder switches commands to UTF-8 when the line goes out.
 func (c *Client) mailLine(from string, opts []string) (string, error) {
-	optStr, err := c.envelopeParams(from, opts)
+	params, err := c.envelopeParams(from, opts)
 	if err != nil {
 		return "", err
 	}
-	if optStr != "" {
+	if params != "" {
 		for _, o := range opts {
 			if strings.EqualFold(o, "smtputf8") && !c.HasExtn("smtputf8") {
 				return "", &NotSupportedError{Msg: "SMTPUTF8 not supported by server"}
 			}
 		}
 	}
-	return "mail FROM:" + QuoteAddr(from) + optStr, nil
+	return "mail FROM:" + QuoteAddr(from) + space(params) + params, nil
+}
+
+// space is the space before a command's parameters, when it has any.
+func space(params string) string {
+	if params == "" {
+		return ""
+	}
+	return " "
 }
 
 // envelopeParams checks an envelope address and its ESMTP parameters and
-// returns the parameters as they follow the address on the line: none
-// unless the server spoke ESMTP (smtplib's rule for MAIL and RCPT alike).
+// returns the parameters as they follow the address on the line (after a
+// space): none unless the server spoke ESMTP (smtplib's rule for MAIL and
+// RCPT alike).
 func (c *Client) envelopeParams(addr string, opts []string) (string, error) {
 	if err := ValidateAddress(addr); err != nil {
 		return "", err
@@ -765,7 +774,7 @@ func (c *Client) envelopeParams(addr string, opts []string) (string, error) {
 	if len(opts) == 0 || !c.doesESMTP {
 		return "", nil
 	}
-	return " " + strings.Join(opts, " "), nil
+	return strings.Join(opts, " "), nil
 }
 
 // Rcpt sends RCPT TO; options only when the server spoke ESMTP.
@@ -782,11 +791,11 @@ func (c *Client) Rcpt(to string, opts ...string) (Reply, error) {
 }
 
 func (c *Client) rcptLine(to string, opts []string) (string, error) {
-	optStr, err := c.envelopeParams(to, opts)
+	params, err := c.envelopeParams(to, opts)
 	if err != nil {
 		return "", err
 	}
-	return "rcpt TO:" + QuoteAddr(to) + optStr, nil
+	return "rcpt TO:" + QuoteAddr(to) + space(params) + params, nil
 }
 
 func (c *Client) afterRcpt(to string, r Reply) {
