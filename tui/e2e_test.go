@@ -141,7 +141,7 @@ func testE2EThemeKept(t *testing.T, tmuxPath, bin string) {
 	p = startPane(t, tmuxPath, 200, 60, argv)
 	p.waitFor("the sandbox's greeting", "<-  220 sandbox.ehlo.test")
 	p.typeLine("/theme")
-	p.waitFor("the theme of the last run", "(now high-contrast)")
+	p.waitFor("the theme of the last run", "now high-contrast · themes:")
 	p.typeLine("/quit")
 	p.waitExit(0)
 }

@@ -619,7 +619,9 @@ func (m *Model) cancel(armed bool) {
 	}
 	m.conv.Cancel()
 	m.comp.input.Reset()
-	m.setFlash("message abandoned; /connect starts again", false)
+	// What happened, in the 53 cells the status bar keeps at 80 columns
+	// (the session's note says it at length, cut in a narrow wire log).
+	m.setFlash("not sent: closed before the final dot; /connect again", false)
 }
 
 // followEnd puts the wire log back at its end, following, with no line
