@@ -222,6 +222,9 @@ func sweepData(t *testing.T, c sweepCase) {
 	c.do(t, "abandoned", func() { m.Update(activityMsg{}) })
 	scr = c.screen(t, m, "DATA abandoned")
 	wants(t, c, "DATA abandoned", scr, "closed before the final dot", "/connect", "> ")
+	if bar, _, _ := strings.Cut(scr, "\n"); !strings.Contains(bar, "closed") {
+		t.Errorf("%s: the status bar does not say the connection closed: %q", c, bar)
+	}
 	if strings.Contains(scr, "not sent yet") || strings.Contains(scr, "DATA> ") {
 		t.Errorf("%s: still in DATA after the second esc:\n%s", c, scr)
 	}
@@ -309,7 +312,17 @@ func sweepCertificate(t *testing.T, c sweepCase) {
 	if got := f.Calls(); len(got) != 1 || got[0] != "TrustCertificate("+testCert.SHA256+")" {
 		t.Errorf("%s: t, y called %q", c, got)
 	}
-	c.screen(t, m, "trusted")
+	// The session reconnects, pinned: however long the message beside it,
+	// the status bar still says the channel is encrypted.
+	f.set(func(s *snapshot) {
+		s.Connected, s.State = true, st(protocol.PhaseGreeted, true, false, 0)
+		s.TLS = &session.TLSSummary{Version: "TLSv1.3", Complete: true, Verified: true, Pinned: true, Chain: []session.Certificate{testCert}}
+	})
+	c.do(t, "pinned", func() { m.Update(activityMsg{}) })
+	scr = c.screen(t, m, "pinned")
+	if bar, _, _ := strings.Cut(scr, "\n"); !strings.Contains(bar, "TLS ✓") || !strings.Contains(bar, "trusting sha256") {
+		t.Errorf("%s: the status bar after y: %q", c, bar)
+	}
 }
 
 // Item 4: /explain leaves the server's own text whole where the row holds
