@@ -204,6 +204,15 @@ func sweepData(t *testing.T, c sweepCase) {
 	scr := c.screen(t, m, "DATA")
 	wants(t, c, "DATA", scr, "Message · 4 lines · not sent yet", "Subject: sweep", "first body line", "second body line",
 		"DATA · 4 lines · end with a line holding only .", "DATA> ")
+	// A long body: its last lines, and how many came before.
+	var long []string
+	for i := 1; i <= 40; i++ {
+		long = append(long, fmt.Sprintf("body line %02d", i))
+	}
+	f.set(func(s *snapshot) { s.DataLines, s.DataTail = 100, long })
+	c.do(t, "long DATA", func() { m.Update(activityMsg{}) })
+	scr = c.screen(t, m, "long DATA")
+	wants(t, c, "long DATA", scr, "Message · 100 lines · not sent yet", "body line 40", "earlier lines")
 	c.do(t, "esc", func() { press(m, "esc") })
 	scr = c.screen(t, m, "DATA, esc")
 	wants(t, c, "DATA, esc", scr, "esc again abandons the message and closes the connection", "SMTP has no way to cancel DATA")
@@ -355,8 +364,11 @@ func sweepLayout(t *testing.T, c sweepCase) {
 	}
 	// The fingerprint, never cut: on rows of their own where it does not
 	// fit one; at 200 columns the side column is wider than at 120.
-	if !strings.Contains(squash(side), testCert.SHA256) && !strings.Contains(side, "more") {
+	if !strings.Contains(squash(side), testCert.SHA256) && (c.w == 200 || !strings.Contains(side, "more")) {
 		t.Errorf("%s: the fingerprint is cut:\n%s", c, side)
+	}
+	if c.w == 200 && !strings.Contains(side, "names   mx.example.test, 192.0.2.25") {
+		t.Errorf("%s: the names are cut:\n%s", c, side)
 	}
 	if c.w == 200 && m.lay.Conn.W <= computeLayout(120, 40).Conn.W {
 		t.Errorf("%s: the side column is %d wide, as at 120 columns", c, m.lay.Conn.W)
@@ -435,6 +447,8 @@ func sweepReplayItem(t *testing.T, c sweepCase) {
 	m := sweepReplay(t, c, rec)
 	scr := c.screen(t, m, "damaged replay")
 	wants(t, c, "damaged replay", scr, "⚠ damaged: 2 problems")
+	// The first problem: whole from 120 columns; at 80 the bar cuts it
+	// (replay --print lists every problem).
 	if c.wide() {
 		wants(t, c, "damaged replay", scr, "line 3: not a JSON object")
 	}
