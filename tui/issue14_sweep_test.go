@@ -282,13 +282,19 @@ const certFailure = "tls: failed to verify certificate: x509: certificate signed
 func sweepCertificate(t *testing.T, c sweepCase) {
 	f := newFake()
 	f.snap = demoSnapshot()
+	f.snap.State, f.snap.TLS = st(protocol.PhaseHello, false, false, 0), nil
 	m := sweepModel(t, c, f, Config{})
 	deliver(m, demoEvents()[:14]...)
 	h := &session.TLSSummary{ServerName: "mx.example.test", Error: certFailure, Chain: []session.Certificate{testCert}}
 	f.set(func(s *snapshot) { s.Connected, s.State, s.TLS, s.Extensions = false, protocol.State{}, h, nil })
 	c.do(t, "failure", func() { deliver(m, session.Event{Offset: at(95), Kind: session.KindTLS, Handshake: h}) })
 	scr := c.screen(t, m, "certificate failure")
-	wants(t, c, "certificate failure", scr, "--ca FILE", "--insecure", "/cert trust")
+	wants(t, c, "certificate failure", scr, "--ca FILE", "--insecure", "/cert trust", "compare first: its sha256 is", "not encrypted")
+	// The fingerprint to compare, whole on the screen itself (in halves
+	// where a row cannot hold it), not only in /cert.
+	if !strings.Contains(scr, testCert.SHA256[:32]) || !strings.Contains(scr, testCert.SHA256[32:]) {
+		t.Errorf("%s: the fingerprint is not whole on screen:\n%s", c, scr)
+	}
 	// The whole reason: in the Connection pane, else (the pane ends with
 	// +N more) in /cert, which the pane's badge names.
 	whole := strings.Contains(squash(paneText(scr, sideColumn(m))), squash("✗ TLS handshake failed: "+certFailure))
