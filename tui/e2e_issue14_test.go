@@ -107,9 +107,14 @@ func testE2EIssue14(t *testing.T, tmuxPath, bin string, w, h int) {
 // window to 80×24, and checks the log still starts at the same line.
 func testE2EResizeKeepsScroll(t *testing.T, p *tmuxPane) {
 	t.Helper()
+	// Pasted in one block (sent line by line): typed, 60 lines take the
+	// race-enabled binary longer than e2eWait.
+	var lines strings.Builder
 	for i := range 60 {
-		p.typeLine(fmt.Sprintf("VRFY user%02d", i))
+		fmt.Fprintf(&lines, "VRFY user%02d\n", i)
 	}
+	p.must("set-buffer", "-b", "vrfy", lines.String())
+	p.must("paste-buffer", "-p", "-b", "vrfy", "-t", p.target)
 	p.waitFor("the last VRFY", " ~> VRFY user59")
 	p.keys("PPage")
 	before := p.waitFor("scrolled", "scrolled")
