@@ -186,7 +186,9 @@ func (m *Model) recordFlash() {
 // tea.Cmd (themeSavedMsg) when the command line allows.
 func (m *Model) setTheme(name string) tea.Cmd {
 	if name == "" {
-		m.setFlash("themes: "+strings.Join(themes.Names(), ", ")+" (now "+m.theme.Name+")", false)
+		// The current theme first: at 80 columns the status bar cuts
+		// the end of a message.
+		m.setFlash("now "+m.theme.Name+" · themes: "+strings.Join(themes.Names(), ", "), false)
 		return nil
 	}
 	if m.noColor {

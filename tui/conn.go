@@ -411,7 +411,14 @@ func waysOut(h *session.TLSSummary, r *session.Route) []string {
 		"--insecure: run again checking nothing (shown as NOT VERIFIED)",
 	)
 	if len(h.Chain) > 0 {
-		out = append(out, "compare first: its sha256 is", h.Chain[0].SHA256)
+		out = append(out, "compare first: its sha256 is")
+		// In halves: a row of the wire log at 80 columns holds 32 digits,
+		// not 64, and a fingerprint cut short cannot be compared.
+		fp := h.Chain[0].SHA256
+		for len(fp) > 32 {
+			out, fp = append(out, "  "+fp[:32]), fp[32:]
+		}
+		out = append(out, "  "+fp)
 	}
 	return out
 }

@@ -17,6 +17,10 @@ package tui_test
 //     certificate_120x40 (a self-signed certificate refused with its ways
 //     out, then verified with sandbox --write-ca and --ca), resize (80×24,
 //     200×60, 120×40), theme_kept_200x60 (/theme kept in the config file).
+//   - Issue 14's "Done when" (e2e_issue14_test.go): TestE2EIssue14Sizes
+//     runs items 1, 2 and 3 against a sandbox the client does not trust
+//     at 80×24, 120×40 and 200×60, and at 200×60 a resize to 80×24 that
+//     keeps the wire log's scroll position.
 //   - Issue 16 (e2e_workshop_test.go): workshop_120x40 (the instructor's
 //     view: students appear, a log followed live, a fault for one student,
 //     a saved session replayed) and workshop_student_120x40 (a student's
@@ -141,7 +145,7 @@ func testE2EThemeKept(t *testing.T, tmuxPath, bin string) {
 	p = startPane(t, tmuxPath, 200, 60, argv)
 	p.waitFor("the sandbox's greeting", "<-  220 sandbox.ehlo.test")
 	p.typeLine("/theme")
-	p.waitFor("the theme of the last run", "(now high-contrast)")
+	p.waitFor("the theme of the last run", "now high-contrast · themes:")
 	p.typeLine("/quit")
 	p.waitExit(0)
 }
@@ -153,33 +157,7 @@ func testE2EThemeKept(t *testing.T, tmuxPath, bin string) {
 // given to --ca, the same STARTTLS verifies.
 func testE2ECertificate(t *testing.T, tmuxPath, bin string) {
 	ca := filepath.Join(t.TempDir(), "sandbox-ca.pem")
-	ctx, cancel := context.WithCancel(context.Background())
-	sb := exec.CommandContext(ctx, bin, "sandbox", "--tls-listen", "-", "--write-ca", ca)
-	out, err := sb.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sb.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); sb.Wait() })
-	var addr string
-	var banner bytes.Buffer
-	buf := make([]byte, 4096)
-	for deadline := time.Now().Add(e2eWait); addr == "" || !strings.Contains(banner.String(), "stop with Ctrl+C"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("no sandbox banner:\n%s", banner.String())
-		}
-		n, err := out.Read(buf)
-		banner.Write(buf[:n])
-		if err != nil {
-			t.Fatalf("sandbox: %v\n%s", err, banner.String())
-		}
-		if m := regexp.MustCompile(`listen: (\S+)`).FindStringSubmatch(banner.String()); m != nil {
-			addr = m[1]
-		}
-	}
-	go io.Copy(io.Discard, out)
+	addr := startSandbox(t, bin, ca)
 
 	p := startPane(t, tmuxPath, 120, 40, []string{"env", "-u", "NO_COLOR", bin, addr})
 	p.waitFor("the greeting", "<-  220 sandbox.ehlo.test", "not encrypted")
@@ -209,6 +187,41 @@ func testE2ECertificate(t *testing.T, tmuxPath, bin string) {
 	p.waitFor("TLS, verified with --ca", "TLS ✓", "certificate verified")
 	p.typeLine("/quit")
 	p.waitExit(0)
+}
+
+// startSandbox runs `ehlo sandbox` on its own (a server whose certificate
+// the client does not trust), writing its certificate to ca, and returns
+// its address; Cleanup stops it.
+func startSandbox(t *testing.T, bin, ca string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	sb := exec.CommandContext(ctx, bin, "sandbox", "--tls-listen", "-", "--write-ca", ca)
+	out, err := sb.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); sb.Wait() })
+	var addr string
+	var banner bytes.Buffer
+	buf := make([]byte, 4096)
+	for deadline := time.Now().Add(e2eWait); addr == "" || !strings.Contains(banner.String(), "stop with Ctrl+C"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no sandbox banner:\n%s", banner.String())
+		}
+		n, err := out.Read(buf)
+		banner.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("sandbox: %v\n%s", err, banner.String())
+		}
+		if m := regexp.MustCompile(`listen: (\S+)`).FindStringSubmatch(banner.String()); m != nil {
+			addr = m[1]
+		}
+	}
+	go io.Copy(io.Discard, out)
+	return addr
 }
 
 // Flow D (issue 14 items 1, 2): after a search and after an explanation

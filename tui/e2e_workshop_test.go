@@ -129,4 +129,10 @@ func testE2EWorkshopStudent(t *testing.T, tmuxPath, bin string) {
 	p.noneOf(scr, "teacher@room.test")
 	p.keys("Escape")
 	p.waitFor("the XMAILBOX lines in the wire log", "~> XMAILBOX LIST", "~> XMAILBOX FETCH")
+	// The sandbox saves a session as it ends: both stopped here, so that
+	// none is written into dir while its cleanup removes it.
+	p.typeLine("/quit")
+	p.waitExit(0)
+	server.keys("C-c")
+	server.waitUntil("the sandbox stopped", func(string) bool { _, ok := server.exited(); return ok })
 }

@@ -173,6 +173,10 @@ func (v *logView) detailRows(r logRender, w, max int) []string {
 	return out
 }
 
+// minBeside is the fewest cells worth giving a short explanation beside
+// a reply.
+const minBeside = 12
+
 // stamp writes an offset as mm:ss.mmm.
 func stamp(d time.Duration) string {
 	ms := int64(d / time.Millisecond)
@@ -215,16 +219,19 @@ func (v *logView) line(r logRender, i, w int) string {
 	tw := displayWidth(text)
 	if expl != "" {
 		ew := displayWidth(expl) + 3
-		if tw+ew > avail {
-			// The server's own words first: the explanation gets what
-			// is left, at least a glimpse (e explains the line in full).
-			keep := max(avail-ew, avail-24)
-			if tw > keep {
-				text = truncate(text, keep)
-				tw = displayWidth(text)
-			}
+		if tw > avail {
+			// Cut anyway: the explanation gets a glimpse of the row
+			// (e explains the line in full).
+			text = truncate(text, max(avail-ew, avail-24))
+			tw = displayWidth(text)
 		}
-		expl = truncate("  "+expl, avail-tw)
+		// The server's own words first, whole when the row holds them:
+		// the explanation gets what is left, if that is worth reading.
+		if avail-tw >= minBeside {
+			expl = truncate("  "+expl, avail-tw)
+		} else {
+			expl = ""
+		}
 	} else {
 		text = truncate(text, avail)
 	}

@@ -619,7 +619,9 @@ func (m *Model) cancel(armed bool) {
 	}
 	m.conv.Cancel()
 	m.comp.input.Reset()
-	m.setFlash("message abandoned; /connect starts again", false)
+	// What happened, in the 53 cells the status bar keeps at 80 columns
+	// (the session's note says it at length, cut in a narrow wire log).
+	m.setFlash("not sent: closed before the final dot; /connect again", false)
 }
 
 // followEnd puts the wire log back at its end, following, with no line
@@ -1068,13 +1070,33 @@ func (m *Model) statusBar() string {
 	r := strings.Join(right, sep)
 	lw, rw := displayWidth(l), displayWidth(r)
 	if lw+rw+1 > w {
-		// The right side (what just happened) wins; the left is cut.
+		// The right side (what just happened) wins; on the left the
+		// server's name gives way before how safe the channel is.
 		r = truncate(r, max(w*2/3, w-lw-1))
 		rw = displayWidth(r)
-		l = truncate(l, max(0, w-rw-1))
+		l = fitStatusLeft(left, sep, max(0, w-rw-1))
 		lw = displayWidth(l)
 	}
 	return l + strings.Repeat(" ", max(0, w-lw-rw)) + r
+}
+
+// fitStatusLeft joins the status bar's left parts (the brand, the server
+// if any, the channel's state, last) in w cells, cutting the server's name
+// first, so that a long message never hides whether the channel is
+// encrypted.
+func fitStatusLeft(parts []string, sep string, w int) string {
+	l := strings.Join(parts, sep)
+	if displayWidth(l) <= w || len(parts) < 3 {
+		return truncate(l, w)
+	}
+	server := len(parts) - 2
+	rest := displayWidth(l) - displayWidth(parts[server])
+	if room := w - rest; room >= 4 {
+		parts = append([]string(nil), parts...)
+		parts[server] = truncate(parts[server], room)
+		return strings.Join(parts, sep)
+	}
+	return truncate(strings.Join(append(parts[:server:server], parts[server+1:]...), sep), w)
 }
 
 type overlaySpec struct {

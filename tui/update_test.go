@@ -723,7 +723,7 @@ func TestEscInModes(t *testing.T) {
 	wantCalls(t, f, "Cancel")
 	press(m, "esc")
 	wantCalls(t, f, "Cancel", "Cancel")
-	if v := plain(m); !strings.Contains(v, "message abandoned; /connect starts again") {
+	if v := plain(m); !strings.Contains(v, "not sent: closed before the final dot; /connect again") {
 		t.Errorf("the second Esc does not say what it did:\n%s", v)
 	}
 	if v := m.comp.input.Value(); v != "" {
