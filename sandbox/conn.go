@@ -133,12 +133,13 @@ type conn struct {
 	body      string // BODY= value, upper case
 	utf8      bool   // SMTPUTF8 given
 	rcpts     []string
-	rcptTried bool   // some RCPT was attempted, accepted or not
-	bdat      bool   // BDAT started the content
-	chunkBig  bool   // a chunk took the message over MaxMessageBytes
-	chunkFull bool   // a chunk did not fit in the shared buffer
-	data      []byte // the content so far (buffer.go)
-	out       []byte // render's buffer for a reply without faults, reused
+	rcptTried bool      // some RCPT was attempted, accepted or not
+	bdat      bool      // BDAT started the content
+	chunkBig  bool      // a chunk took the message over MaxMessageBytes
+	chunkFull bool      // a chunk did not fit in the shared buffer
+	data      []byte    // the content so far (buffer.go)
+	out       []byte    // render's buffer for a reply without faults, reused
+	outArr    [512]byte // out's first backing array: no allocation per connection
 	authFails int
 
 	tlsVersion string      // "TLS 1.3", once TLS is up
@@ -177,6 +178,7 @@ func (s *Server) newConn(nc net.Conn, implicit bool) *conn {
 		w:        w,
 		implicit: implicit,
 	}
+	c.out = c.outArr[:0]
 	if s.cfg.Script != nil {
 		c.replay = newReplaying(s.cfg.Script, n)
 		c.implicit = c.replay.run.ImplicitTLS
