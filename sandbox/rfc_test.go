@@ -512,14 +512,15 @@ func TestReadTimeoutAfterExplicitDeadlines(t *testing.T) {
 	})
 }
 
-// A session that keeps talking is never timed out, however long it lasts:
+// A session that keeps talking is never timed out, however long it lasts
+// (here 2.5 timeouts):
 // the deadline moves with every command, lazily or not.
 func TestReadTimeoutRenewedByCommands(t *testing.T) {
-	srv, _ := start(t, Config{ReadTimeout: 400 * time.Millisecond})
+	srv, _ := start(t, Config{ReadTimeout: 600 * time.Millisecond})
 	c := connect(t, srv)
 	c.ehlo()
 	for range 10 {
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(150 * time.Millisecond)
 		c.cmd("NOOP", 250)
 	}
 }
