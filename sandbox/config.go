@@ -90,7 +90,8 @@ type Config struct {
 	WriteCA string
 	// ReadTimeout bounds every read from a client (RFC 5321 §4.5.3.2
 	// suggests 5 minutes); when it expires the server answers 421 and
-	// closes.
+	// closes. A wait may last up to an eighth longer: the deadline is
+	// renewed only once it has aged that much (deadlineConn).
 	ReadTimeout time.Duration
 	// MaxSessions caps concurrent sessions, counted at accept; a client
 	// past it is answered 421 and closed. Zero means 256.

@@ -12,7 +12,7 @@ import (
 
 // rawConn reads and writes a plain TCP or Unix socket with raw system
 // calls inside the runtime's poller (syscall.RawConn), with the same
-// per-wait deadline as deadlineConn.
+// per-wait deadline as deadlineConn (whose deadline methods it keeps).
 //
 // Why: the socket is non-blocking, so a read or write never waits in the
 // kernel, but Go's ordinary path still marks the goroutine as in a system
@@ -25,9 +25,8 @@ import (
 // like smtp-sink keeps its one thread. EAGAIN hands the wait to the poller,
 // which honours the deadline.
 type rawConn struct {
-	net.Conn
+	*deadlineConn
 	rc syscall.RawConn
-	d  time.Duration
 	rawState
 }
 
@@ -36,18 +35,18 @@ type rawConn struct {
 func newDeadlineConn(nc net.Conn, d time.Duration) net.Conn {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
-		return deadlineConn{nc, d}
+		return &deadlineConn{Conn: nc, d: d}
 	}
 	switch nc.(type) {
 	case *net.TCPConn, *net.UnixConn:
 	default:
-		return deadlineConn{nc, d}
+		return &deadlineConn{Conn: nc, d: d}
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return deadlineConn{nc, d}
+		return &deadlineConn{Conn: nc, d: d}
 	}
-	c := &rawConn{Conn: nc, rc: rc, d: d}
+	c := &rawConn{deadlineConn: &deadlineConn{Conn: nc, d: d}, rc: rc}
 	c.init()
 	return c
 }
@@ -56,7 +55,7 @@ func (c *rawConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	_ = c.Conn.SetReadDeadline(time.Now().Add(c.d))
+	c.renewRead()
 	c.rd.p = p
 	err := c.rc.Read(c.rd.fn)
 	n, errno := c.rd.n, c.rd.errno
@@ -73,7 +72,7 @@ func (c *rawConn) Read(p []byte) (int, error) {
 }
 
 func (c *rawConn) Write(p []byte) (int, error) {
-	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.d))
+	c.renewWrite()
 	written := 0
 	for written < len(p) {
 		c.wr.p = p[written:]

@@ -38,7 +38,7 @@ func TestAcceptedConnectionsHaveNoKeepAlive(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := serverSide(t, srv)
-		rc, err := c.raw.(*net.TCPConn).SyscallConn()
+		rc, err := c.raw.(*rawConn).Conn.(*net.TCPConn).SyscallConn()
 		if err != nil {
 			t.Fatal(err)
 		}

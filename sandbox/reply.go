@@ -16,30 +16,40 @@ type rep struct {
 	raw   []byte // a reply fault's exact bytes; replaces code, enh and lines
 }
 
-// encode renders the reply lines without line ends. Enhanced status codes
-// appear only once the client used EHLO or LHLO (RFC 2034 §3) and never on
-// 3xx intermediate replies (334, 354), which RFC 3463 gives no class.
+// encode renders the reply lines without line ends.
 func (r rep) encode(esmtp bool) []string {
-	lines := r.lines
-	if len(lines) == 0 {
-		lines = []string{""}
-	}
-	out := make([]string, len(lines))
-	for i, l := range lines {
-		sep := "-"
-		if i == len(lines)-1 {
-			sep = " "
-		}
-		if r.enh != "" && esmtp && r.code/100 != 3 {
-			l = strings.TrimSuffix(r.enh+" "+l, " ")
-		}
-		if r.code >= 100 && r.code <= 999 {
-			out[i] = strconv.Itoa(r.code) + sep + l
-		} else {
-			out[i] = fmt.Sprintf("%03d%s%s", r.code, sep, l)
-		}
+	out := make([]string, max(1, len(r.lines)))
+	for i := range out {
+		out[i] = string(r.appendLine(nil, i, esmtp))
 	}
 	return out
+}
+
+// appendLine appends line i of the reply to dst, without its line end
+// (a reply with no lines has one empty line). Enhanced status codes
+// appear only once the client used EHLO or LHLO (RFC 2034 §3) and never
+// on 3xx intermediate replies (334, 354), which RFC 3463 gives no class.
+func (r rep) appendLine(dst []byte, i int, esmtp bool) []byte {
+	l := ""
+	if len(r.lines) > 0 {
+		l = r.lines[i]
+	}
+	if r.code >= 100 && r.code <= 999 {
+		dst = strconv.AppendInt(dst, int64(r.code), 10)
+	} else {
+		dst = fmt.Appendf(dst, "%03d", r.code)
+	}
+	if i < len(r.lines)-1 {
+		dst = append(dst, '-')
+	} else {
+		dst = append(dst, ' ')
+	}
+	if r.enh == "" || !esmtp || r.code/100 == 3 {
+		return append(dst, l...)
+	}
+	dst = append(append(append(dst, r.enh...), ' '), l...)
+	// One trailing space is dropped: "2.0.0 " + "" is "2.0.0".
+	return bytes.TrimSuffix(dst, []byte(" "))
 }
 
 // isSequenceOrSyntax reports the codes that count towards maxErrors:
@@ -155,9 +165,20 @@ func (c *conn) act(st Stage, r rep) (rep, bool, error) {
 
 // render encodes a reply and applies the faults that bend its bytes, in
 // the order they were given.
+//
+// The bytes returned are valid until the next render.
 func (c *conn) render(st Stage, r rep) []byte {
 	if r.raw != nil {
 		return r.raw
+	}
+	if len(c.cfg.Faults) == 0 {
+		// Every reply of a session without faults: no allocation.
+		b := c.out[:0]
+		for i := range max(1, len(r.lines)) {
+			b = append(r.appendLine(b, i, c.esmtp), "\r\n"...)
+		}
+		c.out = b
+		return b
 	}
 	for _, f := range c.cfg.Faults {
 		if f.Kind == FaultEnhGarbage && f.applies(st) && r.enh != "" {

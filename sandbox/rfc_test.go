@@ -487,3 +487,40 @@ func TestReadTimeoutDuringData(t *testing.T) {
 		t.Fatal("partial message stored")
 	}
 }
+
+// Deadlines are renewed lazily (deadlineConn): the pregreet pause and the
+// TLS handshake set deadlines of their own on the session's connection,
+// and once they are cleared a client that goes quiet must still be timed
+// out, not held for ever.
+func TestReadTimeoutAfterExplicitDeadlines(t *testing.T) {
+	t.Run("pregreet", func(t *testing.T) {
+		srv, _ := start(t, Config{ReadTimeout: 300 * time.Millisecond, Faults: faults(t, "pregreet-guard=50ms")})
+		c := dial(t, "tcp", srv.Addr())
+		c.expect(220)
+		c.ehlo()
+		c.expectText(421, "4.4.2 ")
+		c.expectClosed()
+	})
+	t.Run("starttls", func(t *testing.T) {
+		srv, _ := start(t, Config{ReadTimeout: 300 * time.Millisecond})
+		c := connect(t, srv)
+		c.ehlo()
+		c.startTLS(srv, "localhost")
+		c.ehlo()
+		c.expectText(421, "4.4.2 ")
+		c.expectClosed()
+	})
+}
+
+// A session that keeps talking is never timed out, however long it lasts
+// (here 2.5 timeouts):
+// the deadline moves with every command, lazily or not.
+func TestReadTimeoutRenewedByCommands(t *testing.T) {
+	srv, _ := start(t, Config{ReadTimeout: 600 * time.Millisecond})
+	c := connect(t, srv)
+	c.ehlo()
+	for range 10 {
+		time.Sleep(150 * time.Millisecond)
+		c.cmd("NOOP", 250)
+	}
+}

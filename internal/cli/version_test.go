@@ -45,3 +45,39 @@ func BenchmarkVersion(b *testing.B) {
 		runWith(&appContext{ctx: context.Background(), stdout: io.Discard, stderr: io.Discard}, []string{"version"})
 	}
 }
+
+// TestSendOnlyGrammarMatchesTheFullTree: `ehlo send` is parsed with the
+// send command's model alone; what it prints (help, usage on an error)
+// and what it runs must be what the whole command tree gives.
+func TestSendOnlyGrammarMatchesTheFullTree(t *testing.T) {
+	for _, args := range [][]string{
+		{"send", "--help"},
+		{"send", "-h"},
+		{"send", "--no-such-flag"},
+		{"send", "extra", "args"},
+		{"send", "--repeat", "x", "--to", "a@b.test"},
+		{"send", "--server", "127.0.0.1:1", "--to", "a@b.test", "--ipv4", "--ipv6"},
+		{"send", "--silent", "--quit-after", "rcpt", "--to", "a@b.test", "--server", "127.0.0.1:1", "--timeout", "1s"},
+	} {
+		run := func(g any) (int, string, string) {
+			var out, errOut bytes.Buffer
+			app := &appContext{ctx: context.Background(), stdout: &out, stderr: &errOut}
+			translated, err := translateSwaks(args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g == nil {
+				return runWith(app, args), out.String(), errOut.String()
+			}
+			return runGrammar(app, translated, g), out.String(), errOut.String()
+		}
+		code, out, errOut := run(nil)
+		fullCode, fullOut, fullErr := run(&cli{})
+		if code != fullCode || out != fullOut || errOut != fullErr {
+			t.Errorf("ehlo %q:\nsend alone: %d %q %q\nfull tree:  %d %q %q", args, code, out, errOut, fullCode, fullOut, fullErr)
+		}
+	}
+	if _, ok := grammar([]string{"send"}).(*sendOnly); !ok {
+		t.Error("send is parsed with the whole tree")
+	}
+}
