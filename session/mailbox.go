@@ -23,8 +23,9 @@ const XMAILBOX = "XMAILBOX"
 
 // Bounds of what Mailbox accepts from a server: a message larger than
 // MailboxMaxMessage, or messages adding up to more than MailboxMaxTotal,
-// are an error, not a reason to grow without end. A page is at most
-// mailboxMaxPage bytes, as the extension says.
+// are an error, not a reason to grow without end. A page is
+// mailboxMaxPage bytes, or what is left of the message, as the extension
+// says.
 const (
 	MailboxMaxMessage = 32 << 20
 	MailboxMaxTotal   = 64 << 20
@@ -269,9 +270,10 @@ func validMailboxID(id string) bool {
 }
 
 // fetchMessage reads one message page by page. Every page must continue
-// where the last ended, carry at least one byte until the end, agree with
-// the size LIST gave and hold exactly the bytes it announces, so a lying
-// server gets an error rather than a loop or a message of the wrong size.
+// where the last ended, be whole (mailboxMaxPage bytes) until the last,
+// agree with the size LIST gave and hold exactly the bytes it announces,
+// so a lying server gets an error rather than a loop or a message of the
+// wrong size.
 func fetchMessage(exchange func(string) (protocol.Reply, error), id string, size int64) ([]byte, error) {
 	data := make([]byte, 0, size)
 	for {
@@ -318,6 +320,10 @@ func parseMailboxPage(cmd string, r protocol.Reply, size, offset int64) ([]byte,
 		return nil, fmt.Errorf("%s: a page of %d bytes at %d does not fit a message of %d (pages are at most %d)", cmd, n, offset, size, mailboxMaxPage)
 	case n == 0 && offset < size:
 		return nil, fmt.Errorf("%s: an empty page before the end of the message", cmd)
+	case n < size-offset && n != mailboxMaxPage:
+		// Pages are whole until the last, so a message takes at most
+		// size/256 KiB commands, not one per byte a server chose to send.
+		return nil, fmt.Errorf("%s: a page of %d bytes at %d, short of the end of a message of %d, is not a whole page (%d bytes)", cmd, n, offset, size, mailboxMaxPage)
 	}
 	// A page of n bytes is at most 4*ceil(n/3) characters of base64, so
 	// the join is bounded by what was announced, not by the reply.
