@@ -75,6 +75,9 @@ type MailboxResult struct {
 // workshop sandbox, or the session has not authenticated yet.
 var ErrNoXMAILBOX = errors.New("the server does not advertise XMAILBOX: only `ehlo sandbox --workshop` offers its mailbox, after AUTH")
 
+// errMailboxInTxn says why Mailbox will not greet again to learn XMAILBOX.
+var errMailboxInTxn = errors.New("reading the mailbox needs an EHLO after AUTH, which would end this MAIL transaction: finish the message or send RSET first")
+
 // Mailbox queues the reading of the student's mailbox from a workshop
 // sandbox: XMAILBOX LIST, then XMAILBOX FETCH page by page for each
 // message. It runs on the session's worker like every other operation, its
@@ -83,7 +86,8 @@ var ErrNoXMAILBOX = errors.New("the server does not advertise XMAILBOX: only `eh
 // result and is closed; an operation dropped by Cancel or Close delivers an
 // error, so a reader never waits forever. Since XMAILBOX is advertised only
 // after AUTH, an authenticated session whose last EHLO came before it
-// greets again first.
+// greets again first, unless it is inside a MAIL transaction, which EHLO
+// would end: that is an error.
 func (l *Live) Mailbox() <-chan MailboxResult {
 	ch := make(chan MailboxResult, 1)
 	deliver := func(r MailboxResult) {
@@ -106,9 +110,15 @@ func (l *Live) Mailbox() <-chan MailboxResult {
 			deliver(MailboxResult{Err: errors.New("the session is closed")})
 			return
 		}
-		if !w.client.HasExtn(XMAILBOX) && w.client.State().Authenticated {
+		if st := w.client.State(); !w.client.HasExtn(XMAILBOX) && st.Authenticated {
 			// XMAILBOX is advertised only after AUTH: greet again to
-			// learn it, as a student would by hand.
+			// learn it, as a student would by hand; but not inside a
+			// transaction, which EHLO would end (RFC 5321 §4.1.4).
+			if st.Phase == protocol.PhaseMail || st.Phase == protocol.PhaseRcpt {
+				w.fail(errMailboxInTxn)
+				deliver(MailboxResult{Err: errMailboxInTxn})
+				return
+			}
 			if _, err := w.client.Ehlo(l.cfg.Options.LocalHostname); err != nil {
 				w.fail(err)
 				deliver(MailboxResult{Err: err})
