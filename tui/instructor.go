@@ -521,7 +521,14 @@ func (in *Instructor) statusBar() string {
 			right = s.Error.Render(in.flash)
 		}
 	}
-	return spread(left, right, w)
+	lw, rw := displayWidth(left), displayWidth(right)
+	if lw+rw+1 > w {
+		right = truncate(right, max(w*2/3, w-lw-1))
+		rw = displayWidth(right)
+		left = truncate(left, max(0, w-rw-1))
+		lw = displayWidth(left)
+	}
+	return left + strings.Repeat(" ", max(0, w-lw-rw)) + right
 }
 
 // sessionColumns are the list's columns and their widths in inner

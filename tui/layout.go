@@ -70,20 +70,6 @@ func truncate(s string, w int) string {
 
 func displayWidth(s string) int { return ansi.StringWidth(s) }
 
-// spread puts l at the left of w cells and r at the right, as a status
-// bar does. When both do not fit, the right side (what just happened)
-// wins up to two thirds of the width, and the left is cut.
-func spread(l, r string, w int) string {
-	lw, rw := displayWidth(l), displayWidth(r)
-	if lw+rw+1 > w {
-		r = truncate(r, max(w*2/3, w-lw-1))
-		rw = displayWidth(r)
-		l = truncate(l, max(0, w-rw-1))
-		lw = displayWidth(l)
-	}
-	return l + strings.Repeat(" ", max(0, w-lw-rw)) + r
-}
-
 // padRight fills s (which fits) with spaces to w cells.
 func padRight(s string, w int) string {
 	if n := w - ansi.StringWidth(s); n > 0 {

@@ -1064,7 +1064,17 @@ func (m *Model) statusBar() string {
 	case m.st.LastError != "":
 		right = append(right, s.Error.Render("✗ "+tabless(m.st.LastError))) // sanitized by the session
 	}
-	return spread(strings.Join(left, sep), strings.Join(right, sep), w)
+	l := strings.Join(left, sep)
+	r := strings.Join(right, sep)
+	lw, rw := displayWidth(l), displayWidth(r)
+	if lw+rw+1 > w {
+		// The right side (what just happened) wins; the left is cut.
+		r = truncate(r, max(w*2/3, w-lw-1))
+		rw = displayWidth(r)
+		l = truncate(l, max(0, w-rw-1))
+		lw = displayWidth(l)
+	}
+	return l + strings.Repeat(" ", max(0, w-lw-rw)) + r
 }
 
 type overlaySpec struct {
