@@ -1,7 +1,10 @@
 package recordings
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"strconv"
 	"sync"
 	"time"
 
@@ -39,12 +42,14 @@ func (r *Toggle) Toggle() (on bool, path string, err error) {
 		err := r.stopLocked()
 		return false, r.path, err
 	}
-	if r.path == "" {
-		r.path = "ehlo-" + time.Now().Format("20060102-150405") + ".jsonl"
-	}
 	h := r.header
 	h.Created = time.Now()
-	rec, err := Create(r.path, h)
+	var rec *Recorder
+	if r.path == "" {
+		rec, err = r.createNamed(h)
+	} else {
+		rec, err = Create(r.path, h)
+	}
 	if err != nil {
 		path := r.path
 		r.path = ""
@@ -52,6 +57,20 @@ func (r *Toggle) Toggle() (on bool, path string, err error) {
 	}
 	r.rec, r.remove = rec, r.record(rec, rec.Header().Created)
 	return true, r.path, nil
+}
+
+// createNamed creates a recording named after the time it starts, with
+// "-2", "-3"… when a recording of the same second (a /record pressed
+// twice within it) or another file has the name.
+func (r *Toggle) createNamed(h Header) (*Recorder, error) {
+	stamp := "ehlo-" + h.Created.Format("20060102-150405")
+	r.path = stamp + ".jsonl"
+	rec, err := Create(r.path, h)
+	for n := 2; errors.Is(err, fs.ErrExist) && n < 100; n++ {
+		r.path = stamp + "-" + strconv.Itoa(n) + ".jsonl"
+		rec, err = Create(r.path, h)
+	}
+	return rec, err
 }
 
 // Stop stops the recording under way, if any, and closes its file.

@@ -46,3 +46,28 @@ func TestToggle(t *testing.T) {
 		t.Errorf("a second Stop: %v", err)
 	}
 }
+
+// Two recordings named after the same second get two files: /record
+// pressed twice within a second used to fail with "file exists" because
+// the name made of the time was taken.
+func TestToggleSameSecond(t *testing.T) {
+	t.Chdir(t.TempDir())
+	now := time.Now()
+	for s := range 3 { // the names the next seconds would make, taken
+		name := "ehlo-" + now.Add(time.Duration(s)*time.Second).Format("20060102-150405") + ".jsonl"
+		if err := os.WriteFile(name, []byte("someone else's\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tg := NewToggle(func(session.Sink, time.Time) func() { return func() {} }, "", Header{Transport: "smtp"})
+	on, path, err := tg.Toggle()
+	if !on || err != nil || filepath.Ext(path) != ".jsonl" {
+		t.Fatalf("start: %v %q %v", on, path, err)
+	}
+	if err := tg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFile(path); err != nil {
+		t.Errorf("the recording %s: %v", path, err)
+	}
+}

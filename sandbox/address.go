@@ -208,9 +208,14 @@ func isXtext(s string) bool {
 func isUpperHex(ch byte) bool { return ch >= '0' && ch <= '9' || ch >= 'A' && ch <= 'F' }
 
 func isFullMailbox(addr string) bool {
-	local := addr
+	return strings.EqualFold(localPart(addr), "full")
+}
+
+// localPart is a mailbox's local part: what comes before its last '@' (a
+// quoted local part may hold one), or the whole of an address without.
+func localPart(addr string) string {
 	if at := strings.LastIndexByte(addr, '@'); at >= 0 {
-		local = addr[:at]
+		return addr[:at]
 	}
-	return strings.EqualFold(local, "full")
+	return addr
 }

@@ -28,6 +28,18 @@ var (
 	errAuthFailed    = errors.New("authentication failed")
 )
 
+// authMech splits AUTH's argument as cmdAuth does, on any white space:
+// the mechanism, and what follows it (the initial response; "" for none).
+// The session log and the room hide what follows, so they split here to
+// hide exactly what AUTH takes as the response.
+func authMech(arg string) (mech, rest string) {
+	fields := strings.Fields(arg)
+	if len(fields) == 0 {
+		return "", ""
+	}
+	return fields[0], strings.Join(fields[1:], " ")
+}
+
 func (c *conn) cmdAuth(arg string) error {
 	fields := strings.Fields(arg)
 	switch {

@@ -154,6 +154,22 @@ func TestAuthInsecureAllowed(t *testing.T) {
 	}
 }
 
+// The log splits an AUTH line as AUTH itself does (on any white space):
+// a tab before the initial response used to put the response, password
+// and all, in the log, while AUTH took it and authenticated.
+func TestAuthTabHiddenInLog(t *testing.T) {
+	srv, logBuf := start(t, Config{AllowInsecureAuth: true})
+	c := connect(t, srv)
+	c.ehlo()
+	c.cmdText("AUTH PLAIN\t"+b64("\x00bob\x00bobpw"), 235, "2.7.0 ")
+	c.cmd("QUIT", 221)
+	c.expectClosed()
+	srv.Close()
+	if log := logBuf.String(); strings.Contains(log, b64("\x00bob\x00bobpw")) || !strings.Contains(log, "C: AUTH PLAIN <response hidden>") {
+		t.Fatalf("log leaks or lacks the AUTH line:\n%s", log)
+	}
+}
+
 // RFC 3207 §4.2: authentication does not survive STARTTLS. On the plain
 // port with insecure AUTH, authenticate, then STARTTLS: AUTH is needed
 // again.

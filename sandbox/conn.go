@@ -503,7 +503,7 @@ func (c *conn) dispatch(raw []byte) error {
 // credentials are public, but a newcomer may type a real password.
 func (c *conn) logCommand(verb, arg string, text []byte, eol string) {
 	if verb == "AUTH" {
-		mech, ir, _ := strings.Cut(strings.TrimSpace(arg), " ")
+		mech, ir := authMech(arg)
 		if ir != "" && ir != "*" {
 			ir = "<response hidden>"
 		}

@@ -420,14 +420,14 @@ func (c *conn) onCommand(verb, arg string, text []byte) {
 // authShown is an AUTH command with its initial response hidden: the
 // mechanism is the lesson, the response may be a real password.
 func authShown(arg string) string {
-	fields := strings.Fields(arg)
+	mech, ir := authMech(arg)
 	switch {
-	case len(fields) == 0:
+	case mech == "":
 		return "AUTH"
-	case len(fields) == 1:
-		return "AUTH " + escape([]byte(fields[0]))
+	case ir == "":
+		return "AUTH " + escape([]byte(mech))
 	}
-	return "AUTH " + escape([]byte(fields[0])) + " ***"
+	return "AUTH " + escape([]byte(mech)) + " ***"
 }
 
 // syncInfo copies what the session knows into its summary; rec.mu held.

@@ -264,13 +264,6 @@ func visible(msg *Message, user string) bool {
 	return false
 }
 
-func localPart(addr string) string {
-	if at := strings.LastIndexByte(addr, '@'); at >= 0 {
-		return addr[:at]
-	}
-	return addr
-}
-
 // deliverStudents files a delivered message in its owners' mailboxes.
 func (c *conn) deliverStudents(msg *Message) {
 	sm := c.srv.students

@@ -771,3 +771,44 @@ func TestXMailboxSparedByFaults(t *testing.T) {
 		t.Errorf("LIST under a fault: %v", got)
 	}
 }
+
+// longMeta is a message whose meta is far over xmMetaMax: a hundred long
+// recipients, refused, and a long HELO, as a student can send.
+func longMeta() Message {
+	m := Message{ID: "s0.0", AuthUser: "student01", Helo: strings.Repeat("h", 10000), Data: []byte("x")}
+	for i := range 100 {
+		addr := fmt.Sprintf("%s%03d@%s", strings.Repeat("r", 60), i, strings.Repeat("d", 200))
+		m.To = append(m.To, addr)
+		m.Rcpts = append(m.Rcpts, Recipient{addr, 550, "5.1.1 <" + addr + ">: Recipient address rejected"})
+	}
+	return m
+}
+
+// TestMetaJSONKeepsMostRecipients: a meta cut down to xmMetaMax keeps as
+// many recipients as fit, so one more would not.
+func TestMetaJSONKeepsMostRecipients(t *testing.T) {
+	m := longMeta()
+	var meta xmMeta
+	if err := json.Unmarshal(metaJSON(&m), &meta); err != nil {
+		t.Fatal(err)
+	}
+	k := len(meta.Rcpts)
+	if k == 0 || meta.RcptsOmitted != 100-k {
+		t.Fatalf("%d recipients kept, %d omitted", k, meta.RcptsOmitted)
+	}
+	meta.Rcpts = append(meta.Rcpts, xmRcpt(m.Rcpts[k]))
+	meta.RcptsOmitted--
+	if b, _ := json.Marshal(meta); len(b) <= xmMetaMax {
+		t.Errorf("%d recipients kept, but %d fit in %d bytes", k, k+1, len(b))
+	}
+}
+
+// BenchmarkMetaJSONLong is the cost of one LIST line for a message whose
+// meta must be cut down.
+func BenchmarkMetaJSONLong(b *testing.B) {
+	m := longMeta()
+	b.ReportAllocs()
+	for b.Loop() {
+		metaJSON(&m)
+	}
+}

@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -208,6 +209,9 @@ type Live struct {
 	// pinned is the SHA-256 of the one certificate trusted for this
 	// session (TrustCertificate); empty when none is.
 	pinned string
+	// unpinned is the TLS configuration from before the first pin, which
+	// a later pin replaces the pin in rather than adding to it.
+	unpinned *tls.Config
 }
 
 // op is one queued operation. Those of one pasted block share a batch.

@@ -23,8 +23,9 @@ const XMAILBOX = "XMAILBOX"
 
 // Bounds of what Mailbox accepts from a server: a message larger than
 // MailboxMaxMessage, or messages adding up to more than MailboxMaxTotal,
-// are an error, not a reason to grow without end. A page is at most
-// mailboxMaxPage bytes, as the extension says.
+// are an error, not a reason to grow without end. A page is
+// mailboxMaxPage bytes, or what is left of the message, as the extension
+// says.
 const (
 	MailboxMaxMessage = 32 << 20
 	MailboxMaxTotal   = 64 << 20
@@ -74,6 +75,9 @@ type MailboxResult struct {
 // workshop sandbox, or the session has not authenticated yet.
 var ErrNoXMAILBOX = errors.New("the server does not advertise XMAILBOX: only `ehlo sandbox --workshop` offers its mailbox, after AUTH")
 
+// errMailboxInTxn says why Mailbox will not greet again to learn XMAILBOX.
+var errMailboxInTxn = errors.New("reading the mailbox needs an EHLO after AUTH, which would end this MAIL transaction: finish the message or send RSET first")
+
 // Mailbox queues the reading of the student's mailbox from a workshop
 // sandbox: XMAILBOX LIST, then XMAILBOX FETCH page by page for each
 // message. It runs on the session's worker like every other operation, its
@@ -82,7 +86,8 @@ var ErrNoXMAILBOX = errors.New("the server does not advertise XMAILBOX: only `eh
 // result and is closed; an operation dropped by Cancel or Close delivers an
 // error, so a reader never waits forever. Since XMAILBOX is advertised only
 // after AUTH, an authenticated session whose last EHLO came before it
-// greets again first.
+// greets again first, unless it is inside a MAIL transaction, which EHLO
+// would end: that is an error.
 func (l *Live) Mailbox() <-chan MailboxResult {
 	ch := make(chan MailboxResult, 1)
 	deliver := func(r MailboxResult) {
@@ -105,9 +110,15 @@ func (l *Live) Mailbox() <-chan MailboxResult {
 			deliver(MailboxResult{Err: errors.New("the session is closed")})
 			return
 		}
-		if !w.client.HasExtn(XMAILBOX) && w.client.State().Authenticated {
+		if st := w.client.State(); !w.client.HasExtn(XMAILBOX) && st.Authenticated {
 			// XMAILBOX is advertised only after AUTH: greet again to
-			// learn it, as a student would by hand.
+			// learn it, as a student would by hand; but not inside a
+			// transaction, which EHLO would end (RFC 5321 §4.1.4).
+			if st.Phase == protocol.PhaseMail || st.Phase == protocol.PhaseRcpt {
+				w.fail(errMailboxInTxn)
+				deliver(MailboxResult{Err: errMailboxInTxn})
+				return
+			}
 			if _, err := w.client.Ehlo(l.cfg.Options.LocalHostname); err != nil {
 				w.fail(err)
 				deliver(MailboxResult{Err: err})
@@ -269,9 +280,10 @@ func validMailboxID(id string) bool {
 }
 
 // fetchMessage reads one message page by page. Every page must continue
-// where the last ended, carry at least one byte until the end, agree with
-// the size LIST gave and hold exactly the bytes it announces, so a lying
-// server gets an error rather than a loop or a message of the wrong size.
+// where the last ended, be whole (mailboxMaxPage bytes) until the last,
+// agree with the size LIST gave and hold exactly the bytes it announces,
+// so a lying server gets an error rather than a loop or a message of the
+// wrong size.
 func fetchMessage(exchange func(string) (protocol.Reply, error), id string, size int64) ([]byte, error) {
 	data := make([]byte, 0, size)
 	for {
@@ -318,6 +330,10 @@ func parseMailboxPage(cmd string, r protocol.Reply, size, offset int64) ([]byte,
 		return nil, fmt.Errorf("%s: a page of %d bytes at %d does not fit a message of %d (pages are at most %d)", cmd, n, offset, size, mailboxMaxPage)
 	case n == 0 && offset < size:
 		return nil, fmt.Errorf("%s: an empty page before the end of the message", cmd)
+	case n < size-offset && n != mailboxMaxPage:
+		// Pages are whole until the last, so a message takes at most
+		// size/256 KiB commands, not one per byte a server chose to send.
+		return nil, fmt.Errorf("%s: a page of %d bytes at %d, short of the end of a message of %d, is not a whole page (%d bytes)", cmd, n, offset, size, mailboxMaxPage)
 	}
 	// A page of n bytes is at most 4*ceil(n/3) characters of base64, so
 	// the join is bounded by what was announced, not by the reply.

@@ -122,6 +122,9 @@ func TestMailboxHostileReplies(t *testing.T) {
 		{"wrong offset", cat(list("250-1 messages", "250-"+good(3), "250 end"), fetch(0, "250-3 1 2", "250-"+b64("bc"), "250 end")), "offset 1, not 0"},
 		{"empty page", cat(list("250-1 messages", "250-"+good(3), "250 end"), fetch(0, "250-3 0 0", "250 end")), "empty page"},
 		{"page past the end", cat(list("250-1 messages", "250-"+good(3), "250 end"), fetch(0, "250-3 0 4", "250-"+b64("abcd"), "250 end")), "does not fit"},
+		// A page short of both the end and a whole page would let a
+		// server dribble a 64 MiB mailbox a byte per command.
+		{"short page", cat(list("250-1 messages", "250-"+good(3), "250 end"), fetch(0, "250-3 0 1", "250-"+b64("a"), "250 end")), "not a whole page"},
 		{"page too big", cat(list("250-1 messages", "250-"+good(1<<20), "250 end"), fetch(0, fmt.Sprintf("250-%d 0 %d", 1<<20, 1<<19), "250 end")), "does not fit"},
 		{"short base64", cat(list("250-1 messages", "250-"+good(3), "250 end"), fetch(0, "250-3 0 3", "250-"+b64("ab"), "250 end")), "not the 3 announced"},
 		{"long base64", cat(list("250-1 messages", "250-"+good(3), "250 end"), fetch(0, "250-3 0 3", "250-"+b64("abcdef"), "250 end")), "cannot hold"},

@@ -89,3 +89,33 @@ func mustFault(t *testing.T, spec string) sandbox.Fault {
 	}
 	return f
 }
+
+// Inside a MAIL transaction /mailbox does not greet again to learn
+// XMAILBOX: EHLO would end the transaction without a word. It used to, and
+// the student's next RCPT got "503 need MAIL".
+func TestMailboxKeepsTheTransaction(t *testing.T) {
+	users := map[string]string{"student01": "pw-one"}
+	srv, err := sandbox.New(sandbox.Config{Workshop: true, Users: users, TLSListen: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(func() { srv.Close() })
+	h := newHarness(t, srv, protocol.SMTP, srv.Addr())
+	h.connectTLS()
+	h.call("Login", func() { h.l.Login("student01", users["student01"]) })
+	h.noError(h.settle())
+	h.input("MAIL FROM:<student01@example.test>")
+	h.noError(h.settle())
+	select {
+	case r := <-h.l.Mailbox():
+		if r.Err == nil || !strings.Contains(r.Err.Error(), "transaction") {
+			t.Errorf("Mailbox in a transaction: %v, want an error about the transaction", r.Err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no answer")
+	}
+	if s := h.settle(); s.State.Phase != protocol.PhaseMail {
+		t.Errorf("phase %v after Mailbox, want the MAIL transaction kept", s.State.Phase)
+	}
+}

@@ -44,15 +44,19 @@ func (l *Live) TrustCertificate(fp string) error {
 	return nil
 }
 
-// pin makes the connections from now on accept only the certificate fp.
+// pin makes the connections from now on accept only the certificate fp,
+// in place of any certificate pinned before.
 // It runs on the worker goroutine, the only one that reads l.cfg's TLS
 // configuration (connect).
 func (w *worker) pin(fp string) {
 	l := w.l
-	l.cfg.Options.TLSConfig = pinnedTLS(l.cfg.Options.TLSConfig, fp)
 	l.mu.Lock()
+	if l.pinned == "" {
+		l.unpinned = l.cfg.Options.TLSConfig
+	}
 	l.pinned = fp
 	l.mu.Unlock()
+	l.cfg.Options.TLSConfig = pinnedTLS(l.unpinned, fp)
 	w.note("trusting the certificate with sha256 " + fp + " for this session only (pinned); reconnecting")
 }
 

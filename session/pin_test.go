@@ -89,3 +89,23 @@ func TestLiveTrustCertificatePins(t *testing.T) {
 		t.Errorf("a different certificate under the pin: TLS %v, summary %+v", s.State.TLS, s.TLS)
 	}
 }
+
+// A second pin replaces the first: trusting the certificate a server
+// presents after a wrong pin reconnects with it. It used to be checked
+// against both pins, so every later handshake was refused.
+func TestLiveTrustCertificateRepin(t *testing.T) {
+	srv := startSandbox(t)
+	h := untrusting(t, srv)
+	fp := h.failedTLS()
+	wrong := strings.Repeat("0", 64)
+	h.call("TrustCertificate", func() { _ = h.l.TrustCertificate(wrong) })
+	if s := h.settle(); s.State.TLS || s.TLS == nil || !strings.Contains(s.TLS.Error, "pinned for this session is "+wrong) {
+		t.Fatalf("under the wrong pin: TLS %v, summary %+v", s.State.TLS, s.TLS)
+	}
+	h.call("TrustCertificate", func() { _ = h.l.TrustCertificate(fp) })
+	s := h.settle()
+	h.noError(s)
+	if !s.State.TLS || s.TLS == nil || !s.TLS.Pinned || s.TLS.Error != "" {
+		t.Fatalf("after pinning the server's certificate: TLS %v, summary %+v", s.State.TLS, s.TLS)
+	}
+}
