@@ -115,7 +115,11 @@ func (s *Server) Announce() (string, error) {
 		fmt.Fprintf(&b, "faults: %s\n", strings.Join(specs, " "))
 	}
 	for _, a := range []string{s.Addr(), s.TLSAddr()} {
-		if a != "" && !isLoopback(a) {
+		switch {
+		case a == "" || isLoopback(a):
+		case cfg.Workshop:
+			fmt.Fprintf(&b, "warning: %s is reachable from other hosts\n", a)
+		default:
 			fmt.Fprintf(&b, "warning: %s is reachable from other hosts, and the demo credentials above are public\n", a)
 		}
 	}
@@ -163,11 +167,22 @@ func (s *Server) userLines(b *strings.Builder) []string {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	creds := make([]string, len(names))
-	for i, n := range names {
-		creds[i] = n + ":" + s.cfg.Users[n]
+	switch {
+	case s.cfg.Workshop:
+		// An instructor's screen is often projected: a password on it
+		// would let anyone read that student's mail over XMAILBOX.
+		where := "as given"
+		if s.cfg.AccountsCSV != "" {
+			where = "in " + s.cfg.AccountsCSV
+		}
+		fmt.Fprintf(b, "users: %s (passwords not shown, %s)\n", strings.Join(names, " "), where)
+	default:
+		creds := make([]string, len(names))
+		for i, n := range names {
+			creds[i] = n + ":" + s.cfg.Users[n]
+		}
+		fmt.Fprintf(b, "users: %s\n", strings.Join(creds, " "))
 	}
-	fmt.Fprintf(b, "users: %s\n", strings.Join(creds, " "))
 	if s.cfg.AllowInsecureAuth {
 		b.WriteString("auth: PLAIN LOGIN CRAM-MD5, also without TLS (--allow-insecure-auth)\n")
 	} else {

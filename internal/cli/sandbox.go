@@ -30,7 +30,7 @@ type sandboxCmd struct {
 	MailboxBytes      string   `name:"mailbox-bytes" help:"Bytes the mailbox keeps (default 32M; K, M, G are KiB, MiB, GiB); the oldest are dropped first (logged)." default:"32M" placeholder:"SIZE"`
 	BufferBytes       string   `name:"buffer-bytes" help:"Bytes of message content all sessions together may hold while it arrives (default 32M); past it a message gets 452 (logged)." default:"32M" placeholder:"SIZE"`
 	Workshop          bool     `help:"Serve a room: a mailbox per user that only that user can read (XMAILBOX after AUTH), faults per user. See docs/sandbox.md."`
-	Students          int      `help:"With --workshop: make N accounts student01… with generated passwords, print them and write them to --accounts-csv." placeholder:"N"`
+	Students          int      `help:"With --workshop: make N accounts student01… with generated passwords, written to --accounts-csv (never printed: the screen may be projected)." placeholder:"N"`
 	AccountsCSV       string   `name:"accounts-csv" type:"path" help:"Where --students writes user,password (mode 0600)." default:"ehlo-workshop-accounts.csv" placeholder:"FILE"`
 	Force             bool     `help:"Let --accounts-csv replace an existing file."`
 	UsersFile         string   `name:"users-file" type:"path" help:"Read the users from FILE, one NAME:PASS a line (# comments); like --user." placeholder:"FILE"`
