@@ -234,5 +234,23 @@ func TestNoRawKeyComparisons(t *testing.T) {
 			}
 			return true
 		})
+		// Whatever the key's name: a String() compared with a literal.
+		ast.Inspect(f, func(n ast.Node) bool {
+			be, ok := n.(*ast.BinaryExpr)
+			if !ok || (be.Op != token.EQL && be.Op != token.NEQ) {
+				return true
+			}
+			for _, side := range [][2]ast.Expr{{be.X, be.Y}, {be.Y, be.X}} {
+				call, ok := side[0].(*ast.CallExpr)
+				lit, isLit := side[1].(*ast.BasicLit)
+				if !ok || !isLit || lit.Kind != token.STRING {
+					continue
+				}
+				if sel, ok := call.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "String" && len(call.Args) == 0 {
+					t.Errorf("%s: %s compared with a String(); use a key.Binding", fset.Position(be.Pos()), lit.Value)
+				}
+			}
+			return true
+		})
 	}
 }

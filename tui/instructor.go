@@ -89,7 +89,8 @@ type InstructorKeyMap struct {
 	ClearStudent     key.Binding
 	ClearRoom        key.Binding
 	Apply            key.Binding
-	Quit             key.Binding
+	Quit             key.Binding // q: asks, then stops the room (back, in the list of faults)
+	Interrupt        key.Binding // ctrl+c: the same from anywhere
 }
 
 // DefaultInstructorKeyMap returns the instructor's keys.
@@ -107,7 +108,8 @@ func DefaultInstructorKeyMap() InstructorKeyMap {
 		ClearStudent: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "clear the student's fault")),
 		ClearRoom:    key.NewBinding(key.WithKeys("C"), key.WithHelp("C", "clear the room's fault")),
 		Apply:        key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "switch it on")),
-		Quit:         key.NewBinding(key.WithKeys("ctrl+c", "q"), key.WithHelp("q", "quit")),
+		Quit:         key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
+		Interrupt:    key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
 	}
 }
 
@@ -249,7 +251,8 @@ func (in *Instructor) setFlash(text string, isErr bool) { in.flash, in.flashErr 
 
 func (in *Instructor) key(k tea.KeyPressMsg) tea.Cmd {
 	ks := in.keys
-	if key.Matches(k, ks.Quit) && (k.String() == "ctrl+c" || in.screen != screenFault) {
+	// q in the list of faults goes back; ctrl+c quits from anywhere.
+	if key.Matches(k, ks.Interrupt) || key.Matches(k, ks.Quit) && in.screen != screenFault {
 		// Quitting stops the sandbox under a whole room: ask once more.
 		if in.quitArmed {
 			in.unwatch()
@@ -317,7 +320,7 @@ func (in *Instructor) openFaults(user string) {
 func (in *Instructor) faultKey(k tea.KeyPressMsg) {
 	ks := in.keys
 	switch {
-	case key.Matches(k, ks.Back), k.String() == "q":
+	case key.Matches(k, ks.Back, ks.Quit):
 		in.screen = in.back
 	case key.Matches(k, ks.Up):
 		in.faultSel = max(0, in.faultSel-1)
