@@ -40,9 +40,6 @@
 // SendRoute runs Send through DNS when no server is given: the MX hosts in
 // order, secured by DANE or MTA-STS as session/mx finds them.
 //
-// ClientLines exports, for readers of Events elsewhere (session/lesson's
-// checker), the one rule that tells client commands from message content.
-//
 // The package imports protocol, session/mx (and through it
 // github.com/miekg/dns) and the standard library; never recordings, tui,
 // the sandbox or the command line (internal/cli's deps_test.go).

@@ -39,9 +39,12 @@ func mustLesson(t testing.TB, name string) *lesson.Lesson {
 }
 
 // deliverLesson hands events to the wire log and to the lesson pane, as
-// the Capture does (each has its Sink), then the activity message.
+// the Capture does (each has its Sink, and gets the events annotated),
+// then the activity message.
 func deliverLesson(m *Model, evs ...session.Event) {
+	f := m.conv.(*fakeConv)
 	for _, e := range evs {
+		f.follow.Annotate(&e)
 		m.feed.Event(e)
 		m.lesson.feed.Event(e)
 	}

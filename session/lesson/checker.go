@@ -24,7 +24,7 @@ type Checker struct {
 
 // NewChecker starts l at its first step.
 func NewChecker(l *Lesson) *Checker {
-	return &Checker{l: l, t: trail{lmtp: l.LMTP}, wrong: -1}
+	return &Checker{l: l, wrong: -1}
 }
 
 // Lesson is the lesson being checked.

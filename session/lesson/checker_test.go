@@ -11,8 +11,18 @@ import (
 func cl(s string) session.Event { return session.Event{Kind: session.KindClient, Data: []byte(s)} }
 func sv(s string) session.Event { return session.Event{Kind: session.KindServer, Data: []byte(s)} }
 
-func feed(c *Checker, evs ...session.Event) {
+// fed is a Checker fed as a live session's Capture feeds it: every event
+// annotated by the session's Follower first.
+type fed struct {
+	*Checker
+	follow *session.Follower
+}
+
+func newChecker(l *Lesson) *fed { return &fed{NewChecker(l), session.NewFollower(false)} }
+
+func feed(c *fed, evs ...session.Event) {
 	for _, e := range evs {
+		c.follow.Annotate(&e)
 		c.Event(e)
 	}
 }
@@ -57,7 +67,7 @@ check: reply * 421
 check: closed
 hint: h
 `)
-	c := NewChecker(l)
+	c := newChecker(l)
 	step := func(want int) {
 		t.Helper()
 		if p := c.Progress(); p.Step != want {
@@ -99,7 +109,7 @@ wrong: reply NOOP 5xx | mistake
 check: reply NOOP 250
 hint: again
 `)
-	c := NewChecker(l)
+	c := newChecker(l)
 	feed(c, session.Event{Kind: session.KindConnect}, sv("220 hi\r\n"))
 	if p := c.Progress(); p.Hint != "first" || p.HintNumber != 1 || p.Hints != 2 {
 		t.Fatalf("%+v", p)
@@ -130,7 +140,7 @@ hint: again
 // State checks read the state now; TLS forgets the extensions.
 func TestCheckerState(t *testing.T) {
 	l := lessonOf(t, "# T\ntask\n## s\ncheck: tls\ncheck: auth\ncheck: extension AUTH\nhint: h\n")
-	c := NewChecker(l)
+	c := newChecker(l)
 	feed(c, session.Event{Kind: session.KindConnect}, sv("220 hi\r\n"), cl("EHLO x\r\n"), sv("250-hi\r\n250 AUTH PLAIN\r\n"),
 		session.Event{Kind: session.KindTLS, Handshake: &session.TLSSummary{Complete: true}},
 		session.Event{Kind: session.KindState, State: protocol.State{Phase: protocol.PhaseHello, TLS: true, Authenticated: true}})
@@ -145,7 +155,7 @@ func TestCheckerState(t *testing.T) {
 
 // A flood of commands keeps the checker bounded.
 func TestCheckerBounded(t *testing.T) {
-	c := NewChecker(lessonOf(t, "# T\ntask\n## s\ncheck: reply QUIT 221\nhint: h\n"))
+	c := newChecker(lessonOf(t, "# T\ntask\n## s\ncheck: reply QUIT 221\nhint: h\n"))
 	feed(c, session.Event{Kind: session.KindConnect}, sv("220 hi\r\n"))
 	for i := 0; i < 3*maxRecords; i++ {
 		feed(c, cl("NOOP\r\n"), sv("250 ok\r\n"))
@@ -168,7 +178,7 @@ func FuzzChecker(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, a, b, c []byte) {
-		ch := NewChecker(l)
+		ch := newChecker(l)
 		feed(ch, session.Event{Kind: session.KindConnect}, session.Event{Kind: session.KindServer, Data: a},
 			session.Event{Kind: session.KindClient, Data: b}, session.Event{Kind: session.KindServer, Data: c},
 			session.Event{Kind: session.KindNote, Text: "error: " + strings.ToValidUTF8(string(c), "")})
@@ -184,16 +194,54 @@ func BenchmarkCheckerFlood(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c := NewChecker(l)
+	c := newChecker(l)
 	feed(c, session.Event{Kind: session.KindConnect}, sv("220 hi\r\n"))
+	// The Capture annotates each event once for all its sinks; the
+	// checker's share is reading the annotations.
 	noop, ok := cl("NOOP\r\n"), sv("250 2.0.0 Ok\r\n")
+	c.follow.Annotate(&noop)
+	c.follow.Annotate(&ok)
 	state := session.Event{Kind: session.KindState, State: protocol.State{Phase: protocol.PhaseHello}}
 	for i := 0; i < maxRecords; i++ {
-		feed(c, noop, ok)
+		c.Event(noop)
+		c.Event(ok)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		feed(c, noop, ok, state)
+		c.Event(noop)
+		c.Event(ok)
+		c.Event(state)
+	}
+}
+
+// The checker reads the conversation as the session annotated it, so it
+// cannot disagree with the session about it: a recording begun in the
+// middle of a message (or of an AUTH exchange) goes on as content (or as
+// an answer), not as the commands the bytes alone would look like.
+func TestTrailReadsTheSessionsAnnotations(t *testing.T) {
+	l := lessonOf(t, `# T
+task
+## message
+check: delivered ok=1
+check: payload prefix=AUTH
+hint: h
+wrong: sent AUTH | the message's text was taken for a command
+## auth
+check: reply AUTH 235
+hint: h
+wrong: sent * | the answer to a challenge was taken for a command
+`)
+	c := newChecker(l)
+	snap := func(mode string) session.Event {
+		return session.Event{Kind: session.KindSnapshot, Start: &session.StartState{Connected: true, State: protocol.State{Phase: protocol.PhaseHello}, Mode: mode}}
+	}
+	feed(c, snap("data"), cl("AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n.\r\n"), sv("250 2.0.0 queued\r\n"))
+	if p := c.Progress(); p.Step != 1 || p.Wrong {
+		t.Fatalf("after a message begun before the recording: %+v", p)
+	}
+	feed(c, snap("auth"), cl("[redacted]\r\n"), sv("235 2.7.0 ok\r\n"))
+	if p := c.Progress(); !p.Done {
+		t.Fatalf("after an AUTH exchange begun before the recording: %+v", p)
 	}
 }

@@ -3,7 +3,9 @@
 // (lessons/*.md), and the checker that follows a live conversation through
 // its session.Events and says which step the student has reached, and which
 // hint applies. It reads events, never a connection, so the same checker
-// follows the TUI's session, a scripted student in a test, or a recording.
+// follows the TUI's session, a scripted student in a test, or a recording;
+// and it reads them as the session annotated them (Event.Parts), never
+// parsing SMTP itself (a recording's events need a session.Annotator).
 // The format is described in docs/lessons.md.
 package lesson
 

@@ -43,28 +43,25 @@ const (
 	kindError
 )
 
-// pending is a command waiting for its reply.
-type pending struct {
-	verb string
-	tls  bool
-	left int // LMTP end of data: replies still due
-}
-
-// trail follows a conversation from its events and keeps what happened.
-// It reads the client's lines with session.ClientLines, so it tells
-// commands from message content by the same rule as the transcript.
+// trail keeps what happened in a conversation, from its events as the
+// session annotated them (session.Event.Parts): which client bytes are
+// commands and which message content, and which command each reply
+// answers, are the session's reading, never the trail's own.
 type trail struct {
-	lmtp    bool
 	records []record
 
-	conn     int
-	lines    session.ClientLines
-	queue    []pending
-	greeting bool // a greeting is due on this connection
-	authCont bool // the server sent 334: the next client line answers it
-	reply    [][]byte
-	accepted int // RCPTs accepted in the current transaction
-	msgs     int
+	conn  int
+	reply [][]byte
+	// line is the start of a line of message content that goes on in
+	// the next send; long says it outgrew session.MaxCommandLine and is
+	// not kept.
+	line []byte
+	long bool
+	// msgs counts the messages whose end was answered; inEnd says the
+	// last reply answered a message's end, so that LMTP's further
+	// replies (one per recipient) count for the same message.
+	msgs  int
+	inEnd bool
 
 	// gen counts the changes a check can see: a record, the state, the
 	// extensions. The checker looks again only when it moved.
@@ -99,9 +96,7 @@ func (t *trail) apply(e session.Event) {
 	switch e.Kind {
 	case session.KindConnect:
 		t.conn++
-		t.queue, t.reply, t.accepted, t.authCont, t.exts = nil, nil, 0, false, nil
-		t.greeting = true
-		t.lines.Reset()
+		t.reply, t.line, t.long, t.inEnd, t.exts = nil, t.line[:0], false, false, nil
 	case session.KindSnapshot:
 		if s := e.Start; s != nil && s.Connected {
 			t.conn++
@@ -114,68 +109,85 @@ func (t *trail) apply(e session.Event) {
 	case session.KindState:
 		t.state = e.State
 	case session.KindTLS:
+		t.line, t.long = t.line[:0], false // as the session's reading starts over
 		if e.Handshake != nil && e.Handshake.Complete {
 			t.exts = nil
 		}
 	case session.KindClient:
-		t.lines.Client(e.Data, func(l session.ClientLine) { t.client(l, e.TLS) })
+		for start, p := range e.Segments() {
+			t.client(e.Data[start:p.End], p, e.TLS)
+		}
 	case session.KindServer:
-		t.server(e.Data)
+		for start, p := range e.Segments() {
+			t.server(e.Data[start:p.End], p, e.TLS)
+		}
 	case session.KindNote:
 		if text, ok := strings.CutPrefix(e.Text, "error: "); ok {
 			t.add(record{kind: kindError, payload: text})
 		}
 	case session.KindClose:
 		t.state = protocol.State{}
-		t.queue, t.greeting = nil, false
 		t.add(record{kind: kindClose})
 	}
 }
 
-func (t *trail) client(l session.ClientLine, tls bool) {
-	if !l.Complete || l.Line == nil {
-		return
-	}
-	line := string(bytes.TrimRight(l.Line, "\r\n"))
+// client takes one part of a client send: a command is a record, an AUTH
+// answer is not (its reply counts as AUTH's), and message content is a
+// record per line.
+func (t *trail) client(data []byte, p session.Part, tls bool) {
 	switch {
-	case l.Payload && l.Last:
-		t.queue = append(t.queue, pending{verb: ".", tls: tls})
-	case l.Payload:
-		t.add(record{kind: kindPayload, payload: line, tls: tls})
-	case t.authCont:
-		t.authCont = false
-		t.queue = append(t.queue, pending{verb: "AUTH", tls: tls})
+	case p.Payload && p.Verb != session.VerbMessageEnd:
+		t.content(data, p.Complete, tls)
+	case p.Payload, p.Answer, !p.Complete:
+		// The end of a message and an AUTH answer only wait for their
+		// reply; a command line that goes on in the next send is
+		// recorded at its end, where the session reads its verb.
 	default:
-		verb, args := protocol.SplitCommand(line)
-		t.add(record{kind: kindSent, verb: verb, tls: tls})
-		if verb == "BDAT" && strings.Contains(strings.ToUpper(args), "LAST") {
-			verb = "."
-		}
-		t.queue = append(t.queue, pending{verb: verb, tls: tls})
+		t.add(record{kind: kindSent, verb: p.Verb, tls: tls})
 	}
 }
 
-// server takes the reply lines of one event; a reply may span events.
-func (t *trail) server(data []byte) {
+// content adds a payload record for each line of message content in
+// data, keeping the start of a line that goes on in the next send (up to
+// session.MaxCommandLine, as the session keeps a command line).
+func (t *trail) content(data []byte, complete, tls bool) {
 	for len(data) > 0 {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i+1], data[i+1:]
-		} else {
-			data = nil
+		line, rest, found := bytes.Cut(data, []byte("\n"))
+		data = rest
+		if !found && !complete {
+			t.long = t.long || len(t.line)+len(line) > session.MaxCommandLine
+			if !t.long {
+				t.line = append(t.line, line...)
+			}
+			return
 		}
-		t.lines.Server(line)
-		line = bytes.TrimRight(line, "\r\n")
-		if len(t.reply) < maxReplyLines {
-			t.reply = append(t.reply, line)
+		if len(t.line) > 0 || t.long {
+			long := t.long || len(t.line)+len(line) > session.MaxCommandLine
+			line = append(t.line, line...)
+			t.line, t.long = t.line[:0], false
+			if long {
+				continue
+			}
 		}
-		if len(line) < 4 || line[3] != '-' {
-			t.replyDone()
-		}
+		t.add(record{kind: kindPayload, payload: string(bytes.TrimRight(line, "\r\n")), tls: tls})
 	}
 }
 
-func (t *trail) replyDone() {
+// server takes one reply line; a reply may span lines and events, and is
+// recorded at its last line.
+func (t *trail) server(line []byte, p session.Part, tls bool) {
+	line = bytes.TrimRight(line, "\r\n")
+	if len(t.reply) < maxReplyLines {
+		t.reply = append(t.reply, line)
+	}
+	if !p.More {
+		t.replyDone(p.Verb, tls)
+	}
+}
+
+// replyDone records the reply whose lines t.reply holds, as an answer to
+// verb (Part.Verb of its last line).
+func (t *trail) replyDone(verb string, tls bool) {
 	lines := t.reply
 	t.reply = nil
 	code, err := strconv.Atoi(string(lines[0][:min(3, len(lines[0]))]))
@@ -191,47 +203,27 @@ func (t *trail) replyDone() {
 		}
 	}
 	msg := strings.Join(text, "\n")
-	r := record{kind: kindReply, code: code, enh: protocol.Reply{Code: code, Message: msg}.Enhanced()}
+	r := record{kind: kindReply, verb: verb, tls: tls, code: code, enh: protocol.Reply{Code: code, Message: msg}.Enhanced()}
+	end := verb == session.VerbMessageEnd
 	switch {
-	case t.greeting:
-		t.greeting, r.kind = false, kindGreeting
-	case len(t.queue) == 0:
+	case verb == session.VerbGreeting:
+		r.kind, r.verb = kindGreeting, ""
+	case verb == "":
 		r.kind = kindUnsolicited
-	default:
-		p := &t.queue[0]
-		r.verb, r.tls = p.verb, p.tls
-		if p.verb == "." {
-			r.msg = t.msgs + 1
-			if p.left == 0 {
-				p.left = 1
-				if t.lmtp {
-					p.left = max(1, t.accepted)
-				}
-			}
-			p.left--
-			if p.left == 0 {
-				t.queue = t.queue[1:]
-				t.msgs++
-				t.accepted = 0
-			}
-		} else {
-			t.queue = t.queue[1:]
+	case end:
+		if !t.inEnd {
+			t.msgs++
 		}
+		r.verb, r.msg = ".", t.msgs
 	}
+	t.inEnd = end
 	t.add(r)
 	t.learn(r, msg)
 }
 
-// learn keeps what a reply changes for later checks.
+// learn keeps the extensions an EHLO or LHLO reply lists.
 func (t *trail) learn(r record, msg string) {
-	switch {
-	case r.verb == "AUTH" && r.code == 334:
-		t.authCont = true
-	case r.verb == "MAIL" && r.code/100 == 2:
-		t.accepted = 0
-	case r.verb == "RCPT" && r.code/100 == 2:
-		t.accepted++
-	case (r.verb == "EHLO" || r.verb == "LHLO") && r.code/100 == 2:
+	if (r.verb == "EHLO" || r.verb == "LHLO") && r.code/100 == 2 {
 		features, _ := protocol.ParseEHLO(msg)
 		t.gen++
 		t.exts = map[string]string{}
