@@ -185,22 +185,27 @@ func (c *conn) render(st Stage, r rep) []byte {
 			r.enh = enhGarbage(f.Variant, r.code, r.enh)
 		}
 	}
-	lines := r.encode(c.esmtp)
-	eol := "\r\n"
-	var cut string
+	lines, eol, cut := c.bend(st, r.encode(c.esmtp), r.code)
+	return joinReply(lines, eol, cut)
+}
+
+// bend applies the faults that change a reply's lines, and returns the
+// line ending and the cut (CutPartial, CutMultiline) the faults ask for.
+func (c *conn) bend(st Stage, lines []string, code int) ([]string, string, string) {
+	eol, cut := "\r\n", ""
 	for _, f := range c.cfg.Faults {
 		if !f.applies(st) {
 			continue
 		}
 		switch f.Kind {
-		case FaultBinary:
+		case FaultBinary, FaultANSI:
 			if len(lines[0]) >= 4 {
 				lines[0] = lines[0][:4] + string(f.Text) + lines[0][4:]
 			}
 		case FaultCut:
 			cut = f.Variant
 		case FaultMalformed:
-			lines = malform(lines, f.Variant, r.code)
+			lines = malform(lines, f.Variant, code)
 		case FaultLongLine:
 			last := lines[len(lines)-1]
 			if pad := f.Length - 2 - len(last); pad > 1 {
@@ -215,14 +220,15 @@ func (c *conn) render(st Stage, r rep) []byte {
 				}
 				lines[len(lines)-1] = last
 			}
-		case FaultANSI:
-			if len(lines[0]) >= 4 {
-				lines[0] = lines[0][:4] + string(f.Text) + lines[0][4:]
-			}
 		case FaultBareLF:
 			eol = "\n"
 		}
 	}
+	return lines, eol, cut
+}
+
+// joinReply writes the lines with their ending, or cut as a fault asks.
+func joinReply(lines []string, eol, cut string) []byte {
 	n := 0
 	for _, l := range lines {
 		n += len(l) + len(eol)
