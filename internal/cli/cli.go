@@ -83,7 +83,7 @@ func (e *exitError) Unwrap() error { return e.err }
 func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	app := &appContext{ctx: ctx, stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin}
+	app := &appContext{ctx: ctx, stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, process: true}
 	return runWith(app, args)
 }
 
@@ -156,6 +156,9 @@ type appContext struct {
 	stdout io.Writer
 	stderr io.Writer
 	stdin  io.Reader
+	// process is set when the command owns the process (Main), so that
+	// it may tune the Go runtime; tests run commands inside go test's.
+	process bool
 }
 
 // terminalWidth is the width of the terminal w writes to, or 0 if it is

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -221,7 +222,23 @@ func (s *sendCmd) password(app *appContext) (string, error) {
 	return string(p), nil
 }
 
+// oneP gives the process one P (GOMAXPROCS=1) unless the environment sets
+// GOMAXPROCS. A send is one conversation that waits for the server at
+// every step; with a second P, each wait left an idle P whose thread the
+// scheduler woke to look for work. One P measured 5% less CPU a message
+// with --no-pipeline, 3% with pipelining, and less for a 100 MB message
+// (docs/performance.md, finding 16). The sandbox does the same
+// (sandbox.TuneProcess).
+func oneP() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
+}
+
 func (s *sendCmd) Run(app *appContext) error {
+	if app.process {
+		oneP()
+	}
 	tlsCfg, err := s.tlsConfig()
 	if err != nil {
 		return &exitError{code: 1, err: err}

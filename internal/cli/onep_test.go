@@ -1,0 +1,42 @@
+package cli
+
+import (
+	"bytes"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// TestSendTakesOnePOnlyInItsOwnProcess: `ehlo send` runs with one P, as
+// measured in docs/performance.md (finding 16), unless GOMAXPROCS is set;
+// and a send run inside another process (these tests) leaves its runtime
+// alone.
+func TestSendTakesOnePOnlyInItsOwnProcess(t *testing.T) {
+	was := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(was) })
+
+	runtime.GOMAXPROCS(4)
+	t.Setenv("GOMAXPROCS", "")
+	oneP()
+	if got := runtime.GOMAXPROCS(0); got != 1 {
+		t.Errorf("GOMAXPROCS after oneP = %d, want 1", got)
+	}
+
+	runtime.GOMAXPROCS(4)
+	t.Setenv("GOMAXPROCS", "4")
+	oneP()
+	if got := runtime.GOMAXPROCS(0); got != 4 {
+		t.Errorf("GOMAXPROCS=4 in the environment: after oneP %d, want 4", got)
+	}
+
+	runtime.GOMAXPROCS(4)
+	t.Setenv("GOMAXPROCS", "")
+	var out, errb bytes.Buffer
+	app := &appContext{ctx: t.Context(), stdout: &out, stderr: &errb, stdin: strings.NewReader("")}
+	if code := runWith(app, []string{"send", "127.0.0.1:1", "--to", "a@example.com", "--timeout", "1s"}); code == 0 {
+		t.Fatalf("a send to a closed port exited 0: %s", out.String())
+	}
+	if got := runtime.GOMAXPROCS(0); got != 4 {
+		t.Errorf("a send inside the test process changed GOMAXPROCS to %d", got)
+	}
+}
