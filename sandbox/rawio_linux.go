@@ -90,6 +90,21 @@ func (c *rawConn) Write(p []byte) (int, error) {
 	return written, nil
 }
 
+// Close ends the stream with a raw shutdown before the ordinary close, so
+// that the client's end of file leaves right behind the last reply. The
+// close alone is an ordinary system call, which first wakes the runtime's
+// monitor (docs/performance.md, finding 15). From the 221 to the client's
+// end of file, medians of 2,000 sessions (testdata/compare/steps): 7 to 41
+// µs over six runs before, 1.7 to 1.8 µs after, as from smtp-sink.
+func (c *rawConn) Close() error {
+	_ = c.rc.Control(shutWrite)
+	return c.deadlineConn.Close()
+}
+
+func shutWrite(fd uintptr) {
+	_, _, _ = syscall.RawSyscall(syscall.SYS_SHUTDOWN, fd, syscall.SHUT_WR, 0)
+}
+
 // rawState is what the poller's callbacks work on, kept with the
 // connection and the callbacks made once, so that a read or a write
 // allocates nothing (a closure per call escaped to the heap). Reads and
