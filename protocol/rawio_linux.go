@@ -117,11 +117,17 @@ func (o *rawOp) do(trap, fd uintptr) bool {
 // rawIO is one read or write on a non-blocking descriptor, retried on
 // EINTR; n is 0 when errno is set.
 func rawIO(trap, fd uintptr, p []byte) (int, syscall.Errno) {
+	if trap == syscall.SYS_WRITE {
+		raceReleaseIO(fd)
+	}
 	for {
 		r, _, errno := syscall.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 		if errno != syscall.EINTR {
 			if errno != 0 {
 				return 0, errno
+			}
+			if trap == syscall.SYS_READ {
+				raceAcquireIO(fd)
 			}
 			return int(r), 0
 		}
