@@ -46,6 +46,7 @@ func roomLogBytes(cfg Config) int64 {
 type SessionInfo struct {
 	ID          uint64
 	Remote      string
+	Local       string // the address the session reached: a listener's host:port, or the Unix socket's path
 	User        string // AUTH user, "" before AUTH
 	Phase       string // "connected", "greeted", "hello", "mail", "rcpt", "data", "closed"
 	TLS         bool
@@ -107,7 +108,8 @@ func newRoom(s *Server) *room {
 // open starts the record of a new session and gives it the room's faults.
 func (rm *room) open(c *conn, id uint64) {
 	now := time.Now()
-	rec := &record{info: SessionInfo{ID: id, Remote: remoteName(c), Phase: "connected", Started: now, LastActive: now, TLS: c.implicit}}
+	rec := &record{info: SessionInfo{ID: id, Remote: remoteName(c), Local: c.raw.LocalAddr().String(), Phase: "connected",
+		Started: now, LastActive: now, TLS: c.implicit}}
 	c.sess = rec
 	rm.mu.Lock()
 	rm.live[id] = rec

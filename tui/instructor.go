@@ -39,6 +39,7 @@ type Room interface {
 type RoomSession struct {
 	ID          uint64
 	Remote      string // the student's address
+	Local       string // the address the student reached: a listener, or the Unix socket
 	User        string // the AUTH user, "" before AUTH
 	Phase       string // connected, greeted, hello, mail, rcpt, data, closed
 	TLS         bool

@@ -63,7 +63,6 @@ func (s *sandboxCmd) runWorkshop(app *appContext, cfg sandbox.Config) error {
 		return err
 	}
 	defer srv.Close()
-	saver.server = srv.Addr()
 	where, err := s.prepareRoom(app.stdout, srv, cfg)
 	if err != nil {
 		return err
@@ -168,9 +167,8 @@ func (r serverRoom) FaultNames() []string             { return sandbox.FaultName
 // A queue that is full (a disk slower than a room closing sessions) drops
 // the session and counts it rather than hold the sandbox up.
 type sessionSaver struct {
-	dir    string
-	server string    // the sandbox's address, for the recordings' header
-	errs   io.Writer // where a failed save is said in headless mode
+	dir  string
+	errs io.Writer // where a failed save is said in headless mode
 
 	start sync.Once
 	queue chan endedSession
@@ -205,7 +203,7 @@ func (s *sessionSaver) save(info sandbox.SessionInfo, lines []sandbox.WireLine) 
 func (s *sessionSaver) write() {
 	defer close(s.done)
 	for e := range s.queue {
-		if _, err := saveSession(s.dir, s.server, e.info, e.lines); err != nil {
+		if _, err := saveSession(s.dir, e.info, e.lines); err != nil {
 			s.report(e.info.ID, err)
 			continue
 		}
@@ -249,19 +247,23 @@ func (s *sessionSaver) status() string {
 // Capture, so that it is redacted as every recording is, and returns its
 // path. The lines are as the sandbox logged them: escaped, AUTH secrets
 // hidden, a message body cut after its first lines.
-func saveSession(dir, server string, info sandbox.SessionInfo, lines []sandbox.WireLine) (string, error) {
+func saveSession(dir string, info sandbox.SessionInfo, lines []sandbox.WireLine) (string, error) {
 	who := fileSafe(info.User)
 	if who == "" {
 		who = "anonymous"
 	}
 	path := filepath.Join(dir, fmt.Sprintf("%s-s%d-%s.jsonl", info.Started.Format("20060102-150405"), info.ID, who))
-	rec, err := recordings.Create(path, recordings.Header{Created: info.Started, Server: server, Transport: "smtp", Network: "tcp", EhloVersion: ehloVersion()})
+	network := "tcp"
+	if filepath.IsAbs(info.Local) {
+		network = "unix"
+	}
+	rec, err := recordings.Create(path, recordings.Header{Created: info.Started, Server: info.Local, Transport: "smtp", Network: network, EhloVersion: ehloVersion()})
 	if err != nil {
 		return "", err
 	}
 	capture := session.NewCapture(info.Started, session.Redaction{})
 	capture.Add(rec)
-	capture.Trace(protocol.Event{Kind: protocol.EventConnect, Time: info.Started, Network: "tcp", Addr: server})
+	capture.Trace(protocol.Event{Kind: protocol.EventConnect, Time: info.Started, Network: network, Addr: info.Local})
 	capture.Trace(protocol.Event{Kind: protocol.EventNote, Time: info.Started, Text: fmt.Sprintf(
 		"workshop session %d of %s from %s (TLS at the end: %s), as the sandbox logged it: escaped, AUTH secrets hidden, lines not marked TLS",
 		info.ID, orNone(info.User), info.Remote, yesNo(info.TLS))})

@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/ehlo-dev/ehlo/protocol"
+	"github.com/ehlo-dev/ehlo/recordings"
 	"github.com/ehlo-dev/ehlo/sandbox"
 	"github.com/ehlo-dev/ehlo/tui"
 )
@@ -110,7 +111,6 @@ func TestWorkshopSavedSessionReplays(t *testing.T) {
 	dir := t.TempDir()
 	saver := &sessionSaver{dir: dir}
 	srv := workshopSandbox(t, saver.save)
-	saver.server = srv.Addr()
 	c := studentClient(t, srv, "student02")
 	if _, err := c.Sendmail("student02@example.test", []string{"student01@example.test"}, strings.NewReader("Subject: saved\r\n\r\nhello\r\n"), nil, nil); err != nil {
 		t.Fatal(err)
@@ -127,6 +127,13 @@ func TestWorkshopSavedSessionReplays(t *testing.T) {
 	}
 	if fi, err := os.Stat(files[0]); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("the recording's mode: %v %v", fi, err)
+	}
+	// The address the student reached, from the session itself: the
+	// headless room (sandbox.Run) has no other way to know it.
+	if rec, err := recordings.ReadFile(files[0]); err != nil {
+		t.Fatal(err)
+	} else if rec.Header.Server != srv.Addr() || rec.Header.Network != "tcp" {
+		t.Errorf("the recording's server: %q over %q, want %q over tcp", rec.Header.Server, rec.Header.Network, srv.Addr())
 	}
 	var o, e bytes.Buffer
 	app := &appContext{ctx: context.Background(), stdout: &o, stderr: &e, stdin: strings.NewReader("")}
