@@ -16,27 +16,11 @@ import (
 // a write larger than the socket buffer to a slow reader arrives whole, a
 // read deadline times out as a net.Error, a closed peer reads as io.EOF.
 func TestRawSocketKeepsConnContract(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	peerc := make(chan net.Conn, 1)
-	go func() {
-		c, _ := l.Accept()
-		peerc <- c
-	}()
-	nc, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, peer := tcpPair(t)
 	c := withRawIO(nc)
-	defer c.Close()
 	if _, ok := c.(*rawSocket); !ok {
 		t.Fatalf("withRawIO gave %T", c)
 	}
-	peer := <-peerc
-	defer peer.Close()
 
 	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<18) // 4 MiB
 	got := make(chan []byte, 1)
@@ -64,7 +48,7 @@ func TestRawSocketKeepsConnContract(t *testing.T) {
 	}
 
 	_ = c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-	_, err = c.Read(make([]byte, 10))
+	_, err := c.Read(make([]byte, 10))
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("Read with nothing sent: %v, want a timeout", err)
@@ -89,23 +73,8 @@ func TestRawSocketKeepsConnContract(t *testing.T) {
 // order them for the race detector (rawio_race.go). Under -race, as `make
 // test` runs, the pair below is reported as a race without that edge.
 func TestRawIOOrdersWritesBeforeReads(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	peerc := make(chan net.Conn, 1)
-	go func() {
-		c, _ := l.Accept()
-		peerc <- c
-	}()
-	nc, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	writer, reader := withRawIO(nc), withRawIO(<-peerc)
-	defer writer.Close()
-	defer reader.Close()
+	nc, peer := tcpPair(t)
+	writer, reader := withRawIO(nc), withRawIO(peer)
 	if _, ok := reader.(*rawSocket); !ok {
 		t.Fatalf("withRawIO gave %T", reader)
 	}
@@ -124,4 +93,30 @@ func TestRawIOOrdersWritesBeforeReads(t *testing.T) {
 	if v := <-seen; v != 42 {
 		t.Errorf("the reader saw %d", v)
 	}
+}
+
+// tcpPair returns both ends of a TCP connection on loopback, closed when
+// the test ends: the one dialled, then the one accepted.
+func tcpPair(t *testing.T) (dialled, accepted net.Conn) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	peerc := make(chan net.Conn, 1)
+	go func() {
+		c, _ := l.Accept()
+		peerc <- c
+	}()
+	nc, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := <-peerc
+	if peer == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { nc.Close(); peer.Close() })
+	return nc, peer
 }

@@ -65,22 +65,7 @@ func TestAcceptedConnectionsHaveNoKeepAlive(t *testing.T) {
 // larger than the socket buffer to a slow reader arrives whole, a read
 // deadline times out as a net.Error, and a closed peer reads as io.EOF.
 func TestRawConnSemantics(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	peerc := make(chan net.Conn, 1)
-	go func() {
-		c, _ := l.Accept()
-		peerc <- c
-	}()
-	client, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	peer := <-peerc
+	client, peer := tcpPair(t)
 	rc := newDeadlineConn(peer, 100*time.Millisecond)
 	if _, ok := rc.(*rawConn); !ok {
 		t.Fatalf("newDeadlineConn gave %T", rc)
@@ -112,7 +97,7 @@ func TestRawConnSemantics(t *testing.T) {
 	}
 
 	rc.(*rawConn).d = 50 * time.Millisecond
-	_, err = rc.Read(make([]byte, 10))
+	_, err := rc.Read(make([]byte, 10))
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("Read with nothing sent: %v, want a timeout", err)
@@ -137,23 +122,8 @@ func TestRawConnSemantics(t *testing.T) {
 // order them for the race detector (rawio_race.go). Under -race, as `make
 // test` runs, the pair below is reported as a race without that edge.
 func TestRawIOOrdersWritesBeforeReads(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	peerc := make(chan net.Conn, 1)
-	go func() {
-		c, _ := l.Accept()
-		peerc <- c
-	}()
-	nc, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	writer, reader := newDeadlineConn(nc, 10*time.Second), newDeadlineConn(<-peerc, 10*time.Second)
-	defer writer.Close()
-	defer reader.Close()
+	nc, peer := tcpPair(t)
+	writer, reader := newDeadlineConn(nc, 10*time.Second), newDeadlineConn(peer, 10*time.Second)
 	var shared int
 	seen := make(chan int)
 	go func() {
@@ -169,4 +139,30 @@ func TestRawIOOrdersWritesBeforeReads(t *testing.T) {
 	if v := <-seen; v != 42 {
 		t.Errorf("the reader saw %d", v)
 	}
+}
+
+// tcpPair returns both ends of a TCP connection on loopback, closed when
+// the test ends: the one dialled, then the one accepted.
+func tcpPair(t *testing.T) (dialled, accepted net.Conn) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	peerc := make(chan net.Conn, 1)
+	go func() {
+		c, _ := l.Accept()
+		peerc <- c
+	}()
+	nc, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := <-peerc
+	if peer == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { nc.Close(); peer.Close() })
+	return nc, peer
 }
