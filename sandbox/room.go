@@ -70,6 +70,7 @@ type WireLine struct {
 	At     time.Time
 	Client bool
 	Text   string
+	TLS    bool // the line crossed inside TLS (the reply to STARTTLS does not)
 }
 
 // room tracks the sessions and the faults set at run time.
@@ -416,7 +417,7 @@ func (c *conn) onCommand(verb, arg string, text []byte) {
 	rec.info.LastCommand, rec.info.LastActive, rec.info.Fault = shown, now, c.faultSpecs
 	c.syncInfo(&rec.info)
 	rec.mu.Unlock()
-	rec.add(WireLine{At: now, Client: true, Text: shown})
+	c.wire(WireLine{At: now, Client: true, Text: shown})
 }
 
 // authShown is an AUTH command with its initial response hidden: the
@@ -468,13 +469,13 @@ func (c *conn) wireReply(b []byte) {
 		}
 	}
 	rec.mu.Unlock()
-	rec.add(lines...)
+	c.wire(lines...)
 }
 
 // wireClient records a line the client sent outside a command: an AUTH
 // response ("***") or the end of DATA.
 func (c *conn) wireClient(text string) {
-	c.sess.add(WireLine{At: time.Now(), Client: true, Text: text})
+	c.wire(WireLine{At: time.Now(), Client: true, Text: text})
 }
 
 // wireBody records a DATA body: its first bodyLinesKept lines as they
@@ -507,6 +508,15 @@ func (c *conn) wireBody(n int) {
 			Text: fmt.Sprintf("<… %d more lines, %d octets in all>", bytes.Count(body, []byte("\n")), n)})
 	}
 	lines = append(lines, WireLine{At: now, Client: true, Text: "."})
+	c.wire(lines...)
+}
+
+// wire adds lines to the session's log, each marked with whether the
+// session was inside TLS when it crossed.
+func (c *conn) wire(lines ...WireLine) {
+	for i := range lines {
+		lines[i].TLS = c.tls
+	}
 	c.sess.add(lines...)
 }
 

@@ -555,6 +555,38 @@ func TestOnSessionEndHidesAuth(t *testing.T) {
 	}
 }
 
+// A session's lines say which crossed inside TLS: STARTTLS and its 220
+// in the clear, everything after the handshake inside.
+func TestOnSessionEndMarksTLSLines(t *testing.T) {
+	got := make(chan []WireLine, 1)
+	srv, _ := start(t, Config{Workshop: true, Users: students(1), OnSessionEnd: func(_ SessionInfo, l []WireLine) {
+		got <- l
+	}})
+	c := connect(t, srv)
+	c.ehlo()
+	c.startTLS(srv, "localhost")
+	c.ehlo()
+	c.cmd("QUIT", 221)
+	var lines []string
+	inside := false
+	for _, l := range <-got {
+		lines = append(lines, fmt.Sprintf("%v %s", l.TLS, l.Text))
+		if strings.HasPrefix(l.Text, "220 2.0.0") { // the reply to STARTTLS
+			if l.TLS {
+				t.Errorf("the reply to STARTTLS is marked TLS")
+			}
+			inside = true
+			continue
+		}
+		if l.TLS != inside {
+			t.Errorf("%q: TLS %v, want %v", l.Text, l.TLS, inside)
+		}
+	}
+	if !inside || !strings.HasSuffix(lines[len(lines)-1], "221 2.0.0 sandbox.ehlo.test Bye") || !strings.HasPrefix(lines[len(lines)-1], "true") {
+		t.Errorf("lines:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
 // TestWorkshopLoad is a room of 60 students sending at once: every
 // message is accepted, each student lists exactly their own, and the
 // heap afterwards stays within what the bounds allow.

@@ -57,6 +57,7 @@ type RoomLine struct {
 	At     time.Time
 	Client bool // the student's line; false: the sandbox's reply
 	Text   string
+	TLS    bool // the line crossed inside TLS
 }
 
 // InstructorConfig is what RunInstructor needs.

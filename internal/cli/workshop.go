@@ -265,10 +265,10 @@ func saveSession(dir string, info sandbox.SessionInfo, lines []sandbox.WireLine)
 	capture.Add(rec)
 	capture.Trace(protocol.Event{Kind: protocol.EventConnect, Time: info.Started, Network: network, Addr: info.Local})
 	capture.Trace(protocol.Event{Kind: protocol.EventNote, Time: info.Started, Text: fmt.Sprintf(
-		"workshop session %d of %s from %s (TLS at the end: %s), as the sandbox logged it: escaped, AUTH secrets hidden, lines not marked TLS",
+		"workshop session %d of %s from %s (TLS at the end: %s), as the sandbox logged it: escaped, AUTH secrets hidden",
 		info.ID, orNone(info.User), info.Remote, yesNo(info.TLS))})
 	for _, l := range lines {
-		e := protocol.Event{Kind: protocol.EventRecv, Time: l.At, Data: []byte(l.Text + "\r\n")}
+		e := protocol.Event{Kind: protocol.EventRecv, Time: l.At, Data: []byte(l.Text + "\r\n"), TLS: l.TLS}
 		switch {
 		case l.Client:
 			e.Kind = protocol.EventSend

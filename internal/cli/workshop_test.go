@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,6 +153,51 @@ func TestWorkshopSavedSessionReplays(t *testing.T) {
 	}
 	if !strings.Contains(saver.status(), "1 session(s) saved in "+dir) {
 		t.Errorf("status %q", saver.status())
+	}
+}
+
+// A saved session marks the lines that crossed inside TLS, as a recording
+// of ehlo's own does: replay --print shows them with swaks's ~> and <~.
+func TestWorkshopSavedSessionMarksTLS(t *testing.T) {
+	dir := t.TempDir()
+	saver := &sessionSaver{dir: dir}
+	srv := workshopSandbox(t, saver.save)
+	host, port := splitHostPort(t, srv.Addr())
+	c, _, err := protocol.Dial(protocol.SMTP, host, port, protocol.Options{Timeout: 5 * time.Second, LocalHostname: "laptop.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(srv.CertPEM())
+	if _, err := c.Ehlo(""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.StartTLS(&tls.Config{RootCAs: roots, ServerName: "localhost"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Ehlo(""); err != nil {
+		t.Fatal(err)
+	}
+	c.Quit()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.HasPrefix(saver.status(), "1 ") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*-anonymous.jsonl"))
+	if len(files) != 1 {
+		t.Fatalf("saved: %v (%s)", files, saver.status())
+	}
+	var o, e bytes.Buffer
+	app := &appContext{ctx: context.Background(), stdout: &o, stderr: &e, stdin: strings.NewReader("")}
+	if code := runWith(app, []string{"replay", "--print", files[0]}); code != 0 {
+		t.Fatalf("replay --print: exit %d: %s", code, e.String())
+	}
+	out := o.String()
+	for _, want := range []string{" -> starttls", "<-  220 2.0.0", " ~> ehlo laptop.test", "<~  250-sandbox.ehlo.test", " ~> quit", "<~  221 "} {
+		if !strings.Contains(strings.ToLower(out), strings.ToLower(want)) {
+			t.Errorf("replay --print lacks %q:\n%s", want, out)
+		}
 	}
 }
 
