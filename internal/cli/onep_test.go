@@ -9,7 +9,7 @@ import (
 
 // TestSendTakesOnePOnlyInItsOwnProcess: `ehlo send` runs with one P, as
 // measured in docs/performance.md (finding 16), unless GOMAXPROCS is set;
-// and a send run inside another process (these tests) leaves its runtime
+// a send run inside another process (these tests) leaves its runtime
 // alone.
 func TestSendTakesOnePOnlyInItsOwnProcess(t *testing.T) {
 	was := runtime.GOMAXPROCS(0)
@@ -38,5 +38,14 @@ func TestSendTakesOnePOnlyInItsOwnProcess(t *testing.T) {
 	}
 	if got := runtime.GOMAXPROCS(0); got != 4 {
 		t.Errorf("a send inside the test process changed GOMAXPROCS to %d", got)
+	}
+
+	// Main's path, as `ehlo send` runs it: one P before the command runs.
+	app.process = true
+	if code := runWith(app, []string{"send", "127.0.0.1:1", "--to", "a@example.com", "--timeout", "1s"}); code == 0 {
+		t.Fatalf("a send to a closed port exited 0: %s", out.String())
+	}
+	if got := runtime.GOMAXPROCS(0); got != 1 {
+		t.Errorf("GOMAXPROCS after a send that owns the process = %d, want 1", got)
 	}
 }

@@ -223,12 +223,14 @@ func (s *sendCmd) password(app *appContext) (string, error) {
 }
 
 // oneP gives the process one P (GOMAXPROCS=1) unless the environment sets
-// GOMAXPROCS. A send is one conversation that waits for the server at
-// every step; with a second P, each wait left an idle P whose thread the
-// scheduler woke to look for work. One P measured 5% less CPU a message
-// with --no-pipeline, 3% with pipelining, and less for a 100 MB message
-// (docs/performance.md, finding 16). The sandbox does the same
-// (sandbox.TuneProcess).
+// GOMAXPROCS; runWith calls it for `ehlo send` before anything else runs.
+// A send is one conversation that waits for the server at every step;
+// with a second P, each wait left an idle P whose thread the scheduler
+// woke to look for work. One P measured 5% less CPU a message with
+// --no-pipeline, 3% with pipelining, less for a 100 MB message, and 15%
+// less for a one-message send; made later (in Run), giving the second P
+// up cost that send 2-4 ms (docs/performance.md, finding 16). The sandbox
+// does the same (sandbox.TuneProcess).
 func oneP() {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
@@ -236,9 +238,6 @@ func oneP() {
 }
 
 func (s *sendCmd) Run(app *appContext) error {
-	if app.process {
-		oneP()
-	}
 	tlsCfg, err := s.tlsConfig()
 	if err != nil {
 		return &exitError{code: 1, err: err}
