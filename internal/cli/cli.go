@@ -99,7 +99,7 @@ func runWith(app *appContext, args []string) int {
 	if app.process && len(args) > 0 && args[0] == "send" {
 		// Before anything else runs: the second P, once it has cached
 		// memory, costs a one-message send 2-4 ms to give up.
-		oneP()
+		app.procs = oneP()
 	}
 	return runGrammar(app, args, grammar(args))
 }
@@ -164,6 +164,9 @@ type appContext struct {
 	// process is set when the command owns the process (Main), so that
 	// it may tune the Go runtime; tests run commands inside go test's.
 	process bool
+	// procs is GOMAXPROCS as the process started, when oneP lowered it
+	// (0 otherwise), for a command that turns out to want them back.
+	procs int
 }
 
 // terminalWidth is the width of the terminal w writes to, or 0 if it is

@@ -8,23 +8,27 @@ import (
 )
 
 // TestSendTakesOnePOnlyInItsOwnProcess: `ehlo send` runs with one P, as
-// measured in docs/performance.md (finding 16), unless GOMAXPROCS is set;
-// a send run inside another process (these tests) leaves its runtime
-// alone.
+// measured in docs/performance.md (finding 16), unless GOMAXPROCS is set
+// or --connections asks for several conversations at once; a send run
+// inside another process (these tests) leaves its runtime alone.
 func TestSendTakesOnePOnlyInItsOwnProcess(t *testing.T) {
 	was := runtime.GOMAXPROCS(0)
 	t.Cleanup(func() { runtime.GOMAXPROCS(was) })
 
 	runtime.GOMAXPROCS(4)
 	t.Setenv("GOMAXPROCS", "")
-	oneP()
+	if was := oneP(); was != 4 {
+		t.Errorf("oneP returned %d, want the 4 it took", was)
+	}
 	if got := runtime.GOMAXPROCS(0); got != 1 {
 		t.Errorf("GOMAXPROCS after oneP = %d, want 1", got)
 	}
 
 	runtime.GOMAXPROCS(4)
 	t.Setenv("GOMAXPROCS", "4")
-	oneP()
+	if was := oneP(); was != 0 {
+		t.Errorf("GOMAXPROCS=4 in the environment: oneP returned %d, want 0", was)
+	}
 	if got := runtime.GOMAXPROCS(0); got != 4 {
 		t.Errorf("GOMAXPROCS=4 in the environment: after oneP %d, want 4", got)
 	}
@@ -47,5 +51,14 @@ func TestSendTakesOnePOnlyInItsOwnProcess(t *testing.T) {
 	}
 	if got := runtime.GOMAXPROCS(0); got != 1 {
 		t.Errorf("GOMAXPROCS after a send that owns the process = %d, want 1", got)
+	}
+
+	// A load of several connections at once gets its Ps back.
+	runtime.GOMAXPROCS(4)
+	if code := runWith(app, []string{"send", "127.0.0.1:1", "--to", "a@example.com", "--timeout", "1s", "--repeat", "4", "--connections", "2"}); code == 0 {
+		t.Fatalf("a send to a closed port exited 0: %s", out.String())
+	}
+	if got := runtime.GOMAXPROCS(0); got != 4 {
+		t.Errorf("GOMAXPROCS after --connections 2 = %d, want the 4 the process had", got)
 	}
 }

@@ -223,21 +223,36 @@ func (s *sendCmd) password(app *appContext) (string, error) {
 }
 
 // oneP gives the process one P (GOMAXPROCS=1) unless the environment sets
-// GOMAXPROCS; runWith calls it for `ehlo send` before anything else runs.
-// A send is one conversation that waits for the server at every step;
-// with a second P, each wait left an idle P whose thread the scheduler
-// woke to look for work. One P measured 5% less CPU a message with
-// --no-pipeline, 3% with pipelining, less for a 100 MB message, and 15%
-// less for a one-message send; made later (in Run), giving the second P
-// up cost that send 2-4 ms (docs/performance.md, finding 16). The sandbox
-// does the same (sandbox.TuneProcess).
-func oneP() {
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
+// GOMAXPROCS, and returns the number it had (0 when it left it alone);
+// runWith calls it for `ehlo send` before anything else runs. A send is
+// one conversation that waits for the server at every step; with a
+// second P, each wait left an idle P whose thread the scheduler woke to
+// look for work. One P measured 5% less CPU a message with --no-pipeline
+// in one series (the same in another), 3% with pipelining, less for a
+// 100 MB message, and 15% less for a one-message send; made later (in
+// Run), giving the second P up cost that send 2-4 ms (docs/performance.md,
+// finding 16). The sandbox does the same (sandbox.TuneProcess).
+// --connections C > 1 gets the Ps back (morePs): C conversations at once
+// may want more than one CPU, for TLS above all.
+func oneP() int {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return 0
+	}
+	if n := runtime.GOMAXPROCS(1); n > 1 {
+		return n
+	}
+	return 0
+}
+
+// morePs gives back the Ps oneP took, for --connections C > 1.
+func (s *sendCmd) morePs(app *appContext) {
+	if s.Repeat > 0 && s.Connections > 1 && app.procs > 1 {
+		runtime.GOMAXPROCS(app.procs)
 	}
 }
 
 func (s *sendCmd) Run(app *appContext) error {
+	s.morePs(app)
 	tlsCfg, err := s.tlsConfig()
 	if err != nil {
 		return &exitError{code: 1, err: err}
