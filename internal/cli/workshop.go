@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -254,8 +255,8 @@ func saveSession(dir string, info sandbox.SessionInfo, lines []sandbox.WireLine)
 	}
 	path := filepath.Join(dir, fmt.Sprintf("%s-s%d-%s.jsonl", info.Started.Format("20060102-150405"), info.ID, who))
 	network := "tcp"
-	if filepath.IsAbs(info.Local) {
-		network = "unix"
+	if _, _, err := net.SplitHostPort(info.Local); err != nil {
+		network = "unix" // the socket's path, which need not be absolute
 	}
 	rec, err := recordings.Create(path, recordings.Header{Created: info.Started, Server: info.Local, Transport: "smtp", Network: network, EhloVersion: ehloVersion()})
 	if err != nil {

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -153,6 +155,52 @@ func TestWorkshopSavedSessionReplays(t *testing.T) {
 	}
 	if !strings.Contains(saver.status(), "1 session(s) saved in "+dir) {
 		t.Errorf("status %q", saver.status())
+	}
+}
+
+// A session over the Unix socket is saved as one: its path is the
+// recording's server, over unix.
+func TestWorkshopSavedSessionOverUnixSocket(t *testing.T) {
+	dir := t.TempDir()
+	saver := &sessionSaver{dir: dir}
+	sock := filepath.Join(t.TempDir(), "room.sock")
+	srv, err := sandbox.New(sandbox.Config{Workshop: true, Users: roomUsers, TLSListen: "-", Socket: sock, OnSessionEnd: saver.save})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(func() { srv.Close() })
+	nc, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(nc)
+	for _, cmd := range []string{"", "QUIT\r\n"} {
+		if cmd != "" {
+			if _, err := nc.Write([]byte(cmd)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := r.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.HasPrefix(saver.status(), "1 ") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	if len(files) != 1 {
+		t.Fatalf("saved: %v (%s)", files, saver.status())
+	}
+	rec, err := recordings.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Header.Server != sock || rec.Header.Network != "unix" {
+		t.Errorf("the recording's server: %q over %q, want %q over unix", rec.Header.Server, rec.Header.Network, sock)
 	}
 }
 
