@@ -120,28 +120,20 @@ func TestWorkshopSavedSessionReplays(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Quit()
-	deadline := time.Now().Add(10 * time.Second)
-	var files []string
-	for !strings.HasPrefix(saver.status(), "1 ") && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	files, _ = filepath.Glob(filepath.Join(dir, "*-student02.jsonl"))
-	if len(files) != 1 {
-		t.Fatalf("saved: %v (%s)", files, saver.status())
-	}
-	if fi, err := os.Stat(files[0]); err != nil || fi.Mode().Perm() != 0o600 {
+	file := savedOne(t, saver, dir, "*-student02.jsonl")
+	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("the recording's mode: %v %v", fi, err)
 	}
 	// The address the student reached, from the session itself: the
 	// headless room (sandbox.Run) has no other way to know it.
-	if rec, err := recordings.ReadFile(files[0]); err != nil {
+	if rec, err := recordings.ReadFile(file); err != nil {
 		t.Fatal(err)
 	} else if rec.Header.Server != srv.Addr() || rec.Header.Network != "tcp" {
 		t.Errorf("the recording's server: %q over %q, want %q over tcp", rec.Header.Server, rec.Header.Network, srv.Addr())
 	}
 	var o, e bytes.Buffer
 	app := &appContext{ctx: context.Background(), stdout: &o, stderr: &e, stdin: strings.NewReader("")}
-	if code := runWith(app, []string{"replay", "--print", files[0]}); code != 0 {
+	if code := runWith(app, []string{"replay", "--print", file}); code != 0 {
 		t.Fatalf("replay --print: exit %d: %s", code, e.String())
 	}
 	out := o.String()
@@ -187,15 +179,7 @@ func TestWorkshopSavedSessionOverUnixSocket(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.HasPrefix(saver.status(), "1 ") && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
-	if len(files) != 1 {
-		t.Fatalf("saved: %v (%s)", files, saver.status())
-	}
-	rec, err := recordings.ReadFile(files[0])
+	rec, err := recordings.ReadFile(savedOne(t, saver, dir, "*.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,17 +212,10 @@ func TestWorkshopSavedSessionMarksTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Quit()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.HasPrefix(saver.status(), "1 ") && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	files, _ := filepath.Glob(filepath.Join(dir, "*-anonymous.jsonl"))
-	if len(files) != 1 {
-		t.Fatalf("saved: %v (%s)", files, saver.status())
-	}
+	file := savedOne(t, saver, dir, "*-anonymous.jsonl")
 	var o, e bytes.Buffer
 	app := &appContext{ctx: context.Background(), stdout: &o, stderr: &e, stdin: strings.NewReader("")}
-	if code := runWith(app, []string{"replay", "--print", files[0]}); code != 0 {
+	if code := runWith(app, []string{"replay", "--print", file}); code != 0 {
 		t.Fatalf("replay --print: exit %d: %s", code, e.String())
 	}
 	out := o.String()
@@ -247,6 +224,21 @@ func TestWorkshopSavedSessionMarksTLS(t *testing.T) {
 			t.Errorf("replay --print lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// savedOne waits (10 s at most) for saver to have saved one session, and
+// returns the one file in dir that matches pattern.
+func savedOne(t *testing.T, saver *sessionSaver, dir, pattern string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.HasPrefix(saver.status(), "1 ") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, pattern))
+	if len(files) != 1 {
+		t.Fatalf("saved: %v (%s)", files, saver.status())
+	}
+	return files[0]
 }
 
 // A user name cannot steer where a recording is written.
