@@ -164,7 +164,7 @@ var (
 )
 
 func (s *Server) newConn(nc net.Conn, implicit bool) *conn {
-	dc := newDeadlineConn(nc, s.cfg.ReadTimeout)
+	dc := &deadlineConn{Conn: nc, d: s.cfg.ReadTimeout}
 	r, w := readers.Get().(*bufio.Reader), writers.Get().(*bufio.Writer)
 	r.Reset(dc)
 	w.Reset(dc)

@@ -164,6 +164,9 @@ func (s *Server) Serve() error {
 	if !s.serving.CompareAndSwap(false, true) {
 		return errors.New("sandbox: Serve called twice")
 	}
+	// Without its own poller (not Linux, or no epoll) the sandbox serves
+	// through the net package's, only slower (poller_linux.go).
+	poll, _ := newPoller()
 	var wg sync.WaitGroup
 	errc := make(chan error, 3)
 	for _, l := range []struct {
@@ -176,13 +179,17 @@ func (s *Server) Serve() error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.accept(l.l, l.implicit); err != nil {
+			if err := s.accept(poll, l.l, l.implicit); err != nil {
 				errc <- err
 				s.Close()
 			}
 		}()
 	}
 	wg.Wait()
+	// Every accept loop has ended, so Close has been called: the
+	// poller goes once the sessions in it have.
+	s.sessions.Wait()
+	poll.close()
 	close(errc)
 	return <-errc
 }
@@ -193,10 +200,10 @@ func (s *Server) Start() {
 	go s.Serve() //nolint:errcheck // Serve only fails if the listener breaks; Close reports that
 }
 
-func (s *Server) accept(l net.Listener, implicit bool) error {
+func (s *Server) accept(poll *poller, l net.Listener, implicit bool) error {
 	var backoff time.Duration
 	for {
-		nc, err := l.Accept()
+		nc, err := poll.accept(l, s.done)
 		if err != nil {
 			select {
 			case <-s.done:

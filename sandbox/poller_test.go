@@ -1,0 +1,310 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// serverSide returns the server's end of the one session open on srv.
+func serverSide(t *testing.T, srv *Server) *conn {
+	t.Helper()
+	for range 200 {
+		srv.mu.Lock()
+		for c := range srv.conns {
+			srv.mu.Unlock()
+			return c
+		}
+		srv.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("no session")
+	return nil
+}
+
+// TestAcceptedConnectionsHaveNoKeepAlive: keep-alive cost four system
+// calls per accepted connection (listen.go says why it is not needed);
+// TCP_NODELAY, which the net package sets, is set by the poller too.
+func TestAcceptedConnectionsHaveNoKeepAlive(t *testing.T) {
+	srv, _ := start(t, Config{})
+	for _, addr := range []string{srv.Addr(), srv.TLSAddr()} {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := serverSide(t, srv)
+		pc, ok := c.raw.(*deadlineConn).Conn.(*pconn)
+		if !ok {
+			t.Fatalf("%s: accepted as %T, not in the sandbox's poller", addr, c.raw.(*deadlineConn).Conn)
+		}
+		for _, o := range []struct {
+			level, name, want int
+		}{{syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 0}, {syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1}} {
+			if v, err := syscall.GetsockoptInt(pc.fd, o.level, o.name); err != nil || v != o.want {
+				t.Errorf("%s: option %d is %d (%v), want %d", addr, o.name, v, err, o.want)
+			}
+		}
+		nc.Close()
+		for range 200 {
+			srv.mu.Lock()
+			n := len(srv.conns)
+			srv.mu.Unlock()
+			if n == 0 {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+// pollPair returns both ends of a connection on loopback (network "tcp"
+// or "unix"): the one dialled, and the one accepted into a poller. Both
+// are closed, and the poller stopped, when the test ends.
+func pollPair(t *testing.T, network string) (dialled net.Conn, accepted *pconn) {
+	t.Helper()
+	addr := "127.0.0.1:0"
+	if network == "unix" {
+		addr = filepath.Join(t.TempDir(), "s")
+	}
+	l, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	p, err := newPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	accepted1 := make(chan result, 1)
+	go func() {
+		c, err := p.accept(l, nil)
+		accepted1 <- result{c, err}
+	}()
+	nc, err := net.Dial(network, l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-accepted1
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	pc := r.c.(*pconn)
+	t.Cleanup(func() { nc.Close(); pc.Close(); p.close() })
+	return nc, pc
+}
+
+// TestPollConnSemantics: the poller's connections keep net.Conn's
+// contract: a write larger than the socket buffer to a slow reader
+// arrives whole, a read deadline times out as a net.Error, a deadline
+// already past fails at once, and a closed peer reads as io.EOF.
+func TestPollConnSemantics(t *testing.T) {
+	for _, moved := range []bool{false, true} {
+		t.Run(map[bool]string{false: "in the set", true: "moved"}[moved], func(t *testing.T) {
+			client, pc := pollPair(t, "tcp")
+			if moved {
+				move(t, client, pc)
+			}
+			testPollConnSemantics(t, client, pc)
+		})
+	}
+}
+
+func testPollConnSemantics(t *testing.T, client net.Conn, pc *pconn) {
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<18) // 4 MiB
+	got := make(chan []byte, 1)
+	go func() {
+		var buf bytes.Buffer
+		p := make([]byte, 4096)
+		for buf.Len() < len(big) {
+			n, err := client.Read(p)
+			buf.Write(p[:n])
+			if err != nil {
+				break
+			}
+			if buf.Len()%(1<<20) < 4096 {
+				time.Sleep(time.Millisecond) // slow: the server's writes fill the socket
+			}
+		}
+		got <- buf.Bytes()
+	}()
+	_ = pc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if n, err := pc.Write(big); n != len(big) || err != nil {
+		t.Fatalf("Write: %d, %v", n, err)
+	}
+	if b := <-got; !bytes.Equal(b, big) {
+		t.Fatalf("peer read %d bytes, not the %d written", len(b), len(big))
+	}
+
+	_ = pc.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	_, err := pc.Read(make([]byte, 10))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read with nothing sent: %v, want a timeout", err)
+	}
+	if _, err := client.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	if _, err := pc.Read(make([]byte, 10)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read past the deadline, with data waiting: %v, want a timeout", err)
+	}
+	_ = pc.SetReadDeadline(time.Time{})
+	p := make([]byte, 10)
+	if n, err := pc.Read(p); err != nil || string(p[:n]) != "hello" {
+		t.Fatalf("Read: %q, %v", p[:n], err)
+	}
+	client.Close()
+	if _, err := pc.Read(p); err != io.EOF {
+		t.Fatalf("Read after the peer closed: %v, want io.EOF", err)
+	}
+}
+
+// TestPollConnWaitsEnd: a wait in progress ends when another goroutine
+// closes the connection (Server.Close does) or brings its deadline
+// forward; a second Close says the connection is closed.
+func TestPollConnWaitsEnd(t *testing.T) {
+	for _, moved := range []bool{false, true} {
+		t.Run(map[bool]string{false: "in the set", true: "moved"}[moved], func(t *testing.T) {
+			client, pc := pollPair(t, "tcp")
+			if moved {
+				move(t, client, pc)
+			}
+			testPollConnWaitsEnd(t, pc)
+		})
+	}
+}
+
+// move has pc wait for client until it moves to the runtime's poller,
+// and checks that it moved at its moveAfter'th wait, no sooner or later.
+func move(t *testing.T, client net.Conn, pc *pconn) {
+	t.Helper()
+	b := make([]byte, 1)
+	for range 10 * moveAfter {
+		if pc.file.Load() != nil {
+			break
+		}
+		go func() {
+			time.Sleep(time.Millisecond) // the read waits
+			_, _ = client.Write([]byte{'x'})
+		}()
+		if _, err := pc.Read(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pc.file.Load() == nil || pc.waits.Load() != moveAfter {
+		t.Fatalf("moved %v after %d waits, want after %d", pc.file.Load() != nil, pc.waits.Load(), moveAfter)
+	}
+}
+
+func testPollConnWaitsEnd(t *testing.T, pc *pconn) {
+	readErr := func(during func()) error {
+		errc := make(chan error, 1)
+		go func() {
+			_, err := pc.Read(make([]byte, 1))
+			errc <- err
+		}()
+		time.Sleep(20 * time.Millisecond) // the read is waiting
+		during()
+		select {
+		case err := <-errc:
+			return err
+		case <-time.After(ioTimeout):
+			t.Fatal("the read still waits")
+			return nil
+		}
+	}
+	_ = pc.SetReadDeadline(time.Now().Add(time.Hour))
+	if err := readErr(func() { _ = pc.SetReadDeadline(time.Now()) }); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("deadline brought forward: %v, want a timeout", err)
+	}
+	_ = pc.SetReadDeadline(time.Time{})
+	if err := readErr(func() { pc.Close() }); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("closed while reading: %v, want net.ErrClosed", err)
+	}
+	if err := pc.Close(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := pc.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Write after Close: %v", err)
+	}
+}
+
+// TestPollConnAddrs: the addresses are the ones the net package gives for
+// the same connection: the peer as its own end names itself, and for a
+// Unix socket the unnamed client as net shows it.
+func TestPollConnAddrs(t *testing.T) {
+	client, pc := pollPair(t, "tcp")
+	if got, want := pc.RemoteAddr().String(), client.LocalAddr().String(); got != want {
+		t.Errorf("tcp RemoteAddr %q, want %q", got, want)
+	}
+	if got, want := pc.LocalAddr().String(), client.RemoteAddr().String(); got != want {
+		t.Errorf("tcp LocalAddr %q, want %q", got, want)
+	}
+	if pc.RemoteAddr().Network() != "tcp" {
+		t.Errorf("tcp RemoteAddr network %q", pc.RemoteAddr().Network())
+	}
+
+	uclient, upc := pollPair(t, "unix")
+	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		if c, err := net.Dial("unix", l.Addr().String()); err == nil {
+			defer c.Close()
+		}
+	}()
+	ordinary, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ordinary.Close()
+	if got, want := upc.RemoteAddr().String(), ordinary.RemoteAddr().String(); got != want {
+		t.Errorf("unix RemoteAddr %q, the net package's %q", got, want)
+	}
+	if got, want := upc.LocalAddr().String(), uclient.RemoteAddr().String(); got != want {
+		t.Errorf("unix LocalAddr %q, want %q", got, want)
+	}
+}
+
+// TestRawIOOrdersWritesBeforeReads: a value set before a write is ordered
+// before the read that gets those bytes, as net.Conn's ordinary calls
+// order them for the race detector (rawio_race.go), both ways between a
+// raw end and an ordinary one. Under -race, as `make test` runs, each
+// pair below is reported as a race without that edge.
+func TestRawIOOrdersWritesBeforeReads(t *testing.T) {
+	client, pc := pollPair(t, "tcp")
+	for _, dir := range []struct {
+		name           string
+		writer, reader net.Conn
+	}{{"raw write", pc, client}, {"raw read", client, pc}} {
+		var shared int
+		seen := make(chan int)
+		go func() {
+			if _, err := dir.reader.Read(make([]byte, 1)); err != nil {
+				t.Error(err)
+			}
+			seen <- shared
+		}()
+		shared = 42
+		if _, err := dir.writer.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if v := <-seen; v != 42 {
+			t.Errorf("%s: the reader saw %d", dir.name, v)
+		}
+	}
+}
