@@ -39,7 +39,7 @@ type poller struct {
 
 	mu        sync.Mutex
 	conns     []*pconn // by descriptor number; nil where none
-	listeners map[net.Listener]*pconn
+	listeners map[net.Listener]syscall.RawConn // their duplicates' (listening)
 }
 
 func newPoller() (*poller, error) {
@@ -58,7 +58,7 @@ func newPoller() (*poller, error) {
 		f.Close()
 		return nil, err
 	}
-	p := &poller{ep: f, epfd: fd, rc: rc, done: make(chan struct{}), listeners: make(map[net.Listener]*pconn)}
+	p := &poller{ep: f, epfd: fd, rc: rc, done: make(chan struct{}), listeners: make(map[net.Listener]syscall.RawConn)}
 	go p.run()
 	return p, nil
 }
@@ -76,89 +76,82 @@ func (p *poller) close() {
 // Registrations are edge-triggered: a connection reads or writes until
 // EAGAIN before it waits, and a token left in its channel from an earlier
 // edge costs one retry, never a lost wake-up.
+//
+// The callback never reports done, so the whole life of the poller is one
+// RawConn.Read: RawConn.Read clears the poller's readiness as it starts,
+// and a new call per batch would have to make a second epoll_pwait before
+// every wait to be sure it lost no edge. Within one call, an edge that
+// comes after the callback returns is kept for the wait that follows.
 func (p *poller) run() {
 	defer close(p.done)
 	var events [64]syscall.EpollEvent
-	for {
-		n := 0
-		var errno syscall.Errno
-		err := p.rc.Read(func(fd uintptr) bool {
-			r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd,
+	_ = p.rc.Read(func(fd uintptr) bool {
+		for {
+			r, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd,
 				uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
-			n, errno = int(r), e
-			return errno != syscall.EINTR && (errno != 0 || n > 0)
-		})
-		if err != nil || errno != 0 {
-			return // closed; epoll_pwait fails only on a bad descriptor
-		}
-		p.mu.Lock()
-		for _, ev := range events[:n] {
-			fd := int(ev.Fd)
-			if fd < 0 || fd >= len(p.conns) || p.conns[fd] == nil {
-				continue // closed since; a reused number is registered anew
+			switch {
+			case errno == syscall.EINTR:
+				continue
+			case errno != 0:
+				return true // a bad descriptor: closed under us
 			}
-			c := p.conns[fd]
-			if ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
-				c.rd.poke()
-			}
-			if ev.Events&(syscall.EPOLLOUT|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
-				c.wr.poke()
+			p.dispatch(events[:r])
+			if int(r) < len(events) {
+				return false // none left: wait
 			}
 		}
-		p.mu.Unlock()
+	})
+}
+
+func (p *poller) dispatch(events []syscall.EpollEvent) {
+	p.mu.Lock()
+	for _, ev := range events {
+		fd := int(ev.Fd)
+		if fd < 0 || fd >= len(p.conns) || p.conns[fd] == nil {
+			continue // closed since; a reused number is registered anew
+		}
+		c := p.conns[fd]
+		if ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
+			c.rd.poke()
+		}
+		if ev.Events&(syscall.EPOLLOUT|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
+			c.wr.poke()
+		}
 	}
+	p.mu.Unlock()
 }
 
 // accept takes the next connection on l (a TCP or Unix listener) with a
 // raw accept4 and registers it; any other listener, or a nil poller, is
-// accepted the ordinary way. A listener's RawConn can only Control, so
-// the listener is in the set too, and accept4 runs inside Control, which
-// keeps the descriptor from being closed under it. done ends a wait: a
-// listener is closed only after it (Server.Close).
+// accepted the ordinary way. The wait is the runtime poller's, on a
+// duplicate of the listener's descriptor (listening), so that a new
+// connection wakes this goroutine directly. done ends the wait.
 func (p *poller) accept(l net.Listener, done <-chan struct{}) (net.Conn, error) {
 	if p == nil {
 		return l.Accept()
 	}
-	sc, ok := l.(syscall.Conn)
-	if !ok {
-		return l.Accept()
-	}
-	lrc, err := sc.SyscallConn()
-	if err != nil {
-		return l.Accept()
-	}
-	lw, err := p.listening(l, lrc)
+	lrc, err := p.listening(l, done)
 	if err != nil {
 		return l.Accept()
 	}
 	c := &pconn{p: p, laddr: l.Addr()}
-	for {
-		var nfd int
-		var errno syscall.Errno
-		err = lrc.Control(func(fd uintptr) {
-			for {
-				size := uint32(unsafe.Sizeof(c.peer))
-				r, _, e := syscall.RawSyscall6(syscall.SYS_ACCEPT4, fd, uintptr(unsafe.Pointer(&c.peer)),
-					uintptr(unsafe.Pointer(&size)), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0, 0)
-				if e != syscall.EINTR {
-					nfd, errno = int(r), e
-					return
-				}
+	var errno syscall.Errno
+	err = lrc.Read(func(fd uintptr) bool {
+		for {
+			size := uint32(unsafe.Sizeof(c.peer))
+			r, _, e := syscall.RawSyscall6(syscall.SYS_ACCEPT4, fd, uintptr(unsafe.Pointer(&c.peer)),
+				uintptr(unsafe.Pointer(&size)), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0, 0)
+			if e != syscall.EINTR {
+				c.fd, errno = int(r), e
+				return e != syscall.EAGAIN
 			}
-		})
-		switch {
-		case err != nil:
-			return nil, err
-		case errno == syscall.EAGAIN:
-			if err := lw.rd.wait(done); err != nil {
-				return nil, &net.OpError{Op: "accept", Net: l.Addr().Network(), Addr: l.Addr(), Err: err}
-			}
-			continue
-		case errno != 0:
-			return nil, &net.OpError{Op: "accept", Net: l.Addr().Network(), Addr: l.Addr(), Err: os.NewSyscallError("accept4", errno)}
 		}
-		c.fd = nfd
-		break
+	})
+	switch {
+	case err != nil:
+		return nil, &net.OpError{Op: "accept", Net: l.Addr().Network(), Addr: l.Addr(), Err: net.ErrClosed}
+	case errno != 0:
+		return nil, &net.OpError{Op: "accept", Net: l.Addr().Network(), Addr: l.Addr(), Err: os.NewSyscallError("accept4", errno)}
 	}
 	if c.peer.Addr.Family != syscall.AF_UNIX {
 		one := int32(1)
@@ -167,7 +160,6 @@ func (p *poller) accept(l net.Listener, done <-chan struct{}) (net.Conn, error) 
 	}
 	c.rd.init()
 	c.wr.init()
-	c.done = make(chan struct{})
 	if err := p.add(c); err != nil {
 		_, _, _ = syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(c.fd), 0, 0)
 		return nil, err
@@ -175,27 +167,46 @@ func (p *poller) accept(l net.Listener, done <-chan struct{}) (net.Conn, error) 
 	return c, nil
 }
 
-// listening is l's entry in the set, registered on the first accept. Its
-// registration ends with the listener's descriptor.
-func (p *poller) listening(l net.Listener, lrc syscall.RawConn) (*pconn, error) {
+// listening returns the RawConn of l's duplicate, made on the first
+// accept: an os.File whose Read waits in the runtime's poller (a
+// listener's own RawConn can only Control). The duplicate keeps the
+// socket listening, so it is closed as soon as done is.
+func (p *poller) listening(l net.Listener, done <-chan struct{}) (syscall.RawConn, error) {
 	p.mu.Lock()
-	lw := p.listeners[l]
-	p.mu.Unlock()
-	if lw != nil {
-		return lw, nil
+	defer p.mu.Unlock()
+	if rc := p.listeners[l]; rc != nil {
+		return rc, nil
 	}
-	lw = &pconn{p: p, fd: -1}
-	if err := lrc.Control(func(fd uintptr) { lw.fd = int(fd) }); err != nil {
+	sc, ok := l.(syscall.Conn)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	lrc, err := sc.SyscallConn()
+	if err != nil {
 		return nil, err
 	}
-	lw.rd.init()
-	if err := p.add(lw); err != nil {
+	dup, errno := -1, syscall.Errno(0)
+	if err := lrc.Control(func(fd uintptr) {
+		r, _, e := syscall.RawSyscall(syscall.SYS_FCNTL, fd, syscall.F_DUPFD_CLOEXEC, 0)
+		dup, errno = int(r), e
+	}); err != nil {
 		return nil, err
 	}
-	p.mu.Lock()
-	p.listeners[l] = lw
-	p.mu.Unlock()
-	return lw, nil
+	if errno != 0 {
+		return nil, os.NewSyscallError("fcntl", errno)
+	}
+	f := os.NewFile(uintptr(dup), "sandbox-listener")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	go func() {
+		<-done
+		f.Close()
+	}()
+	p.listeners[l] = rc
+	return rc, nil
 }
 
 // add registers c. It is in p.conns first, so an edge that the
@@ -241,7 +252,6 @@ type pconn struct {
 	peer   syscall.RawSockaddrAny
 	laddr  net.Addr
 	rd, wr waiter
-	done   chan struct{} // closed by Close: wakes every wait
 	waits  atomic.Int32  // waits in the set, reads' and writes'
 	file   atomic.Pointer[movedConn]
 
@@ -363,13 +373,17 @@ func movedError(err error) error {
 	return net.ErrClosed
 }
 
-// waiter is one direction's readiness: a token from the poller and the
-// deadline of net.Conn.
+// waiter is one direction's readiness: a token from the poller, from the
+// deadline's timer or from Close, each of which sends the waiting
+// goroutine back to try its call again; the call's loop checks the
+// deadline and Close.
 type waiter struct {
 	ready    chan struct{} // capacity one
 	deadline atomic.Int64  // UnixNano; zero for none
-	waiting  atomic.Bool
-	timer    *time.Timer
+
+	mu    sync.Mutex  // timer and armed: the waiting goroutine's and Close's
+	timer *time.Timer // pokes ready at armed
+	armed int64
 }
 
 func (w *waiter) init() { w.ready = make(chan struct{}, 1) }
@@ -381,45 +395,48 @@ func (w *waiter) poke() {
 	}
 }
 
-// wait blocks until the poller reports an edge, the deadline passes or
-// the connection is closed.
-func (w *waiter) wait(done <-chan struct{}) error {
-	for {
-		// waiting is set before the deadline is read, so that a deadline
-		// set meanwhile is either seen here or pokes this wait.
-		w.waiting.Store(true)
-		var expired <-chan time.Time
-		if d := w.deadline.Load(); d != 0 {
-			left := time.Duration(d - time.Now().UnixNano())
-			if left <= 0 {
-				w.waiting.Store(false)
-				return os.ErrDeadlineExceeded
-			}
-			if w.timer == nil {
-				w.timer = time.NewTimer(left)
-			} else {
-				w.timer.Reset(left)
-			}
-			expired = w.timer.C
-		}
-		select {
-		case <-w.ready:
-			w.stop()
-			return nil
-		case <-done:
-			w.stop()
-			return net.ErrClosed
-		case <-expired:
-			w.waiting.Store(false) // the deadline may have moved: look again
-		}
+// wait blocks until the next token. The timer is armed for the deadline
+// and left so: a deadline is renewed far less often than a wait starts
+// (deadlineConn), and a token from a timer that fired after its wait
+// costs one retry.
+func (w *waiter) wait() {
+	if d := w.deadline.Load(); d != 0 {
+		w.arm(d)
 	}
+	<-w.ready
 }
 
+func (w *waiter) arm(d int64) {
+	w.mu.Lock()
+	if w.armed != d {
+		left := time.Duration(d - time.Now().UnixNano())
+		if w.timer == nil {
+			w.timer = time.AfterFunc(left, w.fired)
+		} else {
+			w.timer.Reset(left)
+		}
+		w.armed = d
+	}
+	w.mu.Unlock()
+}
+
+// fired pokes the wait, and has the next one arm the timer again: the
+// deadline is on the wall clock, the timer on the monotonic one, and a
+// clock set back could otherwise leave a wait with no timer.
+func (w *waiter) fired() {
+	w.mu.Lock()
+	w.armed = 0
+	w.mu.Unlock()
+	w.poke()
+}
+
+// stop lets the timer go with the connection rather than when it fires.
 func (w *waiter) stop() {
-	w.waiting.Store(false)
+	w.mu.Lock()
 	if w.timer != nil {
 		w.timer.Stop()
 	}
+	w.mu.Unlock()
 }
 
 // setDeadline wakes a wait in progress so that it sees the new deadline.
@@ -432,9 +449,7 @@ func (w *waiter) setDeadline(t time.Time) {
 		}
 	}
 	w.deadline.Store(d)
-	if w.waiting.Load() {
-		w.poke()
-	}
+	w.poke()
 }
 
 // expired reports a deadline already past, which fails an operation before
@@ -486,9 +501,7 @@ func (c *pconn) Read(b []byte) (int, error) {
 			if c.waited() {
 				continue
 			}
-			if err := c.rd.wait(c.done); err != nil {
-				return 0, c.opError("read", err)
-			}
+			c.rd.wait()
 		case errno != 0:
 			return 0, c.opError("read", os.NewSyscallError("read", errno))
 		case n == 0:
@@ -521,9 +534,7 @@ func (c *pconn) Write(b []byte) (int, error) {
 			if c.waited() {
 				continue
 			}
-			if err := c.wr.wait(c.done); err != nil {
-				return written, c.opError("write", err)
-			}
+			c.wr.wait()
 		default:
 			return written, c.opError("write", os.NewSyscallError("write", errno))
 		}
@@ -542,7 +553,10 @@ func (c *pconn) Close() error {
 	last := c.ops == 0
 	m := c.file.Load()
 	c.mu.Unlock()
-	close(c.done)
+	c.rd.stop()
+	c.wr.stop()
+	c.rd.poke()
+	c.wr.poke()
 	if m != nil {
 		return m.f.Close()
 	}

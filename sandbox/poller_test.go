@@ -88,8 +88,10 @@ func pollPair(t *testing.T, network string) (dialled net.Conn, accepted *pconn) 
 		err error
 	}
 	accepted1 := make(chan result, 1)
+	done := make(chan struct{})
+	defer close(done) // closes the listener's duplicate
 	go func() {
-		c, err := p.accept(l, nil)
+		c, err := p.accept(l, done)
 		accepted1 <- result{c, err}
 	}()
 	nc, err := net.Dial(network, l.Addr().String())
