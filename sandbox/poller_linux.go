@@ -38,7 +38,7 @@ type poller struct {
 	done chan struct{} // closed when run returns
 
 	mu        sync.Mutex
-	conns     []*pconn // by descriptor number; nil where none
+	conns     []*pconn                         // by descriptor number; nil where none
 	listeners map[net.Listener]syscall.RawConn // their duplicates' (listening)
 }
 
@@ -252,7 +252,7 @@ type pconn struct {
 	peer   syscall.RawSockaddrAny
 	laddr  net.Addr
 	rd, wr waiter
-	waits  atomic.Int32  // waits in the set, reads' and writes'
+	waits  atomic.Int32 // waits in the set, reads' and writes'
 	file   atomic.Pointer[movedConn]
 
 	mu     sync.Mutex
