@@ -17,20 +17,22 @@ import (
 
 // poller is the sandbox's own epoll set: every plain connection is
 // accepted, read, written and closed with raw system calls, and waits in
-// this set rather than in the runtime's poller, which watches only the
-// set itself (nested epoll) and the listeners.
+// this set, which the runtime's poller watches as one descriptor (nested
+// epoll). A dispatcher goroutine (run) hands each edge to the goroutine
+// waiting for it. The listeners wait in the runtime's poller, through
+// duplicates (listening).
 //
-// Why: any ordinary system call (syscall.Syscall, not RawSyscall) made
+// Why: an ordinary system call (syscall.Syscall, not RawSyscall) made
 // while every P is idle wakes the runtime's monitor thread, which then
 // polls every 20 µs until it sees the P idle again. A server that answers
 // one client at a time is idle after every reply, and the standard
 // library cannot accept, register or close a descriptor without an
-// ordinary call (os.NewFile's fcntl, net's accept4 and close). With a
-// connection per message that was 3.7 thread switches a message on top of
-// smtp-sink's 7.0, and its whole lead in messages a second
-// (docs/performance.md, findings 15 and 17). Here a connection costs no
-// ordinary call at all; the price is one goroutine hand-off and one more
-// epoll_pwait per wait for the client.
+// ordinary call (net's accept4 and close, os.NewFile's fcntl). With a
+// connection per message that was 10.7 thread switches a message against
+// smtp-sink's 7.0 (docs/performance.md, findings 15 and 17). Here a
+// connection makes no ordinary call, and 7.0 switches; the price is the
+// dispatcher's hand-off on each wait, which is why a long session moves
+// to the runtime's poller (pconn).
 type poller struct {
 	ep   *os.File // the epoll descriptor, waited on by the runtime's poller
 	epfd int      // its number: ep.Fd would make it blocking
