@@ -601,24 +601,40 @@ func (c *pconn) SetWriteDeadline(t time.Time) error {
 	return nil
 }
 
-func (c *pconn) LocalAddr() net.Addr { return c.laddr }
+// LocalAddr is the listener's address, or for a listener on every
+// address the one the client reached (getsockname), as the net package
+// gives it.
+func (c *pconn) LocalAddr() net.Addr {
+	if a, ok := c.laddr.(*net.TCPAddr); ok && a.IP.IsUnspecified() && c.begin() {
+		defer c.end()
+		var sa syscall.RawSockaddrAny
+		size := uint32(unsafe.Sizeof(sa))
+		if _, _, e := syscall.RawSyscall(syscall.SYS_GETSOCKNAME, uintptr(c.fd),
+			uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&size))); e == 0 {
+			return sockaddr(&sa)
+		}
+	}
+	return c.laddr
+}
 
-// RemoteAddr is the peer as accept4 gave it, in the types the net
-// package uses.
-func (c *pconn) RemoteAddr() net.Addr {
-	switch c.peer.Addr.Family {
+// RemoteAddr is the peer as accept4 gave it.
+func (c *pconn) RemoteAddr() net.Addr { return sockaddr(&c.peer) }
+
+// sockaddr is a raw address in the types the net package uses.
+func sockaddr(rsa *syscall.RawSockaddrAny) net.Addr {
+	switch rsa.Addr.Family {
 	case syscall.AF_INET:
-		sa := (*syscall.RawSockaddrInet4)(unsafe.Pointer(&c.peer))
+		sa := (*syscall.RawSockaddrInet4)(unsafe.Pointer(rsa))
 		return &net.TCPAddr{IP: append(net.IP(nil), sa.Addr[:]...), Port: port(sa.Port)}
 	case syscall.AF_INET6:
-		sa := (*syscall.RawSockaddrInet6)(unsafe.Pointer(&c.peer))
+		sa := (*syscall.RawSockaddrInet6)(unsafe.Pointer(rsa))
 		a := &net.TCPAddr{IP: append(net.IP(nil), sa.Addr[:]...), Port: port(sa.Port)}
 		if sa.Scope_id != 0 {
 			a.Zone = zoneName(int(sa.Scope_id))
 		}
 		return a
 	case syscall.AF_UNIX:
-		sa := (*syscall.RawSockaddrUnix)(unsafe.Pointer(&c.peer))
+		sa := (*syscall.RawSockaddrUnix)(unsafe.Pointer(rsa))
 		return &net.UnixAddr{Name: unixName(sa.Path[:]), Net: "unix"}
 	}
 	return &net.UnixAddr{Net: "unix"}

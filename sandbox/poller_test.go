@@ -74,6 +74,13 @@ func pollPair(t *testing.T, network string) (dialled net.Conn, accepted *pconn) 
 	if network == "unix" {
 		addr = filepath.Join(t.TempDir(), "s")
 	}
+	return pollPairAt(t, network, addr, "")
+}
+
+// pollPairAt is pollPair on a listener at addr, dialled on host dialHost
+// if set (for a listener on every address).
+func pollPairAt(t *testing.T, network, addr, dialHost string) (dialled net.Conn, accepted *pconn) {
+	t.Helper()
 	l, err := net.Listen(network, addr)
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +101,12 @@ func pollPair(t *testing.T, network string) (dialled net.Conn, accepted *pconn) 
 		c, err := p.accept(l, done)
 		accepted1 <- result{c, err}
 	}()
-	nc, err := net.Dial(network, l.Addr().String())
+	dial := l.Addr().String()
+	if dialHost != "" {
+		_, port, _ := net.SplitHostPort(dial)
+		dial = net.JoinHostPort(dialHost, port)
+	}
+	nc, err := net.Dial(network, dial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,6 +268,11 @@ func TestPollConnAddrs(t *testing.T) {
 	}
 	if pc.RemoteAddr().Network() != "tcp" {
 		t.Errorf("tcp RemoteAddr network %q", pc.RemoteAddr().Network())
+	}
+	// A listener on every address (a workshop's): the address reached.
+	client, pc = pollPairAt(t, "tcp", "0.0.0.0:0", "127.0.0.1")
+	if got, want := pc.LocalAddr().String(), client.RemoteAddr().String(); got != want {
+		t.Errorf("LocalAddr on 0.0.0.0 %q, want %q", got, want)
 	}
 
 	uclient, upc := pollPair(t, "unix")
