@@ -7,6 +7,11 @@
 // It owns:
 //   - the listeners: plain SMTP with STARTTLS, implicit TLS and a Unix
 //     socket, on loopback unless the caller names another address;
+//   - on Linux, its own epoll set (poller_linux.go): connections are
+//     accepted, read, written and closed with raw system calls, so that a
+//     short session never wakes the Go runtime's monitor thread, as
+//     smtp-sink's one thread is never woken (docs/performance.md, finding
+//     17); elsewhere the net package's;
 //   - an in-memory self-signed certificate (or a PEM pair from disk) and
 //     its fingerprint, so a client can trust exactly this server;
 //   - demo users for AUTH PLAIN, LOGIN and CRAM-MD5;
