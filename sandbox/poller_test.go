@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -325,5 +326,32 @@ func TestRawIOOrdersWritesBeforeReads(t *testing.T) {
 		if v := <-seen; v != 42 {
 			t.Errorf("%s: the reader saw %d", dir.name, v)
 		}
+	}
+}
+
+// TestLongSessionMovesToRuntimePoller: a session that outlasts moveAfter
+// waits moves to the runtime's poller mid-conversation and goes on as
+// before; one that carries a message stays in the set.
+func TestLongSessionMovesToRuntimePoller(t *testing.T) {
+	srv, _ := start(t, Config{})
+	c := dial(t, "tcp", srv.Addr())
+	c.expectText(220, "")
+	c.cmd("EHLO client.test", 250)
+	c.sendMessage("a@x.test", []string{"b@x.test"}, "Subject: 1\r\n\r\none\r\n")
+	pc := serverSide(t, srv).raw.(*deadlineConn).Conn.(*pconn)
+	if pc.file.Load() != nil {
+		t.Fatalf("moved after one message (%d waits)", pc.waits.Load())
+	}
+	for i := 2; i <= 10; i++ {
+		c.sendMessage("a@x.test", []string{"b@x.test"}, "Subject: "+strconv.Itoa(i)+"\r\n\r\nbody\r\n")
+	}
+	if pc.file.Load() == nil {
+		t.Fatalf("still in the set after ten messages (%d waits)", pc.waits.Load())
+	}
+	c.cmd("NOOP", 250)
+	c.cmd("QUIT", 221)
+	c.expectClosed()
+	if n := srv.Mailbox().Len(); n != 10 {
+		t.Errorf("%d messages in the mailbox, want 10", n)
 	}
 }
