@@ -123,7 +123,8 @@ func pollPairAt(t *testing.T, network, addr, dialHost string) (dialled net.Conn,
 // TestPollConnSemantics: the poller's connections keep net.Conn's
 // contract: a write larger than the socket buffer to a slow reader
 // arrives whole, a read deadline times out as a net.Error, a deadline
-// already past fails at once, and a closed peer reads as io.EOF.
+// already past fails at once, a write to a peer that reads nothing ends
+// at its deadline, and a closed peer reads as io.EOF.
 func TestPollConnSemantics(t *testing.T) {
 	for _, moved := range []bool{false, true} {
 		t.Run(map[bool]string{false: "in the set", true: "moved"}[moved], func(t *testing.T) {
@@ -132,6 +133,18 @@ func TestPollConnSemantics(t *testing.T) {
 				move(t, client, pc)
 			}
 			testPollConnSemantics(t, client, pc)
+
+			// A peer that reads nothing: the write waits, and ends at
+			// its deadline (64 MiB is more than both sockets' buffers).
+			client, pc = pollPair(t, "tcp")
+			if moved {
+				move(t, client, pc)
+			}
+			_ = pc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			n, err := pc.Write(make([]byte, 64<<20))
+			if !errors.Is(err, os.ErrDeadlineExceeded) || n >= 64<<20 {
+				t.Fatalf("Write to a peer that reads nothing: %d bytes, %v; want a timeout", n, err)
+			}
 		})
 	}
 }
