@@ -670,9 +670,8 @@ func unixName(path []int8) string {
 	return string(b)
 }
 
+// opError is err as the net package reports it. End of file never comes
+// here: it is io.EOF itself, as from net.
 func (c *pconn) opError(op string, err error) error {
-	if err == io.EOF || errors.Is(err, io.EOF) {
-		return err
-	}
 	return &net.OpError{Op: op, Net: c.laddr.Network(), Source: c.laddr, Addr: c.RemoteAddr(), Err: err}
 }
