@@ -314,10 +314,7 @@ func (c *pconn) move() {
 	}
 	c.p.forget(c)
 	f := os.NewFile(uintptr(c.fd), "sandbox-conn")
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return // not for an os.File
-	}
+	rc, _ := f.SyscallConn() // fails only for a nil *os.File
 	m := &movedConn{f: f, rc: rc}
 	m.rd.fn = func(fd uintptr) bool { return m.rd.do(syscall.SYS_READ, fd) }
 	m.wr.fn = func(fd uintptr) bool { return m.wr.do(syscall.SYS_WRITE, fd) }
@@ -577,12 +574,7 @@ func (c *pconn) release() {
 }
 
 func (c *pconn) SetDeadline(t time.Time) error {
-	c.rd.setDeadline(t)
-	c.wr.setDeadline(t)
-	if m := c.file.Load(); m != nil {
-		return m.f.SetDeadline(t)
-	}
-	return nil
+	return errors.Join(c.SetReadDeadline(t), c.SetWriteDeadline(t))
 }
 
 func (c *pconn) SetReadDeadline(t time.Time) error {
