@@ -97,8 +97,10 @@ func runWith(app *appContext, args []string) int {
 		return 1
 	}
 	if app.process && len(args) > 0 && args[0] == "send" {
-		// Before anything else runs: the second P, once it has cached
-		// memory, costs a one-message send 2-4 ms to give up.
+		// Before kong runs: the second P, once it has cached memory,
+		// costs a one-message send 2-4 ms to give up. For a command line
+		// that starts with "send", onep's init took it before most of the
+		// binary initialised.
 		app.procs = oneP()
 	}
 	return runGrammar(app, args, grammar(args))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/charmbracelet/x/term"
 
+	"github.com/ehlo-dev/ehlo/internal/cli/onep"
 	"github.com/ehlo-dev/ehlo/protocol"
 	"github.com/ehlo-dev/ehlo/session"
 )
@@ -222,26 +223,22 @@ func (s *sendCmd) password(app *appContext) (string, error) {
 	return string(p), nil
 }
 
-// oneP gives the process one P (GOMAXPROCS=1) unless the environment sets
-// GOMAXPROCS, and returns the number it had (0 when it left it alone);
-// runWith calls it for `ehlo send` before anything else runs. A send is
-// one conversation that waits for the server at every step; with a
-// second P, each wait left an idle P whose thread the scheduler woke to
-// look for work. One P measured 5% less CPU a message with --no-pipeline
-// in one series (the same in another), 3% with pipelining, less for a
-// 100 MB message, and 15% less for a one-message send; made later (in
-// Run), giving the second P up cost that send 2-4 ms (docs/performance.md,
-// finding 16). The sandbox does the same (sandbox.TuneProcess).
-// --connections C > 1 gets the Ps back (morePs): C conversations at once
-// may want more than one CPU, for TLS above all.
+// oneP gives `ehlo send` one P and returns the number the process had (0
+// when it left it alone): onep's init has done it already when the command
+// line starts with "send", and this does it for one that swaks's spellings
+// turned into a send. A send is one conversation that waits for the server
+// at every step; with a second P, each wait left an idle P whose thread the
+// scheduler woke to look for work. One P measured 5% less CPU a message
+// with --no-pipeline in one series (the same in another), 3% with
+// pipelining, less for a 100 MB message, and 15% less for a one-message
+// send (docs/performance.md, findings 16 and 17). The sandbox does the same
+// (sandbox.TuneProcess). --connections C > 1 gets the Ps back (morePs): C
+// conversations at once may want more than one CPU, for TLS above all.
 func oneP() int {
-	if os.Getenv("GOMAXPROCS") != "" {
-		return 0
-	}
-	if n := runtime.GOMAXPROCS(1); n > 1 {
+	if n := onep.Took(); n > 0 {
 		return n
 	}
-	return 0
+	return onep.Take()
 }
 
 // morePs gives back the Ps oneP took, for --connections C > 1.
