@@ -953,8 +953,73 @@ func (w *worker) connect() {
 		w.client.Close()
 	}
 	w.leaveMode()
+	if r := l.cfg.route; r != nil {
+		w.connectRoute(r)
+		return
+	}
+	if err := w.dial(l.cfg.Server, l.cfg.Port, l.cfg.Options.TLSConfig); err != nil {
+		w.fail(err)
+	}
+}
+
+// connectRoute tries the route's addresses in order until one greets with
+// 220, as SendRoute does: a failure to connect or a bad greeting moves on
+// to the next address or host, said in a note. Whatever happens after the
+// greeting (TLS included) is the user's to see, on that host.
+func (w *worker) connectRoute(r *Route) {
+	l := w.l
+	tried := 0
+	var failed string
+	var last error
+	for _, h := range r.hosts {
+		for _, a := range h.host.Addrs {
+			if tried == MaxAttempts {
+				w.note(attemptsSpent)
+				w.fail(last)
+				return
+			}
+			if failed != "" {
+				w.note(failed + tryingNext)
+			}
+			tried++
+			l.mu.Lock()
+			r.use(h, a)
+			l.snap.Route = r.snapshot()
+			tc := h.tls
+			if l.pinned != "" {
+				tc = pinnedTLS(h.tls, l.pinned)
+			}
+			l.mu.Unlock()
+			last = w.dial(r.server(a), 0, tc)
+			if last == nil || !w.current() || !redialable(last) {
+				if last != nil {
+					w.fail(last)
+				}
+				return
+			}
+			failed = attemptFailed(h.host, a, last)
+		}
+	}
+	if last == nil {
+		last = errors.New("the route has no address to connect to")
+	}
+	w.fail(last)
+}
+
+// current says w is still the worker whose work counts: not abandoned by
+// Cancel, and Live not closed.
+func (w *worker) current() bool {
+	w.l.mu.Lock()
+	defer w.l.mu.Unlock()
+	return w.l.cur == w && !w.l.closed
+}
+
+// dial opens a connection to server with a fresh protocol.Client and
+// reads the greeting; a greeting other than 220 closes it again.
+func (w *worker) dial(server string, port int, tc *tls.Config) error {
+	l := w.l
 	opts := l.cfg.Options
-	opts.Tracer = w
+	opts.Tracer, opts.TLSConfig = w, tc
 	c := protocol.NewClient(l.cfg.Kind, opts)
 	l.mu.Lock()
 	w.client = c
@@ -964,25 +1029,24 @@ func (w *worker) connect() {
 	s.State = protocol.State{}
 	l.mu.Unlock()
 
-	r, err := c.Connect(l.cfg.Server, l.cfg.Port)
+	r, err := c.Connect(server, port)
 	if err != nil {
 		if isTimeout(err) {
 			err = hintGreeting(err, SendConfig{Kind: l.cfg.Kind, Timeout: l.cfg.Options.Timeout})
 		}
 		c.Close()
-		w.fail(err)
-		return
+		return err
 	}
 	if r.Code != 220 {
 		c.Close()
-		w.fail(&protocol.ConnectError{ResponseError: protocol.ResponseError(r)})
-		return
+		return &protocol.ConnectError{ResponseError: protocol.ResponseError(r)}
 	}
 	// The greeting and a reply nobody asked for in one segment (F15)
 	// would otherwise be taken as the answer to the user's first command.
 	if err := c.Debug().CheckUnsolicited(); err != nil {
 		w.fail(err)
 	}
+	return nil
 }
 
 func (w *worker) quit() {

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -25,7 +26,8 @@ type Route struct {
 	// connection must be upgraded (RFC 7672 §2.2, RFC 8461 §4.2).
 	TLSRequired bool
 
-	at *mx.Attempt // the verdict's owner: hostConfig's check writes it
+	at    *mx.Attempt // the verdict's owner: hostConfig's check writes it
+	hosts []liveHost  // the usable hosts, in the order Connect tries them
 }
 
 // PlanLive finds the server for cfg through DNS as SendRoute does (the MX
@@ -33,8 +35,11 @@ type Route struct {
 // SendRoute would (DANE when authenticated TLSA records exist, else an
 // enforced MTA-STS policy): cfg comes back pointed at the first address of
 // the first host that may be used, with that host's TLS configuration,
-// and its Snapshots carry the Route. An interactive session connects
-// once: the hosts passed over, and why, are in Route.Lines.
+// and its Snapshots carry the Route. Connect tries that address first and,
+// when it does not answer or greets with anything but 220, the next
+// address or usable host, as SendRoute does (at most MaxAttempts); each
+// one passed over is a note in the conversation. The hosts passed over by
+// DANE or MTA-STS, and why, are in Route.Lines.
 func PlanLive(ctx context.Context, cfg LiveConfig, rc RouteConfig) (LiveConfig, *Route, error) {
 	r := &Route{Report: &mx.Report{Domain: rc.Domain, Resolver: rc.ResolverName}}
 	info := func(k InfoKind, s string) {
@@ -61,15 +66,56 @@ func PlanLive(ctx context.Context, cfg LiveConfig, rc RouteConfig) (LiveConfig, 
 		}
 		at.Addr = h.Addrs[0].String()
 		hc := hostConfig(sc, rc, h, at, info)
-		info(Info, fmt.Sprintf("%s: connecting to %s port %d", hostLabel(h, rc), at.Addr, at.Port))
-		r.Host, r.at = h, at
-		r.TLSRequired = at.DANE || (at.MTASTS == "match" && r.Report.MTASTS.Enforced() != nil)
-		cfg.Server, cfg.Port = netip.AddrPortFrom(h.Addrs[0], uint16(at.Port)).String(), 0
-		cfg.Options.TLSConfig = hc.TLSConfig
-		cfg.route = r
-		return cfg, r.snapshot(), nil
+		r.hosts = append(r.hosts, liveHost{
+			host: h, at: at, tls: hc.TLSConfig, label: hostLabel(h, rc),
+			tlsRequired: at.DANE || (at.MTASTS == "match" && r.Report.MTASTS.Enforced() != nil),
+		})
 	}
-	return cfg, r, fmt.Errorf("no MX host can be used: %s", strings.Join(skipped, "; "))
+	if len(r.hosts) == 0 {
+		return cfg, r, fmt.Errorf("no MX host can be used: %s", strings.Join(skipped, "; "))
+	}
+	first := r.hosts[0]
+	info(Info, fmt.Sprintf("%s: connecting to %s port %d", first.label, first.at.Addr, first.at.Port))
+	r.use(first, first.host.Addrs[0])
+	cfg.Server, cfg.Port = r.server(first.host.Addrs[0]), 0
+	cfg.Options.TLSConfig = first.tls
+	cfg.route = r
+	return cfg, r.snapshot(), nil
+}
+
+// liveHost is a host PlanLive may connect to, with its TLS plan.
+type liveHost struct {
+	host        mx.Host
+	at          *mx.Attempt // its TLSA findings; the handshake's check writes the verdict here
+	tls         *tls.Config // hostConfig's: its name, and DANE's check in place of the CAs
+	tlsRequired bool
+	label       string // for the notes: "MX 10 mx1.example"
+}
+
+// use makes h, at address a, the host the route is on.
+func (r *Route) use(h liveHost, a netip.Addr) {
+	h.at.Addr = a.String()
+	r.Host, r.at, r.TLSRequired = h.host, h.at, h.tlsRequired
+}
+
+// server is the address to dial for a of the route's current host.
+func (r *Route) server(a netip.Addr) string {
+	return netip.AddrPortFrom(a, uint16(r.at.Port)).String()
+}
+
+// AnyTLSRequired says that DANE or an enforced MTA-STS policy requires TLS
+// of at least one of the hosts Connect may reach, so the session should
+// upgrade as soon as it connects: whichever host answers, TLS is tried.
+func (r *Route) AnyTLSRequired() bool {
+	if r == nil {
+		return false
+	}
+	for _, h := range r.hosts {
+		if h.tlsRequired {
+			return true
+		}
+	}
+	return false
 }
 
 // snapshot copies r as it stands, the verdict of the last handshake

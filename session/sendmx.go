@@ -61,7 +61,7 @@ func SendRoute(ctx context.Context, cfg SendConfig, rc RouteConfig) (*SendResult
 	tried := 0
 	next := func() {
 		if failed != "" {
-			info(Warning, failed+"; trying the next address or MX")
+			info(Warning, failed+tryingNext)
 			failed = ""
 		}
 	}
@@ -77,7 +77,7 @@ func SendRoute(ctx context.Context, cfg SendConfig, rc RouteConfig) (*SendResult
 		}
 		for _, a := range h.Addrs {
 			if tried == MaxAttempts {
-				info(Warning, fmt.Sprintf("stopped after %d connection attempts (the limit; Postfix's smtp_mx_address_limit is 5)", MaxAttempts))
+				info(Warning, attemptsSpent)
 				return last, rep
 			}
 			tried++
@@ -90,7 +90,7 @@ func SendRoute(ctx context.Context, cfg SendConfig, rc RouteConfig) (*SendResult
 			if !retryable(ctx, last) {
 				return last, rep
 			}
-			failed = fmt.Sprintf("%s [%s]: %s", h.Name, a, errText(last.Err))
+			failed = attemptFailed(h, a, last.Err)
 		}
 	}
 	if last == nil {
@@ -217,11 +217,25 @@ func retryable(ctx context.Context, res *SendResult) bool {
 	if res.Err == nil || ctx.Err() != nil {
 		return false
 	}
+	return redialable(res.Err) && res.Stage <= StageTLS
+}
+
+// redialable says whether the next address may be tried after err: not a
+// bad setting (a protocol.ValueError), which every address would fail alike.
+func redialable(err error) bool {
 	var ve *protocol.ValueError
-	if errors.As(res.Err, &ve) {
-		return false
-	}
-	return res.Stage <= StageTLS
+	return !errors.As(err, &ve)
+}
+
+// What a route says as it moves from one address to the next: the
+// attempt that failed, then tryingNext; attemptsSpent when MaxAttempts
+// ends it.
+const tryingNext = "; trying the next address or MX"
+
+var attemptsSpent = fmt.Sprintf("stopped after %d connection attempts (the limit; Postfix's smtp_mx_address_limit is 5)", MaxAttempts)
+
+func attemptFailed(h mx.Host, a netip.Addr, err error) string {
+	return fmt.Sprintf("%s [%s]: %s", h.Name, a, errText(err))
 }
 
 func errText(err error) string {

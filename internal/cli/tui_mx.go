@@ -14,7 +14,7 @@ import (
 // mxFlags let the TUI reach a domain's mail server through DNS, as `ehlo
 // send` without SERVER does: its MX hosts, DANE and MTA-STS.
 type mxFlags struct {
-	MX       string `name:"mx" placeholder:"DOMAIN" help:"Connect to DOMAIN's most preferred usable MX host, found through DNS, with DANE (RFC 7672) or MTA-STS (RFC 8461) as its records say; the Connection pane shows the verdicts."`
+	MX       string `name:"mx" placeholder:"DOMAIN" help:"Connect to DOMAIN's most preferred usable MX host that answers, found through DNS, with DANE (RFC 7672) or MTA-STS (RFC 8461) as its records say; the Connection pane shows the verdicts."`
 	Resolver string `help:"DNS server for --mx's MX, TLSA and MTA-STS lookups, HOST[:PORT] (default: /etc/resolv.conf's)." placeholder:"HOST[:PORT]"`
 }
 
@@ -58,8 +58,10 @@ func (f *mxFlags) planMX(app *appContext, cfg session.LiveConfig) (session.LiveC
 }
 
 // liveConfig is the session's configuration for server (SERVER or the
-// sandbox), or with --mx for the server DNS finds; startTLS says to upgrade
-// at once: --starttls, or DANE or an enforced MTA-STS policy requiring it.
+// sandbox), or with --mx for the servers DNS finds; startTLS says to
+// upgrade at once: --starttls, or DANE or an enforced MTA-STS policy
+// requiring it of any host the session may reach (it falls back from one
+// that does not answer to the next).
 func (t *tuiCmd) liveConfig(app *appContext, server string, port int, tlsCfg *tls.Config) (_ session.LiveConfig, startTLS bool, _ error) {
 	lc := session.LiveConfig{
 		Server: server, Port: port, Kind: t.kind(),
@@ -72,5 +74,5 @@ func (t *tuiCmd) liveConfig(app *appContext, server string, port int, tlsCfg *tl
 	if err != nil {
 		return lc, false, err
 	}
-	return lc, t.StartTLS || route.TLSRequired && lc.Kind != protocol.SMTPS, nil
+	return lc, t.StartTLS || route.AnyTLSRequired() && lc.Kind != protocol.SMTPS, nil
 }
