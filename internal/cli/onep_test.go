@@ -2,9 +2,15 @@ package cli
 
 import (
 	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ehlo-dev/ehlo/sandbox"
 )
 
 // TestSendTakesOnePOnlyInItsOwnProcess: `ehlo send` runs with one P, as
@@ -61,4 +67,38 @@ func TestSendTakesOnePOnlyInItsOwnProcess(t *testing.T) {
 	if got := runtime.GOMAXPROCS(0); got != 4 {
 		t.Errorf("GOMAXPROCS after --connections 2 = %d, want the 4 the process had", got)
 	}
+}
+
+// BenchmarkSendProcess is `ehlo send` of one message as a script runs it:
+// a new process each time, built as `make build` builds it, into the
+// sandbox. cpu-ms/op is the process's own CPU (user and system, from
+// its rusage), which start-up dominates (docs/performance.md, finding
+// 18); ns/op is its wall time. EHLO_BENCH_BIN names another binary to
+// run, so that two builds can be compared with benchstat.
+func BenchmarkSendProcess(b *testing.B) {
+	bin := os.Getenv("EHLO_BENCH_BIN")
+	if bin == "" {
+		bin = filepath.Join(b.TempDir(), "ehlo")
+		build := exec.Command("go", "build", "-o", bin, "../..")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			b.Fatalf("go build: %v\n%s", err, out)
+		}
+	}
+	srv, err := sandbox.New(sandbox.Config{Listen: "127.0.0.1:0", TLSListen: "-"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv.Start()
+	defer srv.Close()
+	var cpu time.Duration
+	for b.Loop() {
+		cmd := exec.Command(bin, "send", srv.Addr(), "--from", "a@example.com", "--to", "b@example.com", "--quiet")
+		cmd.Env = append(os.Environ(), "GOMAXPROCS=")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("ehlo send: %v\n%s", err, out)
+		}
+		cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
 }
