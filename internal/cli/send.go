@@ -231,7 +231,7 @@ func (s *sendCmd) password(app *appContext) (string, error) {
 // scheduler woke to look for work. One P measured 5% less CPU a message
 // with --no-pipeline in one series (the same in another), 3% with
 // pipelining, less for a 100 MB message, and 15% less for a one-message
-// send (docs/performance.md, findings 16 and 17). The sandbox does the same
+// send (docs/performance.md, findings 16 and 18). The sandbox does the same
 // (sandbox.TuneProcess). --connections C > 1 gets the Ps back (morePs): C
 // conversations at once may want more than one CPU, for TLS above all.
 func oneP() int {

@@ -7,9 +7,8 @@
 // runs its init right after os's, before the TUI's libraries, kong and
 // the rest (about ninety initialisers). With a second P, each goroutine
 // those start woke a thread for it, and giving the P up later cost the
-// heap spans it had cached: a one-message send took 15–20% more CPU
-// (docs/performance.md, finding 17, seventh pass). Keep its imports to
-// those two.
+// heap spans it had cached: a one-message send took about 10% more CPU
+// (docs/performance.md, finding 18). Keep its imports to those two.
 package onep
 
 import (
