@@ -20,23 +20,7 @@ import (
 // behind mx1.dane.test, with TLSA data tlsa in a signed zone.
 func planLive(t *testing.T, b *routeBed, tlsa string) (*harness, *Route) {
 	t.Helper()
-	dns := mxtest.Start(t, daneZone(b, tlsa)+"dead.dane.test. 60 IN A 127.0.0.2\n", "dane.test")
-	r, err := mx.NewResolver(dns.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := LiveConfig{Server: "ignored", Port: b.port, Kind: protocol.SMTP, Options: protocol.Options{
-		Timeout: 5 * time.Second, LocalHostname: "client.test", TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12},
-	}}
-	cfg, route, err := PlanLive(context.Background(), cfg, RouteConfig{Resolver: r, ResolverName: dns.Addr, Domain: "dane.test"})
-	if err != nil {
-		t.Fatalf("%v\n%s", err, strings.Join(route.Lines, "\n"))
-	}
-	l := NewLive(cfg)
-	h := &harness{t: t, l: l, log: &eventLog{}, srv: b.srv}
-	l.Capture().Add(h.log)
-	t.Cleanup(func() { l.Close() })
-	return h, route
+	return routeLive(t, b.srv, daneZone(b, tlsa)+"dead.dane.test. 60 IN A 127.0.0.2\n", "dane.test", b.port, "dane.test")
 }
 
 // A TUI session reached through DNS carries the route in its snapshots:
