@@ -53,6 +53,25 @@ _%s._tcp.mx1.example.test. 60 IN TLSA 3 1 1 %s
 		t.Errorf("--mx: server %q, STARTTLS at once %v", lc.Server, startTLS)
 	}
 
+	// The first MX has no TLSA record and the second has: the session may
+	// end up on either (it falls back from one that does not answer), so
+	// it upgrades at once whichever answers.
+	dns2 := mxtest.Start(t, fmt.Sprintf(`
+example.test. 60 IN MX 10 plain.example.test.
+example.test. 60 IN MX 20 mx1.example.test.
+plain.example.test. 60 IN A 127.0.0.2
+mx1.example.test. 60 IN A 127.0.0.1
+_%s._tcp.mx1.example.test. 60 IN TLSA 3 1 1 %s
+`, port, hex.EncodeToString(sum[:])), "example.test")
+	tc.Resolver = dns2.Addr
+	lc, startTLS, err = tc.liveConfig(app, "", tc.Port, &tls.Config{MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lc.Server != "127.0.0.2:"+port || !startTLS {
+		t.Errorf("--mx, DANE on the second MX only: server %q, STARTTLS at once %v", lc.Server, startTLS)
+	}
+
 	for _, tc := range []struct {
 		f      mxFlags
 		server string
