@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -128,10 +129,14 @@ type Client struct {
 	debugOut   io.Writer
 	now        func() time.Time
 
-	// abortMu guards abortConn, the raw connection as seen by Abort, which
-	// may run on another goroutine than the one driving the client.
-	abortMu   sync.Mutex
-	abortConn net.Conn
+	// abortMu guards what Abort, which may run on another goroutine
+	// than the one driving the client, acts on: the connection, or the
+	// dial under way (cancelDial), or, with neither, the next dial
+	// (abortNext).
+	abortMu    sync.Mutex
+	abortConn  net.Conn
+	cancelDial context.CancelFunc
+	abortNext  bool
 }
 
 // Extension is one advertised EHLO keyword, in the order advertised.
@@ -258,9 +263,6 @@ func (c *Client) Connect(host string, port int) (Reply, error) {
 	}
 	c.host = host
 	c.raw, c.conn = conn, conn
-	c.abortMu.Lock()
-	c.abortConn = conn
-	c.abortMu.Unlock()
 	c.br = bufio.NewReaderSize(conn, 4096)
 	c.tlsOn, c.tlsState = false, nil
 	c.setPhase(PhaseConnected)
@@ -313,6 +315,39 @@ func (c *Client) target(host string, port int) (network, addr, h string, err err
 // dial opens the connection to target's address, from Options'
 // SourceAddress and over its Network (tcp4, tcp6) when set.
 func (c *Client) dial(network, addr string) (net.Conn, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c.abortMu.Lock()
+	if c.abortNext {
+		c.abortNext = false
+		cancel()
+	}
+	c.cancelDial = cancel
+	c.abortMu.Unlock()
+
+	conn, err := c.dialContext(ctx, network, addr)
+
+	c.abortMu.Lock()
+	defer c.abortMu.Unlock()
+	c.cancelDial = nil
+	if err == nil && ctx.Err() != nil {
+		// Aborted as the connection was made (or by a custom Dial,
+		// which cannot be interrupted).
+		conn.Close()
+		err = &net.OpError{Op: "dial", Net: network, Err: ctx.Err()}
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.abortConn = conn
+	return conn, nil
+}
+
+// dialContext makes the connection; cancelling ctx (Abort) stops it.
+func (c *Client) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if ctx.Err() != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: ctx.Err()}
+	}
 	if c.opts.Dial != nil {
 		return c.opts.Dial(addr)
 	}
@@ -327,7 +362,7 @@ func (c *Client) dial(network, addr string) (net.Conn, error) {
 	if network == "tcp" && c.opts.Network != "" {
 		network = c.opts.Network
 	}
-	conn, err := d.Dial(network, addr)
+	conn, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -351,17 +386,26 @@ func (c *Client) Close() error {
 }
 
 // Abort closes the network connection at once, so that a call blocked
-// on it in another goroutine returns with an error. It is the one method
-// that is safe to call concurrently; the goroutine driving the client
-// still sees the failure and does the rest of the clean-up.
+// on it in another goroutine returns with an error; while Connect is
+// dialling, it stops the dial (a server that never answers the SYN would
+// otherwise hold it for Timeout). With no connection and no dial under
+// way, the next dial fails at once: the Abort was meant for a Connect
+// about to start. It is the one method that is safe to call concurrently;
+// the goroutine driving the client still sees the failure and does the
+// rest of the clean-up.
 func (d Debugger) Abort() error {
 	c := d.c
 	c.abortMu.Lock()
 	defer c.abortMu.Unlock()
-	if c.abortConn == nil {
-		return nil
+	switch {
+	case c.cancelDial != nil:
+		c.cancelDial()
+	case c.abortConn != nil:
+		return c.abortConn.Close()
+	default:
+		c.abortNext = true
 	}
-	return c.abortConn.Close()
+	return nil
 }
 
 func (c *Client) closeConn() {
