@@ -251,7 +251,10 @@ type worker struct {
 	answers   int  // lines answered in this AUTH exchange
 }
 
-var errNotConnected = errors.New("not connected; connect first")
+var (
+	errNotConnected = errors.New("not connected; connect first")
+	errAbandoned    = errors.New("abandoned: cancelled or closed")
+)
 
 // NewLive returns a conversation that is not connected yet, with its
 // worker started. Close stops it.
@@ -1022,6 +1025,12 @@ func (w *worker) dial(server string, port int, tc *tls.Config) error {
 	opts.Tracer, opts.TLSConfig = w, tc
 	c := protocol.NewClient(l.cfg.Kind, opts)
 	l.mu.Lock()
+	if l.cur != w || l.closed {
+		// Cancelled or closed before this client existed, so nothing
+		// would abort it: do not connect at all.
+		l.mu.Unlock()
+		return errAbandoned
+	}
 	w.client = c
 	s := &l.snap
 	s.Extensions, s.ExtensionsStale, s.TLS = nil, false, nil

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -134,27 +135,12 @@ _%d._tcp.mx1.dane.test. 60 IN TLSA 3 1 1 %s
 // A greeting other than 220 passes the host over too (RFC 5321 §5.1, as
 // SendRoute does); the last failure is the error when none answers.
 func TestPlanLiveFallsBackOnABadGreeting(t *testing.T) {
-	// Every host of a route is tried on one port: find one free on both
-	// addresses.
-	var good *sandbox.Server
-	var p string
-	for try := 0; good == nil; try++ {
-		refusing, err := sandbox.New(sandbox.Config{Listen: "127.0.0.3:0", TLSListen: "-", Hostname: "refuse.plain.test",
-			Faults: []sandbox.Fault{mustFault(t, "reply:greeting=554 5.3.2 No SMTP service here")}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		refusing.Start()
-		t.Cleanup(func() { refusing.Close() })
-		_, p, _ = net.SplitHostPort(refusing.Addr())
-		good, err = sandbox.New(sandbox.Config{Listen: "127.0.0.4:" + p, TLSListen: "-", Hostname: "good.plain.test"})
-		if err != nil && try == 10 {
-			t.Fatalf("no port free on both 127.0.0.3 and 127.0.0.4: %v", err)
-		}
-	}
-	good.Start()
-	t.Cleanup(func() { good.Close() })
-	port, _ := strconv.Atoi(p)
+	refusing, good, port := portPair(t,
+		sandbox.Config{Listen: "127.0.0.3:0", TLSListen: "-", Hostname: "refuse.plain.test",
+			Faults: []sandbox.Fault{mustFault(t, "reply:greeting=554 5.3.2 No SMTP service here")}},
+		sandbox.Config{Listen: "127.0.0.4:0", TLSListen: "-", Hostname: "good.plain.test"})
+	_ = refusing
+	p := strconv.Itoa(port)
 
 	zone := `
 plain.test. 60 IN MX 10 refuse.plain.test.
@@ -203,5 +189,87 @@ func TestPlanLiveStopsAfterMaxAttempts(t *testing.T) {
 	}
 	if n := strings.Count(notes, "; trying the next address or MX"); n != MaxAttempts-1 {
 		t.Errorf("%d moves to the next address, want %d", n, MaxAttempts-1)
+	}
+}
+
+// portPair starts two sandboxes on one port (every host of a route is
+// tried on the same one), at the addresses of a and b.
+func portPair(t *testing.T, a, b sandbox.Config) (*sandbox.Server, *sandbox.Server, int) {
+	t.Helper()
+	host, _, _ := net.SplitHostPort(b.Listen)
+	for try := 0; ; try++ {
+		first, err := sandbox.New(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, p, _ := net.SplitHostPort(first.Addr())
+		b.Listen = net.JoinHostPort(host, p)
+		second, err := sandbox.New(b)
+		if err != nil {
+			first.Close()
+			if try == 10 {
+				t.Fatalf("no port free on both %s and %s: %v", a.Listen, host, err)
+			}
+			continue
+		}
+		first.Start()
+		second.Start()
+		t.Cleanup(func() { first.Close(); second.Close() })
+		port, _ := strconv.Atoi(p)
+		return first, second, port
+	}
+}
+
+// lockedBuffer is a sandbox log read while the server writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Cancel while the first MX keeps the connection silent ends the
+// fallback there: the next host is never tried.
+func TestPlanLiveCancelStopsTheFallback(t *testing.T) {
+	var nextLog lockedBuffer
+	_, next, port := portPair(t,
+		sandbox.Config{Listen: "127.0.0.5:0", TLSListen: "-", Faults: []sandbox.Fault{mustFault(t, "silent")}},
+		sandbox.Config{Listen: "127.0.0.6:0", TLSListen: "-", Log: &nextLog})
+	zone := `
+plain.test. 60 IN MX 10 silent.plain.test.
+plain.test. 60 IN MX 20 next.plain.test.
+silent.plain.test. 60 IN A 127.0.0.5
+next.plain.test. 60 IN A 127.0.0.6
+`
+	h, _ := routeLive(t, next, zone, "plain.test", port)
+	h.call("Connect", h.l.Connect)
+	h.waitFor("the silent MX's greeting to be awaited", func(s Snapshot) bool {
+		return s.Busy && strings.HasPrefix(s.Server, "127.0.0.5:")
+	})
+	h.l.mu.Lock()
+	old := h.l.cur
+	h.l.mu.Unlock()
+	h.call("Cancel", h.l.Cancel)
+	select {
+	case <-old.exited:
+	case <-time.After(waitLimit):
+		t.Fatal("the abandoned worker never ended")
+	}
+	next.FlushLog()
+	if s := h.l.Snapshot(); s.Connected || nextLog.String() != "" {
+		t.Errorf("after Cancel: connected %v; the next MX's log %q", s.Connected, nextLog.String())
+	}
+	if notes := strings.Join(h.log.notes(), "\n"); strings.Contains(notes, "trying the next") {
+		t.Errorf("notes after Cancel: %q", notes)
 	}
 }
