@@ -141,14 +141,27 @@ func repeatOne(ctx context.Context, cfg SendConfig, msg []byte, share int, add f
 		LocalHostname: cfg.Helo, Timeout: cfg.Timeout, SourceAddress: cfg.Source, TLSConfig: cfg.TLSConfig,
 		AllowCleartextAuth: cfg.AuthCleartext, Pipelining: cfg.Pipelining, Chunking: cfg.Chunking, Tracer: ft,
 	}
+	// An interrupt is what ended the connection, whatever the client
+	// saw of it (the Abort below).
+	defer func() {
+		if err != nil && ctx.Err() != nil {
+			err = ErrInterrupted
+		}
+	}()
+	c := protocol.NewClient(cfg.Kind, opts)
+	defer c.Close()
+	// Before Connect, so that Ctrl+C also stops a dial or a greeting that
+	// does not come.
+	stop := context.AfterFunc(ctx, func() { c.Debug().Abort() })
+	defer stop()
 	t0 := time.Now()
-	c, _, err := protocol.Dial(cfg.Kind, cfg.Server, cfg.Port, opts)
+	r, err := c.Connect(cfg.Server, cfg.Port)
+	if err == nil && r.Code != 220 {
+		err = &protocol.ConnectError{ResponseError: protocol.ResponseError(r)}
+	}
 	if err != nil {
 		return 0, share, 0, err
 	}
-	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.Debug().Abort() })
-	defer stop()
 	add("connect", time.Since(t0))
 	t0 = time.Now()
 	if err := c.EhloOrHeloIfNeeded(); err != nil {

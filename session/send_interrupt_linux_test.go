@@ -34,3 +34,21 @@ func TestSendInterruptedWhileConnecting(t *testing.T) {
 		t.Errorf("result %v (exit %d), want interrupted (exit %d)", res.Err, res.ExitCode(), ExitInterrupted)
 	}
 }
+
+// The same for a --repeat run: every connection's dial is stopped.
+func TestSendRepeatInterruptedWhileConnecting(t *testing.T) {
+	host, port := smtptest.Blackhole(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	res := SendRepeat(ctx, SendConfig{
+		Server: net.JoinHostPort(host, strconv.Itoa(port)), Kind: protocol.SMTP, Helo: "client.test", Timeout: 30 * time.Second,
+		From: "a@x.test", HasFrom: true, To: []string{"b@x.test"},
+	}, []byte("Subject: x\r\n\r\nx\r\n"), 4, 2)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the run ended %s after it began; the interrupt came at 100ms", d.Round(time.Millisecond))
+	}
+	if !errors.Is(res.Err, ErrInterrupted) || res.Messages != 0 {
+		t.Errorf("result %v, %d sent; want interrupted, none sent", res.Err, res.Messages)
+	}
+}
