@@ -12,6 +12,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/term"
 
+	"github.com/ehlo-dev/ehlo/session"
 	"github.com/ehlo-dev/ehlo/session/audit"
 	"github.com/ehlo-dev/ehlo/session/mx"
 	"github.com/ehlo-dev/ehlo/themes"
@@ -109,8 +110,14 @@ func (a *auditCmd) Run(app *appContext) error {
 		return &exitError{code: 1, err: err}
 	}
 	rep, err := audit.Run(app.ctx, cfg)
+	// Ctrl+C (SIGINT, SIGTERM) is exit 130, as for send, never the
+	// "cannot reach" that the aborted connection looks like; the report
+	// so far is still printed.
+	interrupted := &exitError{code: session.ExitInterrupted, err: session.ErrInterrupted}
 	var ue *audit.UnreachableError
 	switch {
+	case err != nil && app.ctx.Err() != nil:
+		return interrupted
 	case errors.As(err, &ue):
 		return &exitError{code: 2, err: err}
 	case err != nil:
@@ -119,7 +126,10 @@ func (a *auditCmd) Run(app *appContext) error {
 	if err := a.write(app, rep); err != nil {
 		return err
 	}
-	if rep.Failed() {
+	switch {
+	case app.ctx.Err() != nil:
+		return interrupted
+	case rep.Failed():
 		return &exitError{code: 3}
 	}
 	return nil

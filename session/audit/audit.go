@@ -302,7 +302,9 @@ func probes() []probe {
 
 // Run audits cfg.Target. It returns an *UnreachableError when not even
 // the first connection gets a greeting, and an error for a bad --record
-// directory; otherwise every probe has a finding, error or not.
+// directory; otherwise every probe has a finding, error or not. When ctx
+// is cancelled (the user interrupts), the probes not yet run say so, and
+// the caller can tell from ctx.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.check(); err != nil {
@@ -312,7 +314,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, started: time.Now().UTC()}
+	r := &runner{cfg: cfg, started: time.Now().UTC(), user: ctx}
 	if err := r.prepareRecordDir(list); err != nil {
 		return nil, err
 	}
@@ -426,9 +428,8 @@ func (r *runner) progress(p Progress) {
 // runOne runs a probe unless the overall time is up; a probe that panics
 // on hostile input would be a bug, but it must not take the report down.
 func (r *runner) runOne(ctx context.Context, p probe) (f Finding) {
-	if ctx.Err() != nil {
-		return Finding{ID: p.id, Status: Error, Severity: Info,
-			Summary: fmt.Sprintf("Not run: the audit's time limit (%v) was reached.", r.cfg.MaxTime), Evidence: []string{}}
+	if ended(ctx) {
+		return Finding{ID: p.id, Status: Error, Severity: Info, Summary: "Not run: " + r.stopped() + ".", Evidence: []string{}}
 	}
 	r.current, r.recErrs = p.id, nil
 	defer func() {
@@ -446,7 +447,32 @@ func (r *runner) runOne(ctx context.Context, p probe) (f Finding) {
 	}()
 	f = p.run(r, ctx)
 	f.ID = p.id
+	if ended(ctx) && f.Status != Pass && f.Status != Skip {
+		// What went wrong is the audit's own stop, not the server:
+		// a reply cut off by it is no finding.
+		f.Status, f.Severity = Error, Info
+		f.Summary = "Stopped: " + r.stopped() + " while this probe ran."
+	}
 	return f
+}
+
+// ended says the audit's context is over. Its deadline counts from the
+// instant it passes: a connection's deadline, set from it, may expire a
+// moment before the context's own timer says so.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
+}
+
+// stopped says why the audit's context ended: the user, or its time limit.
+func (r *runner) stopped() string {
+	if r.user.Err() != nil {
+		return "the audit was interrupted"
+	}
+	return fmt.Sprintf("the audit's time limit (%v) was reached", r.cfg.MaxTime)
 }
 
 // MaxEvidence caps a finding's evidence lines, so that a server that
@@ -478,6 +504,9 @@ type runner struct {
 	recErrs  []string
 	greet    reply     // the first greeting
 	mx       *MXChoice // the MX audited, for a DOMAIN
+	// user is Run's own context, before the time limit: cancelled when
+	// the user interrupts.
+	user context.Context
 }
 
 // reach makes the first connection: no greeting there means exit status 2

@@ -380,6 +380,51 @@ func TestBoundedBySilentServer(t *testing.T) {
 	}
 }
 
+// The audit's own stop (its time limit, or the user's Ctrl+C) while a
+// probe waits on the server is no finding about the server: that probe is
+// an error that says why, and the rest were not run. The interrupt ends
+// the wait at once, not at the probe's timeout.
+func TestStopWhileAProbeWaits(t *testing.T) {
+	srv := start(t, sandbox.Config{}, "delay:starttls=30s")
+	tg, _ := ParseTarget(srv.Addr(), false)
+	for _, c := range []struct {
+		name   string
+		ctx    func() context.Context
+		max    time.Duration
+		why    string
+		within time.Duration
+	}{
+		{"time limit", context.Background, time.Second, "the audit's time limit (1s) was reached", 5 * time.Second},
+		{"interrupt", func() context.Context {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(500*time.Millisecond, cancel)
+			return ctx
+		}, time.Minute, "the audit was interrupted", 5 * time.Second},
+	} {
+		start := time.Now()
+		rep, err := Run(c.ctx(), Config{Target: tg, ProbeTimeout: 20 * time.Second, MaxTime: c.max, Only: []string{"banner", "tls-offered", "tls-versions"}})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if d := time.Since(start); d > c.within {
+			t.Errorf("%s: the audit took %s", c.name, d.Round(time.Millisecond))
+		}
+		got := map[string]Finding{}
+		for _, f := range rep.Findings {
+			got[f.ID] = f
+		}
+		if f := got["banner"]; f.Status != Pass {
+			t.Errorf("%s: banner %s: %s", c.name, f.Status, f.Summary)
+		}
+		if f := got["tls-offered"]; f.Status != Error || f.Summary != "Stopped: "+c.why+" while this probe ran." {
+			t.Errorf("%s: the probe under way: %s: %s", c.name, f.Status, f.Summary)
+		}
+		if f := got["tls-versions"]; f.Status != Error || f.Summary != "Not run: "+c.why+"." {
+			t.Errorf("%s: the probe after: %s: %s", c.name, f.Status, f.Summary)
+		}
+	}
+}
+
 func TestParseTarget(t *testing.T) {
 	for _, c := range []struct {
 		in, network, addr, host string

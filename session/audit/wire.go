@@ -81,6 +81,9 @@ func dial(ctx context.Context, t Target, tracer protocol.Tracer, tlsCfg *tls.Con
 		return w, &UnreachableError{Target: t.Display, Err: err}
 	}
 	_ = c.SetDeadline(dl)
+	// Ctrl+C ends the read or write under way now, not at the deadline.
+	// ctx ends with the connection too (onClose), so this never outlives it.
+	context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
 	w.conn, w.raw = c, c
 	w.br = bufio.NewReaderSize(c, 16<<10)
 	w.observe("connected to " + t.Addr)
