@@ -153,7 +153,7 @@ func (r *SendResult) ExitCode() int {
 	if r.Err == nil {
 		return 0
 	}
-	if errors.Is(r.Err, ErrInterrupted) {
+	if interrupted(r.Err) {
 		return ExitInterrupted
 	}
 	var ve *protocol.ValueError
@@ -376,6 +376,12 @@ var ErrInterrupted = errors.New("interrupted")
 // code of its own for it).
 const ExitInterrupted = 130
 
+// interrupted says err is the user's interrupt: ErrInterrupted, or a
+// context cancelled by it (a DNS lookup, a dial).
+func interrupted(err error) bool {
+	return errors.Is(err, ErrInterrupted) || errors.Is(err, context.Canceled)
+}
+
 // ExitCodeFor is the swaks exit code of an error seen outside Send's stage
 // tracking (a --repeat run): by the error's type.
 func ExitCodeFor(err error) int {
@@ -391,7 +397,7 @@ func ExitCodeFor(err error) int {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, ErrInterrupted), errors.Is(err, context.Canceled):
+	case interrupted(err):
 		return ExitInterrupted
 	case errors.Is(err, protocol.ErrCleartextAuth), errors.As(err, &auth):
 		return 28

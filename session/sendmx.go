@@ -46,6 +46,9 @@ func SendRoute(ctx context.Context, cfg SendConfig, rc RouteConfig) (*SendResult
 	rep := &mx.Report{Domain: rc.Domain, Resolver: rc.ResolverName}
 	hosts, err := routeHosts(ctx, rc, info)
 	if err != nil {
+		if ctx.Err() != nil {
+			err = ErrInterrupted
+		}
 		return &SendResult{Stage: StageConnect, Err: err}, rep
 	}
 	rep.Hosts = hosts

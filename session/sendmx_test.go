@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -378,5 +379,31 @@ _mta-sts.sts.test. 60 IN TXT "v=STSv1; id=1"
 	}
 	if n := b.srv.Mailbox().Len(); n != 3 {
 		t.Errorf("%d delivered, want 3", n)
+	}
+}
+
+// Ctrl+C while the resolver does not answer ends the send at once, as an
+// interrupt (exit 130), not at the lookup's timeout with exit 2.
+func TestSendRouteInterruptedDuringTheLookup(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	r, err := mx.NewResolver(pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Timeout = 20 * time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	res, _ := SendRoute(ctx, SendConfig{Kind: protocol.SMTP, Helo: "client.test", Timeout: 20 * time.Second,
+		From: "a@x.test", HasFrom: true, To: []string{"b@x.test"}}, RouteConfig{Resolver: r, ResolverName: "test", Domain: "x.test"})
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the send ended %s after it began; the interrupt came at 100ms", d.Round(time.Millisecond))
+	}
+	if !errors.Is(res.Err, ErrInterrupted) || res.ExitCode() != ExitInterrupted {
+		t.Errorf("result %v (exit %d), want interrupted (exit %d)", res.Err, res.ExitCode(), ExitInterrupted)
 	}
 }

@@ -79,7 +79,10 @@ func (t *tuiCmd) Run(app *appContext) error {
 		}
 	}
 	lc, startTLS, err := t.liveConfig(app, server, port, tlsCfg)
-	if err != nil {
+	switch {
+	case err != nil && app.ctx.Err() != nil: // Ctrl+C during --mx's lookups
+		return &exitError{code: session.ExitInterrupted, err: session.ErrInterrupted}
+	case err != nil:
 		return &exitError{code: 2, err: err}
 	}
 	live := session.NewLive(lc)

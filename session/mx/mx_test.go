@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/ehlo-dev/ehlo/session/mx"
 	"github.com/ehlo-dev/ehlo/session/mx/mxtest"
 )
@@ -291,5 +293,31 @@ mta-sts.moved.test. 60 IN A 127.0.0.1
 	plain := mx.HTTPClient(r, x509.NewCertPool(), 5*time.Second, port)
 	if _, err := mx.FetchPolicy(context.Background(), plain, "example.test"); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("untrusted: %v", err)
+	}
+}
+
+// A query to a resolver that never answers ends when its context is
+// cancelled (Ctrl+C), not at the resolver's timeout: miekg/dns only reads
+// a context's deadline.
+func TestQueryCancelledWhileWaiting(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	r, err := mx.NewResolver(pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Timeout = 20 * time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	_, err = r.Query(ctx, "example.test", dns.TypeMX)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the query ended %s after it began; the cancel came at 100ms", d.Round(time.Millisecond))
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v, want context.Canceled", err)
 	}
 }

@@ -132,15 +132,34 @@ func (r *Resolver) exchange(ctx context.Context, m *dns.Msg, srv string) (*dns.M
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c := &dns.Client{Net: "udp", Timeout: timeout, UDPSize: 4096}
-	in, _, err := c.ExchangeContext(ctx, m, srv)
+	in, err := exchangeOnce(ctx, c, m, srv)
 	if err == nil && in.Truncated {
 		c.Net = "tcp"
-		in, _, err = c.ExchangeContext(ctx, m, srv)
+		in, err = exchangeOnce(ctx, c, m, srv)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("asking %s for %s %s: %w", srv, dns.TypeToString[m.Question[0].Qtype], strings.TrimSuffix(m.Question[0].Name, "."), err)
 	}
 	return in, nil
+}
+
+// exchangeOnce is one query over c's transport. miekg/dns reads only
+// ctx's deadline, so a ctx cancelled sooner (Ctrl+C) brings the
+// connection's deadline forward itself, and the error says it was
+// cancelled rather than timed out.
+func exchangeOnce(ctx context.Context, c *dns.Client, m *dns.Msg, srv string) (*dns.Msg, error) {
+	co, err := c.DialContext(ctx, srv)
+	if err != nil {
+		return nil, err
+	}
+	defer co.Close()
+	stop := context.AfterFunc(ctx, func() { _ = co.SetDeadline(time.Now()) })
+	defer stop()
+	in, _, err := c.ExchangeWithConnContext(ctx, m, co)
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
+		return nil, ctx.Err()
+	}
+	return in, err
 }
 
 // trimDot is a name as users write it: no trailing dot, lower case.
