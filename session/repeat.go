@@ -129,6 +129,37 @@ func SendRepeat(ctx context.Context, cfg SendConfig, msg []byte, n, conns int) *
 	return res
 }
 
+// repeatOpen is what a load run's connection does once, before its
+// messages: connect and greet, STARTTLS and AUTH when asked.
+func repeatOpen(c *protocol.Client, cfg SendConfig, add func(string, time.Duration)) error {
+	t0 := time.Now()
+	r, err := c.Connect(cfg.Server, cfg.Port)
+	if err == nil && r.Code != 220 {
+		err = &protocol.ConnectError{ResponseError: protocol.ResponseError(r)}
+	}
+	if err != nil {
+		return err
+	}
+	add("connect", time.Since(t0))
+	t0 = time.Now()
+	if err := c.EhloOrHeloIfNeeded(); err != nil {
+		return err
+	}
+	add("ehlo", time.Since(t0))
+	if cfg.StartTLS {
+		if _, err := c.StartTLS(nil); err != nil {
+			return err
+		}
+		if err := c.EhloOrHeloIfNeeded(); err != nil {
+			return err
+		}
+	}
+	if cfg.AuthMech != "" {
+		return authenticate(c, cfg, func(InfoKind, string) {})
+	}
+	return nil
+}
+
 // repeatOne is one connection's share of a load run. Its messages go
 // through a protocol.Pipeline, which writes each transaction behind the
 // previous ones when the server offers PIPELINING and the user did not say
@@ -154,32 +185,8 @@ func repeatOne(ctx context.Context, cfg SendConfig, msg []byte, share int, add f
 	// does not come.
 	stop := context.AfterFunc(ctx, func() { c.Debug().Abort() })
 	defer stop()
-	t0 := time.Now()
-	r, err := c.Connect(cfg.Server, cfg.Port)
-	if err == nil && r.Code != 220 {
-		err = &protocol.ConnectError{ResponseError: protocol.ResponseError(r)}
-	}
-	if err != nil {
+	if err := repeatOpen(c, cfg, add); err != nil {
 		return 0, share, 0, err
-	}
-	add("connect", time.Since(t0))
-	t0 = time.Now()
-	if err := c.EhloOrHeloIfNeeded(); err != nil {
-		return 0, share, 0, err
-	}
-	add("ehlo", time.Since(t0))
-	if cfg.StartTLS {
-		if _, err := c.StartTLS(nil); err != nil {
-			return 0, share, 0, err
-		}
-		if err := c.EhloOrHeloIfNeeded(); err != nil {
-			return 0, share, 0, err
-		}
-	}
-	if cfg.AuthMech != "" {
-		if err := authenticate(c, cfg, func(InfoKind, string) {}); err != nil {
-			return 0, share, 0, err
-		}
 	}
 	prep, err := c.PrepareMessage(bytes.NewReader(msg), cfg.envelope(), cfg.MailOptions)
 	if err != nil {

@@ -79,11 +79,8 @@ func (t *tuiCmd) Run(app *appContext) error {
 		}
 	}
 	lc, startTLS, err := t.liveConfig(app, server, port, tlsCfg)
-	switch {
-	case err != nil && app.ctx.Err() != nil: // Ctrl+C during --mx's lookups
-		return &exitError{code: session.ExitInterrupted, err: session.ErrInterrupted}
-	case err != nil:
-		return &exitError{code: 2, err: err}
+	if err != nil {
+		return planExit(app, err)
 	}
 	live := session.NewLive(lc)
 	defer live.Close()

@@ -76,3 +76,12 @@ func (t *tuiCmd) liveConfig(app *appContext, server string, port int, tlsCfg *tl
 	}
 	return lc, t.StartTLS || route.AnyTLSRequired() && lc.Kind != protocol.SMTPS, nil
 }
+
+// planExit is how a failed liveConfig ends the command: exit 130 when
+// Ctrl+C cut --mx's lookups short, as for send, else 2 (no server).
+func planExit(app *appContext, err error) error {
+	if app.ctx.Err() != nil {
+		return &exitError{code: session.ExitInterrupted, err: session.ErrInterrupted}
+	}
+	return &exitError{code: 2, err: err}
+}
