@@ -385,12 +385,7 @@ _mta-sts.sts.test. 60 IN TXT "v=STSv1; id=1"
 // Ctrl+C while the resolver does not answer ends the send at once, as an
 // interrupt (exit 130), not at the lookup's timeout with exit 2.
 func TestSendRouteInterruptedDuringTheLookup(t *testing.T) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	r, err := mx.NewResolver(pc.LocalAddr().String())
+	r, err := mx.NewResolver(mxtest.Silent(t))
 	if err != nil {
 		t.Fatal(err)
 	}

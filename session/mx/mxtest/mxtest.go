@@ -1,7 +1,7 @@
 // Package mxtest is an in-process DNS server on loopback for tests of
 // MX, DANE and MTA-STS: it answers from zone-file lines and plays a
 // validating resolver by setting the AD bit on answers for names under
-// the zones it is told are signed.
+// the zones it is told are signed. Silent is one that never answers.
 package mxtest
 
 import (
