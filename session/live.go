@@ -540,7 +540,11 @@ func (l *Live) Cancel() {
 
 	old.abandon()
 	abort(client)
-	text := fmt.Sprintf("cancelled: gave up waiting for the reply to %s after %s; the connection is abandoned", pending, time.Since(since).Round(time.Millisecond))
+	what := "waiting for the reply to " + pending
+	if pending == "connect" {
+		what = "connecting" // the dial, or the greeting
+	}
+	text := fmt.Sprintf("cancelled: gave up %s after %s; the connection is abandoned", what, time.Since(since).Round(time.Millisecond))
 	if len(dropped) > 0 {
 		text += fmt.Sprintf(", and %d queued operation(s) dropped: %s", len(dropped), strings.Join(dropped, ", "))
 	}
