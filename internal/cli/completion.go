@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/alecthomas/kong"
@@ -28,7 +29,9 @@ func (c *completionCmd) Run(app *appContext, kctx *kong.Context) error {
 			}
 		}
 	}
-	w := app.stdout
+	// Written in one go at the end, so that a script that cannot be
+	// written (a full disk) is an error, not a file cut short.
+	w := &strings.Builder{}
 	switch c.Shell {
 	case "bash", "zsh":
 		if c.Shell == "zsh" {
@@ -62,5 +65,6 @@ func (c *completionCmd) Run(app *appContext, kctx *kong.Context) error {
 			}
 		}
 	}
-	return nil
+	_, err := io.WriteString(app.stdout, w.String())
+	return err
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -51,10 +52,12 @@ func (r *replayCmd) Validate() error {
 
 func (r *replayCmd) Run(app *appContext) error {
 	if r.List {
+		var b strings.Builder
 		for _, n := range recordings.Names() {
-			fmt.Fprintf(app.stdout, "%-26s %s\n", n, recordings.Description(n))
+			fmt.Fprintf(&b, "%-26s %s\n", n, recordings.Description(n))
 		}
-		return nil
+		_, err := io.WriteString(app.stdout, b.String())
+		return err
 	}
 	if r.Print {
 		return r.print(app)

@@ -467,6 +467,30 @@ func defaultSender() string {
 	return u + "@" + localHostname()
 }
 
+// repeatSummary is what --repeat prints: the counts, the rate and each
+// stage's median and 99th percentile.
+func repeatSummary(res *session.RepeatResult) string {
+	var b strings.Builder
+	conns := "connection"
+	if res.Connections != 1 {
+		conns += "s"
+	}
+	fmt.Fprintf(&b, "=== %d messages sent, %d failed, over %d %s in %.3fs: %.1f messages/s\n",
+		res.Messages, res.Failed, res.Connections, conns, res.Elapsed.Seconds(), res.PerSecond())
+	if res.InFlight > 1 {
+		fmt.Fprintf(&b, "=== transactions pipelined one behind another: up to %d in flight per connection, each written behind another starting with RSET\n", res.InFlight)
+	}
+	fmt.Fprintf(&b, "=== %-12s %10s %10s %8s\n", "stage", "median", "p99", "count")
+	for _, st := range session.RepeatStageOrder {
+		if len(res.Stages[st]) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "=== %-12s %10s %10s %8d\n", st,
+			res.Percentile(st, 50).Round(time.Microsecond), res.Percentile(st, 99).Round(time.Microsecond), len(res.Stages[st]))
+	}
+	return b.String()
+}
+
 // runRepeat is `ehlo send --repeat N`: the message is built once and sent
 // N times; only the summary is printed.
 func (s *sendCmd) runRepeat(app *appContext, cfg session.SendConfig) error {
@@ -477,22 +501,11 @@ func (s *sendCmd) runRepeat(app *appContext, cfg session.SendConfig) error {
 	cfg.Pipelining = !s.NoPipeline
 	cfg.PipelineDepth = s.PipelineDepth
 	res := session.SendRepeat(app.ctx, cfg, msg, s.Repeat, s.Connections)
-	conns := "connection"
-	if res.Connections != 1 {
-		conns += "s"
-	}
-	fmt.Fprintf(app.stdout, "=== %d messages sent, %d failed, over %d %s in %.3fs: %.1f messages/s\n",
-		res.Messages, res.Failed, res.Connections, conns, res.Elapsed.Seconds(), res.PerSecond())
-	if res.InFlight > 1 {
-		fmt.Fprintf(app.stdout, "=== transactions pipelined one behind another: up to %d in flight per connection, each written behind another starting with RSET\n", res.InFlight)
-	}
-	fmt.Fprintf(app.stdout, "=== %-12s %10s %10s %8s\n", "stage", "median", "p99", "count")
-	for _, st := range session.RepeatStageOrder {
-		if len(res.Stages[st]) == 0 {
-			continue
-		}
-		fmt.Fprintf(app.stdout, "=== %-12s %10s %10s %8d\n", st,
-			res.Percentile(st, 50).Round(time.Microsecond), res.Percentile(st, 99).Round(time.Microsecond), len(res.Stages[st]))
+	// In one write, whose error is not lost: a summary redirected to a
+	// full disk says so (exit 1 when nothing else failed).
+	_, werr := io.WriteString(app.stdout, repeatSummary(res))
+	if werr != nil {
+		fmt.Fprintf(app.stderr, "*** summary not written: %v\n", werr)
 	}
 	if res.Err != nil {
 		code := session.ExitCodeFor(res.Err)
@@ -501,6 +514,9 @@ func (s *sendCmd) runRepeat(app *appContext, cfg session.SendConfig) error {
 	}
 	if res.Failed > 0 || res.Messages == 0 {
 		return &exitError{code: 26}
+	}
+	if werr != nil {
+		return &exitError{code: 1}
 	}
 	return nil
 }

@@ -190,3 +190,48 @@ func TestCatalogueJ7DataFIFOInterrupted(t *testing.T) {
 		t.Fatalf("%d messages delivered", n)
 	}
 }
+
+// failingWriter is standard output on a full disk.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
+
+// A transcript that cannot be written (stdout redirected to a full disk)
+// is an error on stderr and exit 1, as a recording that cannot be is; it
+// used to be exit 0 with nothing said.
+func TestSendTranscriptWriteFails(t *testing.T) {
+	srv, err := sandbox.New(sandbox.Config{Listen: "127.0.0.1:0", TLSListen: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(func() { srv.Close() })
+	var errb bytes.Buffer
+	app := &appContext{ctx: t.Context(), stdout: failingWriter{}, stderr: &errb, stdin: strings.NewReader("")}
+	code := runWith(app, []string{"send", srv.Addr(), "--from", "a@x.test", "--to", "b@x.test", "--body", "hi"})
+	if code != 1 || !strings.Contains(errb.String(), "*** transcript stopped: no space left on device") {
+		t.Errorf("exit %d, stderr %q; want 1 and the write error", code, errb.String())
+	}
+	if n := len(srv.Mailbox().Messages()); n != 1 {
+		t.Errorf("%d message(s) delivered, want 1: the send itself went through", n)
+	}
+}
+
+// The same for --repeat's summary.
+func TestSendRepeatSummaryWriteFails(t *testing.T) {
+	srv, err := sandbox.New(sandbox.Config{Listen: "127.0.0.1:0", TLSListen: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(func() { srv.Close() })
+	var errb bytes.Buffer
+	app := &appContext{ctx: t.Context(), stdout: failingWriter{}, stderr: &errb, stdin: strings.NewReader("")}
+	code := runWith(app, []string{"send", srv.Addr(), "--from", "a@x.test", "--to", "b@x.test", "--body", "hi", "--repeat", "2"})
+	if code != 1 || !strings.Contains(errb.String(), "*** summary not written: no space left on device") {
+		t.Errorf("exit %d, stderr %q; want 1 and the write error", code, errb.String())
+	}
+	if n := len(srv.Mailbox().Messages()); n != 2 {
+		t.Errorf("%d message(s) delivered, want 2", n)
+	}
+}

@@ -128,6 +128,14 @@ func (o *sendOutput) finish(res *session.SendResult) error {
 	if res.Err != nil && !o.cmd.JSON {
 		fmt.Fprintf(o.app.stderr, "*** %s (stage %s, exit %d)\n", errText, res.Stage, code)
 	}
+	if o.trans != nil && o.trans.Err() != nil {
+		// A full disk under a redirected transcript: the mail may have
+		// gone, but what the user asked to keep of it did not.
+		fmt.Fprintf(o.app.stderr, "*** %v\n", o.trans.Err())
+		if code == 0 {
+			code = 1
+		}
+	}
 	if o.rec != nil {
 		if err := o.rec.Close(); err != nil {
 			fmt.Fprintf(o.app.stderr, "*** recording %s: %v\n", o.cmd.Record, err)

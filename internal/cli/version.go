@@ -22,8 +22,8 @@ func ehloVersion() string {
 type versionCmd struct{}
 
 func (versionCmd) Run(app *appContext) error {
-	fmt.Fprintf(app.stdout, "ehlo %s\n", ehloVersion())
-	return nil
+	_, err := fmt.Fprintf(app.stdout, "ehlo %s\n", ehloVersion())
+	return err // stdout on a full disk: said, and exit 1
 }
 
 // runVersionFast answers a bare `ehlo version` without building kong's

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"strings"
 	"testing"
 )
 
@@ -79,5 +80,18 @@ func TestSendOnlyGrammarMatchesTheFullTree(t *testing.T) {
 	}
 	if _, ok := grammar([]string{"send"}).(*sendOnly); !ok {
 		t.Error("send is parsed with the whole tree")
+	}
+}
+
+// What a command prints to a stdout that cannot take it (a full disk) is
+// an error and exit 1, never exit 0 with a file cut short: a completion
+// script written to ~/.bashrc.d, say.
+func TestOutputWriteFails(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"completion", "bash"}, {"completion", "fish"}, {"replay", "--list"}} {
+		var errb bytes.Buffer
+		app := &appContext{ctx: context.Background(), stdout: failingWriter{}, stderr: &errb, stdin: strings.NewReader("")}
+		if code := runWith(app, args); code != 1 || !strings.Contains(errb.String(), "no space left on device") {
+			t.Errorf("ehlo %q: exit %d, stderr %q; want 1 and the write error", args, code, errb.String())
+		}
 	}
 }
