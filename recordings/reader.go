@@ -23,6 +23,11 @@ const (
 	// MaxLineBytes caps one line. A DATA event of many megabytes is
 	// normal; bufio.Scanner's 64 KiB default would refuse it.
 	MaxLineBytes = 64 << 20
+	// MaxHeaderBytes caps the first line, the header, which is read no
+	// further once past it: an input that is not a recording, such as
+	// /dev/zero, is refused at once rather than read to a line end that
+	// never comes.
+	MaxHeaderBytes = 1 << 20
 	// MaxOffset is the largest offset believed; a larger one (or one that
 	// goes backwards) is set to the previous event's, so that a replay
 	// never waits for days.
@@ -130,8 +135,9 @@ func NewScanner(r io.Reader) (*Scanner, error) {
 }
 
 func newScanner(r io.Reader, maxLine int, fast, keep bool) (*Scanner, error) {
-	lr := &lineReader{br: bufio.NewReaderSize(r, 64<<10), max: maxLine}
+	lr := &lineReader{br: bufio.NewReaderSize(r, 64<<10), max: min(maxLine, MaxHeaderBytes), stop: true}
 	line, complete, err := lr.next()
+	lr.max, lr.stop = maxLine, false
 	switch {
 	case err != nil && err != io.EOF:
 		return nil, fmt.Errorf("reading recording: %w", err)
@@ -261,6 +267,7 @@ type lineReader struct {
 	off     int64 // bytes consumed
 	start   int64 // where the last line returned starts
 	tooLong bool  // the last line was over max and was dropped
+	stop    bool  // a line over max ends there, unread to its end (the header)
 }
 
 // next returns the next line without its "\n", and whether the "\n" was
@@ -278,6 +285,9 @@ func (lr *lineReader) next() (line []byte, complete bool, err error) {
 		if !lr.tooLong {
 			if len(lr.buf)+len(chunk) > lr.max+1 {
 				lr.tooLong, lr.buf = true, lr.buf[:0]
+				if lr.stop {
+					return nil, false, nil
+				}
 			} else {
 				lr.buf = append(lr.buf, chunk...)
 			}

@@ -293,3 +293,32 @@ func FuzzRecordingReader(f *testing.F) {
 		}
 	})
 }
+
+// zeros is /dev/zero: an input that never ends and has no line end.
+type zeros struct{ n int64 }
+
+func (z *zeros) Read(p []byte) (int, error) {
+	clear(p)
+	z.n += int64(len(p))
+	return len(p), nil
+}
+
+// An input that is no recording and never ends a line, /dev/zero say, is
+// refused once its first line is past MaxHeaderBytes: it used to be read
+// for ever, looking for the header's end.
+func TestEndlessInputIsRefused(t *testing.T) {
+	z := &zeros{}
+	done := make(chan error, 1)
+	go func() { _, err := Read(z); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "the first line is too long") {
+			t.Errorf("Read(/dev/zero) = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Read(/dev/zero) still reading after 10 s")
+	}
+	if z.n > 2*MaxHeaderBytes {
+		t.Errorf("read %d bytes of it", z.n)
+	}
+}
