@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 	"github.com/charmbracelet/x/term"
@@ -83,6 +84,17 @@ func (e *exitError) Unwrap() error { return e.err }
 func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first Ctrl+C (or SIGTERM) cancels ctx, and the command stops
+	// cleanly: a recording closed, QUIT or not as the protocol wants.
+	// The second has its default action, so that a command stuck where
+	// it does not look at ctx (a read of a pipe that never ends) can
+	// still be stopped, and the user is told so if it is slow to stop.
+	context.AfterFunc(ctx, func() {
+		stop()
+		time.AfterFunc(2*time.Second, func() {
+			fmt.Fprintln(os.Stderr, "*** interrupted, still stopping: press Ctrl+C again to quit at once")
+		})
+	})
 	app := &appContext{ctx: ctx, stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, process: true}
 	return runWith(app, args)
 }

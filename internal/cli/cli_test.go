@@ -145,6 +145,7 @@ func TestScripts(t *testing.T) {
 			"fakelog":      cmdFakeLog,
 			"exitcode":     cmdExitCode,
 			"interrupt":    cmdInterrupt,
+			"stuck":        cmdStuck,
 			"freeport":     cmdFreePort,
 			"waitlisten":   cmdWaitListen,
 			"sockdir":      cmdSockDir,
@@ -1107,5 +1108,45 @@ func TestCatalogueI9RecordingFailureExitCode(t *testing.T) {
 	}
 	if n := strings.Count(stdout.String(), "<-  250 "); n != 30 {
 		t.Errorf("the transcript went on with %d of 30 replies", n)
+	}
+}
+
+// cmdStuck: stuck ARGS... runs ehlo ARGS with a standard input that stays
+// open and empty, so that a command reading it waits there. One SIGINT
+// cancels the command's context; one that still runs 2.5 s later must
+// have said that a second Ctrl+C quits, and the second must end it.
+func cmdStuck(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "stuck")
+	cmd := exec.Command(lookPath(ts, "ehlo"), args...)
+	cmd.Dir = ts.MkAbs(".")
+	cmd.Env = []string{"PATH=" + ts.Getenv("PATH"), "GORACE=" + ts.Getenv("GORACE"), "LOGNAME=tester", "HOME=/no-home"}
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	stdin, err := cmd.StdinPipe()
+	ts.Check(err)
+	defer stdin.Close()
+	ts.Check(cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	time.Sleep(500 * time.Millisecond)
+	ts.Check(cmd.Process.Signal(os.Interrupt))
+	select {
+	case err := <-done:
+		ts.Fatalf("ehlo ended at the first SIGINT (%v): nothing to test here\n%s", err, stderr.String())
+	case <-time.After(2500 * time.Millisecond):
+	}
+	ts.Check(cmd.Process.Signal(os.Interrupt))
+	select {
+	case err = <-done:
+	case <-time.After(5 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		ts.Fatalf("ehlo did not stop at the second SIGINT\n%s", stderr.String())
+	}
+	_, _ = ts.Stdout().Write([]byte(stdout.String()))
+	_, _ = ts.Stderr().Write([]byte(stderr.String()))
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGINT {
+		ts.Fatalf("ehlo ended with %v, want killed by the second SIGINT", err)
 	}
 }
