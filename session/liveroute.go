@@ -67,7 +67,7 @@ func PlanLive(ctx context.Context, cfg LiveConfig, rc RouteConfig) (LiveConfig, 
 		at.Addr = h.Addrs[0].String()
 		hc := hostConfig(sc, rc, h, at, info)
 		r.hosts = append(r.hosts, liveHost{
-			host: h, at: at, tls: hc.TLSConfig, label: hostLabel(h, rc),
+			host: h, at: at, tls: hc.TLSConfig,
 			tlsRequired: at.DANE || (at.MTASTS == "match" && r.Report.MTASTS.Enforced() != nil),
 		})
 	}
@@ -75,7 +75,7 @@ func PlanLive(ctx context.Context, cfg LiveConfig, rc RouteConfig) (LiveConfig, 
 		return cfg, r, fmt.Errorf("no MX host can be used: %s", strings.Join(skipped, "; "))
 	}
 	first := r.hosts[0]
-	info(Info, fmt.Sprintf("%s: connecting to %s port %d", first.label, first.at.Addr, first.at.Port))
+	info(Info, fmt.Sprintf("%s: connecting to %s port %d", hostLabel(first.host, rc), first.at.Addr, first.at.Port))
 	r.use(first, first.host.Addrs[0])
 	cfg.Server, cfg.Port = r.server(first.host.Addrs[0]), 0
 	cfg.Options.TLSConfig = first.tls
@@ -89,7 +89,6 @@ type liveHost struct {
 	at          *mx.Attempt // its TLSA findings; the handshake's check writes the verdict here
 	tls         *tls.Config // hostConfig's: its name, and DANE's check in place of the CAs
 	tlsRequired bool
-	label       string // for the notes: "MX 10 mx1.example"
 }
 
 // use makes h, at address a, the host the route is on.

@@ -747,17 +747,10 @@ func cmdInterrupt(ts *testscript.TestScript, neg bool, args []string) {
 	want := atoi(ts, args[0])
 	sandboxOf(ts)
 	log := state(ts).srvLog
-	cmd := exec.Command(lookPath(ts, "ehlo"), args[1:]...)
-	cmd.Dir = ts.MkAbs(".")
-	cmd.Env = []string{"PATH=" + ts.Getenv("PATH"), "GORACE=" + ts.Getenv("GORACE"), "LOGNAME=tester", "HOME=/no-home"}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	stdin, err := cmd.StdinPipe()
-	ts.Check(err)
+	var stdout, stderr syncBuffer
+	cmd, stdin, done := startEhlo(ts, args[1:], &stdout, &stderr)
 	defer stdin.Close()
-	ts.Check(cmd.Start())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	var err error
 	_, _ = io.WriteString(stdin, "From: a@x.test\r\nTo: b@x.test\r\nSubject: cut off\r\n\r\nthe first line\r\n")
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(log.String(), at) {
@@ -784,8 +777,8 @@ func cmdInterrupt(ts *testscript.TestScript, neg bool, args []string) {
 		<-done
 		ts.Fatalf("ehlo did not stop within 5s of SIGINT\n%s\n%s", stdout.String(), stderr.String())
 	}
-	_, _ = ts.Stdout().Write(stdout.Bytes())
-	_, _ = ts.Stderr().Write(stderr.Bytes())
+	_, _ = io.WriteString(ts.Stdout(), stdout.String())
+	_, _ = io.WriteString(ts.Stderr(), stderr.String())
 	got := 0
 	var ee *exec.ExitError
 	switch {
@@ -1117,17 +1110,10 @@ func TestCatalogueI9RecordingFailureExitCode(t *testing.T) {
 // that a second Ctrl+C quits, and the second must end it.
 func cmdStuck(ts *testscript.TestScript, neg bool, args []string) {
 	noNeg(ts, neg, "stuck")
-	cmd := exec.Command(lookPath(ts, "ehlo"), args...)
-	cmd.Dir = ts.MkAbs(".")
-	cmd.Env = []string{"PATH=" + ts.Getenv("PATH"), "GORACE=" + ts.Getenv("GORACE"), "LOGNAME=tester", "HOME=/no-home"}
 	var stdout, stderr syncBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	stdin, err := cmd.StdinPipe()
-	ts.Check(err)
+	cmd, stdin, done := startEhlo(ts, args, &stdout, &stderr)
 	defer stdin.Close()
-	ts.Check(cmd.Start())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	var err error
 	time.Sleep(500 * time.Millisecond)
 	ts.Check(cmd.Process.Signal(os.Interrupt))
 	// Until the hint (due 2 s after the signal; a loaded machine may be
@@ -1152,10 +1138,25 @@ func cmdStuck(ts *testscript.TestScript, neg bool, args []string) {
 		<-done
 		ts.Fatalf("ehlo did not stop at the second SIGINT\n%s", stderr.String())
 	}
-	_, _ = ts.Stdout().Write([]byte(stdout.String()))
-	_, _ = ts.Stderr().Write([]byte(stderr.String()))
+	_, _ = io.WriteString(ts.Stdout(), stdout.String())
+	_, _ = io.WriteString(ts.Stderr(), stderr.String())
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGINT {
 		ts.Fatalf("ehlo ended with %v, want killed by the second SIGINT", err)
 	}
+}
+
+// startEhlo starts ehlo ARGS in the script's directory, with a standard
+// input the caller writes and closes; done delivers Wait's result.
+func startEhlo(ts *testscript.TestScript, args []string, stdout, stderr io.Writer) (*exec.Cmd, io.WriteCloser, <-chan error) {
+	cmd := exec.Command(lookPath(ts, "ehlo"), args...)
+	cmd.Dir = ts.MkAbs(".")
+	cmd.Env = []string{"PATH=" + ts.Getenv("PATH"), "GORACE=" + ts.Getenv("GORACE"), "LOGNAME=tester", "HOME=/no-home"}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	stdin, err := cmd.StdinPipe()
+	ts.Check(err)
+	ts.Check(cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	return cmd, stdin, done
 }

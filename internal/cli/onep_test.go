@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/ehlo-dev/ehlo/sandbox"
 )
 
 // TestSendTakesOnePOnlyInItsOwnProcess: `ehlo send` runs with one P, as
@@ -85,12 +83,7 @@ func BenchmarkSendProcess(b *testing.B) {
 			b.Fatalf("go build: %v\n%s", err, out)
 		}
 	}
-	srv, err := sandbox.New(sandbox.Config{Listen: "127.0.0.1:0", TLSListen: "-"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv.Start()
-	defer srv.Close()
+	srv := plainSandbox(b)
 	var cpu time.Duration
 	for b.Loop() {
 		cmd := exec.Command(bin, "send", srv.Addr(), "--from", "a@example.com", "--to", "b@example.com", "--quiet")

@@ -153,12 +153,7 @@ func TestCatalogueJ16CertParseErrorEscapedOnce(t *testing.T) {
 // blocks in the FIFO's open; Ctrl+C (the cancelled context) ends the send
 // promptly, and nothing is delivered.
 func TestCatalogueJ7DataFIFOInterrupted(t *testing.T) {
-	srv, err := sandbox.New(sandbox.Config{Listen: "127.0.0.1:0", TLSListen: "-"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	defer srv.Close()
+	srv := plainSandbox(t)
 	fifo := filepath.Join(t.TempDir(), "fifo")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Skip("mkfifo:", err)
@@ -200,12 +195,7 @@ func (failingWriter) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
 // is an error on stderr and exit 1, as a recording that cannot be is; it
 // used to be exit 0 with nothing said.
 func TestSendTranscriptWriteFails(t *testing.T) {
-	srv, err := sandbox.New(sandbox.Config{Listen: "127.0.0.1:0", TLSListen: "-"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	t.Cleanup(func() { srv.Close() })
+	srv := plainSandbox(t)
 	var errb bytes.Buffer
 	app := &appContext{ctx: t.Context(), stdout: failingWriter{}, stderr: &errb, stdin: strings.NewReader("")}
 	code := runWith(app, []string{"send", srv.Addr(), "--from", "a@x.test", "--to", "b@x.test", "--body", "hi"})
@@ -219,12 +209,7 @@ func TestSendTranscriptWriteFails(t *testing.T) {
 
 // The same for --repeat's summary.
 func TestSendRepeatSummaryWriteFails(t *testing.T) {
-	srv, err := sandbox.New(sandbox.Config{Listen: "127.0.0.1:0", TLSListen: "-"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	t.Cleanup(func() { srv.Close() })
+	srv := plainSandbox(t)
 	var errb bytes.Buffer
 	app := &appContext{ctx: t.Context(), stdout: failingWriter{}, stderr: &errb, stdin: strings.NewReader("")}
 	code := runWith(app, []string{"send", srv.Addr(), "--from", "a@x.test", "--to", "b@x.test", "--body", "hi", "--repeat", "2"})
@@ -234,4 +219,17 @@ func TestSendRepeatSummaryWriteFails(t *testing.T) {
 	if n := len(srv.Mailbox().Messages()); n != 2 {
 		t.Errorf("%d message(s) delivered, want 2", n)
 	}
+}
+
+// plainSandbox is a sandbox on loopback with its plain port only, stopped
+// when the test ends.
+func plainSandbox(tb testing.TB) *sandbox.Server {
+	tb.Helper()
+	srv, err := sandbox.New(sandbox.Config{Listen: "127.0.0.1:0", TLSListen: "-"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv.Start()
+	tb.Cleanup(func() { srv.Close() })
+	return srv
 }
