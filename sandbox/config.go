@@ -88,10 +88,12 @@ type Config struct {
 	// (PEM), so a client can verify the sandbox with --ca FILE instead
 	// of --insecure, without openssl. It is replaced if it exists.
 	WriteCA string
-	// ReadTimeout bounds every read from a client (RFC 5321 §4.5.3.2
-	// suggests 5 minutes); when it expires the server answers 421 and
-	// closes. A wait may last up to an eighth longer: the deadline is
-	// renewed only once it has aged that much (deadlineConn).
+	// ReadTimeout bounds each request from a client (RFC 5321 §4.5.3.2
+	// suggests 5 minutes for the next command): a command line must
+	// arrive whole within it; message content within it plus a second
+	// for every 500 octets received. When it expires the server answers
+	// 421 and closes. A request may take up to an eighth longer: the
+	// deadline is renewed only once it has aged that much (deadlineConn).
 	ReadTimeout time.Duration
 	// MaxSessions caps concurrent sessions, counted at accept; a client
 	// past it is answered 421 and closed. Zero means 256.

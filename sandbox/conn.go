@@ -34,15 +34,22 @@ var errClose = errors.New("session closed")
 
 var errLineTooLong = errors.New("line too long")
 
-// deadlineConn bounds every wait for the client by ReadTimeout, so the
-// timeout applies to each read and write rather than to the session.
+// deadlineConn bounds the client's requests by ReadTimeout (d). A request
+// is a command line, which must arrive whole within d of its first read
+// (RFC 5321 §4.5.3.2.7 bounds the wait for the next command), or message
+// content (DATA, one BDAT chunk), which has d plus a second for every
+// minDataRate octets that arrive. A per-read timeout would let a client
+// that sends a byte at a time hold a session, and with 256 of them the
+// whole server, for as long as it likes; Postfix calls these
+// smtpd_per_request_deadline and smtpd_min_data_rate. A write, which
+// only a reply makes, is bounded by d on its own.
 //
 // A deadline is renewed only when it has aged by more than a fraction of
 // the timeout (deadlineSlack): setting one updates a timer in the runtime,
 // about 0.6 µs, on every command otherwise. A renewed deadline is set
-// that fraction further out, so a wait is bounded by at least d and at
-// most d plus d/deadlineSlack. Every other deadline on the session (the
-// busy 421, the TLS handshake, the pregreet pause) is set through
+// that fraction further out, so a request is bounded by at least d and
+// at most d plus d/deadlineSlack. Every other deadline on the session
+// (the busy 421, the TLS handshake, the pregreet pause) is set through
 // SetDeadline and friends here: an explicit deadline is kept as given
 // until it is cleared with the zero time, and clearing it makes the next
 // read or write renew, so the cached deadline is never stale.
@@ -51,14 +58,38 @@ type deadlineConn struct {
 	d            time.Duration
 	rdAt, wrAt   time.Time // the deadlines set by renewal; zero forces one
 	pinRd, pinWr bool      // an explicit deadline is in force
+
+	// The request being read: begun once its first read has renewed
+	// the deadline; content earns time from its first read, at
+	// minDataRate, for the got octets since.
+	begun, content bool
+	from           time.Time
+	got            int64
 }
 
 // deadlineSlack: a deadline is renewed once it is d/deadlineSlack old.
 const deadlineSlack = 8
 
+// minDataRate is the slowest message content, in octets a second, that
+// may go on past ReadTimeout (Postfix's smtpd_min_data_rate default).
+const minDataRate = 500
+
+// request starts a new request: its clock starts at its first read, so
+// a command already buffered costs nothing. content says it is message
+// content.
+func (c *deadlineConn) request(content bool) {
+	c.begun, c.content = false, content
+}
+
 func (c *deadlineConn) Read(p []byte) (int, error) {
-	c.renewRead()
-	return c.Conn.Read(p)
+	if !c.begun || c.rdAt.IsZero() {
+		c.begin()
+	}
+	n, err := c.Conn.Read(p)
+	if c.content && n > 0 {
+		c.earn(n)
+	}
+	return n, err
 }
 
 func (c *deadlineConn) Write(p []byte) (int, error) {
@@ -66,13 +97,34 @@ func (c *deadlineConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-func (c *deadlineConn) renewRead() {
+// begin renews the read deadline for a request's first read; the reads
+// after it, until the next request, are bounded by that deadline.
+func (c *deadlineConn) begin() {
+	c.begun = true
+	now := time.Now()
+	if c.content {
+		c.from, c.got = now, 0
+	}
 	if c.pinRd {
 		return
 	}
-	if now := time.Now(); c.rdAt.Sub(now) < c.d {
+	if c.rdAt.Sub(now) < c.d {
 		c.rdAt = now.Add(c.d + c.d/deadlineSlack)
 		_ = c.Conn.SetReadDeadline(c.rdAt)
+	}
+}
+
+// earn moves the deadline of message content out by the time n more
+// octets have earned, once that is worth a new deadline.
+func (c *deadlineConn) earn(n int) {
+	c.got += int64(n)
+	if c.pinRd || c.from.IsZero() {
+		return
+	}
+	at := c.from.Add(c.d + time.Duration(min(c.got, 1<<40))*(time.Second/minDataRate))
+	if at.Sub(c.rdAt) > c.d/deadlineSlack {
+		c.rdAt = at
+		_ = c.Conn.SetReadDeadline(at)
 	}
 }
 
@@ -111,7 +163,7 @@ type conn struct {
 	srv      *Server
 	cfg      *Config
 	id       string
-	raw      net.Conn // the accepted connection in its deadlineConn: set every deadline here
+	raw      *deadlineConn // the accepted connection: set every deadline here
 	r        *bufio.Reader
 	w        *bufio.Writer
 	implicit bool
@@ -382,6 +434,7 @@ func (c *conn) readLine() ([]byte, error) {
 	if err := c.flushIfIdle(); err != nil {
 		return nil, err
 	}
+	c.raw.request(false)
 	frag, err := c.r.ReadSlice('\n')
 	if err == nil && len(frag) <= maxCommandLine {
 		// The usual case, a whole line in the buffer: no copy. It is

@@ -73,6 +73,7 @@ func (c *conn) cmdData(arg string) error {
 func (c *conn) readData() (n int, refused func() error, err error) {
 	loose := c.hasFault(FaultBareLFDot)
 	lineStart, prevCR := true, false
+	c.raw.request(true)
 	for {
 		if err := c.flushIfIdle(); err != nil {
 			return n, nil, err
@@ -210,6 +211,7 @@ func (c *conn) cmdBdat(arg string) error {
 }
 
 func (c *conn) readChunk(p []byte) error {
+	c.raw.request(true)
 	if c.r.Buffered() < len(p) {
 		if err := c.w.Flush(); err != nil {
 			return err
@@ -220,6 +222,7 @@ func (c *conn) readChunk(p []byte) error {
 }
 
 func (c *conn) skipChunk(n int64) error {
+	c.raw.request(true)
 	if int64(c.r.Buffered()) < n {
 		if err := c.w.Flush(); err != nil {
 			return err

@@ -42,9 +42,9 @@ func TestAcceptedConnectionsHaveNoKeepAlive(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := serverSide(t, srv)
-		pc, ok := c.raw.(*deadlineConn).Conn.(*pconn)
+		pc, ok := c.raw.Conn.(*pconn)
 		if !ok {
-			t.Fatalf("%s: accepted as %T, not in the sandbox's poller", addr, c.raw.(*deadlineConn).Conn)
+			t.Fatalf("%s: accepted as %T, not in the sandbox's poller", addr, c.raw.Conn)
 		}
 		for _, o := range []struct {
 			level, name, want int
@@ -351,7 +351,7 @@ func TestLongSessionMovesToRuntimePoller(t *testing.T) {
 	c.expectText(220, "")
 	c.cmd("EHLO client.test", 250)
 	c.sendMessage("a@x.test", []string{"b@x.test"}, "Subject: 1\r\n\r\none\r\n")
-	pc := serverSide(t, srv).raw.(*deadlineConn).Conn.(*pconn)
+	pc := serverSide(t, srv).raw.Conn.(*pconn)
 	if pc.file.Load() != nil {
 		t.Fatalf("moved after one message (%d waits)", pc.waits.Load())
 	}
