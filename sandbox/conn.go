@@ -251,7 +251,7 @@ func (c *conn) putBuffers() {
 }
 
 func (c *conn) note(format string, args ...any) {
-	c.srv.log.printf(c.id, "* "+format, args...)
+	c.srv.log.notef(c.id, format, args...)
 }
 
 func (c *conn) serve(busy bool) {
@@ -563,7 +563,7 @@ func (c *conn) logCommand(verb, arg string, text []byte, eol string) {
 		c.srv.log.printf(c.id, "C: AUTH %s", escape([]byte(strings.TrimSpace(mech+" "+ir))))
 		return
 	}
-	c.srv.log.printf(c.id, "C: %s%s", escape(text), eol)
+	c.srv.log.line(c.id, "C: ", text, eol)
 }
 
 // lastRcptOfGroup reports whether the RCPT being handled came in a

@@ -3,7 +3,6 @@ package sandbox
 import (
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"time"
 	"unicode"
@@ -49,10 +48,49 @@ func (l *logger) printf(id, format string, args ...any) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.begin(id)
+	l.buf = fmt.Appendf(l.buf, format, args...)
+	l.end()
+}
+
+// notef is printf for the server's own notes, which the log marks "* ".
+func (l *logger) notef(id, format string, args ...any) {
+	if !l.on {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.begin(id)
+	l.buf = append(l.buf, "* "...)
+	l.buf = fmt.Appendf(l.buf, format, args...)
+	l.end()
+}
+
+// line logs prefix, then text escaped, then eol: the client's and the
+// server's lines, most of what a busy log holds, formatted straight into
+// the buffer (printf's boxed arguments and escape's string cost a
+// logged message 40 allocations).
+func (l *logger) line(id, prefix string, text []byte, eol string) {
+	if !l.on {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.begin(id)
+	l.buf = append(l.buf, prefix...)
+	l.buf = appendEscaped(l.buf, text)
+	l.buf = append(l.buf, eol...)
+	l.end()
+}
+
+func (l *logger) begin(id string) {
 	l.buf = append(l.buf, '[')
 	l.buf = append(l.buf, id...)
 	l.buf = append(l.buf, "] "...)
-	l.buf = fmt.Appendf(l.buf, format, args...)
+}
+
+// end finishes a line and writes the batch, or arms the timer that will.
+func (l *logger) end() {
 	l.buf = append(l.buf, '\n')
 	switch {
 	case len(l.buf) >= logFlushBytes:
@@ -92,37 +130,55 @@ func (l *logger) close() {
 // hostile (a client typing ANSI escapes, an ansi fault), and the log goes
 // to a terminal, so every control, bidi and invalid byte becomes a visible
 // escape (security-anchors §3.4).
-func escape(b []byte) string {
-	var sb strings.Builder
-	n := 0
-	for len(b) > 0 {
+func escape(b []byte) string { return string(appendEscaped(nil, b)) }
+
+// appendEscaped appends b to dst as escape renders it: at most maxLogLine
+// characters, then a count of the bytes left.
+func appendEscaped(dst, b []byte) []byte {
+	for n := 0; len(b) > 0; n++ {
 		if n >= maxLogLine {
-			fmt.Fprintf(&sb, "… (%d more bytes)", len(b))
-			break
+			return fmt.Appendf(dst, "… (%d more bytes)", len(b))
+		}
+		if c := b[0]; c >= 0x20 && c < 0x7f && c != '\\' {
+			dst, b = append(dst, c), b[1:] // printable ASCII, nearly all of it
+			continue
 		}
 		r, size := utf8.DecodeRune(b)
 		switch {
 		case r == utf8.RuneError && size <= 1:
-			fmt.Fprintf(&sb, `\x%02x`, b[0])
+			dst = appendHex(dst, `\x`, uint32(b[0]), 2)
 		case r == '\\':
-			sb.WriteString(`\\`)
+			dst = append(dst, `\\`...)
 		case r == '\r':
-			sb.WriteString(`\r`)
+			dst = append(dst, `\r`...)
 		case r == '\n':
-			sb.WriteString(`\n`)
+			dst = append(dst, `\n`...)
 		case r == '\t':
-			sb.WriteString(`\t`)
-		case r < 0x80 && (r < 0x20 || r == 0x7f):
-			fmt.Fprintf(&sb, `\x%02x`, r)
-		case r >= 0x80 && !unicode.IsPrint(r):
-			fmt.Fprintf(&sb, `\u%04x`, r)
+			dst = append(dst, `\t`...)
+		case r < 0x80:
+			dst = appendHex(dst, `\x`, uint32(r), 2) // the other C0 controls and DEL
+		case !unicode.IsPrint(r):
+			dst = appendHex(dst, `\u`, uint32(r), 4)
 		default:
-			sb.WriteRune(r)
+			dst = utf8.AppendRune(dst, r)
 		}
 		b = b[size:]
-		n++
 	}
-	return sb.String()
+	return dst
+}
+
+// appendHex appends prefix and v in lower-case hex, at least digits long
+// (as %02x and %04x print it).
+func appendHex(dst []byte, prefix string, v uint32, digits int) []byte {
+	dst = append(dst, prefix...)
+	var tmp [8]byte
+	i := len(tmp)
+	for v > 0 || len(tmp)-i < digits {
+		i--
+		tmp[i] = "0123456789abcdef"[v&0xf]
+		v >>= 4
+	}
+	return append(dst, tmp[i:]...)
 }
 
 // trimEOL drops one CRLF, or a bare LF, which the log then shows as \n so

@@ -413,6 +413,12 @@ func (c *conn) direct(code int, enh, text string) error {
 // escaped, its line ending named, "(no line end)" for a last line without
 // one.
 func replyLines(b []byte, fn func(text string)) {
+	splitReply(b, func(text []byte, eol string) { fn(escape(text) + eol) })
+}
+
+// splitReply calls fn with each line of a reply before escaping: the
+// text, and what the logs show for its ending.
+func splitReply(b []byte, fn func(text []byte, eol string)) {
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
 		var line []byte
@@ -425,7 +431,7 @@ func replyLines(b []byte, fn func(text string)) {
 		if i < 0 {
 			eol = " (no line end)"
 		}
-		fn(escape(text) + eol)
+		fn(text, eol)
 	}
 }
 
@@ -436,5 +442,5 @@ func (c *conn) logReply(b []byte) {
 	if !c.srv.log.on {
 		return
 	}
-	replyLines(b, func(text string) { c.srv.log.printf(c.id, "S: %s", text) })
+	splitReply(b, func(text []byte, eol string) { c.srv.log.line(c.id, "S: ", text, eol) })
 }
