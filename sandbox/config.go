@@ -89,10 +89,10 @@ type Config struct {
 	// of --insecure, without openssl. It is replaced if it exists.
 	WriteCA string
 	// ReadTimeout bounds each request from a client (RFC 5321 §4.5.3.2
-	// suggests 5 minutes for the next command): a command line must
-	// arrive whole within it; message content within it plus a second
-	// for every 500 octets received. When it expires the server answers
-	// 421 and closes. A request may take up to an eighth longer: the
+	// suggests 5 minutes for the next command): each line, command or
+	// message content, and each BDAT chunk must arrive whole within it,
+	// content with a second more for every 500 octets received. When it
+	// expires the server answers 421 and closes. A request may take up to an eighth longer: the
 	// deadline is renewed only once it has aged that much (deadlineConn).
 	ReadTimeout time.Duration
 	// MaxSessions caps concurrent sessions, counted at accept; a client

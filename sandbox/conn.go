@@ -35,14 +35,16 @@ var errClose = errors.New("session closed")
 var errLineTooLong = errors.New("line too long")
 
 // deadlineConn bounds the client's requests by ReadTimeout (d). A request
-// is a command line, which must arrive whole within d of its first read
-// (RFC 5321 §4.5.3.2.7 bounds the wait for the next command), or message
-// content (DATA, one BDAT chunk), which has d plus a second for every
-// minDataRate octets that arrive. A per-read timeout would let a client
-// that sends a byte at a time hold a session, and with 256 of them the
-// whole server, for as long as it likes; Postfix calls these
-// smtpd_per_request_deadline and smtpd_min_data_rate. A write, which
-// only a reply makes, is bounded by d on its own.
+// is a line, command or message content, or a BDAT chunk: it must arrive
+// whole within d of its first read (the first read after the request
+// before it), and content earns a second more for every minDataRate
+// octets that arrive, so a long line or a big chunk at a steady rate goes
+// on. A per-read timeout would let a client that sends a byte at a time
+// hold a session, and with 256 of them the whole server, for as long as
+// it likes. A line at a time is Exim's smtp_receive_timeout, kind to a
+// student typing a message in telnet; the rate is Postfix's
+// smtpd_min_data_rate. A write, which only a reply makes, is bounded by d
+// on its own.
 //
 // A deadline is renewed only when it has aged by more than a fraction of
 // the timeout (deadlineSlack): setting one updates a timer in the runtime,
@@ -75,8 +77,8 @@ const deadlineSlack = 8
 const minDataRate = 500
 
 // request starts a new request: its clock starts at its first read, so
-// a command already buffered costs nothing. content says it is message
-// content.
+// a line already buffered costs nothing. content says it is message
+// content, which earns time at minDataRate.
 func (c *deadlineConn) request(content bool) {
 	c.begun, c.content = false, content
 }

@@ -104,6 +104,9 @@ func (c *conn) readData() (n int, refused func() error, err error) {
 		default:
 			c.data = append(c.data, out...)
 		}
+		if complete {
+			c.raw.request(true) // the next line has a timeout of its own
+		}
 		switch {
 		case complete && loose:
 			lineStart = true

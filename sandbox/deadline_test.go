@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -55,9 +56,10 @@ func TestReadTimeoutBoundsACommandLine(t *testing.T) {
 	c.timedOutWithin(begin, 2*time.Second)
 }
 
-// Message content earns time as it arrives, at Postfix's default
-// smtpd_min_data_rate (minDataRate octets a second), so a client slower
-// than that is cut off near ReadTimeout however steadily it drips.
+// A line of message content, and a BDAT chunk, must arrive within
+// ReadTimeout plus what it earns at Postfix's default smtpd_min_data_rate
+// (minDataRate octets a second), so a client slower than that is cut off
+// near ReadTimeout however steadily it drips.
 func TestReadTimeoutBoundsSlowData(t *testing.T) {
 	for _, tc := range []struct{ name, cmd string }{
 		{"DATA", "DATA"},
@@ -84,22 +86,54 @@ func TestReadTimeoutBoundsSlowData(t *testing.T) {
 	}
 }
 
-// Content at a few times the minimum rate goes on for as long as it
-// takes, well past ReadTimeout: the bound is on the rate, not the size.
+// Content that does not end a line, one long DATA line or a BDAT chunk,
+// arriving at twice the minimum rate goes on for as long as it takes,
+// well past ReadTimeout: the bound is on the rate, not the size.
 func TestDataAboveTheMinimumRateOutlastsReadTimeout(t *testing.T) {
+	const pieces = 12 // 1.2 s, four timeouts
+	piece := strings.Repeat("y", minDataRate/5)
+	for _, name := range []string{"DATA", "BDAT"} {
+		t.Run(name, func(t *testing.T) {
+			srv, _ := start(t, Config{ReadTimeout: 300 * time.Millisecond})
+			c := connect(t, srv)
+			c.ehlo()
+			c.cmd("MAIL FROM:<a@x.test>", 250)
+			c.cmd("RCPT TO:<b@x.test>", 250)
+			if name == "DATA" {
+				c.cmd("DATA", 354)
+			} else {
+				c.send(fmt.Sprintf("BDAT %d LAST", pieces*len(piece)))
+			}
+			for range pieces {
+				c.write(piece) // twice minDataRate, no line end
+				time.Sleep(100 * time.Millisecond)
+			}
+			if name == "DATA" {
+				c.write("\r\n.\r\n")
+			}
+			c.expect(250)
+			if srv.Mailbox().Len() != 1 {
+				t.Fatalf("mailbox holds %d messages, want 1", srv.Mailbox().Len())
+			}
+		})
+	}
+}
+
+// A student typing a message by hand in telnet sends a line at a time,
+// with pauses: each line has ReadTimeout of its own, however long the
+// whole message takes (Exim's smtp_receive_timeout is per line too).
+func TestReadTimeoutGivesEachDataLineItsOwn(t *testing.T) {
 	srv, _ := start(t, Config{ReadTimeout: 300 * time.Millisecond})
 	c := connect(t, srv)
 	c.ehlo()
 	c.cmd("MAIL FROM:<a@x.test>", 250)
 	c.cmd("RCPT TO:<b@x.test>", 250)
 	c.cmd("DATA", 354)
-	line := strings.Repeat("y", minDataRate/5-2) + "\r\n"
-	begin := time.Now()
-	for time.Since(begin) < 4*300*time.Millisecond {
-		c.write(line) // twice minDataRate
-		time.Sleep(100 * time.Millisecond)
+	for _, line := range []string{"Subject: typed", "", "Dear class,", "this took a while", "to type."} {
+		time.Sleep(200 * time.Millisecond) // 1 s in all, over three timeouts
+		c.send(line)
 	}
-	c.write(".\r\n")
+	c.send(".")
 	c.expect(250)
 	if srv.Mailbox().Len() != 1 {
 		t.Fatalf("mailbox holds %d messages, want 1", srv.Mailbox().Len())
