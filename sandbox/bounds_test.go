@@ -282,3 +282,76 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// dialFrom connects to addr from the loopback address src and reads the
+// first reply, so that a test can be several clients.
+func dialFrom(t *testing.T, src, addr string) (*client, reply) {
+	t.Helper()
+	d := net.Dialer{Timeout: ioTimeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial %s from %s: %v", addr, src, err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	c := &client{t: t, nc: nc, r: bufio.NewReader(nc)}
+	return c, c.readReply()
+}
+
+// One client address holds at most perClient sessions, so no one host can
+// take every session a room needs; the next connection from it is told
+// 421, as Postfix's smtpd_client_connection_count_limit tells it,
+// while another address still gets in, and a session that ends frees its
+// place. (Loopback counts here; outside tests it is exempt.)
+func TestSessionsPerClient(t *testing.T) {
+	srv := startLimited(t, limits{sessions: 8, busy: 2, busyTimeout: time.Second, handshake: 2 * time.Second,
+		perClient: 2, countLoopback: true})
+	first, r := dialFrom(t, "127.0.0.1", srv.Addr())
+	if r.code != 220 {
+		t.Fatalf("first session: %d %s", r.code, r.text())
+	}
+	if _, r = dialFrom(t, "127.0.0.1", srv.Addr()); r.code != 220 {
+		t.Fatalf("second session: %d %s", r.code, r.text())
+	}
+	third, r := dialFrom(t, "127.0.0.1", srv.Addr())
+	if want := "sandbox.ehlo.test Error: too many connections from 127.0.0.1"; r.code != 421 || r.text() != want {
+		t.Fatalf("third session from the same address: %d %q, want 421 %q", r.code, r.text(), want)
+	}
+	third.expectClosed()
+	if _, r = dialFrom(t, "127.0.0.2", srv.Addr()); r.code != 220 {
+		t.Fatalf("another address: %d %s, want 220", r.code, r.text())
+	}
+	first.cmd("QUIT", 221)
+	first.expectClosed()
+	waitConns(t, srv, 2)
+	if _, r = dialFrom(t, "127.0.0.1", srv.Addr()); r.code != 220 {
+		t.Fatalf("after a session ended: %d %s, want 220", r.code, r.text())
+	}
+}
+
+// Loopback is the machine's own users, tests and benchmarks (smtp-source
+// opens hundreds of sessions): by default it is not counted.
+func TestSessionsPerClientSparesLoopback(t *testing.T) {
+	srv := startLimited(t, limits{sessions: 8, busy: 2, busyTimeout: time.Second, handshake: 2 * time.Second,
+		perClient: 1})
+	for i := range 3 {
+		if _, r := dialFrom(t, "127.0.0.1", srv.Addr()); r.code != 220 {
+			t.Fatalf("session %d from loopback: %d %s, want 220", i+1, r.code, r.text())
+		}
+	}
+	if srv.perClient == nil || len(srv.perClient) != 0 {
+		t.Fatalf("loopback counted: %v", srv.perClient)
+	}
+}
+
+func TestSessionsPerClientDefault(t *testing.T) {
+	for _, tc := range []struct{ sessions, perClient, want int }{{0, 0, 128}, {10, 0, 5}, {1, 0, 1}, {10, 3, 3}} {
+		cfg, err := Config{MaxSessions: tc.sessions, MaxSessionsPerClient: tc.perClient}.withDefaults()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.MaxSessionsPerClient != tc.want {
+			t.Errorf("MaxSessions %d, MaxSessionsPerClient %d: got %d per client, want %d",
+				tc.sessions, tc.perClient, cfg.MaxSessionsPerClient, tc.want)
+		}
+	}
+}

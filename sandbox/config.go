@@ -98,6 +98,11 @@ type Config struct {
 	// MaxSessions caps concurrent sessions, counted at accept; a client
 	// past it is answered 421 and closed. Zero means 256.
 	MaxSessions int
+	// MaxSessionsPerClient caps the sessions one client address holds
+	// at once, so that no one host takes the whole server; past it the
+	// client is answered 421 and closed. Loopback and Unix-socket
+	// clients are not counted. Zero means half of MaxSessions.
+	MaxSessionsPerClient int
 	// Script, when set, makes the server play a recorded server side
 	// instead of its own replies (`ehlo replay --serve`; see Script).
 	// Every listener serves it, each connection beginning with TLS if
@@ -182,6 +187,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxSessions <= 0 {
 		c.MaxSessions = maxSessions
+	}
+	if c.MaxSessionsPerClient <= 0 {
+		c.MaxSessionsPerClient = max(1, c.MaxSessions/2)
 	}
 	if c.Script != nil && len(c.Script.Conns) == 0 {
 		return c, errors.New("sandbox: the script holds no connection")

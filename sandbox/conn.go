@@ -256,7 +256,7 @@ func (c *conn) note(format string, args ...any) {
 	c.srv.log.notef(c.id, format, args...)
 }
 
-func (c *conn) serve(busy bool) {
+func (c *conn) serve(refuse admission) {
 	if c.srv.log.on {
 		c.logConnection()
 	}
@@ -275,11 +275,18 @@ func (c *conn) serve(busy bool) {
 		}
 		c.putBuffers()
 	}()
-	if busy {
+	if refuse != admitted {
 		// Told within busyTimeout, handshake included, whatever the
 		// client does: a busy server must not wait on it.
 		_ = c.raw.SetDeadline(time.Now().Add(c.srv.lim.busyTimeout))
 		if c.implicit && c.handshake(c.srv.lim.busyTimeout) != nil {
+			return
+		}
+		if refuse == clientFull {
+			// Postfix's words for its smtpd_client_connection_count_limit.
+			host, _, _ := net.SplitHostPort(c.raw.RemoteAddr().String())
+			c.why = "too many sessions from " + host
+			_ = c.direct(421, "4.7.0", c.cfg.Hostname+" Error: too many connections from "+host)
 			return
 		}
 		c.why = "too many sessions"

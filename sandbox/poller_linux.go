@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -607,6 +608,18 @@ func (c *pconn) LocalAddr() net.Addr {
 		}
 	}
 	return c.laddr
+}
+
+// peerAddr is the peer's IP as accept4 gave it, without RemoteAddr's
+// allocations: the server reads it for every connection it accepts.
+func (c *pconn) peerAddr() (netip.Addr, bool) {
+	switch c.peer.Addr.Family {
+	case syscall.AF_INET:
+		return netip.AddrFrom4((*syscall.RawSockaddrInet4)(unsafe.Pointer(&c.peer)).Addr), true
+	case syscall.AF_INET6:
+		return netip.AddrFrom16((*syscall.RawSockaddrInet6)(unsafe.Pointer(&c.peer)).Addr), true
+	}
+	return netip.Addr{}, false
 }
 
 // RemoteAddr is the peer as accept4 gave it.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -20,7 +21,11 @@ import (
 // listener, and closed; past those, a connection is closed as soon as it
 // is accepted. Every connection counts from accept, so connections that
 // never finish a handshake cannot pile up descriptors, and a session's TLS
-// handshake must finish within handshakeTimeout, not ReadTimeout.
+// handshake must finish within handshakeTimeout, not ReadTimeout. One
+// client address holds at most Config.MaxSessionsPerClient of them (half
+// of MaxSessions by default), so no one host can take the whole server;
+// past that it is told 421 in the same way. Loopback and Unix-socket
+// clients, the machine's own users, are not counted.
 const (
 	maxSessions      = 256
 	maxBusy          = 64
@@ -32,7 +37,18 @@ const (
 type limits struct {
 	sessions, busy         int
 	busyTimeout, handshake time.Duration
+	perClient              int
+	countLoopback          bool // count loopback clients too, for tests
 }
+
+// admission says whether a connection is served, or told 421 at once and why.
+type admission uint8
+
+const (
+	admitted   admission = iota
+	serverFull           // MaxSessions reached
+	clientFull           // MaxSessionsPerClient reached for its address
+)
 
 // Server is one running sandbox: its listeners, certificate, mailbox and
 // sessions. New binds; Serve (or Start) accepts; Close stops everything.
@@ -58,8 +74,9 @@ type Server struct {
 	nextID    atomic.Int64
 	sessions  sync.WaitGroup
 
-	mu    sync.Mutex
-	conns map[*conn]struct{}
+	mu        sync.Mutex
+	conns     map[*conn]struct{}
+	perClient map[netip.Addr]int // connections held, by counted client address
 
 	room     *room        // Sessions, Watch, SetFault (room.go); nil unless Workshop or OnSessionEnd
 	students *studentMail // per-user mailboxes (workshop.go); nil unless Workshop
@@ -76,9 +93,11 @@ func New(cfg Config) (*Server, error) {
 		cfg:     cfg,
 		mailbox: newMailbox(cfg.MailboxLimit, cfg.MailboxBytes),
 		log:     newLogger(cfg.Log),
-		lim:     limits{cfg.MaxSessions, maxBusy, busyTimeout, handshakeTimeout},
-		done:    make(chan struct{}),
-		conns:   make(map[*conn]struct{}),
+		lim: limits{sessions: cfg.MaxSessions, busy: maxBusy, busyTimeout: busyTimeout,
+			handshake: handshakeTimeout, perClient: cfg.MaxSessionsPerClient},
+		done:      make(chan struct{}),
+		conns:     make(map[*conn]struct{}),
+		perClient: make(map[netip.Addr]int),
 	}
 	if cfg.Workshop || cfg.OnSessionEnd != nil {
 		s.room = newRoom(s)
@@ -238,9 +257,19 @@ func (s *Server) accept(poll *poller, l net.Listener, implicit bool) error {
 			s.log.printf("accept", "* %d connections held: closed one from %s without a reply", n, nc.RemoteAddr())
 			continue
 		}
-		busy := n >= s.lim.sessions
+		client, counted := s.clientOf(nc)
+		refuse := admitted
+		switch {
+		case n >= s.lim.sessions:
+			refuse = serverFull
+		case counted && s.perClient[client] >= s.lim.perClient:
+			refuse = clientFull
+		}
 		c := s.newConn(nc, implicit)
 		s.conns[c] = struct{}{}
+		if counted {
+			s.perClient[client]++
+		}
 		s.sessions.Add(1)
 		s.mu.Unlock()
 		go func() {
@@ -248,11 +277,38 @@ func (s *Server) accept(poll *poller, l net.Listener, implicit bool) error {
 			defer func() {
 				s.mu.Lock()
 				delete(s.conns, c)
+				if counted {
+					if s.perClient[client]--; s.perClient[client] == 0 {
+						delete(s.perClient, client)
+					}
+				}
 				s.mu.Unlock()
 			}()
-			c.serve(busy)
+			c.serve(refuse)
 		}()
 	}
+}
+
+// clientOf is the address a connection counts against for the
+// per-client cap, and whether it counts: a TCP peer's IP, IPv4-mapped
+// addresses as IPv4; loopback only when the limits say so.
+func (s *Server) clientOf(nc net.Conn) (netip.Addr, bool) {
+	var ip netip.Addr
+	if p, ok := nc.(interface{ peerAddr() (netip.Addr, bool) }); ok {
+		// The sandbox's poller has the address accept gave it, without
+		// RemoteAddr's allocations on every connection.
+		if ip, ok = p.peerAddr(); !ok {
+			return ip, false
+		}
+	} else if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		if ip, ok = netip.AddrFromSlice(a.IP); !ok {
+			return ip, false
+		}
+	} else {
+		return ip, false // a Unix socket
+	}
+	ip = ip.Unmap()
+	return ip, s.lim.countLoopback || !ip.IsLoopback()
 }
 
 // Close stops the listeners, closes every session and waits for their

@@ -36,7 +36,7 @@ type cli struct {
 	Send       sendCmd       `cmd:"" help:"Send one message and print a swaks-style transcript."`
 	Version    versionCmd    `cmd:"" help:"Print the version."`
 	Completion completionCmd `cmd:"" help:"Print a shell completion script: bash, zsh or fish."`
-	Sandbox    sandboxCmd    `cmd:"" help:"Run the practice SMTP server in the foreground. Limits: 256 sessions (then 421), 10 MiB a message, 5 failed AUTH attempts a session (then 421), a TLS handshake within 10 s, each line within 5 min of the one before; see docs/sandbox.md."`
+	Sandbox    sandboxCmd    `cmd:"" help:"Run the practice SMTP server in the foreground. Limits: 256 sessions, 128 from one address other than loopback (then 421), 10 MiB a message, 5 failed AUTH attempts a session (then 421), a TLS handshake within 10 s, each line within 5 min of the one before; see docs/sandbox.md."`
 	Replay     replayCmd     `cmd:"" help:"Replay a recording: --print the transcript, --serve it as a fake server, --list the samples."`
 	Export     exportCmd     `cmd:"" help:"Export a recording as text, Markdown, JSON or pcap (credentials hidden)."`
 	Audit      auditCmd      `cmd:"" help:"Audit a mail server's security: TLS, certificate, STARTTLS injection, open relay, smuggling… in one report."`
