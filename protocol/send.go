@@ -200,6 +200,13 @@ func (c *Client) Sendmail(from string, to []string, msg io.Reader, mailOpts, rcp
 	if err != nil {
 		return nil, err
 	}
+	return c.sendmail(from, to, msg, opts, rcptOpts)
+}
+
+// sendmail is Sendmail once the envelope has been checked and MAIL's
+// options worked out (opts, from mailOptions), so that a Pipeline, which
+// has done both to choose how a message goes, does not do them twice.
+func (c *Client) sendmail(from string, to []string, msg io.Reader, opts, rcptOpts []string) (map[string]Reply, error) {
 	// Every line of the envelope through the encoder before the first is
 	// sent, whichever engine sends them.
 	lines, err := c.envelopeLines(from, to, opts, rcptOpts)

@@ -146,7 +146,7 @@ func (p *Pipeline) Send(from string, to []string, msg []byte, mailOpts, rcptOpts
 	case modeDATA:
 		p.sendDATA(from, to, msg, opts, rcptOpts, fail)
 	default:
-		p.sendmail(from, to, msg, mailOpts, rcptOpts)
+		p.sendmail(from, to, msg, opts, rcptOpts)
 	}
 }
 
@@ -441,12 +441,13 @@ func (p *Pipeline) flushReady() {
 }
 
 // sendmail sends one message the ordinary way, after everything in
-// flight, and reports it like the others.
-func (p *Pipeline) sendmail(from string, to []string, msg []byte, mailOpts, rcptOpts []string) {
+// flight, and reports it like the others. opts are MAIL's options as
+// Send worked them out.
+func (p *Pipeline) sendmail(from string, to []string, msg []byte, opts, rcptOpts []string) {
 	p.Flush()
 	c := p.c
 	res := TxResult{Written: c.now()}
-	res.Refused, res.Err = c.Sendmail(from, to, bytes.NewReader(msg), mailOpts, rcptOpts)
+	res.Refused, res.Err = c.sendmail(from, to, bytes.NewReader(msg), opts, rcptOpts)
 	res.Done = c.now()
 	p.done(res)
 }
