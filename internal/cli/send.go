@@ -39,7 +39,7 @@ type sendCmd struct {
 	DataTimeout time.Duration `name:"data-timeout" help:"Limit on writing the whole message (DATA or BDAT), from the 354 to its last byte; 0: none. Either way the send fails when the server takes no data for --timeout. Not with --repeat." placeholder:"DURATION"`
 
 	Auth              string `help:"Authenticate: a mechanism (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER) or auto."`
-	AuthUser          string `help:"User name for --auth."`
+	AuthUser          string `help:"User name for --auth (without --auth: auto, as in swaks)."`
 	AuthPassword      string `help:"Password or token (visible in ps; prefer EHLO_PASSWORD or the prompt)."`
 	NoInitialResponse bool   `help:"Do not send an initial response with AUTH."`
 	AuthCleartext     bool   `help:"Allow sending credentials without TLS (the one explicit opt-in)."`
@@ -157,6 +157,15 @@ func (s *sendCmd) Validate() error {
 	}
 	if err := s.validateRoute(); err != nil {
 		return err
+	}
+	if s.Auth == "" && (s.AuthUser != "" || s.AuthPassword != "") {
+		// As in swaks, credentials imply --auth: a user who gave them
+		// meant them to be used, and a send that quietly went without
+		// AUTH would look like the server's doing.
+		if s.AuthUser == "" {
+			return fmt.Errorf("--auth-password needs --auth-user")
+		}
+		s.Auth = "auto"
 	}
 	if err := s.checkSwaksOptions(); err != nil {
 		return err
