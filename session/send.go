@@ -507,7 +507,13 @@ func envelopeOnly(c *protocol.Client, cfg SendConfig, res *SendResult, fail func
 
 func authenticate(c *protocol.Client, cfg SendConfig, info func(InfoKind, string)) error {
 	if !c.HasExtn("auth") {
-		return &protocol.NotSupportedError{Msg: "Host did not advertise authentication"}
+		msg := "Host did not advertise authentication"
+		if _, tls := c.TLSConnectionState(); !tls && c.HasExtn("starttls") {
+			// The usual cause (Postfix's smtpd_tls_auth_only and the
+			// like), and the one a sysadmin should not have to guess.
+			msg += " before TLS; it offers STARTTLS, after which servers often do (--starttls)"
+		}
+		return &protocol.NotSupportedError{Msg: msg}
 	}
 	if _, ok := c.TLSConnectionState(); !ok && cfg.AuthCleartext {
 		info(Warning, "sending credentials over an unencrypted connection (--auth-cleartext)")
