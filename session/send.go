@@ -102,6 +102,12 @@ type SendConfig struct {
 	AuthPassword      string
 	NoInitialResponse bool
 	AuthCleartext     bool
+	// AuthOptional lets the send go on unauthenticated when AUTH fails:
+	// AuthOptional whatever the failure, AuthOptionalStrict only when
+	// no AUTH was tried (not offered, no common mechanism, or no TLS for
+	// the credentials), as swaks's -ao and -aos. A connection lost in
+	// AUTH ends the send either way.
+	AuthOptional AuthOptionality
 
 	MailOptions, RcptOptions []string
 
@@ -316,6 +322,15 @@ func (s *sendRun) greet() *SendResult {
 	return nil
 }
 
+// AuthOptionality says whether a send needs AUTH to succeed.
+type AuthOptionality uint8
+
+const (
+	AuthRequired       AuthOptionality = iota // AUTH must succeed (--auth)
+	AuthOptional                              // go on whatever AUTH's failure (--auth-optional)
+	AuthOptionalStrict                        // go on only if no AUTH was tried (--auth-optional-strict)
+)
+
 // authenticate sends XCLIENT when asked, then runs AUTH when asked.
 func (s *sendRun) authenticate() *SendResult {
 	if len(s.cfg.XClient) > 0 {
@@ -325,7 +340,7 @@ func (s *sendRun) authenticate() *SendResult {
 	}
 	if s.cfg.AuthMech != "" {
 		s.res.Stage = StageAuth
-		if err := authenticate(s.c, s.cfg, s.info); err != nil {
+		if err := authenticate(s.c, s.cfg, s.info); err != nil && !s.goOnWithoutAuth(err) {
 			return s.fail(StageAuth, err)
 		}
 	}
@@ -333,6 +348,27 @@ func (s *sendRun) authenticate() *SendResult {
 		return quit(s.c, s.res)
 	}
 	return nil
+}
+
+// goOnWithoutAuth reports whether the send may go on after AUTH failed
+// with err, and says so when it does. The server's refusal of an AUTH
+// that was tried is an AuthenticationError; anything else that leaves
+// the connection up never sent a credential.
+func (s *sendRun) goOnWithoutAuth(err error) bool {
+	if s.cfg.AuthOptional == AuthRequired || !s.c.Connected() {
+		return false
+	}
+	var refused *protocol.AuthenticationError
+	tried := errors.As(err, &refused)
+	flag := "--auth-optional"
+	if s.cfg.AuthOptional == AuthOptionalStrict {
+		if tried {
+			return false
+		}
+		flag = "--auth-optional-strict"
+	}
+	s.info(Warning, fmt.Sprintf("%v; going on without AUTH (%s)", err, flag))
+	return true
 }
 
 // message sends the envelope and the message, then QUIT.

@@ -38,11 +38,13 @@ type sendCmd struct {
 
 	DataTimeout time.Duration `name:"data-timeout" help:"Limit on writing the whole message (DATA or BDAT), from the 354 to its last byte; 0: none. Either way the send fails when the server takes no data for --timeout. Not with --repeat." placeholder:"DURATION"`
 
-	Auth              string `help:"Authenticate: a mechanism (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER) or auto."`
-	AuthUser          string `help:"User name for --auth (without --auth: auto, as in swaks)."`
-	AuthPassword      string `help:"Password or token (visible in ps; prefer EHLO_PASSWORD or the prompt)."`
-	NoInitialResponse bool   `help:"Do not send an initial response with AUTH."`
-	AuthCleartext     bool   `help:"Allow sending credentials without TLS (the one explicit opt-in)."`
+	Auth               string `help:"Authenticate: a mechanism (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER) or auto."`
+	AuthUser           string `help:"User name for --auth (without --auth: auto, as in swaks)."`
+	AuthPassword       string `help:"Password or token (visible in ps; prefer EHLO_PASSWORD or the prompt)."`
+	AuthOptional       bool   `help:"With --auth: go on unauthenticated if AUTH fails (swaks -ao)."`
+	AuthOptionalStrict bool   `help:"With --auth: go on unauthenticated only if AUTH was not tried (not offered, no common mechanism, no TLS); a refusal still fails (swaks -aos)."`
+	NoInitialResponse  bool   `help:"Do not send an initial response with AUTH."`
+	AuthCleartext      bool   `help:"Allow sending credentials without TLS (the one explicit opt-in)."`
 
 	MailOption []string `sep:"none" help:"ESMTP parameter for MAIL FROM, one per flag (repeatable)."`
 	RcptOption []string `sep:"none" help:"ESMTP parameter for RCPT TO, one per flag (repeatable)."`
@@ -158,7 +160,10 @@ func (s *sendCmd) Validate() error {
 	if err := s.validateRoute(); err != nil {
 		return err
 	}
-	if s.Auth == "" && (s.AuthUser != "" || s.AuthPassword != "") {
+	if s.AuthOptional && s.AuthOptionalStrict {
+		return fmt.Errorf("--auth-optional and --auth-optional-strict exclude each other")
+	}
+	if s.Auth == "" && (s.AuthUser != "" || s.AuthPassword != "" || s.AuthOptional || s.AuthOptionalStrict) {
 		// As in swaks, credentials imply --auth: a user who gave them
 		// meant them to be used, and a send that quietly went without
 		// AUTH would look like the server's doing.
@@ -282,7 +287,7 @@ func (s *sendCmd) Run(app *appContext) error {
 		Server: s.Server, Port: s.Port, Kind: s.kind(), StartTLS: s.StartTLS,
 		Helo: s.Helo, Timeout: s.Timeout, DataTimeout: s.DataTimeout, Source: s.Source, TLSConfig: tlsCfg,
 		To: s.To, Message: msg,
-		AuthMech: s.Auth, AuthUser: s.AuthUser, AuthPassword: secret,
+		AuthMech: s.Auth, AuthUser: s.AuthUser, AuthPassword: secret, AuthOptional: s.authOptionality(),
 		NoInitialResponse: s.NoInitialResponse, AuthCleartext: s.AuthCleartext,
 		MailOptions: mailOpts, RcptOptions: rcptOpts, QuitAfter: s.QuitAfter,
 		Pipelining: s.Pipeline, Chunking: s.Chunking, DSN: s.Notify != "" || s.Ret != "" || s.Envid != "",
@@ -310,6 +315,16 @@ func (s *sendCmd) Run(app *appContext) error {
 		do = func(cfg session.SendConfig) *session.SendResult { return s.sendRoute(app, cfg, out) }
 	}
 	return unsilence(out.finish(s.send(app, cfg, out, do)))
+}
+
+func (s *sendCmd) authOptionality() session.AuthOptionality {
+	switch {
+	case s.AuthOptional:
+		return session.AuthOptional
+	case s.AuthOptionalStrict:
+		return session.AuthOptionalStrict
+	}
+	return session.AuthRequired
 }
 
 // credentials reads the AUTH secret (asking for it when it was not given)

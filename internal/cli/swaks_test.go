@@ -96,6 +96,12 @@ var swaksManual = []swaksExample{
 	{name: "LMTP to an SMTP server", args: "--server {SERVER} -t user@example.com --protocol LMTP -4"},
 	{name: "pipe", args: "--pipe {PIPE} -t user@example.com -f me@example.com", headers: []string{"To", "From"}, body: true},
 	{name: "tls-optional-strict", args: "--server {SERVER} -t user@example.com -tlsos --tls-ca-path {CA}", headers: []string{"To"}},
+	// AUTH made optional: the sandbox offers it only inside TLS, and
+	// alicepw is alice's password.
+	{name: "auth-optional, AUTH not offered", args: "--server {SERVER} -t user@example.com -ao -au alice -ap alicepw", headers: []string{"To"}},
+	{name: "auth-optional, AUTH refused", args: "--server {SERVER} -t user@example.com -tls --tls-ca-path {CA} -ao PLAIN -au alice -ap wrong", headers: []string{"To"}},
+	{name: "auth-optional-strict, AUTH not offered", args: "--server {SERVER} -t user@example.com -aos -au alice -ap alicepw", headers: []string{"To"}},
+	{name: "auth-optional-strict, AUTH refused", args: "--server {SERVER} -t user@example.com -tls --tls-ca-path {CA} -aos PLAIN -au alice -ap wrong"},
 	{name: "tls-protocol", args: "--server {SERVER} -t user@example.com -tls --tls-ca-path {CA} --tls-protocol tlsv1_2", headers: []string{"To"}},
 	{name: "protocol SMTP", args: "--server {SERVER} -t user@example.com --protocol SMTP", headers: []string{"To"}},
 	{name: "protocol SMTPS", args: "--server {TLS} -t user@example.com --protocol SMTPS --tls-ca-path {CA}", headers: []string{"To"}},

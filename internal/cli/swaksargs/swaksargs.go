@@ -351,6 +351,18 @@ func auth(t *translation, flag, v string, has bool) error {
 	return nil
 }
 
+// optionalAuth is -a's translation followed by the flag that makes the
+// AUTH optional (-ao, -aos).
+func optionalAuth(flag string) func(*translation, string, string, bool) error {
+	return func(t *translation, f, v string, has bool) error {
+		if err := auth(t, f, v, has); err != nil {
+			return err
+		}
+		t.out = append(t.out, flag)
+		return nil
+	}
+}
+
 // protocols are --protocol's words: the flags each implies. Port defaults
 // stay ehlo's (465 with TLS on connect, 2003 with LMTP): swaks's 24 for
 // LMTP takes --port 24.
@@ -634,7 +646,8 @@ func authRules() {
 	add(rename(required, "--auth-password"), "ap", "auth-password")
 	add(rule{arg: optional, accept: func(string) bool { return false }, apply: func(*translation, string, string, bool) error { return nil }}, "ahp", "auth-hide-password")
 	add(drop(noArg), "pp", "protect-prompt")
-	add(refusal("ehlo's --auth requires AUTH; optional AUTH"+notYet), "ao", "auth-optional", "aos", "auth-optional-strict")
+	add(rule{arg: optional, accept: isMechList, apply: optionalAuth("--auth-optional")}, "ao", "auth-optional")
+	add(rule{arg: optional, accept: isMechList, apply: optionalAuth("--auth-optional-strict")}, "aos", "auth-optional-strict")
 	add(refusal("ehlo never shows credentials, decoded or not (the transcript says [redacted user=...])"), "apt", "auth-plaintext")
 	add(refusal("DIGEST-MD5 and NTLM are not supported; ehlo offers PLAIN, LOGIN, CRAM-MD5, XOAUTH2 and OAUTHBEARER"), "ae", "auth-extra", "am", "auth-map")
 }
