@@ -55,6 +55,11 @@ var exitCodes = map[Stage]int{
 // xclient is after XCLIENT, before the greeting that follows it.
 var QuitAfterStages = []string{"connect", "banner", "first-helo", "helo", "tls", "xclient", "auth", "mail", "rcpt"}
 
+// DropAfterStages are the stops --drop-after accepts: --quit-after's, and
+// data (DATA's 354, the message not sent) and dot (the message's reply),
+// as swaks's --drop-after.
+var DropAfterStages = append(QuitAfterStages[:len(QuitAfterStages):len(QuitAfterStages)], "data", "dot")
+
 // SendConfig is everything `ehlo send` needs for one message.
 type SendConfig struct {
 	Server   string // host, host:port, [v6]:port or an absolute Unix socket path
@@ -111,7 +116,10 @@ type SendConfig struct {
 
 	MailOptions, RcptOptions []string
 
-	QuitAfter string // one of QuitAfterStages, or ""
+	QuitAfter string // one of QuitAfterStages (DropAfterStages with DropAfter), or ""
+	// DropAfter closes the connection at QuitAfter's stop instead of
+	// sending QUIT, as a client that goes away does (swaks --drop-after).
+	DropAfter bool
 
 	// DSN says the caller asked for DSN parameters (--notify, --ret,
 	// --envid): RFC 3461 forbids them unless the server offers DSN, so the
@@ -271,7 +279,7 @@ func (s *sendRun) connect() *SendResult {
 		return s.fail(StageBanner, err)
 	}
 	if stopAfter(cfg.QuitAfter, "connect", "banner") {
-		return quit(c, s.res)
+		return stop(c, cfg, s.res)
 	}
 	return nil
 }
@@ -290,11 +298,11 @@ func (s *sendRun) greet() *SendResult {
 	}
 	xc := len(cfg.XClient) > 0 // then helo is the greeting after XCLIENT
 	if stopAfter(cfg.QuitAfter, "first-helo") || stopAfter(cfg.QuitAfter, "helo", "xclient") && !startTLS && !xc {
-		return quit(c, s.res)
+		return stop(c, cfg, s.res)
 	}
 	if !startTLS {
 		if stopAfter(cfg.QuitAfter, "tls") {
-			return quit(c, s.res)
+			return stop(c, cfg, s.res)
 		}
 		return nil
 	}
@@ -303,7 +311,7 @@ func (s *sendRun) greet() *SendResult {
 		return s.fail(StageTLS, err)
 	}
 	if stopAfter(cfg.QuitAfter, "tls") {
-		return quit(c, s.res)
+		return stop(c, cfg, s.res)
 	}
 	s.res.Stage = StageHeloAfterTLS
 	if err := c.EhloOrHeloIfNeeded(); err != nil {
@@ -317,7 +325,7 @@ func (s *sendRun) greet() *SendResult {
 		return s.fail(StageHeloAfterTLS, err)
 	}
 	if stopAfter(cfg.QuitAfter, "helo", "xclient") && !xc {
-		return quit(c, s.res)
+		return stop(c, cfg, s.res)
 	}
 	return nil
 }
@@ -345,7 +353,7 @@ func (s *sendRun) authenticate() *SendResult {
 		}
 	}
 	if stopAfter(s.cfg.QuitAfter, "auth") {
-		return quit(s.c, s.res)
+		return stop(s.c, s.cfg, s.res)
 	}
 	return nil
 }
@@ -378,7 +386,7 @@ func (s *sendRun) message() *SendResult {
 	if cfg.DSN && !c.HasExtn("dsn") {
 		return s.fail(StageMail, &protocol.NotSupportedError{Msg: "DSN not supported by server (--notify, --ret and --envid need it)"})
 	}
-	if stopAfter(cfg.QuitAfter, "mail", "rcpt") {
+	if stopAfter(cfg.QuitAfter, "mail", "rcpt", "data") {
 		return envelopeOnly(c, cfg, res, s.fail)
 	}
 	limitStreams(c, cfg.Message)
@@ -397,6 +405,9 @@ func (s *sendRun) message() *SendResult {
 	}
 	if len(refused) > 0 {
 		s.info(Warning, fmt.Sprintf("%d of %d recipients refused", len(refused), len(cfg.To)))
+	}
+	if cfg.QuitAfter == "dot" {
+		return stop(c, cfg, res)
 	}
 	return quit(c, res)
 }
@@ -495,6 +506,16 @@ func stopAfter(quitAfter string, stages ...string) bool {
 	return false
 }
 
+// stop ends a send at its --quit-after stop: QUIT, or under --drop-after
+// the connection closed without a word.
+func stop(c *protocol.Client, cfg SendConfig, res *SendResult) *SendResult {
+	if !cfg.DropAfter {
+		return quit(c, res)
+	}
+	c.Close()
+	return res
+}
+
 // quit ends a successful session: an error reply to QUIT is exit 27.
 func quit(c *protocol.Client, res *SendResult) *SendResult {
 	r, err := c.Quit()
@@ -521,7 +542,7 @@ func envelopeOnly(c *protocol.Client, cfg SendConfig, res *SendResult, fail func
 		return fail(StageMail, &protocol.SenderRefusedError{ResponseError: protocol.ResponseError(r), Sender: cfg.From})
 	}
 	if cfg.QuitAfter == "mail" {
-		return quit(c, res)
+		return stop(c, cfg, res)
 	}
 	res.Stage = StageRcpt
 	refused := map[string]protocol.Reply{}
@@ -538,7 +559,17 @@ func envelopeOnly(c *protocol.Client, cfg SendConfig, res *SendResult, fail func
 	if len(refused) == len(cfg.To) {
 		return fail(StageRcpt, &protocol.RecipientsRefusedError{Recipients: refused})
 	}
-	return quit(c, res)
+	if cfg.QuitAfter == "data" {
+		res.Stage = StageData
+		r, err := c.Docmd("data", "") // as Data sends it
+		if err != nil {
+			return fail(StageData, err)
+		}
+		if r.Code != 354 {
+			return fail(StageData, &protocol.DataError{ResponseError: protocol.ResponseError(r)})
+		}
+	}
+	return stop(c, cfg, res)
 }
 
 func authenticate(c *protocol.Client, cfg SendConfig, info func(InfoKind, string)) error {

@@ -58,14 +58,14 @@ func xclientStage(c *protocol.Client, cfg SendConfig, res *SendResult, fail func
 		return fail(StageXClient, err)
 	}
 	if stopAfter(cfg.QuitAfter, "xclient") {
-		return quit(c, res)
+		return stop(c, cfg, res)
 	}
 	res.Stage = StageHeloAfterXClient
 	if err := xclientGreet(c, cfg); err != nil {
 		return fail(StageHeloAfterXClient, err)
 	}
 	if stopAfter(cfg.QuitAfter, "helo") {
-		return quit(c, res)
+		return stop(c, cfg, res)
 	}
 	return nil
 }

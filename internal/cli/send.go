@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,6 +64,7 @@ type sendCmd struct {
 	Envid       string `help:"DSN: ENVID=."`
 
 	QuitAfter string `enum:",connect,banner,first-helo,helo,tls,xclient,auth,mail,rcpt" default:"" help:"Stop after this stage and QUIT: connect, banner, first-helo (the greeting before STARTTLS), helo (the last greeting), tls, xclient, auth, mail, rcpt; swaks's words in any case too."`
+	DropAfter string `enum:",connect,banner,first-helo,helo,tls,xclient,auth,mail,rcpt,data,dot" default:"" help:"Stop after this stage's reply by closing the connection, without QUIT, as a client that goes away: --quit-after's stages, data (after the 354, the message not sent) and dot (after the message's reply)."`
 	Debug     int    `enum:"0,1,2" default:"0" help:"smtplib's debug output on stderr (1, or 2 with timestamps)."`
 	JSON      bool   `name:"json" help:"One JSON object with every reply and the outcome on stdout instead of the transcript."`
 	Quiet     bool   `help:"No transcript."`
@@ -144,8 +146,11 @@ func (s *sendCmd) Validate() error {
 	if s.Repeat < 0 || s.Connections < 1 {
 		return fmt.Errorf("--repeat and --connections take positive numbers")
 	}
-	if s.Repeat > 0 && (s.Record != "" || s.JSON || s.QuitAfter != "") {
-		return fmt.Errorf("--repeat excludes --record, --json and --quit-after")
+	if s.QuitAfter != "" && s.DropAfter != "" {
+		return fmt.Errorf("--quit-after and --drop-after exclude each other")
+	}
+	if s.Repeat > 0 && (s.Record != "" || s.JSON || s.QuitAfter != "" || s.DropAfter != "") {
+		return fmt.Errorf("--repeat excludes --record, --json, --quit-after and --drop-after")
 	}
 	if s.Repeat > 0 && s.DataTimeout > 0 {
 		return fmt.Errorf("--data-timeout applies to one message, not to --repeat")
@@ -153,7 +158,7 @@ func (s *sendCmd) Validate() error {
 	if s.Data != "" && s.Data != "-" && !strings.HasPrefix(s.Data, "@") {
 		return fmt.Errorf("--data takes @FILE or - (stdin)")
 	}
-	needRcpt := s.QuitAfter == "" || s.QuitAfter == "rcpt"
+	needRcpt := slices.Contains([]string{"", "rcpt", "data", "dot"}, s.stopAfter())
 	if needRcpt && len(s.To) == 0 && s.Data == "" {
 		return fmt.Errorf("--to is required")
 	}
@@ -289,7 +294,7 @@ func (s *sendCmd) Run(app *appContext) error {
 		To: s.To, Message: msg,
 		AuthMech: s.Auth, AuthUser: s.AuthUser, AuthPassword: secret, AuthOptional: s.authOptionality(),
 		NoInitialResponse: s.NoInitialResponse, AuthCleartext: s.AuthCleartext,
-		MailOptions: mailOpts, RcptOptions: rcptOpts, QuitAfter: s.QuitAfter,
+		MailOptions: mailOpts, RcptOptions: rcptOpts, QuitAfter: s.stopAfter(), DropAfter: s.DropAfter != "",
 		Pipelining: s.Pipeline, Chunking: s.Chunking, DSN: s.Notify != "" || s.Ret != "" || s.Envid != "",
 		DebugLevel: s.Debug, DebugOut: app.stderr,
 	}
@@ -315,6 +320,14 @@ func (s *sendCmd) Run(app *appContext) error {
 		do = func(cfg session.SendConfig) *session.SendResult { return s.sendRoute(app, cfg, out) }
 	}
 	return unsilence(out.finish(s.send(app, cfg, out, do)))
+}
+
+// stopAfter is the stage the send stops at, with QUIT or without.
+func (s *sendCmd) stopAfter() string {
+	if s.DropAfter != "" {
+		return s.DropAfter
+	}
+	return s.QuitAfter
 }
 
 func (s *sendCmd) authOptionality() session.AuthOptionality {

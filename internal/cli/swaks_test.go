@@ -106,7 +106,10 @@ var swaksManual = []swaksExample{
 	{name: "protocol SMTP", args: "--server {SERVER} -t user@example.com --protocol SMTP", headers: []string{"To"}},
 	{name: "protocol SMTPS", args: "--server {TLS} -t user@example.com --protocol SMTPS --tls-ca-path {CA}", headers: []string{"To"}},
 	{name: "XCLIENT not offered", args: "--server {SERVER} -t user@example.com --xclient-addr 192.0.2.1"},
-	{name: "drop after RCPT", args: "--server {SERVER} -t user@example.com --drop-after RCPT", refused: "--quit-after STAGE stops there with QUIT"},
+	{name: "drop after RCPT", args: "--server {SERVER} -t user@example.com --drop-after RCPT"},
+	{name: "drop after DATA", args: "--server {SERVER} -t user@example.com --drop-after DATA"},
+	{name: "drop after DOT", args: "--server {SERVER} -t user@example.com -da DOT", headers: []string{"To"}, body: true},
+	{name: "drop after send", args: "--server {SERVER} -t user@example.com --drop-after-send RCPT", refused: "--drop-after STAGE drops it after the reply"},
 	{name: "silent", args: "--server {SERVER} -t user@example.com --silent 2 --show-time-lapse", headers: []string{"To"}},
 }
 

@@ -238,6 +238,21 @@ func quitAfter(t *translation, flag, v string, _ bool) error {
 	return nil
 }
 
+// dropAfter is quitAfter for --drop-after, which also stops at DATA and
+// at DOT, the message's reply.
+func dropAfter(t *translation, flag, v string, _ bool) error {
+	w, ok := QuitAfterWords[strings.ToLower(v)]
+	switch lv := strings.ToLower(v); {
+	case ok:
+	case lv == "data" || lv == "dot":
+		w = lv
+	default:
+		return fmt.Errorf("--drop-after must be one of connect, banner, first-helo, helo, tls, xclient, auth, mail, rcpt, data, dot (or swaks's words for them, in any case), not %q", v)
+	}
+	t.out = append(t.out, "--drop-after="+w)
+	return nil
+}
+
 // timeout takes swaks's N, Ns, Nm, Nh and Go durations.
 func timeout(t *translation, flag, v string, _ bool) error {
 	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
@@ -619,7 +634,8 @@ func protocolRules() {
 	add(fn(required, bcc), "bcc")
 	add(refusal("PRDR"+notYet), "prdr")
 	add(refusal("ehlo's default sender is $LOGNAME@host; give --from to choose another"), "force-getpwuid")
-	add(refusal("dropping the connection"+notYet+"; --quit-after STAGE stops there with QUIT"), "da", "drop-after", "das", "drop-after-send")
+	add(fn(required, dropAfter), "da", "drop-after")
+	add(refusal("dropping the connection before the stop's reply"+notYet+"; --drop-after STAGE drops it after the reply"), "das", "drop-after-send")
 }
 
 func tlsRules() {
