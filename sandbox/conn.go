@@ -276,21 +276,7 @@ func (c *conn) serve(refuse admission) {
 		c.putBuffers()
 	}()
 	if refuse != admitted {
-		// Told within busyTimeout, handshake included, whatever the
-		// client does: a busy server must not wait on it.
-		_ = c.raw.SetDeadline(time.Now().Add(c.srv.lim.busyTimeout))
-		if c.implicit && c.handshake(c.srv.lim.busyTimeout) != nil {
-			return
-		}
-		if refuse == clientFull {
-			// Postfix's words for its smtpd_client_connection_count_limit.
-			host, _, _ := net.SplitHostPort(c.raw.RemoteAddr().String())
-			c.why = "too many sessions from " + host
-			_ = c.direct(421, "4.7.0", c.cfg.Hostname+" Error: too many connections from "+host)
-			return
-		}
-		c.why = "too many sessions"
-		_ = c.direct(421, "", c.cfg.Hostname+" Too many connections, try again later")
+		c.refuse(refuse)
 		return
 	}
 	if c.implicit {
@@ -336,6 +322,25 @@ func (c *conn) serve(refuse admission) {
 			return
 		}
 	}
+}
+
+// refuse tells a connection the server cannot serve it why, with a 421,
+// within busyTimeout, handshake included, whatever the client does: a
+// busy server must not wait on it.
+func (c *conn) refuse(why admission) {
+	_ = c.raw.SetDeadline(time.Now().Add(c.srv.lim.busyTimeout))
+	if c.implicit && c.handshake(c.srv.lim.busyTimeout) != nil {
+		return
+	}
+	if why == clientFull {
+		// Postfix's words for its smtpd_client_connection_count_limit.
+		host, _, _ := net.SplitHostPort(c.raw.RemoteAddr().String())
+		c.why = "too many sessions from " + host
+		_ = c.direct(421, "4.7.0", c.cfg.Hostname+" Error: too many connections from "+host)
+		return
+	}
+	c.why = "too many sessions"
+	_ = c.direct(421, "", c.cfg.Hostname+" Too many connections, try again later")
 }
 
 func (c *conn) logConnection() {

@@ -165,20 +165,24 @@ func (s *sendCmd) Validate() error {
 	if err := s.validateRoute(); err != nil {
 		return err
 	}
+	if err := s.validateAuth(); err != nil {
+		return err
+	}
+	return s.checkSwaksOptions()
+}
+
+// validateAuth checks the AUTH flags, and makes credentials imply --auth
+// auto, as swaks does: a user who gave them meant them to be used, and a
+// send that quietly went without AUTH would look like the server's doing.
+func (s *sendCmd) validateAuth() error {
 	if s.AuthOptional && s.AuthOptionalStrict {
 		return fmt.Errorf("--auth-optional and --auth-optional-strict exclude each other")
 	}
 	if s.Auth == "" && (s.AuthUser != "" || s.AuthPassword != "" || s.AuthOptional || s.AuthOptionalStrict) {
-		// As in swaks, credentials imply --auth: a user who gave them
-		// meant them to be used, and a send that quietly went without
-		// AUTH would look like the server's doing.
 		if s.AuthUser == "" {
 			return fmt.Errorf("--auth-password needs --auth-user")
 		}
 		s.Auth = "auto"
-	}
-	if err := s.checkSwaksOptions(); err != nil {
-		return err
 	}
 	if s.Auth != "" && s.AuthUser == "" {
 		return fmt.Errorf("--auth needs --auth-user")
