@@ -126,20 +126,16 @@ func pollPairAt(t *testing.T, network, addr, dialHost string) (dialled net.Conn,
 // already past fails at once, a write to a peer that reads nothing ends
 // at its deadline, and a closed peer reads as io.EOF.
 func TestPollConnSemantics(t *testing.T) {
-	for _, moved := range []bool{false, true} {
-		t.Run(map[bool]string{false: "in the set", true: "moved"}[moved], func(t *testing.T) {
+	for _, where := range pollPlaces {
+		t.Run(where.name, func(t *testing.T) {
 			client, pc := pollPair(t, "tcp")
-			if moved {
-				move(t, client, pc)
-			}
+			where.put(t, client, pc)
 			testPollConnSemantics(t, client, pc)
 
 			// A peer that reads nothing: the write waits, and ends at
 			// its deadline (64 MiB is more than both sockets' buffers).
 			client, pc = pollPair(t, "tcp")
-			if moved {
-				move(t, client, pc)
-			}
+			where.put(t, client, pc)
 			_ = pc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 			n, err := pc.Write(make([]byte, 64<<20))
 			if !errors.Is(err, os.ErrDeadlineExceeded) || n >= 64<<20 {
@@ -203,14 +199,57 @@ func testPollConnSemantics(t *testing.T, client net.Conn, pc *pconn) {
 // closes the connection (Server.Close does) or brings its deadline
 // forward; a second Close says the connection is closed.
 func TestPollConnWaitsEnd(t *testing.T) {
-	for _, moved := range []bool{false, true} {
-		t.Run(map[bool]string{false: "in the set", true: "moved"}[moved], func(t *testing.T) {
+	for _, where := range pollPlaces {
+		t.Run(where.name, func(t *testing.T) {
 			client, pc := pollPair(t, "tcp")
-			if moved {
-				move(t, client, pc)
-			}
+			where.put(t, client, pc)
 			testPollConnWaitsEnd(t, pc)
 		})
+	}
+}
+
+// pollPlaces are where a connection can wait, each test of the contract
+// run in each: the poller's set, the runtime's poller, and the runtime's
+// poller with other sessions there too, where a read that finds nothing
+// tries again before it waits (spinRead).
+var pollPlaces = []struct {
+	name string
+	put  func(t *testing.T, client net.Conn, pc *pconn)
+}{
+	{"in the set", func(*testing.T, net.Conn, *pconn) {}},
+	{"moved", move},
+	{"moved, others busy", func(t *testing.T, client net.Conn, pc *pconn) {
+		move(t, client, pc)
+		pc.p.moved.Add(spinPeers) // as if other sessions had moved too
+	}},
+}
+
+// TestSpinReadOnlyWhenOthersBusy: a read that found nothing is tried
+// again only while other sessions are in the runtime's poller, and a try
+// that finds the next command returns it; a lone session goes straight
+// to its wait, its command left for the read after the wait.
+func TestSpinReadOnlyWhenOthersBusy(t *testing.T) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fds[0])
+	defer syscall.Close(fds[1])
+	p := &poller{}
+	o := &rawOp{p: make([]byte, 64)}
+	if _, err := syscall.Write(fds[1], []byte("RCPT TO:<b@example.com>\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	p.moved.Store(1)
+	if p.spinRead(o, uintptr(fds[0])) || o.n != 0 {
+		t.Fatalf("a lone session tried again: %v, read %q", o.errno, o.p[:o.n])
+	}
+	p.moved.Store(spinPeers)
+	if !p.spinRead(o, uintptr(fds[0])) || string(o.p[:o.n]) != "RCPT TO:<b@example.com>\r\n" {
+		t.Fatalf("with others busy: %v, read %q; want the command", o.errno, o.p[:o.n])
+	}
+	if p.spinRead(o, uintptr(fds[0])) || o.errno != syscall.EAGAIN {
+		t.Fatalf("nothing to read: %v, want EAGAIN after the tries", o.errno)
 	}
 }
 
