@@ -124,6 +124,7 @@ type Client struct {
 	chunker     *chunker
 	wroteAt     time.Time  // when the last write returned, until a reply is read (conn.go)
 	replyTexts  replyTexts // recent reply texts, made strings once (conn.go)
+	dropAt      int        // the reply, counted from 1, read no more (Debugger.DropAtReply); 0: none
 
 	debugLevel int
 	debugOut   io.Writer

@@ -166,6 +166,16 @@ func (c *Client) checkUnsolicited() error {
 	return &ProtocolError{Msg: "server sent data before the client's command", Line: pending}
 }
 
+// drop counts a reply down to the one Debugger.DropAtReply named, and
+// closes the connection in its place.
+func (c *Client) drop() bool {
+	if c.dropAt--; c.dropAt > 0 {
+		return false
+	}
+	c.closeConn()
+	return true
+}
+
 // GetReply reads one reply, multi-line or not, under one deadline for the
 // whole reply: a server that drips a byte a second cannot stretch it.
 //
@@ -178,6 +188,9 @@ func (c *Client) checkUnsolicited() error {
 func (c *Client) GetReply() (Reply, error) {
 	if c.conn == nil || c.br == nil {
 		return Reply{}, &ServerDisconnectedError{Msg: "not connected"}
+	}
+	if c.dropAt > 0 && c.drop() {
+		return Reply{}, ErrDropped
 	}
 	// Right after a command the time it was written is the time the
 	// wait began (microseconds ago): a clock read saved on every reply.
