@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -116,10 +117,16 @@ type SendConfig struct {
 
 	MailOptions, RcptOptions []string
 
-	QuitAfter string // one of QuitAfterStages (DropAfterStages with DropAfter), or ""
+	QuitAfter string // one of QuitAfterStages (DropAfterStages with DropAfter or DropAfterSend), or ""
 	// DropAfter closes the connection at QuitAfter's stop instead of
 	// sending QUIT, as a client that goes away does (swaks --drop-after).
 	DropAfter bool
+	// DropAfterSend closes it as soon as the stop's command is written,
+	// without reading its reply (swaks --drop-after-send): before the
+	// banner for connect and banner, after the message's final dot for
+	// dot. A stop whose command is not sent (tls without STARTTLS, xclient
+	// without XCLIENT, auth without AUTH) drops where it would have been.
+	DropAfterSend bool
 
 	// DSN says the caller asked for DSN parameters (--notify, --ret,
 	// --envid): RFC 3461 forbids them unless the server offers DSN, so the
@@ -233,6 +240,10 @@ type sendRun struct {
 // fail ends the send at stage, with QUIT when the connection is usable.
 func (s *sendRun) fail(stage Stage, err error) *SendResult {
 	res := s.res
+	if errors.Is(err, protocol.ErrDropped) {
+		res.Stage = stage // --drop-after-send's stop: the send did what was asked
+		return res
+	}
 	res.Stage, res.Err = stage, err
 	res.closed = isClosed(err)
 	if s.ctx.Err() != nil {
@@ -251,7 +262,11 @@ func (s *sendRun) fail(stage Stage, err error) *SendResult {
 // connect opens the connection and reads the banner.
 func (s *sendRun) connect() *SendResult {
 	c, cfg := s.c, s.cfg
+	s.dropAtReply("connect", "banner")
 	r, err := c.Connect(cfg.Server, cfg.Port)
+	if errors.Is(err, protocol.ErrDropped) {
+		return s.fail(StageBanner, err)
+	}
 	if err != nil {
 		var (
 			tlsErr  *protocol.TLSError
@@ -289,14 +304,20 @@ func (s *sendRun) connect() *SendResult {
 func (s *sendRun) greet() *SendResult {
 	c, cfg := s.c, s.cfg
 	s.res.Stage = StageHelo
-	if err := greet(c, cfg); err != nil {
+	xc := len(cfg.XClient) > 0 // then helo is the greeting after XCLIENT
+	s.dropAtReply("first-helo")
+	if !cfg.StartTLS && !cfg.StartTLSIfOffered && !xc {
+		s.dropAtReply("helo") // the only greeting
+	}
+	err := greet(c, cfg)
+	s.c.Debug().DropAtReply(0)
+	if err != nil {
 		return s.fail(StageHelo, err)
 	}
 	startTLS := cfg.StartTLS || cfg.StartTLSIfOffered && c.HasExtn("starttls")
 	if cfg.StartTLSIfOffered && !startTLS {
 		s.info(Warning, "STARTTLS not offered: carrying on without TLS (--tls-optional-strict)")
 	}
-	xc := len(cfg.XClient) > 0 // then helo is the greeting after XCLIENT
 	if stopAfter(cfg.QuitAfter, "first-helo") || stopAfter(cfg.QuitAfter, "helo", "xclient") && !startTLS && !xc {
 		return stop(c, cfg, s.res)
 	}
@@ -307,6 +328,7 @@ func (s *sendRun) greet() *SendResult {
 		return nil
 	}
 	s.res.Stage = StageTLS
+	s.dropAtReply("tls")
 	if _, err := c.StartTLS(nil); err != nil {
 		return s.fail(StageTLS, err)
 	}
@@ -314,6 +336,9 @@ func (s *sendRun) greet() *SendResult {
 		return stop(c, cfg, s.res)
 	}
 	s.res.Stage = StageHeloAfterTLS
+	if !xc {
+		s.dropAtReply("helo")
+	}
 	if err := c.EhloOrHeloIfNeeded(); err != nil {
 		// With TLS 1.3 a server refusing the client's certificate says
 		// so with an alert in place of the first reply.
@@ -348,7 +373,10 @@ func (s *sendRun) authenticate() *SendResult {
 	}
 	if s.cfg.AuthMech != "" {
 		s.res.Stage = StageAuth
-		if err := authenticate(s.c, s.cfg, s.info); err != nil && !s.goOnWithoutAuth(err) {
+		s.dropAtReply("auth")
+		err := authenticate(s.c, s.cfg, s.info)
+		s.c.Debug().DropAtReply(0) // AUTH may fail before it sends a line
+		if err != nil && !s.goOnWithoutAuth(err) {
 			return s.fail(StageAuth, err)
 		}
 	}
@@ -390,7 +418,13 @@ func (s *sendRun) message() *SendResult {
 		return envelopeOnly(c, cfg, res, s.fail)
 	}
 	limitStreams(c, cfg.Message)
-	refused, err := c.SendMessage(cfg.Message, cfg.envelope(), cfg.MailOptions, cfg.RcptOptions)
+	var refused map[string]protocol.Reply
+	var err error
+	if cfg.DropAfterSend && cfg.QuitAfter == "dot" {
+		refused, err = sendDroppingAtDot(c, cfg)
+	} else {
+		refused, err = c.SendMessage(cfg.Message, cfg.envelope(), cfg.MailOptions, cfg.RcptOptions)
+	}
 	res.Refused = refused
 	res.LMTP = c.LMTPReplies()
 	for _, rr := range res.LMTP {
@@ -509,11 +543,37 @@ func stopAfter(quitAfter string, stages ...string) bool {
 // stop ends a send at its --quit-after stop: QUIT, or under --drop-after
 // the connection closed without a word.
 func stop(c *protocol.Client, cfg SendConfig, res *SendResult) *SendResult {
-	if !cfg.DropAfter {
+	if !cfg.DropAfter && !cfg.DropAfterSend {
 		return quit(c, res)
 	}
 	c.Close()
 	return res
+}
+
+// dropAtReply arms the client to close the connection in place of the
+// next reply when --drop-after-send stops at one of stages: the command
+// about to be sent is the stop's.
+func dropAtReply(c *protocol.Client, cfg SendConfig, stages ...string) {
+	if cfg.DropAfterSend && stopAfter(cfg.QuitAfter, stages...) {
+		c.Debug().DropAtReply(1)
+	}
+}
+
+func (s *sendRun) dropAtReply(stages ...string) { dropAtReply(s.c, s.cfg, stages...) }
+
+// sendDroppingAtDot is SendMessage for --drop-after-send dot: the message
+// is read whole to learn its recipients, so that the reply after the
+// final dot can be counted (MAIL, each RCPT, DATA, then the dot's, in that
+// order with or without PIPELINING); --chunking is refused with it, as a
+// message's BDAT replies depend on its chunks.
+func sendDroppingAtDot(c *protocol.Client, cfg SendConfig) (map[string]protocol.Reply, error) {
+	p, err := c.PrepareMessage(cfg.Message, cfg.envelope(), cfg.MailOptions)
+	if err != nil {
+		return nil, err
+	}
+	c.Debug().DropAtReply(len(p.To) + 3)
+	defer c.Debug().DropAtReply(0) // a transaction that failed before its dot
+	return c.Sendmail(p.From, p.To, bytes.NewReader(p.Data), p.MailOptions, cfg.RcptOptions)
 }
 
 // quit ends a successful session: an error reply to QUIT is exit 27.
@@ -534,6 +594,7 @@ func quit(c *protocol.Client, res *SendResult) *SendResult {
 
 // envelopeOnly runs MAIL (and RCPT) for --quit-after mail|rcpt.
 func envelopeOnly(c *protocol.Client, cfg SendConfig, res *SendResult, fail func(Stage, error) *SendResult) *SendResult {
+	dropAtReply(c, cfg, "mail")
 	r, err := c.Mail(cfg.From, cfg.MailOptions...)
 	if err != nil {
 		return fail(StageMail, err)
@@ -546,7 +607,10 @@ func envelopeOnly(c *protocol.Client, cfg SendConfig, res *SendResult, fail func
 	}
 	res.Stage = StageRcpt
 	refused := map[string]protocol.Reply{}
-	for _, to := range cfg.To {
+	for i, to := range cfg.To {
+		if i == len(cfg.To)-1 {
+			dropAtReply(c, cfg, "rcpt")
+		}
 		r, err := c.Rcpt(to, cfg.RcptOptions...)
 		if err != nil {
 			return fail(StageRcpt, err)
@@ -561,6 +625,7 @@ func envelopeOnly(c *protocol.Client, cfg SendConfig, res *SendResult, fail func
 	}
 	if cfg.QuitAfter == "data" {
 		res.Stage = StageData
+		dropAtReply(c, cfg, "data")
 		r, err := c.Docmd("data", "") // as Data sends it
 		if err != nil {
 			return fail(StageData, err)

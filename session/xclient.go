@@ -28,7 +28,10 @@ func xclient(c *protocol.Client, cfg SendConfig) error {
 			}
 		}
 	}
-	for _, cmd := range cfg.XClient {
+	for i, cmd := range cfg.XClient {
+		if i == len(cfg.XClient)-1 {
+			dropAtReply(c, cfg, "xclient")
+		}
 		r, err := c.Docmd("XCLIENT", cmd)
 		if err != nil {
 			return err
@@ -61,6 +64,7 @@ func xclientStage(c *protocol.Client, cfg SendConfig, res *SendResult, fail func
 		return stop(c, cfg, res)
 	}
 	res.Stage = StageHeloAfterXClient
+	dropAtReply(c, cfg, "helo")
 	if err := xclientGreet(c, cfg); err != nil {
 		return fail(StageHeloAfterXClient, err)
 	}

@@ -63,11 +63,12 @@ type sendCmd struct {
 	Ret         string `help:"DSN: RET=FULL or HDRS."`
 	Envid       string `help:"DSN: ENVID=."`
 
-	QuitAfter string `enum:",connect,banner,first-helo,helo,tls,xclient,auth,mail,rcpt" default:"" help:"Stop after this stage and QUIT: connect, banner, first-helo (the greeting before STARTTLS), helo (the last greeting), tls, xclient, auth, mail, rcpt; swaks's words in any case too."`
-	DropAfter string `enum:",connect,banner,first-helo,helo,tls,xclient,auth,mail,rcpt,data,dot" default:"" help:"Stop after this stage's reply by closing the connection, without QUIT, as a client that goes away: --quit-after's stages, data (after the 354, the message not sent) and dot (after the message's reply)."`
-	Debug     int    `enum:"0,1,2" default:"0" help:"smtplib's debug output on stderr (1, or 2 with timestamps)."`
-	JSON      bool   `name:"json" help:"One JSON object with every reply and the outcome on stdout instead of the transcript."`
-	Quiet     bool   `help:"No transcript."`
+	QuitAfter     string `enum:",connect,banner,first-helo,helo,tls,xclient,auth,mail,rcpt" default:"" help:"Stop after this stage and QUIT: connect, banner, first-helo (the greeting before STARTTLS), helo (the last greeting), tls, xclient, auth, mail, rcpt; swaks's words in any case too."`
+	DropAfter     string `enum:",connect,banner,first-helo,helo,tls,xclient,auth,mail,rcpt,data,dot" default:"" help:"Stop after this stage's reply by closing the connection, without QUIT, as a client that goes away: --quit-after's stages, data (after the 354, the message not sent) and dot (after the message's reply)."`
+	DropAfterSend string `enum:",connect,banner,first-helo,helo,tls,xclient,auth,mail,rcpt,data,dot" default:"" help:"Close the connection as soon as this stage's command is sent, without reading its reply: --drop-after's stages; connect and banner close before the banner, dot right after the message's final dot. A stage whose command is not sent (tls without STARTTLS, xclient, auth) closes where it would have been sent."`
+	Debug         int    `enum:"0,1,2" default:"0" help:"smtplib's debug output on stderr (1, or 2 with timestamps)."`
+	JSON          bool   `name:"json" help:"One JSON object with every reply and the outcome on stdout instead of the transcript."`
+	Quiet         bool   `help:"No transcript."`
 
 	// swaks's options with no ehlo spelling of their own (docs: README's
 	// "Coming from swaks"); swaksargs translates the rest before kong.
@@ -146,11 +147,15 @@ func (s *sendCmd) Validate() error {
 	if s.Repeat < 0 || s.Connections < 1 {
 		return fmt.Errorf("--repeat and --connections take positive numbers")
 	}
-	if s.QuitAfter != "" && s.DropAfter != "" {
-		return fmt.Errorf("--quit-after and --drop-after exclude each other")
+	if stops := len(slices.DeleteFunc([]string{s.QuitAfter, s.DropAfter, s.DropAfterSend}, func(v string) bool { return v == "" })); stops > 1 {
+		return fmt.Errorf("--quit-after, --drop-after and --drop-after-send exclude each other")
 	}
-	if s.Repeat > 0 && (s.Record != "" || s.JSON || s.QuitAfter != "" || s.DropAfter != "") {
-		return fmt.Errorf("--repeat excludes --record, --json, --quit-after and --drop-after")
+	if s.Repeat > 0 && (s.Record != "" || s.JSON || s.stopAfter() != "") {
+		return fmt.Errorf("--repeat excludes --record, --json, --quit-after, --drop-after and --drop-after-send")
+	}
+	if s.DropAfterSend == "dot" && s.Chunking {
+		// Which reply follows the last BDAT depends on the chunks.
+		return fmt.Errorf("--drop-after-send dot and --chunking exclude each other")
 	}
 	if s.Repeat > 0 && s.DataTimeout > 0 {
 		return fmt.Errorf("--data-timeout applies to one message, not to --repeat")
@@ -299,7 +304,8 @@ func (s *sendCmd) Run(app *appContext) error {
 		AuthMech: s.Auth, AuthUser: s.AuthUser, AuthPassword: secret, AuthOptional: s.authOptionality(),
 		NoInitialResponse: s.NoInitialResponse, AuthCleartext: s.AuthCleartext,
 		MailOptions: mailOpts, RcptOptions: rcptOpts, QuitAfter: s.stopAfter(), DropAfter: s.DropAfter != "",
-		Pipelining: s.Pipeline, Chunking: s.Chunking, DSN: s.Notify != "" || s.Ret != "" || s.Envid != "",
+		DropAfterSend: s.DropAfterSend != "",
+		Pipelining:    s.Pipeline, Chunking: s.Chunking, DSN: s.Notify != "" || s.Ret != "" || s.Envid != "",
 		DebugLevel: s.Debug, DebugOut: app.stderr,
 	}
 	cfg.From, cfg.HasFrom = s.sender()
@@ -328,7 +334,10 @@ func (s *sendCmd) Run(app *appContext) error {
 
 // stopAfter is the stage the send stops at, with QUIT or without.
 func (s *sendCmd) stopAfter() string {
-	if s.DropAfter != "" {
+	switch {
+	case s.DropAfterSend != "":
+		return s.DropAfterSend
+	case s.DropAfter != "":
 		return s.DropAfter
 	}
 	return s.QuitAfter

@@ -8,7 +8,7 @@ import (
 	"github.com/ehlo-dev/ehlo/session"
 )
 
-// The stops --quit-after and --drop-after accept are session's lists, the
+// The stops --quit-after, --drop-after and --drop-after-send accept are session's lists, the
 // ones the send obeys; kong's enum tags must name exactly those.
 func TestStopFlagsMatchSession(t *testing.T) {
 	typ := reflect.TypeFor[sendCmd]()
@@ -18,6 +18,7 @@ func TestStopFlagsMatchSession(t *testing.T) {
 	}{
 		{"QuitAfter", session.QuitAfterStages},
 		{"DropAfter", session.DropAfterStages},
+		{"DropAfterSend", session.DropAfterStages},
 	} {
 		f, ok := typ.FieldByName(tc.field)
 		if !ok {

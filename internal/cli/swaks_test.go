@@ -109,7 +109,10 @@ var swaksManual = []swaksExample{
 	{name: "drop after RCPT", args: "--server {SERVER} -t user@example.com --drop-after RCPT"},
 	{name: "drop after DATA", args: "--server {SERVER} -t user@example.com --drop-after DATA"},
 	{name: "drop after DOT", args: "--server {SERVER} -t user@example.com -da DOT", headers: []string{"To"}, body: true},
-	{name: "drop after send", args: "--server {SERVER} -t user@example.com --drop-after-send RCPT", refused: "--drop-after STAGE drops it after the reply"},
+	{name: "drop after send MAIL", args: "--server {SERVER} -t user@example.com --drop-after-send MAIL"},
+	{name: "drop after send RCPT", args: "--server {SERVER} -t user@example.com --drop-after-send RCPT"},
+	{name: "drop after send DATA", args: "--server {SERVER} -t user@example.com -das DATA"},
+	{name: "drop after send DOT", args: "--server {SERVER} -t user@example.com --drop-after-send DOT", headers: []string{"To"}, body: true},
 	{name: "silent", args: "--server {SERVER} -t user@example.com --silent 2 --show-time-lapse", headers: []string{"To"}},
 }
 

@@ -238,19 +238,21 @@ func quitAfter(t *translation, flag, v string, _ bool) error {
 	return nil
 }
 
-// dropAfter is quitAfter for --drop-after, which also stops at DATA and
-// at DOT, the message's reply.
-func dropAfter(t *translation, flag, v string, _ bool) error {
-	w, ok := QuitAfterWords[strings.ToLower(v)]
-	switch lv := strings.ToLower(v); {
-	case ok:
-	case lv == "data" || lv == "dot":
-		w = lv
-	default:
-		return fmt.Errorf("--drop-after must be one of connect, banner, first-helo, helo, tls, xclient, auth, mail, rcpt, data, dot (or swaks's words for them, in any case), not %q", v)
+// dropAfter is quitAfter for --drop-after and --drop-after-send (name),
+// which also stop at DATA and at DOT.
+func dropAfter(name string) func(*translation, string, string, bool) error {
+	return func(t *translation, _, v string, _ bool) error {
+		w, ok := QuitAfterWords[strings.ToLower(v)]
+		switch lv := strings.ToLower(v); {
+		case ok:
+		case lv == "data" || lv == "dot":
+			w = lv
+		default:
+			return fmt.Errorf("%s must be one of connect, banner, first-helo, helo, tls, xclient, auth, mail, rcpt, data, dot (or swaks's words for them, in any case), not %q", name, v)
+		}
+		t.out = append(t.out, name+"="+w)
+		return nil
 	}
-	t.out = append(t.out, "--drop-after="+w)
-	return nil
 }
 
 // timeout takes swaks's N, Ns, Nm, Nh and Go durations.
@@ -634,8 +636,8 @@ func protocolRules() {
 	add(fn(required, bcc), "bcc")
 	add(refusal("PRDR"+notYet), "prdr")
 	add(refusal("ehlo's default sender is $LOGNAME@host; give --from to choose another"), "force-getpwuid")
-	add(fn(required, dropAfter), "da", "drop-after")
-	add(refusal("dropping the connection before the stop's reply"+notYet+"; --drop-after STAGE drops it after the reply"), "das", "drop-after-send")
+	add(fn(required, dropAfter("--drop-after")), "da", "drop-after")
+	add(fn(required, dropAfter("--drop-after-send")), "das", "drop-after-send")
 }
 
 func tlsRules() {
