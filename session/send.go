@@ -592,23 +592,34 @@ func quit(c *protocol.Client, res *SendResult) *SendResult {
 	return res
 }
 
-// envelopeOnly runs MAIL (and RCPT) for --quit-after mail|rcpt.
+// envelopeOnly runs MAIL (and RCPT, and DATA) for a stop at mail, rcpt or
+// data, with the envelope a whole send would have.
 func envelopeOnly(c *protocol.Client, cfg SendConfig, res *SendResult, fail func(Stage, error) *SendResult) *SendResult {
+	from, rcpts, mailOpts := cfg.From, cfg.To, cfg.MailOptions
+	if !cfg.HasFrom || len(cfg.To) == 0 {
+		// What SendMessage would take from --data's headers; the message
+		// itself is never sent.
+		p, err := c.PrepareMessage(cfg.Message, cfg.envelope(), cfg.MailOptions)
+		if err != nil {
+			return fail(StageMail, err)
+		}
+		from, rcpts, mailOpts = p.From, p.To, p.MailOptions
+	}
 	dropAtReply(c, cfg, "mail")
-	r, err := c.Mail(cfg.From, cfg.MailOptions...)
+	r, err := c.Mail(from, mailOpts...)
 	if err != nil {
 		return fail(StageMail, err)
 	}
 	if r.Code != 250 {
-		return fail(StageMail, &protocol.SenderRefusedError{ResponseError: protocol.ResponseError(r), Sender: cfg.From})
+		return fail(StageMail, &protocol.SenderRefusedError{ResponseError: protocol.ResponseError(r), Sender: from})
 	}
 	if cfg.QuitAfter == "mail" {
 		return stop(c, cfg, res)
 	}
 	res.Stage = StageRcpt
 	refused := map[string]protocol.Reply{}
-	for i, to := range cfg.To {
-		if i == len(cfg.To)-1 {
+	for i, to := range rcpts {
+		if i == len(rcpts)-1 {
 			dropAtReply(c, cfg, "rcpt")
 		}
 		r, err := c.Rcpt(to, cfg.RcptOptions...)
@@ -620,7 +631,7 @@ func envelopeOnly(c *protocol.Client, cfg SendConfig, res *SendResult, fail func
 		}
 	}
 	res.Refused = refused
-	if len(refused) == len(cfg.To) {
+	if len(refused) == len(rcpts) {
 		return fail(StageRcpt, &protocol.RecipientsRefusedError{Recipients: refused})
 	}
 	if cfg.QuitAfter == "data" {
