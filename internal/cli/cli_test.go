@@ -15,14 +15,14 @@ package cli
 //	    listener), $SANDBOX_HOST, $SANDBOX_PORT, $SANDBOX_TLS and
 //	    $SANDBOX_TLS_PORT (the implicit-TLS listener), $SANDBOX_SOCK (with
 //	    --socket), and writes the server's certificate to $WORK/ca.pem.
-//	mailbox N                 the sandbox holds exactly N messages
+//	mailbox N                 the sandbox holds exactly N messages (waiting up to 5 s for them)
 //	mailcontains [-n I] RE    a message's bytes match RE (the last one, or
 //	                          message I counting from 0); with !, none does
 //	mailenv FIELD RE          a field of the last message matches RE as a
 //	                          whole: from, to (comma-joined), params
 //	                          (space-joined), helo, tls, auth, chunked
 //	connections N             the sandbox accepted exactly N connections
-//	sandboxlog RE             the sandbox's session log matches RE
+//	sandboxlog RE             the sandbox's session log matches RE (within 5 s; ! at once)
 //	fakeserver FILE           a scripted TCP server (see cmdFakeServer) at
 //	                          $FAKE, $FAKE_PORT
 //	fakecheck                 every connection of the fake server played its
@@ -69,6 +69,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -324,7 +325,13 @@ func cmdMailbox(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 {
 		ts.Fatalf("usage: mailbox N")
 	}
-	if got, want := sandboxOf(ts).Mailbox().Len(), atoi(ts, args[0]); got != want {
+	// A client that does not wait for the final reply (--drop-after-send
+	// dot) can exit before the server has stored the message.
+	srv, want := sandboxOf(ts), atoi(ts, args[0])
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = srv.Mailbox().Wait(ctx, want)
+	cancel()
+	if got := srv.Mailbox().Len(); got != want {
 		ts.Fatalf("the sandbox holds %d message(s), want %d", got, want)
 	}
 }
@@ -411,10 +418,19 @@ func cmdSandboxLog(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 {
 		ts.Fatalf("usage: sandboxlog REGEXP")
 	}
-	sandboxOf(ts)
 	re, err := regexp.Compile("(?m)" + args[0])
 	ts.Check(err)
-	log := state(ts).srvLog.String()
+	// A match may wait for the server to read what a client that did not
+	// wait for the reply sent (--drop-after-send); a line that must be
+	// absent is checked at once.
+	var log string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		sandboxOf(ts)
+		log = state(ts).srvLog.String()
+		if neg || re.MatchString(log) || time.Now().After(deadline) {
+			break
+		}
+	}
 	switch found := re.MatchString(log); {
 	case found && neg:
 		ts.Fatalf("the sandbox log matches %q:\n%s", args[0], log)

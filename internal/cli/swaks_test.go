@@ -63,6 +63,10 @@ type swaksExample struct {
 	// safer: ehlo's exit code where it keeps a safer default than swaks's
 	// (it verifies certificates); nothing may have been received.
 	safer int
+	// delivered: messages the sandbox must have stored before the mailbox
+	// is read, when the client does not wait for the final reply
+	// (--drop-after-send DOT) and may exit before the server has them.
+	delivered int
 }
 
 var swaksManual = []swaksExample{
@@ -112,7 +116,7 @@ var swaksManual = []swaksExample{
 	{name: "drop after send MAIL", args: "--server {SERVER} -t user@example.com --drop-after-send MAIL"},
 	{name: "drop after send RCPT", args: "--server {SERVER} -t user@example.com --drop-after-send RCPT"},
 	{name: "drop after send DATA", args: "--server {SERVER} -t user@example.com -das DATA"},
-	{name: "drop after send DOT", args: "--server {SERVER} -t user@example.com --drop-after-send DOT", headers: []string{"To"}, body: true},
+	{name: "drop after send DOT", args: "--server {SERVER} -t user@example.com --drop-after-send DOT", headers: []string{"To"}, body: true, delivered: 1},
 	{name: "silent", args: "--server {SERVER} -t user@example.com --silent 2 --show-time-lapse", headers: []string{"To"}},
 }
 
@@ -198,6 +202,11 @@ func runExample(t *testing.T, ex swaksExample, file string, run func([]string, s
 		args = append(args, strings.ReplaceAll(r.Replace(a), "_", " "))
 	}
 	code, output = run(args, ex.stdin)
+	if ex.delivered > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = srv.Mailbox().Wait(ctx, ex.delivered) // a timeout shows as mail missing
+		cancel()
+	}
 	return code, mailboxSummary(t, srv, ex), output
 }
 
