@@ -61,9 +61,10 @@ type poller struct {
 // never, and smtp-source spent 4 to 10 µs more CPU a message on the
 // sandbox, which made it the slower of the two (docs/performance.md,
 // finding 22). A few tries more usually find the next command: the
-// sandbox's rate rose by a tenth to a half with its CPU a message the
-// same. With one session the client's turn is longer than the tries, which
-// would only cost CPU, so a lone session waits at once.
+// sandbox's rate rose by 3% on a quiet host and by a tenth to a half on a
+// busy one, its CPU a message the same. With one session the client's
+// turn is longer than the tries, which cost a third more CPU a message
+// there, so a lone session waits at once.
 func (p *poller) spinRead(o *rawOp, fd uintptr) bool {
 	if p.moved.Load() < spinPeers {
 		return false
