@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -124,7 +124,7 @@ func SendRepeat(ctx context.Context, cfg SendConfig, msg []byte, n, conns int) *
 	wg.Wait()
 	res.Elapsed = time.Since(start)
 	for _, d := range res.Stages {
-		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		slices.Sort(d)
 	}
 	return res
 }
