@@ -42,26 +42,19 @@ func newLogger(w io.Writer) *logger {
 	return l
 }
 
-func (l *logger) printf(id, format string, args ...any) {
-	if !l.on {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.begin(id)
-	l.buf = fmt.Appendf(l.buf, format, args...)
-	l.end()
-}
+func (l *logger) printf(id, format string, args ...any) { l.appendf(id, "", format, args...) }
 
 // notef is printf for the server's own notes, which the log marks "* ".
-func (l *logger) notef(id, format string, args ...any) {
+func (l *logger) notef(id, format string, args ...any) { l.appendf(id, "* ", format, args...) }
+
+func (l *logger) appendf(id, mark, format string, args ...any) {
 	if !l.on {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.begin(id)
-	l.buf = append(l.buf, "* "...)
+	l.buf = append(l.buf, mark...)
 	l.buf = fmt.Appendf(l.buf, format, args...)
 	l.end()
 }
