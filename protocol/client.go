@@ -125,6 +125,8 @@ type Client struct {
 	wroteAt     time.Time  // when the last write returned, until a reply is read (conn.go)
 	replyTexts  replyTexts // recent reply texts, made strings once (conn.go)
 	dropAt      int        // the reply, counted from 1, read no more (Debugger.DropAtReply); 0: none
+	replyNext   bool       // the reply to the command being written is read next (Docmd)
+	staged      stagedCmd  // a command the reply's read writes (conn.go)
 
 	debugLevel int
 	debugOut   io.Writer
@@ -464,7 +466,10 @@ func (c *Client) putEncoded(line string, kind lineKind, secrets []Span) error {
 
 // Docmd sends a command and returns the reply: the raw "type a line" primitive.
 func (c *Client) Docmd(cmd, args string) (Reply, error) {
-	if err := c.Putcmd(cmd, args); err != nil {
+	c.replyNext = true
+	err := c.Putcmd(cmd, args)
+	c.replyNext = false
+	if err != nil {
 		return Reply{}, err
 	}
 	return c.GetReply()

@@ -55,6 +55,9 @@ func (c *Client) write(b []byte, secrets []Span) error {
 		return &ServerDisconnectedError{Msg: "not connected"}
 	}
 	deadline, overall := c.deadline()
+	if c.stage(b, secrets, deadline, overall) {
+		return nil
+	}
 	_ = c.conn.SetWriteDeadline(deadline)
 	n, err := c.conn.Write(b)
 	if n > 0 {
@@ -67,6 +70,53 @@ func (c *Client) write(b []byte, secrets []Span) error {
 		return &ServerDisconnectedError{Msg: msg, Err: err}
 	}
 	return nil
+}
+
+// stager is a connection that can write a command from inside the read
+// of its reply, saving the read a try that must find nothing (rawSocket).
+type stager interface {
+	stageWrite(p []byte, deadline time.Time, done func(n int, err error)) bool
+}
+
+// stagedCmd is a command handed to the connection to write from inside
+// the read of its reply (Client.stage).
+type stagedCmd struct {
+	b       []byte
+	secrets []Span
+	overall bool
+	err     error // why it was not written, for GetReply to return
+	done    func(n int, err error)
+}
+
+// stage hands b to the connection to write at the start of the reply's
+// read, when the caller reads the reply next (Docmd) and nothing else is
+// awaited. The command is traced as soon as it is written, as write
+// traces it; a failed write is GetReply's error, as it would have been
+// write's.
+func (c *Client) stage(b []byte, secrets []Span, deadline time.Time, overall bool) bool {
+	st, ok := c.conn.(stager)
+	if !ok || !c.replyNext || c.pipelined > 0 || c.dropAt > 0 {
+		return false
+	}
+	if c.staged.done == nil {
+		c.staged.done = c.stagedWritten
+	}
+	c.staged.b, c.staged.secrets, c.staged.overall, c.staged.err = b, secrets, overall, nil
+	return st.stageWrite(b, deadline, c.staged.done)
+}
+
+// stagedWritten is told by the connection what it wrote of the staged
+// command. It does not close the connection: it runs inside a read, and
+// GetReply closes it when the read fails.
+func (c *Client) stagedWritten(n int, err error) {
+	b, secrets := c.staged.b, c.staged.secrets
+	c.staged.b, c.staged.secrets = nil, nil
+	if n > 0 {
+		c.trace(Event{Kind: EventSend, Data: b[:n], Secrets: clipSpans(secrets, n), TLS: c.tlsOn})
+	}
+	if err != nil {
+		c.staged.err = &ServerDisconnectedError{Msg: c.writeFailure(err, c.staged.overall), Err: err}
+	}
 }
 
 // armDataDeadline starts the clock of Options.DataTimeout: the message
@@ -224,6 +274,10 @@ func (c *Client) GetReply() (Reply, error) {
 			// Closed only now, so that the partial line is traced before
 			// the close: a wire log must show the server's last bytes first.
 			c.closeConn()
+			if serr := c.staged.err; serr != nil {
+				c.staged.err = nil
+				return Reply{}, serr // the command was never written whole
+			}
 			return Reply{}, err
 		}
 		lines++

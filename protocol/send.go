@@ -89,6 +89,9 @@ func (w *dataWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// writeData writes the message after 354 and ends it. Its callers read
+// the final reply next, nothing between: the write that ends the message
+// may be made by that read (Client.stage).
 func (c *Client) writeData(msg io.Reader) error {
 	dw := &dataWriter{c: c}
 	if c.encBuf == nil {
@@ -100,7 +103,13 @@ func (c *Client) writeData(msg io.Reader) error {
 	}
 	_, err := io.CopyBuffer(enc, msg, c.copyBuf)
 	if err == nil {
+		// Close makes the one write that ends the message, and the reply
+		// to it is read next: written from inside that read, as a command
+		// is (Client.stage), unless a note about long lines must follow
+		// the write in the trace.
+		c.replyNext = c.kind != LMTP && enc.LongLines() == 0
 		err = enc.Close()
+		c.replyNext = false
 	}
 	if err != nil {
 		enc.Abort()
