@@ -119,6 +119,17 @@ func (c *Client) stagedWritten(n int, err error) {
 	}
 }
 
+// readFailed closes the connection after a read failed with err, and
+// says why: the staged command's write, when that is what failed.
+func (c *Client) readFailed(err error) error {
+	c.closeConn()
+	if serr := c.staged.err; serr != nil {
+		c.staged.err = nil
+		return serr
+	}
+	return err
+}
+
 // armDataDeadline starts the clock of Options.DataTimeout: the message
 // that follows must be written by then.
 func (c *Client) armDataDeadline() {
@@ -273,12 +284,7 @@ func (c *Client) GetReply() (Reply, error) {
 		if err != nil {
 			// Closed only now, so that the partial line is traced before
 			// the close: a wire log must show the server's last bytes first.
-			c.closeConn()
-			if serr := c.staged.err; serr != nil {
-				c.staged.err = nil
-				return Reply{}, serr // the command was never written whole
-			}
-			return Reply{}, err
+			return Reply{}, c.readFailed(err)
 		}
 		lines++
 		total += len(line)

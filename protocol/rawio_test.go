@@ -102,7 +102,18 @@ func TestRawIOOrdersWritesBeforeReads(t *testing.T) {
 // the test ends: the one dialled, then the one accepted.
 func tcpPair(t *testing.T) (dialled, accepted net.Conn) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return connPair(t, "tcp", "127.0.0.1:0")
+}
+
+// unixPair is tcpPair for a Unix stream socket.
+func unixPair(t *testing.T) (dialled, accepted net.Conn) {
+	t.Helper()
+	return connPair(t, "unix", t.TempDir()+"/s")
+}
+
+func connPair(t *testing.T, network, addr string) (dialled, accepted net.Conn) {
+	t.Helper()
+	l, err := net.Listen(network, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +123,7 @@ func tcpPair(t *testing.T) (dialled, accepted net.Conn) {
 		c, _ := l.Accept()
 		peerc <- c
 	}()
-	nc, err := net.Dial("tcp", l.Addr().String())
+	nc, err := net.Dial(network, l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,29 +411,4 @@ func TestStagedWriteToAFullSocket(t *testing.T) {
 	if c.st.n != 0 {
 		t.Errorf("the read's write took %d bytes of a full socket", c.st.n)
 	}
-}
-
-// unixPair is tcpPair for a Unix stream socket.
-func unixPair(t *testing.T) (dialled, accepted net.Conn) {
-	t.Helper()
-	l, err := net.Listen("unix", t.TempDir()+"/s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	peerc := make(chan net.Conn, 1)
-	go func() {
-		c, _ := l.Accept()
-		peerc <- c
-	}()
-	nc, err := net.Dial("unix", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer := <-peerc
-	if peer == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { nc.Close(); peer.Close() })
-	return nc, peer
 }
