@@ -184,13 +184,8 @@ func TestStagedWriteSavesTheEmptyRead(t *testing.T) {
 	nc, peer := tcpPair(t)
 	c := withRawIO(nc).(*rawSocket)
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := peer.Write([]byte("220 hi\r\n")); err != nil {
-		t.Fatal(err)
-	}
+	peerSays(t, c, peer, "220 hi\r\n")
 	p := make([]byte, 4096)
-	if _, err := c.Read(p); err != nil {
-		t.Fatal(err)
-	}
 	const rounds = 20
 	before := c.rd.empty
 	for range rounds {
@@ -254,12 +249,7 @@ func TestStagedWriteTooBigForTheSocket(t *testing.T) {
 	_ = nc.(*net.TCPConn).SetWriteBuffer(4096)
 	c := withRawIO(nc).(*rawSocket)
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := peer.Write([]byte("354 go\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Read(make([]byte, 4096)); err != nil {
-		t.Fatal(err)
-	}
+	peerSays(t, c, peer, "354 go\r\n")
 	big := bytes.Repeat([]byte("0123456789abcd\r\n"), 1<<16) // 1 MiB
 	big = append(big, ".\r\n"...)
 	// 1 MiB does not fit in the socket's buffers: the read's write
@@ -280,12 +270,7 @@ func TestStagedWriteFailureIsTheReadsError(t *testing.T) {
 	nc, peer := tcpPair(t)
 	c := withRawIO(nc).(*rawSocket)
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := peer.Write([]byte("220 hi\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Read(make([]byte, 64)); err != nil {
-		t.Fatal(err)
-	}
+	peerSays(t, c, peer, "220 hi\r\n")
 	_ = peer.(*net.TCPConn).SetLinger(0)
 	peer.Close()
 	time.Sleep(20 * time.Millisecond) // the reset reaches the client's socket
@@ -319,12 +304,7 @@ func TestStagedWriteRestHasItsDeadline(t *testing.T) {
 	_ = nc.(*net.TCPConn).SetWriteBuffer(4096)
 	c := withRawIO(nc).(*rawSocket)
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := peer.Write([]byte("354 go\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Read(make([]byte, 4096)); err != nil {
-		t.Fatal(err)
-	}
+	peerSays(t, c, peer, "354 go\r\n")
 	big := bytes.Repeat([]byte("0123456789abcd\r\n"), 1<<16)
 	written, calls := 0, 0
 	var werr error
@@ -372,12 +352,7 @@ func TestStagedWriteToAFullSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := peer.Write([]byte("250 ok\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Read(make([]byte, 64)); err != nil {
-		t.Fatal(err)
-	}
+	peerSays(t, c, peer, "250 ok\r\n")
 	cmd := "\r\nNOOP\r\n"
 	errc := make(chan error, 1)
 	go func() {
@@ -410,5 +385,18 @@ func TestStagedWriteToAFullSocket(t *testing.T) {
 	}
 	if c.st.n != 0 {
 		t.Errorf("the read's write took %d bytes of a full socket", c.st.n)
+	}
+}
+
+// peerSays has the peer write line and c read all of it, which leaves c's
+// socket drained, as a reply read before a staged write leaves it.
+func peerSays(t *testing.T, c, peer net.Conn, line string) {
+	t.Helper()
+	if _, err := peer.Write([]byte(line)); err != nil {
+		t.Fatal(err)
+	}
+	p := make([]byte, 4096)
+	if n, err := io.ReadAtLeast(c, p, len(line)); err != nil || string(p[:n]) != line {
+		t.Fatalf("read %q, %v; want the peer's %q", p[:n], err, line)
 	}
 }
